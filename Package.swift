@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// AVX-512 code generation for the hot kernels: this project runs on x86-64 machines with AVX-512
+// (../shared/DESIGN.md). Without it Swift targets baseline SSE2 and the SIMD kernels run 2-3x slower.
+let fastMath: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo", "-Xcc", "-march=x86-64-v4", "-target-cpu", "x86-64-v4"],
+                 .when(configuration: .release)),
+    .swiftLanguageMode(.v5),
+]
+let plain: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "TraceDistill",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "distill", targets: ["DistillCLI"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Model", targets: ["Model"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
+        .target(name: "Model", dependencies: ["Tensor"], swiftSettings: fastMath),
+        .target(name: "Checkpoint", dependencies: ["Model", "Tensor", "CHDF5"], swiftSettings: plain),
+        .target(name: "Data", swiftSettings: plain),
+        .target(name: "Reward", swiftSettings: plain),
+        .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
+        .target(name: "Eval", dependencies: ["Model", "Data", "Reward"], swiftSettings: plain),
+        .target(name: "Stages",
+                dependencies: ["Tensor", "Model", "Checkpoint", "Data", "Reward", "PPO", "Eval"],
+                swiftSettings: plain),
+        .executableTarget(
+            name: "DistillCLI",
+            dependencies: [
+                "Tensor", "Model", "Stages", "Eval", "CBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fastMath),
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport",
+                swiftSettings: plain),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"],
+                    resources: [.copy("Fixtures")], swiftSettings: plain),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "TestSupport"],
+                    swiftSettings: plain),
+    ]
+)

@@ -1,0 +1,2 @@
+// OpenBLAS's CBLAS interface plus its runtime queries (core name, thread count).
+#include <cblas.h>

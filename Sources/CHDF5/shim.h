@@ -1,0 +1,16 @@
+// The HDF5 C API. Its type, property-class and flag constants are macros (or *_g globals that Swift 6
+// rejects), so each one Swift needs is wrapped in a static inline function here.
+#include <hdf5.h>
+
+static inline hid_t td_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t td_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t td_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t td_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
+static inline hid_t td_H5T_C_S1(void) { return H5T_C_S1; }
+static inline hid_t td_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
+static inline hid_t td_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }
+static inline hid_t td_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline unsigned td_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
+static inline unsigned td_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
+static inline unsigned td_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
+static inline size_t td_H5T_VARIABLE(void) { return H5T_VARIABLE; }

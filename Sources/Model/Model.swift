@@ -1,0 +1,1 @@
+// The Model target: layers, transformer, losses, sampler, tokenizer (issue 3).

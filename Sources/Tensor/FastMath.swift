@@ -1,0 +1,107 @@
+// Vectorised transcendental kernels. The hot elementwise loops (softmax, SiLU, GELU, CE) must not call
+// libm per element: these SIMD16 versions are 5-10x faster on AVX-512 and accurate to a few ulp.
+
+/// Lanes processed per SIMD step in the elementwise kernels.
+public let simdWidth = 16
+public typealias Vec = SIMD16<Float>
+
+/// e^x for each lane (Cephes-style: x = n ln2 + r, degree-6 polynomial for e^r, scale by 2^n).
+/// Relative error about 2e-7 for x in [-87.3, 88]; below -87.3 gives 0 (no denormals), above 88
+/// gives +inf; NaN propagates.
+@inline(__always) public func vexp(_ x: Vec) -> Vec {
+    let lo = Vec(repeating: -87.33654), hi = Vec(repeating: 88.0)
+    let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
+    // n = round(x / ln2) with the 1.5 * 2^23 trick: the low mantissa bits of t hold n as an integer,
+    // so no float-to-int conversion (which traps and blocks vectorisation) is needed.
+    let magic = Vec(repeating: 12_582_912.0)
+    let t = xc * 1.442_695_04 + magic
+    let n = t - magic
+    // r = x - n*ln2 in two parts for accuracy
+    var r = xc - n * 0.693_359_375
+    r = r - n * -2.121_944_4e-4
+    let r2 = r * r
+    var p = Vec(repeating: 1.987_569_15e-4)
+    p = p * r + 1.398_199_95e-3
+    p = p * r + 8.333_451_9e-3
+    p = p * r + 4.166_579_6e-2
+    p = p * r + 1.666_666_55e-1
+    p = p * r + 5.000_000_1e-1
+    let er = p * r2 + r + 1
+    let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000
+    let scale = unsafeBitCast((ni &+ 127) &<< 23, to: Vec.self)
+    return (er * scale)
+        .replacing(with: 0, where: x .< lo)
+        .replacing(with: .infinity, where: x .> hi)
+        .replacing(with: x, where: x .!= x)
+}
+
+/// e^x for one value through the vector kernel (for tails and scalar code paths that must agree).
+@inline(__always) public func fexp(_ x: Float) -> Float { vexp(Vec(repeating: x))[0] }
+
+/// Applies `f` over `n` elements from `x` into `y`, 16 lanes at a time with a masked tail.
+@inline(__always)
+func mapVec(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ f: (Vec) -> Vec) {
+    var i = 0
+    while i + simdWidth <= n {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: f(v), as: Vec.self)
+        i += simdWidth
+    }
+    if i < n {
+        var v = Vec()
+        for j in 0..<(n - i) { v[j] = x[i + j] }
+        let r = f(v)
+        for j in 0..<(n - i) { y[i + j] = r[j] }
+    }
+}
+
+/// Sum of `n` floats with 16 independent accumulators (relaxed order, vectorises).
+@inline(__always) public func vsum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = Vec()
+    var i = 0
+    while i + simdWidth <= n {
+        acc += UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
+        i += simdWidth
+    }
+    var s = acc.sum()
+    while i < n { s += x[i]; i += 1 }
+    return s
+}
+
+/// Maximum of `n` floats (n >= 1).
+@inline(__always) public func vmax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var m = Vec(repeating: -.infinity)
+    var i = 0
+    while i + simdWidth <= n {
+        m = pointwiseMax(m, UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self))
+        i += simdWidth
+    }
+    var s = m.max()
+    while i < n { s = Swift.max(s, x[i]); i += 1 }
+    return s
+}
+
+/// Dot product of `n` floats with vector accumulators.
+@inline(__always) public func vdot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = Vec()
+    var i = 0
+    while i + simdWidth <= n {
+        acc += UnsafeRawPointer(a + i).loadUnaligned(as: Vec.self) * UnsafeRawPointer(b + i).loadUnaligned(as: Vec.self)
+        i += simdWidth
+    }
+    var s = acc.sum()
+    while i < n { s += a[i] * b[i]; i += 1 }
+    return s
+}
+
+/// y[i] += alpha * x[i] over `n` floats.
+@inline(__always) public func vaxpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    var i = 0
+    let a = Vec(repeating: alpha)
+    while i + simdWidth <= n {
+        let r = UnsafeRawPointer(y + i).loadUnaligned(as: Vec.self) + a * UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: r, as: Vec.self)
+        i += simdWidth
+    }
+    while i < n { y[i] += alpha * x[i]; i += 1 }
+}

@@ -1,0 +1,106 @@
+import CBLAS
+
+// Matrix products through OpenBLAS's cblas_sgemm. Shapes: A (..., M, K), B (K, N) shared across the
+// batch or (..., K, N) batched with the same leading dims; transposes are flags, never copies.
+
+/// C = alpha * op(A) op(B) + beta * C, row-major, through cblas_sgemm.
+@inline(__always)
+public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta,
+                c, blasint(ldc))
+}
+
+/// The geometry of one (possibly batched) product op(A) op(B).
+private struct MatmulPlan {
+    var batch: Int, m: Int, n: Int, k: Int
+    var strideA: Int, strideB: Int, strideC: Int
+    var outShape: [Int]
+
+    init(_ a: Tensor, _ b: Tensor, _ tA: Bool, _ tB: Bool) {
+        precondition(a.rank >= 2 && b.rank >= 2, "matmul needs rank >= 2 operands, got \(a.shape) and \(b.shape)")
+        let ar = a.shape.count, br = b.shape.count
+        let (aRows, aCols) = (a.shape[ar - 2], a.shape[ar - 1])
+        let (bRows, bCols) = (b.shape[br - 2], b.shape[br - 1])
+        m = tA ? aCols : aRows
+        k = tA ? aRows : aCols
+        let kb = tB ? bCols : bRows
+        n = tB ? bRows : bCols
+        precondition(k == kb, "matmul inner dimensions differ: \(a.shape)\(tA ? "^T" : "") x \(b.shape)\(tB ? "^T" : "")")
+        let lead = Array(a.shape.dropLast(2))
+        if br == 2 {
+            if !tA {  // fold the batch into M: one large product
+                batch = 1
+                m = a.count / k
+                strideA = 0; strideB = 0; strideC = 0
+            } else {
+                batch = shapeCount(lead)
+                strideA = aRows * aCols; strideB = 0; strideC = m * n
+            }
+        } else {
+            precondition(Array(b.shape.dropLast(2)) == lead,
+                         "batched matmul needs equal leading dims: \(a.shape) x \(b.shape)")
+            batch = shapeCount(lead)
+            strideA = aRows * aCols; strideB = bRows * bCols; strideC = m * n
+        }
+        outShape = lead + [tA ? aCols : aRows, n]
+    }
+}
+
+/// op(A) op(B) for each batch entry; shared 2-D B is reused across the batch.
+/// - Parameters:
+///   - transposeA: use A^T (A's last two dims swapped).
+///   - transposeB: use B^T, e.g. a Linear weight stored [out, in].
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    let p = MatmulPlan(a, b, transposeA, transposeB)
+    let out = Tensor.uninitialized(p.outShape)
+    let lda = a.lastDim, ldb = b.lastDim
+    for i in 0..<p.batch {
+        sgemm(transA: transposeA, transB: transposeB, m: p.m, n: p.n, k: p.k,
+              a: a.ptr + i * p.strideA, lda: lda, b: b.ptr + i * p.strideB, ldb: ldb,
+              beta: 0, c: out.ptr + i * p.strideC, ldc: p.n)
+    }
+    Tensor.record(out, inputs: [a, b]) { g in
+        matmulBackward(a, b, g, p, transposeA, transposeB)
+    }
+    return out
+}
+
+private func matmulBackward(_ a: Tensor, _ b: Tensor, _ g: Tensor, _ p: MatmulPlan, _ tA: Bool, _ tB: Bool) {
+    let lda = a.lastDim, ldb = b.lastDim
+    if a.requiresGrad {
+        let ga = a.gradPointer()
+        for i in 0..<p.batch {
+            let gi = g.ptr + i * p.strideC, bi = b.ptr + i * p.strideB, gai = ga + i * p.strideA
+            if !tA {  // dA (M,K) = dC (M,N) op(B)^T
+                sgemm(transA: false, transB: !tB, m: p.m, n: p.k, k: p.n, a: gi, lda: p.n, b: bi, ldb: ldb,
+                      beta: 1, c: gai, ldc: lda)
+            } else {  // dA (K,M) = op(B) (K,N) dC^T
+                sgemm(transA: tB, transB: true, m: p.k, n: p.m, k: p.n, a: bi, lda: ldb, b: gi, ldb: p.n,
+                      beta: 1, c: gai, ldc: lda)
+            }
+        }
+    }
+    if b.requiresGrad {
+        let gb = b.gradPointer()
+        for i in 0..<p.batch {
+            let gi = g.ptr + i * p.strideC, ai = a.ptr + i * p.strideA, gbi = gb + i * p.strideB
+            if !tB {  // dB (K,N) = op(A)^T (K,M) dC (M,N)
+                sgemm(transA: !tA, transB: false, m: p.k, n: p.n, k: p.m, a: ai, lda: lda, b: gi, ldb: p.n,
+                      beta: 1, c: gbi, ldc: ldb)
+            } else {  // dB (N,K) = dC^T (N,M) op(A) (M,K)
+                sgemm(transA: true, transB: tA, m: p.n, n: p.k, k: p.m, a: gi, lda: p.n, b: ai, ldb: lda,
+                      beta: 1, c: gbi, ldc: ldb)
+            }
+        }
+    }
+}
+
+/// x W^T + bias for a Linear layer stored [out, in] (the PyTorch layout). x: (..., in) -> (..., out).
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
+    let y = matmul(x, weight, transposeB: true)
+    guard let bias else { return y }
+    return add(y, bias)
+}

@@ -1,0 +1,27 @@
+import Dispatch
+
+/// Splits `0..<n` into at most `Parallel.threads` contiguous chunks and runs `body` on each, in
+/// parallel when the work is large enough to pay for the hand-off (OpenBLAS parallelises products;
+/// this is for the elementwise and row-wise kernels around them).
+public enum Parallel {
+    /// Number of worker chunks for row-parallel kernels (the machine has 2 cores).
+    public static let threads = 2
+    /// Below this many scalar operations a kernel runs on the calling thread.
+    public static let minimumWork = 1 << 15
+
+    /// Runs `body(range)` over disjoint ranges covering `0..<n`; `work` is the total operation count.
+    @inline(__always)
+    public static func forRanges(_ n: Int, work: Int, _ body: (Range<Int>) -> Void) {
+        if n < 2 || work < minimumWork || threads < 2 {
+            body(0..<n)
+            return
+        }
+        let chunks = min(threads, n)
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let lo = n * c / chunks, hi = n * (c + 1) / chunks
+                body(lo..<hi)
+            }
+        }
+    }
+}
