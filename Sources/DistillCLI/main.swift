@@ -1,0 +1,16 @@
+import ArgumentParser
+import Foundation
+
+// OpenBLAS picks its kernels when the library loads, before any Swift code runs, and 0.3.21 mis-detects
+// this CPU as a slow "Prescott". Re-execute once with OPENBLAS_CORETYPE set; a user's own value wins.
+BLASEnvironment.reexecIfNeeded()
+
+/// The `distill` command: staged reasoning distillation on a CPU.
+struct Distill: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "distill",
+        abstract: "Distill step-by-step reasoning from a teacher transformer into a small student, on a CPU.",
+        subcommands: [BenchCommand.self])
+}
+
+Distill.main()

@@ -23,7 +23,7 @@ extension Tensor {
     /// `requiresGrad` (through `gradPointer()`); it must not capture `output` itself (that would
     /// keep the graph alive in a cycle).
     @inline(__always)
-    static func record(_ output: Tensor, inputs: [Tensor], _ backward: @escaping (Tensor) -> Void) {
+    public static func record(_ output: Tensor, inputs: [Tensor], _ backward: @escaping (Tensor) -> Void) {
         guard GradMode.isEnabled else { return }
         let parents = inputs.filter { $0.requiresGrad }
         guard !parents.isEmpty else { return }

@@ -40,7 +40,7 @@ public typealias Vec = SIMD16<Float>
 
 /// Applies `f` over `n` elements from `x` into `y`, 16 lanes at a time with a masked tail.
 @inline(__always)
-func mapVec(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ f: (Vec) -> Vec) {
+public func mapVec(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ f: (Vec) -> Vec) {
     var i = 0
     while i + simdWidth <= n {
         let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
@@ -53,6 +53,27 @@ func mapVec(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float
         let r = f(v)
         for j in 0..<(n - i) { y[i + j] = r[j] }
     }
+}
+
+/// Applies `f` from `x` into `y` like `mapVec` and returns the sum of the outputs (one pass).
+@inline(__always)
+public func mapVecSum(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ f: (Vec) -> Vec) -> Float {
+    var acc = Vec()
+    var i = 0
+    while i + simdWidth <= n {
+        let r = f(UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self))
+        UnsafeMutableRawPointer(y + i).storeBytes(of: r, as: Vec.self)
+        acc += r
+        i += simdWidth
+    }
+    var s = acc.sum()
+    if i < n {
+        var v = Vec()
+        for j in 0..<(n - i) { v[j] = x[i + j] }
+        let r = f(v)
+        for j in 0..<(n - i) { y[i + j] = r[j]; s += r[j] }
+    }
+    return s
 }
 
 /// Sum of `n` floats with 16 independent accumulators (relaxed order, vectorises).
@@ -73,7 +94,9 @@ func mapVec(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float
     var m = Vec(repeating: -.infinity)
     var i = 0
     while i + simdWidth <= n {
-        m = pointwiseMax(m, UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self))
+        // compare-and-blend: SIMD pointwiseMax does not lower to vmaxps and runs ~10x slower
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
+        m = m.replacing(with: v, where: v .> m)
         i += simdWidth
     }
     var s = m.max()

@@ -114,7 +114,7 @@ public final class Tensor: @unchecked Sendable {
     public func zero() { ptr.update(repeating: 0, count: count) }
 
     /// The gradient buffer, created (zeroed) on first use; backward kernels accumulate into it.
-    @inline(__always) func gradPointer() -> UnsafeMutablePointer<Float> {
+    @inline(__always) public func gradPointer() -> UnsafeMutablePointer<Float> {
         if let g = grad { return g.ptr }
         let g = Tensor(zeros: shape)
         grad = g

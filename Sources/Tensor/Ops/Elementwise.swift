@@ -235,3 +235,53 @@ private func select(_ a: Tensor, _ b: Tensor, _ op: String, _ takeA: @escaping (
     }
     return out
 }
+
+/// SwiGLU's gate: silu(gate) * up, fused (one pass forward, one backward, no intermediate tensors).
+public func swiglu(gate: Tensor, up: Tensor) -> Tensor {
+    precondition(gate.shape == up.shape, "swiglu: gate \(gate.shape) and up \(up.shape) differ")
+    let out = Tensor.uninitialized(gate.shape)
+    let pg = gate.ptr, pu = up.ptr, po = out.ptr, n = gate.count
+    Parallel.forRanges(n, work: n * 8) { r in
+        var i = r.lowerBound
+        while i + simdWidth <= r.upperBound {
+            let g = UnsafeRawPointer(pg + i).loadUnaligned(as: Vec.self), u = UnsafeRawPointer(pu + i).loadUnaligned(as: Vec.self)
+            UnsafeMutableRawPointer(po + i).storeBytes(of: g * vsigmoid(g) * u, as: Vec.self)
+            i += simdWidth
+        }
+        while i < r.upperBound {
+            let g = pg[i]
+            po[i] = g / (1 + fexp(-g)) * pu[i]
+            i += 1
+        }
+    }
+    Tensor.record(out, inputs: [gate, up]) { gr in
+        // d/dgate = up * s (1 + g (1 - s)), d/dup = g s, s = sigmoid(g)
+        let gg = gate.requiresGrad ? gate.gradPointer() : nil
+        let gu = up.requiresGrad ? up.gradPointer() : nil
+        let go = gr.ptr
+        Parallel.forRanges(n, work: n * 10) { r in
+            var i = r.lowerBound
+            while i + simdWidth <= r.upperBound {
+                let g = UnsafeRawPointer(pg + i).loadUnaligned(as: Vec.self), u = UnsafeRawPointer(pu + i).loadUnaligned(as: Vec.self)
+                let d = UnsafeRawPointer(go + i).loadUnaligned(as: Vec.self)
+                let s = vsigmoid(g)
+                if let gg {
+                    let cur = UnsafeRawPointer(gg + i).loadUnaligned(as: Vec.self)
+                    UnsafeMutableRawPointer(gg + i).storeBytes(of: cur + d * u * s * (1 + g * (1 - s)), as: Vec.self)
+                }
+                if let gu {
+                    let cur = UnsafeRawPointer(gu + i).loadUnaligned(as: Vec.self)
+                    UnsafeMutableRawPointer(gu + i).storeBytes(of: cur + d * g * s, as: Vec.self)
+                }
+                i += simdWidth
+            }
+            while i < r.upperBound {
+                let g = pg[i], s = 1 / (1 + fexp(-g))
+                gg?[i] += go[i] * pu[i] * s * (1 + g * (1 - s))
+                gu?[i] += go[i] * g * s
+                i += 1
+            }
+        }
+    }
+    return out
+}

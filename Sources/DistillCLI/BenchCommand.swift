@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import Model
+import Tensor
+
+/// `distill bench`: measures this machine's kernels and training steps; one flat JSON object last.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure sgemm, elementwise kernels and training throughput on this machine.",
+        discussion: """
+            Prints one figure per line, then (with --json) one flat JSON object as the last line. Key names \
+            match ../shared/anchors/torch_anchor.py where both measure the same thing. Timings are medians \
+            over --reps samples; compare ratios within one run, the machine is shared and noisy.
+            """)
+
+    @Flag(help: "Print the figures as one JSON object on the last line.")
+    var json = false
+
+    @Option(help: "Timed samples per figure (the median is reported).")
+    var reps = 10
+
+    @Option(help: "OpenBLAS threads.")
+    var threads = 2
+
+    @Option(help: "Also write the JSON object to this file.")
+    var out: String?
+
+    func validate() throws {
+        guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64, got \(threads)") }
+    }
+
+    func run() throws {
+        BLAS.setThreads(threads)
+        var report = BenchReport()
+        report["blas_core"] = .string(BLAS.coreName)
+        report["blas_threads"] = .int(BLAS.threads)
+        report["openblas_coretype_env"] = .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "")
+        let log: (String) -> Void = { line in
+            FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
+        }
+        let say: (String) -> Void = json ? log : { print($0) }
+        KernelBench(reps: reps).run(into: &report, log: say)
+        if case .double(let peak)? = report["sgemm_peak_gflops"] {
+            try ModelBench(reps: reps).run(into: &report, sgemmPeak: peak, log: say)
+        }
+        let text = report.json()
+        if json { print(text) }
+        if let out {
+            do { try (text + "\n").write(toFile: out, atomically: false, encoding: .utf8) } catch {
+                throw ValidationError("cannot write --out \(out): \(error.localizedDescription)")
+            }
+        }
+    }
+}
+
+/// An insertion-ordered flat JSON object of benchmark figures.
+struct BenchReport {
+    enum Value {
+        case string(String), int(Int), double(Double), bool(Bool)
+        var json: String {
+            switch self {
+            case .string(let s): return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            case .int(let i): return String(i)
+            case .double(let d): return d.isFinite ? String(format: "%.6g", d) : "null"
+            case .bool(let b): return b ? "true" : "false"
+            }
+        }
+    }
+    private(set) var keys: [String] = []
+    private var values: [String: Value] = [:]
+
+    subscript(key: String) -> Value? {
+        get { values[key] }
+        set {
+            if values[key] == nil { keys.append(key) }
+            values[key] = newValue
+        }
+    }
+
+    func json() -> String {
+        "{" + keys.map { "\"\($0)\": \(values[$0]!.json)" }.joined(separator: ", ") + "}"
+    }
+}
+
+/// Median wall time of `body` over `reps` samples; each sample repeats the call until it lasts at
+/// least `minSample` seconds so short kernels are timed above the clock's noise.
+func medianSeconds(reps: Int, warmup: Int = 2, minSample: Double = 0.05, _ body: () -> Void) -> Double {
+    for _ in 0..<warmup { body() }
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    body()
+    let once = max(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, 1e-7)
+    let inner = max(1, Int(minSample / once))
+    var samples: [Double] = []
+    for _ in 0..<reps {
+        let s = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<inner { body() }
+        samples.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9 / Double(inner))
+    }
+    samples.sort()
+    return samples.count % 2 == 1 ? samples[samples.count / 2]
+        : (samples[samples.count / 2 - 1] + samples[samples.count / 2]) / 2
+}
+
+/// sgemm and the memory-bound elementwise kernels.
+struct KernelBench {
+    let reps: Int
+
+    func run(into report: inout BenchReport, log: (String) -> Void) {
+        var rng = RandomGenerator(seed: 0)
+        var peak = 0.0
+        for (m, k, n) in [(2048, 256, 768), (1024, 1024, 1024), (2048, 128, 384)] {
+            let a = Tensor.randn([m, k], rng: &rng), b = Tensor.randn([k, n], rng: &rng)
+            let c = Tensor.uninitialized([m, n])
+            let s = medianSeconds(reps: reps) {
+                sgemm(transA: false, transB: false, m: m, n: n, k: k, a: a.ptr, lda: k, b: b.ptr, ldb: n,
+                      beta: 0, c: c.ptr, ldc: n)
+            }
+            let gflops = 2.0 * Double(m * k * n) / s / 1e9
+            peak = max(peak, gflops)
+            report["sgemm_\(m)x\(k)x\(n)_gflops"] = .double(gflops)
+            log(String(format: "sgemm %dx%dx%d: %.1f GFLOP/s", m, k, n, gflops))
+        }
+        report["sgemm_peak_gflops"] = .double(peak)
+
+        // Memory-bound kernels over a 2048x1024 tensor: bytes = one read + one write of the tensor.
+        let x = Tensor.randn([2048, 1024], rng: &rng)
+        let w = Tensor.full([1024], 1)
+        let bytes = Double(2 * x.count * 4)
+        let kernels: [(String, () -> Void)] = [
+            ("softmax", { _ = withNoGrad { softmax(x) } }),
+            ("rmsnorm", { _ = withNoGrad { rmsNorm(x, weight: w, eps: 1e-6) } }),
+            ("silu", { _ = withNoGrad { silu(x) } }),
+        ]
+        for (name, body) in kernels {
+            let s = medianSeconds(reps: reps, body)
+            report["\(name)_gb_s"] = .double(bytes / s / 1e9)
+            log(String(format: "%@ 2048x1024: %.2f GB/s", name, bytes / s / 1e9))
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Tensor
+
+/// Keys (after rotary embedding) and values of every layer for a batch of sequences being generated.
+///
+/// Shapes: per layer keys and values (B, L, KVH*D), L = capacity; row b uses positions 0..<lengths[b].
+public final class KVCache {
+    /// Per-layer keys (B, L, KVH*D).
+    let keys: [Tensor]
+    /// Per-layer values (B, L, KVH*D).
+    let values: [Tensor]
+    /// Positions filled per row.
+    public private(set) var lengths: [Int]
+    /// Longest sequence a row can hold.
+    public let capacity: Int
+
+    /// An empty cache for `batch` rows of up to `capacity` tokens of `config`'s model.
+    public init(config: TransformerConfig, batch: Int, capacity: Int) {
+        precondition(capacity <= config.maxPositionEmbeddings,
+                     "KV cache capacity \(capacity) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
+        let w = config.numKeyValueHeads * config.headDim
+        keys = (0..<config.numHiddenLayers).map { _ in Tensor.uninitialized([batch, capacity, w]) }
+        values = (0..<config.numHiddenLayers).map { _ in Tensor.uninitialized([batch, capacity, w]) }
+        lengths = [Int](repeating: 0, count: batch)
+        self.capacity = capacity
+    }
+
+    func advance(rows: [Int], by n: Int) { for r in rows { lengths[r] += n } }
+}
+
+extension Transformer {
+    /// Runs `n` new tokens for each of `rows` through the model, reading and extending `cache`, and
+    /// returns their logits (R, n, V). Records nothing (generation never needs gradients).
+    /// - Parameters:
+    ///   - tokens: R * n ids, row-major (row i of the result belongs to cache row rows[i]).
+    public func step(cache: KVCache, rows: [Int], tokens: [Int32], count n: Int) -> Tensor {
+        withNoGrad {
+            let r = rows.count, c = config, p = parameters
+            precondition(tokens.count == r * n, "step: \(tokens.count) tokens for \(r) rows x \(n)")
+            for row in rows {
+                precondition(cache.lengths[row] + n <= cache.capacity, "KV cache row \(row) full (\(cache.capacity) positions)")
+            }
+            let h = c.numAttentionHeads, kvh = c.numKeyValueHeads, d = c.headDim
+            var x = embedding(p["model.embed_tokens.weight"], ids: tokens, shape: [r, n])  // (R, n, C)
+            for i in 0..<c.numHiddenLayers {
+                let pre = "model.layers.\(i)."
+                let a = rmsNorm(x, weight: p[pre + "input_layernorm.weight"], eps: c.rmsNormEps)
+                let q = linear(a, weight: p[pre + "self_attn.q_proj.weight"], bias: c.qkvBias ? p[pre + "self_attn.q_proj.bias"] : nil)
+                let k = linear(a, weight: p[pre + "self_attn.k_proj.weight"], bias: c.qkvBias ? p[pre + "self_attn.k_proj.bias"] : nil)
+                let v = linear(a, weight: p[pre + "self_attn.v_proj.weight"], bias: c.qkvBias ? p[pre + "self_attn.v_proj.bias"] : nil)
+                let o = Tensor.uninitialized([r, n, h * d])  // (R, n, H*D)
+                let ck = cache.keys[i], cv = cache.values[i], cap = cache.capacity, kw = kvh * d
+                for (j, row) in rows.enumerated() {
+                    let pos = cache.lengths[row]
+                    let qj = rotaryEmbedding(Tensor(shape: [1, n, h * d], storage: q.storage, offset: q.offset + j * n * h * d),
+                                             heads: h, table: rope, positionOffset: pos)
+                    let kj = rotaryEmbedding(Tensor(shape: [1, n, kw], storage: k.storage, offset: k.offset + j * n * kw),
+                                             heads: kvh, table: rope, positionOffset: pos)
+                    (ck.ptr + (row * cap + pos) * kw).update(from: kj.ptr, count: n * kw)
+                    (cv.ptr + (row * cap + pos) * kw).update(from: v.ptr + j * n * kw, count: n * kw)
+                    let rowK = Tensor(shape: [1, cap, kw], storage: ck.storage, offset: ck.offset + row * cap * kw)
+                    let rowV = Tensor(shape: [1, cap, kw], storage: cv.storage, offset: cv.offset + row * cap * kw)
+                    let probs = attentionProbabilities(q: qj, k: rowK, heads: h, kvHeads: kvh, keyCount: pos + n)
+                    let oj = attentionApply(probs, v: rowV, heads: h, kvHeads: kvh)
+                    (o.ptr + j * n * h * d).update(from: oj.ptr, count: n * h * d)
+                }
+                x = add(x, linear(o, weight: p[pre + "self_attn.o_proj.weight"]))
+                let m = rmsNorm(x, weight: p[pre + "post_attention_layernorm.weight"], eps: c.rmsNormEps)
+                let f = swiglu(gate: linear(m, weight: p[pre + "mlp.gate_proj.weight"]), up: linear(m, weight: p[pre + "mlp.up_proj.weight"]))
+                x = add(x, linear(f, weight: p[pre + "mlp.down_proj.weight"]))
+            }
+            cache.advance(rows: rows, by: n)
+            let hN = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)
+            return linear(hN, weight: outputWeight)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The Model target: layers, transformer, losses, sampler, tokenizer (issue 3).

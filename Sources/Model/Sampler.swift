@@ -1,0 +1,142 @@
+import Foundation
+import Tensor
+
+/// How to choose each new token.
+public struct SamplingOptions: Sendable, Equatable {
+    /// Softmax temperature; 0 means greedy (argmax).
+    public var temperature: Float
+    /// Keep only the k most likely tokens (nil: all).
+    public var topK: Int?
+    /// Keep the smallest set of most likely tokens whose probability reaches p (nil: all).
+    public var topP: Float?
+    /// Most new tokens per sequence.
+    public var maxNewTokens: Int
+    /// Generation of a row ends after it produces one of these (the stop token is kept in the output).
+    public var stopTokens: Set<Int32>
+
+    public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, maxNewTokens: Int = 64,
+                stopTokens: Set<Int32> = [Tokenizer.eos]) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.maxNewTokens = maxNewTokens
+        self.stopTokens = stopTokens
+    }
+
+    /// Greedy decoding (evaluation).
+    public static func greedy(maxNewTokens: Int, stopTokens: Set<Int32> = [Tokenizer.eos]) -> SamplingOptions {
+        SamplingOptions(temperature: 0, maxNewTokens: maxNewTokens, stopTokens: stopTokens)
+    }
+}
+
+/// Why a row stopped.
+public enum FinishReason: String, Sendable, Codable {
+    /// It produced a stop token.
+    case stop
+    /// It reached maxNewTokens or the model's context length.
+    case length
+}
+
+/// Generated continuations, one entry per prompt.
+public struct Generation: Sendable {
+    /// New tokens per row (prompt excluded; a final stop token included).
+    public var tokens: [[Int32]]
+    /// log p(token) under the temperature-scaled distribution (T = 1 for greedy), before top-k/top-p
+    /// filtering, as PPO's behaviour policy needs.
+    public var logProbs: [[Float]]
+    /// Entropy (nats) of that distribution at each step (for adaptive temperature).
+    public var entropies: [[Float]]
+    /// Why each row ended.
+    public var finishReasons: [FinishReason]
+}
+
+extension Transformer {
+    /// Batched generation with a KV cache. Prompts may differ in length; each row keeps its own positions.
+    /// The same prompts, options and generator state give the same tokens.
+    public func generate(prompts: [[Int32]], options: SamplingOptions, rng: inout RandomGenerator) -> Generation {
+        precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate needs non-empty prompts")
+        precondition(options.temperature >= 0, "temperature must be >= 0, got \(options.temperature)")
+        let longest = prompts.map(\.count).max()!
+        precondition(longest < config.maxPositionEmbeddings,
+                     "prompt of \(longest) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")
+        let capacity = min(config.maxPositionEmbeddings, longest + options.maxNewTokens)
+        let cache = KVCache(config: config, batch: prompts.count, capacity: capacity)
+        let v = config.vocabSize
+        var last = [[Float]](repeating: [], count: prompts.count)  // last-position logits per row
+        // Prefill: rows with equal prompt length go through together.
+        for (len, rows) in Dictionary(grouping: prompts.indices, by: { prompts[$0].count }).sorted(by: { $0.key < $1.key }) {
+            let logits = step(cache: cache, rows: rows, tokens: rows.flatMap { prompts[$0] }, count: len)
+            for (j, row) in rows.enumerated() {
+                last[row] = Array(UnsafeBufferPointer(start: logits.ptr + (j * len + len - 1) * v, count: v))
+            }
+        }
+        var out = Generation(tokens: .init(repeating: [], count: prompts.count), logProbs: .init(repeating: [], count: prompts.count),
+                             entropies: .init(repeating: [], count: prompts.count),
+                             finishReasons: .init(repeating: .length, count: prompts.count))
+        var active = Array(prompts.indices)
+        for _ in 0..<options.maxNewTokens where !active.isEmpty {
+            var next: [Int32] = []
+            var stillActive: [Int] = []
+            for row in active {
+                let choice = chooseToken(logits: last[row], options: options, rng: &rng)
+                out.tokens[row].append(choice.token)
+                out.logProbs[row].append(choice.logProb)
+                out.entropies[row].append(choice.entropy)
+                if options.stopTokens.contains(choice.token) {
+                    out.finishReasons[row] = .stop
+                } else if cache.lengths[row] < capacity {
+                    stillActive.append(row)
+                    next.append(choice.token)
+                }
+            }
+            active = stillActive
+            guard !active.isEmpty, out.tokens[active[0]].count < options.maxNewTokens else { break }
+            let logits = step(cache: cache, rows: active, tokens: next, count: 1)
+            for (j, row) in active.enumerated() {
+                last[row] = Array(UnsafeBufferPointer(start: logits.ptr + j * v, count: v))
+            }
+        }
+        return out
+    }
+}
+
+/// Picks one token from `logits`: greedy when temperature is 0, else top-k / top-p filtered sampling.
+/// Returns the token with its log-probability and the entropy of the temperature-scaled distribution.
+public func chooseToken(logits: [Float], options: SamplingOptions, rng: inout RandomGenerator)
+    -> (token: Int32, logProb: Float, entropy: Float) {
+    let v = logits.count
+    let t = options.temperature > 0 ? options.temperature : 1
+    var logp = [Float](repeating: 0, count: v)
+    let scaled = logits.map { $0 / t }
+    scaled.withUnsafeBufferPointer { s in
+        logp.withUnsafeMutableBufferPointer { lp in logSoftmaxRows(s.baseAddress!, lp.baseAddress!, rows: 1, cols: v) }
+    }
+    var entropy: Float = 0
+    for j in 0..<v where logp[j] > -.infinity { entropy -= Foundation.exp(logp[j]) * logp[j] }
+    let token: Int
+    if options.temperature == 0 {
+        token = logp.indices.max { logp[$0] < logp[$1] }!
+    } else {
+        var order = Array(0..<v)
+        order.sort { logp[$0] > logp[$1] }
+        var keep = v
+        if let k = options.topK { keep = max(1, min(k, v)) }
+        if let p = options.topP {
+            var mass: Float = 0
+            for (i, j) in order.prefix(keep).enumerated() {
+                mass += Foundation.exp(logp[j])
+                if mass >= p { keep = i + 1; break }
+            }
+        }
+        let kept = order.prefix(keep)
+        let weights = kept.map { Double(Foundation.exp(logp[$0])) }
+        var u = rng.nextDouble() * weights.reduce(0, +)
+        var pick = kept.last!
+        for (j, w) in zip(kept, weights) {
+            u -= w
+            if u < 0 { pick = j; break }
+        }
+        token = pick
+    }
+    return (Int32(token), logp[token], entropy)
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Tensor
+
+/// What a forward pass keeps besides the logits.
+public struct ForwardOptions: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// Every layer's output hidden state (B, T, C), for hidden-state alignment.
+    public static let hiddenStates = ForwardOptions(rawValue: 1)
+    /// Every layer's attention probabilities (B, H, T, T), for attention-map alignment.
+    public static let attentions = ForwardOptions(rawValue: 2)
+}
+
+/// The result of a forward pass.
+public struct ForwardOutput {
+    /// Next-token logits (B, T, V).
+    public let logits: Tensor
+    /// The final hidden state after the last norm (B, T, C) (the value head reads it).
+    public let finalHidden: Tensor
+    /// Each layer's output (B, T, C), when asked for.
+    public let hiddenStates: [Tensor]
+    /// Each layer's attention probabilities (B, H, T, T), when asked for.
+    public let attentions: [Tensor]
+}
+
+/// A decoder-only transformer of the Llama / Qwen2 family: pre-norm RMSNorm, rotary positions
+/// (HF rotate_half), grouped-query attention, SwiGLU MLP, optional QKV bias and tied embeddings.
+///
+/// Parameters sit in one `ParameterStore` under the Hugging Face state-dict names, Linear weights
+/// stored [out, in], so a weight set moves to and from transformers with no renaming.
+public final class Transformer {
+    /// The architecture.
+    public let config: TransformerConfig
+    /// All weights, in one flat buffer, under their HF names.
+    public let parameters: ParameterStore
+    let rope: RotaryTable
+
+    /// A model with HF's initialisation: every Linear/Embedding weight N(0, 0.02), norms 1, biases 0.
+    /// - Throws: `ConfigurationError` when the config is invalid.
+    public init(config: TransformerConfig, rng: inout RandomGenerator) throws {
+        try config.validate()
+        self.config = config
+        parameters = ParameterStore(Transformer.parameterSpecs(config))
+        rope = RotaryTable(headDim: config.headDim, positions: config.maxPositionEmbeddings, theta: config.ropeTheta)
+        parameters.initialize(rng: &rng) { view, rng in
+            if view.name.hasSuffix("norm.weight") { return [Float](repeating: 1, count: view.count) }
+            if view.name.hasSuffix(".bias") { return [Float](repeating: 0, count: view.count) }
+            return (0..<view.count).map { _ in rng.nextNormal() * 0.02 }
+        }
+    }
+
+    /// Parameter names, shapes and decay flags in HF state-dict order.
+    public static func parameterSpecs(_ c: TransformerConfig) -> [(name: String, shape: [Int], decay: Bool)] {
+        let d = c.hiddenSize, hd = c.headDim, q = c.numAttentionHeads * hd, kv = c.numKeyValueHeads * hd
+        var specs: [(name: String, shape: [Int], decay: Bool)] = [("model.embed_tokens.weight", [c.vocabSize, d], true)]
+        for i in 0..<c.numHiddenLayers {
+            let p = "model.layers.\(i)."
+            specs.append((p + "self_attn.q_proj.weight", [q, d], true))
+            if c.qkvBias { specs.append((p + "self_attn.q_proj.bias", [q], false)) }
+            specs.append((p + "self_attn.k_proj.weight", [kv, d], true))
+            if c.qkvBias { specs.append((p + "self_attn.k_proj.bias", [kv], false)) }
+            specs.append((p + "self_attn.v_proj.weight", [kv, d], true))
+            if c.qkvBias { specs.append((p + "self_attn.v_proj.bias", [kv], false)) }
+            specs.append((p + "self_attn.o_proj.weight", [d, q], true))
+            specs.append((p + "mlp.gate_proj.weight", [c.intermediateSize, d], true))
+            specs.append((p + "mlp.up_proj.weight", [c.intermediateSize, d], true))
+            specs.append((p + "mlp.down_proj.weight", [d, c.intermediateSize], true))
+            specs.append((p + "input_layernorm.weight", [d], false))
+            specs.append((p + "post_attention_layernorm.weight", [d], false))
+        }
+        specs.append(("model.norm.weight", [d], false))
+        if !c.tieWordEmbeddings { specs.append(("lm_head.weight", [c.vocabSize, d], true)) }
+        return specs
+    }
+
+    /// The output head's weight (V, C): `lm_head.weight`, or the embedding when tied.
+    var outputWeight: Tensor {
+        parameters[config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"]
+    }
+
+    /// Number of parameters.
+    public var parameterCount: Int { parameters.count }
+
+    /// Forward pass over a (B, T) batch of token ids (row-major), without dropout.
+    public func forward(tokens: [Int32], batch: Int, length: Int, options: ForwardOptions = []) -> ForwardOutput {
+        var none: RandomGenerator? = nil
+        return forward(tokens: tokens, batch: batch, length: length, options: options, dropout: &none)
+    }
+
+    /// Forward pass; with a generator and `hiddenDropout` > 0 dropout is applied (training).
+    public func forward(tokens: [Int32], batch b: Int, length t: Int, options: ForwardOptions = [],
+                        dropout rng: inout RandomGenerator?) -> ForwardOutput {
+        precondition(tokens.count == b * t, "forward: \(tokens.count) tokens for batch \(b) x length \(t)")
+        precondition(t <= config.maxPositionEmbeddings, "sequence length \(t) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
+        let c = config, p = parameters
+        var x = embedding(p["model.embed_tokens.weight"], ids: tokens, shape: [b, t])  // (B, T, C)
+        var hidden: [Tensor] = [], attentions: [Tensor] = []
+        for i in 0..<c.numHiddenLayers {
+            let n = "model.layers.\(i)."
+            let a = rmsNorm(x, weight: p[n + "input_layernorm.weight"], eps: c.rmsNormEps)
+            var q = linear(a, weight: p[n + "self_attn.q_proj.weight"], bias: c.qkvBias ? p[n + "self_attn.q_proj.bias"] : nil)
+            var k = linear(a, weight: p[n + "self_attn.k_proj.weight"], bias: c.qkvBias ? p[n + "self_attn.k_proj.bias"] : nil)
+            let v = linear(a, weight: p[n + "self_attn.v_proj.weight"], bias: c.qkvBias ? p[n + "self_attn.v_proj.bias"] : nil)
+            q = rotaryEmbedding(q, heads: c.numAttentionHeads, table: rope)
+            k = rotaryEmbedding(k, heads: c.numKeyValueHeads, table: rope)
+            let probs = attentionProbabilities(q: q, k: k, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
+            if options.contains(.attentions) { attentions.append(probs) }
+            let o = attentionApply(probs, v: v, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
+            x = add(x, applyDropout(linear(o, weight: p[n + "self_attn.o_proj.weight"]), &rng))
+            let m = rmsNorm(x, weight: p[n + "post_attention_layernorm.weight"], eps: c.rmsNormEps)
+            let f = swiglu(gate: linear(m, weight: p[n + "mlp.gate_proj.weight"]), up: linear(m, weight: p[n + "mlp.up_proj.weight"]))
+            x = add(x, applyDropout(linear(f, weight: p[n + "mlp.down_proj.weight"]), &rng))
+            if options.contains(.hiddenStates) { hidden.append(x) }
+        }
+        let h = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)
+        let logits = linear(h, weight: outputWeight)
+        return ForwardOutput(logits: logits, finalHidden: h, hiddenStates: hidden, attentions: attentions)
+    }
+
+    private func applyDropout(_ x: Tensor, _ rng: inout RandomGenerator?) -> Tensor {
+        guard config.hiddenDropout > 0, GradMode.isEnabled, var r = rng else { return x }
+        let y = dropout(x, p: config.hiddenDropout, rng: &r)
+        rng = r
+        return y
+    }
+}

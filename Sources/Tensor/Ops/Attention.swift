@@ -1,0 +1,208 @@
+import Foundation
+
+// Fused causal multi-head attention with grouped-query heads, in two ops so the attention
+// probabilities are an ordinary tensor (feature alignment puts a loss on them):
+//   P = softmax(mask(Q K^T / sqrt(D)))   attentionProbabilities
+//   O = P V                              attentionApply
+// Shapes: B batch, T queries, S keys (S >= T; query i sits at absolute position S - T + i),
+// H query heads, G = H / KVH query heads per key/value head, D head dim.
+// q (B, T, H*D), k and v (B, L, KVH*D) with L >= S (a KV cache may be longer than its used part),
+// P (B, H, T, S), O (B, T, H*D). Per-head slices are addressed through leading dimensions, so no
+// permute copies are made.
+
+/// Geometry of one attention call.
+struct AttentionGeometry {
+    let b: Int, t: Int, s: Int, h: Int, kvh: Int, d: Int, keyRows: Int
+    var group: Int { h / kvh }
+    var qStride: Int { h * d }    // distance between consecutive positions in q / O
+    var kStride: Int { kvh * d }  // distance between consecutive positions in k / v
+
+    init(q: Tensor, k: Tensor, heads: Int, kvHeads: Int, keyCount: Int?) {
+        precondition(q.rank == 3 && k.rank == 3, "attention expects q (B,T,H*D) and k (B,L,KVH*D), got \(q.shape), \(k.shape)")
+        precondition(heads > 0 && kvHeads > 0 && heads % kvHeads == 0, "heads \(heads) must be a multiple of kv heads \(kvHeads)")
+        precondition(q.shape[2] % heads == 0, "q width \(q.shape[2]) is not divisible by \(heads) heads")
+        b = q.shape[0]; t = q.shape[1]; h = heads; kvh = kvHeads; d = q.shape[2] / heads
+        keyRows = k.shape[1]
+        s = keyCount ?? keyRows
+        precondition(k.shape[0] == b && k.shape[2] == kvh * d, "k \(k.shape) does not match q \(q.shape) with \(kvh) kv heads")
+        precondition(s >= t && s <= keyRows, "key count \(s) must be in \(t)...\(keyRows)")
+    }
+}
+
+/// Causal attention probabilities softmax(Q K^T / sqrt(D)) with the causal mask, (B, H, T, S).
+/// - Parameter keyCount: how many leading key positions of `k` are in use (a KV cache); all if nil.
+public func attentionProbabilities(q: Tensor, k: Tensor, heads: Int, kvHeads: Int, keyCount: Int? = nil) -> Tensor {
+    let g = AttentionGeometry(q: q, k: k, heads: heads, kvHeads: kvHeads, keyCount: keyCount)
+    let p = Tensor.uninitialized([g.b, g.h, g.t, g.s])
+    let scale = 1 / Float(g.d).squareRoot()
+    let offset = g.s - g.t
+    Parallel.forRanges(g.b * g.h, work: g.b * g.h * g.t * g.s * g.d) { range in
+        for bh in range {
+            let bi = bh / g.h, hi = bh % g.h
+            let qp = q.ptr + bi * g.t * g.qStride + hi * g.d
+            let kp = k.ptr + bi * g.keyRows * g.kStride + (hi / g.group) * g.d
+            let pp = p.ptr + bh * g.t * g.s
+            // scores (T, S) = Q (T, D) K^T (D, S) * scale
+            sgemm(transA: false, transB: true, m: g.t, n: g.s, k: g.d, alpha: scale, a: qp, lda: g.qStride,
+                  b: kp, ldb: g.kStride, beta: 0, c: pp, ldc: g.s)
+            for i in 0..<g.t {
+                let row = pp + i * g.s
+                let visible = offset + i + 1
+                let m = vmax(row, visible)
+                let inv = 1 / mapVecSum(visible, row, row) { vexp($0 - m) }
+                mapVec(visible, row, row) { $0 * inv }
+                if visible < g.s { (row + visible).update(repeating: 0, count: g.s - visible) }
+            }
+        }
+    }
+    let saved = p.detached()
+    Tensor.record(p, inputs: [q, k]) { gp in
+        let gq = q.requiresGrad ? q.gradPointer() : nil
+        let gk = k.requiresGrad ? k.gradPointer() : nil
+        // Heads sharing a kv head write the same dK rows, so parallelise over batch entries only.
+        Parallel.forRanges(g.b, work: g.b * g.h * g.t * g.s * g.d) { range in
+            let ds = UnsafeMutablePointer<Float>.allocate(capacity: g.t * g.s)  // (T, S) dScores
+            defer { ds.deallocate() }
+            for bi in range {
+                for hi in 0..<g.h {
+                    let pp = saved.ptr + (bi * g.h + hi) * g.t * g.s, gpp = gp.ptr + (bi * g.h + hi) * g.t * g.s
+                    // dS = P * (dP - rowsum(dP * P)), then folded with the 1/sqrt(D) scale
+                    for i in 0..<g.t {
+                        let pr = pp + i * g.s, gr = gpp + i * g.s, dr = ds + i * g.s
+                        let dot = vdot(pr, gr, g.s)
+                        for j in 0..<g.s { dr[j] = pr[j] * (gr[j] - dot) * scale }
+                    }
+                    let qOff = bi * g.t * g.qStride + hi * g.d
+                    let kOff = bi * g.keyRows * g.kStride + (hi / g.group) * g.d
+                    if let gq {  // dQ (T, D) += dS (T, S) K (S, D)
+                        sgemm(transA: false, transB: false, m: g.t, n: g.d, k: g.s, a: ds, lda: g.s,
+                              b: k.ptr + kOff, ldb: g.kStride, beta: 1, c: gq + qOff, ldc: g.qStride)
+                    }
+                    if let gk {  // dK (S, D) += dS^T (S, T) Q (T, D)
+                        sgemm(transA: true, transB: false, m: g.s, n: g.d, k: g.t, a: ds, lda: g.s,
+                              b: q.ptr + qOff, ldb: g.qStride, beta: 1, c: gk + kOff, ldc: g.kStride)
+                    }
+                }
+            }
+        }
+    }
+    return p
+}
+
+/// O = P V per head: probabilities (B, H, T, S) and values (B, L, KVH*D) -> (B, T, H*D).
+public func attentionApply(_ p: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> Tensor {
+    precondition(p.rank == 4 && p.shape[1] == heads, "attentionApply expects P (B, \(heads), T, S), got \(p.shape)")
+    precondition(v.rank == 3 && v.shape[0] == p.shape[0] && v.shape[2] % kvHeads == 0 && heads % kvHeads == 0,
+                 "attentionApply: values \(v.shape) do not match P \(p.shape) with \(kvHeads) kv heads")
+    let b = p.shape[0], h = heads, t = p.shape[2], s = p.shape[3]
+    let d = v.shape[2] / kvHeads, keyRows = v.shape[1], group = h / kvHeads
+    precondition(s <= keyRows, "attentionApply: P has \(s) keys but v only \(keyRows) rows")
+    let qStride = h * d, kStride = kvHeads * d
+    let out = Tensor.uninitialized([b, t, h * d])
+    Parallel.forRanges(b * h, work: b * h * t * s * d) { range in
+        for bh in range {
+            let bi = bh / h, hi = bh % h
+            // O_h (T, D) = P (T, S) V_h (S, D)
+            sgemm(transA: false, transB: false, m: t, n: d, k: s, a: p.ptr + bh * t * s, lda: s,
+                  b: v.ptr + bi * keyRows * kStride + (hi / group) * d, ldb: kStride,
+                  beta: 0, c: out.ptr + bi * t * qStride + hi * d, ldc: qStride)
+        }
+    }
+    Tensor.record(out, inputs: [p, v]) { g in
+        let gpP = p.requiresGrad ? p.gradPointer() : nil
+        let gv = v.requiresGrad ? v.gradPointer() : nil
+        Parallel.forRanges(b, work: b * h * t * s * d) { range in
+            for bi in range {
+                for hi in 0..<h {
+                    let bh = bi * h + hi
+                    let gOff = bi * t * qStride + hi * d, vOff = bi * keyRows * kStride + (hi / group) * d
+                    if let gpP {  // dP (T, S) += dO (T, D) V^T (D, S)
+                        sgemm(transA: false, transB: true, m: t, n: s, k: d, a: g.ptr + gOff, lda: qStride,
+                              b: v.ptr + vOff, ldb: kStride, beta: 1, c: gpP + bh * t * s, ldc: s)
+                    }
+                    if let gv {  // dV (S, D) += P^T (S, T) dO (T, D)
+                        sgemm(transA: true, transB: false, m: s, n: d, k: t, a: p.ptr + bh * t * s, lda: s,
+                              b: g.ptr + gOff, ldb: qStride, beta: 1, c: gv + vOff, ldc: kStride)
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Cosine and sine tables for rotary position embeddings, computed as Hugging Face's
+/// LlamaRotaryEmbedding (default type) does: inv_freq[i] = theta^(-2i/D) in float32,
+/// angle = position * inv_freq, tables over D with the half repeated (cat(freqs, freqs)).
+public struct RotaryTable: Sendable {
+    /// Head dimension D (even).
+    public let headDim: Int
+    /// Number of positions covered.
+    public let positions: Int
+    /// cos, (positions, D/2): the two halves are equal so only one is stored.
+    let cos: [Float]
+    /// sin, (positions, D/2).
+    let sin: [Float]
+
+    /// Builds tables for positions 0..<positions.
+    public init(headDim: Int, positions: Int, theta: Double) {
+        precondition(headDim % 2 == 0, "rotary embeddings need an even head dim, got \(headDim)")
+        self.headDim = headDim
+        self.positions = positions
+        let half = headDim / 2
+        var c = [Float](repeating: 0, count: positions * half), s = c
+        for i in 0..<half {
+            let invFreq = Float(1 / Foundation.pow(theta, Double(2 * i) / Double(headDim)))
+            for p in 0..<positions {
+                let angle = Float(p) * invFreq  // float32 product, as HF's matmul of float32 tensors
+                c[p * half + i] = Float(Foundation.cos(Double(angle)))
+                s[p * half + i] = Float(Foundation.sin(Double(angle)))
+            }
+        }
+        cos = c
+        sin = s
+    }
+}
+
+/// Rotates each head of x (B, T, H*D) by its position (HF rotate_half on the two halves of the head):
+/// x'[i] = x[i] cos - x[i+D/2] sin, x'[i+D/2] = x[i+D/2] cos + x[i] sin, position = offset + t.
+public func rotaryEmbedding(_ x: Tensor, heads: Int, table: RotaryTable, positionOffset: Int = 0) -> Tensor {
+    precondition(x.rank == 3 && x.shape[2] == heads * table.headDim,
+                 "rotaryEmbedding: x \(x.shape) is not (B, T, \(heads)*\(table.headDim))")
+    let b = x.shape[0], t = x.shape[1]
+    precondition(positionOffset + t <= table.positions,
+                 "positions \(positionOffset)..<\(positionOffset + t) exceed the rotary table (\(table.positions))")
+    let out = Tensor.uninitialized(x.shape)
+    rotate(x.ptr, out.ptr, b: b, t: t, heads: heads, table: table, offset: positionOffset, inverse: false)
+    Tensor.record(out, inputs: [x]) { g in
+        // the transpose of a rotation is the rotation by the negative angle
+        let tmp = Tensor.uninitialized(x.shape)
+        rotate(g.ptr, tmp.ptr, b: b, t: t, heads: heads, table: table, offset: positionOffset, inverse: true)
+        vaxpy(x.count, 1, tmp.ptr, x.gradPointer())
+    }
+    return out
+}
+
+private func rotate(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, b: Int, t: Int, heads: Int,
+                    table: RotaryTable, offset: Int, inverse: Bool) {
+    let d = table.headDim, half = d / 2
+    let sign: Float = inverse ? -1 : 1
+    table.cos.withUnsafeBufferPointer { cosT in
+        table.sin.withUnsafeBufferPointer { sinT in
+            for bi in 0..<b {
+                for ti in 0..<t {
+                    let c = cosT.baseAddress! + (offset + ti) * half, s = sinT.baseAddress! + (offset + ti) * half
+                    for hi in 0..<heads {
+                        let base = (bi * t + ti) * heads * d + hi * d
+                        let xa = x + base, xb = x + base + half, ya = y + base, yb = y + base + half
+                        for i in 0..<half {
+                            let a = xa[i], bv = xb[i], si = sign * s[i]
+                            ya[i] = a * c[i] - bv * si
+                            yb[i] = bv * c[i] + a * si
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Tensor
+import Testing
+import TestSupport
+
+// The vectorised kernels of Sources/Tensor/FastMath.swift: vexp against Foundation.exp in Double, its
+// saturation and NaN behaviour, and vsum / vmax / vdot against Double references for lengths around the
+// SIMD width.
+
+@Suite("FastMath")
+struct FastMathTests {
+    @Test("vexp relative error < 1e-6 against Foundation.exp over [-80, 80]")
+    func vexpAccuracy() {
+        // 320,000 evenly spaced points (step 5e-4), 16 lanes per call
+        var worst = 0.0, worstX: Float = 0
+        let n = 320_000
+        var lanes = Vec()
+        for i in 0..<n {
+            let x = Float(-80 + 160 * Double(i) / Double(n - 1))
+            lanes[i % 16] = x
+            if i % 16 == 15 {
+                let y = vexp(lanes)
+                for j in 0..<16 {
+                    let ref = Foundation.exp(Double(lanes[j]))
+                    let rel = abs(Double(y[j]) - ref) / ref
+                    if rel > worst { worst = rel; worstX = lanes[j] }
+                }
+            }
+        }
+        #expect(worst < 1e-6, "worst relative error \(worst) at x = \(worstX)")
+        // the end points and integers (n ln 2 boundaries are exercised by the sweep)
+        for x: Float in [-80, -1, 0, 1, 80, 0.5, -0.5, 88] {
+            let ref = Foundation.exp(Double(x))
+            #expect(abs(Double(fexp(x)) - ref) / ref < 1e-6, "x = \(x)")
+        }
+        #expect(fexp(0) == 1)
+    }
+
+    @Test("vexp gives 0 below -87.4 and +inf above 88; NaN stays NaN")
+    func vexpSaturation() {
+        for x: Float in [-87.41, -87.5, -88, -100, -1e4, -Float.greatestFiniteMagnitude, -.infinity] {
+            #expect(fexp(x) == 0, "exp(\(x)) = \(fexp(x))")
+        }
+        for x: Float in [88.01, 88.5, 89, 100, 1e4, Float.greatestFiniteMagnitude, .infinity] {
+            #expect(fexp(x) == .infinity, "exp(\(x)) = \(fexp(x))")
+        }
+        #expect(fexp(.nan).isNaN)
+        // mixed lanes: saturation is per lane
+        var v = Vec(repeating: 1)
+        v[3] = -1000; v[7] = 1000; v[11] = .nan
+        let y = vexp(v)
+        #expect(y[3] == 0 && y[7] == .infinity && y[11].isNaN)
+        #expect(abs(Double(y[0]) - M_E) / M_E < 1e-6)
+    }
+
+    @Test("vsum, vmax and vdot match Double references for lengths 0...70 and 1000")
+    func reductions() {
+        for n in Array(0...70) + [1000] {
+            let x = randomUniform([max(n, 1)], seed: UInt64(100 + n), low: -1, high: 1).toArray()
+            let y = randomUniform([max(n, 1)], seed: UInt64(200 + n), low: -1, high: 1).toArray()
+            x.withUnsafeBufferPointer { px in
+                y.withUnsafeBufferPointer { py in
+                    let refSum = x.prefix(n).reduce(0.0) { $0 + Double($1) }
+                    let absSum = x.prefix(n).reduce(0.0) { $0 + abs(Double($1)) }
+                    let refDot = zip(x.prefix(n), y.prefix(n)).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                    // relaxed-order float32 sums: error bounded by ~n eps sum|x|
+                    let tol = 1e-6 * max(absSum, 1)
+                    #expect(abs(Double(vsum(px.baseAddress!, n)) - refSum) <= tol, "vsum n = \(n)")
+                    #expect(abs(Double(vdot(px.baseAddress!, py.baseAddress!, n)) - refDot) <= tol, "vdot n = \(n)")
+                    if n > 0 { #expect(vmax(px.baseAddress!, n) == x.prefix(n).max()!, "vmax n = \(n)") }
+                }
+            }
+        }
+    }
+
+    @Test("vaxpy adds alpha * x into y for lengths around the SIMD width")
+    func axpy() {
+        for n in [1, 5, 16, 17, 33] {
+            let x = randomNormal([n], seed: UInt64(300 + n)).toArray()
+            var y = randomNormal([n], seed: UInt64(400 + n)).toArray()
+            let expected = zip(x, y).map { Double($1) + 0.5 * Double($0) }
+            x.withUnsafeBufferPointer { px in
+                y.withUnsafeMutableBufferPointer { py in vaxpy(n, 0.5, px.baseAddress!, py.baseAddress!) }
+            }
+            allClose(y, expected, rtol: 1e-6, atol: 1e-7, "n = \(n)")
+        }
+    }
+}
