@@ -20,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -28,7 +29,9 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
         .target(name: "Model", dependencies: ["Tensor"], swiftSettings: fastMath),
-        .target(name: "Checkpoint", dependencies: ["Model", "Tensor", "CHDF5"], swiftSettings: plain),
+        .target(name: "Checkpoint",
+                dependencies: ["Model", "Tensor", "CHDF5", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: plain),
         .target(name: "Data", swiftSettings: plain),
         .target(name: "Reward", swiftSettings: plain),
         .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
@@ -39,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "DistillCLI",
             dependencies: [
-                "Tensor", "Model", "Stages", "Eval", "CBLAS",
+                "Tensor", "Model", "Checkpoint", "Stages", "Eval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastMath),

@@ -14,3 +14,13 @@ static inline unsigned td_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
 static inline unsigned td_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned td_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
 static inline size_t td_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+static inline hid_t td_H5P_DEFAULT(void) { return H5P_DEFAULT; }
+static inline hid_t td_H5E_DEFAULT(void) { return H5E_DEFAULT; }
+static inline hid_t td_H5S_ALL(void) { return H5S_ALL; }
+static inline hid_t td_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
+static inline hid_t td_H5T_STD_U8LE(void) { return H5T_STD_U8LE; }
+static inline hid_t td_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
+static inline hid_t td_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
+static inline hid_t td_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
+/* Silences HDF5's automatic printing of its error stack; the caller reports errors itself. */
+static inline void td_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

@@ -1,2 +1,221 @@
-// The Checkpoint target (see ../shared/DESIGN.md, "Targets and the direction of dependencies").
-// Its contents arrive with issue 4; until then it only holds its place in the dependency graph.
+import Crypto
+import Foundation
+import Model
+import Tensor
+
+/// The `format` attribute every TraceDistill checkpoint carries at its root.
+public let checkpointFormat = "tracedistill-checkpoint"
+/// The layout version this build writes and reads.
+public let checkpointFormatVersion = 1
+/// This library's version, stored in every checkpoint.
+public let libraryVersion = "0.1.0"
+
+/// One model's weights under a role (student, teacher, reference, value_head, projection, ...).
+public struct ModelSnapshot {
+    /// Role name, the group under /models.
+    public var role: String
+    /// The model config as JSON (HF config.json keys for transformers; nil for heads without one).
+    public var configJSON: String?
+    /// The parameters (names become dataset names).
+    public var store: ParameterStore
+
+    public init(role: String, configJSON: String?, store: ParameterStore) {
+        self.role = role
+        self.configJSON = configJSON
+        self.store = store
+    }
+}
+
+/// AdamW state for one role: step count and the two moment buffers (same layout as the role's store).
+public struct OptimizerSnapshot {
+    public var role: String
+    public var optimizer: AdamW
+
+    public init(role: String, optimizer: AdamW) {
+        self.role = role
+        self.optimizer = optimizer
+    }
+}
+
+/// Where a stage's data stream stands: epoch and index within the epoch.
+public struct DataPosition: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var index: Int
+    public init(epoch: Int = 0, index: Int = 0) {
+        self.epoch = epoch
+        self.index = index
+    }
+}
+
+/// One stage's saved progress.
+public struct StageRecord: Sendable, Equatable {
+    /// Registered stage kind (`output-distill`, ...).
+    public var kind: String
+    /// State-machine state (`pending`, `running`, ...).
+    public var state: String
+    /// Steps done in this stage.
+    public var step: Int
+    /// Data position.
+    public var data: DataPosition
+    /// Failure reason when the state is `failed`.
+    public var failureReason: String?
+    /// Controller states by name (temperature, alpha, KL coefficient): each a set of named numbers.
+    public var controllers: [String: [String: Double]]
+
+    public init(kind: String, state: String, step: Int = 0, data: DataPosition = DataPosition(),
+                failureReason: String? = nil, controllers: [String: [String: Double]] = [:]) {
+        self.kind = kind
+        self.state = state
+        self.step = step
+        self.data = data
+        self.failureReason = failureReason
+        self.controllers = controllers
+    }
+}
+
+/// Run-level position: which stage, global step, the run's RNG state, the metric used to pick the best.
+public struct RunRecord: Sendable, Equatable {
+    public var stageIndex: Int
+    public var globalStep: Int
+    public var rngState: [UInt8]
+    /// Validation metric of this checkpoint (lower is better), for keeping the best one.
+    public var validationMetric: Double?
+
+    public init(stageIndex: Int = 0, globalStep: Int = 0, rngState: [UInt8] = [], validationMetric: Double? = nil) {
+        self.stageIndex = stageIndex
+        self.globalStep = globalStep
+        self.rngState = rngState
+        self.validationMetric = validationMetric
+    }
+}
+
+/// Everything a run needs to continue exactly where it stopped.
+public struct CheckpointContents {
+    /// The resolved curriculum as YAML text.
+    public var curriculum: String
+    public var models: [ModelSnapshot]
+    public var optimizers: [OptimizerSnapshot]
+    public var run: RunRecord
+    public var stages: [StageRecord]
+    public var tokenizer: Tokenizer?
+    /// Per-stage metric history: stage index -> metric name -> values (one per logged step).
+    public var metrics: [Int: [String: [Double]]]
+
+    public init(curriculum: String = "", models: [ModelSnapshot] = [], optimizers: [OptimizerSnapshot] = [],
+                run: RunRecord = RunRecord(), stages: [StageRecord] = [], tokenizer: Tokenizer? = nil,
+                metrics: [Int: [String: [Double]]] = [:]) {
+        self.curriculum = curriculum
+        self.models = models
+        self.optimizers = optimizers
+        self.run = run
+        self.stages = stages
+        self.tokenizer = tokenizer
+        self.metrics = metrics
+    }
+}
+
+/// Hex SHA-256 of UTF-8 text.
+public func sha256Hex(_ text: String) -> String { sha256Hex(Data(text.utf8)) }
+
+/// Hex SHA-256 of bytes.
+public func sha256Hex(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+
+/// Writes checkpoints so that the real name only ever points to a complete file.
+public enum CheckpointWriter {
+    /// Writes `contents` to `path`: a temporary name in the same folder, flushed, fsynced, renamed over
+    /// `path`, then the folder fsynced. A crash at any point leaves either the old file or the new one.
+    public static func save(_ contents: CheckpointContents, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError.io(file: path, reason: "cannot create folder \(dir): \(error.localizedDescription)")
+        }
+        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
+        do {
+            try write(contents, to: tmp)  // the HDF5 file is closed when this returns
+            try fsyncPath(tmp, directory: false)
+            guard rename(tmp, path) == 0 else {
+                throw CheckpointError.io(file: path, reason: "rename from \(tmp) failed: \(String(cString: strerror(errno)))")
+            }
+            try fsyncPath(dir, directory: true)
+        } catch {
+            unlink(tmp)
+            if let e = error as? HDF5Error { throw CheckpointError.io(file: path, reason: e.description) }
+            throw error
+        }
+    }
+
+    static func fsyncPath(_ path: String, directory: Bool) throws {
+        let fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY)
+        guard fd >= 0 else { throw CheckpointError.io(file: path, reason: "cannot open for fsync: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw CheckpointError.io(file: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
+    }
+
+    private static func write(_ c: CheckpointContents, to path: String) throws {
+        let f = try HDF5Object.create(path)
+        try f.setAttribute("format", checkpointFormat)
+        try f.setAttribute("format_version", checkpointFormatVersion)
+        try f.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
+        try f.setAttribute("library_version", libraryVersion)
+        try f.setAttribute("curriculum", c.curriculum)
+        try f.setAttribute("curriculum_sha256", sha256Hex(c.curriculum))
+
+        let models = try f.createGroup("models")
+        for m in c.models {
+            let g = try models.createGroup(m.role)
+            if let cfg = m.configJSON { try g.setAttribute("config", cfg) }
+            try g.setAttribute("parameter_order", m.store.names.joined(separator: "\n"))
+            try writeStore(m.store.values.base, store: m.store, into: g)
+        }
+        let optimizers = try f.createGroup("optimizer")
+        for o in c.optimizers {
+            let g = try optimizers.createGroup(o.role)
+            try g.setAttribute("kind", "adamw")
+            try g.writeDataset("step", .int64, shape: [], values: [Int64(o.optimizer.stepCount)])
+            for (name, buf) in [("m", o.optimizer.m), ("v", o.optimizer.v)] {
+                try writeStore(buf.base, store: o.optimizer.store, into: try g.createGroup(name))
+            }
+        }
+        let run = try f.createGroup("run")
+        try run.setAttribute("stage_index", c.run.stageIndex)
+        try run.setAttribute("global_step", c.run.globalStep)
+        if let m = c.run.validationMetric { try run.setAttribute("validation_metric", m) }
+        try run.writeDataset("rng_state", .uint8, shape: [c.run.rngState.count], values: c.run.rngState)
+        let stages = try run.createGroup("stages")
+        for (i, s) in c.stages.enumerated() {
+            let g = try stages.createGroup(String(i))
+            try g.setAttribute("kind", s.kind)
+            try g.setAttribute("state", s.state)
+            try g.setAttribute("step", s.step)
+            try g.setAttribute("data_epoch", s.data.epoch)
+            try g.setAttribute("data_index", s.data.index)
+            if let r = s.failureReason { try g.setAttribute("failure_reason", r) }
+            let ctl = try g.createGroup("controllers")
+            for (name, values) in s.controllers {
+                let cg = try ctl.createGroup(name)
+                for (k, v) in values { try cg.setAttribute(k, v) }
+            }
+        }
+        if let t = c.tokenizer {
+            let g = try f.createGroup("tokenizer")
+            try g.setAttribute("kind", "characters")
+            try g.writeStrings("symbols", t.symbols)
+        }
+        let metrics = try f.createGroup("metrics")
+        for (stage, series) in c.metrics {
+            let g = try metrics.createGroup(String(stage))
+            for (name, values) in series { try g.writeDataset(name, .float64, shape: [values.count], values: values) }
+        }
+        try f.flush()
+    }
+
+    /// One float32 dataset per named view of `store`, read from `base` (values or a moment buffer).
+    private static func writeStore(_ base: UnsafeMutablePointer<Float>, store: ParameterStore, into g: HDF5Object) throws {
+        for v in store.views {
+            try g.writeDataset(v.name, .float32, shape: v.shape, data: UnsafeRawPointer(base + v.offset))
+        }
+    }
+}

@@ -10,7 +10,7 @@ struct Distill: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distill",
         abstract: "Distill step-by-step reasoning from a teacher transformer into a small student, on a CPU.",
-        subcommands: [BenchCommand.self])
+        subcommands: [BenchCommand.self, InitCommand.self, InspectCommand.self, ScoreCommand.self])
 }
 
 Distill.main()

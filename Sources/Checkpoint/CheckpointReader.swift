@@ -1,0 +1,267 @@
+import Foundation
+import Model
+import Tensor
+
+/// An open checkpoint: the root attributes are checked on open, everything else is read on demand and
+/// checked against what the caller expects (names, shapes, checksums).
+public final class CheckpointReader {
+    /// The file path.
+    public let path: String
+    let file: HDF5Object
+    /// Root attributes.
+    public let formatVersion: Int
+    public let createdUTC: String
+    public let libraryVersion: String
+    public let curriculum: String
+    public let curriculumSHA256: String
+
+    /// Opens `path` and checks the format name and version.
+    /// - Throws: `CheckpointError` (not found, wrong format, unsupported version, damaged).
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError.notFound(file: path) }
+        do {
+            file = try HDF5Object.open(path)
+        } catch let e as HDF5Error {
+            throw CheckpointError.corrupt(file: path, object: "/", reason: e.message)
+        }
+        let format = file.hasAttribute("format") ? ((try? file.stringAttribute("format")) ?? "") : ""
+        guard format == checkpointFormat else { throw CheckpointError.wrongFormat(file: path, found: format) }
+        do {
+            formatVersion = try file.intAttribute("format_version")
+            guard formatVersion == checkpointFormatVersion else {
+                throw CheckpointError.unsupportedVersion(file: path, found: formatVersion, supported: checkpointFormatVersion)
+            }
+            createdUTC = try file.stringAttribute("created_utc")
+            libraryVersion = try file.stringAttribute("library_version")
+            curriculum = try file.stringAttribute("curriculum")
+            curriculumSHA256 = try file.stringAttribute("curriculum_sha256")
+        } catch let e as HDF5Error {
+            throw CheckpointError(e)
+        }
+    }
+
+    private func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as HDF5Error { throw CheckpointError(e) }
+    }
+
+    /// Model roles present, in name order.
+    public func roles() throws -> [String] {
+        try wrap { file.exists("models") ? try file.group("models").children() : [] }
+    }
+
+    private func roleGroup(_ role: String) throws -> HDF5Object {
+        let available = try roles()
+        guard available.contains(role) else { throw CheckpointError.missingRole(file: path, role: role, available: available) }
+        return try wrap { try file.group("models/\(role)") }
+    }
+
+    /// The config JSON stored with a role, if any.
+    public func configJSON(role: String) throws -> String? {
+        let g = try roleGroup(role)
+        return try wrap { g.hasAttribute("config") ? try g.stringAttribute("config") : nil }
+    }
+
+    /// The transformer config stored with a role.
+    public func transformerConfig(role: String) throws -> TransformerConfig {
+        guard let json = try configJSON(role: role) else {
+            throw CheckpointError.corrupt(file: path, object: "/models/\(role)", reason: "no config attribute; this role is not a transformer")
+        }
+        do { return try TransformerConfig.fromJSON(json) } catch {
+            throw CheckpointError.corrupt(file: path, object: "/models/\(role)@config", reason: "\(error)")
+        }
+    }
+
+    /// Parameter names and shapes of a role, in the order they were written.
+    public func parameters(role: String) throws -> [(name: String, shape: [Int])] {
+        let g = try roleGroup(role)
+        return try wrap {
+            let names = g.hasAttribute("parameter_order")
+                ? try g.stringAttribute("parameter_order").split(separator: "\n").map(String.init)
+                : try g.children()
+            return try names.map { ($0, try g.datasetInfo($0).shape) }
+        }
+    }
+
+    /// Loads a role's weights into `store`; names and shapes must match exactly (the store is left
+    /// untouched when anything differs or a dataset is damaged).
+    public func load(role: String, into store: ParameterStore) throws {
+        let g = try roleGroup(role)
+        try readStore(g, object: "/models/\(role)", role: role, into: store, base: store.values.base)
+    }
+
+    /// Restores AdamW state (step and both moments) for a role into `optimizer`.
+    public func loadOptimizer(role: String, into optimizer: AdamW) throws {
+        let object = "/optimizer/\(role)"
+        guard try wrap({ file.exists("optimizer/\(role)") }) else {
+            throw CheckpointError.corrupt(file: path, object: object, reason: "missing optimizer state for role \"\(role)\"")
+        }
+        let g = try wrap { try file.group("optimizer/\(role)") }
+        let step: [Int64] = try wrap { try g.readArray("step", .int64, as: Int64.self) }
+        let mg = try wrap { try g.group("m") }, vg = try wrap { try g.group("v") }
+        try readStore(mg, object: object + "/m", role: role, into: optimizer.store, base: optimizer.m.base)
+        try readStore(vg, object: object + "/v", role: role, into: optimizer.store, base: optimizer.v.base)
+        optimizer.stepCount = Int(step.first ?? 0)
+    }
+
+    /// Reads every dataset of `store`'s layout from group `g` into a staging buffer, then copies it to
+    /// `base` only when all of them read cleanly.
+    private func readStore(_ g: HDF5Object, object: String, role: String, into store: ParameterStore,
+                           base: UnsafeMutablePointer<Float>) throws {
+        let names = try wrap { try g.children() }
+        let expected = Set(store.names), present = Set(names)
+        if expected != present {
+            throw CheckpointError.parameterNames(file: path, role: role, missing: expected.subtracting(present).sorted(),
+                                                 unexpected: present.subtracting(expected).sorted())
+        }
+        let staging = Storage(count: store.count, zeroed: false)
+        for v in store.views {
+            let info = try wrap { try g.datasetInfo(v.name) }
+            guard info.shape == v.shape else {
+                throw CheckpointError.shapeMismatch(file: path, dataset: "\(object)/\(v.name)", expected: v.shape, actual: info.shape)
+            }
+            try wrap { try g.readDataset(v.name, .float32, expectedShape: v.shape, into: UnsafeMutableRawPointer(staging.base + v.offset)) }
+        }
+        base.update(from: staging.base, count: store.count)
+    }
+
+    /// Reads a role's weights as (name, shape, values) without a model (inspect, hashing).
+    public func rawParameters(role: String) throws -> [(name: String, shape: [Int], values: [Float])] {
+        let g = try roleGroup(role)
+        return try parameters(role: role).map { p in
+            let values = try wrap { try g.readArray(p.name, .float32, as: Float.self) }
+            return (p.name, p.shape, values)
+        }
+    }
+
+    /// Run-level record.
+    public func run() throws -> RunRecord {
+        try wrap {
+            let g = try file.group("run")
+            return RunRecord(stageIndex: try g.intAttribute("stage_index"), globalStep: try g.intAttribute("global_step"),
+                             rngState: try g.readArray("rng_state", .uint8, as: UInt8.self),
+                             validationMetric: g.hasAttribute("validation_metric") ? try g.doubleAttribute("validation_metric") : nil)
+        }
+    }
+
+    /// Every stage's record, in curriculum order.
+    public func stages() throws -> [StageRecord] {
+        try wrap {
+            guard file.exists("run/stages") else { return [] }
+            let sg = try file.group("run/stages")
+            let indices = try sg.children().compactMap(Int.init).sorted()
+            return try indices.map { i in
+                let g = try sg.group(String(i))
+                var controllers: [String: [String: Double]] = [:]
+                if g.exists("controllers") {
+                    let cg = try g.group("controllers")
+                    for name in try cg.children() {
+                        let one = try cg.group(name)
+                        var values: [String: Double] = [:]
+                        for k in try one.attributeNames() { values[k] = try one.doubleAttribute(k) }
+                        controllers[name] = values
+                    }
+                }
+                return StageRecord(kind: try g.stringAttribute("kind"), state: try g.stringAttribute("state"),
+                                   step: try g.intAttribute("step"),
+                                   data: DataPosition(epoch: try g.intAttribute("data_epoch"), index: try g.intAttribute("data_index")),
+                                   failureReason: g.hasAttribute("failure_reason") ? try g.stringAttribute("failure_reason") : nil,
+                                   controllers: controllers)
+            }
+        }
+    }
+
+    /// The tokenizer saved with the run, if any.
+    public func tokenizer() throws -> Tokenizer? {
+        guard try wrap({ file.exists("tokenizer/symbols") }) else { return nil }
+        let symbols = try wrap { try file.readStrings("tokenizer/symbols") }
+        let json = try JSONEncoder().encode(["symbols": symbols])
+        do { return try JSONDecoder().decode(Tokenizer.self, from: json) } catch {
+            throw CheckpointError.corrupt(file: path, object: "/tokenizer/symbols", reason: "\(error)")
+        }
+    }
+
+    /// Per-stage metric history.
+    public func metrics() throws -> [Int: [String: [Double]]] {
+        try wrap {
+            guard file.exists("metrics") else { return [:] }
+            let mg = try file.group("metrics")
+            var out: [Int: [String: [Double]]] = [:]
+            for s in try mg.children() {
+                guard let i = Int(s) else { continue }
+                let g = try mg.group(s)
+                var series: [String: [Double]] = [:]
+                for name in try g.children() { series[name] = try g.readArray(name, .float64, as: Double.self) }
+                out[i] = series
+            }
+            return out
+        }
+    }
+
+    /// Reads every dataset in the file (verifying each checksum); throws the first damage found.
+    public func verify() throws {
+        func walk(_ g: HDF5Object) throws {
+            for name in try g.children() {
+                let info = try g.datasetInfoIfDataset(name)
+                if let info {
+                    if info.type == "string" {
+                        _ = try g.readStrings(name)
+                    } else if let t = HDF5Scalar.named(info.type) {
+                        let bytes = info.shape.reduce(1, *) * t.size
+                        let buf = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+                        defer { buf.deallocate() }
+                        try g.readDataset(name, t, expectedShape: info.shape, into: buf)
+                    }
+                } else {
+                    try walk(try g.group(name))
+                }
+            }
+        }
+        try wrap { try walk(file) }
+        _ = try run()
+        _ = try stages()
+    }
+}
+
+extension HDF5Scalar {
+    static func named(_ name: String) -> HDF5Scalar? {
+        switch name {
+        case "float32": return .float32
+        case "float64": return .float64
+        case "int64": return .int64
+        case "uint8": return .uint8
+        default: return nil
+        }
+    }
+
+    var size: Int {
+        switch self {
+        case .float32: return 4
+        case .float64, .int64: return 8
+        case .uint8: return 1
+        }
+    }
+}
+
+extension CheckpointReader {
+    /// Builds the transformer stored under `role` (its config and weights).
+    public func loadTransformer(role: String) throws -> Transformer {
+        let config = try transformerConfig(role: role)
+        var rng = RandomGenerator(seed: 0)  // every weight is overwritten by the load below
+        let model = try Transformer(config: config, rng: &rng)
+        try load(role: role, into: model.parameters)
+        return model
+    }
+
+    /// SHA-256 over a role's parameters: for each, in stored order, its name, shape and float32 bytes.
+    /// Equal hashes mean bit-identical weights.
+    public func parameterHash(role: String) throws -> String {
+        var data = Data()
+        for p in try rawParameters(role: role) {
+            data.append(contentsOf: Array(p.name.utf8))
+            data.append(contentsOf: Array(p.shape.map(String.init).joined(separator: "x").utf8))
+            p.values.withUnsafeBytes { data.append(contentsOf: $0) }
+        }
+        return sha256Hex(data)
+    }
+}

@@ -1,0 +1,189 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+import Model
+import Tensor
+
+/// A typed library error printed as the command's failure, with exit code 1 (no stack trace).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ error: Error) { description = "\(error)" }
+}
+
+/// Runs `body`, turning library errors into a clean message for the user.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ValidationError { throw e } catch { throw CommandFailure(error) }
+}
+
+/// Prints a JSON-compatible value as one line with sorted keys.
+func printJSON(_ value: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+/// `distill inspect FILE`: what a checkpoint holds.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a checkpoint's format, run position, stages, model roles and controller states.")
+
+    @Argument(help: "The checkpoint file (.h5).")
+    var file: String
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    @Flag(help: "Add a SHA-256 over each role's parameters (equal hashes mean bit-identical weights).")
+    var hash = false
+
+    func run() throws {
+        try reportingErrors {
+            let r = try CheckpointReader(path: file)
+            let run = try r.run()
+            let stages = try r.stages()
+            var roles: [[String: Any]] = []
+            for role in try r.roles() {
+                let params = try r.parameters(role: role)
+                let count = params.reduce(0) { $0 + $1.shape.reduce(1, *) }
+                var entry: [String: Any] = ["role": role, "tensors": params.count, "parameters": count, "bytes": count * 4]
+                if let cfg = try r.configJSON(role: role) { entry["config"] = cfg }
+                if hash { entry["sha256"] = try r.parameterHash(role: role) }
+                roles.append(entry)
+            }
+            let tokenizer = try r.tokenizer()
+            if json {
+                try printJSON([
+                    "file": file, "format": checkpointFormat, "format_version": r.formatVersion, "created_utc": r.createdUTC,
+                    "library_version": r.libraryVersion, "curriculum_sha256": r.curriculumSHA256,
+                    "stage_index": run.stageIndex, "global_step": run.globalStep,
+                    "validation_metric": run.validationMetric.map { $0 as Any } ?? NSNull(),
+                    "stages": stages.map { s -> [String: Any] in
+                        ["kind": s.kind, "state": s.state, "step": s.step, "data_epoch": s.data.epoch, "data_index": s.data.index,
+                         "failure_reason": s.failureReason.map { $0 as Any } ?? NSNull(), "controllers": s.controllers]
+                    },
+                    "roles": roles, "tokenizer_symbols": tokenizer?.vocabularySize ?? 0,
+                ] as [String: Any])
+                return
+            }
+            print("file:        \(file)")
+            print("format:      \(checkpointFormat) v\(r.formatVersion) (library \(r.libraryVersion))")
+            print("created:     \(r.createdUTC)")
+            print("curriculum:  sha256 \(r.curriculumSHA256)")
+            print("run:         stage \(run.stageIndex), global step \(run.globalStep)"
+                  + (run.validationMetric.map { ", validation metric \($0)" } ?? ""))
+            for (i, s) in stages.enumerated() {
+                var line = "stage \(i):     \(s.kind) \(s.state), step \(s.step), data epoch \(s.data.epoch) index \(s.data.index)"
+                if let reason = s.failureReason { line += ", failed: \(reason)" }
+                print(line)
+                for (name, values) in s.controllers.sorted(by: { $0.key < $1.key }) {
+                    print("  controller \(name): " + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+                }
+            }
+            for e in roles {
+                let mb = Double(e["bytes"] as! Int) / 1e6
+                var line = String(format: "role %-12@ %4d tensors %12d parameters %9.2f MB", e["role"] as! String, e["tensors"] as! Int, e["parameters"] as! Int, mb)
+                if let h = e["sha256"] as? String { line += "  sha256 \(h)" }
+                print(line)
+            }
+            print("tokenizer:   \(tokenizer.map { "\($0.vocabularySize) symbols" } ?? "none")")
+        }
+    }
+}
+
+/// `distill score`: token ids and per-token log-probabilities of a text under a checkpoint's model.
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Print the token ids of a text and the log-probability of each token given the ones before it.",
+        discussion: """
+            Output: one JSON object {"tokens": [...], "logprobs": [...]}; tokens start with BOS, and logprobs has \
+            one entry per token after the first (natural log).
+            """)
+
+    @Option(help: "The checkpoint file (.h5).")
+    var checkpoint: String
+
+    @Option(help: "The text to score (encoded with the checkpoint's tokenizer, BOS first).")
+    var text: String
+
+    @Option(help: "Which model role to score with.")
+    var role = "student"
+
+    func run() throws {
+        try reportingErrors {
+            let reader = try CheckpointReader(path: checkpoint)
+            guard let tokenizer = try reader.tokenizer() else {
+                throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer", reason: "no tokenizer stored; cannot encode text")
+            }
+            let model = try reader.loadTransformer(role: role)
+            let ids = try tokenizer.encode(text)
+            guard ids.count <= model.config.maxPositionEmbeddings else {
+                throw ValidationError("--text is \(ids.count) tokens; the model's context is \(model.config.maxPositionEmbeddings)")
+            }
+            let logp = withNoGrad { logSoftmax(model.forward(tokens: ids, batch: 1, length: ids.count).logits) }
+            let v = model.config.vocabSize
+            let scores = (1..<max(ids.count, 1)).map { Double(logp.ptr[(($0 - 1) * v) + Int(ids[$0])]) }
+            try printJSON(["tokens": ids.map { Int($0) }, "logprobs": scores])
+        }
+    }
+}
+
+/// `distill init`: a checkpoint holding a freshly initialised model and the math tokenizer.
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Write a checkpoint with a newly initialised teacher or student (HF-style init, seeded).")
+
+    enum Preset: String, ExpressibleByArgument, CaseIterable {
+        case teacher, student, tiny
+    }
+
+    @Option(help: "Where to write the checkpoint (.h5).")
+    var out: String
+
+    @Option(help: "Built-in architecture: teacher (4 x 256), student (2 x 128) or tiny (2 x 32).")
+    var preset: Preset = .student
+
+    @Option(help: "A Hugging Face style config.json to use instead of the preset.")
+    var config: String?
+
+    @Option(help: "The model role to store it under.")
+    var role = "student"
+
+    @Option(help: "Seed for the initial weights.")
+    var seed: UInt64 = 0
+
+    static func presetConfig(_ p: Preset, vocab: Int) -> TransformerConfig {
+        switch p {
+        case .teacher: return TransformerConfig(vocabSize: vocab, hiddenSize: 256, intermediateSize: 688, numHiddenLayers: 4,
+                                                numAttentionHeads: 8, maxPositionEmbeddings: 256)
+        case .student: return TransformerConfig(vocabSize: vocab, hiddenSize: 128, intermediateSize: 344, numHiddenLayers: 2,
+                                                numAttentionHeads: 4, maxPositionEmbeddings: 256)
+        case .tiny: return TransformerConfig(vocabSize: vocab, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
+                                             numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 256)
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let tokenizer = Tokenizer.math
+            var cfg = Self.presetConfig(preset, vocab: tokenizer.vocabularySize)
+            if let config {
+                let text: String
+                do { text = try String(contentsOfFile: config, encoding: .utf8) } catch {
+                    throw ValidationError("cannot read --config \(config): \(error.localizedDescription)")
+                }
+                do { cfg = try TransformerConfig.fromJSON(text) } catch { throw ValidationError("--config \(config): \(error)") }
+                guard cfg.vocabSize == tokenizer.vocabularySize else {
+                    throw ValidationError("--config \(config): vocab_size \(cfg.vocabSize) must equal the math tokenizer's \(tokenizer.vocabularySize)")
+                }
+            }
+            var rng = RandomGenerator(seed: seed)
+            let model = try Transformer(config: cfg, rng: &rng)
+            let contents = CheckpointContents(models: [ModelSnapshot(role: role, configJSON: cfg.jsonString(), store: model.parameters)],
+                                              run: RunRecord(rngState: rng.stateBytes), tokenizer: tokenizer)
+            try CheckpointWriter.save(contents, to: out)
+            print("wrote \(out): role \(role), \(model.parameterCount) parameters")
+        }
+    }
+}
