@@ -49,7 +49,7 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
         case .jsd(let beta):
             for j in 0..<v {
                 let ps = fexp(a[j]), pt = fexp(b[j])
-                let lm = Foundation.log(beta * pt + (1 - beta) * ps)
+                let lm = logMixture(a[j], b[j], beta)
                 s += beta * pt * (b[j] - lm) + (1 - beta) * ps * (a[j] - lm)
             }
         }
@@ -58,7 +58,10 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
     let t2 = temperature * temperature
     let count = max(included.count, 1)
     let out = Tensor(shape: [], values: [Float(total / Double(count)) * t2])
-    guard !included.isEmpty else { return out }
+    guard !included.isEmpty else {
+        Tensor.record(out, inputs: [student]) { _ in _ = student.gradPointer() }  // zero loss, zero gradients
+        return out
+    }
     Tensor.record(out, inputs: [student]) { g in
         // dL/dz_s = (T^2 / T) * p_s * (q - <p_s, q>) / rows with q = dL/dp_s per divergence;
         // forward KL simplifies to T (p_s - p_t) / rows.
@@ -73,7 +76,7 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
             case .reverseKL:
                 for j in 0..<v { q[j] = a[j] - b[j] + 1 }
             case .jsd(let beta):
-                for j in 0..<v { q[j] = (1 - beta) * (a[j] - Foundation.log(beta * fexp(b[j]) + (1 - beta) * fexp(a[j]))) }
+                for j in 0..<v { q[j] = (1 - beta) * (a[j] - logMixture(a[j], b[j], beta)) }
             }
             var mean: Float = 0
             for j in 0..<v { mean += fexp(a[j]) * q[j] }
@@ -81,6 +84,15 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
         }
     }
     return out
+}
+
+/// log(beta e^lt + (1 - beta) e^ls) computed as a log-sum-exp, finite even when both
+/// probabilities underflow (as TRL's mixture of log-probs).
+@inline(__always)
+private func logMixture(_ ls: Float, _ lt: Float, _ beta: Float) -> Float {
+    let x = Foundation.log(beta) + lt, y = Foundation.log(1 - beta) + ls
+    let m = max(x, y)
+    return m + Foundation.log1p(Foundation.exp(-abs(x - y)))
 }
 
 /// Attention-map MSE between a student layer's probabilities (B, Hs, T, T) and a teacher layer's

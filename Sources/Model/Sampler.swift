@@ -122,9 +122,12 @@ public func chooseToken(logits: [Float], options: SamplingOptions, rng: inout Ra
         var keep = v
         if let k = options.topK { keep = max(1, min(k, v)) }
         if let p = options.topP {
+            // the nucleus is measured on the top-k distribution renormalised (as Hugging Face and vLLM)
+            let kept = order.prefix(keep)
+            let total = kept.reduce(Float(0)) { $0 + Foundation.exp(logp[$1]) }
             var mass: Float = 0
-            for (i, j) in order.prefix(keep).enumerated() {
-                mass += Foundation.exp(logp[j])
+            for (i, j) in kept.enumerated() {
+                mass += Foundation.exp(logp[j]) / total
                 if mass >= p { keep = i + 1; break }
             }
         }

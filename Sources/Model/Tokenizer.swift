@@ -34,6 +34,7 @@ public struct Tokenizer: Codable, Sendable, Equatable {
 
     /// A tokenizer over the given single characters (after the three specials).
     public init(characters: [Character]) {
+        precondition(Set(characters).count == characters.count, "tokenizer characters must be unique")
         self.init(symbols: Self.specials + characters.map { String($0) })
     }
 

@@ -95,6 +95,12 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
         case modelType = "model_type", architectures, hiddenAct = "hidden_act"
     }
 
+    /// Informational keys whose value would change the architecture: accepted only at the value that
+    /// describes the model built here.
+    private enum ArchitectureKeys: String, CodingKey {
+        case ropeScaling = "rope_scaling", attentionBias = "attention_bias", mlpBias = "mlp_bias", headDim = "head_dim"
+    }
+
     /// Keys transformers writes that carry no architecture information here; accepted and ignored.
     static let informationalKeys: Set<String> = [
         "torch_dtype", "dtype", "transformers_version", "bos_token_id", "eos_token_id", "pad_token_id",
@@ -108,6 +114,13 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
         let any = try decoder.container(keyedBy: AnyKey.self)
         if let unknown = any.allKeys.map(\.stringValue).filter({ !known.contains($0) }).sorted().first {
             throw ConfigurationError(key: unknown, message: "unknown key; remove it (known keys: \(CodingKeys.allCases.map(\.rawValue).prefix(12).joined(separator: ", ")))")
+        }
+        let arch = try decoder.container(keyedBy: ArchitectureKeys.self)
+        if arch.contains(.ropeScaling), !(try arch.decodeNil(forKey: .ropeScaling)) {
+            throw ConfigurationError(key: "rope_scaling", message: "RoPE scaling is not supported; remove it or set it to null")
+        }
+        for key in [ArchitectureKeys.attentionBias, .mlpBias] where (try arch.decodeIfPresent(Bool.self, forKey: key)) == true {
+            throw ConfigurationError(key: key.rawValue, message: "biases on o_proj / MLP projections are not supported; set it to false (use qkv_bias for Qwen2-style q/k/v biases)")
         }
         if let act = try c.decodeIfPresent(String.self, forKey: .hiddenAct), act != "silu" {
             throw ConfigurationError(key: "hidden_act", message: "only \"silu\" (SwiGLU) is supported, got \"\(act)\"")
@@ -132,6 +145,9 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
                   tieWordEmbeddings: try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false,
                   qkvBias: try c.decodeIfPresent(Bool.self, forKey: .qkvBias) ?? (modelType == "qwen2"),
                   hiddenDropout: try c.decodeIfPresent(Float.self, forKey: .hiddenDropout) ?? 0)
+        if let hd = try arch.decodeIfPresent(Int.self, forKey: .headDim), hd != headDim {
+            throw ConfigurationError(key: "head_dim", message: "\(hd) differs from hidden_size / num_attention_heads = \(headDim); only that head size is supported")
+        }
         try validate()
     }
 
@@ -168,7 +184,10 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
             return try JSONDecoder().decode(TransformerConfig.self, from: Data(text.utf8))
         } catch let e as ConfigurationError {
             throw e
-        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.dataCorrupted(ctx) {
+        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.dataCorrupted(ctx), let DecodingError.valueNotFound(_, ctx) {
+            guard !ctx.codingPath.isEmpty else {
+                throw ConfigurationError(key: "(document)", message: "not a JSON object of config.json keys: \(ctx.underlyingError.map { "\($0)" } ?? ctx.debugDescription)")
+            }
             throw ConfigurationError(key: ctx.codingPath.map(\.stringValue).joined(separator: "."),
                                      message: "\(ctx.debugDescription); fix the value's type")
         }

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Rows whose target equals `ignoreIndex` (prompt positions, padding) are left out of the mean. With
 /// label smoothing eps the target distribution is (1 - eps) one-hot + eps / V (as PyTorch).
-/// Returns a scalar; 0 when every row is ignored.
+/// Returns a scalar; 0 (with zero gradients) when every row is ignored.
 public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 = -100,
                          labelSmoothing: Float = 0) -> Tensor {
     let v = logits.lastDim, rows = logits.rows
@@ -27,7 +27,12 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
         counted += 1
     }
     let out = Tensor(shape: [], values: [counted == 0 ? 0 : Float(total / Double(counted))])
-    guard counted > 0 else { return out }
+    guard counted > 0 else {
+        // every row ignored: a zero loss that still backpropagates (zero gradients), so a training
+        // loop can call backward() on any batch
+        Tensor.record(out, inputs: [logits]) { _ in _ = logits.gradPointer() }
+        return out
+    }
     Tensor.record(out, inputs: [logits]) { g in
         // dlogits = (softmax - q) * g / counted, q = (1 - eps) onehot + eps / V
         let gl = logits.gradPointer(), s = g.ptr[0] / Float(counted)

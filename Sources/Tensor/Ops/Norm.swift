@@ -20,6 +20,7 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     }
     Tensor.record(out, inputs: [x, weight]) { g in
         // dx = rrms * (w*dy) - rrms^3 / C * x * sum(w*dy*x);  dw = sum_rows dy * x * rrms
+        let pr = rrms.ptr  // through the tensor, so the closure keeps the saved buffer alive
         let gx = x.requiresGrad ? x.gradPointer() : nil
         let gw = weight.requiresGrad ? weight.gradPointer() : nil
         for r in 0..<rows {

@@ -37,7 +37,7 @@ public func softmax(_ x: Tensor) -> Tensor {
     return out
 }
 
-/// Log-softmax over the last axis.
+/// Log-softmax over the last axis. A row that is entirely -inf has no distribution and gives NaN.
 public func logSoftmax(_ x: Tensor) -> Tensor {
     let c = x.lastDim, rows = x.rows
     let out = Tensor.uninitialized(x.shape)
