@@ -312,6 +312,64 @@ for shape, targets, eps in [((5, 17), [3, -100, 16, 0, 7], 0.0), ((5, 17), [3, -
              floats={"labelSmoothing": eps})
 
 
+# fused ops added with the Model target (appended so earlier cases keep their random draws)
+for shape in [(5,), (2, 17), (3, 33)]:
+    g = normal(shape, 2.0)
+    u = normal(shape)
+    add_case("swiglu", shape_label(shape), {"gate": g, "up": u}, {"out": g * sigmoid(g) * u})
+
+
+def attention_reference(q, k, v, heads, kv_heads, key_count):
+    """P = softmax(causal(Q K^T / sqrt(D))) per head with grouped kv heads; O = P V, (B, T, H*D)."""
+    b, t, hd = q.shape
+    d = hd // heads
+    group = heads // kv_heads
+    s = key_count
+    p = np.zeros((b, heads, t, s))
+    o = np.zeros((b, t, hd))
+    for bi in range(b):
+        for h in range(heads):
+            kh = h // group
+            qh = q[bi, :, h * d:(h + 1) * d]
+            kk = k[bi, :s, kh * d:(kh + 1) * d]
+            vv = v[bi, :s, kh * d:(kh + 1) * d]
+            scores = qh @ kk.T / math.sqrt(d)
+            for i in range(t):
+                scores[i, s - t + i + 1:] = -np.inf
+            p[bi, h] = softmax(scores)
+            o[bi, :, h * d:(h + 1) * d] = p[bi, h] @ vv
+    return p, o
+
+
+for (b, t, rows, key_count, heads, kv_heads, d) in [(2, 3, 6, 5, 4, 2, 5), (1, 4, 4, 4, 2, 1, 17),
+                                                     (1, 1, 3, 3, 3, 3, 2)]:
+    q = normal((b, t, heads * d))
+    k = normal((b, rows, kv_heads * d))
+    v = normal((b, rows, kv_heads * d))
+    p, o = attention_reference(q, k, v, heads, kv_heads, key_count)
+    add_case("attention", f"b{b}_t{t}_s{key_count}of{rows}_h{heads}_kv{kv_heads}_d{d}", {"q": q, "k": k, "v": v},
+             {"probabilities": p, "out": o},
+             ints={"heads": [heads], "kvHeads": [kv_heads], "keyCount": [key_count]})
+
+for (b, t, heads, d, offset) in [(2, 3, 2, 6, 0), (1, 5, 3, 4, 7), (1, 2, 1, 34, 2)]:
+    theta = 10000.0
+    x = normal((b, t, heads * d))
+    half = d // 2
+    inv_freq = (1.0 / theta ** (np.arange(half) * 2.0 / d)).astype(np.float32)
+    out = np.zeros_like(x)
+    for ti in range(t):
+        angle = (np.float32(offset + ti) * inv_freq).astype(np.float64)  # float32 product, as HF
+        c, sn = np.cos(angle), np.sin(angle)
+        for h in range(heads):
+            xa = x[:, ti, h * d:h * d + half]
+            xb = x[:, ti, h * d + half:(h + 1) * d]
+            out[:, ti, h * d:h * d + half] = xa * c - xb * sn
+            out[:, ti, h * d + half:(h + 1) * d] = xb * c + xa * sn
+    add_case("rotary", f"b{b}_t{t}_h{heads}_d{d}_offset{offset}", {"x": x}, {"out": out},
+             ints={"heads": [heads], "positionOffset": [offset], "positions": [offset + t + 3]},
+             floats={"theta": theta})
+
+
 # --------------------------------------------------------------------------------------------- output
 
 def main():

@@ -108,6 +108,25 @@ struct ElementwiseTests {
         #expect(relu(Tensor(shape: [3], values: [-1, 0, 2])).toArray() == [0, 0, 2])
     }
 
+    @Test("activations over 5,001 elements (the two-thread path, odd split) match the formulas in Double")
+    func largeTensors() {
+        let x = randomUniform([5001], seed: 71, low: -6, high: 6)
+        let xs = x.toArray().map(Double.init)
+        let c = (2 / Double.pi).squareRoot()
+        func sig(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
+        allClose(exp(x).toArray(), xs.map { Foundation.exp($0) }, rtol: 1e-6, atol: 0, "exp")
+        allClose(tanh(x).toArray(), xs.map { Foundation.tanh($0) }, rtol: 1e-5, atol: 1e-6, "tanh")
+        allClose(sigmoid(x).toArray(), xs.map(sig), rtol: 1e-5, atol: 1e-7, "sigmoid")
+        allClose(silu(x).toArray(), xs.map { $0 * sig($0) }, rtol: 1e-5, atol: 1e-6, "silu")
+        allClose(gelu(x).toArray(), xs.map { 0.5 * $0 * (1 + Foundation.tanh(c * ($0 + 0.044715 * $0 * $0 * $0))) },
+                 rtol: 1e-5, atol: 1e-6, "gelu")
+        allClose(relu(x).toArray(), xs.map { max($0, 0) }, rtol: 0, atol: 0, "relu")
+        // and the backward over the same size: d silu / dx with seed 1
+        let leaf = Tensor(shape: [5001], values: x.toArray(), requiresGrad: true)
+        silu(leaf).backward()
+        allClose(leaf.grad!.toArray(), xs.map { sig($0) * (1 + $0 * (1 - sig($0))) }, rtol: 1e-5, atol: 1e-6, "silu'")
+    }
+
     @Test("saturated tails: no NaN, exact limits")
     func saturation() {
         let x = Tensor(shape: [4], values: [-200, -90, 90, 200])
@@ -118,6 +137,17 @@ struct ElementwiseTests {
         let g = gelu(x).toArray()
         #expect(g[0] == 0 && g[1] == 0 && g[2] == 90 && g[3] == 200)
         #expect(exp(x).toArray() == [0, 0, .infinity, .infinity])
+    }
+
+    @Test("swiglu (silu(gate) * up, fused) forward matches numpy; gradients of gate and up match finite differences")
+    func swigluOp() throws {
+        for (name, c) in try Fixtures.cases("swiglu") {
+            allClose(swiglu(gate: c.input("gate"), up: c.input("up")), c.output(), rtol: 1e-5, atol: 1e-6, name)
+            checkGradients([c.input("gate"), c.input("up")], name) { swiglu(gate: $0[0], up: $0[1]) }
+        }
+        // the two-thread path (5,001 elements) agrees with the unfused ops
+        let g = randomNormal([5001], seed: 73, std: 2), u = randomNormal([5001], seed: 74)
+        allClose(swiglu(gate: g, up: u), mul(silu(g), u), rtol: 1e-5, atol: 1e-6, "swiglu vs silu * up")
     }
 
     @Test("clamp forward and gradient (zero outside [min, max])")

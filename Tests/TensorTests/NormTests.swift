@@ -62,6 +62,30 @@ struct NormTests {
         }
     }
 
+    @Test("rmsNorm backward uses its own saved 1/rms after another op allocates a buffer of the same size")
+    func rmsNormSavedStateSurvives() {
+        // In a model every layer's rmsNorm runs over the same number of rows; the second one's forward
+        // must not change the first one's backward. Both gradients below must therefore be identical.
+        let x = randomNormal([4, 17], seed: 13), w = randomUniform([17], seed: 14, low: 0.5, high: 1.5)
+        let seed = randomNormal([4, 17], seed: 15)
+        func gradient(secondNorm: Bool) -> [Float] {
+            let leaf = Tensor(shape: x.shape, values: x.toArray(), requiresGrad: true)
+            let y = rmsNorm(leaf, weight: w, eps: 1e-5)
+            if secondNorm {  // another layer: same row count (4), inputs 10x larger
+                _ = rmsNorm(scale(x, 10), weight: w, eps: 1e-5)
+            }
+            y.backward(seed: seed)
+            return leaf.grad!.toArray()
+        }
+        let alone = gradient(secondNorm: false), followed = gradient(secondNorm: true)
+        allClose(followed, alone, rtol: 1e-6, atol: 1e-7, "dx of the first rmsNorm after a second rmsNorm ran")
+        checkGradients([x, w], "rmsNorm followed by another rmsNorm") { v in
+            let y = rmsNorm(v[0], weight: v[1], eps: 1e-5)
+            _ = rmsNorm(scale(x, 10), weight: w, eps: 1e-5)
+            return y
+        }
+    }
+
     @Test("rmsNorm over many rows (the two-thread path) matches the one-row computation")
     func rmsNormParallelRows() {
         // 300 rows x 37 = 33,300 elements: over Parallel.minimumWork, so the rows are split across threads

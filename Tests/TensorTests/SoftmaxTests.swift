@@ -91,6 +91,22 @@ struct SoftmaxTests {
         }
     }
 
+    @Test("softmax and logSoftmax over 300 rows of 37 (the two-thread path) match a Double reference")
+    func manyRows() {
+        let x = randomNormal([300, 37], seed: 72, std: 3)
+        let xs = x.toArray().map(Double.init)
+        var ref = [Double](), logRef = [Double]()
+        for r in 0..<300 {
+            let row = Array(xs[(r * 37)..<((r + 1) * 37)])
+            let m = row.max()!
+            let lse = m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) })
+            logRef += row.map { $0 - lse }
+            ref += row.map { Foundation.exp($0 - lse) }
+        }
+        allClose(softmax(x).toArray(), ref, rtol: 1e-5, atol: 1e-7, "softmax", shape: [300, 37])
+        allClose(logSoftmax(x).toArray(), logRef, rtol: 1e-5, atol: 1e-5, "logSoftmax", shape: [300, 37])
+    }
+
     @Test("a fully masked row gives zeros, not NaN")
     func fullyMaskedRow() {
         let x = Tensor(shape: [2, 3], values: [-.infinity, -.infinity, -.infinity, 0, 0, 0])
