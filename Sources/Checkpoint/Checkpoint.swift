@@ -214,8 +214,6 @@ public enum CheckpointWriter {
 
     /// One float32 dataset per named view of `store`, read from `base` (values or a moment buffer).
     private static func writeStore(_ base: UnsafeMutablePointer<Float>, store: ParameterStore, into g: HDF5Object) throws {
-        for v in store.views {
-            try g.writeDataset(v.name, .float32, shape: v.shape, data: UnsafeRawPointer(base + v.offset))
-        }
+        try g.writeChecksummed(store.views.map { .init(name: $0.name, shape: $0.shape, data: UnsafeRawPointer(base + $0.offset)) }, .float32)
     }
 }

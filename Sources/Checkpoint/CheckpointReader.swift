@@ -83,11 +83,13 @@ public final class CheckpointReader {
         }
     }
 
-    /// Loads a role's weights into `store`; names and shapes must match exactly (the store is left
-    /// untouched when anything differs or a dataset is damaged).
-    public func load(role: String, into store: ParameterStore) throws {
+    /// Loads a role's weights into `store`; names and shapes must match exactly.
+    /// - Parameter atomic: when true (the default) everything is read and verified into a staging buffer
+    ///   first, so the store is left untouched when anything differs or a dataset is damaged. A caller that
+    ///   discards the store on error (a freshly built model) may pass false to read in place.
+    public func load(role: String, into store: ParameterStore, atomic: Bool = true) throws {
         let g = try roleGroup(role)
-        try readStore(g, object: "/models/\(role)", role: role, into: store, base: store.values.base)
+        try readStore(g, object: "/models/\(role)", role: role, into: store, base: store.values.base, atomic: atomic)
     }
 
     /// Restores AdamW state (step and both moments) for a role into `optimizer`.
@@ -99,30 +101,38 @@ public final class CheckpointReader {
         let g = try wrap { try file.group("optimizer/\(role)") }
         let step: [Int64] = try wrap { try g.readArray("step", .int64, as: Int64.self) }
         let mg = try wrap { try g.group("m") }, vg = try wrap { try g.group("v") }
-        try readStore(mg, object: object + "/m", role: role, into: optimizer.store, base: optimizer.m.base)
-        try readStore(vg, object: object + "/v", role: role, into: optimizer.store, base: optimizer.v.base)
+        try readStore(mg, object: object + "/m", role: role, into: optimizer.store, base: optimizer.m.base, atomic: true)
+        try readStore(vg, object: object + "/v", role: role, into: optimizer.store, base: optimizer.v.base, atomic: true)
         optimizer.stepCount = Int(step.first ?? 0)
     }
 
-    /// Reads every dataset of `store`'s layout from group `g` into a staging buffer, then copies it to
-    /// `base` only when all of them read cleanly.
+    /// Reads every dataset of `store`'s layout from group `g`: into a staging buffer that is copied to
+    /// `base` only when all of them read cleanly (`atomic`), or straight into `base`.
     private func readStore(_ g: HDF5Object, object: String, role: String, into store: ParameterStore,
-                           base: UnsafeMutablePointer<Float>) throws {
+                           base: UnsafeMutablePointer<Float>, atomic: Bool) throws {
         let names = try wrap { try g.children() }
         let expected = Set(store.names), present = Set(names)
         if expected != present {
             throw CheckpointError.parameterNames(file: path, role: role, missing: expected.subtracting(present).sorted(),
                                                  unexpected: present.subtracting(expected).sorted())
         }
-        let staging = Storage(count: store.count, zeroed: false)
         for v in store.views {
             let info = try wrap { try g.datasetInfo(v.name) }
             guard info.shape == v.shape else {
                 throw CheckpointError.shapeMismatch(file: path, dataset: "\(object)/\(v.name)", expected: v.shape, actual: info.shape)
             }
-            try wrap { try g.readDataset(v.name, .float32, expectedShape: v.shape, into: UnsafeMutableRawPointer(staging.base + v.offset)) }
         }
-        base.update(from: staging.base, count: store.count)
+        // One spare float after the last view: a checksummed chunk is read in place with its 4-byte
+        // checksum landing on the next view's first element, which that view's read then overwrites.
+        let staging = atomic ? Storage(count: store.count + 1, zeroed: false) : nil
+        let target = staging?.base ?? base
+        let ordered = store.views.sorted { $0.offset < $1.offset }
+        let targets = ordered.enumerated().map { i, v in
+            HDF5Object.BulkTarget(name: v.name, shape: v.shape, data: UnsafeMutableRawPointer(target + v.offset),
+                                  slack: staging != nil || i + 1 < ordered.count)
+        }
+        try wrap { try g.readChecksummed(targets, .float32) }
+        if let staging { base.update(from: staging.base, count: store.count) }
     }
 
     /// Reads a role's weights as (name, shape, values) without a model (inspect, hashing).
@@ -249,7 +259,7 @@ extension CheckpointReader {
         let config = try transformerConfig(role: role)
         var rng = RandomGenerator(seed: 0)  // every weight is overwritten by the load below
         let model = try Transformer(config: config, rng: &rng)
-        try load(role: role, into: model.parameters)
+        try load(role: role, into: model.parameters, atomic: false)  // a failed load discards the model
         return model
     }
 

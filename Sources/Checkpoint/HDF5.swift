@@ -145,28 +145,29 @@ final class HDF5Object {
 
     // MARK: datasets
 
-    /// Writes a dataset of `shape` from `count` elements at `data`, chunked (one chunk) with fletcher32.
+    /// Writes a dataset of `shape` from the elements at `data`. With `checksum` (the default) the dataset
+    /// is one chunk with HDF5's fletcher32 filter; the chunk is written directly with a checksum computed
+    /// by `fletcher32` (bit-identical to HDF5's filter, much faster), so any HDF5 reader verifies it.
     func writeDataset(_ name: String, _ type: HDF5Scalar, shape: [Int], data: UnsafeRawPointer, checksum: Bool = true) throws {
+        if checksum && !shape.isEmpty && shape.reduce(1, *) > 0 {
+            try writeChecksummed([BulkItem(name: name, shape: shape, data: data)], type)
+            return
+        }
         let dims = shape.map { hsize_t($0) }
         let space = dims.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dims.count), dims, nil)
         defer { H5Sclose(space) }
         let dcpl = H5Pcreate(td_H5P_DATASET_CREATE())
         defer { H5Pclose(dcpl) }
         let count = shape.reduce(1, *)
-        if checksum && !dims.isEmpty && count > 0 {
-            H5Pset_chunk(dcpl, Int32(dims.count), dims)  // fletcher32 needs a chunked layout; one chunk
-            H5Pset_fletcher32(dcpl)
-        }
         let lcpl = H5Pcreate(td_H5P_LINK_CREATE())
         defer { H5Pclose(lcpl) }
         H5Pset_create_intermediate_group(lcpl, 1)
         let ds = H5Dcreate2(id, name, type.fileType, space, lcpl, dcpl, td_H5P_DEFAULT())
         guard ds >= 0 else { throw error(name, "cannot create dataset") }
         defer { H5Dclose(ds) }
-        if count > 0 {
-            guard H5Dwrite(ds, type.memoryType, td_H5S_ALL(), td_H5S_ALL(), td_H5P_DEFAULT(), data) >= 0 else {
-                throw error(name, "cannot write dataset")
-            }
+        guard count > 0 else { return }
+        guard H5Dwrite(ds, type.memoryType, td_H5S_ALL(), td_H5S_ALL(), td_H5P_DEFAULT(), data) >= 0 else {
+            throw error(name, "cannot write dataset")
         }
     }
 
@@ -207,7 +208,10 @@ final class HDF5Object {
 
     /// Reads a whole dataset of the expected type and shape into `data`; a checksum failure, a short
     /// file or a type/shape difference throws naming the dataset.
-    func readDataset(_ name: String, _ type: HDF5Scalar, expectedShape: [Int]?, into data: UnsafeMutableRawPointer) throws {
+    /// - Parameter slack: the caller guarantees 4 writable bytes after the data (they may be clobbered),
+    ///   which lets a checksummed chunk be read in place with no extra copy.
+    func readDataset(_ name: String, _ type: HDF5Scalar, expectedShape: [Int]?, into data: UnsafeMutableRawPointer,
+                     slack: Bool = false) throws {
         guard exists(name) else { throw error(name, "missing dataset") }
         let ds = H5Dopen2(id, name, td_H5P_DEFAULT())
         guard ds >= 0 else { throw error(name, "cannot open dataset (damaged file?)") }
@@ -218,10 +222,29 @@ final class HDF5Object {
         }
         let tn = typeName(of: ds)
         guard tn == type.name else { throw error(name, "element type \(tn), expected \(type.name)") }
-        guard actual.reduce(1, *) > 0 else { return }
+        let bytes = actual.reduce(1, *) * type.size
+        guard bytes > 0 else { return }
+        if isSingleChecksummedChunk(ds, shape: actual) {
+            try readChecksummed([BulkTarget(name: name, shape: actual, data: data, slack: slack)], type)
+            return
+        }
         guard H5Dread(ds, type.memoryType, td_H5S_ALL(), td_H5S_ALL(), td_H5P_DEFAULT(), data) >= 0 else {
             throw error(name, "cannot read data: checksum (fletcher32) mismatch or truncated file")
         }
+    }
+
+    /// True when the dataset is stored as one chunk whose only filter is fletcher32 (how this project
+    /// writes); other layouts (h5py defaults, compression) go through HDF5's normal read.
+    func isSingleChecksummedChunk(_ ds: hid_t, shape: [Int]) -> Bool {
+        let dcpl = H5Dget_create_plist(ds)
+        defer { H5Pclose(dcpl) }
+        guard H5Pget_layout(dcpl) == H5D_CHUNKED, H5Pget_nfilters(dcpl) == 1 else { return false }
+        var flags: UInt32 = 0, nelmts = 0, config: UInt32 = 0
+        var nameBuf = [CChar](repeating: 0, count: 64)
+        guard H5Pget_filter2(dcpl, 0, &flags, &nelmts, nil, 64, &nameBuf, &config) == H5Z_FILTER_FLETCHER32 else { return false }
+        var chunk = [hsize_t](repeating: 0, count: shape.count)
+        guard H5Pget_chunk(dcpl, Int32(shape.count), &chunk) == Int32(shape.count) else { return false }
+        return chunk.map { Int($0) } == shape
     }
 
     func readArray<T: Numeric>(_ name: String, _ type: HDF5Scalar, as: T.Type) throws -> [T] {

@@ -23,15 +23,34 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "OpenBLAS threads.")
     var threads = 2
 
+    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint (model needs kernels' sgemm peak).")
+    var phases = "kernels,model,checkpoint"
+
+    @Option(help: "Folder for the checkpoint save/load measurement (same disk as your checkpoints).")
+    var scratch = "checkpoints"
+
     @Option(help: "Also write the JSON object to this file.")
     var out: String?
+
+    var selectedPhases: [String] { phases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     func validate() throws {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64, got \(threads)") }
+        let known: Set<String> = ["kernels", "model", "checkpoint"]
+        for p in selectedPhases where !known.contains(p) {
+            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint")
+        }
+        if selectedPhases.contains("model") && !selectedPhases.contains("kernels") {
+            throw ValidationError("--phases: model needs kernels (MFU is measured against the sgemm peak of the same run)")
+        }
     }
 
     func run() throws {
+        try reportingErrors { try measure() }
+    }
+
+    private func measure() throws {
         BLAS.setThreads(threads)
         var report = BenchReport()
         report["blas_core"] = .string(BLAS.coreName)
@@ -41,9 +60,12 @@ struct BenchCommand: ParsableCommand {
             FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
         }
         let say: (String) -> Void = json ? log : { print($0) }
-        KernelBench(reps: reps).run(into: &report, log: say)
-        if case .double(let peak)? = report["sgemm_peak_gflops"] {
+        if selectedPhases.contains("kernels") { KernelBench(reps: reps).run(into: &report, log: say) }
+        if selectedPhases.contains("model"), case .double(let peak)? = report["sgemm_peak_gflops"] {
             try ModelBench(reps: reps).run(into: &report, sgemmPeak: peak, log: say)
+        }
+        if selectedPhases.contains("checkpoint") {
+            try CheckpointBench(reps: reps, folder: scratch).run(into: &report, log: say)
         }
         let text = report.json()
         if json { print(text) }
