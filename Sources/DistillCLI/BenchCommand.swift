@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed samples per figure (the median is reported).")
     var reps = 10
 
-    @Option(help: "OpenBLAS threads.")
+    @Option(help: "Worker threads for products and row kernels (OpenBLAS itself runs single-threaded).")
     var threads = 2
 
     @Option(help: "Comma-separated phases to run: kernels, model, checkpoint (model needs kernels' sgemm peak).")
@@ -51,10 +51,12 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func measure() throws {
-        BLAS.setThreads(threads)
+        Parallel.threads = threads
+        BLAS.useSingleThread()
         var report = BenchReport()
         report["blas_core"] = .string(BLAS.coreName)
         report["blas_threads"] = .int(BLAS.threads)
+        report["threads"] = .int(Parallel.threads)
         report["openblas_coretype_env"] = .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "")
         let log: (String) -> Void = { line in
             FileHandle.standardError.write((line + "\n").data(using: .utf8)!)

@@ -42,11 +42,7 @@ extension Transformer {
             let h = c.numAttentionHeads, kvh = c.numKeyValueHeads, d = c.headDim
             var x = embedding(p["model.embed_tokens.weight"], ids: tokens, shape: [r, n])  // (R, n, C)
             for i in 0..<c.numHiddenLayers {
-                let pre = "model.layers.\(i)."
-                let a = rmsNorm(x, weight: p[pre + "input_layernorm.weight"], eps: c.rmsNormEps)
-                let q = linear(a, weight: p[pre + "self_attn.q_proj.weight"], bias: c.qkvBias ? p[pre + "self_attn.q_proj.bias"] : nil)
-                let k = linear(a, weight: p[pre + "self_attn.k_proj.weight"], bias: c.qkvBias ? p[pre + "self_attn.k_proj.bias"] : nil)
-                let v = linear(a, weight: p[pre + "self_attn.v_proj.weight"], bias: c.qkvBias ? p[pre + "self_attn.v_proj.bias"] : nil)
+                let (q, k, v) = attentionInputs(x, layer: i)
                 let o = Tensor.uninitialized([r, n, h * d])  // (R, n, H*D)
                 let ck = cache.keys[i], cv = cache.values[i], cap = cache.capacity, kw = kvh * d
                 for (j, row) in rows.enumerated() {
@@ -63,10 +59,8 @@ extension Transformer {
                     let oj = attentionApply(probs, v: rowV, heads: h, kvHeads: kvh)
                     (o.ptr + j * n * h * d).update(from: oj.ptr, count: n * h * d)
                 }
-                x = add(x, linear(o, weight: p[pre + "self_attn.o_proj.weight"]))
-                let m = rmsNorm(x, weight: p[pre + "post_attention_layernorm.weight"], eps: c.rmsNormEps)
-                let f = swiglu(gate: linear(m, weight: p[pre + "mlp.gate_proj.weight"]), up: linear(m, weight: p[pre + "mlp.up_proj.weight"]))
-                x = add(x, linear(f, weight: p[pre + "mlp.down_proj.weight"]))
+                x = add(x, linear(o, weight: p["model.layers.\(i).self_attn.o_proj.weight"]))
+                x = add(x, mlp(x, layer: i))
             }
             cache.advance(rows: rows, by: n)
             let hN = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)

@@ -97,24 +97,37 @@ public final class Transformer {
         var hidden: [Tensor] = [], attentions: [Tensor] = []
         for i in 0..<c.numHiddenLayers {
             let n = "model.layers.\(i)."
-            let a = rmsNorm(x, weight: p[n + "input_layernorm.weight"], eps: c.rmsNormEps)
-            var q = linear(a, weight: p[n + "self_attn.q_proj.weight"], bias: c.qkvBias ? p[n + "self_attn.q_proj.bias"] : nil)
-            var k = linear(a, weight: p[n + "self_attn.k_proj.weight"], bias: c.qkvBias ? p[n + "self_attn.k_proj.bias"] : nil)
-            let v = linear(a, weight: p[n + "self_attn.v_proj.weight"], bias: c.qkvBias ? p[n + "self_attn.v_proj.bias"] : nil)
+            var (q, k, v) = attentionInputs(x, layer: i)
             q = rotaryEmbedding(q, heads: c.numAttentionHeads, table: rope)
             k = rotaryEmbedding(k, heads: c.numKeyValueHeads, table: rope)
             let probs = attentionProbabilities(q: q, k: k, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
             if options.contains(.attentions) { attentions.append(probs) }
             let o = attentionApply(probs, v: v, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
             x = add(x, applyDropout(linear(o, weight: p[n + "self_attn.o_proj.weight"]), &rng))
-            let m = rmsNorm(x, weight: p[n + "post_attention_layernorm.weight"], eps: c.rmsNormEps)
-            let f = swiglu(gate: linear(m, weight: p[n + "mlp.gate_proj.weight"]), up: linear(m, weight: p[n + "mlp.up_proj.weight"]))
-            x = add(x, applyDropout(linear(f, weight: p[n + "mlp.down_proj.weight"]), &rng))
+            x = add(x, applyDropout(mlp(x, layer: i), &rng))
             if options.contains(.hiddenStates) { hidden.append(x) }
         }
         let h = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)
         let logits = linear(h, weight: outputWeight)
         return ForwardOutput(logits: logits, finalHidden: h, hiddenStates: hidden, attentions: attentions)
+    }
+
+    /// The layer's pre-norm and q, k, v projections (before rotary embedding): (B, T, H*D), (B, T, KVH*D) x 2.
+    func attentionInputs(_ x: Tensor, layer i: Int) -> (q: Tensor, k: Tensor, v: Tensor) {
+        let n = "model.layers.\(i).", c = config, p = parameters
+        let a = rmsNorm(x, weight: p[n + "input_layernorm.weight"], eps: c.rmsNormEps)
+        func project(_ name: String) -> Tensor {
+            linear(a, weight: p[n + "self_attn.\(name)_proj.weight"], bias: c.qkvBias ? p[n + "self_attn.\(name)_proj.bias"] : nil)
+        }
+        return (project("q"), project("k"), project("v"))
+    }
+
+    /// The layer's MLP branch: down(silu(gate(norm(x))) * up(norm(x))), (B, T, C).
+    func mlp(_ x: Tensor, layer i: Int) -> Tensor {
+        let n = "model.layers.\(i).", p = parameters
+        let m = rmsNorm(x, weight: p[n + "post_attention_layernorm.weight"], eps: config.rmsNormEps)
+        let f = swiglu(gate: linear(m, weight: p[n + "mlp.gate_proj.weight"]), up: linear(m, weight: p[n + "mlp.up_proj.weight"]))
+        return linear(f, weight: p[n + "mlp.down_proj.weight"])
     }
 
     private func applyDropout(_ x: Tensor, _ rng: inout RandomGenerator?) -> Tensor {

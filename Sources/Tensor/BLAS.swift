@@ -6,11 +6,13 @@ public enum BLAS {
     /// OpenBLAS 0.3.21 picks on this CPU unless OPENBLAS_CORETYPE is set before the process starts).
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
-    /// Threads OpenBLAS uses for one product.
+    /// Threads OpenBLAS itself uses for one product (1: products are split by `sgemm` instead).
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
-    /// Sets the OpenBLAS thread count.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
+
+    /// Puts OpenBLAS in single-threaded mode once per process; `sgemm` parallelises products itself.
+    @inline(__always) public static func useSingleThread() { _ = singleThreaded }
 
     /// The OpenBLAS build configuration string.
     public static var configuration: String { String(cString: openblas_get_config()) }

@@ -4,10 +4,13 @@ import Dispatch
 /// parallel when the work is large enough to pay for the hand-off (OpenBLAS parallelises products;
 /// this is for the elementwise and row-wise kernels around them).
 public enum Parallel {
-    /// Number of worker chunks for row-parallel kernels (the machine has 2 cores).
-    public static let threads = 2
+    /// Number of worker chunks for row-parallel kernels and split matrix products (the machine has 2
+    /// cores). Set it before any work starts (the bench's --threads does).
+    public nonisolated(unsafe) static var threads = 2
     /// Below this many scalar operations a kernel runs on the calling thread.
     public static let minimumWork = 1 << 15
+    /// Below this many multiply-adds (m * n * k) a matrix product runs on the calling thread.
+    public static let minimumProductWork = 1 << 21
 
     /// Runs `body(range)` over disjoint ranges covering `0..<n`; `work` is the total operation count.
     @inline(__always)

@@ -1,13 +1,43 @@
 import CBLAS
+import Dispatch
 
 // Matrix products through OpenBLAS's cblas_sgemm. Shapes: A (..., M, K), B (K, N) shared across the
 // batch or (..., K, N) batched with the same leading dims; transposes are flags, never copies.
 
 /// C = alpha * op(A) op(B) + beta * C, row-major, through cblas_sgemm.
+///
+/// OpenBLAS runs single-threaded (its idle workers spin and starve the elementwise kernels on a 2-core
+/// machine); large products are instead split into `Parallel.threads` blocks of rows of C (or columns,
+/// when C is wide) computed concurrently, each by one single-threaded cblas_sgemm.
 @inline(__always)
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    BLAS.useSingleThread()
+    let parts = Parallel.threads
+    guard parts > 1, m * n * k >= Parallel.minimumProductWork, max(m, n) >= 2 * parts * 16 else {
+        blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
+    // Blocks are multiples of 16 rows/columns so every block keeps OpenBLAS's full-width kernels.
+    let splitRows = m >= n
+    let extent = splitRows ? m : n
+    let block = ((extent + parts - 1) / parts + 15) / 16 * 16
+    let count = (extent + block - 1) / block
+    DispatchQueue.concurrentPerform(iterations: count) { i in
+        let lo = i * block, len = min(block, extent - lo)
+        if splitRows {  // rows lo..<lo+len of C and of op(A)
+            blasGemm(transA, transB, len, n, k, alpha, a + (transA ? lo : lo * lda), lda, b, ldb, beta, c + lo * ldc, ldc)
+        } else {  // columns lo..<lo+len of C and of op(B)
+            blasGemm(transA, transB, m, len, k, alpha, a, lda, b + (transB ? lo * ldb : lo), ldb, beta, c + lo, ldc)
+        }
+    }
+}
+
+@inline(__always)
+private func blasGemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta,
                 c, blasint(ldc))
