@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Model", dependencies: ["Tensor"], swiftSettings: fastMath),
         .target(name: "Checkpoint",
                 dependencies: ["Model", "Tensor", "CHDF5", .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: plain),
+                swiftSettings: fastMath),
         .target(name: "Data", swiftSettings: plain),
         .target(name: "Reward", swiftSettings: plain),
         .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
@@ -52,6 +52,10 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: plain),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")],
+                    swiftSettings: plain),
+        // CHDF5: the tests write deliberately wrong files with the C API (release test builds cannot
+        // use `@testable import Checkpoint` to reach the internal wrapper).
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Model", "Tensor", "TestSupport", "CHDF5"],
                     swiftSettings: plain),
     ]
 )

@@ -92,7 +92,8 @@ public final class CheckpointReader {
         try readStore(g, object: "/models/\(role)", role: role, into: store, base: store.values.base, atomic: atomic)
     }
 
-    /// Restores AdamW state (step and both moments) for a role into `optimizer`.
+    /// Restores AdamW state (step and both moments) for a role into `optimizer`; nothing changes unless
+    /// both moments and the step read cleanly.
     public func loadOptimizer(role: String, into optimizer: AdamW) throws {
         let object = "/optimizer/\(role)"
         guard try wrap({ file.exists("optimizer/\(role)") }) else {
@@ -101,15 +102,21 @@ public final class CheckpointReader {
         let g = try wrap { try file.group("optimizer/\(role)") }
         let step: [Int64] = try wrap { try g.readArray("step", .int64, as: Int64.self) }
         let mg = try wrap { try g.group("m") }, vg = try wrap { try g.group("v") }
-        try readStore(mg, object: object + "/m", role: role, into: optimizer.store, base: optimizer.m.base, atomic: true)
-        try readStore(vg, object: object + "/v", role: role, into: optimizer.store, base: optimizer.v.base, atomic: true)
+        let count = optimizer.store.count
+        // both moments go to scratch buffers first (one spare float each for in-place chunk reads)
+        let m = Storage(count: count + 1, zeroed: false), v = Storage(count: count + 1, zeroed: false)
+        try readStore(mg, object: object + "/m", role: role, into: optimizer.store, base: m.base, atomic: false, spareFloat: true)
+        try readStore(vg, object: object + "/v", role: role, into: optimizer.store, base: v.base, atomic: false, spareFloat: true)
+        optimizer.m.base.update(from: m.base, count: count)
+        optimizer.v.base.update(from: v.base, count: count)
         optimizer.stepCount = Int(step.first ?? 0)
     }
 
     /// Reads every dataset of `store`'s layout from group `g`: into a staging buffer that is copied to
     /// `base` only when all of them read cleanly (`atomic`), or straight into `base`.
+    /// - Parameter spareFloat: `base` has one writable float after the store's last element.
     private func readStore(_ g: HDF5Object, object: String, role: String, into store: ParameterStore,
-                           base: UnsafeMutablePointer<Float>, atomic: Bool) throws {
+                           base: UnsafeMutablePointer<Float>, atomic: Bool, spareFloat: Bool = false) throws {
         let names = try wrap { try g.children() }
         let expected = Set(store.names), present = Set(names)
         if expected != present {
@@ -129,7 +136,7 @@ public final class CheckpointReader {
         let ordered = store.views.sorted { $0.offset < $1.offset }
         let targets = ordered.enumerated().map { i, v in
             HDF5Object.BulkTarget(name: v.name, shape: v.shape, data: UnsafeMutableRawPointer(target + v.offset),
-                                  slack: staging != nil || i + 1 < ordered.count)
+                                  slack: staging != nil || spareFloat || i + 1 < ordered.count)
         }
         try wrap { try g.readChecksummed(targets, .float32) }
         if let staging { base.update(from: staging.base, count: store.count) }

@@ -62,12 +62,14 @@ final class HDF5Object {
 
     deinit { _ = close(id) }
 
-    static let silence: Void = td_silence_errors()
+    /// Turns off HDF5's automatic error-stack printing for the calling thread (a thread-safe HDF5
+    /// keeps that setting per thread); errors are reported as `HDF5Error` instead.
+    static func silenceErrors() { td_silence_errors() }
 
     /// Creates (truncates) a file for writing, with the earliest format bounds so h5py 2.x and
     /// HDF5 1.10 tools read it.
     static func create(_ file: String) throws -> HDF5Object {
-        _ = silence
+        silenceErrors()
         let id = H5Fcreate(file, td_H5F_ACC_TRUNC(), td_H5P_DEFAULT(), td_H5P_DEFAULT())
         guard id >= 0 else { throw HDF5Error(file: file, path: "/", message: "cannot create the file (check the folder exists and is writable)") }
         return HDF5Object(id: id, file: file, path: "/", close: H5Fclose)
@@ -75,7 +77,7 @@ final class HDF5Object {
 
     /// Opens a file read-only.
     static func open(_ file: String) throws -> HDF5Object {
-        _ = silence
+        silenceErrors()
         guard FileManager.default.fileExists(atPath: file) else {
             throw HDF5Error(file: file, path: "/", message: "no such file")
         }
