@@ -23,6 +23,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Worker threads for products and row kernels (OpenBLAS itself runs single-threaded).")
     var threads = 2
 
+    @Option(help: "Let OpenBLAS thread products itself with this many threads instead of splitting them (0: split).")
+    var blasThreads = 0
+
     @Option(help: "Comma-separated phases to run: kernels, model, checkpoint (model needs kernels' sgemm peak).")
     var phases = "kernels,model,checkpoint"
 
@@ -36,6 +39,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
+        guard (0...64).contains(blasThreads) else { throw ValidationError("--blas-threads must be in 0...64, got \(blasThreads)") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64, got \(threads)") }
         let known: Set<String> = ["kernels", "model", "checkpoint"]
         for p in selectedPhases where !known.contains(p) {
@@ -52,7 +56,7 @@ struct BenchCommand: ParsableCommand {
 
     private func measure() throws {
         Parallel.threads = threads
-        BLAS.useSingleThread()
+        if blasThreads > 0 { BLAS.useOpenBLASThreading(blasThreads) } else { BLAS.useSingleThread() }
         var report = BenchReport()
         report["blas_core"] = .string(BLAS.coreName)
         report["blas_threads"] = .int(BLAS.threads)

@@ -14,6 +14,14 @@ public enum BLAS {
     /// Puts OpenBLAS in single-threaded mode once per process; `sgemm` parallelises products itself.
     @inline(__always) public static func useSingleThread() { _ = singleThreaded }
 
+    /// Lets OpenBLAS thread products itself with `threads` workers and stops `sgemm` from splitting them
+    /// (the alternative to the default; `distill bench --blas-threads N` compares the two).
+    public static func useOpenBLASThreading(_ threads: Int) {
+        useSingleThread()
+        openblas_set_num_threads(Int32(threads))
+        Parallel.splitProducts = false
+    }
+
     /// The OpenBLAS build configuration string.
     public static var configuration: String { String(cString: openblas_get_config()) }
 }
