@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Run the PyTorch anchor (../shared/anchors/torch_anchor.py) and `distill bench` back to back, several
+rounds interleaved, and print the median of each figure and the ratio ours / torch.
+
+The machine is shared and noisy: only ratios measured in the same window mean anything, so each round
+runs both, and the medians over rounds are compared.
+
+Usage: python3 scripts/compare_with_torch.py [--rounds 3] [--python .venv-torch/bin/python] [--json OUT]
+Needs a virtualenv with torch: python3 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0+cpu
+and a release build: swift build -c release
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ANCHOR = os.path.join(ROOT, "..", "shared", "anchors", "torch_anchor.py")
+# (our key, torch key, what it is, target ratio from the issues)
+PAIRS = [
+    ("sgemm_2048x256x768_gflops", "sgemm_2048x256x768_gflops", "sgemm 2048x256x768 GFLOP/s", None),
+    ("train_teacher_tok_s", "train_teacher_tok_s", "teacher training tokens/s", 1.1),
+    ("train_teacher_mfu", "train_teacher_mfu", "teacher training MFU", None),
+    ("train_student_tok_s", "train_student_tok_s", "student training tokens/s", 1.3),
+    ("train_student_mfu", "train_student_mfu", "student training MFU", None),
+    ("distill_tok_s", "distill_tok_s", "distillation step tokens/s", 1.2),
+    ("sample_kv_tok_s", "sample_kv_tok_s", "KV-cache sampling new tokens/s", 3.0),
+]
+
+
+def last_json(out):
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--python", default=os.path.join(ROOT, ".venv-torch", "bin", "python"))
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--json", default=None, help="also write all raw figures to this file")
+    a = ap.parse_args()
+    distill = os.path.join(ROOT, ".build", "release", "distill")
+    for path, fix in [(distill, "run `swift build -c release`"), (a.python, "make the torch virtualenv (see --help)")]:
+        if not os.path.exists(path):
+            sys.exit(f"missing {path}: {fix}")
+    ours, theirs = [], []
+    for r in range(a.rounds):
+        print(f"round {r + 1}/{a.rounds}: torch anchor", file=sys.stderr, flush=True)
+        t = subprocess.run([a.python, ANCHOR, "--json", "--reps", str(a.reps), "--retries", "0",
+                            "--phases", "sgemm,train_student,train_teacher,distill,sample_kv"],
+                           capture_output=True, text=True, check=True)
+        theirs.append(last_json(t.stdout))
+        print(f"round {r + 1}/{a.rounds}: distill bench", file=sys.stderr, flush=True)
+        o = subprocess.run([distill, "bench", "--json", "--reps", str(a.reps), "--phases", "kernels,model"],
+                           capture_output=True, text=True, check=True, cwd=ROOT)
+        ours.append(last_json(o.stdout))
+    rows = []
+    print(f"{'figure':34} {'TraceDistill':>13} {'PyTorch':>10} {'ratio':>7} {'goal':>6}")
+    for ok, tk, name, goal in PAIRS:
+        o = statistics.median(x[ok] for x in ours if ok in x)
+        t = statistics.median(x[tk] for x in theirs if tk in x)
+        ratio = o / t if t else float("nan")
+        rows.append(dict(figure=name, ours=o, torch=t, ratio=ratio, goal=goal))
+        print(f"{name:34} {o:13.4g} {t:10.4g} {ratio:7.2f} {('>=%.1fx' % goal) if goal else '':>6}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(dict(rows=rows, ours=ours, torch=theirs), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
