@@ -45,19 +45,23 @@ extension Transformer {
                 let (q, k, v) = attentionInputs(x, layer: i)
                 let o = Tensor.uninitialized([r, n, h * d])  // (R, n, H*D)
                 let ck = cache.keys[i], cv = cache.values[i], cap = cache.capacity, kw = kvh * d
-                for (j, row) in rows.enumerated() {
-                    let pos = cache.lengths[row]
-                    let qj = rotaryEmbedding(Tensor(shape: [1, n, h * d], storage: q.storage, offset: q.offset + j * n * h * d),
-                                             heads: h, table: rope, positionOffset: pos)
-                    let kj = rotaryEmbedding(Tensor(shape: [1, n, kw], storage: k.storage, offset: k.offset + j * n * kw),
-                                             heads: kvh, table: rope, positionOffset: pos)
-                    (ck.ptr + (row * cap + pos) * kw).update(from: kj.ptr, count: n * kw)
-                    (cv.ptr + (row * cap + pos) * kw).update(from: v.ptr + j * n * kw, count: n * kw)
-                    let rowK = Tensor(shape: [1, cap, kw], storage: ck.storage, offset: ck.offset + row * cap * kw)
-                    let rowV = Tensor(shape: [1, cap, kw], storage: cv.storage, offset: cv.offset + row * cap * kw)
-                    let probs = attentionProbabilities(q: qj, k: rowK, heads: h, kvHeads: kvh, keyCount: pos + n)
-                    let oj = attentionApply(probs, v: rowV, heads: h, kvHeads: kvh)
-                    (o.ptr + j * n * h * d).update(from: oj.ptr, count: n * h * d)
+                if n == 1 {
+                    decodeStep(q: q, k: k, v: v, rows: rows, cache: cache, layer: i, out: o)
+                } else {
+                    for (j, row) in rows.enumerated() {
+                        let pos = cache.lengths[row]
+                        let qj = rotaryEmbedding(Tensor(shape: [1, n, h * d], storage: q.storage, offset: q.offset + j * n * h * d),
+                                                 heads: h, table: rope, positionOffset: pos)
+                        let kj = rotaryEmbedding(Tensor(shape: [1, n, kw], storage: k.storage, offset: k.offset + j * n * kw),
+                                                 heads: kvh, table: rope, positionOffset: pos)
+                        (ck.ptr + (row * cap + pos) * kw).update(from: kj.ptr, count: n * kw)
+                        (cv.ptr + (row * cap + pos) * kw).update(from: v.ptr + j * n * kw, count: n * kw)
+                        let rowK = Tensor(shape: [1, cap, kw], storage: ck.storage, offset: ck.offset + row * cap * kw)
+                        let rowV = Tensor(shape: [1, cap, kw], storage: cv.storage, offset: cv.offset + row * cap * kw)
+                        let probs = attentionProbabilities(q: qj, k: rowK, heads: h, kvHeads: kvh, keyCount: pos + n)
+                        let oj = attentionApply(probs, v: rowV, heads: h, kvHeads: kvh)
+                        (o.ptr + j * n * h * d).update(from: oj.ptr, count: n * h * d)
+                    }
                 }
                 x = add(x, linear(o, weight: p["model.layers.\(i).self_attn.o_proj.weight"]))
                 x = add(x, mlp(x, layer: i))
@@ -65,6 +69,30 @@ extension Transformer {
             cache.advance(rows: rows, by: n)
             let hN = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)
             return linear(hN, weight: outputWeight)
+        }
+    }
+
+    /// One new token per row: rotate q and k in place, append k and v to the cache, and attend with the
+    /// vector kernel (a product per head would cost more in call overhead than in arithmetic). Rows run
+    /// in parallel; q, k, v are (R, 1, ...) fresh tensors owned by the caller.
+    private func decodeStep(q: Tensor, k: Tensor, v: Tensor, rows: [Int], cache: KVCache, layer i: Int, out o: Tensor) {
+        let c = config, h = c.numAttentionHeads, kvh = c.numKeyValueHeads, d = c.headDim, kw = kvh * d
+        let ck = cache.keys[i], cv = cache.values[i], cap = cache.capacity
+        let lengths = cache.lengths
+        Parallel.forRanges(rows.count, work: rows.count * h * cap * d * 2) { range in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: cap)
+            defer { scratch.deallocate() }
+            for j in range {
+                let row = rows[j], pos = lengths[row]
+                let qj = q.ptr + j * h * d, kj = k.ptr + j * kw
+                rope.rotate(qj, heads: h, position: pos)
+                rope.rotate(kj, heads: kvh, position: pos)
+                let rowK = ck.ptr + row * cap * kw, rowV = cv.ptr + row * cap * kw
+                (rowK + pos * kw).update(from: kj, count: kw)
+                (rowV + pos * kw).update(from: v.ptr + j * kw, count: kw)
+                decodeAttention(q: qj, keys: rowK, values: rowV, keyCount: pos + 1, heads: h, kvHeads: kvh, headDim: d,
+                                out: o.ptr + j * h * d, scratch: scratch)
+            }
         }
     }
 }

@@ -100,6 +100,16 @@ extension Transformer {
     }
 }
 
+/// Draws one of `candidates` with probability proportional to `weights` (one uniform draw).
+private func sampleIndex(weights: [Double], candidates: [Int], rng: inout RandomGenerator) -> Int {
+    var u = rng.nextDouble() * weights.reduce(0, +)
+    for (j, w) in zip(candidates, weights) {
+        u -= w
+        if u < 0 { return j }
+    }
+    return candidates.last!
+}
+
 /// Picks one token from `logits`: greedy when temperature is 0, else top-k / top-p filtered sampling.
 /// Returns the token with its log-probability and the entropy of the temperature-scaled distribution.
 public func chooseToken(logits: [Float], options: SamplingOptions, rng: inout RandomGenerator)
@@ -116,6 +126,8 @@ public func chooseToken(logits: [Float], options: SamplingOptions, rng: inout Ra
     let token: Int
     if options.temperature == 0 {
         token = logp.indices.max { logp[$0] < logp[$1] }!
+    } else if options.topK == nil && options.topP == nil {
+        token = sampleIndex(weights: logp.indices.map { Double(Foundation.exp(logp[$0])) }, candidates: Array(logp.indices), rng: &rng)
     } else {
         var order = Array(0..<v)
         order.sort { logp[$0] > logp[$1] }
@@ -131,15 +143,8 @@ public func chooseToken(logits: [Float], options: SamplingOptions, rng: inout Ra
                 if mass >= p { keep = i + 1; break }
             }
         }
-        let kept = order.prefix(keep)
-        let weights = kept.map { Double(Foundation.exp(logp[$0])) }
-        var u = rng.nextDouble() * weights.reduce(0, +)
-        var pick = kept.last!
-        for (j, w) in zip(kept, weights) {
-            u -= w
-            if u < 0 { pick = j; break }
-        }
-        token = pick
+        let kept = Array(order.prefix(keep))
+        token = sampleIndex(weights: kept.map { Double(Foundation.exp(logp[$0])) }, candidates: kept, rng: &rng)
     }
     return (Int32(token), logp[token], entropy)
 }

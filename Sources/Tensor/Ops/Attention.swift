@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 
 // Fused causal multi-head attention with grouped-query heads, in two ops so the attention
@@ -161,6 +162,49 @@ public struct RotaryTable: Sendable {
         }
         cos = c
         sin = s
+    }
+}
+
+extension RotaryTable {
+    /// Rotates, in place, the `heads` consecutive head vectors (each D floats) of one position.
+    public func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
+        precondition(position < positions, "position \(position) exceeds the rotary table (\(positions))")
+        let half = headDim / 2
+        cos.withUnsafeBufferPointer { c in
+            sin.withUnsafeBufferPointer { s in
+                let cp = c.baseAddress! + position * half, sp = s.baseAddress! + position * half
+                for h in 0..<heads {
+                    let a = x + h * headDim, b = a + half
+                    for i in 0..<half {
+                        let xa = a[i], xb = b[i]
+                        a[i] = xa * cp[i] - xb * sp[i]
+                        b[i] = xb * cp[i] + xa * sp[i]
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One decoding step of attention for a single query position per row, straight from a KV cache:
+/// out[h] = sum_j softmax_j(q[h] . k_j / sqrt(D)) v_j over the row's first `keyCount` cached positions.
+/// No graph is recorded (generation only). Shapes: q (H*D) per row, cache rows (L, KVH*D), out (H*D).
+/// - Parameters:
+///   - scratch: at least `keyCount` floats for the scores.
+public func decodeAttention(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                            keyCount s: Int, heads h: Int, kvHeads kvh: Int, headDim d: Int,
+                            out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    let group = h / kvh, kw = kvh * d
+    let scale = 1 / Float(d).squareRoot()
+    for hi in 0..<h {
+        let kOff = (hi / group) * d
+        // scores (S) = K_h (S, D) q_h (D) / sqrt(D); out_h (D) = V_h^T (D, S) p (S): matrix-vector products
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(s), blasint(d), scale, keys + kOff, blasint(kw),
+                    q + hi * d, 1, 0, scratch, 1)
+        let m = vmax(scratch, s)
+        let inv = 1 / mapVecSum(s, scratch, scratch) { vexp($0 - m) }
+        cblas_sgemv(CblasRowMajor, CblasTrans, blasint(s), blasint(d), inv, values + kOff, blasint(kw),
+                    scratch, 1, 0, out + hi * d, 1)
     }
 }
 
