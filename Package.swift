@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/attaswift/BigInt", exact: "6.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -32,8 +33,10 @@ let package = Package(
         .target(name: "Checkpoint",
                 dependencies: ["Model", "Tensor", "CHDF5", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastMath),
-        .target(name: "Data", swiftSettings: plain),
-        .target(name: "Reward", swiftSettings: plain),
+        // Data -> Reward: cleaning keeps only traces whose steps the Reward verifier accepts, and the
+        // MATH adapter uses Reward's answer normaliser. Neither knows about models.
+        .target(name: "Data", dependencies: ["Reward"], swiftSettings: plain),
+        .target(name: "Reward", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: plain),
         .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
         .target(name: "Eval", dependencies: ["Model", "Data", "Reward"], swiftSettings: plain),
         .target(name: "Stages",
@@ -42,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "DistillCLI",
             dependencies: [
-                "Tensor", "Model", "Checkpoint", "Stages", "Eval",
+                "Tensor", "Model", "Checkpoint", "Stages", "Eval", "Data", "Reward",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastMath),
@@ -57,5 +60,7 @@ let package = Package(
         // use `@testable import Checkpoint` to reach the internal wrapper).
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Model", "Tensor", "TestSupport", "CHDF5"],
                     swiftSettings: plain),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Reward"], swiftSettings: plain),
+        .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
     ]
 )

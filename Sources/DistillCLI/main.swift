@@ -10,7 +10,8 @@ struct Distill: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distill",
         abstract: "Distill step-by-step reasoning from a teacher transformer into a small student, on a CPU.",
-        subcommands: [BenchCommand.self, InitCommand.self, InspectCommand.self, ScoreCommand.self])
+        subcommands: [BenchCommand.self, InitCommand.self, InspectCommand.self, ScoreCommand.self,
+                      GenerateDataCommand.self, VerifyCommand.self])
 }
 
 Distill.main()

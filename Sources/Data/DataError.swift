@@ -1,0 +1,46 @@
+/// A data problem the user can fix: each case names the file, line, field or setting and says what to do.
+public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The file could not be read (missing, unreadable, not UTF-8).
+    case unreadableFile(path: String, reason: String)
+    /// A JSONL line that is not a valid row; `field` is nil when the line itself is not a JSON object.
+    case malformedLine(file: String, line: Int, field: String?, reason: String)
+    /// A row whose question belongs to a different split than the file declares.
+    case splitMismatch(file: String, line: Int, id: String, expected: DatasetSplit, actual: DatasetSplit)
+    /// Two datasets that must be disjoint share questions.
+    case splitOverlap(count: Int, examples: [String])
+    /// A generator could not find enough distinct questions for a split.
+    case notEnoughQuestions(domain: String, split: DatasetSplit, requested: Int, found: Int)
+    /// A generator setting out of range.
+    case invalidGeneratorSetting(domain: String, setting: String, reason: String)
+    /// A cleaning, balancing or generation setting out of range.
+    case invalidSetting(setting: String, reason: String)
+    /// The output file could not be written.
+    case writeFailed(path: String, reason: String)
+
+    /// The message shown to the user: what is wrong and how to fix it.
+    public var description: String {
+        switch self {
+        case .unreadableFile(let path, let reason):
+            return "cannot read \(path): \(reason)"
+        case .malformedLine(let file, let line, let field, let reason):
+            let place = field.map { "field '\($0)'" } ?? "the line"
+            return "\(file):\(line): \(place): \(reason)"
+        case .splitMismatch(let file, let line, let id, let expected, let actual):
+            return "\(file):\(line): row '\(id)' has a \(actual.rawValue) question in a \(expected.rawValue) file; "
+                + "held-out splits are assigned by a hash of the question, so this row leaks across splits: remove it "
+                + "or regenerate the file with `distill generate-data --split \(expected.rawValue)`"
+        case .splitOverlap(let count, let examples):
+            return "\(count) question(s) appear in both datasets (e.g. \(examples.prefix(3).map { String(reflecting: $0) }.joined(separator: ", "))); "
+                + "remove them from the held-out set"
+        case .notEnoughQuestions(let domain, let split, let requested, let found):
+            return "domain \(domain): found only \(found) distinct \(split.rawValue) questions of the \(requested) requested; "
+                + "raise the difficulty (more digits give more distinct questions) or ask for fewer rows"
+        case .invalidGeneratorSetting(let domain, let setting, let reason):
+            return "generator \(domain), setting \(setting): \(reason)"
+        case .invalidSetting(let setting, let reason):
+            return "setting \(setting): \(reason)"
+        case .writeFailed(let path, let reason):
+            return "cannot write \(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,87 @@
+/// Helpers for decoding JSON objects strictly: unknown keys, missing keys and wrong types become a
+/// `FieldError` naming the field, which the loaders turn into `DataError.malformedLine` with file and line.
+struct FieldError: Error {
+    /// The field at fault, or nil when the whole line is wrong.
+    let field: String?
+    /// What is wrong and how to fix it.
+    let reason: String
+}
+
+/// Any string key, so an object's actual keys can be listed.
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// A strict view of one JSON object.
+struct StrictObject {
+    let container: KeyedDecodingContainer<AnyKey>
+
+    /// Opens the decoder's top level as an object and rejects keys outside `known`.
+    init(_ decoder: Decoder, known: [String]) throws {
+        do { container = try decoder.container(keyedBy: AnyKey.self) } catch {
+            throw FieldError(field: nil, reason: "expected a JSON object {...} on this line")
+        }
+        for key in container.allKeys where !known.contains(key.stringValue) {
+            throw FieldError(field: key.stringValue,
+                             reason: "unknown field; the known fields are \(known.joined(separator: ", ")) (check the spelling)")
+        }
+    }
+
+    /// A required field; `missing` replaces the default message when it is absent.
+    func required<T: Decodable>(_ key: String, _ type: T.Type, _ expected: String, missing: String? = nil) throws -> T {
+        guard container.contains(AnyKey(stringValue: key)) else {
+            throw FieldError(field: key, reason: missing ?? "missing; every row needs it")
+        }
+        return try decode(key, type, expected)
+    }
+
+    /// An optional field (absent or null gives nil).
+    func optional<T: Decodable>(_ key: String, _ type: T.Type, _ expected: String) throws -> T? {
+        let k = AnyKey(stringValue: key)
+        guard container.contains(k) else { return nil }
+        if (try? container.decodeNil(forKey: k)) == true { return nil }
+        return try decode(key, type, expected)
+    }
+
+    private func decode<T: Decodable>(_ key: String, _ type: T.Type, _ expected: String) throws -> T {
+        do { return try container.decode(type, forKey: AnyKey(stringValue: key)) } catch {
+            throw FieldError(field: key, reason: "expected \(expected)")
+        }
+    }
+}
+
+/// JSON text for the values a trace row holds (our own writer, so rows keep a fixed, readable key order).
+enum JSONText {
+    /// A JSON string literal.
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    /// A JSON number for a finite double (Swift's shortest round-trip form).
+    static func number(_ x: Double) -> String {
+        if x == x.rounded(), abs(x) < 1e15 { return String(Int(x)) }
+        return "\(x)"
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Data
+import Foundation
+import Reward
+
+/// `distill generate-data`: a split of a generated trace dataset, written as JSONL.
+struct GenerateDataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate-data",
+        abstract: "Generate math problems with reference step-by-step traces (JSONL, one row per problem).",
+        discussion: """
+            Domains: \(TaskDomain.allCases.map(\.rawValue).joined(separator: ", ")) (or all). Every step's \
+            arithmetic verifies exactly. Questions are assigned to train/validation/test by a hash of the \
+            question, so files of different splits never share a question, whatever the seed.
+            """)
+
+    @Option(help: "Comma-separated domains, e.g. addition,linear (or all).")
+    var domain: String
+
+    @Option(help: "Total number of rows, shared evenly across the domains.")
+    var count: Int
+
+    @Option(help: "The split: train, validation or test.")
+    var split = "train"
+
+    @Option(help: "Seed; the same options give the same file.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Difficulty 1 (easiest) to 5: digits, coefficient and modulus sizes grow with it.")
+    var difficulty = 2
+
+    @Option(help: "The JSONL file to write.")
+    var out: String
+
+    func validate() throws {
+        do { _ = try TaskDomain.parseList(domain) } catch let DataError.invalidSetting(_, reason) {
+            throw ValidationError("--domain: \(reason)")
+        }
+        guard count >= 1 else { throw ValidationError("--count must be at least 1, got \(count)") }
+        guard DatasetSplit(rawValue: split) != nil else {
+            throw ValidationError("--split must be train, validation or test, got '\(split)'")
+        }
+        guard TaskDomain.difficultyLevels.contains(difficulty) else {
+            throw ValidationError("--difficulty must be in 1...5, got \(difficulty)")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let config = GenerationConfig(domains: try TaskDomain.parseList(domain), count: count,
+                                          split: DatasetSplit(rawValue: split) ?? .train, seed: seed, difficulty: difficulty)
+            let records = try DatasetGenerator(config: config).generate()
+            try TraceDataset.write(records, to: out)
+            let perDomain = config.domains.map { d in "\(d.rawValue) \(records.filter { $0.domain == d.rawValue }.count)" }
+            print("wrote \(records.count) rows to \(out) (split \(split), seed \(seed), difficulty \(difficulty)): "
+                  + perDomain.joined(separator: ", "))
+        }
+    }
+}
+
+/// `distill verify`: checks every arithmetic claim of every step of a dataset.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Verify every arithmetic claim in every step of a trace file with exact rational arithmetic.",
+        discussion: """
+            Prints the number of valid and invalid claims, the rows with an invalid step, and for each such row \
+            its id, the step and the correct value. Claims are GSM8K calculator annotations <<expr=value>> \
+            and equations in the text (a = b = c). Exit code 0 whatever it finds; 1 when the file cannot be read \
+            or a line is malformed.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case traces, gsm8k
+    }
+
+    enum Claims: String, ExpressibleByArgument, CaseIterable {
+        case all, calculator, inline
+    }
+
+    @Argument(help: "The JSONL file.")
+    var file: String
+
+    @Option(help: "traces (TraceDistill rows) or gsm8k (question/answer rows as published).")
+    var format: Format = .traces
+
+    @Option(help: "Which claims to check: all, calculator (<<...>> annotations only) or inline (equations in the text).")
+    var claims: Claims = .all
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let dataset = format == .gsm8k ? try GSM8KProblem.loadTraces(file) : try TraceDataset.load(file)
+            let kinds: Set<ArithmeticClaim.Kind> = claims == .all ? [.calculator, .inline]
+                : claims == .calculator ? [.calculator] : [.inline]
+            let report = DatasetVerification(dataset: dataset, verifier: StepVerifier(extractor: ClaimExtractor(kinds: kinds)))
+            json ? try printJSON(jsonObject(report)) : printText(report)
+        }
+    }
+
+    private func jsonObject(_ r: DatasetVerification) -> [String: Any] {
+        var byKind: [String: Any] = [:]
+        for kind in [ArithmeticClaim.Kind.calculator, .inline] {
+            byKind[kind.rawValue] = ["claims": r.claimsByKind[kind] ?? 0, "valid": r.validClaimsByKind[kind] ?? 0]
+        }
+        return [
+            "file": file, "format": format.rawValue, "rows": r.rowCount, "steps": r.stepCount,
+            "steps_with_claims": r.stepsWithClaims, "claims": r.claimCount, "valid_claims": r.validClaimCount,
+            "invalid_claims": r.invalidClaimCount, "claims_by_kind": byKind, "rows_with_invalid_step": r.badRows.count,
+            "bad_rows": r.badRows.map { b -> [String: Any] in
+                ["id": b.id, "line": b.line, "step_index": b.step, "step_text": b.stepText, "claim": b.claim,
+                 "correct_value": b.correctValue.map { $0 as Any } ?? NSNull(),
+                 "stated_value": b.statedValue.map { $0 as Any } ?? NSNull(),
+                 "explanation": b.explanation, "invalid_claims": b.invalidClaims]
+            },
+        ]
+    }
+
+    private func printText(_ r: DatasetVerification) {
+        func kind(_ k: ArithmeticClaim.Kind) -> String {
+            "\(k.rawValue) \(r.validClaimsByKind[k] ?? 0)/\(r.claimsByKind[k] ?? 0) valid"
+        }
+        print("file:    \(file) (\(format.rawValue)): \(r.rowCount) rows, \(r.stepCount) steps, \(r.stepsWithClaims) with claims")
+        print("claims:  \(r.claimCount) checked, \(r.validClaimCount) valid, \(r.invalidClaimCount) invalid "
+              + "(\(kind(.calculator)); \(kind(.inline)))")
+        print("rows with an invalid step: \(r.badRows.count) of \(r.rowCount)")
+        for b in r.badRows {
+            let place = b.id == "line \(b.line)" ? b.id : "\(b.id) (line \(b.line))"
+            print("\(place) step \(b.step + 1) (step_index \(b.step)): \(b.explanation)")
+            print("    \(b.stepText)")
+        }
+    }
+}

@@ -1,0 +1,240 @@
+/// A parsed arithmetic expression over exact rationals: integers, decimals, `+ - * / ^ mod %`, parentheses.
+///
+/// Precedence, loosest first: `+ -`; `* / // mod` and juxtaposition without a space (`2(3+4)`); unary `-`;
+/// `^` (right-associative, so `-2^2 = -4` and `2^3^2 = 512`); postfix `%` (divide by 100). `mod` is the
+/// mathematical remainder, taking the modulus's sign; `//` is floor division (as in Python, which GSM8K's
+/// calculator annotations were written in).
+public struct ArithmeticExpression: Sendable, CustomStringConvertible {
+    /// The expression tree.
+    indirect enum Node: Sendable {
+        case number(Rational)
+        /// A literal longer than `maximumLiteralDigits`: evaluating it reports `tooLarge`.
+        case oversized
+        case negate(Node)
+        case percent(Node)
+        case binary(Operator, Node, Node)
+    }
+
+    /// A binary operator.
+    enum Operator: Sendable {
+        case add, subtract, multiply, divide, floorDivide, power, modulo
+    }
+
+    /// The largest exponent evaluated, the largest result (in bits) a power may produce, and the longest
+    /// number literal: beyond them a claim is reported as too large instead of stalling the verifier on
+    /// `9^9^9` (exact powers and their remainders cost quadratic time in the number of digits).
+    static let maximumExponent = 100_000
+    static let maximumPowerBits = 1 << 16
+    static let maximumLiteralDigits = 2_000
+    /// Deeper nesting is not an expression anyone writes; the limit keeps recursion off the stack's edge.
+    static let maximumNesting = 200
+
+    let root: Node
+    /// The source text of the expression.
+    public let description: String
+
+    /// Parses `text` as one complete expression.
+    /// - Throws: `ArithmeticError.syntax` when it is not one (unbalanced parentheses, a dangling operator, words).
+    public init(_ text: String) throws {
+        let chars = Array(text)
+        let tokens = ArithmeticLexer.tokens(chars, in: 0..<chars.count)
+        guard let node = Parser.parse(tokens[...]) else {
+            throw ArithmeticError.syntax(text: text)
+        }
+        root = node
+        description = text
+    }
+
+    /// Builds from tokens already known to form one expression (the claim finder's segments).
+    init?(tokens: ArraySlice<ArithmeticToken>, text: String) {
+        guard let node = Parser.parse(tokens) else { return nil }
+        root = node
+        description = text
+    }
+
+    /// True when the expression is a single number, possibly signed (`42`, `-3.5`): such a side alone is a
+    /// restatement, not a computation.
+    public var isPlainNumber: Bool {
+        switch root {
+        case .number, .oversized: return true
+        case .negate(.number), .negate(.oversized): return true
+        default: return false
+        }
+    }
+
+    /// The exact value.
+    /// - Throws: `ArithmeticError` for division by zero, a non-integer or oversized exponent.
+    public func value() throws -> Rational {
+        try Self.evaluate(root, percentAsUnit: false)
+    }
+
+    /// The exact value reading `%` as a unit label rather than "divided by 100": word problems write
+    /// `(75/100)*100 = 75%`, meaning 75 (percent).
+    public func valueWithPercentAsUnit() throws -> Rational {
+        try Self.evaluate(root, percentAsUnit: true)
+    }
+
+    /// True when the expression uses `%`.
+    public var usesPercent: Bool { Self.usesPercent(root) }
+
+    private static func usesPercent(_ node: Node) -> Bool {
+        switch node {
+        case .number, .oversized: return false
+        case .percent: return true
+        case .negate(let a): return usesPercent(a)
+        case .binary(_, let a, let b): return usesPercent(a) || usesPercent(b)
+        }
+    }
+
+    /// Parses and evaluates `text` in one call.
+    public static func evaluate(_ text: String) throws -> Rational {
+        try ArithmeticExpression(text).value()
+    }
+
+    private static func evaluate(_ node: Node, percentAsUnit: Bool) throws -> Rational {
+        switch node {
+        case .number(let v): return v
+        case .oversized: throw ArithmeticError.tooLarge
+        case .negate(let a): return -(try evaluate(a, percentAsUnit: percentAsUnit))
+        case .percent(let a):
+            let v = try evaluate(a, percentAsUnit: percentAsUnit)
+            return percentAsUnit ? v : v * Rational(1, 100)
+        case .binary(let op, let a, let b):
+            let x = try evaluate(a, percentAsUnit: percentAsUnit), y = try evaluate(b, percentAsUnit: percentAsUnit)
+            switch op {
+            case .add: return x + y
+            case .subtract: return x - y
+            case .multiply: return x * y
+            case .divide:
+                guard let q = x.divided(by: y) else { throw ArithmeticError.divisionByZero }
+                return q
+            case .floorDivide:
+                guard let q = x.divided(by: y) else { throw ArithmeticError.divisionByZero }
+                return Rational(q.floor)
+            case .modulo:
+                guard let r = x.modulo(y) else { throw ArithmeticError.divisionByZero }
+                return r
+            case .power:
+                guard y.isInteger else { throw ArithmeticError.nonIntegerExponent(y) }
+                guard let e = Int(exactly: y.numerator), abs(e) <= maximumExponent else {
+                    throw ArithmeticError.tooLarge
+                }
+                let bits = max(x.numerator.magnitude.bitWidth, x.denominator.magnitude.bitWidth)
+                guard bits.multipliedReportingOverflow(by: abs(e)).partialValue <= maximumPowerBits else {
+                    throw ArithmeticError.tooLarge
+                }
+                guard let p = x.power(e) else { throw ArithmeticError.divisionByZero }
+                return p
+            }
+        }
+    }
+
+    /// Recursive descent over a token slice; nil when the slice is not exactly one expression.
+    private struct Parser {
+        let tokens: ArraySlice<ArithmeticToken>
+        var i: Int
+        var depth = 0
+
+        static func parse(_ tokens: ArraySlice<ArithmeticToken>) -> Node? {
+            guard !tokens.isEmpty else { return nil }
+            var p = Parser(tokens: tokens, i: tokens.startIndex)
+            guard let node = p.sum(), p.i == tokens.endIndex else { return nil }
+            return node
+        }
+
+        var current: ArithmeticToken? { i < tokens.endIndex ? tokens[i] : nil }
+
+        mutating func sum() -> Node? {
+            guard var left = product() else { return nil }
+            while let t = current {
+                let op: Operator
+                switch t.kind {
+                case .plus: op = .add
+                case .minus: op = .subtract
+                default: return left
+                }
+                i += 1
+                guard let right = product() else { return nil }
+                left = .binary(op, left, right)
+            }
+            return left
+        }
+
+        mutating func product() -> Node? {
+            guard var left = unary() else { return nil }
+            while let t = current {
+                let op: Operator
+                switch t.kind {
+                case .times: op = .multiply; i += 1
+                case .divide: op = .divide; i += 1
+                case .floorDivide: op = .floorDivide; i += 1
+                case .modulo: op = .modulo; i += 1
+                case .leftParen, .number:
+                    // Juxtaposition multiplies only when written tight (`2(3+4)`, `(a)(b)`); a space between
+                    // two operands means they are not one expression.
+                    guard !t.spaceBefore, i > tokens.startIndex, tokens[i - 1].endsOperand else { return left }
+                    if case .number = t.kind, case .number = tokens[i - 1].kind { return left }
+                    op = .multiply
+                default: return left
+                }
+                guard let right = unary() else { return nil }
+                left = .binary(op, left, right)
+            }
+            return left
+        }
+
+        mutating func unary() -> Node? {
+            guard let t = current else { return nil }
+            switch t.kind {
+            case .minus, .plus:
+                // Count signs as nesting too: `- - - ... 1` recurses once per sign.
+                i += 1
+                depth += 1
+                defer { depth -= 1 }
+                guard depth <= ArithmeticExpression.maximumNesting, let operand = unary() else { return nil }
+                return t.kind == .minus ? .negate(operand) : operand
+            default:
+                return power()
+            }
+        }
+
+        mutating func power() -> Node? {
+            guard let base = postfix() else { return nil }
+            guard let t = current, t.kind == .power else { return base }
+            i += 1
+            guard let exponent = unary() else { return nil }
+            return .binary(.power, base, exponent)
+        }
+
+        mutating func postfix() -> Node? {
+            guard var node = primary() else { return nil }
+            while let t = current, t.kind == .percent {
+                i += 1
+                node = .percent(node)
+            }
+            return node
+        }
+
+        mutating func primary() -> Node? {
+            guard let t = current else { return nil }
+            switch t.kind {
+            case .number(let v):
+                i += 1
+                return .number(v)
+            case .oversizedNumber:
+                i += 1
+                return .oversized
+            case .leftParen:
+                i += 1
+                depth += 1
+                defer { depth -= 1 }
+                guard depth <= ArithmeticExpression.maximumNesting, let inner = sum(), let close = current,
+                      close.kind == .rightParen else { return nil }
+                i += 1
+                return inner
+            default:
+                return nil
+            }
+        }
+    }
+}

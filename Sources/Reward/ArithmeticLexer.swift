@@ -1,0 +1,201 @@
+/// One lexical unit of a step's text, as the claim finder and the expression parser see it.
+struct ArithmeticToken: Equatable {
+    /// What the token is.
+    enum Kind: Equatable {
+        case number(Rational)
+        /// A literal too long to evaluate quickly (see `ArithmeticExpression.maximumLiteralDigits`).
+        case oversizedNumber
+        case plus, minus, times, divide, floorDivide, power, modulo, percent
+        case leftParen, rightParen, equals
+        /// A run of letters (prose, a variable, a unit).
+        case word(String)
+        /// Any other character: punctuation that ends an arithmetic run (`,` `:` `;` `.` `<` ...).
+        case other(Character)
+    }
+
+    var kind: Kind
+    /// Character offsets in the text that was lexed.
+    var range: Range<Int>
+    /// True when whitespace separates this token from the previous one.
+    var spaceBefore: Bool
+
+    /// Numbers, operators, parentheses and `=`: the tokens an arithmetic run is made of.
+    var isArithmetic: Bool {
+        switch kind {
+        case .word, .other: return false
+        default: return true
+        }
+    }
+
+    /// True for an operator token (`+ - * / ^ mod %`).
+    var isOperator: Bool {
+        switch kind {
+        case .plus, .minus, .times, .divide, .floorDivide, .power, .modulo, .percent: return true
+        default: return false
+        }
+    }
+
+    /// True for a token that can end an operand (`3`, `)`, `50%`): a following operand would be juxtaposed.
+    var endsOperand: Bool {
+        switch kind {
+        case .number, .oversizedNumber, .rightParen, .percent: return true
+        default: return false
+        }
+    }
+
+    /// True for a token that can start an operand (`3`, `(`).
+    var startsOperand: Bool {
+        switch kind {
+        case .number, .oversizedNumber, .leftParen: return true
+        default: return false
+        }
+    }
+}
+
+/// Splits text into `ArithmeticToken`s: numbers (with thousands commas and decimals), operators in ASCII and
+/// common Unicode forms, parentheses, `=`, words and other characters.
+enum ArithmeticLexer {
+    /// Tokens of `chars[range]`; token ranges are offsets into `chars`.
+    static func tokens(_ chars: [Character], in range: Range<Int>) -> [ArithmeticToken] {
+        var out: [ArithmeticToken] = []
+        var i = range.lowerBound
+        let end = range.upperBound
+        var space = false
+        func emit(_ kind: ArithmeticToken.Kind, _ from: Int, _ to: Int) {
+            out.append(ArithmeticToken(kind: kind, range: from..<to, spaceBefore: space))
+            space = false
+        }
+        while i < end {
+            let c = chars[i]
+            if c.isWhitespace { space = true; i += 1; continue }
+            // Currency signs sit between `=` and the value in word problems (`= $50`); they carry no arithmetic.
+            if c == "$" || c == "€" || c == "£" { i += 1; continue }
+            if isDigit(c) || (c == "." && i + 1 < end && isDigit(chars[i + 1])) {
+                let (value, next) = number(chars, from: i, end: end)
+                emit(value.map { .number($0) } ?? .oversizedNumber, i, next)
+                i = next
+                continue
+            }
+            if c.isLetter {
+                var j = i
+                while j < end, chars[j].isLetter { j += 1 }
+                let word = String(chars[i..<j])
+                emit(word == "mod" ? .modulo : .word(word), i, j)
+                i = j
+                continue
+            }
+            switch c {
+            case "+": emit(.plus, i, i + 1)
+            case "-", "−", "–": emit(.minus, i, i + 1)
+            case "*":
+                if i + 1 < end, chars[i + 1] == "*" { emit(.power, i, i + 2); i += 2; continue }
+                emit(.times, i, i + 1)
+            case "×", "·", "⋅": emit(.times, i, i + 1)
+            case "/":
+                // `//` is Python's floor division: GSM8K's calculator annotations were Python (`<<560//10=56>>`).
+                if i + 1 < end, chars[i + 1] == "/" { emit(.floorDivide, i, i + 2); i += 2; continue }
+                emit(.divide, i, i + 1)
+            case "÷": emit(.divide, i, i + 1)
+            case "^": emit(.power, i, i + 1)
+            case "%": emit(.percent, i, i + 1)
+            case "(": emit(.leftParen, i, i + 1)
+            case ")": emit(.rightParen, i, i + 1)
+            case "=": emit(.equals, i, i + 1)
+            default: emit(.other(c), i, i + 1)
+            }
+            i += 1
+        }
+        mergeWrittenNumbers(&out, chars)
+        markWordTimes(&out)
+        return out
+    }
+
+    /// Word problems write numbers in forms the digit scanner cannot see alone: a tight fraction after a spaced
+    /// division (`60 / 3/4`, meaning 60 divided by three quarters), thousands separated by spaces (`80 000`,
+    /// every group exactly three digits) and mixed numbers (`1 1/2`: a whole number, a space and a tight proper
+    /// fraction). Each becomes one number token.
+    private static func mergeWrittenNumbers(_ tokens: inout [ArithmeticToken], _ chars: [Character]) {
+        /// The integer value of a plain digit token (no decimal point, no separators, not already merged).
+        func integer(_ k: Int) -> Rational? {
+            guard k >= 0, k < tokens.count, case .number(let v) = tokens[k].kind,
+                  chars[tokens[k].range].allSatisfy(isDigit) else { return nil }
+            return v
+        }
+        func kind(_ k: Int) -> ArithmeticToken.Kind? { k >= 0 && k < tokens.count ? tokens[k].kind : nil }
+        func tight(_ k: Int) -> Bool { k < tokens.count && !tokens[k].spaceBefore }
+
+        var k = 0
+        while k < tokens.count {
+            guard let whole = integer(k) else { k += 1; continue }
+            var merged: (value: Rational, count: Int)?
+            if kind(k - 1) == .divide, tokens[k].spaceBefore, kind(k + 1) == .divide, tight(k + 1), tight(k + 2),
+               let denominator = integer(k + 2), !denominator.isZero,
+               !([.divide, .power].contains(kind(k + 3)) && tight(k + 3)) {
+                // `60 / 3/4`
+                merged = (whole.divided(by: denominator) ?? .zero, 3)
+            } else if tokens[k].range.count <= 3, integer(k + 1) != nil, !tight(k + 1), tokens[k + 1].range.count == 3 {
+                // `80 000`, `1 250 000`
+                var value = whole, count = 1
+                while let group = integer(k + count), !tight(k + count), tokens[k + count].range.count == 3 {
+                    value = value * Rational(1000) + group
+                    count += 1
+                }
+                merged = (value, count)
+            } else if kind(k - 1) != .divide, let numerator = integer(k + 1), !tight(k + 1), kind(k + 2) == .divide,
+                      tight(k + 2), tight(k + 3), let denominator = integer(k + 3), numerator < denominator,
+                      kind(k + 4) != .divide {
+                // `1 1/2`
+                merged = (whole + (numerator.divided(by: denominator) ?? .zero), 4)
+            }
+            if let (value, count) = merged {
+                let range = tokens[k].range.lowerBound..<tokens[k + count - 1].range.upperBound
+                tokens.replaceSubrange(k..<(k + count), with: [ArithmeticToken(kind: .number(value), range: range,
+                                                                               spaceBefore: tokens[k].spaceBefore)])
+            }
+            k += 1
+        }
+    }
+
+    /// Word problems write multiplication as a spaced `x` between operands (`0.2 x 50`). Only that exact shape
+    /// is read as a product: `3x`, `x = 5` and `x - 5` keep `x` as a variable.
+    private static func markWordTimes(_ tokens: inout [ArithmeticToken]) {
+        guard tokens.count >= 3 else { return }
+        for k in 1..<(tokens.count - 1) where tokens[k].kind == .word("x") {
+            if tokens[k].spaceBefore, tokens[k + 1].spaceBefore,
+               tokens[k - 1].endsOperand, tokens[k + 1].startsOperand {
+                tokens[k].kind = .times
+            }
+        }
+    }
+
+    /// A number starting at `start`: digits with optional thousands groups (`1,000`, only when each group is
+    /// exactly three digits) and an optional fraction (`2.50`, `.5`). Returns the value and the end offset.
+    /// The value is nil when the literal has more than `ArithmeticExpression.maximumLiteralDigits` digits.
+    private static func number(_ chars: [Character], from start: Int, end: Int) -> (Rational?, Int) {
+        var i = start
+        var digits = ""
+        while i < end, isDigit(chars[i]) { digits.append(chars[i]); i += 1 }
+        if !digits.isEmpty && digits.count <= 3 {
+            while i + 3 < end, chars[i] == ",", isDigit(chars[i + 1]), isDigit(chars[i + 2]), isDigit(chars[i + 3]),
+                  i + 4 == end || !isDigit(chars[i + 4]) {
+                digits += String(chars[(i + 1)...(i + 3)])
+                i += 4
+            }
+        }
+        if i + 1 < end, chars[i] == ".", isDigit(chars[i + 1]) {
+            digits.append(".")
+            i += 1
+            while i < end, isDigit(chars[i]) { digits.append(chars[i]); i += 1 }
+        }
+        let digitCount = digits.utf8.count - (digits.contains(".") ? 1 : 0)
+        guard digitCount <= ArithmeticExpression.maximumLiteralDigits else { return (nil, i) }
+        // The loops above only admit ASCII digits and one dot, so the literal always parses.
+        return (Rational(decimal: digits) ?? .zero, i)
+    }
+
+    /// ASCII digits only: other Unicode numerals are prose, not arithmetic.
+    static func isDigit(_ c: Character) -> Bool {
+        guard let a = c.asciiValue else { return false }
+        return a >= 48 && a <= 57
+    }
+}
