@@ -10,9 +10,18 @@ public struct CheckpointDirectory {
     /// The file name for a global step.
     public func file(step: Int) -> String { path + "/step-\(step).h5" }
 
-    /// Checkpoint files present, oldest step first (temporary files are ignored).
-    public func files() -> [(step: Int, path: String)] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    /// Checkpoint files present, oldest step first (temporary files are ignored). A run folder that does
+    /// not exist yet has none; one that exists but cannot be read is an error (not "no checkpoints").
+    public func files() throws -> [(step: Int, path: String)] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return [] }
+        guard isDirectory.boolValue else {
+            throw CheckpointError.io(file: path, reason: "is a file, not a run folder of checkpoints")
+        }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
+            throw CheckpointError.io(file: path, reason: "cannot list the run folder: \(error.localizedDescription)")
+        }
         return names.compactMap { name -> (Int, String)? in
             guard name.hasPrefix("step-"), name.hasSuffix(".h5"),
                   let step = Int(name.dropFirst(5).dropLast(3)) else { return nil }
@@ -29,9 +38,9 @@ public struct CheckpointDirectory {
 
     /// The newest checkpoint that opens and whose every dataset verifies, with the newer ones it skipped.
     /// - Returns: nil path when no valid checkpoint exists.
-    public func latestValid() -> (path: String?, skipped: [Skipped]) {
+    public func latestValid() throws -> (path: String?, skipped: [Skipped]) {
         var skipped: [Skipped] = []
-        for f in files().reversed() {
+        for f in try files().reversed() {
             do {
                 try CheckpointReader(path: f.path).verify()
                 return (f.path, skipped)
@@ -47,12 +56,13 @@ public struct CheckpointDirectory {
     @discardableResult
     public func prune(keepLast: Int, keepBest: Bool = true) throws -> [String] {
         precondition(keepLast >= 1, "keepLast must be at least 1")
-        let all = files()
+        let all = try files()
         var keep = Set(all.suffix(keepLast).map(\.path))
-        if let newestValid = latestValid().path { keep.insert(newestValid) }
+        if let newestValid = try latestValid().path { keep.insert(newestValid) }
         if keepBest {
             var best: (String, Double)?
             for f in all {
+                // a file that does not open or carries no metric cannot be the best one; it is not an error
                 guard let reader = try? CheckpointReader(path: f.path), let m = try? reader.run().validationMetric else { continue }
                 if best == nil || m < best!.1 { best = (f.path, m) }
             }

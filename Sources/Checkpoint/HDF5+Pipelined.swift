@@ -29,6 +29,7 @@ extension HDF5Object {
     /// Writes each item as a dataset of one fletcher32-checksummed chunk (empty or scalar ones plainly).
     func writeChecksummed(_ items: [BulkItem], _ type: HDF5Scalar) throws {
         let queue = DispatchQueue(label: "tracedistill.checkpoint.checksum")
+        defer { queue.sync {} }  // queued work reads the caller's buffers: never return before it ends
         let chunked = items.map { !$0.shape.isEmpty && $0.shape.reduce(1, *) > 0 }
         let prepared = Locked<[Int: PreparedChunk]>([:])
         func schedule(_ i: Int) {
@@ -86,6 +87,7 @@ extension HDF5Object {
     /// other layouts go through HDF5's normal read. Throws the first failure in target order.
     func readChecksummed(_ targets: [BulkTarget], _ type: HDF5Scalar) throws {
         let queue = DispatchQueue(label: "tracedistill.checkpoint.verify")
+        defer { queue.sync {} }  // queued work writes the caller's buffers: never return before it ends
         let failures = Locked<[Int: HDF5Error]>([:])
         for (i, t) in targets.enumerated() {
             guard let raw = try readRawChunk(t, type) else { continue }

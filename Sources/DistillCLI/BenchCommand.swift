@@ -59,7 +59,9 @@ struct BenchCommand: ParsableCommand {
         if blasThreads > 0 { BLAS.useOpenBLASThreading(blasThreads) } else { BLAS.useSingleThread() }
         var report = BenchReport()
         report["blas_core"] = .string(BLAS.coreName)
-        report["blas_threads"] = .int(BLAS.threads)
+        // threads a product runs on: ours when sgemm splits products, OpenBLAS's own otherwise
+        report["blas_threads"] = .int(Parallel.splitProducts ? Parallel.threads : BLAS.threads)
+        report["openblas_internal_threads"] = .int(BLAS.threads)
         report["threads"] = .int(Parallel.threads)
         report["openblas_coretype_env"] = .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "")
         let log: (String) -> Void = { line in

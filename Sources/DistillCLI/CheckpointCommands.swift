@@ -116,6 +116,10 @@ struct ScoreCommand: ParsableCommand {
                 throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer", reason: "no tokenizer stored; cannot encode text")
             }
             let model = try reader.loadTransformer(role: role)
+            guard tokenizer.vocabularySize <= model.config.vocabSize else {
+                throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer/symbols",
+                                              reason: "\(tokenizer.vocabularySize) symbols but role \(role) has vocab_size \(model.config.vocabSize); the tokenizer does not belong to this model")
+            }
             let ids = try tokenizer.encode(text)
             guard ids.count <= model.config.maxPositionEmbeddings else {
                 throw ValidationError("--text is \(ids.count) tokens; the model's context is \(model.config.maxPositionEmbeddings)")

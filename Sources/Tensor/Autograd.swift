@@ -48,8 +48,11 @@ extension Tensor {
             for i in 0..<count { g[i] += 1 }
         }
         for t in topologicalOrder().reversed() {
+            precondition(!t.nodeConsumed, "backward() through a graph that an earlier backward() already consumed; "
+                         + "add the losses and call backward() once, or recompute the forward pass")
             guard let node = t.node else { continue }
             t.node = nil
+            t.nodeConsumed = true
             guard let g = t.grad else { continue }
             precondition(g.shape == t.shape, "gradient shape \(g.shape) != value shape \(t.shape)")
             node.backward(g)

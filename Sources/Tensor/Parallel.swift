@@ -1,8 +1,8 @@
 import Dispatch
 
 /// Splits `0..<n` into at most `Parallel.threads` contiguous chunks and runs `body` on each, in
-/// parallel when the work is large enough to pay for the hand-off (OpenBLAS parallelises products;
-/// this is for the elementwise and row-wise kernels around them).
+/// parallel when the work is large enough to pay for the hand-off. Used by the row-wise kernels and by
+/// `sgemm`, which splits large products itself while OpenBLAS runs single-threaded.
 public enum Parallel {
     /// Number of worker chunks for row-parallel kernels and split matrix products (the machine has 2
     /// cores). Set it before any work starts (the bench's --threads does).

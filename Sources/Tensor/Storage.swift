@@ -9,27 +9,16 @@ public final class Storage: @unchecked Sendable {
     public let base: UnsafeMutablePointer<Float>
     /// Number of `Float`s in the allocation.
     public let count: Int
-    private let pooled: Bool
 
     /// Allocates `count` floats; zero-filled when `zeroed` is true, otherwise contents are unspecified.
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "Storage count must be non-negative, got \(count)")
         self.count = count
-        self.pooled = true
         self.base = BufferPool.shared.take(count: count)
         if zeroed { base.update(repeating: 0, count: count) }
     }
 
-    /// Wraps memory owned elsewhere; it is not freed or pooled when the storage dies.
-    init(unowned base: UnsafeMutablePointer<Float>, count: Int) {
-        self.base = base
-        self.count = count
-        self.pooled = false
-    }
-
-    deinit {
-        if pooled { BufferPool.shared.give(base, count: count) }
-    }
+    deinit { BufferPool.shared.give(base, count: count) }
 }
 
 /// Recycles aligned float buffers by exact element count, up to a byte budget.

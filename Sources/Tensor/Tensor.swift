@@ -20,6 +20,9 @@ public final class Tensor: @unchecked Sendable {
     public var grad: Tensor?
     /// Backward information when this tensor was produced by a recorded op.
     var node: Node?
+    /// Set when a `backward()` consumed this tensor's node; a second pass through it would silently
+    /// lose gradients, so it is refused.
+    var nodeConsumed = false
 
     /// A view of `storage` starting at `offset`.
     public init(shape: [Int], storage: Storage, offset: Int = 0, requiresGrad: Bool = false) {

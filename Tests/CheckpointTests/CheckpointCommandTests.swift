@@ -141,4 +141,20 @@ struct CheckpointCommandTests {
             allClose(logprobs.map(Float.init), expected, rtol: 1e-5, atol: 2e-5, "distill score log-probs vs log-softmax of the loaded model")
         }
     }
+
+    @Test("score with a tokenizer larger than the model's vocabulary fails with a message, not a crash")
+    func scoreRejectsForeignTokenizer() throws {
+        guard let distill = requireDistill() else { return }
+        try withTemporaryFolder("cli-score-vocab") { dir in
+            let path = dir + "/small-vocab.h5"
+            var rng = RandomGenerator(seed: 1)
+            let cfg = TransformerConfig(vocabSize: 20, hiddenSize: 8, intermediateSize: 16, numHiddenLayers: 1, numAttentionHeads: 2)
+            let model = try Transformer(config: cfg, rng: &rng)
+            try CheckpointWriter.save(CheckpointContents(models: [ModelSnapshot(role: "student", configJSON: cfg.jsonString(), store: model.parameters)],
+                                                         tokenizer: Tokenizer.math), to: path)
+            let r = try runDistill(distill, ["score", "--checkpoint", path, "--text", "z"])
+            #expect(!r.signaled && r.status != 0, "expected a clean failure: \(r)")
+            #expect(r.stderr.contains("vocab_size 20"), "message should name the vocabulary mismatch: \(r.stderr)")
+        }
+    }
 }

@@ -33,11 +33,11 @@ struct CheckpointDirectoryTests {
             for junk in [".step-110.h5.tmp-4242", "step-abc.h5", "step-7.h5.bak", "notes.txt", "step-.h5", "xstep-3.h5"] {
                 _ = FileManager.default.createFile(atPath: dir + "/" + junk, contents: Data("x".utf8))
             }
-            let files = folder.files()
+            let files = try folder.files()
             #expect(files.map(\.step) == [9, 10, 100])
             #expect(files.map(\.path) == [dir + "/step-9.h5", dir + "/step-10.h5", dir + "/step-100.h5"])
-            #expect(folder.latestValid().path == dir + "/step-100.h5", "numeric, not name, order decides the newest")
-            #expect(CheckpointDirectory(path: dir + "/does-not-exist").files().isEmpty)
+            #expect(try folder.latestValid().path == dir + "/step-100.h5", "numeric, not name, order decides the newest")
+            #expect(try CheckpointDirectory(path: dir + "/does-not-exist").files().isEmpty)
         }
     }
 
@@ -56,7 +56,7 @@ struct CheckpointDirectoryTests {
             // step 45: an HDF5 file that is not a checkpoint.
             try writeHandmadeCheckpoint(folder.file(step: 45), format: "other", version: 1, store: ParameterStore([]), configJSON: "{}")
 
-            let result = folder.latestValid()
+            let result = try folder.latestValid()
             #expect(result.path == folder.file(step: 30))
             #expect(result.skipped.map(\.path) == [folder.file(step: 50), folder.file(step: 45), folder.file(step: 40)], "newest first")
             guard result.skipped.count == 3 else { return }
@@ -68,10 +68,10 @@ struct CheckpointDirectoryTests {
 
             // Nothing valid: no path, everything listed as skipped.
             for step in [10, 20, 30] { try truncate(folder, step: step) }
-            let none = folder.latestValid()
+            let none = try folder.latestValid()
             #expect(none.path == nil)
             #expect(none.skipped.count == 6)
-            #expect(CheckpointDirectory(path: dir + "/empty").latestValid().path == nil)
+            #expect(try CheckpointDirectory(path: dir + "/empty").latestValid().path == nil)
         }
     }
 
@@ -88,13 +88,13 @@ struct CheckpointDirectoryTests {
 
             let deleted = try folder.prune(keepLast: 2)
             #expect(Set(deleted) == Set([10, 20, 40].map { folder.file(step: $0) }), "deleted \(deleted)")
-            #expect(folder.files().map(\.step) == [30, 50, 60, 70], "kept: best 30, newest valid 50, last two 60 and 70")
-            #expect(folder.latestValid().path == folder.file(step: 50))
+            #expect(try folder.files().map(\.step) == [30, 50, 60, 70], "kept: best 30, newest valid 50, last two 60 and 70")
+            #expect(try folder.latestValid().path == folder.file(step: 50))
 
             // Without keepBest the best one goes too; the newest valid one still stays.
             let more = try folder.prune(keepLast: 1, keepBest: false)
             #expect(Set(more) == Set([30, 60].map { folder.file(step: $0) }), "deleted \(more)")
-            #expect(folder.files().map(\.step) == [50, 70])
+            #expect(try folder.files().map(\.step) == [50, 70])
             try CheckpointReader(path: folder.file(step: 50)).verify()
         }
     }
@@ -106,8 +106,20 @@ struct CheckpointDirectoryTests {
             for (step, m) in [(1, 0.5), (2, 0.01), (3, 0.4), (4, 0.3), (5, 0.2), (6, 0.6)] { try write(folder, step: step, metric: m) }
             let deleted = try folder.prune(keepLast: 3)
             #expect(Set(deleted) == Set([1, 3].map { folder.file(step: $0) }))
-            #expect(folder.files().map(\.step) == [2, 4, 5, 6])
+            #expect(try folder.files().map(\.step) == [2, 4, 5, 6])
             #expect(try folder.prune(keepLast: 3).isEmpty, "pruning again deletes nothing")
         }
+    }
+}
+
+@Suite("CheckpointDirectory errors")
+struct CheckpointDirectoryErrorTests {
+    @Test("a run folder that is a file, or cannot be listed, is an error, not an empty run")
+    func unreadableFolder() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("td-not-a-folder-\(getpid())").path
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        #expect(throws: CheckpointError.self) { try CheckpointDirectory(path: file).files() }
+        #expect(throws: CheckpointError.self) { try CheckpointDirectory(path: file).latestValid() }
     }
 }
