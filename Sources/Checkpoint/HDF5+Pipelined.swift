@@ -13,46 +13,44 @@ extension HDF5Object {
         let data: UnsafeRawPointer
     }
 
-    /// A chunk ready to be written: data followed by its 4-byte little-endian Fletcher-32.
-    private final class PreparedChunk: @unchecked Sendable {
-        let buffer: UnsafeMutableRawPointer
-        let bytes: Int
-        init(_ item: BulkItem, elementSize: Int) {
-            bytes = item.shape.reduce(1, *) * elementSize
-            buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes + 4, alignment: 64)
-            buffer.copyMemory(from: item.data, byteCount: bytes)
-            buffer.storeBytes(of: fletcher32(item.data, count: bytes).littleEndian, toByteOffset: bytes, as: UInt32.self)
-        }
-        deinit { buffer.deallocate() }
-    }
-
     /// Writes each item as a dataset of one fletcher32-checksummed chunk (empty or scalar ones plainly).
+    /// Two reused buffers alternate: the worker copies and checksums item i+1 into one while this thread
+    /// hands item i's to HDF5 from the other.
     func writeChecksummed(_ items: [BulkItem], _ type: HDF5Scalar) throws {
+        let bytes = items.map { $0.shape.isEmpty ? 0 : $0.shape.reduce(1, *) * type.size }
+        let capacity = (bytes.max() ?? 0) + 4
+        let buffers = [UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64),
+                       UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)]
         let queue = DispatchQueue(label: "tracedistill.checkpoint.checksum")
-        defer { queue.sync {} }  // queued work reads the caller's buffers: never return before it ends
-        let chunked = items.map { !$0.shape.isEmpty && $0.shape.reduce(1, *) > 0 }
-        let prepared = Locked<[Int: PreparedChunk]>([:])
-        func schedule(_ i: Int) {
-            guard i < items.count, chunked[i] else { return }
-            let item = items[i]
+        defer {
+            queue.sync {}  // queued work reads the caller's data and our buffers: never return before it ends
+            buffers.forEach { $0.deallocate() }
+        }
+        let ready = items.map { _ in DispatchSemaphore(value: 0) }
+        let shared = SendableBuffers(buffers)
+        func prepare(_ i: Int) {
+            guard i < items.count, bytes[i] > 0 else { return }
+            let item = items[i], n = bytes[i], signal = ready[i]
             queue.async {
-                let c = PreparedChunk(item, elementSize: type.size)
-                prepared.update { $0[i] = c }
+                let buffer = shared.pointers[i % 2]
+                buffer.copyMemory(from: item.data, byteCount: n)
+                buffer.storeBytes(of: fletcher32(item.data, count: n).littleEndian, toByteOffset: n, as: UInt32.self)
+                signal.signal()
             }
         }
-        schedule(0)
+        prepare(0)
         for (i, item) in items.enumerated() {
-            schedule(i + 1)
-            guard chunked[i] else {
+            guard bytes[i] > 0 else {
+                prepare(i + 1)
                 try writeDataset(item.name, type, shape: item.shape, data: item.data, checksum: false)
                 continue
             }
-            queue.sync {}  // wait for the work queued so far (includes chunk i)
-            let chunk = prepared.update { $0.removeValue(forKey: i) }
+            ready[i].wait()
+            prepare(i + 1)  // its buffer last held item i-1, which is already written
             let ds = try createChunkedChecksummed(item.name, type, shape: item.shape)
             defer { H5Dclose(ds) }
             let origin = [hsize_t](repeating: 0, count: item.shape.count)
-            guard let chunk, H5Dwrite_chunk(ds, td_H5P_DEFAULT(), 0, origin, chunk.bytes + 4, chunk.buffer) >= 0 else {
+            guard H5Dwrite_chunk(ds, td_H5P_DEFAULT(), 0, origin, bytes[i] + 4, buffers[i % 2]) >= 0 else {
                 throw error(item.name, "cannot write dataset chunk")
             }
         }
@@ -144,6 +142,12 @@ extension HDF5Object {
         let bytes: Int
         let expected: UInt32
     }
+}
+
+/// The two write buffers, handed to the checksum worker.
+private struct SendableBuffers: @unchecked Sendable {
+    let pointers: [UnsafeMutableRawPointer]
+    init(_ pointers: [UnsafeMutableRawPointer]) { self.pointers = pointers }
 }
 
 /// A value shared between the I/O thread and the checksum worker, guarded by a lock.
