@@ -60,7 +60,7 @@ let package = Package(
         // use `@testable import Checkpoint` to reach the internal wrapper).
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Model", "Tensor", "TestSupport", "CHDF5"],
                     swiftSettings: plain),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Reward"], swiftSettings: plain),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
     ]
 )

@@ -51,10 +51,11 @@ public struct CheckpointDirectory {
         return (nil, skipped)
     }
 
-    /// Deletes old checkpoints, keeping the newest `keepLast`, the one with the best (lowest)
-    /// validation metric when `keepBest`, and always the newest valid one. Returns what it deleted.
+    /// Deletes old checkpoints, keeping the newest `keepLast`, the one with the best validation metric
+    /// when `keepBest` (lowest, or highest when `lowerIsBetter` is false, e.g. accuracy), and always the
+    /// newest valid one. Returns what it deleted.
     @discardableResult
-    public func prune(keepLast: Int, keepBest: Bool = true) throws -> [String] {
+    public func prune(keepLast: Int, keepBest: Bool = true, lowerIsBetter: Bool = true) throws -> [String] {
         precondition(keepLast >= 1, "keepLast must be at least 1")
         let all = try files()
         var keep = Set(all.suffix(keepLast).map(\.path))
@@ -64,7 +65,7 @@ public struct CheckpointDirectory {
             for f in all {
                 // a file that does not open or carries no metric cannot be the best one; it is not an error
                 guard let reader = try? CheckpointReader(path: f.path), let m = try? reader.run().validationMetric else { continue }
-                if best == nil || m < best!.1 { best = (f.path, m) }
+                if best == nil || (lowerIsBetter ? m < best!.1 : m > best!.1) { best = (f.path, m) }
             }
             if let best { keep.insert(best.0) }
         }

@@ -112,6 +112,22 @@ struct CheckpointDirectoryTests {
     }
 }
 
+@Suite("CheckpointDirectory retention direction")
+struct CheckpointRetentionDirectionTests {
+    @Test("with higher-is-better the highest metric is kept")
+    func higherIsBetter() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("td-prune-high-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let folder = CheckpointDirectory(path: dir)
+        for (step, m) in [(1, 0.2), (2, 0.9), (3, 0.5), (4, 0.1), (5, 0.3)] {
+            try CheckpointWriter.save(CheckpointContents(run: RunRecord(globalStep: step, rngState: [1], validationMetric: m)),
+                                      to: folder.file(step: step))
+        }
+        try folder.prune(keepLast: 2, keepBest: true, lowerIsBetter: false)
+        #expect(try folder.files().map(\.step) == [2, 4, 5], "best (0.9 at step 2) and the last two")
+    }
+}
+
 @Suite("CheckpointDirectory errors")
 struct CheckpointDirectoryErrorTests {
     @Test("a run folder that is a file, or cannot be listed, is an error, not an empty run")

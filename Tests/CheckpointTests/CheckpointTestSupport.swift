@@ -16,9 +16,6 @@ import Testing
 // MARK: - Paths
 
 /// The package root (this file is Tests/CheckpointTests/CheckpointTestSupport.swift).
-let packageRoot: String = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
 /// Runs `body` with a new empty folder under the system temp dir and removes the folder afterwards.
 func withTemporaryFolder<T>(_ label: String, _ body: (String) throws -> T) throws -> T {
     let path = (NSTemporaryDirectory() as NSString).appendingPathComponent("checkpoint-tests-\(label)-\(UUID().uuidString)")
@@ -341,100 +338,6 @@ func writeHandmadeCheckpoint(_ path: String, format: String?, version: Int, stor
     try f.setInt(run, "global_step", 0)
     var rng: [UInt8] = [9]
     try f.writeDataset(run, "rng_state", fileType: td_H5T_STD_U8LE(), memoryType: td_H5T_NATIVE_UINT8(), shape: [1], data: &rng)
-}
-
-// MARK: - Child processes
-
-/// How a child process ended and what it printed.
-struct ProcessResult: CustomStringConvertible {
-    let status: Int32
-    /// True when the process ended by a signal (a crash or our timeout kill) rather than exit().
-    let signaled: Bool
-    let timedOut: Bool
-    let stdout: String
-    let stderr: String
-    var succeeded: Bool { !signaled && !timedOut && status == 0 }
-    var description: String {
-        "\(timedOut ? "timed out" : signaled ? "killed by signal \(status)" : "exit status \(status)"); stdout: \(stdout.prefix(2000)); stderr: \(stderr.prefix(2000))"
-    }
-}
-
-/// Runs `executable` with `arguments` (output to temporary files, so large output cannot block it),
-/// killing it after `timeout` seconds.
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                currentDirectory: String? = nil, timeout: TimeInterval = 120) throws -> ProcessResult {
-    let outPath = NSTemporaryDirectory() + "checkpoint-tests-out-\(UUID().uuidString)"
-    let errPath = outPath + ".err"
-    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-    defer {
-        try? FileManager.default.removeItem(atPath: outPath)
-        try? FileManager.default.removeItem(atPath: errPath)
-    }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-    let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-    let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-    process.standardOutput = outHandle
-    process.standardError = errHandle
-    process.standardInput = FileHandle.nullDevice
-    let done = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in done.signal() }
-    try process.run()
-    var timedOut = false
-    if done.wait(timeout: .now() + timeout) == .timedOut {
-        timedOut = true
-        kill(process.processIdentifier, SIGKILL)
-        done.wait()
-    }
-    try outHandle.close()
-    try errHandle.close()
-    let out = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: outPath))) ?? Data(), as: UTF8.self)
-    let err = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: errPath))) ?? Data(), as: UTF8.self)
-    return ProcessResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                         timedOut: timedOut, stdout: out, stderr: err)
-}
-
-/// The environment for child processes: ours, with OpenBLAS told its core type (so `distill` does
-/// not re-execute itself) and a single BLAS thread.
-func childEnvironment() -> [String: String] {
-    var env = ProcessInfo.processInfo.environment
-    env["OPENBLAS_CORETYPE"] = env["OPENBLAS_CORETYPE"] ?? "SkylakeX"
-    env["OPENBLAS_NUM_THREADS"] = "1"
-    return env
-}
-
-/// Finds a program on PATH (or at the usual Debian location).
-func toolPath(_ name: String) -> String? {
-    let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/bin", "/bin"]
-    return dirs.map { $0 + "/" + name }.first { FileManager.default.isExecutableFile(atPath: $0) }
-}
-
-/// The `distill` executable of this build: beside the running test binary (same configuration) first,
-/// then .build/debug and .build/release under the package root.
-func distillPath() -> String? {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    let candidates = [URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("distill").path,
-                      packageRoot + "/.build/debug/distill", packageRoot + "/.build/release/distill"]
-    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-}
-
-/// The `distill` path, or nil after recording why the test cannot run.
-func requireDistill(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-    guard let path = distillPath() else {
-        Issue.record("the distill executable was not found beside the test binary or in .build/{debug,release}; build it with `swift build --product distill` (or `swift build --build-tests`)",
-                     sourceLocation: sourceLocation)
-        return nil
-    }
-    return path
-}
-
-/// Runs `distill` with `arguments`.
-func runDistill(_ distill: String, _ arguments: [String], timeout: TimeInterval = 120) throws -> ProcessResult {
-    try runProcess(distill, arguments, environment: childEnvironment(), timeout: timeout)
 }
 
 /// SHA-256 of bytes as computed by coreutils' `sha256sum` (independent of the project's hashing).
