@@ -66,11 +66,23 @@ final class HDF5Object {
     /// keeps that setting per thread); errors are reported as `HDF5Error` instead.
     static func silenceErrors() { td_silence_errors() }
 
+    /// File access without HDF5's flock-based file locking. Checkpoints never need it (a reader only ever
+    /// sees complete files, written under a temporary name and renamed), and the locks leak: a child
+    /// process started while a file is open inherits the descriptor and keeps the lock, so a later open
+    /// of the same file in this process fails as "cannot open".
+    private static func fileAccess() -> hid_t {
+        let fapl = H5Pcreate(td_H5P_FILE_ACCESS())
+        H5Pset_file_locking(fapl, false, true)
+        return fapl
+    }
+
     /// Creates (truncates) a file for writing, with the earliest format bounds so h5py 2.x and
     /// HDF5 1.10 tools read it.
     static func create(_ file: String) throws -> HDF5Object {
         silenceErrors()
-        let id = H5Fcreate(file, td_H5F_ACC_TRUNC(), td_H5P_DEFAULT(), td_H5P_DEFAULT())
+        let fapl = fileAccess()
+        defer { H5Pclose(fapl) }
+        let id = H5Fcreate(file, td_H5F_ACC_TRUNC(), td_H5P_DEFAULT(), fapl)
         guard id >= 0 else { throw HDF5Error(file: file, path: "/", message: "cannot create the file (check the folder exists and is writable)") }
         return HDF5Object(id: id, file: file, path: "/", close: H5Fclose)
     }
@@ -84,7 +96,9 @@ final class HDF5Object {
         guard H5Fis_hdf5(file) > 0 else {
             throw HDF5Error(file: file, path: "/", message: "not an HDF5 file, or truncated before its superblock")
         }
-        let id = H5Fopen(file, td_H5F_ACC_RDONLY(), td_H5P_DEFAULT())
+        let fapl = fileAccess()
+        defer { H5Pclose(fapl) }
+        let id = H5Fopen(file, td_H5F_ACC_RDONLY(), fapl)
         guard id >= 0 else { throw HDF5Error(file: file, path: "/", message: "cannot open the HDF5 file (truncated or damaged)") }
         return HDF5Object(id: id, file: file, path: "/", close: H5Fclose)
     }

@@ -254,3 +254,32 @@ struct DamageTests {
         }
     }
 }
+
+@Suite("Checkpoint file locks")
+struct CheckpointFileLockTests {
+    @Test("a lock left on the file by another process (an inherited descriptor) does not stop a load")
+    func lockedByAnotherProcess() throws {
+        guard let flock = toolPath("flock") else {
+            Issue.record("flock (util-linux) is not installed")
+            return
+        }
+        try withTemporaryFolder("lock") { dir in
+            let path = dir + "/step-1.h5"
+            var rng = RandomGenerator(seed: 2)
+            let cfg = TransformerConfig(vocabSize: 11, hiddenSize: 8, intermediateSize: 12, numHiddenLayers: 1, numAttentionHeads: 2)
+            let model = try Transformer(config: cfg, rng: &rng)
+            try CheckpointWriter.save(CheckpointContents(models: [ModelSnapshot(role: "student", configJSON: cfg.jsonString(),
+                                                                                store: model.parameters)]), to: path)
+            // An exclusive flock held by a child, as when a process spawned during a save inherits the
+            // writer's descriptor. HDF5's own file locking would refuse to open the file until it exits.
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: flock)
+            holder.arguments = ["-x", path, "sleep", "5"]
+            try holder.run()
+            defer { holder.terminate(); holder.waitUntilExit() }
+            Thread.sleep(forTimeInterval: 0.5)
+            let loaded = try CheckpointReader(path: path).loadTransformer(role: "student")
+            #expect(loaded.parameters.count == model.parameters.count)
+        }
+    }
+}
