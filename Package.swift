@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/attaswift/BigInt", exact: "6.0.1"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -40,7 +42,9 @@ let package = Package(
         .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
         .target(name: "Eval", dependencies: ["Model", "Data", "Reward"], swiftSettings: plain),
         .target(name: "Stages",
-                dependencies: ["Tensor", "Model", "Checkpoint", "Data", "Reward", "PPO", "Eval"],
+                dependencies: ["Tensor", "Model", "Checkpoint", "Data", "Reward", "PPO", "Eval",
+                               .product(name: "Yams", package: "Yams"),
+                               .product(name: "Logging", package: "swift-log")],
                 swiftSettings: plain),
         .executableTarget(
             name: "DistillCLI",
