@@ -51,6 +51,7 @@ let package = Package(
             dependencies: [
                 "Tensor", "Model", "Checkpoint", "Stages", "Eval", "Data", "Reward",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fastMath),
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport",
