@@ -67,5 +67,7 @@ let package = Package(
                     swiftSettings: plain),
         .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Model", "Tensor", "Data", "PPO", "TestSupport"],
+                    swiftSettings: plain),
     ]
 )

@@ -9,15 +9,20 @@ nonisolated(unsafe) private var pendingSignal: Int32 = 0
 
 /// SIGINT and SIGTERM finish the current step, write a checkpoint and exit instead of killing the process.
 private func installStopHandlers() {
+    var set = sigset_t()
+    sigemptyset(&set)
     for s in [SIGINT, SIGTERM] {
         signal(s) { pendingSignal = $0 }
+        sigaddset(&set, s)
     }
+    // a parent may have started us with these blocked (the mask survives exec); a blocked signal would wait forever
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// Turns runner events into what a person watching the run sees: the resolved config on stdout, one progress
 /// line per `logEvery` steps and every validation, state change and stage end on stderr.
 final class RunReporter {
-    let logEvery: Int
+    var logEvery: Int
     private var started = Date()
 
     init(logEvery: Int) { self.logEvery = logEvery }
@@ -105,9 +110,9 @@ struct ResumeCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var reporter: RunReporter?
-            let runner = try CurriculumRunner(resuming: runDir, observer: { reporter?.handle($0) })
-            reporter = RunReporter(logEvery: runner.curriculum.run.logEvery)
+            let reporter = RunReporter(logEvery: RunSettings().logEvery)
+            let runner = try CurriculumRunner(resuming: runDir, observer: reporter.handle)
+            reporter.logEvery = runner.curriculum.run.logEvery
             try drive(runner, runDirectory: runDir)
         }
     }

@@ -77,6 +77,10 @@ public enum StageEvent: Equatable, Sendable, CustomStringConvertible {
 public struct InvalidTransition: Error, Equatable, CustomStringConvertible {
     public let state: StageState
     public let event: StageEvent
+    public init(state: StageState, event: StageEvent) {
+        self.state = state
+        self.event = event
+    }
     public var description: String { "stage in state \(state) cannot take event \(event)" }
 }
 

@@ -87,23 +87,13 @@ final class TeacherTracesStage: Stage {
                 let ids = generation.tokens[row]
                 generated += ids.count
                 let text = tokenizer.decode(ids)
-                let trace = ParsedTrace(text)
-                guard let answer = trace.answer, trace.endsWithAnswer else { continue }
-                let right = AnswerNormalizer.equivalent(answer, q.answer)
-                if right { correct += 1 }
-                let steps = trace.stepTexts
-                let check = verifier.verify(steps: steps)
-                if check.isValid && !steps.isEmpty { verified += 1 }
-                guard right, check.isValid, !steps.isEmpty, texts.count < config.keepPerQuestion, texts.insert(text).inserted else { continue }
-                // one token per character: a step's character span is its token span in the completion
-                let probs = generation.logProbs[row].map { Foundation.exp(Double($0)) }
-                let confidence = trace.steps.map { line -> Double in
-                    let span = line.span.clamped(to: 0..<probs.count)
-                    return span.isEmpty ? 0 : span.reduce(0) { $0 + probs[$1] } / Double(span.count)
-                }
-                kept.append(TraceRecord(id: "teacher-\(q.id ?? "q\(position + qi)")-\(texts.count - 1)", domain: q.domain,
-                                        question: q.question, steps: steps, stepConfidence: confidence,
-                                        answer: answer, source: "teacher"))
+                let judged = SampledTrace(text: text, logProbs: generation.logProbs[row], question: q, verifier: verifier)
+                if judged.correct { correct += 1 }
+                if judged.verified { verified += 1 }
+                guard let record = judged.record, texts.count < config.keepPerQuestion, texts.insert(text).inserted else { continue }
+                kept.append(TraceRecord(id: "teacher-\(q.id ?? "q\(position + qi)")-\(texts.count - 1)", domain: record.domain,
+                                        question: record.question, steps: record.steps, stepConfidence: record.stepConfidence,
+                                        answer: record.answer, source: "teacher"))
             }
             if !texts.isEmpty { questionsKept += 1 }
         }
@@ -144,5 +134,34 @@ final class TeacherTracesStage: Stage {
         try TraceDataset.write(traces, to: context.runDirectory + "/teacher-traces.jsonl")
         let samples = max(counts["samples"] ?? 0, 1)
         context.logger.info("teacher-traces: kept \(traces.count) verified traces for \(Int(counts["questions_with_trace"] ?? 0)) of \(questions.count) questions (answer accuracy \(String(format: "%.3f", (counts["correct"] ?? 0) / samples)))")
+    }
+}
+
+/// The rejection-sampling verdict on one sampled completion: is the final answer right, does every step
+/// verify, and, when both hold, the trace as a dataset row with each step's confidence (the mean probability
+/// of the step's tokens; with the one-token-per-character tokenizer a step's character span in the completion
+/// is its token span).
+public struct SampledTrace {
+    public let correct: Bool
+    public let verified: Bool
+    /// The accepted row (source `teacher`), nil when rejected.
+    public let record: TraceRecord?
+
+    public init(text: String, logProbs: [Float], question: TraceRecord, verifier: StepVerifier = StepVerifier()) {
+        let trace = ParsedTrace(text)
+        guard let answer = trace.answer, trace.endsWithAnswer else {
+            correct = false; verified = false; record = nil
+            return
+        }
+        let steps = trace.stepTexts
+        correct = AnswerNormalizer.equivalent(answer, question.answer)
+        verified = !steps.isEmpty && verifier.verify(steps: steps).isValid
+        guard correct && verified else { record = nil; return }
+        let confidence = trace.steps.map { line -> Double in
+            let span = line.span.clamped(to: 0..<logProbs.count)
+            return span.isEmpty ? 0 : span.reduce(0.0) { $0 + Foundation.exp(Double(logProbs[$1])) } / Double(span.count)
+        }
+        record = TraceRecord(id: question.id, domain: question.domain, question: question.question, steps: steps,
+                             stepConfidence: confidence, answer: answer, source: "teacher")
     }
 }
