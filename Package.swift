@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "DistillCLI",
             dependencies: [
-                "Tensor", "Model", "Checkpoint", "Stages", "Eval", "Data", "Reward",
+                "Tensor", "Model", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -68,6 +68,8 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Model", "Tensor", "Data", "PPO", "TestSupport"],
+                    swiftSettings: plain),
+        .testTarget(name: "PPOTests", dependencies: ["PPO", "Model", "Tensor", "Reward", "Data", "TestSupport"],
                     swiftSettings: plain),
     ]
 )

@@ -1,0 +1,165 @@
+/// Which advantage estimator PPO uses.
+public enum AdvantageEstimator: String, Codable, Sendable, CaseIterable {
+    /// GAE over per-token rewards with the value head as critic (Schulman et al. 2016).
+    case gae
+    /// Group-relative advantages over `groupSize` samples per prompt, no critic (Shao et al. 2024).
+    case grpo
+}
+
+/// Every setting of one PPO run on the student; every default is here.
+///
+/// JSON/YAML keys are the snake_case names shown on each field (`clip_epsilon`, ...); omitted keys keep their
+/// defaults and unknown keys are an error (see `PPOConfig+Codable.swift`). `validate()` checks each field and
+/// the combinations, and names the field to change.
+public struct PPOConfig: Sendable, Equatable {
+    /// `learning_rate`: AdamW learning rate of the policy.
+    public var learningRate: Float = 1e-5
+    /// `value_learning_rate`: AdamW learning rate of the value head; nil uses `learningRate`.
+    public var valueLearningRate: Float? = nil
+    /// `weight_decay`: AdamW decoupled weight decay for both optimizers (0: RL fine-tuning should not pull
+    /// the student toward zero; the KL penalty already anchors it).
+    public var weightDecay: Float = 0
+    /// `clip_epsilon`: the PPO ratio clip, ratio kept in [1 - eps, 1 + eps] (Schulman et al. 2017).
+    public var clipEpsilon: Float = 0.2
+    /// `dual_clip`: nil, or c > 1: for negative advantages the loss is also capped at -c * A (Ye et al. 2020).
+    public var dualClip: Float? = nil
+    /// `value_clip`: nil, or the range around the old value within which the new value is clipped (PPO2 style).
+    public var valueClip: Float? = 0.2
+    /// `value_coefficient`: weight of the value loss 0.5 * mean(max(unclipped, clipped squared error)).
+    public var valueCoefficient: Float = 0.5
+    /// `entropy_coefficient`: weight of the entropy bonus (subtracted from the loss).
+    public var entropyCoefficient: Float = 0.01
+    /// `gamma`: discount of GAE (1: every token of a completion counts the same).
+    public var gamma: Float = 1
+    /// `lambda`: GAE's lambda (bias/variance trade-off).
+    public var lambda: Float = 0.95
+    /// `epochs`: passes over each rollout.
+    public var epochs: Int = 2
+    /// `minibatches`: minibatches per epoch (the rollout's sequences are shuffled and split evenly).
+    public var minibatches: Int = 4
+    /// `approx_kl_limit`: nil, or the approximate KL(old || new) (mean of k3 on the ratio) above which the
+    /// epoch loop stops before the minibatch's update (as Stable-Baselines3's target_kl).
+    public var approxKLLimit: Double? = 0.05
+    /// `kl_estimator`: per-token KL estimator of the reward penalty (k1 or k3).
+    public var klEstimator: KLEstimator = .k1
+    /// `kl_coefficient`: the KL penalty's coefficient (the starting value when adaptive).
+    public var klCoefficient: Double = 0.05
+    /// `kl_target`: nil for a fixed coefficient, or the per-sequence KL the adaptive controller steers toward
+    /// (Ziegler et al. 2019).
+    public var klTarget: Double? = 6
+    /// `kl_horizon`: samples over which the adaptive controller closes its error.
+    public var klHorizon: Int = 10_000
+    /// `advantage`: `gae` or `grpo`.
+    public var advantage: AdvantageEstimator = .gae
+    /// `group_size`: completions sampled per prompt (GRPO needs >= 2; GAE usually 1).
+    public var groupSize: Int = 1
+    /// `whiten_advantages`: normalise advantages to mean 0, std 1 over the rollout's tokens.
+    public var whitenAdvantages: Bool = true
+    /// `max_grad_norm`: nil, or the global L2 norm (policy and value head together) gradients are clipped to.
+    public var maxGradNorm: Float? = 1
+    /// `teacher_log_ratio_coefficient`: weight of the dense on-policy distillation reward
+    /// log p_teacher - log p_student per token (0: off; > 0 needs a teacher).
+    public var teacherLogRatioCoefficient: Float = 0
+    /// `step_rewards`: place each reasoning step's reward on the token that ends the step (true), or the
+    /// whole trace reward on the last token (false).
+    public var stepRewards: Bool = true
+    /// `prompts_per_iteration`: problems the stage passes to each iteration.
+    public var promptsPerIteration: Int = 16
+    /// `max_new_tokens`: longest completion sampled.
+    public var maxNewTokens: Int = 64
+    /// `temperature`: the sampling temperature controller (entropy-targeting by default) or a schedule.
+    public var temperature: TemperatureControl = .defaultEntropyTarget
+
+    /// The defaults.
+    public init() {}
+
+    /// Every field, each with its default (a memberwise init for code that maps its own config keys).
+    public init(learningRate: Float = 1e-5, valueLearningRate: Float? = nil, weightDecay: Float = 0,
+                clipEpsilon: Float = 0.2, dualClip: Float? = nil, valueClip: Float? = 0.2,
+                valueCoefficient: Float = 0.5, entropyCoefficient: Float = 0.01, gamma: Float = 1,
+                lambda: Float = 0.95, epochs: Int = 2, minibatches: Int = 4, approxKLLimit: Double? = 0.05,
+                klEstimator: KLEstimator = .k1, klCoefficient: Double = 0.05, klTarget: Double? = 6,
+                klHorizon: Int = 10_000, advantage: AdvantageEstimator = .gae, groupSize: Int = 1,
+                whitenAdvantages: Bool = true, maxGradNorm: Float? = 1, teacherLogRatioCoefficient: Float = 0,
+                stepRewards: Bool = true, promptsPerIteration: Int = 16, maxNewTokens: Int = 64,
+                temperature: TemperatureControl = .defaultEntropyTarget) {
+        self.learningRate = learningRate
+        self.valueLearningRate = valueLearningRate
+        self.weightDecay = weightDecay
+        self.clipEpsilon = clipEpsilon
+        self.dualClip = dualClip
+        self.valueClip = valueClip
+        self.valueCoefficient = valueCoefficient
+        self.entropyCoefficient = entropyCoefficient
+        self.gamma = gamma
+        self.lambda = lambda
+        self.epochs = epochs
+        self.minibatches = minibatches
+        self.approxKLLimit = approxKLLimit
+        self.klEstimator = klEstimator
+        self.klCoefficient = klCoefficient
+        self.klTarget = klTarget
+        self.klHorizon = klHorizon
+        self.advantage = advantage
+        self.groupSize = groupSize
+        self.whitenAdvantages = whitenAdvantages
+        self.maxGradNorm = maxGradNorm
+        self.teacherLogRatioCoefficient = teacherLogRatioCoefficient
+        self.stepRewards = stepRewards
+        self.promptsPerIteration = promptsPerIteration
+        self.maxNewTokens = maxNewTokens
+        self.temperature = temperature
+    }
+
+    /// Sequences per iteration: prompts x samples per prompt.
+    public var sequencesPerIteration: Int { promptsPerIteration * groupSize }
+
+    /// Checks every field and their combinations.
+    /// - Throws: `PPOConfigError` naming the field (snake_case) and saying how to fix it.
+    public func validate() throws {
+        func check(_ ok: Bool, _ field: String, _ reason: @autoclosure () -> String) throws {
+            if !ok { throw PPOConfigError(field: field, reason: reason()) }
+        }
+        try check(learningRate.isFinite && learningRate > 0, "learning_rate", "must be a positive number (e.g. 1e-5), got \(learningRate)")
+        if let v = valueLearningRate {
+            try check(v.isFinite && v > 0, "value_learning_rate", "must be a positive number or omitted (then learning_rate is used), got \(v)")
+        }
+        try check(weightDecay.isFinite && weightDecay >= 0, "weight_decay", "must be a number >= 0, got \(weightDecay)")
+        try check(clipEpsilon.isFinite && clipEpsilon > 0 && clipEpsilon < 1, "clip_epsilon", "must be in (0, 1) (usually 0.1-0.3), got \(clipEpsilon)")
+        if let c = dualClip {
+            try check(c.isFinite && c > 1, "dual_clip", "must be a number > 1 (Ye et al. use 3) or omitted to turn it off, got \(c)")
+        }
+        if let c = valueClip {
+            try check(c.isFinite && c > 0, "value_clip", "must be a positive number or omitted to turn value clipping off, got \(c)")
+        }
+        try check(valueCoefficient.isFinite && valueCoefficient >= 0, "value_coefficient", "must be a number >= 0, got \(valueCoefficient)")
+        try check(entropyCoefficient.isFinite && entropyCoefficient >= 0, "entropy_coefficient", "must be a number >= 0, got \(entropyCoefficient)")
+        try check(gamma.isFinite && gamma > 0 && gamma <= 1, "gamma", "must be in (0, 1], got \(gamma)")
+        try check(lambda.isFinite && lambda >= 0 && lambda <= 1, "lambda", "must be in [0, 1], got \(lambda)")
+        try check(epochs >= 1, "epochs", "must be at least 1, got \(epochs)")
+        try check(minibatches >= 1, "minibatches", "must be at least 1, got \(minibatches)")
+        if let l = approxKLLimit {
+            try check(l.isFinite && l > 0, "approx_kl_limit", "must be a positive number or omitted to never stop early, got \(l)")
+        }
+        try check(klCoefficient.isFinite && klCoefficient >= 0, "kl_coefficient", "must be a number >= 0, got \(klCoefficient)")
+        if let t = klTarget {
+            try check(t.isFinite && t > 0, "kl_target", "must be a positive KL (nats per sequence) or omitted for a fixed coefficient, got \(t)")
+            try check(klCoefficient > 0, "kl_coefficient", "must be > 0 when kl_target is set (the adaptive rule multiplies it), got 0")
+        }
+        try check(klHorizon >= 1, "kl_horizon", "must be at least 1 sample, got \(klHorizon)")
+        try check(groupSize >= 1, "group_size", "must be at least 1, got \(groupSize)")
+        if advantage == .grpo {
+            try check(groupSize >= 2, "group_size", "must be at least 2 with advantage grpo (it compares samples of the same prompt; 4-16 is usual), got \(groupSize)")
+        }
+        if let g = maxGradNorm {
+            try check(g.isFinite && g > 0, "max_grad_norm", "must be a positive number or omitted to turn clipping off, got \(g)")
+        }
+        try check(teacherLogRatioCoefficient.isFinite && teacherLogRatioCoefficient >= 0, "teacher_log_ratio_coefficient",
+                  "must be a number >= 0 (0 turns the teacher reward off), got \(teacherLogRatioCoefficient)")
+        try check(promptsPerIteration >= 1, "prompts_per_iteration", "must be at least 1, got \(promptsPerIteration)")
+        try check(sequencesPerIteration >= minibatches, "minibatches",
+                  "must not exceed prompts_per_iteration x group_size (\(sequencesPerIteration)) sequences per iteration, got \(minibatches); lower minibatches or raise prompts_per_iteration")
+        try check(maxNewTokens >= 1, "max_new_tokens", "must be at least 1, got \(maxNewTokens)")
+        try temperature.validate()
+    }
+}

@@ -1,0 +1,181 @@
+import Dispatch
+import Foundation
+import Model
+import Reward
+import Tensor
+
+/// Proximal policy optimisation of the student on reasoning traces, driven one iteration at a time.
+///
+/// An iteration samples completions for a set of problems with the KV-cache sampler at the temperature
+/// controller's temperature, scores them without gradients (policy, frozen reference, value head, optional
+/// teacher), turns the trace reward, the per-token KL penalty and the optional teacher log-ratio into
+/// per-token rewards, computes advantages (GAE or GRPO), runs the clipped PPO update over shuffled
+/// minibatches, and finally updates the KL and temperature controllers.
+///
+/// Temperature: every log-probability and entropy of an iteration (behaviour policy, current policy in the
+/// update, reference, teacher) is taken from softmax(logits / T) at the rollout's sampling temperature T,
+/// as TRL's PPO trainer does: the probability ratio then compares the distribution the tokens were drawn
+/// from with its update, and the KL penalty measures the same distribution. The behaviour log-probs are
+/// recomputed with a full forward pass instead of taken from the sampler, so the update's first ratio is 1
+/// up to the same kernels' rounding (the KV-cache path sums in another order).
+///
+/// Determinism: all randomness (sampling, minibatch shuffling) comes from the `rng` argument, so the same
+/// seed, problems and thread count give bit-identical weights.
+public final class PPOTrainer {
+    /// The student being trained.
+    public let policy: Transformer
+    /// The critic (trained with GAE; unused with GRPO).
+    public let valueHead: ValueHead
+    /// The frozen copy of the student made at stage start (never updated here).
+    public let reference: Transformer
+    /// The teacher for the dense log-ratio reward, when given.
+    public let teacher: Transformer?
+    /// Maps tokens to trace text.
+    public let tokenizer: Tokenizer
+    /// The trace reward.
+    public let reward: CompositeReward
+    /// The validated settings.
+    public let config: PPOConfig
+    /// AdamW over the policy's parameters (checkpoint its moments and step count).
+    public let policyOptimizer: AdamW
+    /// AdamW over the value head's parameters.
+    public let valueOptimizer: AdamW
+    /// The KL penalty's coefficient controller.
+    public private(set) var klController: KLController
+    /// The sampling temperature controller.
+    public private(set) var temperatureController: TemperatureController
+    /// Iterations run so far (restored with the controllers).
+    public private(set) var iteration = 0
+    /// Multiplies both learning rates (a stage may schedule it; 1 by default).
+    public var learningRateScale: Float = 1
+    let verifier = StepVerifier()
+
+    /// A trainer over the given models.
+    /// - Throws: `PPOConfigError` for a bad config; `PPOError.modelMismatch` when the reference's architecture
+    ///   differs from the policy's, a vocabulary is smaller than the tokenizer's or the value head's width
+    ///   differs; `PPOError.teacherRequired` when the teacher reward is on without a teacher.
+    public init(policy: Transformer, valueHead: ValueHead, reference: Transformer, teacher: Transformer?,
+                tokenizer: Tokenizer, reward: CompositeReward, config: PPOConfig) throws {
+        try config.validate()
+        guard reference.config == policy.config else {
+            throw PPOError.modelMismatch("the reference must be a copy of the policy; configs differ (\(reference.config.jsonString()) vs \(policy.config.jsonString()))")
+        }
+        guard policy.config.vocabSize >= tokenizer.vocabularySize else {
+            throw PPOError.modelMismatch("the policy's vocabulary (\(policy.config.vocabSize)) is smaller than the tokenizer's (\(tokenizer.vocabularySize))")
+        }
+        if let teacher, teacher.config.vocabSize != policy.config.vocabSize {
+            throw PPOError.modelMismatch("teacher vocabulary \(teacher.config.vocabSize) != student vocabulary \(policy.config.vocabSize)")
+        }
+        let width = valueHead.parameters["v_head.weight"].shape.last ?? 0
+        guard width == policy.config.hiddenSize else {
+            throw PPOError.modelMismatch("value head width \(width) != policy hidden size \(policy.config.hiddenSize)")
+        }
+        if config.teacherLogRatioCoefficient > 0 && teacher == nil { throw PPOError.teacherRequired }
+        self.policy = policy
+        self.valueHead = valueHead
+        self.reference = reference
+        self.teacher = teacher
+        self.tokenizer = tokenizer
+        self.reward = reward
+        self.config = config
+        policyOptimizer = AdamW(store: policy.parameters, weightDecay: config.weightDecay)
+        valueOptimizer = AdamW(store: valueHead.parameters, weightDecay: config.weightDecay)
+        if let target = config.klTarget {
+            klController = KLController(initial: config.klCoefficient, target: target, horizon: config.klHorizon)
+        } else {
+            klController = KLController(fixed: config.klCoefficient)
+        }
+        temperatureController = TemperatureController(config.temperature)
+    }
+
+    /// Whether the value head takes part (GAE) or not (GRPO).
+    var usesCritic: Bool { config.advantage == .gae }
+
+    // MARK: - Controllers
+
+    /// The controllers' state for checkpoints: `kl_coefficient`, `temperature`, `temperature_position`, `iteration`.
+    public var controllerState: [String: Double] {
+        klController.state.merging(temperatureController.state) { a, _ in a }.merging(["iteration": Double(iteration)]) { a, _ in a }
+    }
+
+    /// Restores `controllerState` from a checkpoint (all or nothing).
+    /// - Throws: `PPOError.invalidControllerState` naming a missing or bad key.
+    public func restoreControllers(_ state: [String: Double]) throws {
+        var kl = klController, temperature = temperatureController
+        try kl.restore(state)
+        try temperature.restore(state)
+        guard let it = state["iteration"], it.isFinite, it >= 0, it == it.rounded(), it < Double(Int.max / 2) else {
+            throw PPOError.invalidControllerState(key: "iteration", reason: "missing or not a whole number >= 0")
+        }
+        klController = kl
+        temperatureController = temperature
+        iteration = Int(it)
+    }
+
+    // MARK: - One iteration
+
+    /// Samples, scores, rewards and updates on `problems` (each sampled `groupSize` times), then updates the
+    /// KL and temperature controllers.
+    /// - Throws: `PPOError` for empty or unencodable problems, over-long prompts, or too few sequences for
+    ///   the minibatches.
+    public func iterate(problems: [PPOProblem], rng: inout RandomGenerator) throws -> PPOIterationMetrics {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let sequences = problems.count * config.groupSize
+        guard !problems.isEmpty else { throw PPOError.noProblems }
+        guard sequences >= config.minibatches else {
+            throw PPOError.tooFewSequences(sequences: sequences, minibatches: config.minibatches)
+        }
+        let coefficient = klController.coefficient
+        var rollout = try sample(problems, groupSize: config.groupSize, temperature: temperatureController.temperature,
+                                 rng: &rng)
+        rollout.batch = PPOBatch(prompts: rollout.prompts, completions: rollout.completions,
+                                 temperature: temperatureController.temperature)
+        score(&rollout.batch)
+        let kl = assignRewards(&rollout, klCoefficient: coefficient)
+        computeAdvantages(&rollout.batch)
+        let stats = update(rollout.batch, rng: &rng)
+
+        var m = summarize(rollout)
+        m.iteration = iteration
+        m.kl = kl.reduce(0, +) / Double(kl.count)
+        m.klCoefficient = coefficient
+        m.temperature = Double(rollout.batch.temperature)
+        let b: PPOBatch = rollout.batch
+        m.entropy = Advantages.maskedMoments(b.entropies, mask: b.mask).mean
+        if let t = b.teacherLogProbs {
+            m.teacherLogRatio = Advantages.maskedMoments(zip(t, b.oldLogProbs).map { $0 - $1 }, mask: b.mask).mean
+        }
+        if usesCritic { m.explainedVariance = Advantages.explainedVariance(values: b.values, returns: b.returns, mask: b.mask) }
+        m.update = stats
+        klController.update(currentKL: m.kl, steps: b.batchSize)
+        temperatureController.update(meanEntropy: m.entropy)
+        iteration += 1
+        m.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        m.tokensPerSecond = Double(b.tokenCount) / max(m.seconds, 1e-9)
+        return m
+    }
+
+    /// Scores `problems` without updating anything: greedy decoding at `temperature` 0 (the default), or
+    /// sampling at a given temperature from `rng`.
+    /// - Throws: `PPOError` for empty or unencodable problems and over-long prompts.
+    public func evaluate(problems: [PPOProblem], temperature: Float = 0, rng: inout RandomGenerator) throws -> PPOEvaluation {
+        guard !problems.isEmpty else { throw PPOError.noProblems }
+        precondition(temperature >= 0 && temperature.isFinite, "evaluate: temperature must be >= 0, got \(temperature)")
+        var all: [Rollout] = []
+        let chunk = 64  // bounds the KV cache of one generate call
+        for lo in stride(from: 0, to: problems.count, by: chunk) {
+            let part = Array(problems[lo..<min(lo + chunk, problems.count)])
+            all.append(try sample(part, groupSize: 1, temperature: temperature, rng: &rng, firstIndex: lo))
+        }
+        var e = PPOEvaluation()
+        let merged = Rollout.merge(all)
+        let s = summarize(merged)
+        e.problems = problems.count
+        e.meanReward = s.reward
+        e.rewardComponents = s.rewardComponents
+        e.verifiedStepRate = s.verifiedStepRate
+        e.answerAccuracy = s.answerAccuracy
+        e.completionLength = s.completionLength
+        return e
+    }
+}
