@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Data", dependencies: ["Reward"], swiftSettings: plain),
         .target(name: "Reward", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: plain),
         .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
-        .target(name: "Eval", dependencies: ["Model", "Data", "Reward"], swiftSettings: plain),
+        .target(name: "Eval", dependencies: ["Model", "Data", "Reward", "Tensor"], swiftSettings: plain),
         .target(name: "Stages",
                 dependencies: ["Tensor", "Model", "Checkpoint", "Data", "Reward", "PPO", "Eval",
                                .product(name: "Yams", package: "Yams"),
