@@ -66,5 +66,8 @@ let package = Package(
                     swiftSettings: plain),
         .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
+        // Checkpoint: the tests write tiny checkpoints and run folders for the `distill eval` / `report` commands.
+        .testTarget(name: "EvalTests", dependencies: ["Eval", "Data", "Reward", "Model", "Tensor", "Checkpoint", "TestSupport"],
+                    swiftSettings: plain),
     ]
 )

@@ -145,7 +145,7 @@ extension EvalConfig {
     /// As JSON.
     var jsonObject: [String: Any] {
         ["max_new_tokens": maxNewTokens, "batch_size": batchSize, "samples": samples, "k": resolvedKs,
-         "temperature": Double(temperature), "top_p": json(topP.map(Double.init)), "seed": seed]
+         "temperature": decimal(temperature), "top_p": json(topP.map(decimal)), "seed": seed]
     }
 
     /// Bullet lines for Markdown reports.
@@ -166,6 +166,10 @@ func json(_ x: Double?) -> Any {
     guard let x, x.isFinite else { return NSNull() }
     return x
 }
+
+/// A float setting as the decimal the user wrote (0.6, not 0.6000000238418579): the shortest text that reads back
+/// as the same float, read as a double.
+func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
 
 /// The current time as ISO 8601 UTC.
 public func utcNow() -> String { ISO8601DateFormatter().string(from: Date()) }

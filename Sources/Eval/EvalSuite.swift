@@ -78,12 +78,13 @@ public struct EvalSuite: Sendable, Equatable {
         return out
     }
 
-    /// Checks that no question of the suite appears in `training` (compared by the canonical question), for
-    /// suites that were not split by the plan (published files) or training data of unknown origin.
+    /// Checks that no question of the suite appears in `training` (compared by the canonical question: case and
+    /// spacing ignored), for suites that were not split by the plan (published files) or training data of unknown
+    /// origin.
     /// - Throws: `DataError.splitOverlap` with the count and a few examples.
-    public func checkDisjoint(from training: [TraceRecord]) throws {
-        let held = problems.map { TraceRecord(id: $0.id, question: $0.question, steps: [], answer: $0.referenceAnswer) }
-        try SplitPlan.checkDisjoint(training, held)
+    public func checkDisjoint(from training: EvalSuite) throws {
+        let asRecords = { (s: EvalSuite) in s.problems.map { TraceRecord(id: $0.id, question: $0.question, steps: [], answer: $0.referenceAnswer) } }
+        try SplitPlan.checkDisjoint(asRecords(training), asRecords(self))
     }
 
     /// Problems from trace rows; every row needs a question (the model is prompted with it).

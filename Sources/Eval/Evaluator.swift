@@ -139,7 +139,7 @@ public struct Evaluator: Sendable {
             }.count
             return ModelReport.KValue(k: k, value: Statistics.fraction(right, of: problems.count))
         }
-        let metrics = ModelReport.Sampling(samples: n, temperature: Double(config.temperature), topP: config.topP.map(Double.init),
+        let metrics = ModelReport.Sampling(samples: n, temperature: decimal(config.temperature), topP: config.topP.map(decimal),
                                            seed: config.seed, passAtK: passAtK, majAtK: majAtK,
                                            sampleAccuracy: Statistics.mean(correct.map { Double($0) / Double(n) }),
                                            generatedTokens: tokens, seconds: seconds,

@@ -7,6 +7,12 @@ public struct ModelReport: Sendable {
         public var k: Int
         /// The metric's value in [0, 1].
         public var value: Double
+
+        /// The metric at `k` is `value`.
+        public init(k: Int, value: Double) {
+            self.k = k
+            self.value = value
+        }
     }
 
     /// Greedy-decoding speed.

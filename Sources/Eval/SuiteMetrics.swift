@@ -9,6 +9,12 @@ public struct SuiteMetrics: Sendable, Equatable {
         public var step: Int
         /// Rows whose first invalid step is `step`.
         public var rows: Int
+
+        /// `rows` rows first failed at `step`.
+        public init(step: Int, rows: Int) {
+            self.step = step
+            self.rows = rows
+        }
     }
 
     /// Problems scored.
