@@ -34,6 +34,13 @@ public struct RunReportPlan: Sendable, Equatable {
         /// The full path.
         public var path: String
 
+        /// The file at `path` holds stage `index` of kind `kind`.
+        public init(index: Int, kind: String, path: String) {
+            self.index = index
+            self.kind = kind
+            self.path = path
+        }
+
         /// Parses `stage-<index>-<kind>.h5`; nil for any other name.
         public static func parse(name: String, folder: String) -> StageFile? {
             guard name.hasPrefix("stage-"), name.hasSuffix(".h5") else { return nil }
