@@ -48,8 +48,7 @@ public struct EvalReport: Sendable {
         let t = teacher.headline, s = student.headline
         return t.map { name, tv in
             let sv = s.first { $0.name == name }?.value
-            let ratio: Double? = (tv != nil && sv != nil && tv! != 0) ? sv! / tv! : nil
-            return Retention(metric: name, teacher: tv, student: sv, ratio: ratio)
+            return Retention(metric: name, teacher: tv, student: sv, ratio: ratio(sv, tv))
         }
     }
 
@@ -80,6 +79,12 @@ public struct EvalReport: Sendable {
             return row
         }
         return MarkdownTable(headers: headers, rows: rows)
+    }
+
+    /// Writes report.json, report.md and completions.jsonl into `directory` (see `ReportFiles`).
+    @discardableResult
+    public func write(to directory: String) throws -> [String] {
+        try ReportFiles.write(json: jsonObject, markdown: markdown, models: models, to: directory)
     }
 
     /// The report as Markdown: settings, the summary table, per-domain accuracy and step validity, the

@@ -44,25 +44,28 @@ public struct RunReport: Sendable {
     }
 
     /// The table: row, stage file, params, accuracy, step validity, pass@k for each k (n/a without sampling),
-    /// tokens/s, and accuracy as a fraction of the teacher's.
+    /// tokens/s, and accuracy and step validity as fractions of the teacher's (the retention issue 8 asks for).
     public var table: MarkdownTable {
         let ks = config.resolvedKs
-        let teacher = rows.first { $0.plan.role == "teacher" }?.report.greedy.accuracy
+        let teacher = rows.first { $0.plan.role == "teacher" }?.report.greedy
         let headers = ["row", "stage file", "params", "accuracy", "step validity"] + (ks.isEmpty ? ["pass@k"] : ks.map { "pass@\($0)" })
-            + ["tokens/s", "accuracy vs teacher"]
+            + ["tokens/s", "accuracy vs teacher", "step validity vs teacher"]
         let body = rows.map { r -> [String] in
             let m = r.report
             let pass = ks.isEmpty ? ["n/a"] : ks.map { Cell.percent(m.passAt($0)) }
-            let vsTeacher: Double? = (teacher ?? 0) > 0 ? m.greedy.accuracy / teacher! : nil
             return [r.plan.label, (r.plan.file as NSString).lastPathComponent, Cell.count(m.parameterCount), Cell.percent(m.greedy.accuracy),
-                    Cell.percent(m.greedy.stepValidity)] + pass + [Cell.number(m.timing.tokensPerSecond, decimals: 1), Cell.ratio(vsTeacher)]
+                    Cell.percent(m.greedy.stepValidity)] + pass
+                + [Cell.number(m.timing.tokensPerSecond, decimals: 1), Cell.ratio(ratio(m.greedy.accuracy, teacher?.accuracy)),
+                   Cell.ratio(ratio(m.greedy.stepValidity, teacher?.stepValidity))]
         }
         return MarkdownTable(headers: headers, rows: body)
     }
 
-    /// As JSON: each row's headline columns plus its full model report (every key present; undefined values null).
+    /// As JSON: each row's headline columns, accuracy and step validity as fractions of the teacher's, and the row's
+    /// full model report (every key present; undefined values null).
     public var jsonObject: [String: Any] {
-        [
+        let teacher = rows.first { $0.plan.role == "teacher" }?.report.greedy
+        return [
             "kind": "tracedistill-run-report", "created_utc": createdUTC, "run_directory": runDirectory,
             "suite": suite.jsonObject, "config": config.jsonObject, "notes": notes,
             "rows": rows.map { r -> [String: Any] in
@@ -71,9 +74,17 @@ public struct RunReport: Sendable {
                         "stage_kind": r.plan.stageKind, "parameters": m.parameterCount, "model_bytes": m.modelBytes,
                         "accuracy": m.greedy.accuracy, "step_validity": json(m.greedy.stepValidity),
                         "pass_at_k": (m.sampling?.passAtK ?? []).map { ["k": $0.k, "value": $0.value] as [String: Any] },
-                        "tokens_per_second": m.timing.tokensPerSecond, "model": m.jsonObject]
+                        "tokens_per_second": m.timing.tokensPerSecond,
+                        "accuracy_vs_teacher": json(ratio(m.greedy.accuracy, teacher?.accuracy)),
+                        "step_validity_vs_teacher": json(ratio(m.greedy.stepValidity, teacher?.stepValidity)), "model": m.jsonObject]
             },
         ]
+    }
+
+    /// Writes report.json, report.md and completions.jsonl into `directory` (see `ReportFiles`).
+    @discardableResult
+    public func write(to directory: String) throws -> [String] {
+        try ReportFiles.write(json: jsonObject, markdown: markdown, models: rows.map(\.report), to: directory)
     }
 
     /// The report as Markdown: the table, notes, settings, per-domain accuracy and the definitions.
@@ -84,4 +95,10 @@ public struct RunReport: Sendable {
         out += ModelReport.domainSection(rows.map(\.report)) + ModelReport.notAttemptedSection(rows.map(\.report)) + ModelReport.definitions
         return out.joined(separator: "\n") + "\n"
     }
+}
+
+/// `value / reference`, nil when either is missing or the reference is 0.
+func ratio(_ value: Double?, _ reference: Double?) -> Double? {
+    guard let value, let reference, reference != 0 else { return nil }
+    return value / reference
 }

@@ -174,7 +174,7 @@ struct EvalCommandTests {
             #expect(r.succeeded, "distill report: \(r)")
             let labels = ["teacher", "student after output-distill", "student after feature-align", "student after ppo-trace", "baseline (CE only)"]
             for label in labels { #expect(r.stdout.contains("| \(label)"), "table lacks \(label): \(r.stdout)") }
-            for column in ["params", "accuracy", "step validity", "pass@1", "pass@2", "tokens/s"] { #expect(r.stdout.contains(column), "\(column)") }
+            for column in ["params", "accuracy", "step validity", "pass@1", "pass@2", "tokens/s", "accuracy vs teacher"] { #expect(r.stdout.contains(column), "\(column)") }
             #expect(r.stdout.contains("note: stage-1-teacher-traces.h5"), "\(r.stdout)")
 
             let json = try #require(try readJSONObject(dir + "/report.json"))
@@ -187,7 +187,8 @@ struct EvalCommandTests {
                     == ["stage-0-teacher-sft.h5", "stage-2-output-distill.h5", "stage-3-feature-align.h5", "stage-4-ppo-trace.h5", "stage-5-baseline-ce.h5"])
             for (row, label) in zip(rows, labels) {
                 #expect(Set(row.keys) == ["label", "role", "file", "stage_index", "stage_kind", "parameters", "model_bytes", "accuracy",
-                                          "step_validity", "pass_at_k", "tokens_per_second", "model"], "row keys: \(row.keys.sorted())")
+                                          "step_validity", "pass_at_k", "tokens_per_second", "accuracy_vs_teacher",
+                                          "step_validity_vs_teacher", "model"], "row keys: \(row.keys.sorted())")
                 #expect((row["pass_at_k"] as? [[String: Any]])?.compactMap { $0["k"] as? Int } == [1, 2])
                 checkModel(row["model"] as? [String: Any] ?? [:], label: label, problems: 4, samples: 2, ks: [1, 2])
             }
