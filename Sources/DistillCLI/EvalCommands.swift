@@ -21,7 +21,7 @@ struct EvalOptions: ParsableArguments {
     @Option(help: "Evaluate only the first N problems (math-proof interleaves domains, so they stay balanced).")
     var limit: Int?
 
-    @Option(parsing: .upToNextOption, help: "The k values of pass@k and maj@k, each at most --samples (default: 1 and --samples).")
+    @Option(parsing: .upToNextOption, help: "The k values of pass@k and maj@k, each at most --samples, e.g. --k 1 4 8 (default: 1 and --samples).")
     var k: [Int] = []
 
     @Option(help: "Sampling temperature for pass@k and maj@k (greedy decoding is always run as well).")

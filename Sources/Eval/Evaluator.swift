@@ -53,6 +53,7 @@ public struct Evaluator: Sendable {
 
         // Greedy pass.
         var completions = [String](repeating: "", count: problems.count)
+        // Unattempted problems keep this score; every attempted one is rescored from its completion below.
         var scores = problems.indices.map { TraceScore(notAttempted: prompts[$0].reason ?? "", problem: problems[$0]) }
         var latencies: [Double] = []
         var greedyTokens = 0, greedySeconds = 0.0
