@@ -192,6 +192,51 @@ public final class ConfigNode {
     }
 }
 
+extension ConfigNode {
+    /// The subtree as JSON-compatible values (mappings to dictionaries, lists to arrays, scalars typed as YAML
+    /// resolves them), for settings types that decode themselves with Codable.
+    public func jsonValue() -> Any {
+        func convert(_ n: Yams.Node) -> Any {
+            switch n {
+            case .mapping(let m):
+                var out: [String: Any] = [:]
+                for (k, v) in m { out[k.string ?? "\(k)"] = convert(v) }
+                return out
+            case .sequence(let s):
+                return s.map(convert)
+            case .scalar(let s):
+                if s.style == .plain {
+                    if ["~", "null", "Null", "NULL", ""].contains(s.string) { return NSNull() }
+                    if let b = n.bool { return b }
+                    if let i = n.int { return i }
+                    if let f = n.float { return f }
+                }
+                return s.string
+            case .alias:
+                return NSNull()
+            }
+        }
+        return node.map(convert) ?? [String: Any]()
+    }
+
+    /// Decodes the subtree with `T`'s Codable; an error naming a field (as `field(of:)` extracts it) is turned
+    /// into a `CurriculumError` at that field's key path and line.
+    public func decode<T: Decodable>(_ type: T.Type, field: (Error) -> (field: String, message: String)?) throws -> T {
+        let data = try JSONSerialization.data(withJSONObject: jsonValue(), options: [.fragmentsAllowed])
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch {
+            guard let (name, message) = field(error) else { throw self.error("\(error)") }
+            var target: ConfigNode = self
+            for part in name.split(separator: ".") {
+                guard let next = try? target.child(String(part)), next.isPresent else { break }
+                target = next
+            }
+            throw CurriculumError(file: file, keyPath: path + (name.isEmpty ? "" : "." + name), line: target.line ?? line, message: message)
+        }
+    }
+}
+
 private extension Yams.Node {
     var isMapping: Bool { if case .mapping = self { return true } else { return false } }
 }

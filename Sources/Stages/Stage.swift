@@ -110,6 +110,6 @@ public struct StageRegistry {
     /// The built-in kinds.
     public static var standard: StageRegistry {
         StageRegistry([TeacherSFTStage.kind, TeacherTracesStage.kind, OutputDistillStage.kind, FeatureAlignStage.featureKind,
-                       TemperatureSearchStage.kind, BaselineCEStage.kind])
+                       TemperatureSearchStage.kind, BaselineCEStage.kind, PPOTraceStage.kind])
     }
 }

@@ -33,13 +33,13 @@ struct RunCommandTests {
             let clean = try run(distill, ["run", "curricula/smoke.yaml", "--run-dir", dir + "/clean"])
             #expect(clean.succeeded, "\(clean)")
             #expect(clean.stdout.contains("resolved curriculum:") && clean.stdout.contains("learning_rate:"))
-            let final = "stage-5-baseline-ce.h5"
+            let final = "stage-6-baseline-ce.h5"
             let want = try hashes(distill, dir + "/clean/" + final)
-            #expect(Set(want.keys) == ["teacher", "student", "projection", "baseline"])
+            #expect(Set(want.keys) == ["teacher", "student", "projection", "value_head", "baseline"])
 
-            // mid-stage (teacher-sft step 25), the stage boundary after temperature-search, mid output-distill,
-            // and inside the 9th checkpoint save (temporary file written, not yet renamed)
-            for fault in ["kill-after-step:25", "kill-after-stage:2", "kill-after-step:57", "kill-in-save:9"] {
+            // mid teacher-sft (global step 25), the stage boundary after temperature-search, mid output-distill
+            // (150), mid ppo-trace (210), and inside the 9th checkpoint save (temporary file written, not renamed)
+            for fault in ["kill-after-step:25", "kill-after-stage:2", "kill-after-step:150", "kill-after-step:210", "kill-in-save:9"] {
                 let d = dir + "/" + fault.replacingOccurrences(of: ":", with: "-")
                 let killed = try run(distill, ["run", "curricula/smoke.yaml", "--run-dir", d], fault: fault)
                 #expect(killed.signaled, "\(fault): the run should have been killed: \(killed)")
@@ -83,10 +83,10 @@ struct RunCommandTests {
             #expect(status.succeeded, "\(status)")
             let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
             let stages = json?["stages"] as? [[String: Any]] ?? []
-            #expect(stages.count == 6)
+            #expect(stages.count == 7)
             #expect(stages.first?["kind"] as? String == "teacher-sft")
             #expect(["running", "evaluating"].contains(stages.first?["state"] as? String ?? ""))
-            #expect((stages.first?["step"] as? Int ?? 0) >= 10 && stages.first?["total_steps"] as? Int == 40)
+            #expect((stages.first?["step"] as? Int ?? 0) >= 10 && stages.first?["total_steps"] as? Int == 120)
             #expect(stages.dropFirst().allSatisfy { $0["state"] as? String == "pending" })
             #expect((json?["newest_checkpoint"] as? String)?.hasSuffix(".h5") == true)
             let text = try runDistill(distill, ["status", dir])

@@ -91,11 +91,20 @@ struct RunnerTests {
             #expect(signal == SIGINT && path.hasSuffix("step-23.h5"))
             let resumed = try CurriculumRunner(resuming: dir + "/b")
             #expect(try resumed.run() == .completed)
-            for role in ["teacher", "student", "projection", "baseline"] {
-                let a = try CheckpointReader(path: dir + "/a/stage-5-baseline-ce.h5").parameterHash(role: role)
-                let b = try CheckpointReader(path: dir + "/b/stage-5-baseline-ce.h5").parameterHash(role: role)
+            for role in ["teacher", "student", "projection", "value_head", "baseline"] {
+                let a = try CheckpointReader(path: dir + "/a/stage-6-baseline-ce.h5").parameterHash(role: role)
+                let b = try CheckpointReader(path: dir + "/b/stage-6-baseline-ce.h5").parameterHash(role: role)
                 #expect(a == b, "\(role) differs after resume")
             }
+
+            // issue 7: after ppo-trace the validation reward is above its value at the stage's start
+            let reader = try CheckpointReader(path: dir + "/a/stage-5-ppo-trace.h5")
+            let record = try #require(try reader.stages().dropFirst(5).first)
+            #expect(record.kind == "ppo-trace" && record.state == "completed")
+            let start = try #require(record.controllers["start"]?["reward"])
+            let series = try #require(try reader.metrics()[5]?["validation/reward"])
+            let end = try #require(series.last(where: { !$0.isNaN }))
+            #expect(end > start + 0.1, "validation reward \(start) at the start of ppo-trace, \(end) after it")
         }
     }
 
