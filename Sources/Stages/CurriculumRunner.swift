@@ -224,6 +224,9 @@ public final class CurriculumRunner {
                 let reason = "\(error)"
                 try? apply(.error(reason: reason), stage)
                 context.stageRecords[index].failureReason = reason
+                // the failure and its reason go on record (status shows them; resume refuses and says why);
+                // a failed write must not hide the original error
+                _ = try? checkpoint(stage)
                 context.logger.error("stage \(index) (\(kind)) failed: \(reason)")
                 throw RunError.failedStage(index: index, kind: kind, reason: reason)
             }

@@ -23,18 +23,18 @@ class OutputDistillStage: TrainingStage {
         let examples: [TokenizedTrace]
         switch c.resolvedData(in: context.curriculum, index: index) {
         case .reference: examples = context.data.trainTokens
-        case .teacherTraces: examples = try Self.teacherExamples(context)
-        case .both: examples = try Self.teacherExamples(context) + context.data.trainTokens
+        case .teacherTraces: examples = try Self.teacherExamples(context, index: index)
+        case .both: examples = try Self.teacherExamples(context, index: index) + context.data.trainTokens
         }
         batchesPerEpoch = max(1, examples.count / max(1, c.training.batchSize))
         try super.init(settings: c.training, index: index, context: context, model: context.student, modelRole: "student",
                        extraTrained: extraTrained, examples: examples, validationExamples: context.data.validationTokens)
     }
 
-    private static func teacherExamples(_ context: RunContext) throws -> [TokenizedTrace] {
+    private static func teacherExamples(_ context: RunContext, index: Int) throws -> [TokenizedTrace] {
         let traces = try context.teacherTraces()
         guard !traces.isEmpty else {
-            throw StageError.noData(stage: -1, reason: "the teacher-traces stage kept no verified trace; train the teacher longer (teacher-sft steps), sample more (samples), or use data: both / reference")
+            throw StageError.noData(stage: index, reason: "the teacher-traces stage kept no verified trace; train the teacher longer (teacher-sft steps), sample more (samples), or use data: both / reference")
         }
         return try traces.map { try TokenizedTrace($0, tokenizer: context.tokenizer) }
     }

@@ -37,6 +37,25 @@ final class CountUpStage: Stage {
     func finish(_ context: RunContext) throws {}
 }
 
+/// A stage kind that fails on its second step.
+struct Broken: Error, CustomStringConvertible { var description: String { "the data source went away" } }
+
+final class FailingStage: Stage {
+    static let kind = StageKind(name: "fail-at-2", parse: CountUpConfiguration.init) { _, _, _ in FailingStage() }
+    let totalSteps = 5
+    private(set) var step = 0
+    func advance(_ context: RunContext) throws -> [String: Double] {
+        if step == 1 { throw Broken() }
+        step += 1
+        return [:]
+    }
+    var isEvaluationDue: Bool { false }
+    func evaluate(_ context: RunContext) throws -> StageEvaluation { StageEvaluation(metrics: [:]) }
+    func progress() -> StageProgress { StageProgress(step: step) }
+    func restore(_ p: StageProgress, context: RunContext) throws { step = p.step }
+    func finish(_ context: RunContext) throws {}
+}
+
 func snapshot(_ store: ParameterStore) -> [Float] { Array(UnsafeBufferPointer(start: store.values.base, count: store.count)) }
 
 func withRunFolder<T>(_ label: String, _ body: (String) throws -> T) throws -> T {
@@ -69,6 +88,27 @@ struct RunnerTests {
             let record = try #require(try reader.stages().first)
             #expect(record.kind == "count-up" && record.state == "completed" && record.step == 4)
             #expect(record.controllers["count"]?["draws"] != nil)
+        }
+    }
+
+    @Test("a stage that throws ends failed with its reason on record; resume refuses and says why")
+    func failure() throws {
+        var registry = StageRegistry.standard
+        registry.register(FailingStage.kind)
+        let c = try Curriculum(text: CurriculumTests.tiny + "\nstages:\n  - kind: fail-at-2\n", registry: registry)
+        try withRunFolder("fail") { dir in
+            let runner = try CurriculumRunner(curriculum: c, runDirectory: dir, registry: registry)
+            #expect(throws: RunError.self) { try runner.run() }
+            let (path, _) = try CheckpointDirectory(path: dir).latestValid()
+            let newest = try #require(path)
+            let record = try #require(try CheckpointReader(path: newest).stages().first)
+            #expect(record.state == "failed" && record.failureReason == "the data source went away" && record.step == 1)
+            do {
+                _ = try CurriculumRunner(resuming: dir, registry: registry)
+                Issue.record("resuming a failed run must refuse")
+            } catch let e as RunError {
+                #expect("\(e)".contains("failed: the data source went away"))
+            }
         }
     }
 
