@@ -37,7 +37,7 @@ demo: build
 	else \
 	  $(DISTILL) run curricula/default.yaml --run-dir $(DEMO_RUN); \
 	fi
-	$(DISTILL) report $(DEMO_RUN)
+	$(DISTILL) report $(DEMO_RUN) --suite run --samples 4
 
 ## bench: the benchmark as one JSON object on the last line
 bench: build

@@ -4,6 +4,7 @@ import Data
 import Eval
 import Foundation
 import Model
+import Stages
 
 extension SuiteFormat: ExpressibleByArgument {}
 
@@ -197,12 +198,26 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws { try options.check(samples: samples) }
 
+    /// `--suite run`: the held-out math-proof construction (test split only, checked) restricted to the domains
+    /// and difficulty the run trained on, read from the curriculum stored in its newest checkpoint.
+    private func runSuite() throws -> EvalSuite {
+        let (found, skipped) = try CheckpointDirectory(path: runDirectory).latestValid()
+        guard let path = found else { throw RunError.noCheckpoint(directory: runDirectory, skipped: skipped.map(\.description)) }
+        let reader = try CheckpointReader(path: path)
+        let base = try reader.artifacts()["curriculum_base_directory"].map { String(decoding: $0, as: UTF8.self) }
+        let curriculum = try Curriculum(text: reader.curriculum, file: runDirectory + "/curriculum.yaml",
+                                        baseDirectory: base ?? FileManager.default.currentDirectoryPath)
+        let suite = try MathProofSuite(domains: curriculum.data.domains, countPerDomain: 40,
+                                       difficulty: curriculum.data.difficulty).generate()
+        return try suite.limited(to: options.limit)
+    }
+
     func run() throws {
         try reportingErrors {
             let evaluator = try Evaluator(config: options.config(samples: samples))
             let source = CheckpointModelSource()
             let plan = try RunReportPlan(runDirectory: runDirectory, source: source)
-            let suite = try options.loadSuite()
+            let suite = options.suite == "run" ? try runSuite() : try options.loadSuite()
             let report = try RunReport(runDirectory: runDirectory, plan: plan, suite: suite, evaluator: evaluator, source: source,
                                        progress: options.progressPrinter())
             let folder = options.out ?? runDirectory
