@@ -41,16 +41,21 @@ let package = Package(
         .target(name: "Reward", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: plain),
         .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
         .target(name: "Eval", dependencies: ["Model", "Data", "Reward"], swiftSettings: plain),
+        // Telemetry: progress, logs, metrics files, TensorBoard events and SVG charts. Foundation and swift-log
+        // only (no Tensor/Model), so the runner and the CLI both use it without pulling in training code.
+        .target(name: "Telemetry", dependencies: [.product(name: "Logging", package: "swift-log")],
+                swiftSettings: plain),
         .target(name: "Stages",
-                dependencies: ["Tensor", "Model", "Checkpoint", "Data", "Reward", "PPO", "Eval",
+                dependencies: ["Tensor", "Model", "Checkpoint", "Data", "Reward", "PPO", "Eval", "Telemetry",
                                .product(name: "Yams", package: "Yams"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: plain),
         .executableTarget(
             name: "DistillCLI",
             dependencies: [
-                "Tensor", "Model", "Checkpoint", "Stages", "Eval", "Data", "Reward",
+                "Tensor", "Model", "Checkpoint", "Stages", "Eval", "Data", "Reward", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fastMath),
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport",
@@ -66,5 +71,11 @@ let package = Package(
                     swiftSettings: plain),
         .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
+        // Checkpoint, Data, Model, Tensor: the `distill plot` test writes a tiny teacher+student checkpoint and
+        // regenerates the problem it shows.
+        .testTarget(name: "TelemetryTests",
+                    dependencies: ["Telemetry", "Checkpoint", "Data", "Model", "Tensor", "TestSupport",
+                                   .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: plain),
     ]
 )
