@@ -45,7 +45,8 @@ struct PlotCommand: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard problem >= 0 else { throw ValidationError("--problem must be 0 or more, got \(problem)") }
+        // Problems are generated up to the one asked for, so a huge index would only be slow.
+        guard (0..<10_000).contains(problem) else { throw ValidationError("--problem must be in 0...9999, got \(problem)") }
         guard layer >= 0 else { throw ValidationError("--layer must be 0 or more, got \(layer)") }
         guard maxTokens >= 2 else { throw ValidationError("--max-tokens must be at least 2, got \(maxTokens)") }
         if let text, text.isEmpty { throw ValidationError("--text is empty; give the text to show attention on") }
@@ -173,7 +174,7 @@ struct PlotCommand: ParsableCommand {
         let records = try DatasetGenerator(config: config).generate()
         let record = records[problem]
         guard let question = record.question else {
-            throw ValidationError("generated problem \(problem) (\(record.id)) has no question; pass --text instead")
+            throw ValidationError("generated problem \(problem) has no question; pass --text instead")
         }
         return (TraceFormat.prompt(question: question) + TraceFormat.completion(of: record),
                 "problem \(problem)" + (record.domain.map { " (\($0))" } ?? "") + ": \(question)")

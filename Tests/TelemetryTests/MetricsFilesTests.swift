@@ -46,7 +46,7 @@ import Testing
 
     @Test func numbersRoundTripBitForBit() throws {
         let awkward: [String: Double] = [
-            "a": 0.1, "b": 1.0 / 3, "c": 5e-324, "d": .greatestFiniteMagnitude, "e": -0.0, "f": 1e-7,
+            "a": 0.1, "b": 1.0 / 3, "c": .leastNonzeroMagnitude, "d": .greatestFiniteMagnitude, "e": -0.0, "f": 1e-7,
             "g": 123_456_789.123_456_78, "h": -2.2250738585072014e-308, "i": .nan, "j": .infinity, "k": -.infinity, "l": 1e21,
         ]
         try withTemporaryFolder("roundtrip") { dir in
