@@ -41,15 +41,19 @@ let package = Package(
         .target(name: "Reward", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: plain),
         .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
         .target(name: "Eval", dependencies: ["Model", "Data", "Reward", "Tensor"], swiftSettings: plain),
+        // Telemetry: progress, logs, metrics files, TensorBoard events and SVG charts. Foundation and swift-log
+        // only (no Tensor/Model), so the runner and the CLI both use it without pulling in training code.
+        .target(name: "Telemetry", dependencies: [.product(name: "Logging", package: "swift-log")],
+                swiftSettings: plain),
         .target(name: "Stages",
-                dependencies: ["Tensor", "Model", "Checkpoint", "Data", "Reward", "PPO", "Eval",
+                dependencies: ["Tensor", "Model", "Checkpoint", "Data", "Reward", "PPO", "Eval", "Telemetry",
                                .product(name: "Yams", package: "Yams"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: plain),
         .executableTarget(
             name: "DistillCLI",
             dependencies: [
-                "Tensor", "Model", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO",
+                "Tensor", "Model", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -73,6 +77,12 @@ let package = Package(
                     swiftSettings: plain),
         // Checkpoint: the tests write tiny checkpoints and run folders for the `distill eval` / `report` commands.
         .testTarget(name: "EvalTests", dependencies: ["Eval", "Data", "Reward", "Model", "Tensor", "Checkpoint", "TestSupport"],
+                    swiftSettings: plain),
+        // Checkpoint, Data, Model, Tensor: the `distill plot` test writes a tiny teacher+student checkpoint and
+        // regenerates the problem it shows.
+        .testTarget(name: "TelemetryTests",
+                    dependencies: ["Telemetry", "Checkpoint", "Data", "Model", "Tensor", "TestSupport",
+                                   .product(name: "Logging", package: "swift-log")],
                     swiftSettings: plain),
     ]
 )

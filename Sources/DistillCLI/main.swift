@@ -12,7 +12,7 @@ struct Distill: ParsableCommand {
         abstract: "Distill step-by-step reasoning from a teacher transformer into a small student, on a CPU.",
         subcommands: [BenchCommand.self, InitCommand.self, InspectCommand.self, ScoreCommand.self,
                       GenerateDataCommand.self, VerifyCommand.self, RunCommand.self, ResumeCommand.self,
-                      StatusCommand.self, EvalCommand.self, ReportCommand.self])
+                      StatusCommand.self, EvalCommand.self, ReportCommand.self, PlotCommand.self])
 }
 
 Distill.main()
