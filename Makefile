@@ -27,9 +27,17 @@ build: setup
 test: setup
 	swift test -c release
 
-## demo: the main job for a new user (for now: the benchmark, human-readable)
+DEMO_RUN := checkpoints/default
+
+## demo: the main job for a new user: the default curriculum into checkpoints/default (resumed when it exists),
+## then the teacher-versus-student report over every stage
 demo: build
-	$(DISTILL) bench
+	@if ls $(DEMO_RUN)/step-*.h5 >/dev/null 2>&1; then \
+	  $(DISTILL) resume $(DEMO_RUN); \
+	else \
+	  $(DISTILL) run curricula/default.yaml --run-dir $(DEMO_RUN); \
+	fi
+	$(DISTILL) report $(DEMO_RUN) --suite run --samples 4
 
 ## bench: the benchmark as one JSON object on the last line
 bench: build

@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Data", dependencies: ["Reward"], swiftSettings: plain),
         .target(name: "Reward", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: plain),
         .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
-        .target(name: "Eval", dependencies: ["Model", "Data", "Reward"], swiftSettings: plain),
+        .target(name: "Eval", dependencies: ["Model", "Data", "Reward", "Tensor"], swiftSettings: plain),
         .target(name: "Stages",
                 dependencies: ["Tensor", "Model", "Checkpoint", "Data", "Reward", "PPO", "Eval",
                                .product(name: "Yams", package: "Yams"),
@@ -51,6 +51,7 @@ let package = Package(
             dependencies: [
                 "Tensor", "Model", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fastMath),
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport",
@@ -66,7 +67,12 @@ let package = Package(
                     swiftSettings: plain),
         .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Model", "Tensor", "Data", "PPO", "TestSupport"],
+                    swiftSettings: plain),
         .testTarget(name: "PPOTests", dependencies: ["PPO", "Model", "Tensor", "Reward", "Data", "TestSupport"],
+                    swiftSettings: plain),
+        // Checkpoint: the tests write tiny checkpoints and run folders for the `distill eval` / `report` commands.
+        .testTarget(name: "EvalTests", dependencies: ["Eval", "Data", "Reward", "Model", "Tensor", "Checkpoint", "TestSupport"],
                     swiftSettings: plain),
     ]
 )

@@ -100,10 +100,13 @@ public struct CheckpointContents {
     public var tokenizer: Tokenizer?
     /// Per-stage metric history: stage index -> metric name -> values (one per logged step).
     public var metrics: [Int: [String: [Double]]]
+    /// Named byte blobs a run produced and must get back on resume (e.g. the teacher's verified traces as
+    /// JSONL), stored as uint8 datasets under `/run/artifacts`.
+    public var artifacts: [String: [UInt8]]
 
     public init(curriculum: String = "", models: [ModelSnapshot] = [], optimizers: [OptimizerSnapshot] = [],
                 run: RunRecord = RunRecord(), stages: [StageRecord] = [], tokenizer: Tokenizer? = nil,
-                metrics: [Int: [String: [Double]]] = [:]) {
+                metrics: [Int: [String: [Double]]] = [:], artifacts: [String: [UInt8]] = [:]) {
         self.curriculum = curriculum
         self.models = models
         self.optimizers = optimizers
@@ -111,8 +114,12 @@ public struct CheckpointContents {
         self.stages = stages
         self.tokenizer = tokenizer
         self.metrics = metrics
+        self.artifacts = artifacts
     }
 }
+
+/// Stands for '/' in metric dataset names.
+let metricSlashEscape = "::"
 
 /// Hex SHA-256 of UTF-8 text.
 public func sha256Hex(_ text: String) -> String { sha256Hex(Data(text.utf8)) }
@@ -124,7 +131,9 @@ public func sha256Hex(_ data: Data) -> String { SHA256.hash(data: data).map { St
 public enum CheckpointWriter {
     /// Writes `contents` to `path`: a temporary name in the same folder, flushed, fsynced, renamed over
     /// `path`, then the folder fsynced. A crash at any point leaves either the old file or the new one.
-    public static func save(_ contents: CheckpointContents, to path: String) throws {
+    /// - Parameter beforeRename: fault injection for crash tests: runs when the complete temporary file is on
+    ///   disk and not yet renamed.
+    public static func save(_ contents: CheckpointContents, to path: String, beforeRename: (() -> Void)? = nil) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         do {
@@ -136,6 +145,7 @@ public enum CheckpointWriter {
         do {
             try write(contents, to: tmp)  // the HDF5 file is closed when this returns
             try fsyncPath(tmp, directory: false)
+            beforeRename?()
             guard rename(tmp, path) == 0 else {
                 throw CheckpointError.io(file: path, reason: "rename from \(tmp) failed: \(String(cString: strerror(errno)))")
             }
@@ -184,6 +194,13 @@ public enum CheckpointWriter {
         try run.setAttribute("global_step", c.run.globalStep)
         if let m = c.run.validationMetric { try run.setAttribute("validation_metric", m) }
         try run.writeDataset("rng_state", .uint8, shape: [c.run.rngState.count], values: c.run.rngState)
+        if !c.artifacts.isEmpty {
+            let ag = try run.createGroup("artifacts")
+            // An empty blob is left out (a zero-size chunked dataset is not allowed); reading gives it back as absent.
+            for (name, bytes) in c.artifacts.sorted(by: { $0.key < $1.key }) where !bytes.isEmpty {
+                try ag.writeDataset(name, .uint8, shape: [bytes.count], values: bytes)
+            }
+        }
         let stages = try run.createGroup("stages")
         for (i, s) in c.stages.enumerated() {
             let g = try stages.createGroup(String(i))
@@ -207,7 +224,10 @@ public enum CheckpointWriter {
         let metrics = try f.createGroup("metrics")
         for (stage, series) in c.metrics {
             let g = try metrics.createGroup(String(stage))
-            for (name, values) in series { try g.writeDataset(name, .float64, shape: [values.count], values: values) }
+            // HDF5 names cannot hold '/', which metric names use for grouping ("reward/answer").
+            for (name, values) in series {
+                try g.writeDataset(name.replacingOccurrences(of: "/", with: metricSlashEscape), .float64, shape: [values.count], values: values)
+            }
         }
         try f.flush()
     }

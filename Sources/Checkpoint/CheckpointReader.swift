@@ -198,6 +198,17 @@ public final class CheckpointReader {
         }
     }
 
+    /// The run's named byte blobs (`/run/artifacts`), empty when there are none.
+    public func artifacts() throws -> [String: [UInt8]] {
+        try wrap {
+            guard file.exists("run/artifacts") else { return [:] }
+            let g = try file.group("run/artifacts")
+            var out: [String: [UInt8]] = [:]
+            for name in try g.children() { out[name] = try g.readArray(name, .uint8, as: UInt8.self) }
+            return out
+        }
+    }
+
     /// Per-stage metric history.
     public func metrics() throws -> [Int: [String: [Double]]] {
         try wrap {
@@ -208,7 +219,9 @@ public final class CheckpointReader {
                 guard let i = Int(s) else { continue }
                 let g = try mg.group(s)
                 var series: [String: [Double]] = [:]
-                for name in try g.children() { series[name] = try g.readArray(name, .float64, as: Double.self) }
+                for name in try g.children() {
+                    series[name.replacingOccurrences(of: metricSlashEscape, with: "/")] = try g.readArray(name, .float64, as: Double.self)
+                }
                 out[i] = series
             }
             return out

@@ -12,7 +12,7 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 /// Runs `body`, turning library errors into a clean message for the user.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as ValidationError { throw e } catch { throw CommandFailure(error) }
+    do { return try body() } catch let e as ValidationError { throw e } catch let e as ExitCode { throw e } catch { throw CommandFailure(error) }
 }
 
 /// Prints a JSON-compatible value as one line with sorted keys.

@@ -11,7 +11,8 @@ struct Distill: ParsableCommand {
         commandName: "distill",
         abstract: "Distill step-by-step reasoning from a teacher transformer into a small student, on a CPU.",
         subcommands: [BenchCommand.self, InitCommand.self, InspectCommand.self, ScoreCommand.self,
-                      GenerateDataCommand.self, VerifyCommand.self])
+                      GenerateDataCommand.self, VerifyCommand.self, RunCommand.self, ResumeCommand.self,
+                      StatusCommand.self, EvalCommand.self, ReportCommand.self])
 }
 
 Distill.main()

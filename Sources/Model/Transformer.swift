@@ -33,6 +33,9 @@ public final class Transformer {
     public let config: TransformerConfig
     /// All weights, in one flat buffer, under their HF names.
     public let parameters: ParameterStore
+    /// The dropout probability training forwards apply (starts at `config.hiddenDropout`; a training stage
+    /// may set its own without changing the saved architecture).
+    public var dropoutProbability: Float
     let rope: RotaryTable
 
     /// A model with HF's initialisation: every Linear/Embedding weight N(0, 0.02), norms 1, biases 0.
@@ -40,6 +43,7 @@ public final class Transformer {
     public init(config: TransformerConfig, rng: inout RandomGenerator) throws {
         try config.validate()
         self.config = config
+        dropoutProbability = config.hiddenDropout
         parameters = ParameterStore(Transformer.parameterSpecs(config))
         rope = RotaryTable(headDim: config.headDim, positions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         parameters.initialize(rng: &rng) { view, rng in
@@ -87,7 +91,7 @@ public final class Transformer {
         return forward(tokens: tokens, batch: batch, length: length, options: options, dropout: &none)
     }
 
-    /// Forward pass; with a generator and `hiddenDropout` > 0 dropout is applied (training).
+    /// Forward pass; with a generator and `dropoutProbability` > 0 dropout is applied (training).
     public func forward(tokens: [Int32], batch b: Int, length t: Int, options: ForwardOptions = [],
                         dropout rng: inout RandomGenerator?) -> ForwardOutput {
         precondition(tokens.count == b * t, "forward: \(tokens.count) tokens for batch \(b) x length \(t)")
@@ -131,8 +135,8 @@ public final class Transformer {
     }
 
     private func applyDropout(_ x: Tensor, _ rng: inout RandomGenerator?) -> Tensor {
-        guard config.hiddenDropout > 0, GradMode.isEnabled, var r = rng else { return x }
-        let y = dropout(x, p: config.hiddenDropout, rng: &r)
+        guard dropoutProbability > 0, GradMode.isEnabled, var r = rng else { return x }
+        let y = dropout(x, p: dropoutProbability, rng: &r)
         rng = r
         return y
     }

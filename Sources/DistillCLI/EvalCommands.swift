@@ -1,0 +1,231 @@
+import ArgumentParser
+import Checkpoint
+import Data
+import Eval
+import Foundation
+import Model
+import Stages
+
+extension SuiteFormat: ExpressibleByArgument {}
+
+/// The options `distill eval` and `distill report` share: the suite, decoding and sampling settings, output.
+struct EvalOptions: ParsableArguments {
+    @Option(help: "The suite: math-proof (built-in, held out) or a JSONL file in trace, GSM8K or MATH-500 format.")
+    var suite = MathProofSuite.name
+
+    @Option(help: "The suite file's format: auto (from the first row's fields), traces, gsm8k or math500.")
+    var format: SuiteFormat = .auto
+
+    @Option(help: "Difficulty 1...5 of the built-in math-proof suite (default 2); only with --suite math-proof.")
+    var difficulty: Int?
+
+    @Option(help: "Evaluate only the first N problems (math-proof interleaves domains, so they stay balanced).")
+    var limit: Int?
+
+    @Option(parsing: .upToNextOption, help: "The k values of pass@k and maj@k, each at most --samples, e.g. --k 1 4 8 (default: 1 and --samples).")
+    var k: [Int] = []
+
+    @Option(help: "Sampling temperature for pass@k and maj@k (greedy decoding is always run as well).")
+    var temperature: Float = 0.6
+
+    @Option(help: "Nucleus sampling threshold in (0, 1]; 1 turns it off.")
+    var topP: Float = 0.95
+
+    @Option(help: "Most new tokens per answer (the model's context also caps it).")
+    var maxNewTokens = 320
+
+    @Option(help: "Problems (or samples) decoded together; latency per problem is its batch's time, so 1 gives unbatched latency.")
+    var batchSize = 16
+
+    @Option(help: "Seed of the sampling generator.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Training data files (any suite format) the suite must not share a question with; repeatable.")
+    var trainData: [String] = []
+
+    @Option(help: "Folder for report.json, report.md and completions.jsonl.")
+    var out: String?
+
+    @Flag(help: "Do not print progress to stderr.")
+    var quiet = false
+
+    /// The evaluation settings with `samples` sampled answers per problem.
+    func config(samples: Int) -> EvalConfig {
+        EvalConfig(maxNewTokens: maxNewTokens, batchSize: batchSize, samples: samples, ks: k, temperature: temperature,
+                   topP: topP, seed: seed)
+    }
+
+    /// Checks the options that do not need files.
+    func check(samples: Int) throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let difficulty {
+            guard suite == MathProofSuite.name else {
+                throw ValidationError("--difficulty sets the built-in math-proof suite; a suite file has its own problems (drop --difficulty)")
+            }
+            guard TaskDomain.difficultyLevels.contains(difficulty) else { throw ValidationError("--difficulty must be in 1...5, got \(difficulty)") }
+        }
+        do { try config(samples: samples).validate() } catch let e as EvalError { throw ValidationError(e.description) }
+    }
+
+    /// The suite, limited and checked against the training files.
+    func loadSuite() throws -> EvalSuite {
+        let suite = try EvalSuite.resolve(self.suite, format: format, mathProof: MathProofSuite(difficulty: difficulty ?? 2)).limited(to: limit)
+        for path in trainData { try suite.checkDisjoint(from: try EvalSuite.load(path: path)) }
+        return suite
+    }
+
+    /// A progress printer on stderr (every 10% and at the end), or nil with --quiet.
+    func progressPrinter() -> ((EvalProgress) -> Void)? {
+        guard !quiet else { return nil }
+        var lastShown: [String: Int] = [:]
+        return { event in
+            let (label, phase, done, total): (String, String, Int, Int)
+            switch event {
+            case .greedy(let l, let d, let t): (label, phase, done, total) = (l, "greedy", d, t)
+            case .sampling(let l, let d, let t): (label, phase, done, total) = (l, "sampling", d, t)
+            }
+            let key = label + phase, tenth = total > 0 ? done * 10 / total : 10
+            guard tenth > lastShown[key, default: -1] || done == total else { return }
+            lastShown[key] = tenth
+            FileHandle.standardError.write(Data("\(label): \(phase) \(done)/\(total)\n".utf8))
+        }
+    }
+}
+
+/// Models from checkpoint files, for the evaluator (Eval itself reads no checkpoints).
+struct CheckpointModelSource: ModelSource {
+    func roles(inFile path: String) throws -> [String] { try CheckpointReader(path: path).roles() }
+
+    func model(inFile path: String, role: String) throws -> (model: Transformer, tokenizer: Tokenizer) {
+        let reader = try CheckpointReader(path: path)
+        let available = try reader.roles()
+        guard available.contains(role) else { throw EvalError.missingRole(file: path, role: role, available: available) }
+        guard let tokenizer = try reader.tokenizer() else {
+            throw EvalError.tokenizer(source: path, reason: "no tokenizer stored (/tokenizer); the prompts cannot be encoded. "
+                                      + "Evaluate a checkpoint written by `distill init` or `distill run`, which store it")
+        }
+        let model = try reader.loadTransformer(role: role)
+        guard tokenizer.vocabularySize <= model.config.vocabSize else {
+            throw EvalError.tokenizer(source: path, reason: "the tokenizer has \(tokenizer.vocabularySize) symbols but role \(role) has "
+                                      + "vocab_size \(model.config.vocabSize); the tokenizer does not belong to this model")
+        }
+        return (model, tokenizer)
+    }
+}
+
+/// `distill eval`: a checkpoint's model(s) on a suite, written as report.json / report.md.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a checkpoint's student and/or teacher on a math/proof suite and write report.json and report.md.",
+        discussion: """
+            Greedy decoding gives final-answer accuracy, step validity (claims that verify exactly), rows whose every \
+            claim verifies, the first invalid step, step F1 with the reference, steps and tokens per answer, per-domain \
+            results, tokens/s and latency. With --samples N each problem is also sampled N times for pass@k (Chen et \
+            al. 2021) and maj@k (majority answer; ties go to the answer seen first). With --role both the teacher and \
+            the student are compared side by side with student / teacher for every metric. The report goes to \
+            --out, by default eval-<suite> beside the checkpoint.
+
+            Suites: math-proof is built in: 320 problems, 40 from each of the 8 generated domains (addition, \
+            subtraction, multiplication, linear, gcd, modular, divisibility, parity) at --difficulty 2, drawn only from \
+            the test split (assigned by a hash of the question, so no training file can hold them) with a reserved \
+            seed, and checked again on load. A FILE.jsonl suite may be in trace, GSM8K or MATH-500 format.
+            """)
+
+    @Option(help: "The checkpoint file (.h5).")
+    var checkpoint: String
+
+    @Option(help: "The model role: student, teacher, both (teacher and student side by side), or any role in the file.")
+    var role = "student"
+
+    @Option(help: "Sampled answers per problem for pass@k and maj@k (0: greedy only).")
+    var samples = 0
+
+    @OptionGroup var options: EvalOptions
+
+    func validate() throws {
+        guard !role.isEmpty else { throw ValidationError("--role must name a role (student, teacher or both)") }
+        try options.check(samples: samples)
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let evaluator = try Evaluator(config: options.config(samples: samples))
+            let suite = try options.loadSuite()
+            let source = CheckpointModelSource()
+            let available = try source.roles(inFile: checkpoint)
+            let roles = role == "both" ? ["teacher", "student"] : [role]
+            for r in roles where !available.contains(r) {
+                throw EvalError.missingRole(file: checkpoint, role: r, available: available)
+            }
+            let progress = options.progressPrinter()
+            var reports: [ModelReport] = []
+            for r in roles {
+                let loaded = try source.model(inFile: checkpoint, role: r)
+                reports.append(try evaluator.evaluate(model: loaded.model, tokenizer: loaded.tokenizer, suite: suite, label: r,
+                                                      role: r, progress: progress))
+            }
+            let report = EvalReport(suite: suite, checkpoint: checkpoint, config: evaluator.config, models: reports)
+            let folder = options.out ?? URL(fileURLWithPath: checkpoint).deletingLastPathComponent()
+                .appendingPathComponent("eval-\(suite.name)").path
+            try report.write(to: folder)
+            print("\(suite.name): \(suite.problems.count) problems (\(suite.source))")
+            print(report.summaryTable.text)
+            print("wrote \(ReportFiles.names.joined(separator: ", ")) to \(folder)")
+        }
+    }
+}
+
+/// `distill report`: a finished run's table, a row per stage.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Evaluate every stage of a finished run and write one table: teacher, student after each stage, CE-only baseline.",
+        discussion: """
+            Reads the stage checkpoints the runner keeps in RUN_DIR (stage-<index>-<kind>.h5): the teacher from the \
+            teacher-sft stage, the student after each student stage (output-distill, feature-align, ppo-trace), and \
+            the baseline from the baseline-ce stage. Columns: params, accuracy, step validity, pass@k, tokens/s. \
+            Writes report.json, report.md and completions.jsonl in RUN_DIR (or --out).
+            """)
+
+    @Argument(help: "The run folder (holding stage-<index>-<kind>.h5 checkpoints).")
+    var runDirectory: String
+
+    @Option(help: "Sampled answers per problem for pass@k and maj@k (0: greedy only).")
+    var samples = 8
+
+    @OptionGroup var options: EvalOptions
+
+    func validate() throws { try options.check(samples: samples) }
+
+    /// `--suite run`: the held-out math-proof construction (test split only, checked) restricted to the domains
+    /// and difficulty the run trained on, read from the curriculum stored in its newest checkpoint.
+    private func runSuite() throws -> EvalSuite {
+        let (found, skipped) = try CheckpointDirectory(path: runDirectory).latestValid()
+        guard let path = found else { throw RunError.noCheckpoint(directory: runDirectory, skipped: skipped.map(\.description)) }
+        let reader = try CheckpointReader(path: path)
+        let base = try reader.artifacts()["curriculum_base_directory"].map { String(decoding: $0, as: UTF8.self) }
+        let curriculum = try Curriculum(text: reader.curriculum, file: runDirectory + "/curriculum.yaml",
+                                        baseDirectory: base ?? FileManager.default.currentDirectoryPath)
+        let suite = try MathProofSuite(domains: curriculum.data.domains, countPerDomain: 40,
+                                       difficulty: curriculum.data.difficulty).generate()
+        return try suite.limited(to: options.limit)
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let evaluator = try Evaluator(config: options.config(samples: samples))
+            let source = CheckpointModelSource()
+            let plan = try RunReportPlan(runDirectory: runDirectory, source: source)
+            let suite = options.suite == "run" ? try runSuite() : try options.loadSuite()
+            let report = try RunReport(runDirectory: runDirectory, plan: plan, suite: suite, evaluator: evaluator, source: source,
+                                       progress: options.progressPrinter())
+            let folder = options.out ?? runDirectory
+            try report.write(to: folder)
+            print("\(suite.name): \(suite.problems.count) problems (\(suite.source))")
+            print(report.table.text)
+            for note in report.notes { print("note: \(note)") }
+            print("wrote \(ReportFiles.names.joined(separator: ", ")) to \(folder)")
+        }
+    }
+}

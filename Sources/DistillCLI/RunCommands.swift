@@ -1,0 +1,169 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+import Logging
+import Stages
+
+/// The signal that asked the run to stop (0: none). Set from the signal handler, read between steps.
+nonisolated(unsafe) private var pendingSignal: Int32 = 0
+
+/// SIGINT and SIGTERM finish the current step, write a checkpoint and exit instead of killing the process.
+private func installStopHandlers() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for s in [SIGINT, SIGTERM] {
+        signal(s) { pendingSignal = $0 }
+        sigaddset(&set, s)
+    }
+    // a parent may have started us with these blocked (the mask survives exec); a blocked signal would wait forever
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+}
+
+/// Turns runner events into what a person watching the run sees: the resolved config on stdout, one progress
+/// line per `logEvery` steps and every validation, state change and stage end on stderr.
+final class RunReporter {
+    var logEvery: Int
+    private var started = Date()
+
+    init(logEvery: Int) { self.logEvery = logEvery }
+
+    func handle(_ event: RunEvent) {
+        switch event {
+        case .started(let resolved):
+            print("resolved curriculum:\n" + resolved)
+        case .resumed(let checkpoint, let step, let skipped):
+            for s in skipped { eprint("warning: \(s)") }
+            eprint("resuming from \(checkpoint) at global step \(step)")
+        case .stageStarted(let index, let kind, let step, let total):
+            started = Date()
+            eprint("stage \(index) \(kind): \(step == 0 ? "starting" : "continuing at step \(step)") (\(total) steps)")
+        case .stepFinished(let index, let kind, let step, let total, let global, let metrics):
+            if step % logEvery == 0 || step == total {
+                let rate = Double(step) / max(Date().timeIntervalSince(started), 1e-9)
+                eprint("stage \(index) \(kind) step \(step)/\(total) (global \(global), \(String(format: "%.2f", rate)) steps/s) " + format(metrics))
+            }
+        case .evaluated(let index, let kind, let step, _, let metrics):
+            eprint("stage \(index) \(kind) validation at step \(step): " + format(metrics))
+        case .stateChanged(let index, let kind, let from, let to):
+            eprint("stage \(index) \(kind): \(from.name) -> \(to)")
+        case .checkpointWritten:
+            break
+        case .stageFinished(let index, let kind, let checkpoint):
+            eprint("stage \(index) \(kind) completed; kept \(checkpoint)")
+        }
+    }
+
+    private func format(_ metrics: [String: Double]) -> String {
+        metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " ")
+    }
+}
+
+func eprint(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Runs a runner to its end or to a stop signal, and says how to resume.
+private func drive(_ runner: CurriculumRunner, runDirectory: String) throws {
+    installStopHandlers()
+    runner.stopRequested = { pendingSignal == 0 ? nil : pendingSignal }
+    switch try runner.run() {
+    case .completed:
+        print("run completed: \(runDirectory)")
+    case .interrupted(let signal, let checkpoint):
+        eprint("stopped by signal \(signal) after a checkpoint (\(checkpoint)); continue with: distill resume \(runDirectory)")
+        throw ExitCode(128 + signal)
+    }
+}
+
+/// `distill run CURRICULUM.yaml`: a whole curriculum, checkpointed and resumable.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a curriculum (YAML) from the teacher to a distilled student, checkpointing as it goes.",
+        discussion: "Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes a checkpoint and exits; `distill resume DIR` continues exactly where it stopped.")
+
+    @Argument(help: "The curriculum file, e.g. curricula/smoke.yaml.")
+    var curriculum: String
+
+    @Option(help: "The run folder for checkpoints and metrics (default: checkpoints/<curriculum name>).")
+    var runDir: String?
+
+    func run() throws {
+        try reportingErrors {
+            let c = try Curriculum.load(path: curriculum)
+            let dir = runDir ?? "checkpoints/\(c.name)"
+            let reporter = RunReporter(logEvery: c.run.logEvery)
+            let runner = try CurriculumRunner(curriculum: c, runDirectory: dir, observer: reporter.handle)
+            try drive(runner, runDirectory: dir)
+        }
+    }
+}
+
+/// `distill resume DIR`: continue a run from its newest valid checkpoint.
+struct ResumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Continue a run from the newest valid checkpoint in its folder (stage, step, data position, generator, optimizer and controllers restored).")
+
+    @Argument(help: "The run folder.")
+    var runDir: String
+
+    func run() throws {
+        try reportingErrors {
+            let reporter = RunReporter(logEvery: RunSettings().logEvery)
+            let runner = try CurriculumRunner(resuming: runDir, observer: reporter.handle)
+            reporter.logEvery = runner.curriculum.run.logEvery
+            try drive(runner, runDirectory: runDir)
+        }
+    }
+}
+
+/// `distill status DIR`: where a run stands.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show each stage's state, step/total and last metrics, and the newest checkpoint of a run.")
+
+    @Argument(help: "The run folder.")
+    var runDir: String
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let (found, skipped) = try CheckpointDirectory(path: runDir).latestValid()
+            guard let path = found else { throw RunError.noCheckpoint(directory: runDir, skipped: skipped.map(\.description)) }
+            let reader = try CheckpointReader(path: path)
+            let run = try reader.run()
+            let history = try reader.metrics()
+            var stages: [[String: Any]] = []
+            for (i, s) in try reader.stages().enumerated() {
+                var last: [String: Double] = [:]
+                for (name, values) in history[i] ?? [:] where name != "global_step" {
+                    if let v = values.last(where: { !$0.isNaN }) { last[name] = v }
+                }
+                var entry: [String: Any] = ["index": i, "kind": s.kind, "state": s.state, "step": s.step,
+                                            "total_steps": Int(s.controllers["progress"]?["total_steps"] ?? 0),
+                                            "last_metrics": last]
+                if let r = s.failureReason { entry["failure_reason"] = r }
+                stages.append(entry)
+            }
+            if json {
+                try printJSON(["run_dir": runDir, "newest_checkpoint": path, "global_step": run.globalStep,
+                               "stage_index": run.stageIndex, "stages": stages,
+                               "skipped": skipped.map(\.description)])
+                return
+            }
+            print("run \(runDir): global step \(run.globalStep), newest checkpoint \(path)")
+            for s in skipped { print("  warning: \(s)") }
+            for e in stages {
+                let metrics = (e["last_metrics"] as! [String: Double]).sorted { $0.key < $1.key }
+                    .map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " ")
+                var line = "  [\(e["index"]!)] \(e["kind"]!): \(e["state"]!) \(e["step"]!)/\(e["total_steps"]!)"
+                if let r = e["failure_reason"] { line += " (\(r))" }
+                print(line + (metrics.isEmpty ? "" : "  " + metrics))
+            }
+        }
+    }
+}

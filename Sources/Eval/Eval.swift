@@ -1,2 +1,0 @@
-// The Eval target (see ../shared/DESIGN.md, "Targets and the direction of dependencies").
-// Its contents arrive with issue 8; until then it only holds its place in the dependency graph.

@@ -1,0 +1,37 @@
+import Foundation
+
+/// Writes a report's files into a folder: `report.json`, `report.md` and `completions.jsonl` (every problem's
+/// greedy answer, one JSON object per line). Each file is written to a temporary name and renamed, so a reader
+/// never sees half a report.
+public enum ReportFiles {
+    /// The files written, in order.
+    public static let names = ["report.json", "report.md", "completions.jsonl"]
+
+    /// Writes the three files into `directory` (created when missing) and returns their paths.
+    /// - Throws: `EvalError.writeFailed` naming the path and the reason.
+    @discardableResult
+    public static func write(json: [String: Any], markdown: String, models: [ModelReport], to directory: String) throws -> [String] {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw EvalError.writeFailed(path: directory, reason: "cannot create the folder: \(error.localizedDescription)")
+        }
+        let jsonData: Foundation.Data
+        do {
+            jsonData = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        } catch {
+            throw EvalError.writeFailed(path: directory + "/report.json", reason: "the report is not valid JSON: \(error)")
+        }
+        let completions = try models.flatMap { try $0.completionLines() }.joined(separator: "\n") + "\n"
+        let contents = [jsonData + Foundation.Data("\n".utf8), Foundation.Data(markdown.utf8), Foundation.Data(completions.utf8)]
+        var paths: [String] = []
+        for (name, data) in zip(names, contents) {
+            let path = (directory as NSString).appendingPathComponent(name)
+            do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                throw EvalError.writeFailed(path: path, reason: error.localizedDescription)
+            }
+            paths.append(path)
+        }
+        return paths
+    }
+}

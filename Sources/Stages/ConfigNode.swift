@@ -1,0 +1,242 @@
+import Foundation
+import Yams
+
+/// A curriculum that cannot be used as written: names the file, the key path and the line, and says what to do.
+public struct CurriculumError: Error, CustomStringConvertible, Equatable {
+    /// The curriculum file (or "<text>" for text given directly).
+    public let file: String
+    /// Dotted key path, e.g. `stages[2].temperature.start`.
+    public let keyPath: String
+    /// 1-based line of the offending node, when known.
+    public let line: Int?
+    /// What is wrong and how to fix it.
+    public let message: String
+
+    public var description: String {
+        let place = line.map { "\(file):\($0)" } ?? file
+        return keyPath.isEmpty ? "\(place): \(message)" : "\(place): \(keyPath): \(message)"
+    }
+}
+
+/// One node of a curriculum's YAML with its key path and line, read through typed accessors that record which
+/// keys were used, so that `finish()` can reject unknown keys (Codable would silently ignore them).
+public final class ConfigNode {
+    /// The file the node came from, for messages.
+    public let file: String
+    /// The dotted key path of this node.
+    public let path: String
+    let node: Yams.Node?
+    private var used: Set<String> = []
+
+    init(file: String, path: String, node: Yams.Node?) {
+        self.file = file
+        self.path = path
+        self.node = node
+    }
+
+    /// Parses YAML text into its root node; syntax errors name the line.
+    public static func parse(yaml: String, file: String) throws -> ConfigNode {
+        do {
+            guard let root = try Yams.compose(yaml: yaml) else {
+                throw CurriculumError(file: file, keyPath: "", line: nil, message: "the file is empty; start from curricula/smoke.yaml")
+            }
+            return ConfigNode(file: file, path: "", node: root)
+        } catch let e as CurriculumError {
+            throw e
+        } catch let e as YamlError {
+            throw CurriculumError(file: file, keyPath: "", line: Self.line(of: e), message: "not valid YAML: \(e)")
+        } catch {
+            throw CurriculumError(file: file, keyPath: "", line: nil, message: "not valid YAML: \(error)")
+        }
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        default: return nil
+        }
+    }
+
+    /// The line of this node, if it exists in the file.
+    public var line: Int? { node?.mark?.line }
+
+    /// True when the node is a single value (not a mapping or list).
+    public var isScalar: Bool { if case .scalar? = node { return true } else { return false } }
+
+    /// The node's value as an integer, when it is one.
+    public var intValue: Int? { node?.int }
+
+    /// True when the key was written in the file.
+    public var isPresent: Bool { node != nil }
+
+    /// An error about this node.
+    public func error(_ message: String) -> CurriculumError {
+        CurriculumError(file: file, keyPath: path, line: line, message: message)
+    }
+
+    private func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    private var mapping: Yams.Node.Mapping? {
+        if case .mapping(let m)? = node { return m }
+        return nil
+    }
+
+    /// Fails unless this node is a mapping (or absent).
+    public func requireMapping() throws {
+        if node != nil && mapping == nil { throw error("expected a mapping of keys to values") }
+    }
+
+    /// The keys written under this mapping.
+    public var keys: [String] { mapping?.keys.compactMap(\.string) ?? [] }
+
+    /// The child at `key` (absent children are allowed; their accessors return the default).
+    public func child(_ key: String) throws -> ConfigNode {
+        try requireMapping()
+        used.insert(key)
+        return ConfigNode(file: file, path: childPath(key), node: mapping?[key])
+    }
+
+    /// The elements of a sequence node (empty when absent).
+    public func elements() throws -> [ConfigNode] {
+        guard let node else { return [] }
+        guard case .sequence(let s) = node else { throw error("expected a list") }
+        return s.enumerated().map { ConfigNode(file: file, path: "\(path)[\($0.offset)]", node: $0.element) }
+    }
+
+    private func scalar(_ key: String, _ what: String) throws -> (ConfigNode, String)? {
+        let c = try child(key)
+        guard let n = c.node else { return nil }
+        guard case .scalar(let s) = n else { throw c.error("expected \(what), found a \(n.isMapping ? "mapping" : "list")") }
+        if s.tag.description == "tag:yaml.org,2002:null" || ["~", "null"].contains(s.string) && s.style == .plain { return nil }
+        return (c, s.string)
+    }
+
+    /// An integer at `key`, or `defaultValue` when absent.
+    public func int(_ key: String, _ defaultValue: Int, min: Int? = nil) throws -> Int {
+        guard let (c, text) = try scalar(key, "an integer") else { return defaultValue }
+        guard let v = c.node?.int else { throw c.error("expected an integer, found '\(text)'") }
+        if let min, v < min { throw c.error("must be at least \(min), found \(v)") }
+        return v
+    }
+
+    /// An optional integer at `key`.
+    public func optionalInt(_ key: String, min: Int? = nil) throws -> Int? {
+        guard try scalar(key, "an integer") != nil else { return nil }
+        return try int(key, 0, min: min)
+    }
+
+    /// A number at `key`, or `defaultValue` when absent.
+    public func double(_ key: String, _ defaultValue: Double, range: ClosedRange<Double>? = nil) throws -> Double {
+        guard let (c, text) = try scalar(key, "a number") else { return defaultValue }
+        guard let v = c.node?.float ?? Double(text), v.isFinite else { throw c.error("expected a number, found '\(text)'") }
+        if let range, !range.contains(v) { throw c.error("must be in \(range.lowerBound)...\(range.upperBound), found \(v)") }
+        return v
+    }
+
+    /// A Float at `key`, or `defaultValue` when absent.
+    public func float(_ key: String, _ defaultValue: Float, range: ClosedRange<Double>? = nil) throws -> Float {
+        Float(try double(key, Double(defaultValue), range: range))
+    }
+
+    /// An optional number at `key`.
+    public func optionalDouble(_ key: String, range: ClosedRange<Double>? = nil) throws -> Double? {
+        guard try scalar(key, "a number") != nil else { return nil }
+        return try double(key, 0, range: range)
+    }
+
+    /// A boolean at `key`, or `defaultValue` when absent.
+    public func bool(_ key: String, _ defaultValue: Bool) throws -> Bool {
+        guard let (c, text) = try scalar(key, "true or false") else { return defaultValue }
+        guard let v = c.node?.bool else { throw c.error("expected true or false, found '\(text)'") }
+        return v
+    }
+
+    /// A string at `key`, or `defaultValue` when absent.
+    public func string(_ key: String, _ defaultValue: String) throws -> String {
+        try optionalString(key) ?? defaultValue
+    }
+
+    /// An optional string at `key`.
+    public func optionalString(_ key: String) throws -> String? {
+        try scalar(key, "a string")?.1
+    }
+
+    /// A string at `key` that must be one of `choices`.
+    public func choice(_ key: String, _ defaultValue: String, _ choices: [String]) throws -> String {
+        guard let (c, text) = try scalar(key, "one of \(choices.joined(separator: ", "))") else { return defaultValue }
+        guard choices.contains(text) else { throw c.error("'\(text)' is not one of: \(choices.joined(separator: ", "))") }
+        return text
+    }
+
+    /// A list of strings at `key`, or `defaultValue` when absent.
+    public func strings(_ key: String, _ defaultValue: [String]) throws -> [String] {
+        let c = try child(key)
+        guard c.isPresent else { return defaultValue }
+        return try c.elements().map { e in
+            guard case .scalar(let s)? = e.node else { throw e.error("expected a string") }
+            return s.string
+        }
+    }
+
+    /// Rejects keys that no accessor asked for: the message lists the keys this place accepts.
+    public func finish(allowed extra: [String] = []) throws {
+        guard let m = mapping else { return }
+        for (k, _) in m {
+            guard let name = k.string else { continue }
+            if !used.contains(name) && !extra.contains(name) {
+                let known = (Array(used) + extra).sorted().joined(separator: ", ")
+                throw CurriculumError(file: file, keyPath: childPath(name), line: k.mark?.line,
+                                      message: "unknown key; known keys here: \(known)")
+            }
+        }
+    }
+}
+
+extension ConfigNode {
+    /// The subtree as JSON-compatible values (mappings to dictionaries, lists to arrays, scalars typed as YAML
+    /// resolves them), for settings types that decode themselves with Codable.
+    public func jsonValue() -> Any {
+        func convert(_ n: Yams.Node) -> Any {
+            switch n {
+            case .mapping(let m):
+                var out: [String: Any] = [:]
+                for (k, v) in m { out[k.string ?? "\(k)"] = convert(v) }
+                return out
+            case .sequence(let s):
+                return s.map(convert)
+            case .scalar(let s):
+                if s.style == .plain {
+                    if ["~", "null", "Null", "NULL", ""].contains(s.string) { return NSNull() }
+                    if let b = n.bool { return b }
+                    if let i = n.int { return i }
+                    if let f = n.float { return f }
+                }
+                return s.string
+            case .alias:
+                return NSNull()
+            }
+        }
+        return node.map(convert) ?? [String: Any]()
+    }
+
+    /// Decodes the subtree with `T`'s Codable; an error naming a field (as `field(of:)` extracts it) is turned
+    /// into a `CurriculumError` at that field's key path and line.
+    public func decode<T: Decodable>(_ type: T.Type, field: (Error) -> (field: String, message: String)?) throws -> T {
+        let data = try JSONSerialization.data(withJSONObject: jsonValue(), options: [.fragmentsAllowed])
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch {
+            guard let (name, message) = field(error) else { throw self.error("\(error)") }
+            var target: ConfigNode = self
+            for part in name.split(separator: ".") {
+                guard let next = try? target.child(String(part)), next.isPresent else { break }
+                target = next
+            }
+            throw CurriculumError(file: file, keyPath: path + (name.isEmpty ? "" : "." + name), line: target.line ?? line, message: message)
+        }
+    }
+}
+
+private extension Yams.Node {
+    var isMapping: Bool { if case .mapping = self { return true } else { return false } }
+}

@@ -1,0 +1,92 @@
+import Model
+import Tensor
+
+/// Settings of `teacher-sft`: the shared training keys only.
+public struct TeacherSFTConfiguration: StageConfiguration {
+    public var training: TrainingSettings
+
+    public init(_ node: ConfigNode) throws {
+        var defaults = TrainingSettings(steps: 300)
+        defaults.learningRate = 3e-3
+        training = try TrainingSettings(node, defaults: defaults)
+    }
+}
+
+/// `teacher-sft`: trains the teacher with cross-entropy on the reference traces (prompt masked). When the
+/// curriculum names a teacher checkpoint the stage has nothing to do and completes at once.
+enum TeacherSFTStage {
+    static let kindName = "teacher-sft"
+    static let kind = StageKind(name: kindName, parse: TeacherSFTConfiguration.init) { c, context, index in
+        var settings = c.training
+        if context.curriculum.models.teacherCheckpoint != nil { settings.steps = 0 }
+        return try CrossEntropyStage(settings: settings, index: index, context: context, model: context.teacher,
+                                     modelRole: "teacher", examples: context.data.trainTokens,
+                                     validationExamples: context.data.validationTokens)
+    }
+}
+
+/// Trains one model with cross-entropy on the reference traces (`teacher-sft`, `baseline-ce`).
+final class CrossEntropyStage: TrainingStage {
+    override func stepLoss(_ batch: TraceBatch, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+        let logits = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
+        let ce = crossEntropy(logits, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex, labelSmoothing: settings.labelSmoothing)
+        return StepLoss(loss: ce, metrics: ["ce": Double(ce.toArray()[0])])
+    }
+
+    override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {
+        let logits = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
+        let ce = Double(crossEntropy(logits, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex).toArray()[0])
+        return ["validation/loss": ce, "validation/ce": ce, "validation/token_accuracy": tokenAccuracy(logits, batch)]
+    }
+}
+
+/// `baseline-ce`: a student-sized model, initialised like the student, trained with cross-entropy only on the
+/// reference traces (saved as role `baseline`): the comparison that shows what distillation bought. By
+/// default it gets as many steps (of the same batch size) as the student's distillation stages together.
+public struct BaselineCEConfiguration: StageConfiguration {
+    public var training: TrainingSettings
+    /// True when `steps` was left out: the stage then matches the distillation stages' step count.
+    public var matchDistillationSteps: Bool
+
+    public init(_ node: ConfigNode) throws {
+        matchDistillationSteps = !(try node.child("steps")).isPresent
+        training = try TrainingSettings(node, defaults: TrainingSettings(steps: 300))
+    }
+
+    /// The steps of the output-distill and feature-align stages of `curriculum`.
+    func distillationSteps(in curriculum: Curriculum) -> Int {
+        curriculum.stages.reduce(0) { sum, entry in
+            if let c = entry.configuration as? OutputDistillConfiguration { return sum + c.training.steps }
+            if let c = entry.configuration as? FeatureAlignConfiguration { return sum + c.output.training.steps }
+            return sum
+        }
+    }
+}
+
+enum BaselineCEStage {
+    static let kindName = "baseline-ce"
+    static let kind = StageKind(name: kindName, parse: BaselineCEConfiguration.init) { c, context, index in
+        var settings = c.training
+        if c.matchDistillationSteps { settings.steps = max(1, c.distillationSteps(in: context.curriculum)) }
+        var rng = RandomGenerator(seed: context.curriculum.seed &+ 0x57D_E27)  // the student's initial weights
+        let baseline = try Transformer(config: context.student.config, rng: &rng)
+        baseline.dropoutProbability = context.student.dropoutProbability
+        // registered as a role, so it is saved with every later checkpoint and the report can evaluate it
+        context.register(role: "baseline", store: baseline.parameters, configJSON: baseline.config.jsonString())
+        return try CrossEntropyStage(settings: settings, index: index, context: context, model: baseline, modelRole: "baseline",
+                                     examples: context.data.trainTokens, validationExamples: context.data.validationTokens)
+    }
+}
+
+/// Share of target positions where the arg-max of the logits is the target.
+func tokenAccuracy(_ logits: Tensor, _ batch: TraceBatch) -> Double {
+    let v = logits.lastDim
+    var right = 0
+    let p = logits.ptr
+    for (row, target) in batch.targets.enumerated() where target != TraceBatch.ignoreIndex {
+        var best = 0
+        for j in 1..<v where p[row * v + j] > p[row * v + best] { best = j }
+        if best == Int(target) { right += 1 }
+    }
+    return Double(right) / Double(max(batch.targetCount, 1))
+}

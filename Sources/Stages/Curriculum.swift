@@ -1,0 +1,270 @@
+import Data
+import Foundation
+import Model
+
+/// Run-wide settings: how often to checkpoint and how many files to keep.
+public struct RunSettings: Sendable, Equatable {
+    /// Write a checkpoint after every this many global steps (and at every stage state change).
+    public var checkpointEvery = 50
+    /// Periodic checkpoints kept besides the best one (stage-end checkpoints are always kept).
+    public var keepCheckpoints = 3
+    /// Print a progress line every this many steps when the output is not a terminal.
+    public var logEvery = 10
+    public init() {}
+}
+
+/// Where the questions and reference traces come from.
+public struct DataSettings: Sendable, Equatable {
+    /// Built-in domains to generate (all eight by default).
+    public var domains: [TaskDomain] = TaskDomain.allCases
+    /// Generator difficulty, 1 (easiest) to 5.
+    public var difficulty = 1
+    /// Generated training rows.
+    public var trainSize = 512
+    /// Generated validation rows (a split disjoint from training by question hash).
+    public var validationSize = 64
+    /// Generator seed; the curriculum seed when absent.
+    public var seed: UInt64?
+    /// Longest trace in tokens (prompt + completion + bos/eos); longer rows are left out and counted.
+    public var maxLength = 256
+    /// A JSONL trace file to train on instead of generated rows (must hold only train-split questions).
+    public var trainFile: String?
+    /// A JSONL trace file to validate on instead of generated rows.
+    public var validationFile: String?
+    public init() {}
+}
+
+/// The teacher's architecture (Hugging Face config keys) and how the student shrinks it.
+public struct ModelSettings: Sendable, Equatable {
+    /// The teacher; by default the PyTorch anchor's teacher shape (4 layers x 256, 8 heads, MLP 688).
+    public var teacher = TransformerConfig(vocabSize: Tokenizer.math.vocabularySize, hiddenSize: 256, intermediateSize: 688,
+                                           numHiddenLayers: 4, numAttentionHeads: 8, numKeyValueHeads: 8,
+                                           maxPositionEmbeddings: 256)
+    /// A trained teacher to start from (teacher-sft is then skipped).
+    public var teacherCheckpoint: String?
+    /// The student: the teacher shrunk (by default the anchor's student: 2 layers x 128, 4 heads, MLP 344).
+    public var shrink = ShrinkSpec(layers: 2, hiddenSize: 128, heads: 4, kvHeads: 4, intermediateSize: 344)
+    /// The student's dropout on hidden states during training.
+    public var studentDropout: Float = 0
+    public init() {}
+}
+
+/// One stage as written: its kind, its index and its (still unread) settings.
+public struct StageEntry {
+    public let index: Int
+    public let kind: String
+    /// The stage's parsed, validated configuration.
+    public let configuration: any StageConfiguration
+}
+
+/// A whole run described by one YAML file: models, data and the stages in order.
+///
+///     name: smoke
+///     seed: 7
+///     run: {checkpoint_every: 20}
+///     data: {domains: [addition, subtraction], train_size: 128}
+///     teacher: {hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 172}
+///     student: {layers: 1, hidden_size: 32, heads: 2, intermediate_size: 86}
+///     stages:
+///       - kind: teacher-sft
+///         steps: 100
+///
+/// Defaults live in the settings structs; the file holds overrides. Every key is checked: an unknown key, a wrong
+/// type, a bad value or an impossible combination is a `CurriculumError` naming the key path and line.
+public struct Curriculum {
+    /// The file it was read from ("<text>" when given as text).
+    public let file: String
+    /// The file's text, stored in every checkpoint.
+    public let text: String
+    /// Folder that relative paths in the file are resolved against.
+    public let baseDirectory: String
+    public var name = "curriculum"
+    public var seed: UInt64 = 0
+    public var run = RunSettings()
+    public var data = DataSettings()
+    public var models = ModelSettings()
+    public var stages: [StageEntry] = []
+
+    /// Reads and validates a curriculum file.
+    public static func load(path: String, registry: StageRegistry = .standard) throws -> Curriculum {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CurriculumError(file: path, keyPath: "", line: nil,
+                                  message: "cannot read the file; check the path (curricula/smoke.yaml is a starting point)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CurriculumError(file: path, keyPath: "", line: nil, message: "the file is not UTF-8 text")
+        }
+        let base = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path
+        return try Curriculum(text: text, file: path, baseDirectory: base, registry: registry)
+    }
+
+    /// Parses and validates curriculum text.
+    public init(text: String, file: String = "<text>", baseDirectory: String = FileManager.default.currentDirectoryPath,
+                registry: StageRegistry = .standard) throws {
+        self.file = file
+        self.text = text
+        self.baseDirectory = baseDirectory
+        let root = try ConfigNode.parse(yaml: text, file: file)
+        try root.requireMapping()
+        name = try root.string("name", name)
+        seed = UInt64(try root.int("seed", 0, min: 0))
+
+        let r = try root.child("run")
+        try r.requireMapping()
+        run.checkpointEvery = try r.int("checkpoint_every", run.checkpointEvery, min: 1)
+        run.keepCheckpoints = try r.int("keep_checkpoints", run.keepCheckpoints, min: 1)
+        run.logEvery = try r.int("log_every", run.logEvery, min: 1)
+        try r.finish()
+
+        let d = try root.child("data")
+        try d.requireMapping()
+        let domainNames = try d.strings("domains", data.domains.map(\.rawValue))
+        var domains: [TaskDomain] = []
+        for (i, name) in domainNames.enumerated() {
+            if name == "all" { domains = TaskDomain.allCases; continue }
+            guard let domain = TaskDomain(rawValue: name) else {
+                throw try d.child("domains").error("entry \(i) '\(name)' is not a domain; use: all, " + TaskDomain.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            if !domains.contains(domain) { domains.append(domain) }
+        }
+        data.domains = domains
+        if data.domains.isEmpty { throw try d.child("domains").error("name at least one domain") }
+        data.difficulty = try d.int("difficulty", data.difficulty, min: 1)
+        if !TaskDomain.difficultyLevels.contains(data.difficulty) {
+            throw try d.child("difficulty").error("must be 1 to 5, found \(data.difficulty)")
+        }
+        data.trainSize = try d.int("train_size", data.trainSize, min: 1)
+        data.validationSize = try d.int("validation_size", data.validationSize, min: 1)
+        data.seed = try d.optionalInt("seed", min: 0).map(UInt64.init)
+        data.maxLength = try d.int("max_length", data.maxLength, min: 8)
+        data.trainFile = try Self.existingFile(d, "train_file", base: baseDirectory)
+        data.validationFile = try Self.existingFile(d, "validation_file", base: baseDirectory)
+        try d.finish()
+
+        let t = try root.child("teacher")
+        try t.requireMapping()
+        models.teacherCheckpoint = try Self.existingFile(t, "checkpoint", base: baseDirectory)
+        var tc = models.teacher
+        tc.hiddenSize = try t.int("hidden_size", tc.hiddenSize, min: 1)
+        tc.intermediateSize = try t.int("intermediate_size", tc.intermediateSize, min: 1)
+        tc.numHiddenLayers = try t.int("num_hidden_layers", tc.numHiddenLayers, min: 1)
+        tc.numAttentionHeads = try t.int("num_attention_heads", tc.numAttentionHeads, min: 1)
+        tc.numKeyValueHeads = try t.int("num_key_value_heads", t.isPresent && (try t.child("num_attention_heads")).isPresent
+                                        ? tc.numAttentionHeads : tc.numKeyValueHeads, min: 1)
+        tc.rmsNormEps = try t.float("rms_norm_eps", tc.rmsNormEps, range: 1e-12...1)
+        tc.ropeTheta = try t.double("rope_theta", tc.ropeTheta, range: 1...1e9)
+        tc.maxPositionEmbeddings = try t.int("max_position_embeddings", tc.maxPositionEmbeddings, min: 8)
+        tc.tieWordEmbeddings = try t.bool("tie_word_embeddings", tc.tieWordEmbeddings)
+        tc.qkvBias = try t.bool("qkv_bias", tc.qkvBias)
+        tc.hiddenDropout = try t.float("hidden_dropout", tc.hiddenDropout, range: 0...0.9)
+        do { try tc.validate() } catch let e as ConfigurationError {
+            throw try t.child(e.key).error(e.message)
+        }
+        models.teacher = tc
+        try t.finish()
+
+        let s = try root.child("student")
+        try s.requireMapping()
+        let spec = models.shrink
+        models.shrink = ShrinkSpec(layers: try s.int("layers", spec.layers, min: 1),
+                                   hiddenSize: try s.int("hidden_size", spec.hiddenSize, min: 1),
+                                   heads: try s.int("heads", spec.heads, min: 1),
+                                   kvHeads: try s.optionalInt("kv_heads", min: 1) ?? ((try s.child("heads")).isPresent ? nil : spec.kvHeads),
+                                   intermediateSize: try s.int("intermediate_size", spec.intermediateSize, min: 1))
+        models.studentDropout = try s.float("hidden_dropout", models.studentDropout, range: 0...0.9)
+        do { _ = try tc.shrunk(by: models.shrink) } catch let e as ConfigurationError {
+            throw s.error("the student this shrink gives is invalid: \(e.key): \(e.message)")
+        }
+        try s.finish()
+
+        if data.maxLength > min(tc.maxPositionEmbeddings, tc.maxPositionEmbeddings) {
+            throw try d.child("max_length").error("\(data.maxLength) exceeds the models' max_position_embeddings \(tc.maxPositionEmbeddings); lower it or raise teacher.max_position_embeddings")
+        }
+
+        let list = try root.child("stages")
+        let entries = try list.elements()
+        if entries.isEmpty { throw list.error("list at least one stage under `stages:`") }
+        var parsed: [StageEntry] = []
+        for (i, e) in entries.enumerated() {
+            try e.requireMapping()
+            guard let kind = try e.optionalString("kind") else { throw e.error("every stage needs `kind:` (one of \(registry.names.joined(separator: ", ")))") }
+            guard let stageKind = registry[kind] else {
+                throw try e.child("kind").error("unknown stage kind '\(kind)'; known kinds: \(registry.names.joined(separator: ", "))")
+            }
+            let configuration = try stageKind.parse(e)
+            try e.finish()
+            parsed.append(StageEntry(index: i, kind: kind, configuration: configuration))
+        }
+        stages = parsed
+        try root.finish()
+        for entry in stages { try entry.configuration.check(in: self, index: entry.index) }
+    }
+
+    private static func existingFile(_ node: ConfigNode, _ key: String, base: String) throws -> String? {
+        guard let raw = try node.optionalString(key) else { return nil }
+        let path = raw.hasPrefix("/") ? raw : base + "/" + raw
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw try node.child(key).error("no file at \(path); fix the path (relative paths start at the curriculum's folder)")
+        }
+        return path
+    }
+
+    /// The student's architecture.
+    public var studentConfig: TransformerConfig {
+        // validated when the curriculum was read
+        (try? models.teacher.shrunk(by: models.shrink)) ?? models.teacher
+    }
+
+    /// The settings with every default filled in, as YAML-like text (printed at the start of a run).
+    public var resolvedDescription: String {
+        var lines = ["name: \(name)", "seed: \(seed)"]
+        lines += ResolvedText.render(label: "run", run)
+        lines += ResolvedText.render(label: "data", data)
+        lines.append("teacher: " + models.teacher.jsonString())
+        if let c = models.teacherCheckpoint { lines.append("teacher_checkpoint: \(c)") }
+        lines.append("student: " + studentConfig.jsonString())
+        lines.append("student_dropout: \(models.studentDropout)")
+        lines.append("stages:")
+        for s in stages {
+            lines.append("  - kind: \(s.kind)")
+            lines += ResolvedText.render(label: nil, s.configuration, indent: "    ")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Renders a settings value as indented `key: value` lines with snake_case keys.
+enum ResolvedText {
+    static func render(label: String?, _ value: Any, indent: String = "") -> [String] {
+        let mirror = Mirror(reflecting: value)
+        var lines: [String] = []
+        var inner = indent
+        if let label { lines.append(indent + snake(label) + ":"); inner += "  " }
+        for child in mirror.children {
+            guard let name = child.label else { continue }
+            let m = Mirror(reflecting: child.value)
+            if m.displayStyle == .struct && !m.children.isEmpty && !(child.value is CustomStringConvertible) {
+                lines += render(label: name, child.value, indent: inner)
+            } else {
+                lines.append(inner + snake(name) + ": " + scalar(child.value))
+            }
+        }
+        return lines
+    }
+
+    static func scalar(_ value: Any) -> String {
+        let m = Mirror(reflecting: value)
+        if m.displayStyle == .optional { return m.children.first.map { scalar($0.value) } ?? "null" }
+        if let a = value as? [Any] { return "[" + a.map(scalar).joined(separator: ", ") + "]" }
+        if let d = value as? TaskDomain { return d.rawValue }
+        return "\(value)"
+    }
+
+    static func snake(_ name: String) -> String {
+        var out = ""
+        for ch in name {
+            if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Model
+import Tensor
+
+/// Settings of `feature-align`: the output-distill settings plus the feature terms.
+///
+/// loss = output_weight * (output-distill loss)
+///      + feature_gradient_scale * (hidden_weight * hidden MSE + attention_weight * attention MSE)
+///
+/// The hidden MSE compares projected student hidden states with teacher hidden states (FitNets, Romero et al.
+/// 2015) on a layer map; the projections are learned with the student and saved as role `projection`. The
+/// attention MSE compares attention probabilities on the same layer map (teacher heads averaged into student
+/// heads). `feature_gradient_scale` multiplies the feature terms' contribution (and so their gradients) without
+/// changing the reported values.
+public struct FeatureAlignConfiguration: StageConfiguration {
+    public var output: OutputDistillConfiguration
+    public var outputWeight: Float = 0.5
+    public var hiddenWeight: Float = 0.3
+    public var attentionWeight: Float = 0.2
+    public var featureGradientScale: Float = 1
+    /// Explicit (student layer, teacher layer) pairs; nil: the uniform map.
+    public var layerMap: [[Int]]?
+
+    public init(_ node: ConfigNode) throws {
+        output = try OutputDistillConfiguration(node, defaultSteps: 200)
+        outputWeight = try node.float("output_weight", outputWeight, range: 0...100)
+        hiddenWeight = try node.float("hidden_weight", hiddenWeight, range: 0...100)
+        attentionWeight = try node.float("attention_weight", attentionWeight, range: 0...100)
+        featureGradientScale = try node.float("feature_gradient_scale", featureGradientScale, range: 0...1000)
+        let map = try node.child("layer_map")
+        if map.isPresent {
+            if map.isScalar {
+                guard try node.string("layer_map", "uniform") == "uniform" else {
+                    throw map.error("use `uniform` or a list of [student, teacher] layer pairs such as [[0, 1], [1, 3]]")
+                }
+            } else {
+                layerMap = try map.elements().map { pair in
+                    let items = try pair.elements()
+                    guard items.count == 2 else { throw pair.error("each pair is [student layer, teacher layer]") }
+                    return try items.map { item in
+                        guard item.isScalar, let v = item.intValue, v >= 0 else { throw item.error("a layer index (0-based integer)") }
+                        return v
+                    }
+                }
+                if layerMap!.isEmpty { throw map.error("list at least one pair, or write `uniform`") }
+            }
+        }
+        if outputWeight + hiddenWeight + attentionWeight <= 0 {
+            throw node.error("output_weight, hidden_weight and attention_weight are all 0; give at least one a positive weight")
+        }
+    }
+
+    public func check(in curriculum: Curriculum, index: Int) throws {
+        try output.check(in: curriculum, index: index)
+        let t = curriculum.models.teacher, s = curriculum.studentConfig
+        let path = "stages[\(index)]"
+        for pair in layerMap ?? [] {
+            guard pair[0] < s.numHiddenLayers, pair[1] < t.numHiddenLayers else {
+                throw CurriculumError(file: curriculum.file, keyPath: path + ".layer_map", line: nil,
+                                      message: "pair \(pair) is outside the student's \(s.numHiddenLayers) or the teacher's \(t.numHiddenLayers) layers")
+            }
+        }
+        let hs = s.numAttentionHeads, ht = t.numAttentionHeads
+        if attentionWeight > 0 && ht % hs != 0 && hs % ht != 0 {
+            throw CurriculumError(file: curriculum.file, keyPath: path + ".attention_weight", line: nil,
+                                  message: "attention maps need head counts that divide one another (student \(hs), teacher \(ht)); change student.heads or set attention_weight: 0")
+        }
+    }
+
+    func pairs(studentLayers: Int, teacherLayers: Int) -> [(student: Int, teacher: Int)] {
+        layerMap.map { $0.map { ($0[0], $0[1]) } } ?? HiddenProjection.uniformLayerMap(studentLayers: studentLayers, teacherLayers: teacherLayers)
+    }
+}
+
+/// `feature-align`: output distillation plus hidden-state and attention-map alignment.
+final class FeatureAlignStage: OutputDistillStage {
+    static let featureKindName = "feature-align"
+    static let featureKind = StageKind(name: featureKindName, parse: FeatureAlignConfiguration.init) { c, context, index in
+        try FeatureAlignStage(c, context: context, index: index)
+    }
+
+    let features: FeatureAlignConfiguration
+    let projection: HiddenProjection
+
+    init(_ c: FeatureAlignConfiguration, context: RunContext, index: Int) throws {
+        features = c
+        let map = c.pairs(studentLayers: context.student.config.numHiddenLayers, teacherLayers: context.teacher.config.numHiddenLayers)
+        var rng = RandomGenerator(seed: context.curriculum.seed &+ 0x9203 &+ UInt64(index))
+        projection = HiddenProjection(layerMap: map, studentWidth: context.student.config.hiddenSize,
+                                      teacherWidth: context.teacher.config.hiddenSize, rng: &rng)
+        context.register(role: "projection", store: projection.parameters)
+        try super.init(c.output, context: context, index: index, extraTrained: [("projection", projection.parameters)])
+    }
+
+    private var options: ForwardOptions {
+        var o: ForwardOptions = []
+        if features.hiddenWeight > 0 { o.insert(.hiddenStates) }
+        if features.attentionWeight > 0 { o.insert(.attentions) }
+        return o
+    }
+
+    private func attentionLoss(student: [Tensor], teacher: [Tensor]) -> Tensor {
+        var total: Tensor?
+        for pair in projection.layerMap {
+            let l = attentionMapLoss(student: student[pair.student], teacher: teacher[pair.teacher])
+            total = total.map { add($0, l) } ?? l
+        }
+        return scale(total!, 1 / Float(projection.layerMap.count))
+    }
+
+    override func stepLoss(_ batch: TraceBatch, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+        let teacher = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options) }
+        let student = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options, dropout: &dropout)
+        let out = outputLoss(student: student.logits, teacher: teacher.logits, batch: batch)
+        var metrics = out.metrics
+        metrics["output"] = Double(out.loss.toArray()[0])
+        var loss = scale(out.loss, features.outputWeight)
+        var feature: Tensor?
+        if features.hiddenWeight > 0 {
+            let h = projection.loss(studentHidden: student.hiddenStates, teacherHidden: teacher.hiddenStates)
+            metrics["hidden_mse"] = Double(h.toArray()[0])
+            feature = scale(h, features.hiddenWeight)
+        }
+        if features.attentionWeight > 0 {
+            let a = attentionLoss(student: student.attentions, teacher: teacher.attentions)
+            metrics["attention_mse"] = Double(a.toArray()[0])
+            let term = scale(a, features.attentionWeight)
+            feature = feature.map { add($0, term) } ?? term
+        }
+        if let feature { loss = add(loss, scale(feature, features.featureGradientScale)) }
+        return StepLoss(loss: loss, metrics: metrics)
+    }
+
+    override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {
+        var m = try super.validationMetrics(batch, context: context)
+        if features.hiddenWeight > 0 || features.attentionWeight > 0 {
+            let t = context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options)
+            let s = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options)
+            if features.hiddenWeight > 0 {
+                m["validation/hidden_mse"] = Double(projection.loss(studentHidden: s.hiddenStates, teacherHidden: t.hiddenStates).toArray()[0])
+            }
+            if features.attentionWeight > 0 {
+                m["validation/attention_mse"] = Double(attentionLoss(student: s.attentions, teacher: t.attentions).toArray()[0])
+            }
+        }
+        return m
+    }
+}

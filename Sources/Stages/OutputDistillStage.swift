@@ -1,0 +1,74 @@
+import Foundation
+import Model
+import PPO
+import Tensor
+
+/// `output-distill`: the student learns from the teacher's temperature-softened distributions and the hard
+/// labels: alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE with label smoothing (Hinton et al.
+/// 2015), alpha and T on schedules. Validation watches KL(teacher || student) at T = 1 on the validation traces.
+class OutputDistillStage: TrainingStage {
+    static let kindName = "output-distill"
+    static let kind = StageKind(name: kindName, parse: { try OutputDistillConfiguration($0) }) { c, context, index in
+        try OutputDistillStage(c, context: context, index: index)
+    }
+
+    let distill: OutputDistillConfiguration
+    let temperatureSchedule: TemperatureSchedule
+    let batchesPerEpoch: Int
+
+    init(_ c: OutputDistillConfiguration, context: RunContext, index: Int,
+         extraTrained: [(role: String, store: ParameterStore)] = []) throws {
+        distill = c
+        temperatureSchedule = c.temperature.schedule(searched: context.searchedTemperature)
+        let examples: [TokenizedTrace]
+        switch c.resolvedData(in: context.curriculum, index: index) {
+        case .reference: examples = context.data.trainTokens
+        case .teacherTraces: examples = try Self.teacherExamples(context, index: index)
+        case .both: examples = try Self.teacherExamples(context, index: index) + context.data.trainTokens
+        }
+        batchesPerEpoch = max(1, examples.count / max(1, c.training.batchSize))
+        try super.init(settings: c.training, index: index, context: context, model: context.student, modelRole: "student",
+                       extraTrained: extraTrained, examples: examples, validationExamples: context.data.validationTokens)
+    }
+
+    private static func teacherExamples(_ context: RunContext, index: Int) throws -> [TokenizedTrace] {
+        let traces = try context.teacherTraces()
+        guard !traces.isEmpty else {
+            throw StageError.noData(stage: index, reason: "the teacher-traces stage kept no verified trace; train the teacher longer (teacher-sft steps), sample more (samples), or use data: both / reference")
+        }
+        return try traces.map { try TokenizedTrace($0, tokenizer: context.tokenizer) }
+    }
+
+    /// The temperature at the current step (the schedule counts epochs or steps, as configured).
+    var temperature: Float {
+        let position = distill.temperature.unit == .epoch ? step / batchesPerEpoch : step
+        return temperatureSchedule.temperature(at: position)
+    }
+
+    var alpha: Float { distill.alpha(at: step, of: settings.steps) }
+
+    /// alpha * T^2 KL + (1 - alpha) CE on logits already computed.
+    func outputLoss(student: Tensor, teacher: Tensor, batch: TraceBatch) -> StepLoss {
+        let t = temperature, a = alpha
+        let kd = distillationLoss(student: student, teacher: teacher, temperature: t, divergence: distill.divergence, rowMask: batch.rowMask)
+        let ce = crossEntropy(student, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex, labelSmoothing: settings.labelSmoothing)
+        let loss = add(scale(kd, a), scale(ce, 1 - a))
+        return StepLoss(loss: loss, metrics: ["kd": Double(kd.toArray()[0]), "ce": Double(ce.toArray()[0]),
+                                              "alpha": Double(a), "temperature": Double(t)])
+    }
+
+    override func stepLoss(_ batch: TraceBatch, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+        let teacher = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
+        let student = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
+        return outputLoss(student: student, teacher: teacher, batch: batch)
+    }
+
+    override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {
+        let teacher = context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
+        let student = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
+        let kl = Double(distillationLoss(student: student, teacher: teacher, temperature: 1, rowMask: batch.rowMask).toArray()[0])
+        let ce = Double(crossEntropy(student, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex).toArray()[0])
+        return ["validation/loss": kl, "validation/kl": kl, "validation/ce": ce,
+                "validation/token_accuracy": tokenAccuracy(student, batch)]
+    }
+}

@@ -1,0 +1,137 @@
+import Checkpoint
+import Data
+import Foundation
+import Model
+import PPO
+import Reward
+import Tensor
+
+/// Settings of `ppo-trace`.
+///
+///     - kind: ppo-trace
+///       iterations: 30
+///       eval_every: 10
+///       validation_problems: 32
+///       reward: {weights: {answer: 1, step_validity: 0.5}}   # RewardConfig keys
+///       ppo: {learning_rate: 1.0e-5, advantage: grpo, group_size: 4, temperature: {entropy_target: {target: 0.6}}}
+public struct PPOTraceConfiguration: StageConfiguration {
+    /// PPO iterations (rollout + update) in the budget.
+    public var iterations = 30
+    /// Validate (greedy, on validation questions) every this many iterations; also before the first and after the last.
+    public var evalEvery = 10
+    /// Validation questions scored each time.
+    public var validationProblems = 32
+    public var reward = RewardConfig()
+    public var ppo = PPOConfig()
+
+    public init(_ node: ConfigNode) throws {
+        iterations = try node.int("iterations", iterations, min: 1)
+        evalEvery = try node.int("eval_every", evalEvery, min: 0)
+        validationProblems = try node.int("validation_problems", validationProblems, min: 1)
+        let r = try node.child("reward")
+        if r.isPresent {
+            try r.requireMapping()
+            reward = try r.decode(RewardConfig.self) { error in
+                switch error as? RewardConfigError {
+                case .unknownKey(let key, let known)?: return (key, "unknown key; known keys: \(known.joined(separator: ", "))")
+                case .invalidValue(let key, let reason)?: return (key, reason)
+                default: return nil
+                }
+            }
+        }
+        let p = try node.child("ppo")
+        if p.isPresent {
+            try p.requireMapping()
+            ppo = try p.decode(PPOConfig.self) { error in
+                (error as? PPOConfigError).map { ($0.field, $0.reason) }
+            }
+        }
+    }
+}
+
+/// `ppo-trace`: PPO on the student (Schulman et al. 2017) with the composite reasoning-trace reward (answer,
+/// per-step verification, agreement with the teacher's trace, format, length), a KL penalty toward a frozen copy
+/// of the student made when the stage starts, and an adaptive sampling temperature. The value head (role
+/// `value_head`), the frozen reference (role `reference`), both optimizers and the KL and temperature
+/// controllers are checkpointed, so a resumed stage continues exactly.
+final class PPOTraceStage: Stage {
+    static let kindName = "ppo-trace"
+    static let kind = StageKind(name: kindName, parse: PPOTraceConfiguration.init) { c, context, index in
+        try PPOTraceStage(c, context: context, index: index)
+    }
+
+    let config: PPOTraceConfiguration
+    let index: Int
+    let trainer: PPOTrainer
+    let problems: [PPOProblem]
+    let validation: [PPOProblem]
+    private var cursor: DataCursor
+    private(set) var step = 0
+    /// Validation values at the stage's start (before any update), for the before/after comparison.
+    private var start: [String: Double] = [:]
+
+    init(_ c: PPOTraceConfiguration, context: RunContext, index: Int) throws {
+        config = c
+        self.index = index
+        var rng = RandomGenerator(seed: context.curriculum.seed &+ 0x0990 &+ UInt64(index))
+        let valueHead = ValueHead(hiddenSize: context.student.config.hiddenSize, rng: &rng)
+        let reference = try Transformer(config: context.student.config, rng: &rng)
+        reference.parameters.copyValues(from: context.student.parameters)  // frozen copy at the stage's start
+        context.register(role: "value_head", store: valueHead.parameters)
+        context.register(role: "reference", store: reference.parameters, configJSON: reference.config.jsonString())
+        trainer = try PPOTrainer(policy: context.student, valueHead: valueHead, reference: reference,
+                                 teacher: c.ppo.teacherLogRatioCoefficient > 0 ? context.teacher : nil,
+                                 tokenizer: context.tokenizer, reward: CompositeReward(config: c.reward), config: c.ppo)
+        context.setOptimizers([("student", trainer.policyOptimizer), ("value_head", trainer.valueOptimizer)])
+        // the teacher's verified trace for a question, when the teacher-traces stage kept one
+        var teacherTrace: [String: String] = [:]
+        for t in try context.teacherTraces() where teacherTrace[t.question ?? ""] == nil { teacherTrace[t.question ?? ""] = t.traceText }
+        func problem(_ r: TraceRecord) -> PPOProblem {
+            PPOProblem(question: r.question ?? "", referenceAnswer: r.answer, teacherTrace: teacherTrace[r.question ?? ""] ?? r.traceText)
+        }
+        problems = context.data.train.map(problem)
+        validation = context.data.validation.prefix(c.validationProblems).map(problem)
+        cursor = DataCursor(count: problems.count, seed: context.curriculum.seed &+ UInt64(index) &* 1_000_003)
+    }
+
+    var totalSteps: Int { config.iterations }
+
+    var isEvaluationDue: Bool { step == totalSteps || (config.evalEvery > 0 && step % config.evalEvery == 0) }
+
+    func advance(_ context: RunContext) throws -> [String: Double] {
+        if step == 0 && start.isEmpty { start = try validate(context) }
+        let batch = cursor.next(config.ppo.promptsPerIteration).map { problems[$0] }
+        let m = try trainer.iterate(problems: batch, rng: &context.rng)
+        step += 1
+        var values = m.values
+        for (k, v) in start { values["start/" + k] = v }
+        return values
+    }
+
+    private func validate(_ context: RunContext) throws -> [String: Double] {
+        try trainer.evaluate(problems: validation, rng: &context.rng).values
+    }
+
+    func evaluate(_ context: RunContext) throws -> StageEvaluation {
+        var metrics: [String: Double] = [:]
+        for (k, v) in try validate(context) { metrics["validation/" + k] = v }
+        for (k, v) in start { metrics["validation/start_" + k] = v }
+        return StageEvaluation(metrics: metrics)
+    }
+
+    func progress() -> StageProgress {
+        StageProgress(step: step, data: cursor.position, controllers: ["ppo": trainer.controllerState, "start": start])
+    }
+
+    func restore(_ progress: StageProgress, context: RunContext) throws {
+        step = progress.step
+        cursor = DataCursor(count: cursor.count, seed: cursor.seed, position: progress.data)
+        if let state = progress.controllers["ppo"] { try trainer.restoreControllers(state) }
+        start = progress.controllers["start"] ?? [:]
+    }
+
+    func finish(_ context: RunContext) throws {
+        context.unregister(role: "reference")
+        context.setOptimizers([])
+    }
+}

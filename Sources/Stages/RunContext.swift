@@ -1,0 +1,109 @@
+import Checkpoint
+import Data
+import Foundation
+import Logging
+import Model
+import Tensor
+
+/// A model's weights as the run saves them: a checkpoint role, its architecture (when it is a transformer)
+/// and its parameter store.
+public struct RoleStore {
+    public let role: String
+    public let configJSON: String?
+    public let store: ParameterStore
+}
+
+/// Everything the stages of one run share: the curriculum, the data, the teacher and the student, extra
+/// weights and optimizers that the current stage registered, the run's random generator and the artifacts
+/// (such as the teacher's traces) that later stages read. The runner saves all of it in every checkpoint
+/// and puts it back on resume.
+public final class RunContext {
+    public let curriculum: Curriculum
+    public let runDirectory: String
+    public let tokenizer: Tokenizer
+    public let data: RunData
+    /// The run's generator: dropout, sampling and search draws come from it, in order.
+    public var rng: RandomGenerator
+    public let teacher: Transformer
+    public let student: Transformer
+    /// Weights saved in checkpoints besides teacher and student (projection, value head, best copy, ...).
+    public private(set) var extraStores: [RoleStore] = []
+    /// Optimizers of the current stage, by role.
+    public var optimizers: [(role: String, optimizer: AdamW)] = []
+    /// Named blobs that outlive a stage (teacher traces as JSONL, ...).
+    public var artifacts: [String: [UInt8]] = [:]
+    /// Every stage's record, in curriculum order (kept current by the runner).
+    public var stageRecords: [StageRecord] = []
+    /// The run's logger.
+    public var logger: Logger
+
+    /// Builds the teacher and student from the curriculum (random initialisation from seeds derived from the
+    /// curriculum seed, or the teacher from its checkpoint) and generates or loads the data.
+    public init(curriculum: Curriculum, runDirectory: String, logger: Logger) throws {
+        self.curriculum = curriculum
+        self.runDirectory = runDirectory
+        self.logger = logger
+        tokenizer = Tokenizer.math
+        data = try RunData(curriculum: curriculum, tokenizer: tokenizer)
+        rng = RandomGenerator(seed: curriculum.seed)
+        var teacherRNG = RandomGenerator(seed: curriculum.seed &+ 0x7EAC_8E5)
+        var studentRNG = RandomGenerator(seed: curriculum.seed &+ 0x57D_E27)
+        if let path = curriculum.models.teacherCheckpoint {
+            let reader = try CheckpointReader(path: path)
+            let loaded = try reader.loadTransformer(role: "teacher")
+            guard loaded.config.vocabSize == tokenizer.vocabularySize else {
+                throw CurriculumError(file: curriculum.file, keyPath: "teacher.checkpoint", line: nil,
+                                      message: "\(path) holds a teacher with vocabulary \(loaded.config.vocabSize), not the math tokenizer's \(tokenizer.vocabularySize)")
+            }
+            teacher = loaded
+        } else {
+            teacher = try Transformer(config: curriculum.models.teacher, rng: &teacherRNG)
+        }
+        student = try Transformer(config: try teacher.config.shrunk(by: curriculum.models.shrink), rng: &studentRNG)
+        student.dropoutProbability = curriculum.models.studentDropout
+    }
+
+    /// Adds weights to save under `role` (replacing a store of that role).
+    public func register(role: String, store: ParameterStore, configJSON: String? = nil) {
+        unregister(role: role)
+        extraStores.append(RoleStore(role: role, configJSON: configJSON, store: store))
+    }
+
+    /// Stops saving `role`.
+    public func unregister(role: String) { extraStores.removeAll { $0.role == role } }
+
+    /// The extra weights registered under `role`.
+    public func store(role: String) -> ParameterStore? { extraStores.first { $0.role == role }?.store }
+
+    /// Every role a checkpoint holds: teacher, student, then the extra stores.
+    public var roleStores: [RoleStore] {
+        [RoleStore(role: "teacher", configJSON: teacher.config.jsonString(), store: teacher.parameters),
+         RoleStore(role: "student", configJSON: student.config.jsonString(), store: student.parameters)] + extraStores
+    }
+
+    /// Sets the current stage's optimizers (replacing the previous stage's).
+    public func setOptimizers(_ list: [(role: String, optimizer: AdamW)]) { optimizers = list }
+
+    /// The verified teacher traces the `teacher-traces` stage produced (empty before it ran).
+    public func teacherTraces() throws -> [TraceRecord] {
+        guard let bytes = artifacts[RunContext.teacherTracesArtifact], !bytes.isEmpty else { return [] }
+        let decoder = JSONDecoder()
+        return try String(decoding: bytes, as: UTF8.self).split(separator: "\n").enumerated().map { i, line in
+            do { return try decoder.decode(TraceRecord.self, from: Foundation.Data(line.utf8)) } catch {
+                throw CheckpointError.corrupt(file: runDirectory, object: "/run/artifacts/\(RunContext.teacherTracesArtifact)",
+                                              reason: "line \(i + 1) is not a trace row: \(error)")
+            }
+        }
+    }
+
+    /// The artifact name of the teacher's traces.
+    public static let teacherTracesArtifact = "teacher_traces.jsonl"
+
+    /// The temperature a completed `temperature-search` stage chose, if any (the latest one wins).
+    public var searchedTemperature: Float? {
+        for record in stageRecords.reversed() where record.kind == TemperatureSearchStage.kindName && record.state == "completed" {
+            if let t = record.controllers["search"]?["chosen_temperature"] { return Float(t) }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,54 @@
+import Data
+import Model
+
+/// One trace as token ids: `<bos>` prompt, then the completion and `<eos>` (the layout of `TraceFormat`).
+public struct TokenizedTrace: Sendable {
+    /// All ids, prompt first.
+    public let tokens: [Int32]
+    /// How many leading ids are the prompt (they get no loss).
+    public let promptLength: Int
+
+    /// Tokenizes a record; throws when the text has a character the tokenizer lacks.
+    public init(_ record: TraceRecord, tokenizer: Tokenizer) throws {
+        let prompt = try tokenizer.encode(TraceFormat.prompt(question: record.question ?? ""), addBOS: true)
+        let completion = try tokenizer.encode(TraceFormat.completion(of: record), addBOS: false, addEOS: true)
+        tokens = prompt + completion
+        promptLength = prompt.count
+    }
+}
+
+/// A padded (B, T) batch of traces with next-token targets on completion positions only.
+public struct TraceBatch {
+    /// (B, T) ids, right-padded with `Tokenizer.pad`.
+    public let tokens: [Int32]
+    public let batch: Int
+    public let length: Int
+    /// (B*T) next-token targets; `ignoreIndex` on prompt and padding positions.
+    public let targets: [Int32]
+    /// (B*T) true where a target exists: the rows the distillation terms average over.
+    public let rowMask: [Bool]
+    /// Ids that carry a target (the tokens the step learns from).
+    public let targetCount: Int
+
+    /// The id that marks positions without a target.
+    public static let ignoreIndex: Int32 = -100
+
+    /// Pads `traces` to the longest one.
+    public init(_ traces: [TokenizedTrace]) {
+        precondition(!traces.isEmpty, "a batch needs at least one trace")
+        let t = traces.map(\.tokens.count).max()!
+        var tokens = [Int32](repeating: Tokenizer.pad, count: traces.count * t)
+        var targets = [Int32](repeating: Self.ignoreIndex, count: traces.count * t)
+        for (b, trace) in traces.enumerated() {
+            for (j, id) in trace.tokens.enumerated() { tokens[b * t + j] = id }
+            // position j predicts token j+1; only completion tokens (j+1 >= promptLength) are targets
+            for j in max(0, trace.promptLength - 1)..<(trace.tokens.count - 1) { targets[b * t + j] = trace.tokens[j + 1] }
+        }
+        self.tokens = tokens
+        self.batch = traces.count
+        self.length = t
+        self.targets = targets
+        self.rowMask = targets.map { $0 != Self.ignoreIndex }
+        self.targetCount = rowMask.reduce(0) { $0 + ($1 ? 1 : 0) }
+    }
+}

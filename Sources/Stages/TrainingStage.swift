@@ -1,0 +1,164 @@
+import Checkpoint
+import Foundation
+import Model
+import Tensor
+
+/// What one training step computed: the loss to minimise and its parts as metrics.
+struct StepLoss {
+    let loss: Tensor
+    let metrics: [String: Double]
+}
+
+/// The shared machinery of the stages that train a transformer on traces: the seeded data cursor, AdamW with
+/// cosine warmup, global-norm clipping over every trained store, dropout from the run generator, validation
+/// every N steps, early stopping with patience and the best weights kept (as role `<model>_best`).
+///
+/// A kind supplies the loss of a batch (`stepLoss`) and the validation loss of a batch (`validationLoss`).
+class TrainingStage: Stage {
+    let settings: TrainingSettings
+    let index: Int
+    /// The model this stage trains and its checkpoint role.
+    let model: Transformer
+    let modelRole: String
+    /// Every store the optimizer updates, by role (the model first).
+    let trained: [(role: String, store: ParameterStore)]
+    let optimizers: [(role: String, optimizer: AdamW)]
+    let examples: [TokenizedTrace]
+    let validationExamples: [TokenizedTrace]
+    var cursor: DataCursor
+    var early: EarlyStopping
+    private(set) var step = 0
+    var totalSteps: Int { settings.steps }
+    private let bestRole: String
+
+    init(settings: TrainingSettings, index: Int, context: RunContext, model: Transformer, modelRole: String,
+         extraTrained: [(role: String, store: ParameterStore)] = [], examples: [TokenizedTrace],
+         validationExamples: [TokenizedTrace]) throws {
+        guard !examples.isEmpty else {
+            throw StageError.noData(stage: index, reason: "there are no training traces for this stage")
+        }
+        self.settings = settings
+        self.index = index
+        self.model = model
+        self.modelRole = modelRole
+        self.trained = [(modelRole, model.parameters)] + extraTrained
+        self.optimizers = trained.map { ($0.role, AdamW(store: $0.store, weightDecay: settings.weightDecay)) }
+        self.examples = examples
+        self.validationExamples = validationExamples
+        cursor = DataCursor(count: examples.count, seed: context.curriculum.seed &+ UInt64(index) &* 1_000_003)
+        early = EarlyStopping(patience: settings.patience)
+        bestRole = modelRole + "_best"
+        context.setOptimizers(optimizers)
+        if let p = settings.dropout { model.dropoutProbability = p }
+        if settings.restoreBest {
+            context.register(role: bestRole, store: ParameterStore(model.parameters.views.map { ($0.name, $0.shape, $0.decay) }),
+                             configJSON: model.config.jsonString())
+        }
+    }
+
+    /// The loss of one training batch; `dropout` is the generator for dropout (nil when the model has none).
+    func stepLoss(_ batch: TraceBatch, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+        fatalError("TrainingStage subclasses implement stepLoss")
+    }
+
+    /// The validation metrics of one batch (each a mean over the batch's target tokens); `validation/loss`
+    /// is the value early stopping watches.
+    func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {
+        fatalError("TrainingStage subclasses implement validationMetrics")
+    }
+
+    func advance(_ context: RunContext) throws -> [String: Double] {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let batch = TraceBatch(cursor.next(settings.batchSize).map { examples[$0] })
+        for t in trained { t.store.zeroGradients() }
+        var dropout: RandomGenerator? = model.dropoutProbability > 0 ? context.rng.fork() : nil
+        let result = try stepLoss(batch, dropout: &dropout, context: context)
+        let lossValue = Double(result.loss.toArray()[0])
+        guard lossValue.isFinite else {
+            throw StageError.diverged(stage: index, step: step, reason: "the loss is \(lossValue); lower learning_rate or raise gradient_clip's strictness")
+        }
+        result.loss.backward()
+        let norm = clipGradients()
+        let lr = settings.schedule.rate(at: step)
+        for o in optimizers { o.optimizer.step(learningRate: lr) }
+        step += 1
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        var metrics = result.metrics
+        metrics["loss"] = lossValue
+        metrics["learning_rate"] = Double(lr)
+        metrics["grad_norm"] = Double(norm)
+        metrics["tokens_per_second"] = Double(batch.batch * batch.length) / max(seconds, 1e-9)
+        metrics["epoch"] = Double(cursor.position.epoch)
+        return metrics
+    }
+
+    /// Global-norm clipping over every trained store together; returns the norm before clipping.
+    private func clipGradients() -> Float {
+        let norms = trained.map { $0.store.gradientNorm() }
+        let total = norms.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        for (t, n) in zip(trained, norms) where n > 0 {
+            // scaling each store to maxNorm * n / total clips the concatenated gradient to maxNorm
+            _ = t.store.clipGradients(maxNorm: settings.gradientClip * n / max(total, settings.gradientClip))
+        }
+        return total
+    }
+
+    var isEvaluationDue: Bool { settings.evaluationDue(after: step) }
+
+    func evaluate(_ context: RunContext) throws -> StageEvaluation {
+        var sums: [String: Double] = [:]
+        var weight = 0.0
+        try withNoGrad {
+            var start = 0
+            while start < validationExamples.count {
+                let chunk = Array(validationExamples[start..<min(start + settings.batchSize, validationExamples.count)])
+                let batch = TraceBatch(chunk)
+                let w = Double(batch.targetCount)
+                for (k, v) in try validationMetrics(batch, context: context) { sums[k, default: 0] += v * w }
+                weight += w
+                start += chunk.count
+            }
+        }
+        let metrics = sums.mapValues { $0 / max(weight, 1) }
+        guard let loss = metrics["validation/loss"] else { return StageEvaluation(metrics: metrics) }
+        let (improved, stop) = early.update(loss, step: step)
+        if improved, settings.restoreBest, let best = context.store(role: bestRole) { best.copyValues(from: model.parameters) }
+        var out = metrics
+        out["validation/best_loss"] = early.best
+        return StageEvaluation(metrics: out, validationLoss: loss, stop: stop)
+    }
+
+    func progress() -> StageProgress {
+        StageProgress(step: step, data: cursor.position, controllers: ["early_stopping": early.state])
+    }
+
+    func restore(_ progress: StageProgress, context: RunContext) throws {
+        step = progress.step
+        cursor = DataCursor(count: cursor.count, seed: cursor.seed, position: progress.data)
+        early.restore(progress.controllers["early_stopping"])
+    }
+
+    func finish(_ context: RunContext) throws {
+        if settings.restoreBest, early.bestStep >= 0, let best = context.store(role: bestRole) {
+            model.parameters.copyValues(from: best)
+            context.logger.info("\(modelRole): kept the weights of step \(early.bestStep) (validation loss \(early.best))")
+        }
+        context.unregister(role: bestRole)
+        context.setOptimizers([])
+    }
+}
+
+/// A stage that cannot go on.
+public enum StageError: Error, CustomStringConvertible, Equatable {
+    /// The stage has nothing to train on.
+    case noData(stage: Int, reason: String)
+    /// The loss stopped being a number.
+    case diverged(stage: Int, step: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case .noData(let stage, let reason): return "stage \(stage): \(reason)"
+        case .diverged(let stage, let step, let reason): return "stage \(stage) diverged at step \(step): \(reason)"
+        }
+    }
+}

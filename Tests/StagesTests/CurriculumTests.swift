@@ -1,0 +1,107 @@
+import Foundation
+import Model
+import Stages
+import TestSupport
+import Testing
+
+// Curriculum files: the shipped ones load; every kind of mistake is a CurriculumError naming the key path and
+// the line; defaults fill what a file leaves out.
+
+@Suite("curriculum files")
+struct CurriculumTests {
+    static let tiny = """
+    name: t
+    seed: 1
+    data: {domains: [addition], train_size: 8, validation_size: 4, max_length: 96}
+    teacher: {hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128}
+    student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}
+    """
+
+    private func error(_ text: String) -> CurriculumError? {
+        do {
+            _ = try Curriculum(text: text, file: "c.yaml")
+            Issue.record("expected a CurriculumError for:\n\(text)")
+            return nil
+        } catch let e as CurriculumError {
+            return e
+        } catch {
+            Issue.record("expected a CurriculumError, got \(error)")
+            return nil
+        }
+    }
+
+    @Test("smoke and default curricula load; the default student has at most 25% of the teacher's parameters")
+    func shipped() throws {
+        for name in ["smoke", "default"] {
+            let c = try Curriculum.load(path: packageRoot + "/curricula/\(name).yaml")
+            #expect(c.stages.map(\.kind).starts(with: ["teacher-sft", "teacher-traces"]), "\(name): \(c.stages.map(\.kind))")
+            #expect(c.stages.contains { $0.kind == "output-distill" } && c.stages.contains { $0.kind == "feature-align" })
+            let teacher = Transformer.parameterSpecs(c.models.teacher).reduce(0) { $0 + $1.shape.reduce(1, *) }
+            let student = Transformer.parameterSpecs(c.studentConfig).reduce(0) { $0 + $1.shape.reduce(1, *) }
+            #expect(Double(student) <= 0.25 * Double(teacher), "\(name): student \(student) vs teacher \(teacher)")
+            #expect(c.resolvedDescription.contains("learning_rate:"))
+        }
+    }
+
+    @Test("defaults live in the structs: a file with only overrides gets every other value from them")
+    func defaults() throws {
+        let c = try Curriculum(text: Self.tiny + "\nstages:\n  - kind: output-distill\n    steps: 7\n")
+        let d = try #require(c.stages.first?.configuration as? OutputDistillConfiguration)
+        #expect(d.training.steps == 7)
+        #expect(d.training.batchSize == TrainingSettings(steps: 1).batchSize)
+        #expect(d.alphaStart == 0.9 && d.alphaEnd == 0.5 && d.training.gradientClip == 1)
+        #expect(c.run.checkpointEvery == RunSettings().checkpointEvery)
+        #expect(c.models.teacher.numKeyValueHeads == 4, "kv heads follow the heads when only heads are given")
+    }
+
+    @Test("unknown key: named with its path and line, and the known keys listed")
+    func unknownKey() {
+        let e = error(Self.tiny + "\nstages:\n  - kind: output-distill\n    stepz: 7\n")
+        #expect(e?.keyPath == "stages[0].stepz")
+        #expect(e?.line == 8)
+        #expect(e?.message.contains("steps") == true)
+        let top = error(Self.tiny + "\nstages:\n  - kind: teacher-sft\nextra: 1\n")
+        #expect(top?.keyPath == "extra" && top?.line == 8)
+    }
+
+    @Test("wrong types and bad values name the key and line")
+    func wrongTypes() {
+        let e1 = error(Self.tiny + "\nstages:\n  - kind: teacher-sft\n    steps: many\n")
+        #expect(e1?.keyPath == "stages[0].steps" && e1?.line == 8 && e1?.message.contains("integer") == true)
+        let e2 = error(Self.tiny + "\nstages:\n  - kind: output-distill\n    alpha: {start: 1.5}\n")
+        #expect(e2?.keyPath == "stages[0].alpha.start")
+        let e3 = error(Self.tiny + "\nstages:\n  - kind: output-distill\n    temperature: {schedule: cosine}\n")
+        #expect(e3?.keyPath == "stages[0].temperature.schedule" && e3?.message.contains("linear_decay") == true)
+        let e4 = error(Self.tiny.replacingOccurrences(of: "[addition]", with: "[addition, calculus]") + "\nstages:\n  - kind: teacher-sft\n")
+        #expect(e4?.keyPath == "data.domains" && e4?.message.contains("calculus") == true)
+        let e5 = error(Self.tiny + "\nstages:\n  - kind: distill-everything\n")
+        #expect(e5?.keyPath == "stages[0].kind" && e5?.message.contains("output-distill") == true)
+    }
+
+    @Test("impossible combinations are rejected with a way out")
+    func combinations() {
+        let traces = error(Self.tiny + "\nstages:\n  - kind: output-distill\n    data: teacher_traces\n")
+        #expect(traces?.message.contains("teacher-traces stage") == true)
+        // 3 student heads cannot be matched with 4 teacher heads for attention maps
+        let heads = error(Self.tiny.replacingOccurrences(of: "hidden_size: 16, heads: 2", with: "hidden_size: 24, heads: 3")
+                          + "\nstages:\n  - kind: feature-align\n")
+        #expect(heads?.keyPath == "stages[0].attention_weight")
+        let student = error(Self.tiny.replacingOccurrences(of: "heads: 2", with: "heads: 5") + "\nstages:\n  - kind: teacher-sft\n")
+        #expect(student?.keyPath == "student")
+        let lr = error(Self.tiny + "\nstages:\n  - kind: teacher-sft\n    learning_rate: 0.001\n    min_learning_rate: 0.01\n")
+        #expect(lr?.keyPath == "stages[0].min_learning_rate")
+        let long = error(Self.tiny.replacingOccurrences(of: "max_length: 96", with: "max_length: 512") + "\nstages:\n  - kind: teacher-sft\n")
+        #expect(long?.keyPath == "data.max_length")
+        let none = error(Self.tiny + "\nstages: []\n")
+        #expect(none?.keyPath == "stages")
+    }
+
+    @Test("missing files and broken YAML are errors with a location, never a crash")
+    func files() {
+        let missing = error(Self.tiny.replacingOccurrences(of: "teacher: {", with: "teacher: {checkpoint: nowhere.h5, ") + "\nstages:\n  - kind: teacher-sft\n")
+        #expect(missing?.keyPath == "teacher.checkpoint" && missing?.message.contains("nowhere.h5") == true)
+        let syntax = error("name: [unclosed\nseed: 1\n")
+        #expect(syntax?.line != nil && syntax?.message.contains("YAML") == true)
+        #expect(throws: CurriculumError.self) { try Curriculum.load(path: "/no/such/curriculum.yaml") }
+    }
+}
