@@ -5,7 +5,7 @@ rounds interleaved, and print the median of each figure and the ratio ours / tor
 The machine is shared and noisy: only ratios measured in the same window mean anything, so each round
 runs both, and the medians over rounds are compared.
 
-Usage: python3 scripts/compare_with_torch.py [--rounds 3] [--python .venv-torch/bin/python] [--json OUT]
+Usage: python3 scripts/compare_with_torch.py [--rounds 3] [--python .venv-torch/bin/python] [--json OUT] [--ppo-only]
 Needs a virtualenv with torch: python3 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0+cpu
 and a release build: swift build -c release
 """
@@ -27,7 +27,10 @@ PAIRS = [
     ("train_student_mfu", "train_student_mfu", "student training MFU", None),
     ("distill_tok_s", "distill_tok_s", "distillation step tokens/s", 1.2),
     ("sample_kv_tok_s", "sample_kv_tok_s", "KV-cache sampling new tokens/s", 3.0),
+    ("ppo_update_ms", "ppo_update_ms", "PPO update ms (16 x 96, 2x4 minibatches)", 1.5),
 ]
+# Figures where smaller is better (times): their ratio is torch / ours, so > 1 still means we are faster.
+LOWER_IS_BETTER = {"ppo_update_ms"}
 
 
 def last_json(out):
@@ -40,7 +43,11 @@ def main():
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv-torch", "bin", "python"))
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--json", default=None, help="also write all raw figures to this file")
+    ap.add_argument("--ppo-only", action="store_true", help="compare only the PPO update (both sides run just that phase)")
     a = ap.parse_args()
+    torch_phases = "ppo" if a.ppo_only else "sgemm,train_student,train_teacher,distill,sample_kv,ppo"
+    our_phases = "ppo" if a.ppo_only else "kernels,model,ppo"
+    pairs = [p for p in PAIRS if p[0] in LOWER_IS_BETTER] if a.ppo_only else PAIRS
     distill = os.path.join(ROOT, ".build", "release", "distill")
     for path, fix in [(distill, "run `swift build -c release`"), (a.python, "make the torch virtualenv (see --help)")]:
         if not os.path.exists(path):
@@ -49,19 +56,22 @@ def main():
     for r in range(a.rounds):
         print(f"round {r + 1}/{a.rounds}: torch anchor", file=sys.stderr, flush=True)
         t = subprocess.run([a.python, ANCHOR, "--json", "--reps", str(a.reps), "--retries", "0",
-                            "--phases", "sgemm,train_student,train_teacher,distill,sample_kv"],
+                            "--phases", torch_phases],
                            capture_output=True, text=True, check=True)
         theirs.append(last_json(t.stdout))
         print(f"round {r + 1}/{a.rounds}: distill bench", file=sys.stderr, flush=True)
-        o = subprocess.run([distill, "bench", "--json", "--reps", str(a.reps), "--phases", "kernels,model"],
+        o = subprocess.run([distill, "bench", "--json", "--reps", str(a.reps), "--phases", our_phases],
                            capture_output=True, text=True, check=True, cwd=ROOT)
         ours.append(last_json(o.stdout))
     rows = []
     print(f"{'figure':34} {'TraceDistill':>13} {'PyTorch':>10} {'ratio':>7} {'goal':>6}")
-    for ok, tk, name, goal in PAIRS:
+    for ok, tk, name, goal in pairs:
         o = statistics.median(x[ok] for x in ours if ok in x)
         t = statistics.median(x[tk] for x in theirs if tk in x)
-        ratio = o / t if t else float("nan")
+        if ok in LOWER_IS_BETTER:
+            ratio = t / o if o else float("nan")
+        else:
+            ratio = o / t if t else float("nan")
         rows.append(dict(figure=name, ours=o, torch=t, ratio=ratio, goal=goal))
         print(f"{name:34} {o:13.4g} {t:10.4g} {ratio:7.2f} {('>=%.1fx' % goal) if goal else '':>6}")
     if a.json:

@@ -26,8 +26,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Let OpenBLAS thread products itself with this many threads instead of splitting them (0: split).")
     var blasThreads = 0
 
-    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint (model needs kernels' sgemm peak).")
-    var phases = "kernels,model,checkpoint"
+    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint, ppo (model needs kernels' sgemm peak).")
+    var phases = "kernels,model,checkpoint,ppo"
 
     @Option(help: "Folder for the checkpoint save/load measurement (same disk as your checkpoints).")
     var scratch = "checkpoints"
@@ -41,9 +41,9 @@ struct BenchCommand: ParsableCommand {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
         guard (0...64).contains(blasThreads) else { throw ValidationError("--blas-threads must be in 0...64, got \(blasThreads)") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64, got \(threads)") }
-        let known: Set<String> = ["kernels", "model", "checkpoint"]
+        let known: Set<String> = ["kernels", "model", "checkpoint", "ppo"]
         for p in selectedPhases where !known.contains(p) {
-            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint")
+            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint, ppo")
         }
         if selectedPhases.contains("model") && !selectedPhases.contains("kernels") {
             throw ValidationError("--phases: model needs kernels (MFU is measured against the sgemm peak of the same run)")
@@ -75,6 +75,7 @@ struct BenchCommand: ParsableCommand {
         if selectedPhases.contains("checkpoint") {
             try CheckpointBench(reps: reps, folder: scratch).run(into: &report, log: say)
         }
+        if selectedPhases.contains("ppo") { try PPOBench(reps: reps).run(into: &report, log: say) }
         let text = report.json()
         if json { print(text) }
         if let out {

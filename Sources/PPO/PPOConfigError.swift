@@ -11,5 +11,6 @@ public struct PPOConfigError: Error, CustomStringConvertible, Equatable {
         self.reason = reason
     }
 
+    /// One line naming the field and the fix.
     public var description: String { "invalid PPO config: \(field): \(reason)" }
 }

@@ -17,6 +17,7 @@ public enum PPOError: Error, CustomStringConvertible, Equatable {
     /// A checkpointed controller state is missing a key or holds a bad value.
     case invalidControllerState(key: String, reason: String)
 
+    /// One line saying what is wrong and how to fix it.
     public var description: String {
         switch self {
         case .unencodableQuestion(let i, let e):

@@ -19,6 +19,14 @@ private func changedViews(_ store: ParameterStore, from before: [Float]) -> Set<
     Set(store.views.filter { v in (v.offset..<(v.offset + v.count)).contains { store.values.base[$0] != before[$0] } }.map(\.name))
 }
 
+/// Weights N(0, 0.5) (norms 1): far from HF's near-uniform initialisation.
+private func randomizeForTest(_ store: ParameterStore, seed: UInt64) {
+    var rng = RandomGenerator(seed: seed)
+    store.initialize(rng: &rng) { v, rng in
+        v.name.hasSuffix("norm.weight") ? [Float](repeating: 1, count: v.count) : (0..<v.count).map { _ in 0.5 * rng.nextNormal() }
+    }
+}
+
 private func snapshot(_ store: ParameterStore) -> [Float] { Array(UnsafeBufferPointer(start: store.values.base, count: store.count)) }
 
 @Suite("PPO trainer", .serialized)
@@ -107,6 +115,34 @@ struct TrainerTests {
         // the controllers moved: adaptive KL toward its target, temperature toward its entropy target
         #expect(trainer.klController.coefficient != 0.05)
         #expect(trainer.temperatureController.temperature != 1)
+    }
+
+    @Test("scoring at the sampling temperature reproduces the sampler's log-probs, and the first update sees ratio 1")
+    func scoringMatchesSampling() throws {
+        var config = ToyTask.config(.gae)
+        config.epochs = 1
+        config.minibatches = 1
+        let trainer = try ToyTask.trainer(config: config, tokenizer: .math, seed: 91)
+        randomizeForTest(trainer.policy.parameters, seed: 92)  // a peaked distribution, so a temperature bug would show
+        trainer.reference.parameters.copyValues(from: trainer.policy.parameters)
+        var rng = RandomGenerator(seed: 93)
+        let prompts = try [trainer.prompt(for: PPOProblem(question: "Compute 2 + 2.", referenceAnswer: "4")),
+                           trainer.prompt(for: PPOProblem(question: "7 * 8 = ?", referenceAnswer: "56"))]
+        let generation = trainer.policy.generate(prompts: prompts, options: SamplingOptions(temperature: 0.7, maxNewTokens: 9), rng: &rng)
+        var batch = PPOBatch(prompts: prompts, completions: generation.tokens, temperature: 0.7)
+        trainer.score(&batch)
+        for row in 0..<2 {
+            let scored = (0..<generation.tokens[row].count).map { batch.oldLogProbs[batch.index(row: row, completionToken: $0)] }
+            let entropies = (0..<generation.tokens[row].count).map { batch.entropies[batch.index(row: row, completionToken: $0)] }
+            allClose(scored, generation.logProbs[row], rtol: 1e-4, atol: 1e-4, "row \(row) log-probs")
+            allClose(entropies, generation.entropies[row], rtol: 1e-4, atol: 1e-4, "row \(row) entropies")
+        }
+        // the reference is the policy: the KL estimates vanish
+        #expect(trainer.klEstimates(batch).allSatisfy { abs($0) < 1e-6 })
+        batch.rewards = batch.mask
+        trainer.computeAdvantages(&batch)
+        let stats = trainer.update(batch, rng: &rng)
+        #expect(stats.updates == 1 && stats.approximateKL < 1e-9 && stats.clipFraction == 0)
     }
 
     @Test("the approximate-KL limit stops the epoch loop early")
