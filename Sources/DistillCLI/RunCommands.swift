@@ -3,6 +3,7 @@ import Checkpoint
 import Foundation
 import Logging
 import Stages
+import Telemetry
 
 /// The signal that asked the run to stop (0: none). Set from the signal handler, read between steps.
 nonisolated(unsafe) private var pendingSignal: Int32 = 0
@@ -19,38 +20,66 @@ private func installStopHandlers() {
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
-/// Turns runner events into what a person watching the run sees: the resolved config on stdout, one progress
-/// line per `logEvery` steps and every validation, state change and stage end on stderr.
+/// Turns runner events into what a person watching the run sees and keeps: the resolved config on stdout; a
+/// progress bar (or a line every `log_every` steps when stderr is not a terminal), metrics.jsonl, metrics.csv
+/// and TensorBoard events in the run folder (through Telemetry's `RunMonitor`); state changes, validations
+/// and stage ends as log lines.
 final class RunReporter {
+    let runDirectory: String
+    let logger: Logger
     var logEvery: Int
-    private var started = Date()
+    private(set) var monitor: RunMonitor?
+    /// The first error of the metric files (the run goes on; the command reports it at the end).
+    private(set) var failure: Error?
 
-    init(logEvery: Int) { self.logEvery = logEvery }
+    init(runDirectory: String, logEvery: Int, logger: Logger) {
+        self.runDirectory = runDirectory
+        self.logEvery = logEvery
+        self.logger = logger
+    }
+
+    private func open(resumingAfter step: Int?) {
+        do {
+            monitor = try RunMonitor(runDirectory: runDirectory, resumingAfterStep: step,
+                                     progress: .automatic(linesEvery: logEvery), logger: logger)
+        } catch { failure = failure ?? error }
+    }
+
+    private func guarded(_ body: (RunMonitor) throws -> Void) {
+        guard let monitor else { return }
+        do { try body(monitor) } catch { failure = failure ?? error }
+    }
 
     func handle(_ event: RunEvent) {
         switch event {
         case .started(let resolved):
             print("resolved curriculum:\n" + resolved)
+            open(resumingAfter: nil)
         case .resumed(let checkpoint, let step, let skipped):
-            for s in skipped { eprint("warning: \(s)") }
-            eprint("resuming from \(checkpoint) at global step \(step)")
+            for s in skipped { logger.warning("\(s)") }
+            logger.notice("resuming from \(checkpoint) at global step \(step)")
+            open(resumingAfter: step)
         case .stageStarted(let index, let kind, let step, let total):
-            started = Date()
-            eprint("stage \(index) \(kind): \(step == 0 ? "starting" : "continuing at step \(step)") (\(total) steps)")
-        case .stepFinished(let index, let kind, let step, let total, let global, let metrics):
-            if step % logEvery == 0 || step == total {
-                let rate = Double(step) / max(Date().timeIntervalSince(started), 1e-9)
-                eprint("stage \(index) \(kind) step \(step)/\(total) (global \(global), \(String(format: "%.2f", rate)) steps/s) " + format(metrics))
-            }
-        case .evaluated(let index, let kind, let step, _, let metrics):
-            eprint("stage \(index) \(kind) validation at step \(step): " + format(metrics))
+            guarded { $0.stageStarted(index: index, kind: kind, totalSteps: total) }
+            if step > 0 { logger.info("stage \(index) \(kind) continues at step \(step)") }
+        case .stepFinished(let index, let kind, let step, _, let global, let metrics):
+            guarded { try $0.record(step: global, stageIndex: index, stageKind: kind, stageStep: step, values: metrics) }
+        case .evaluated(let index, let kind, let step, let global, let metrics):
+            guarded { try $0.record(step: global, stageIndex: index, stageKind: kind, stageStep: step, values: metrics) }
+            logger.info("stage \(index) \(kind) validation at step \(step): \(format(metrics))")
         case .stateChanged(let index, let kind, let from, let to):
-            eprint("stage \(index) \(kind): \(from.name) -> \(to)")
-        case .checkpointWritten:
-            break
+            logger.debug("stage \(index) \(kind): \(from.name) -> \(to)")
+        case .checkpointWritten(let path, _):
+            logger.trace("checkpoint \(path)")
         case .stageFinished(let index, let kind, let checkpoint):
-            eprint("stage \(index) \(kind) completed; kept \(checkpoint)")
+            guarded { $0.stageFinished(index: index, kind: kind, outcome: "completed (kept \(checkpoint))") }
         }
+    }
+
+    /// Closes the metric files.
+    func close() throws {
+        try monitor?.close()
+        if let failure { throw failure }
     }
 
     private func format(_ metrics: [String: Double]) -> String {
@@ -63,10 +92,18 @@ func eprint(_ text: String) {
 }
 
 /// Runs a runner to its end or to a stop signal, and says how to resume.
-private func drive(_ runner: CurriculumRunner, runDirectory: String) throws {
+private func drive(_ runner: CurriculumRunner, runDirectory: String, reporter: RunReporter) throws {
     installStopHandlers()
     runner.stopRequested = { pendingSignal == 0 ? nil : pendingSignal }
-    switch try runner.run() {
+    let outcome: RunOutcome
+    do {
+        outcome = try runner.run()
+    } catch {
+        try? reporter.close()
+        throw error
+    }
+    try reporter.close()
+    switch outcome {
     case .completed:
         print("run completed: \(runDirectory)")
     case .interrupted(let signal, let checkpoint):
@@ -88,13 +125,16 @@ struct RunCommand: ParsableCommand {
     @Option(help: "The run folder for checkpoints and metrics (default: checkpoints/<curriculum name>).")
     var runDir: String?
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() throws {
         try reportingErrors {
+            let logger = logging.logger("tracedistill.run")
             let c = try Curriculum.load(path: curriculum)
             let dir = runDir ?? "checkpoints/\(c.name)"
-            let reporter = RunReporter(logEvery: c.run.logEvery)
-            let runner = try CurriculumRunner(curriculum: c, runDirectory: dir, observer: reporter.handle)
-            try drive(runner, runDirectory: dir)
+            let reporter = RunReporter(runDirectory: dir, logEvery: c.run.logEvery, logger: logger)
+            let runner = try CurriculumRunner(curriculum: c, runDirectory: dir, logger: logger, observer: reporter.handle)
+            try drive(runner, runDirectory: dir, reporter: reporter)
         }
     }
 }
@@ -108,12 +148,17 @@ struct ResumeCommand: ParsableCommand {
     @Argument(help: "The run folder.")
     var runDir: String
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() throws {
         try reportingErrors {
-            let reporter = RunReporter(logEvery: RunSettings().logEvery)
-            let runner = try CurriculumRunner(resuming: runDir, observer: reporter.handle)
-            reporter.logEvery = runner.curriculum.run.logEvery
-            try drive(runner, runDirectory: runDir)
+            let logger = logging.logger("tracedistill.run")
+            // the log interval is the curriculum's, known once the checkpoint is read
+            let stored = try CheckpointDirectory(path: runDir).latestValid().path.map { try CheckpointReader(path: $0).curriculum }
+            let every = stored.flatMap { try? Curriculum(text: $0).run.logEvery } ?? RunSettings().logEvery
+            let reporter = RunReporter(runDirectory: runDir, logEvery: every, logger: logger)
+            let runner = try CurriculumRunner(resuming: runDir, logger: logger, observer: reporter.handle)
+            try drive(runner, runDirectory: runDir, reporter: reporter)
         }
     }
 }
