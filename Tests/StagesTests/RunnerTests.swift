@@ -112,6 +112,30 @@ struct RunnerTests {
         }
     }
 
+    @Test("teacher-sft is skipped when the curriculum names a teacher checkpoint; the run starts from those weights")
+    func teacherCheckpoint() throws {
+        try withRunFolder("teacher-file") { dir in
+            // a trained-looking teacher: the curriculum's architecture with its own seed, saved as a checkpoint
+            let first = try CurriculumRunner(curriculum: try Curriculum(text: CurriculumTests.tiny + "\nstages:\n  - kind: teacher-sft\n    steps: 2\n    batch_size: 2\n"),
+                                             runDirectory: dir + "/a")
+            #expect(try first.run() == .completed)
+            let teacherFile = dir + "/a/stage-0-teacher-sft.h5"
+            let text = CurriculumTests.tiny.replacingOccurrences(of: "teacher: {", with: "teacher: {checkpoint: \(teacherFile), ")
+                + "\nstages:\n  - kind: teacher-sft\n    steps: 50\n"
+            let runner = try CurriculumRunner(curriculum: try Curriculum(text: text), runDirectory: dir + "/b")
+            #expect(snapshot(runner.context.teacher.parameters) == snapshot(first.context.teacher.parameters))
+            var steps = 0
+            let observed = try CurriculumRunner(curriculum: try Curriculum(text: text), runDirectory: dir + "/c",
+                                                observer: { if case .stepFinished = $0 { steps += 1 } })
+            #expect(try observed.run() == .completed)
+            #expect(steps == 0, "the skipped stage did \(steps) steps")
+            let record = try #require(try CheckpointReader(path: dir + "/c/stage-0-teacher-sft.h5").stages().first)
+            #expect(record.state == "completed" && record.step == 0)
+            #expect(try CheckpointReader(path: dir + "/c/stage-0-teacher-sft.h5").parameterHash(role: "teacher")
+                    == CheckpointReader(path: teacherFile).parameterHash(role: "teacher"))
+        }
+    }
+
     @Test("stop request: checkpoint after the current step, then resume gives bit-identical weights")
     func stopAndResume() throws {
         let c = try Curriculum.load(path: packageRoot + "/curricula/smoke.yaml")
