@@ -24,7 +24,10 @@ class OutputDistillStage: TrainingStage {
         switch c.resolvedData(in: context.curriculum, index: index) {
         case .reference: examples = context.data.trainTokens
         case .teacherTraces: examples = try Self.teacherExamples(context, index: index)
-        case .both: examples = try Self.teacherExamples(context, index: index) + context.data.trainTokens
+        case .both:
+            // the reference traces alone when the teacher kept none (a weak teacher is not an error here)
+            let kept = try context.teacherTraces().map { try TokenizedTrace($0, tokenizer: context.tokenizer) }
+            examples = kept + context.data.trainTokens
         }
         batchesPerEpoch = max(1, examples.count / max(1, c.training.batchSize))
         try super.init(settings: c.training, index: index, context: context, model: context.student, modelRole: "student",

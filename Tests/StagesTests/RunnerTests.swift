@@ -136,6 +136,34 @@ struct RunnerTests {
         }
     }
 
+    @Test("distilling from teacher traces when the teacher kept none: `both` falls back to the references, `teacher_traces` stops with advice")
+    func noTeacherTraces() throws {
+        let head = CurriculumTests.tiny + """
+
+        stages:
+          - kind: teacher-traces
+            samples: 1
+            limit: 4
+            max_new_tokens: 8
+          - kind: output-distill
+            steps: 1
+            batch_size: 2
+
+        """
+        try withRunFolder("no-traces") { dir in
+            let both = try CurriculumRunner(curriculum: try Curriculum(text: head + "    data: both\n"), runDirectory: dir + "/both")
+            #expect(try both.run() == .completed)
+            #expect(try both.context.teacherTraces().isEmpty, "an untrained teacher should keep no verified trace")
+            let strict = try CurriculumRunner(curriculum: try Curriculum(text: head + "    data: teacher_traces\n"), runDirectory: dir + "/strict")
+            do {
+                try strict.run()
+                Issue.record("output-distill on zero teacher traces must stop")
+            } catch {
+                #expect("\(error)".contains("kept no verified trace"), "\(error)")
+            }
+        }
+    }
+
     @Test("stop request: checkpoint after the current step, then resume gives bit-identical weights")
     func stopAndResume() throws {
         let c = try Curriculum.load(path: packageRoot + "/curricula/smoke.yaml")
