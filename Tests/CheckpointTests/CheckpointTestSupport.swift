@@ -351,12 +351,6 @@ func sha256sum(_ data: Data) throws -> String {
     return String(hex)
 }
 
-/// A missing tool or environment the test needs.
-struct SetupFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 // MARK: - Python with h5py
 
 /// A Python virtualenv with h5py, made once per test process (and reused across runs) at
@@ -366,59 +360,17 @@ enum PythonH5py {
     static let folder = packageRoot + "/.build/checkpoint-tests-venv"
 
     /// The venv's python, or why it could not be made.
-    static let interpreter: Result<String, SetupFailure> = make()
-
-    private static func works(_ python: String) -> Bool {
-        guard FileManager.default.isExecutableFile(atPath: python),
-              let r = try? runProcess(python, ["-c", "import h5py, numpy"], timeout: 120) else { return false }
-        return r.succeeded
-    }
-
-    private static func make() -> Result<String, SetupFailure> {
-        let python = folder + "/bin/python"
-        if works(python) { return .success(python) }
-        guard let python3 = toolPath("python3") else {
-            return .failure(SetupFailure("python3 is not installed; the h5py interoperability tests need it (python3 -m venv)"))
-        }
-        let staging = folder + ".tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: staging) }
-        do {
-            let venv = try runProcess(python3, ["-m", "venv", staging], timeout: 300)
-            guard venv.succeeded else { return .failure(SetupFailure("`python3 -m venv \(staging)` failed: \(venv)")) }
-            let pip = try runProcess(staging + "/bin/python", ["-m", "pip", "install", "-q", "h5py"], timeout: 300)
-            guard pip.succeeded else {
-                return .failure(SetupFailure("`pip install h5py` into \(staging) failed (no network to PyPI?): \(pip)"))
-            }
-        } catch {
-            return .failure(SetupFailure("could not run python3 to make a virtualenv: \(error)"))
-        }
-        // Another test process may have finished first: then use its venv (never delete a working one).
-        if rename(staging, folder) != 0 && !works(python) {
-            try? FileManager.default.removeItem(atPath: folder)
-            _ = rename(staging, folder)
-        }
-        return works(python) ? .success(python)
-            : .failure(SetupFailure("made a virtualenv at \(folder) but `import h5py` fails in it"))
-    }
+    static let interpreter = PythonVirtualenv(folder: folder, packages: ["h5py"], probe: "import h5py, numpy",
+                                              purpose: "the h5py interoperability tests").make()
 
     /// The interpreter, or nil after recording a failure that says why (never a silent pass).
     static func require(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-        switch interpreter {
-        case .success(let p): return p
-        case .failure(let e):
-            Issue.record("cannot run the h5py interoperability test: \(e)", sourceLocation: sourceLocation)
-            return nil
-        }
+        interpreter.require("the h5py interoperability test", sourceLocation: sourceLocation)
     }
 
     /// Runs a Python script (given as text) with arguments and returns its standard output parsed as JSON.
     static func runJSON(_ python: String, script: String, arguments: [String]) throws -> Any {
-        let scriptPath = NSTemporaryDirectory() + "checkpoint-tests-\(UUID().uuidString).py"
-        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: scriptPath) }
-        let r = try runProcess(python, [scriptPath] + arguments, timeout: 120)
-        guard r.succeeded else { throw SetupFailure("python script failed: \(r)") }
-        return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+        try PythonVirtualenv.runJSON(python, script: script, arguments: arguments)
     }
 }
 
