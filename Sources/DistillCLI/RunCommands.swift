@@ -29,6 +29,9 @@ final class RunReporter {
     let logger: Logger
     var logEvery: Int
     private(set) var monitor: RunMonitor?
+    /// The checkpoint step a resume starts from (nil: a fresh run). The monitor opens at the first stage start,
+    /// once the command has set `logEvery` from the curriculum the runner read.
+    private var resumeStep: Int?
     /// The first error of the metric files (the run goes on; the command reports it at the end).
     private(set) var failure: Error?
 
@@ -54,12 +57,12 @@ final class RunReporter {
         switch event {
         case .started(let resolved):
             print("resolved curriculum:\n" + resolved)
-            open(resumingAfter: nil)
         case .resumed(let checkpoint, let step, let skipped):
             for s in skipped { logger.warning("\(s)") }
             logger.notice("resuming from \(checkpoint) at global step \(step)")
-            open(resumingAfter: step)
+            resumeStep = step
         case .stageStarted(let index, let kind, let step, let total):
+            if monitor == nil && failure == nil { open(resumingAfter: resumeStep) }
             guarded { $0.stageStarted(index: index, kind: kind, totalSteps: total) }
             if step > 0 { logger.info("stage \(index) \(kind) continues at step \(step)") }
         case .stepFinished(let index, let kind, let step, _, let global, let metrics):
@@ -153,11 +156,9 @@ struct ResumeCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let logger = logging.logger("tracedistill.run")
-            // the log interval is the curriculum's, known once the checkpoint is read
-            let stored = try CheckpointDirectory(path: runDir).latestValid().path.map { try CheckpointReader(path: $0).curriculum }
-            let every = stored.flatMap { try? Curriculum(text: $0).run.logEvery } ?? RunSettings().logEvery
-            let reporter = RunReporter(runDirectory: runDir, logEvery: every, logger: logger)
+            let reporter = RunReporter(runDirectory: runDir, logEvery: RunSettings().logEvery, logger: logger)
             let runner = try CurriculumRunner(resuming: runDir, logger: logger, observer: reporter.handle)
+            reporter.logEvery = runner.curriculum.run.logEvery  // before the first stage opens the monitor
             try drive(runner, runDirectory: runDir, reporter: reporter)
         }
     }

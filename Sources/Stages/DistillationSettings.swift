@@ -76,6 +76,21 @@ public enum DistillationData: String, Sendable {
     /// Both, concatenated.
     case both
 
+    /// The tokenized traces this choice names. `both` is the references alone when the teacher kept none;
+    /// `teacher_traces` with none kept is a `StageError.noData` with advice.
+    func examples(_ context: RunContext, index: Int) throws -> [TokenizedTrace] {
+        let kept = try context.teacherTraces().map { try TokenizedTrace($0, tokenizer: context.tokenizer) }
+        switch self {
+        case .reference: return context.data.trainTokens
+        case .both: return kept + context.data.trainTokens
+        case .teacherTraces:
+            guard !kept.isEmpty else {
+                throw StageError.noData(stage: index, reason: "the teacher-traces stage kept no verified trace; train the teacher longer (teacher-sft steps), sample more (samples), or use data: both / reference")
+            }
+            return kept
+        }
+    }
+
     /// `data` as written, or the default: teacher traces when a `teacher-traces` stage comes before `index`.
     static func resolve(_ data: DistillationData?, in curriculum: Curriculum, index: Int) -> DistillationData {
         if let data { return data }

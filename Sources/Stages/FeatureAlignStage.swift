@@ -132,16 +132,15 @@ final class FeatureAlignStage: OutputDistillStage {
     }
 
     override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {
-        var m = try super.validationMetrics(batch, context: context)
-        if features.hiddenWeight > 0 || features.attentionWeight > 0 {
-            let t = context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options)
-            let s = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options)
-            if features.hiddenWeight > 0 {
-                m["validation/hidden_mse"] = Double(projection.loss(studentHidden: s.hiddenStates, teacherHidden: t.hiddenStates).toArray()[0])
-            }
-            if features.attentionWeight > 0 {
-                m["validation/attention_mse"] = Double(attentionLoss(student: s.attentions, teacher: t.attentions).toArray()[0])
-            }
+        // one forward per model gives the output terms and the features
+        let t = context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options)
+        let s = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options)
+        var m = outputValidationMetrics(student: s.logits, teacher: t.logits, batch: batch)
+        if features.hiddenWeight > 0 {
+            m["validation/hidden_mse"] = Double(projection.loss(studentHidden: s.hiddenStates, teacherHidden: t.hiddenStates).toArray()[0])
+        }
+        if features.attentionWeight > 0 {
+            m["validation/attention_mse"] = Double(attentionLoss(student: s.attentions, teacher: t.attentions).toArray()[0])
         }
         return m
     }

@@ -20,26 +20,10 @@ class OutputDistillStage: TrainingStage {
          extraTrained: [(role: String, store: ParameterStore)] = []) throws {
         distill = c
         temperatureSchedule = c.temperature.schedule(searched: context.searchedTemperature)
-        let examples: [TokenizedTrace]
-        switch c.resolvedData(in: context.curriculum, index: index) {
-        case .reference: examples = context.data.trainTokens
-        case .teacherTraces: examples = try Self.teacherExamples(context, index: index)
-        case .both:
-            // the reference traces alone when the teacher kept none (a weak teacher is not an error here)
-            let kept = try context.teacherTraces().map { try TokenizedTrace($0, tokenizer: context.tokenizer) }
-            examples = kept + context.data.trainTokens
-        }
+        let examples = try c.resolvedData(in: context.curriculum, index: index).examples(context, index: index)
         batchesPerEpoch = max(1, examples.count / max(1, c.training.batchSize))
         try super.init(settings: c.training, index: index, context: context, model: context.student, modelRole: "student",
                        extraTrained: extraTrained, examples: examples, validationExamples: context.data.validationTokens)
-    }
-
-    private static func teacherExamples(_ context: RunContext, index: Int) throws -> [TokenizedTrace] {
-        let traces = try context.teacherTraces()
-        guard !traces.isEmpty else {
-            throw StageError.noData(stage: index, reason: "the teacher-traces stage kept no verified trace; train the teacher longer (teacher-sft steps), sample more (samples), or use data: both / reference")
-        }
-        return try traces.map { try TokenizedTrace($0, tokenizer: context.tokenizer) }
     }
 
     /// The temperature at the current step (the schedule counts epochs or steps, as configured).
@@ -69,6 +53,12 @@ class OutputDistillStage: TrainingStage {
     override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {
         let teacher = context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
         let student = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
+        return outputValidationMetrics(student: student, teacher: teacher, batch: batch)
+    }
+
+    /// The validation values of the output terms from logits already computed: KL(teacher || student) at T = 1
+    /// (the early-stopping loss), CE and token accuracy.
+    func outputValidationMetrics(student: Tensor, teacher: Tensor, batch: TraceBatch) -> [String: Double] {
         let kl = Double(distillationLoss(student: student, teacher: teacher, temperature: 1, rowMask: batch.rowMask).toArray()[0])
         let ce = Double(crossEntropy(student, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex).toArray()[0])
         return ["validation/loss": kl, "validation/kl": kl, "validation/ce": ce,

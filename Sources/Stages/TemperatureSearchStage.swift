@@ -65,13 +65,10 @@ final class TemperatureSearchStage: Stage {
     init(_ c: TemperatureSearchConfiguration, context: RunContext, index: Int) throws {
         config = c
         self.index = index
-        var settings = DistillationData.resolve(c.data, in: context.curriculum, index: index)
-        if settings == .teacherTraces, try context.teacherTraces().isEmpty { settings = .reference }
-        switch settings {
-        case .reference: examples = context.data.trainTokens
-        case .teacherTraces: examples = try context.teacherTraces().map { try TokenizedTrace($0, tokenizer: context.tokenizer) }
-        case .both: examples = try context.teacherTraces().map { try TokenizedTrace($0, tokenizer: context.tokenizer) } + context.data.trainTokens
-        }
+        var data = DistillationData.resolve(c.data, in: context.curriculum, index: index)
+        // a search is only a short probe: without teacher traces it scores candidates on the references
+        if data == .teacherTraces, try context.teacherTraces().isEmpty { data = .reference }
+        examples = try data.examples(context, index: index)
     }
 
     var totalSteps: Int { config.trials }
