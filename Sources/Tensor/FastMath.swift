@@ -117,6 +117,31 @@ public func mapVecSum(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePoi
     return s
 }
 
+/// Sum of a[i] * b[i] * c[i] over `n` floats, 16 lanes at a time.
+@inline(__always) public func vdot3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = Vec()
+    var i = 0
+    while i + simdWidth <= n {
+        acc += UnsafeRawPointer(a + i).loadUnaligned(as: Vec.self) * UnsafeRawPointer(b + i).loadUnaligned(as: Vec.self)
+            * UnsafeRawPointer(c + i).loadUnaligned(as: Vec.self)
+        i += simdWidth
+    }
+    var s = acc.sum()
+    while i < n { s += a[i] * b[i] * c[i]; i += 1 }
+    return s
+}
+
+/// y[i] = alpha * x[i] over `n` floats (y may be x).
+@inline(__always) public func vscale(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    var i = 0
+    let a = Vec(repeating: alpha)
+    while i + simdWidth <= n {
+        UnsafeMutableRawPointer(y + i).storeBytes(of: a * UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self), as: Vec.self)
+        i += simdWidth
+    }
+    while i < n { y[i] = alpha * x[i]; i += 1 }
+}
+
 /// y[i] += alpha * x[i] over `n` floats.
 @inline(__always) public func vaxpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
     var i = 0

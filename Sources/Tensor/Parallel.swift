@@ -14,6 +14,24 @@ public enum Parallel {
     /// Below this many multiply-adds (m * n * k) a matrix product runs on the calling thread.
     public static let minimumProductWork = 1 << 21
 
+    /// How many parts `fixedParts`-split kernels use for `n` rows: two (one per core of this machine)
+    /// whenever there are two rows, whatever `threads` is, so a reduction summed part by part gives
+    /// the same bits with any thread count (resume must be bit-identical).
+    @inline(__always) public static func fixedParts(_ n: Int) -> Int { n >= 2 ? 2 : 1 }
+
+    /// Runs `body(part)` for each of `0..<parts`, concurrently when `threads` > 1 and `work` (total
+    /// operations) is large enough; the result must not depend on which ran where.
+    @inline(__always)
+    public static func forParts(_ parts: Int, work: Int, _ body: (Int) -> Void) {
+        if parts < 2 || work < minimumWork || threads < 2 {
+            for p in 0..<parts { body(p) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: parts) { body($0) }
+        }
+    }
+
     /// Runs `body(range)` over disjoint ranges covering `0..<n`; `work` is the total operation count.
     @inline(__always)
     public static func forRanges(_ n: Int, work: Int, _ body: (Range<Int>) -> Void) {

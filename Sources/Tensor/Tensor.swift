@@ -123,6 +123,27 @@ public final class Tensor: @unchecked Sendable {
         grad = g
         return g.ptr
     }
+
+    /// The gradient buffer for a backward kernel that writes every element of it exactly once.
+    ///
+    /// When the buffer already exists the kernel adds to it (`fresh` is false). On first use it is
+    /// created without zeroing (`fresh` is true) and the kernel must store its values instead (beta 0
+    /// for a product), which saves a memset and a read of zeros per intermediate gradient.
+    @inline(__always) public func gradForWrite() -> (pointer: UnsafeMutablePointer<Float>, fresh: Bool) {
+        if let g = grad { return (g.ptr, false) }
+        let g = Tensor.uninitialized(shape)
+        grad = g
+        return (g.ptr, true)
+    }
+
+    /// Takes `outputGrad` (a gradient of this tensor's shape that no one reads or writes after this
+    /// call) as this tensor's gradient without copying it, when this tensor has none yet. Returns false
+    /// (and does nothing) otherwise; the caller then accumulates as usual.
+    @inline(__always) func adoptGradient(_ outputGrad: Tensor) -> Bool {
+        guard grad == nil, outputGrad.shape == shape else { return false }
+        grad = outputGrad
+        return true
+    }
 }
 
 /// Product of the dimensions of `shape` (1 for a scalar).

@@ -117,4 +117,42 @@ struct AutogradTests {
         }
         #expect(first[0] != step(seed: 2025)[0], "a different seed should give a different loss")
     }
+
+    /// Leaves freed buffers of the sizes a small graph uses filled with NaN in the buffer pool, so a kernel
+    /// that reads a fresh (unzeroed) gradient buffer instead of storing into it poisons the result.
+    private func poisonBufferPool(_ shapes: [[Int]]) {
+        for shape in shapes {
+            let junk = (0..<32).map { _ in Tensor.full(shape, .nan) }
+            _ = junk.count
+        }
+    }
+
+    @Test("kernels that store into a fresh gradient buffer and those that add to one agree with finite differences",
+          arguments: [false, true])
+    func freshAndAccumulatedGradients(reuse: Bool) {
+        // x feeds a residual add (whose first operand takes the output gradient), rmsNorm twice, q/k/v
+        // products, rotary, grouped-query attention (2 query heads per kv head) and swiglu; each input is
+        // used more than once so both the store path and the add path run. With reuse, a second branch
+        // consumes x first, so every buffer already exists when the attention branch reaches it.
+        let b = 2, t = 5, heads = 4, kvHeads = 2, d = 4, c = heads * d
+        let table = RotaryTable(headDim: d, positions: 8, theta: 10_000)
+        let inputs = [randomNormal([b, t, c], seed: 71), randomNormal([c, c], seed: 72, std: 0.3),
+                      randomNormal([kvHeads * d, c], seed: 73, std: 0.3), randomNormal([c], seed: 74, std: 0.5)]
+        poisonBufferPool([[b, t, c], [b, t, kvHeads * d], [b, heads, t, t], [c, c], [kvHeads * d, c], [c]])
+        checkGradients(inputs, rtol: 2e-2, atol: 2e-3) { v in
+            let (x, wq, wkv, gain) = (v[0], v[1], v[2], v[3])
+            let first = reuse ? mul(rmsNorm(x, weight: gain, eps: 1e-5), x) : nil
+            let a = rmsNorm(x, weight: gain, eps: 1e-5)
+            let q = rotaryEmbedding(linear(a, weight: wq), heads: heads, table: table)
+            let k = rotaryEmbedding(linear(a, weight: wkv), heads: kvHeads, table: table)
+            let vv = linear(a, weight: wkv)
+            let p = attentionProbabilities(q: q, k: k, heads: heads, kvHeads: kvHeads)
+            let o = attentionApply(p, v: vv, heads: heads, kvHeads: kvHeads)
+            let h = add(x, linear(o, weight: wq))
+            let m = swiglu(gate: linear(h, weight: wq), up: add(h, q))
+            let out = add(add(m, h), rmsNorm(h, weight: gain, eps: 1e-5))
+            guard let first else { return out }
+            return add(out, first)
+        }
+    }
 }

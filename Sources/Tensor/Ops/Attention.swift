@@ -58,8 +58,10 @@ public func attentionProbabilities(q: Tensor, k: Tensor, heads: Int, kvHeads: In
     }
     let saved = p.detached()
     Tensor.record(p, inputs: [q, k]) { gp in
-        let gq = q.requiresGrad ? q.gradPointer() : nil
-        let gk = k.requiresGrad ? k.gradPointer() : nil
+        // fresh buffers are stored into by the first product that reaches each slice (the first head of
+        // each kv group for dK); a cache longer than the used keys keeps rows no product writes, so zero it
+        let gq = q.requiresGrad ? q.gradForWrite() : nil
+        let gk = k.requiresGrad ? (g.keyRows == g.s ? k.gradForWrite() : (pointer: k.gradPointer(), fresh: false)) : nil
         // Heads sharing a kv head write the same dK rows, so parallelise over batch entries only.
         Parallel.forRanges(g.b, work: g.b * g.h * g.t * g.s * g.d) { range in
             let ds = UnsafeMutablePointer<Float>.allocate(capacity: g.t * g.s)  // (T, S) dScores
@@ -77,11 +79,12 @@ public func attentionProbabilities(q: Tensor, k: Tensor, heads: Int, kvHeads: In
                     let kOff = bi * g.keyRows * g.kStride + (hi / g.group) * g.d
                     if let gq {  // dQ (T, D) += dS (T, S) K (S, D)
                         sgemm(transA: false, transB: false, m: g.t, n: g.d, k: g.s, a: ds, lda: g.s,
-                              b: k.ptr + kOff, ldb: g.kStride, beta: 1, c: gq + qOff, ldc: g.qStride)
+                              b: k.ptr + kOff, ldb: g.kStride, beta: gq.fresh ? 0 : 1, c: gq.pointer + qOff, ldc: g.qStride)
                     }
                     if let gk {  // dK (S, D) += dS^T (S, T) Q (T, D)
                         sgemm(transA: true, transB: false, m: g.s, n: g.d, k: g.t, a: ds, lda: g.s,
-                              b: q.ptr + qOff, ldb: g.qStride, beta: 1, c: gk + kOff, ldc: g.kStride)
+                              b: q.ptr + qOff, ldb: g.qStride, beta: gk.fresh && hi % g.group == 0 ? 0 : 1,
+                              c: gk.pointer + kOff, ldc: g.kStride)
                     }
                 }
             }
@@ -110,8 +113,8 @@ public func attentionApply(_ p: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> 
         }
     }
     Tensor.record(out, inputs: [p, v]) { g in
-        let gpP = p.requiresGrad ? p.gradPointer() : nil
-        let gv = v.requiresGrad ? v.gradPointer() : nil
+        let gpP = p.requiresGrad ? p.gradForWrite() : nil
+        let gv = v.requiresGrad ? (keyRows == s ? v.gradForWrite() : (pointer: v.gradPointer(), fresh: false)) : nil
         Parallel.forRanges(b, work: b * h * t * s * d) { range in
             for bi in range {
                 for hi in 0..<h {
@@ -119,11 +122,12 @@ public func attentionApply(_ p: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> 
                     let gOff = bi * t * qStride + hi * d, vOff = bi * keyRows * kStride + (hi / group) * d
                     if let gpP {  // dP (T, S) += dO (T, D) V^T (D, S)
                         sgemm(transA: false, transB: true, m: t, n: s, k: d, a: g.ptr + gOff, lda: qStride,
-                              b: v.ptr + vOff, ldb: kStride, beta: 1, c: gpP + bh * t * s, ldc: s)
+                              b: v.ptr + vOff, ldb: kStride, beta: gpP.fresh ? 0 : 1, c: gpP.pointer + bh * t * s, ldc: s)
                     }
-                    if let gv {  // dV (S, D) += P^T (S, T) dO (T, D)
+                    if let gv {  // dV (S, D) += P^T (S, T) dO (T, D); the first head of a kv group stores
                         sgemm(transA: true, transB: false, m: s, n: d, k: t, a: p.ptr + bh * t * s, lda: s,
-                              b: g.ptr + gOff, ldb: qStride, beta: 1, c: gv + vOff, ldc: kStride)
+                              b: g.ptr + gOff, ldb: qStride, beta: gv.fresh && hi % group == 0 ? 0 : 1,
+                              c: gv.pointer + vOff, ldc: kStride)
                     }
                 }
             }
@@ -220,9 +224,14 @@ public func rotaryEmbedding(_ x: Tensor, heads: Int, table: RotaryTable, positio
     rotate(x.ptr, out.ptr, b: b, t: t, heads: heads, table: table, offset: positionOffset, inverse: false)
     Tensor.record(out, inputs: [x]) { g in
         // the transpose of a rotation is the rotation by the negative angle
-        let tmp = Tensor.uninitialized(x.shape)
-        rotate(g.ptr, tmp.ptr, b: b, t: t, heads: heads, table: table, offset: positionOffset, inverse: true)
-        vaxpy(x.count, 1, tmp.ptr, x.gradPointer())
+        let (gx, fresh) = x.gradForWrite()
+        if fresh {
+            rotate(g.ptr, gx, b: b, t: t, heads: heads, table: table, offset: positionOffset, inverse: true)
+        } else {
+            let tmp = Tensor.uninitialized(x.shape)
+            rotate(g.ptr, tmp.ptr, b: b, t: t, heads: heads, table: table, offset: positionOffset, inverse: true)
+            vaxpy(x.count, 1, tmp.ptr, gx)
+        }
     }
     return out
 }
@@ -233,8 +242,9 @@ private func rotate(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
     let sign: Float = inverse ? -1 : 1
     table.cos.withUnsafeBufferPointer { cosT in
         table.sin.withUnsafeBufferPointer { sinT in
-            for bi in 0..<b {
-                for ti in 0..<t {
+            Parallel.forRanges(b * t, work: b * t * heads * d * 3) { rows in
+                for row in rows {
+                    let bi = row / t, ti = row % t
                     let c = cosT.baseAddress! + (offset + ti) * half, s = sinT.baseAddress! + (offset + ti) * half
                     for hi in 0..<heads {
                         let base = (bi * t + ti) * heads * d + hi * d

@@ -18,13 +18,18 @@ private func broadcastPlan(_ a: Tensor, _ b: Tensor, _ op: String) -> (shape: [I
 @inline(__always)
 private func accumulateBroadcast(_ t: Tensor, _ g: UnsafePointer<Float>, _ n: Int, scale: Float = 1,
                                  factor: Tensor? = nil) {
-    let gt = t.gradPointer()
     guard let factor else {
-        if t.count == n { vaxpy(n, scale, g, gt); return }
+        if t.count == n {
+            let (gt, fresh) = t.gradForWrite()
+            if fresh { vscale(n, scale, g, gt) } else { vaxpy(n, scale, g, gt) }
+            return
+        }
+        let gt = t.gradPointer()
         var o = 0
         while o < n { vaxpy(t.count, scale, g + o, gt); o += t.count }
         return
     }
+    let gt = t.gradPointer()
     let tc = t.count, fc = factor.count, f = factor.ptr
     if tc == n && fc == n {
         for i in 0..<n { gt[i] += scale * g[i] * f[i] }
@@ -46,7 +51,8 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
     let out = Tensor.uninitialized(shape)
     binaryForward(a, b, out) { $0 + $1 }
     Tensor.record(out, inputs: [a, b]) { g in
-        if a.requiresGrad { accumulateBroadcast(a, g.ptr, g.count) }
+        // a residual stream's first gradient is the output's own (nothing reads g after this op)
+        if a.requiresGrad && !a.adoptGradient(g) { accumulateBroadcast(a, g.ptr, g.count) }
         if b.requiresGrad { accumulateBroadcast(b, g.ptr, g.count) }
     }
     return out
@@ -256,8 +262,10 @@ public func swiglu(gate: Tensor, up: Tensor) -> Tensor {
     }
     Tensor.record(out, inputs: [gate, up]) { gr in
         // d/dgate = up * s (1 + g (1 - s)), d/dup = g s, s = sigmoid(g)
-        let gg = gate.requiresGrad ? gate.gradPointer() : nil
-        let gu = up.requiresGrad ? up.gradPointer() : nil
+        let gg = gate.requiresGrad ? gate.gradForWrite() : nil
+        let gu = up.requiresGrad ? up.gradForWrite() : nil
+        // a fresh gradient buffer is stored into (its old contents count as zero)
+        let keepG: Float = gg?.fresh == false ? 1 : 0, keepU: Float = gu?.fresh == false ? 1 : 0
         let go = gr.ptr
         Parallel.forRanges(n, work: n * 10) { r in
             var i = r.lowerBound
@@ -265,20 +273,22 @@ public func swiglu(gate: Tensor, up: Tensor) -> Tensor {
                 let g = UnsafeRawPointer(pg + i).loadUnaligned(as: Vec.self), u = UnsafeRawPointer(pu + i).loadUnaligned(as: Vec.self)
                 let d = UnsafeRawPointer(go + i).loadUnaligned(as: Vec.self)
                 let s = vsigmoid(g)
-                if let gg {
-                    let cur = UnsafeRawPointer(gg + i).loadUnaligned(as: Vec.self)
-                    UnsafeMutableRawPointer(gg + i).storeBytes(of: cur + d * u * s * (1 + g * (1 - s)), as: Vec.self)
+                if let p = gg?.pointer {
+                    let new = d * u * s * (1 + g * (1 - s))
+                    let sum = keepG == 0 ? new : UnsafeRawPointer(p + i).loadUnaligned(as: Vec.self) + new
+                    UnsafeMutableRawPointer(p + i).storeBytes(of: sum, as: Vec.self)
                 }
-                if let gu {
-                    let cur = UnsafeRawPointer(gu + i).loadUnaligned(as: Vec.self)
-                    UnsafeMutableRawPointer(gu + i).storeBytes(of: cur + d * g * s, as: Vec.self)
+                if let p = gu?.pointer {
+                    let new = d * g * s
+                    let sum = keepU == 0 ? new : UnsafeRawPointer(p + i).loadUnaligned(as: Vec.self) + new
+                    UnsafeMutableRawPointer(p + i).storeBytes(of: sum, as: Vec.self)
                 }
                 i += simdWidth
             }
             while i < r.upperBound {
                 let g = pg[i], s = 1 / (1 + fexp(-g))
-                gg?[i] += go[i] * pu[i] * s * (1 + g * (1 - s))
-                gu?[i] += go[i] * g * s
+                if let p = gg?.pointer { p[i] = (keepG == 0 ? 0 : p[i]) + go[i] * pu[i] * s * (1 + g * (1 - s)) }
+                if let p = gu?.pointer { p[i] = (keepU == 0 ? 0 : p[i]) + go[i] * g * s }
                 i += 1
             }
         }

@@ -101,28 +101,31 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
 private func matmulBackward(_ a: Tensor, _ b: Tensor, _ g: Tensor, _ p: MatmulPlan, _ tA: Bool, _ tB: Bool) {
     let lda = a.lastDim, ldb = b.lastDim
     if a.requiresGrad {
-        let ga = a.gradPointer()
+        let (ga, fresh) = a.gradForWrite()
         for i in 0..<p.batch {
             let gi = g.ptr + i * p.strideC, bi = b.ptr + i * p.strideB, gai = ga + i * p.strideA
+            // a fresh buffer is stored into; a shared operand (stride 0) accumulates after the first entry
+            let beta: Float = fresh && (i == 0 || p.strideA != 0) ? 0 : 1
             if !tA {  // dA (M,K) = dC (M,N) op(B)^T
                 sgemm(transA: false, transB: !tB, m: p.m, n: p.k, k: p.n, a: gi, lda: p.n, b: bi, ldb: ldb,
-                      beta: 1, c: gai, ldc: lda)
+                      beta: beta, c: gai, ldc: lda)
             } else {  // dA (K,M) = op(B) (K,N) dC^T
                 sgemm(transA: tB, transB: true, m: p.k, n: p.m, k: p.n, a: bi, lda: ldb, b: gi, ldb: p.n,
-                      beta: 1, c: gai, ldc: lda)
+                      beta: beta, c: gai, ldc: lda)
             }
         }
     }
     if b.requiresGrad {
-        let gb = b.gradPointer()
+        let (gb, fresh) = b.gradForWrite()
         for i in 0..<p.batch {
             let gi = g.ptr + i * p.strideC, ai = a.ptr + i * p.strideA, gbi = gb + i * p.strideB
+            let beta: Float = fresh && (i == 0 || p.strideB != 0) ? 0 : 1
             if !tB {  // dB (K,N) = op(A)^T (K,M) dC (M,N)
                 sgemm(transA: !tA, transB: false, m: p.k, n: p.n, k: p.m, a: ai, lda: lda, b: gi, ldb: p.n,
-                      beta: 1, c: gbi, ldc: ldb)
+                      beta: beta, c: gbi, ldc: ldb)
             } else {  // dB (N,K) = dC^T (N,M) op(A) (M,K)
                 sgemm(transA: true, transB: tA, m: p.n, n: p.k, k: p.m, a: gi, lda: p.n, b: ai, ldb: lda,
-                      beta: 1, c: gbi, ldc: ldb)
+                      beta: beta, c: gbi, ldc: ldb)
             }
         }
     }

@@ -21,18 +21,37 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     Tensor.record(out, inputs: [x, weight]) { g in
         // dx = rrms * (w*dy) - rrms^3 / C * x * sum(w*dy*x);  dw = sum_rows dy * x * rrms
         let pr = rrms.ptr  // through the tensor, so the closure keeps the saved buffer alive
-        let gx = x.requiresGrad ? x.gradPointer() : nil
-        let gw = weight.requiresGrad ? weight.gradPointer() : nil
-        for r in 0..<rows {
-            let xr = px + r * c, gr = g.ptr + r * c, inv = pr[r]
-            if let gx {
-                var dot: Float = 0
-                for j in 0..<c { dot += pw[j] * gr[j] * xr[j] }
-                let k = inv * inv * inv * dot / Float(c)
-                let gxr = gx + r * c
-                for j in 0..<c { gxr[j] += inv * pw[j] * gr[j] - k * xr[j] }
+        let gx = x.requiresGrad ? x.gradForWrite() : nil
+        let keepX: Float = gx?.fresh == false ? 1 : 0
+        // dw is a sum over rows: each of the fixed parts sums its rows, then the parts are added in
+        // order, so the result does not depend on how many threads ran them
+        let parts = Parallel.fixedParts(rows)
+        let dw: Tensor? = weight.requiresGrad ? Tensor(zeros: [parts, c]) : nil
+        Parallel.forParts(parts, work: rows * c * 6) { part in
+            let dwp = dw.map { $0.ptr + part * c }
+            for r in (rows * part / parts)..<(rows * (part + 1) / parts) {
+                let xr = px + r * c, gr = g.ptr + r * c, inv = pr[r]
+                if let gx = gx?.pointer {
+                    let k = inv * inv * inv * vdot3(pw, gr, xr, c) / Float(c)
+                    let gxr = gx + r * c
+                    var j = 0
+                    while j + simdWidth <= c {
+                        let w = UnsafeRawPointer(pw + j).loadUnaligned(as: Vec.self)
+                        let d = UnsafeRawPointer(gr + j).loadUnaligned(as: Vec.self)
+                        let xv = UnsafeRawPointer(xr + j).loadUnaligned(as: Vec.self)
+                        var v = inv * w * d - k * xv
+                        if keepX != 0 { v += UnsafeRawPointer(gxr + j).loadUnaligned(as: Vec.self) }
+                        UnsafeMutableRawPointer(gxr + j).storeBytes(of: v, as: Vec.self)
+                        j += simdWidth
+                    }
+                    while j < c { gxr[j] = (keepX != 0 ? gxr[j] : 0) + inv * pw[j] * gr[j] - k * xr[j]; j += 1 }
+                }
+                if let dwp { for j in 0..<c { dwp[j] += gr[j] * xr[j] * inv } }
             }
-            if let gw { for j in 0..<c { gw[j] += gr[j] * xr[j] * inv } }
+        }
+        if let dw {
+            let gw = weight.gradPointer()
+            for part in 0..<parts { vaxpy(c, 1, dw.ptr + part * c, gw) }
         }
     }
     return out
