@@ -48,14 +48,30 @@ public final class AdamW: Optimizer {
         let b1 = beta1, b2 = beta2, eps = epsilon
         for view in store.views where !view.frozen {
             let decay: Float = view.decay ? 1 - lr * weightDecay : 1
-            let lo = view.offset, hi = view.offset + view.count
-            for i in lo..<hi {
-                let gi = g[i]
-                let mi = b1 * mp[i] + (1 - b1) * gi
-                let vi = b2 * vp[i] + (1 - b2) * gi * gi
-                mp[i] = mi
-                vp[i] = vi
-                p[i] = p[i] * decay - lr * (mi / c1) / ((vi / c2).squareRoot() + eps)
+            // elementwise, so splitting a view across threads gives the same bits
+            Parallel.forRanges(view.count, work: view.count * 12) { r in
+                var i = view.offset + r.lowerBound
+                let hi = view.offset + r.upperBound
+                while i + simdWidth <= hi {
+                    let gi = UnsafeRawPointer(g + i).loadUnaligned(as: Vec.self)
+                    let mi = b1 * UnsafeRawPointer(mp + i).loadUnaligned(as: Vec.self) + (1 - b1) * gi
+                    let vi = b2 * UnsafeRawPointer(vp + i).loadUnaligned(as: Vec.self) + (1 - b2) * gi * gi
+                    UnsafeMutableRawPointer(mp + i).storeBytes(of: mi, as: Vec.self)
+                    UnsafeMutableRawPointer(vp + i).storeBytes(of: vi, as: Vec.self)
+                    let pi = UnsafeRawPointer(p + i).loadUnaligned(as: Vec.self)
+                    let update = pi * decay - lr * (mi / c1) / ((vi / c2).squareRoot() + eps)
+                    UnsafeMutableRawPointer(p + i).storeBytes(of: update, as: Vec.self)
+                    i += simdWidth
+                }
+                while i < hi {
+                    let gi = g[i]
+                    let mi = b1 * mp[i] + (1 - b1) * gi
+                    let vi = b2 * vp[i] + (1 - b2) * gi * gi
+                    mp[i] = mi
+                    vp[i] = vi
+                    p[i] = p[i] * decay - lr * (mi / c1) / ((vi / c2).squareRoot() + eps)
+                    i += 1
+                }
             }
         }
     }
