@@ -1,3 +1,4 @@
+import Checkpoint
 import Data
 import Foundation
 import Model
@@ -44,6 +45,11 @@ public struct ModelSettings: Sendable, Equatable {
     public var teacherCheckpoint: String?
     /// The student: the teacher shrunk (by default the anchor's student: 2 layers x 128, 4 heads, MLP 344).
     public var shrink = ShrinkSpec(layers: 2, hiddenSize: 128, heads: 4, kvHeads: 4, intermediateSize: 344)
+    /// A student to start from (role `student` of a checkpoint, e.g. a stage-end file of an earlier run);
+    /// its architecture then comes from the file instead of `shrink`.
+    public var studentCheckpoint: String?
+    /// The architecture stored with `studentCheckpoint` (read when the curriculum is).
+    public var studentCheckpointConfig: TransformerConfig?
     /// The student's dropout on hidden states during training.
     public var studentDropout: Float = 0
     public init() {}
@@ -165,6 +171,17 @@ public struct Curriculum {
 
         let s = try root.child("student")
         try s.requireMapping()
+        models.studentCheckpoint = try Self.existingFile(s, "checkpoint", base: baseDirectory)
+        if models.studentCheckpoint != nil {
+            for key in ["layers", "hidden_size", "heads", "kv_heads", "intermediate_size"] where try s.child(key).isPresent {
+                throw try s.child(key).error("the student's checkpoint fixes its architecture; remove `\(key)` (or remove `checkpoint` to shrink the teacher)")
+            }
+            do {
+                models.studentCheckpointConfig = try CheckpointReader(path: models.studentCheckpoint!).transformerConfig(role: "student")
+            } catch {
+                throw try s.child("checkpoint").error("cannot read the student from \(models.studentCheckpoint!): \(error); give a checkpoint written by `distill run` or `distill init --role student`")
+            }
+        }
         let spec = models.shrink
         models.shrink = ShrinkSpec(layers: try s.int("layers", spec.layers, min: 1),
                                    hiddenSize: try s.int("hidden_size", spec.hiddenSize, min: 1),
@@ -177,8 +194,9 @@ public struct Curriculum {
         }
         try s.finish()
 
-        if data.maxLength > min(tc.maxPositionEmbeddings, tc.maxPositionEmbeddings) {
-            throw try d.child("max_length").error("\(data.maxLength) exceeds the models' max_position_embeddings \(tc.maxPositionEmbeddings); lower it or raise teacher.max_position_embeddings")
+        let context = min(tc.maxPositionEmbeddings, studentConfig.maxPositionEmbeddings)
+        if data.maxLength > context {
+            throw try d.child("max_length").error("\(data.maxLength) exceeds the models' max_position_embeddings \(context); lower it or raise teacher.max_position_embeddings")
         }
 
         let list = try root.child("stages")
@@ -212,7 +230,7 @@ public struct Curriculum {
     /// The student's architecture.
     public var studentConfig: TransformerConfig {
         // validated when the curriculum was read
-        (try? models.teacher.shrunk(by: models.shrink)) ?? models.teacher
+        models.studentCheckpointConfig ?? (try? models.teacher.shrunk(by: models.shrink)) ?? models.teacher
     }
 
     /// The settings with every default filled in, as YAML-like text (printed at the start of a run).
@@ -222,7 +240,11 @@ public struct Curriculum {
         lines += ResolvedText.render(label: "data", data)
         lines.append("teacher: " + models.teacher.jsonString())
         if let c = models.teacherCheckpoint { lines.append("teacher_checkpoint: \(c)") }
-        lines.append("student: " + studentConfig.jsonString())
+        if let c = models.studentCheckpoint {
+            lines.append("student_checkpoint: \(c)")
+        } else {
+            lines.append("student: " + studentConfig.jsonString())
+        }
         lines.append("student_dropout: \(models.studentDropout)")
         lines.append("stages:")
         for s in stages {

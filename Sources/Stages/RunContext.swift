@@ -59,7 +59,16 @@ public final class RunContext {
         } else {
             teacher = try Transformer(config: curriculum.models.teacher, rng: &teacherRNG)
         }
-        student = try Transformer(config: try teacher.config.shrunk(by: curriculum.models.shrink), rng: &studentRNG)
+        if let path = curriculum.models.studentCheckpoint {
+            let loaded = try CheckpointReader(path: path).loadTransformer(role: "student")
+            guard loaded.config.vocabSize == teacher.config.vocabSize else {
+                throw CurriculumError(file: curriculum.file, keyPath: "student.checkpoint", line: nil,
+                                      message: "\(path) holds a student with vocabulary \(loaded.config.vocabSize), the teacher's is \(teacher.config.vocabSize); give a student of this tokenizer")
+            }
+            student = loaded
+        } else {
+            student = try Transformer(config: try teacher.config.shrunk(by: curriculum.models.shrink), rng: &studentRNG)
+        }
         student.dropoutProbability = curriculum.models.studentDropout
     }
 
