@@ -53,7 +53,8 @@ public struct PPOConfig: Sendable, Equatable {
     public var advantage: AdvantageEstimator = .gae
     /// `group_size`: completions sampled per prompt (GRPO needs >= 2; GAE usually 1).
     public var groupSize: Int = 1
-    /// `whiten_advantages`: normalise advantages to mean 0, std 1 over the rollout's tokens.
+    /// `whiten_advantages`: with GAE, normalise advantages to mean 0, std 1 over the rollout's tokens (GRPO's
+    /// advantages are normalised within each group instead, and this key does not change them).
     public var whitenAdvantages: Bool = true
     /// `max_grad_norm`: nil, or the global L2 norm (policy and value head together) gradients are clipped to.
     public var maxGradNorm: Float? = 1

@@ -132,9 +132,12 @@ extension PPOTrainer {
         return r.batch.rowSums(kl)
     }
 
-    /// Advantages (and returns for the critic) from the batch's rewards and values: GAE, or GRPO's
-    /// group-relative scores of each sequence's summed reward (rows grouped by `groupSize`); then whitening
-    /// when configured.
+    /// Advantages (and returns for the critic) from the batch's rewards and values: GAE (whitened over the
+    /// batch's tokens when configured), or GRPO's group-relative scores of each sequence's summed reward (rows
+    /// grouped by `groupSize`). GRPO's scores are already normalised within each group and are not whitened
+    /// again: shifting them by the batch's token mean would give a group whose samples all scored the same a
+    /// non-zero advantage, pushing the policy toward or away from completions no better than their siblings
+    /// (TRL's GRPOTrainer does not whiten either).
     public func computeAdvantages(_ batch: inout PPOBatch) {
         var adv: [Float]
         switch config.advantage {
@@ -149,7 +152,7 @@ extension PPOTrainer {
             adv = Advantages.broadcast(perRow: Advantages.groupRelative(scores: scores, groupSize: config.groupSize),
                                        mask: batch.mask, length: batch.length)
         }
-        if config.whitenAdvantages { adv = Advantages.whiten(adv, mask: batch.mask) }
+        if config.whitenAdvantages && config.advantage == .gae { adv = Advantages.whiten(adv, mask: batch.mask) }
         batch.advantages = adv
     }
 

@@ -145,6 +145,30 @@ struct TrainerTests {
         #expect(stats.updates == 1 && stats.approximateKL < 1e-9 && stats.clipFraction == 0)
     }
 
+    @Test("GRPO advantages are the group-relative scores on every token, not whitened again: a group that scored alike gets 0")
+    func grpoAdvantagesNotShifted() throws {
+        var config = ToyTask.config(.grpo)
+        config.groupSize = 2
+        config.whitenAdvantages = true
+        let trainer = try ToyTask.trainer(config: config, seed: 95)
+        let p: [Int32] = [1, 5, 6]
+        // group 1: rewards 1 and 0 (lengths 3 and 1); group 2: both 0.5 (lengths 2 and 4)
+        var batch = PPOBatch(prompts: [p, p, p, p], completions: [[7, 8, 9], [7], [8, 9], [7, 7, 8, 9]], temperature: 1)
+        batch.rewards = [Float](repeating: 0, count: batch.mask.count)
+        for (row, (value, length)) in [(Float(1), 3), (0, 1), (0.5, 2), (0.5, 4)].enumerated() {
+            batch.rewards[batch.index(row: row, completionToken: length - 1)] = value
+        }
+        trainer.computeAdvantages(&batch)
+        // group 1: mean 0.5, unbiased std sqrt(0.5) = 0.70711: advantages +-0.5 / (0.70711 + 1e-4)
+        let a = 0.5 / (Float(0.5).squareRoot() + 1e-4)
+        for (row, (expected, length)) in [(a, 3), (-a, 1), (0, 2), (0, 4)].enumerated() {
+            let got = (0..<length).map { batch.advantages[batch.index(row: row, completionToken: $0)] }
+            allClose(got, [Float](repeating: expected, count: length), rtol: 1e-5, atol: 1e-6, "row \(row)")
+        }
+        // off the completion tokens the advantage is 0
+        #expect(zip(batch.advantages, batch.mask).allSatisfy { $1 != 0 || $0 == 0 })
+    }
+
     @Test("the approximate-KL limit stops the epoch loop early")
     func earlyStop() throws {
         var config = ToyTask.config(.gae)
