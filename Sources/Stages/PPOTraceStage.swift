@@ -12,6 +12,8 @@ import Tensor
 ///       iterations: 30
 ///       eval_every: 10
 ///       validation_problems: 32
+///       patience: 0            # validations without a better reward before stopping (0: never)
+///       restore_best: true     # end with the student of the best validation reward (the start included)
 ///       reward: {weights: {answer: 1, step_validity: 0.5}}   # RewardConfig keys
 ///       ppo: {learning_rate: 1.0e-5, advantage: grpo, group_size: 4, temperature: {entropy_target: {target: 0.6}}}
 public struct PPOTraceConfiguration: StageConfiguration {
@@ -21,6 +23,11 @@ public struct PPOTraceConfiguration: StageConfiguration {
     public var evalEvery = 10
     /// Validation questions scored each time.
     public var validationProblems = 32
+    /// Stop after this many validations without a better validation reward (0: never stop early).
+    public var patience = 0
+    /// At the end, put back the student of the best validation reward, the stage's start included, so the
+    /// stage never hands on a student worse on validation than it received.
+    public var restoreBest = true
     public var reward = RewardConfig()
     public var ppo = PPOConfig()
 
@@ -28,6 +35,8 @@ public struct PPOTraceConfiguration: StageConfiguration {
         iterations = try node.int("iterations", iterations, min: 1)
         evalEvery = try node.int("eval_every", evalEvery, min: 0)
         validationProblems = try node.int("validation_problems", validationProblems, min: 1)
+        patience = try node.int("patience", patience, min: 0)
+        restoreBest = try node.bool("restore_best", restoreBest)
         let r = try node.child("reward")
         if r.isPresent {
             try r.requireMapping()
@@ -53,7 +62,8 @@ public struct PPOTraceConfiguration: StageConfiguration {
 /// per-step verification, agreement with the teacher's trace, format, length), a KL penalty toward a frozen copy
 /// of the student made when the stage starts, and an adaptive sampling temperature. The value head (role
 /// `value_head`), the frozen reference (role `reference`), both optimizers and the KL and temperature
-/// controllers are checkpointed, so a resumed stage continues exactly.
+/// controllers are checkpointed, so a resumed stage continues exactly. With `restore_best` the student of the
+/// best validation reward is kept as role `student_best` and put back at the end.
 final class PPOTraceStage: Stage {
     static let kindName = "ppo-trace"
     static let kind = StageKind(name: kindName, parse: PPOTraceConfiguration.init) { c, context, index in
@@ -69,6 +79,9 @@ final class PPOTraceStage: Stage {
     private(set) var step = 0
     /// Validation values at the stage's start (before any update), for the before/after comparison.
     private var start: [String: Double] = [:]
+    /// Watches the validation reward (as its negative: lower is better).
+    private var early: EarlyStopping
+    private static let bestRole = "student_best"
 
     init(_ c: PPOTraceConfiguration, context: RunContext, index: Int) throws {
         config = c
@@ -92,6 +105,11 @@ final class PPOTraceStage: Stage {
         problems = context.data.train.map(problem)
         validation = context.data.validation.prefix(c.validationProblems).map(problem)
         cursor = DataCursor(count: problems.count, seed: context.curriculum.seed &+ UInt64(index) &* 1_000_003)
+        early = EarlyStopping(patience: c.patience)
+        if c.restoreBest {
+            context.register(role: Self.bestRole, store: ParameterStore(context.student.parameters.views.map { ($0.name, $0.shape, $0.decay) }),
+                             configJSON: context.student.config.jsonString())
+        }
     }
 
     var totalSteps: Int { config.iterations }
@@ -99,7 +117,10 @@ final class PPOTraceStage: Stage {
     var isEvaluationDue: Bool { step == totalSteps || (config.evalEvery > 0 && step % config.evalEvery == 0) }
 
     func advance(_ context: RunContext) throws -> [String: Double] {
-        if step == 0 && start.isEmpty { start = try validate(context) }
+        if step == 0 && start.isEmpty {
+            start = try validate(context)
+            _ = record(start, step: 0, context: context)
+        }
         let batch = cursor.next(config.ppo.promptsPerIteration).map { problems[$0] }
         let m = try trainer.iterate(problems: batch, rng: &context.rng)
         step += 1
@@ -113,14 +134,27 @@ final class PPOTraceStage: Stage {
     }
 
     func evaluate(_ context: RunContext) throws -> StageEvaluation {
+        let values = try validate(context)
         var metrics: [String: Double] = [:]
-        for (k, v) in try validate(context) { metrics["validation/" + k] = v }
+        for (k, v) in values { metrics["validation/" + k] = v }
         for (k, v) in start { metrics["validation/start_" + k] = v }
-        return StageEvaluation(metrics: metrics)
+        let stop = record(values, step: step, context: context)
+        metrics["validation/best_reward"] = -early.best
+        return StageEvaluation(metrics: metrics, stop: stop)
+    }
+
+    /// Feeds a validation's reward to early stopping and keeps the student when it is the best so far;
+    /// returns whether patience ran out.
+    private func record(_ values: [String: Double], step: Int, context: RunContext) -> Bool {
+        guard let reward = values["reward"] else { return false }
+        let (improved, stop) = early.update(-reward, step: step)
+        if improved, config.restoreBest, let best = context.store(role: Self.bestRole) { best.copyValues(from: context.student.parameters) }
+        return stop
     }
 
     func progress() -> StageProgress {
-        StageProgress(step: step, data: cursor.position, controllers: ["ppo": trainer.controllerState, "start": start])
+        StageProgress(step: step, data: cursor.position,
+                      controllers: ["ppo": trainer.controllerState, "start": start, "early_stopping": early.state])
     }
 
     func restore(_ progress: StageProgress, context: RunContext) throws {
@@ -128,9 +162,15 @@ final class PPOTraceStage: Stage {
         cursor = DataCursor(count: cursor.count, seed: cursor.seed, position: progress.data)
         if let state = progress.controllers["ppo"] { try trainer.restoreControllers(state) }
         start = progress.controllers["start"] ?? [:]
+        early.restore(progress.controllers["early_stopping"])
     }
 
     func finish(_ context: RunContext) throws {
+        if config.restoreBest, early.bestStep >= 0, let best = context.store(role: Self.bestRole) {
+            context.student.parameters.copyValues(from: best)
+            context.logger.info("ppo-trace: kept the student of iteration \(early.bestStep) (validation reward \(-early.best))")
+        }
+        context.unregister(role: Self.bestRole)
         context.unregister(role: "reference")
         context.setOptimizers([])
     }

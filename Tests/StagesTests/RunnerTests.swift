@@ -136,6 +136,42 @@ struct RunnerTests {
         }
     }
 
+    @Test("a curriculum can start from a student checkpoint: its weights and architecture, not the shrunk teacher's; shape keys beside it are an error")
+    func studentCheckpoint() throws {
+        try withRunFolder("student-file") { dir in
+            // a student with a different width from the curriculum's shrink (24, not 16), trained one step
+            let firstText = CurriculumTests.tiny.replacingOccurrences(of: "hidden_size: 16", with: "hidden_size: 24")
+                + "\nstages:\n  - kind: output-distill\n    steps: 1\n    batch_size: 2\n"
+            let first = try CurriculumRunner(curriculum: try Curriculum(text: firstText), runDirectory: dir + "/a")
+            #expect(try first.run() == .completed)
+            let studentFile = dir + "/a/stage-0-output-distill.h5"
+            let text = CurriculumTests.tiny.replacingOccurrences(of: "student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}",
+                                                                 with: "student: {checkpoint: \(studentFile)}")
+                + "\nstages:\n  - kind: baseline-ce\n    steps: 1\n    batch_size: 2\n"
+            let curriculum = try Curriculum(text: text)
+            #expect(curriculum.studentConfig.hiddenSize == 24)
+            let runner = try CurriculumRunner(curriculum: curriculum, runDirectory: dir + "/b")
+            #expect(runner.context.student.config == first.context.student.config)
+            #expect(snapshot(runner.context.student.parameters) == snapshot(first.context.student.parameters))
+            #expect(try runner.run() == .completed)
+
+            do {
+                _ = try Curriculum(text: text.replacingOccurrences(of: "student: {checkpoint:", with: "student: {layers: 2, checkpoint:"), file: "c.yaml")
+                Issue.record("shape keys beside a student checkpoint must be refused")
+            } catch let e as CurriculumError {
+                #expect(e.keyPath == "student.layers" && e.message.contains("fixes its architecture"), "\(e)")
+            }
+            let notACheckpoint = dir + "/not.h5"
+            try Foundation.Data("plain text".utf8).write(to: URL(fileURLWithPath: notACheckpoint))
+            do {
+                _ = try Curriculum(text: text.replacingOccurrences(of: studentFile, with: notACheckpoint), file: "c.yaml")
+                Issue.record("a file that is not a checkpoint must be refused")
+            } catch let e as CurriculumError {
+                #expect(e.keyPath == "student.checkpoint" && e.message.contains("not.h5"), "\(e)")
+            }
+        }
+    }
+
     @Test("distilling from teacher traces when the teacher kept none: `both` falls back to the references, `teacher_traces` stops with advice")
     func noTeacherTraces() throws {
         let head = CurriculumTests.tiny + """
@@ -197,6 +233,47 @@ struct RunnerTests {
             let series = try #require(try reader.metrics()[5]?["validation/reward"])
             let end = try #require(series.last(where: { !$0.isNaN }))
             #expect(end > start + 0.1, "validation reward \(start) at the start of ppo-trace, \(end) after it")
+        }
+    }
+
+    @Test("ppo-trace with restore_best ends with the student of its best validation reward (here the start, as a huge learning rate only hurts); without it the last weights stay")
+    func ppoRestoresBest() throws {
+        func stage(restoreBest: Bool) -> String {
+            CurriculumTests.tiny + """
+
+            stages:
+              - kind: ppo-trace
+                iterations: 3
+                eval_every: 1
+                validation_problems: 4
+                restore_best: \(restoreBest)
+                ppo: {learning_rate: 0.5, prompts_per_iteration: 2, advantage: grpo, group_size: 2, max_new_tokens: 8, minibatches: 1, approx_kl_limit: null, max_grad_norm: null}
+            """
+        }
+        try withRunFolder("ppo-best") { dir in
+            var results: [Bool: (start: [Float], end: [Float], rewards: [Double], best: [Double])] = [:]
+            for restore in [true, false] {
+                let runner = try CurriculumRunner(curriculum: try Curriculum(text: stage(restoreBest: restore)), runDirectory: dir + "/\(restore)")
+                let start = snapshot(runner.context.student.parameters)
+                #expect(try runner.run() == .completed)
+                let reader = try CheckpointReader(path: dir + "/\(restore)/stage-0-ppo-trace.h5")
+                let record = try #require(try reader.stages().first)
+                let metrics = try #require(try reader.metrics()[0])
+                let rewards = (record.controllers["start"]?["reward"]).map { [$0] } ?? []
+                results[restore] = (start, snapshot(runner.context.student.parameters),
+                                    rewards + (metrics["validation/reward"] ?? []).filter { !$0.isNaN },
+                                    (metrics["validation/best_reward"] ?? []).filter { !$0.isNaN })
+                #expect(!(try reader.roles().contains("student_best")), "the best copy is not kept after the stage")
+            }
+            let kept = try #require(results[true]), last = try #require(results[false])
+            #expect(kept.rewards == last.rewards, "same seed: the two runs validate the same students")
+            #expect(kept.rewards.count == 4 && kept.best.last == kept.rewards.max())
+            #expect(last.start != last.end, "a learning rate of 0.5 must move the student")
+            if kept.rewards.dropFirst().allSatisfy({ $0 <= kept.rewards[0] }) {
+                #expect(kept.end == kept.start, "no validation beat the start: the start's student must be back")
+            } else {
+                Issue.record("a validation beat the start (\(kept.rewards)); pick a setting where updates only hurt")
+            }
         }
     }
 
