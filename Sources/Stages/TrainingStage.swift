@@ -11,7 +11,8 @@ struct StepLoss {
 
 /// The shared machinery of the stages that train a transformer on traces: the seeded data cursor, AdamW with
 /// cosine warmup, global-norm clipping over every trained store, dropout from the run generator, validation
-/// every N steps, early stopping with patience and the best weights kept (as role `<model>_best`).
+/// every N steps, early stopping with patience and the best weights kept (as role `<model>_best`), the weights
+/// the stage started from included (validated before the first step).
 ///
 /// A kind supplies the loss of a batch (`stepLoss`) and the validation loss of a batch (`validationLoss`).
 class TrainingStage: Stage {
@@ -68,6 +69,14 @@ class TrainingStage: Stage {
     }
 
     func advance(_ context: RunContext) throws -> [String: Double] {
+        if step == 0 && settings.restoreBest && early.bestStep < 0 {
+            // the weights the stage starts from are a candidate too: a stage never hands on a model that
+            // validates worse than the one it received
+            if let loss = try validationPass(context)["validation/loss"] {
+                _ = early.update(loss, step: 0)
+                context.store(role: bestRole)?.copyValues(from: model.parameters)
+            }
+        }
         let started = DispatchTime.now().uptimeNanoseconds
         let batch = TraceBatch(cursor.next(settings.batchSize).map { examples[$0] })
         for t in trained { t.store.zeroGradients() }
@@ -106,6 +115,17 @@ class TrainingStage: Stage {
     var isEvaluationDue: Bool { settings.evaluationDue(after: step) }
 
     func evaluate(_ context: RunContext) throws -> StageEvaluation {
+        let metrics = try validationPass(context)
+        guard let loss = metrics["validation/loss"] else { return StageEvaluation(metrics: metrics) }
+        let (improved, stop) = early.update(loss, step: step)
+        if improved, settings.restoreBest, let best = context.store(role: bestRole) { best.copyValues(from: model.parameters) }
+        var out = metrics
+        out["validation/best_loss"] = early.best
+        return StageEvaluation(metrics: out, validationLoss: loss, stop: stop)
+    }
+
+    /// The validation metrics over the whole validation split (each batch's weighted by its target tokens).
+    private func validationPass(_ context: RunContext) throws -> [String: Double] {
         var sums: [String: Double] = [:]
         var weight = 0.0
         try withNoGrad {
@@ -119,13 +139,7 @@ class TrainingStage: Stage {
                 start += chunk.count
             }
         }
-        let metrics = sums.mapValues { $0 / max(weight, 1) }
-        guard let loss = metrics["validation/loss"] else { return StageEvaluation(metrics: metrics) }
-        let (improved, stop) = early.update(loss, step: step)
-        if improved, settings.restoreBest, let best = context.store(role: bestRole) { best.copyValues(from: model.parameters) }
-        var out = metrics
-        out["validation/best_loss"] = early.best
-        return StageEvaluation(metrics: out, validationLoss: loss, stop: stop)
+        return sums.mapValues { $0 / max(weight, 1) }
     }
 
     func progress() -> StageProgress {
@@ -141,7 +155,11 @@ class TrainingStage: Stage {
     func finish(_ context: RunContext) throws {
         if settings.restoreBest, early.bestStep >= 0, let best = context.store(role: bestRole) {
             model.parameters.copyValues(from: best)
-            context.logger.info("\(modelRole): kept the weights of step \(early.bestStep) (validation loss \(early.best))")
+            if early.bestStep == 0 {
+                context.logger.info("\(modelRole): kept the weights the stage started from: no step improved on their validation loss \(early.best)")
+            } else {
+                context.logger.info("\(modelRole): kept the weights of step \(early.bestStep) (validation loss \(early.best))")
+            }
         }
         context.unregister(role: bestRole)
         context.setOptimizers([])
