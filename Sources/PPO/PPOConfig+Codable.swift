@@ -56,7 +56,7 @@ extension PPOConfig: Codable {
             do { temperature = try c.decode(TemperatureControl.self, forKey: .temperature) } catch let e as PPOConfigError {
                 throw e
             } catch {
-                throw PPOConfigError(field: "temperature", reason: "expected {entropy_target: {...}} or {schedule: {...}}")
+                throw PPOConfigError(field: "temperature", reason: "expected a number, {entropy_target: {...}} or {schedule: constant|step|linear_decay, ...}")
             }
         }
         try validate()

@@ -11,25 +11,59 @@ public enum TemperatureControl: Codable, Sendable, Equatable {
     public static let defaultEntropyTarget = TemperatureControl.entropyTarget(target: 0.5, rate: 0.1, minimum: 0.5,
                                                                               maximum: 1.5, initial: 1)
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case entropyTarget = "entropy_target", schedule }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case entropyTarget = "entropy_target", schedule
+        case base, start, earlyFactor = "early_factor", earlyUntil = "early_until", lateFactor = "late_factor"
+        case lateFrom = "late_from", decrement, interval, floor
+    }
     enum EntropyKeys: String, CodingKey, CaseIterable { case target, rate, minimum, maximum, initial }
 
-    /// Reads `{"entropy_target": {"target": .., "rate": .., "minimum": .., "maximum": .., "initial": ..}}`
-    /// (omitted fields keep the defaults) or `{"schedule": <TemperatureSchedule>}`; exactly one of the two.
+    /// The keys each schedule takes beside `schedule` (the distillation stages' `temperature` form).
+    static let scheduleKeys: [String: [CodingKeys]] = [
+        "constant": [.base],
+        "step": [.base, .earlyFactor, .earlyUntil, .lateFactor, .lateFrom],
+        "linear_decay": [.start, .decrement, .interval, .floor],
+    ]
+
+    /// Reads one of:
+    /// - a number: that temperature throughout;
+    /// - `{"entropy_target": {"target": .., "rate": .., "minimum": .., "maximum": .., "initial": ..}}` (omitted
+    ///   fields keep the defaults);
+    /// - a schedule over iterations in the distillation stages' form: `{"schedule": "constant", "base": 0.8}`,
+    ///   `{"schedule": "step", "base": 1, "early_factor": 1.5, "early_until": 5, "late_factor": 0.8,
+    ///   "late_from": 15}` or `{"schedule": "linear_decay", "start": 1.2, "decrement": 0.1, "interval": 10,
+    ///   "floor": 0.7}` (omitted values: base and start 1, the rest as in `TemperatureSchedule.step(base:)` and
+    ///   decrement 0.5, interval 10, floor 1 capped at start).
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), prefix: "temperature.")
-        guard c.allKeys.count == 1 else {
-            throw PPOConfigError(field: "temperature", reason: "give exactly one of entropy_target or schedule")
-        }
-        if c.contains(.schedule) {
-            self = .schedule(try decodeField(c, .schedule, TemperatureSchedule.self, "temperature.schedule", "a temperature schedule"))
+        if let single = try? decoder.singleValueContainer(), let t = try? single.decode(Float.self) {
+            self = .schedule(.constant(temperature: t))
+            try validate()
             return
         }
-        let e = try c.nestedContainer(keyedBy: EntropyKeys.self, forKey: .entropyTarget)
+        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), prefix: "temperature.")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        switch (c.contains(.entropyTarget), c.contains(.schedule)) {
+        case (true, false):
+            if let extra = c.allKeys.first(where: { $0 != .entropyTarget }) {
+                throw PPOConfigError(field: "temperature.\(extra.stringValue)", reason: "belongs to a schedule, not to entropy_target; remove it")
+            }
+            self = try Self.readEntropyTarget(c)
+        case (false, true):
+            self = .schedule(try Self.readSchedule(c))
+        default:
+            throw PPOConfigError(field: "temperature", reason: "give exactly one of entropy_target or schedule (or a number for a constant temperature)")
+        }
+        try validate()
+    }
+
+    private static func readEntropyTarget(_ c: KeyedDecodingContainer<CodingKeys>) throws -> TemperatureControl {
+        let e: KeyedDecodingContainer<EntropyKeys>
+        do { e = try c.nestedContainer(keyedBy: EntropyKeys.self, forKey: .entropyTarget) } catch {
+            throw PPOConfigError(field: "temperature.entropy_target", reason: "expected an object {target, rate, minimum, maximum, initial}")
+        }
         try rejectUnknownKeys(try c.superDecoder(forKey: .entropyTarget), known: EntropyKeys.allCases.map(\.rawValue),
                               prefix: "temperature.entropy_target.")
-        guard case .entropyTarget(var target, var rate, var minimum, var maximum, var initial) = Self.defaultEntropyTarget else {
+        guard case .entropyTarget(var target, var rate, var minimum, var maximum, var initial) = defaultEntropyTarget else {
             preconditionFailure("the default temperature control is entropy-targeting")
         }
         let p = "temperature.entropy_target."
@@ -38,8 +72,39 @@ public enum TemperatureControl: Codable, Sendable, Equatable {
         if let v = try decodeField(e, .minimum, Float?.self, p + "minimum", "a number") { minimum = v }
         if let v = try decodeField(e, .maximum, Float?.self, p + "maximum", "a number") { maximum = v }
         if let v = try decodeField(e, .initial, Float?.self, p + "initial", "a number") { initial = v }
-        self = .entropyTarget(target: target, rate: rate, minimum: minimum, maximum: maximum, initial: initial)
-        try validate()
+        return .entropyTarget(target: target, rate: rate, minimum: minimum, maximum: maximum, initial: initial)
+    }
+
+    private static func readSchedule(_ c: KeyedDecodingContainer<CodingKeys>) throws -> TemperatureSchedule {
+        let kinds = scheduleKeys.keys.sorted()
+        let name = try decodeField(c, .schedule, String.self, "temperature.schedule", "one of \(kinds.joined(separator: ", "))")
+        guard let allowed = scheduleKeys[name] else {
+            throw PPOConfigError(field: "temperature.schedule", reason: "'\(name)' is not one of \(kinds.joined(separator: ", "))")
+        }
+        if let extra = c.allKeys.first(where: { $0 != .schedule && !allowed.contains($0) }) {
+            throw PPOConfigError(field: "temperature.\(extra.stringValue)",
+                                 reason: "is not a key of the \(name) schedule; its keys are \(allowed.map(\.rawValue).joined(separator: ", "))")
+        }
+        func float(_ key: CodingKeys, _ fallback: Float) throws -> Float {
+            try decodeField(c, key, Float?.self, "temperature.\(key.rawValue)", "a number") ?? fallback
+        }
+        func int(_ key: CodingKeys, _ fallback: Int) throws -> Int {
+            try decodeField(c, key, Int?.self, "temperature.\(key.rawValue)", "a whole number") ?? fallback
+        }
+        switch name {
+        case "constant":
+            return .constant(temperature: try float(.base, 1))
+        case "step":
+            guard case .step(let base, let ef, let eu, let lf, let lt) = TemperatureSchedule.step(base: try float(.base, 1)) else {
+                preconditionFailure("TemperatureSchedule.step(base:) is a step schedule")
+            }
+            return .step(base: base, earlyFactor: try float(.earlyFactor, ef), earlyUntil: try int(.earlyUntil, eu),
+                         lateFactor: try float(.lateFactor, lf), lateFrom: try int(.lateFrom, lt))
+        default:
+            let start = try float(.start, 1)
+            return .linearDecay(start: start, decrement: try float(.decrement, 0.5), interval: try int(.interval, 10),
+                                floor: try float(.floor, min(1, start)))
+        }
     }
 
     /// Writes the form `init(from:)` reads.
@@ -53,8 +118,22 @@ public enum TemperatureControl: Codable, Sendable, Equatable {
             try e.encode(minimum, forKey: .minimum)
             try e.encode(maximum, forKey: .maximum)
             try e.encode(initial, forKey: .initial)
-        case .schedule(let s):
-            try c.encode(s, forKey: .schedule)
+        case .schedule(.constant(let t)):
+            try c.encode("constant", forKey: .schedule)
+            try c.encode(t, forKey: .base)
+        case .schedule(.step(let base, let ef, let eu, let lf, let lt)):
+            try c.encode("step", forKey: .schedule)
+            try c.encode(base, forKey: .base)
+            try c.encode(ef, forKey: .earlyFactor)
+            try c.encode(eu, forKey: .earlyUntil)
+            try c.encode(lf, forKey: .lateFactor)
+            try c.encode(lt, forKey: .lateFrom)
+        case .schedule(.linearDecay(let start, let decrement, let interval, let floor)):
+            try c.encode("linear_decay", forKey: .schedule)
+            try c.encode(start, forKey: .start)
+            try c.encode(decrement, forKey: .decrement)
+            try c.encode(interval, forKey: .interval)
+            try c.encode(floor, forKey: .floor)
         }
     }
 

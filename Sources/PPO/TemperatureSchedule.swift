@@ -4,7 +4,7 @@ import Foundation
 ///
 /// The distillation stages use it for the KL temperature; the PPO stage can use it for the sampling
 /// temperature instead of the entropy-targeting controller.
-public enum TemperatureSchedule: Codable, Sendable, Equatable {
+public enum TemperatureSchedule: Sendable, Equatable {
     /// The same temperature everywhere.
     case constant(temperature: Float)
     /// `earlyFactor * base` before position `earlyUntil`, `base` before `lateFrom`, `lateFactor * base` after

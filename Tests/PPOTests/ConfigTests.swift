@@ -51,7 +51,7 @@ struct ConfigTests {
     func codable() throws {
         let json = """
             {"clip_epsilon": 0.1, "dual_clip": 3, "value_clip": null, "advantage": "grpo", "group_size": 4,
-             "kl_estimator": "k3", "kl_target": null, "temperature": {"schedule": {"constant": {"temperature": 0.9}}}}
+             "kl_estimator": "k3", "kl_target": null, "temperature": {"schedule": "constant", "base": 0.9}}
             """
         let c = try JSONDecoder().decode(PPOConfig.self, from: Data(json.utf8))
         #expect(c.clipEpsilon == 0.1 && c.dualClip == 3 && c.valueClip == nil && c.advantage == .grpo && c.groupSize == 4)
@@ -71,5 +71,38 @@ struct ConfigTests {
         #expect(failure(#"{"gamma": 2}"#)?.field == "gamma")
         #expect(failure(#"{"temperature": {"entropy_target": {"rates": 1}}}"#)?.field == "temperature.entropy_target.rates")
         #expect(failure(#"{"temperature": {}}"#)?.field == "temperature")
+    }
+
+    @Test("sampling temperature schedules in the distillation stages' form: a number, or schedule + its own keys, with defaults; wrong keys named")
+    func temperatureForms() throws {
+        func temperature(_ json: String) throws -> TemperatureControl {
+            try JSONDecoder().decode(PPOConfig.self, from: Data(#"{"temperature": \#(json)}"#.utf8)).temperature
+        }
+        #expect(try temperature("0.7") == .schedule(.constant(temperature: 0.7)))
+        #expect(try temperature(#"{"schedule": "constant"}"#) == .schedule(.constant(temperature: 1)))
+        #expect(try temperature(#"{"schedule": "step", "base": 1.2, "late_from": 20}"#)
+                == .schedule(.step(base: 1.2, earlyFactor: 1.5, earlyUntil: 5, lateFactor: 0.8, lateFrom: 20)))
+        #expect(try temperature(#"{"schedule": "linear_decay", "start": 1.2, "decrement": 0.1, "interval": 5, "floor": 0.6}"#)
+                == .schedule(.linearDecay(start: 1.2, decrement: 0.1, interval: 5, floor: 0.6)))
+        #expect(try temperature(#"{"schedule": "linear_decay", "start": 0.8}"#)
+                == .schedule(.linearDecay(start: 0.8, decrement: 0.5, interval: 10, floor: 0.8)))
+        for control in [try temperature(#"{"schedule": "step", "base": 0.9}"#), try temperature(#"{"schedule": "linear_decay", "start": 2}"#),
+                        try temperature(#"{"entropy_target": {"target": 0.2}}"#), try temperature("0.5")] {
+            var c = PPOConfig()
+            c.temperature = control
+            #expect(try JSONDecoder().decode(PPOConfig.self, from: try JSONEncoder().encode(c)).temperature == control)
+        }
+
+        func failure(_ json: String) -> PPOConfigError? {
+            do { _ = try temperature(json); return nil } catch { return error as? PPOConfigError }
+        }
+        #expect(failure(#"{"schedule": "cosine"}"#)?.field == "temperature.schedule")
+        #expect(failure(#"{"schedule": "constant", "start": 1}"#)?.field == "temperature.start")
+        #expect(failure(#"{"schedule": "step", "base": "hot"}"#)?.field == "temperature.base")
+        #expect(failure(#"{"schedule": "constant", "base": -1}"#)?.field == "temperature.schedule")
+        #expect(failure(#"{"entropy_target": {"target": 0.2}, "base": 1}"#)?.field == "temperature.base")
+        #expect(failure(#"{"entropy_target": {"target": 0.2}, "schedule": "constant"}"#)?.field == "temperature")
+        #expect(failure(#"{"bases": 1}"#)?.field == "temperature.bases")
+        #expect(failure("-0.5")?.field == "temperature.schedule")
     }
 }
