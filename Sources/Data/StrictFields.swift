@@ -1,3 +1,5 @@
+import Foundation
+
 /// Helpers for decoding JSON objects strictly: unknown keys, missing keys and wrong types become a
 /// `FieldError` naming the field, which the loaders turn into `DataError.malformedLine` with file and line.
 struct FieldError: Error {
@@ -53,30 +55,15 @@ struct StrictObject {
     }
 }
 
-/// JSON text for the values a trace row holds (our own writer, so rows keep a fixed, readable key order).
+/// JSON text for the values a trace row holds (rows are assembled here, so they keep a fixed, readable key
+/// order; string escaping is Foundation's).
 enum JSONText {
-    /// A JSON string literal.
+    /// A JSON string literal (Foundation's encoder; `/` is left as it is).
     static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        // encoding a String cannot fail and always yields UTF-8
+        return String(decoding: try! encoder.encode(s), as: UTF8.self)
     }
 
     /// A JSON number for a finite double (Swift's shortest round-trip form).

@@ -33,6 +33,11 @@ import Testing
         {"steps": ["a\\\\b"], "answer": "x"}
 
         """)
+    // control characters and slashes survive a round trip
+    let odd = [TraceRecord(question: "a/b \u{01}\u{08}\u{0C}\u{1F} end", steps: ["tab\there \\ \"q\""], answer: "\u{7F}")]
+    try TraceDataset.write(odd, to: path)
+    #expect(try TraceDataset.load(path).records == odd)
+    #expect(!(try String(contentsOfFile: path, encoding: .utf8)).contains("\\/"), "slashes are written as they are")
 }
 
 @Test(arguments: [
