@@ -236,6 +236,34 @@ struct RunnerTests {
         }
     }
 
+    @Test("a training stage with restore_best counts the weights it started from: feature-align at a ruinous learning rate hands on output-distill's student unchanged")
+    func trainingStageKeepsItsStart() throws {
+        func text(restoreBest: Bool) -> String {
+            CurriculumTests.tiny + """
+
+            stages:
+              - {kind: output-distill, steps: 4, batch_size: 4, data: reference, learning_rate: 0.01}
+              - {kind: feature-align, steps: 3, batch_size: 4, data: reference, learning_rate: 3.0, warmup_steps: 0, eval_every: 1, restore_best: \(restoreBest)}
+            """
+        }
+        try withRunFolder("fa-start") { dir in
+            for restore in [true, false] {
+                let runner = try CurriculumRunner(curriculum: try Curriculum(text: text(restoreBest: restore)), runDirectory: dir + "/\(restore)")
+                #expect(try runner.run() == .completed)
+                let before = try CheckpointReader(path: dir + "/\(restore)/stage-0-output-distill.h5").parameterHash(role: "student")
+                let after = try CheckpointReader(path: dir + "/\(restore)/stage-1-feature-align.h5").parameterHash(role: "student")
+                let losses = try #require(try CheckpointReader(path: dir + "/\(restore)/stage-1-feature-align.h5").metrics()[1]?["validation/loss"])
+                let start = try #require(try CheckpointReader(path: dir + "/\(restore)/stage-0-output-distill.h5").metrics()[0]?["validation/loss"]?.last)
+                #expect(losses.filter { !$0.isNaN }.allSatisfy { $0 > start }, "a learning rate of 3 should only hurt: \(start) then \(losses)")
+                if restore {
+                    #expect(after == before, "no step beat the start: the stage must hand on the weights it received")
+                } else {
+                    #expect(after != before, "without restore_best the last weights stay")
+                }
+            }
+        }
+    }
+
     @Test("ppo-trace with restore_best ends with the student of its best validation reward (here the start, as a huge learning rate only hurts); without it the last weights stay")
     func ppoRestoresBest() throws {
         func stage(restoreBest: Bool) -> String {
