@@ -106,10 +106,7 @@ final class PPOTraceStage: Stage {
         validation = context.data.validation.prefix(c.validationProblems).map(problem)
         cursor = DataCursor(count: problems.count, seed: context.curriculum.seed &+ UInt64(index) &* 1_000_003)
         early = EarlyStopping(patience: c.patience)
-        if c.restoreBest {
-            context.register(role: Self.bestRole, store: ParameterStore(context.student.parameters.views.map { ($0.name, $0.shape, $0.decay) }),
-                             configJSON: context.student.config.jsonString())
-        }
+        if c.restoreBest { context.registerCopy(of: context.student, role: Self.bestRole) }
     }
 
     var totalSteps: Int { config.iterations }

@@ -78,6 +78,13 @@ public final class RunContext {
         extraStores.append(RoleStore(role: role, configJSON: configJSON, store: store))
     }
 
+    /// Registers, under `role`, a store shaped like `model`'s parameters (values unset) for a copy of its weights
+    /// (a stage's best so far); it is saved with every checkpoint and loaded back on resume.
+    public func registerCopy(of model: Transformer, role: String) {
+        register(role: role, store: ParameterStore(model.parameters.views.map { ($0.name, $0.shape, $0.decay) }),
+                 configJSON: model.config.jsonString())
+    }
+
     /// Stops saving `role`.
     public func unregister(role: String) { extraStores.removeAll { $0.role == role } }
 

@@ -51,10 +51,7 @@ class TrainingStage: Stage {
         bestRole = modelRole + "_best"
         context.setOptimizers(optimizers)
         if let p = settings.dropout { model.dropoutProbability = p }
-        if settings.restoreBest {
-            context.register(role: bestRole, store: ParameterStore(model.parameters.views.map { ($0.name, $0.shape, $0.decay) }),
-                             configJSON: model.config.jsonString())
-        }
+        if settings.restoreBest { context.registerCopy(of: model, role: bestRole) }
     }
 
     /// The loss of one training batch; `dropout` is the generator for dropout (nil when the model has none).
