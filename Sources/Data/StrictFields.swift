@@ -60,11 +60,16 @@ struct StrictObject {
 enum JSONText {
     /// A JSON string literal (Foundation's encoder; `/` is left as it is).
     static func string(_ s: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
         // encoding a String cannot fail and always yields UTF-8
-        return String(decoding: try! encoder.encode(s), as: UTF8.self)
+        String(decoding: try! encoder.encode(s), as: UTF8.self)
     }
+
+    /// One encoder for every string (a data file writes hundreds of thousands); it is only read after setup.
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = .withoutEscapingSlashes
+        return e
+    }()
 
     /// A JSON number for a finite double (Swift's shortest round-trip form).
     static func number(_ x: Double) -> String {
