@@ -32,8 +32,8 @@ public enum TemperatureControl: Codable, Sendable, Equatable {
     /// - a schedule over iterations in the distillation stages' form: `{"schedule": "constant", "base": 0.8}`,
     ///   `{"schedule": "step", "base": 1, "early_factor": 1.5, "early_until": 5, "late_factor": 0.8,
     ///   "late_from": 15}` or `{"schedule": "linear_decay", "start": 1.2, "decrement": 0.1, "interval": 10,
-    ///   "floor": 0.7}` (omitted values: base and start 1, the rest as in `TemperatureSchedule.step(base:)` and
-    ///   decrement 0.5, interval 10, floor 1 capped at start).
+    ///   "floor": 0.7}` (omitted values: base and start 1, the rest from `TemperatureSchedule.stepDefaults` and
+    ///   `linearDecayDefaults`).
     public init(from decoder: Decoder) throws {
         if let single = try? decoder.singleValueContainer(), let t = try? single.decode(Float.self) {
             self = .schedule(.constant(temperature: t))
@@ -95,15 +95,14 @@ public enum TemperatureControl: Codable, Sendable, Equatable {
         case "constant":
             return .constant(temperature: try float(.base, 1))
         case "step":
-            guard case .step(let base, let ef, let eu, let lf, let lt) = TemperatureSchedule.step(base: try float(.base, 1)) else {
-                preconditionFailure("TemperatureSchedule.step(base:) is a step schedule")
-            }
-            return .step(base: base, earlyFactor: try float(.earlyFactor, ef), earlyUntil: try int(.earlyUntil, eu),
-                         lateFactor: try float(.lateFactor, lf), lateFrom: try int(.lateFrom, lt))
+            let d = TemperatureSchedule.stepDefaults
+            return .step(base: try float(.base, 1), earlyFactor: try float(.earlyFactor, d.earlyFactor),
+                         earlyUntil: try int(.earlyUntil, d.earlyUntil), lateFactor: try float(.lateFactor, d.lateFactor),
+                         lateFrom: try int(.lateFrom, d.lateFrom))
         default:
-            let start = try float(.start, 1)
-            return .linearDecay(start: start, decrement: try float(.decrement, 0.5), interval: try int(.interval, 10),
-                                floor: try float(.floor, min(1, start)))
+            let d = TemperatureSchedule.linearDecayDefaults, start = try float(.start, 1)
+            return .linearDecay(start: start, decrement: try float(.decrement, d.decrement), interval: try int(.interval, d.interval),
+                                floor: try float(.floor, min(d.floor, start)))
         }
     }
 

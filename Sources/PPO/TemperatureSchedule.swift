@@ -13,9 +13,16 @@ public enum TemperatureSchedule: Sendable, Equatable {
     /// `start`, lowered by `decrement` after every `interval` positions, never below `floor`.
     case linearDecay(start: Float, decrement: Float, interval: Int, floor: Float)
 
+    /// The factors and boundaries of the step schedule when a user gives only its base.
+    public static let stepDefaults = (earlyFactor: Float(1.5), earlyUntil: 5, lateFactor: Float(0.8), lateFrom: 15)
+    /// The decrement, interval and floor of the linear decay when a user gives only its start (the floor is
+    /// capped at the start).
+    public static let linearDecayDefaults = (decrement: Float(0.5), interval: 10, floor: Float(1))
+
     /// The step schedule with the usual factors and boundaries around `base`.
     public static func step(base: Float) -> TemperatureSchedule {
-        .step(base: base, earlyFactor: 1.5, earlyUntil: 5, lateFactor: 0.8, lateFrom: 15)
+        let d = stepDefaults
+        return .step(base: base, earlyFactor: d.earlyFactor, earlyUntil: d.earlyUntil, lateFactor: d.lateFactor, lateFrom: d.lateFrom)
     }
 
     /// The temperature at `position` (0-based).

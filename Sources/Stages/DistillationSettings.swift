@@ -15,13 +15,13 @@ public struct TemperatureSetting: Sendable, Equatable {
     public var kind = Kind.constant
     /// The base (constant, step) or start (linear decay); nil: the searched temperature, else 2.0.
     public var base: Float?
-    public var earlyFactor: Float = 1.5
-    public var earlyUntil = 5
-    public var lateFactor: Float = 0.8
-    public var lateFrom = 15
-    public var decrement: Float = 0.5
-    public var interval = 10
-    public var floor: Float = 1
+    public var earlyFactor = TemperatureSchedule.stepDefaults.earlyFactor
+    public var earlyUntil = TemperatureSchedule.stepDefaults.earlyUntil
+    public var lateFactor = TemperatureSchedule.stepDefaults.lateFactor
+    public var lateFrom = TemperatureSchedule.stepDefaults.lateFrom
+    public var decrement = TemperatureSchedule.linearDecayDefaults.decrement
+    public var interval = TemperatureSchedule.linearDecayDefaults.interval
+    public var floor = TemperatureSchedule.linearDecayDefaults.floor
     /// What the schedule counts: epochs of the stage's data, or optimizer steps.
     public var unit = Unit.epoch
 
