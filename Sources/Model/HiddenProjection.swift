@@ -53,6 +53,11 @@ public final class ValueHead {
         }
     }
 
+    /// A head over this one's weights (shared) with gradients of its own, as `Transformer.replica()`.
+    public func replica() -> ValueHead { ValueHead(parameters: parameters.sharingValues()) }
+
+    private init(parameters: ParameterStore) { self.parameters = parameters }
+
     /// Values (B, T) from the final hidden state (B, T, C).
     public func callAsFunction(_ hidden: Tensor) -> Tensor {
         let v = linear(hidden, weight: parameters["v_head.weight"], bias: parameters["v_head.bias"])  // (B, T, 1)

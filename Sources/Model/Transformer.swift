@@ -53,6 +53,17 @@ public final class Transformer {
         }
     }
 
+    /// A model over this one's weights (shared, not copied) with gradients of its own: it can run a forward and
+    /// backward pass on another share of a batch at the same time as this model (see `Parallel.split`).
+    public func replica() -> Transformer { Transformer(replicating: self) }
+
+    private init(replicating other: Transformer) {
+        config = other.config
+        dropoutProbability = other.dropoutProbability
+        parameters = other.parameters.sharingValues()
+        rope = other.rope
+    }
+
     /// Parameter names, shapes and decay flags in HF state-dict order.
     public static func parameterSpecs(_ c: TransformerConfig) -> [(name: String, shape: [Int], decay: Bool)] {
         let d = c.hiddenSize, hd = c.headDim, q = c.numAttentionHeads * hd, kv = c.numKeyValueHeads * hd

@@ -90,21 +90,27 @@ extension PPOTrainer {
     public func score(_ batch: inout PPOBatch) {
         let b = batch.batchSize, t = batch.length, temperature = batch.temperature
         let inputs = batch.inputs, targets = batch.targets, mask = batch.mask
+        let critic = usesCritic
+        // the models' passes are independent: they run at once, one per core
+        let models = [policy, reference] + (config.teacherLogRatioCoefficient > 0 ? [teacher].compactMap { $0 } : [])
+        var logProbs = [[Float]](repeating: [], count: models.count)
+        var entropies: [Float] = [], values: [Float] = []
         withNoGrad {
-            let out = policy.forward(tokens: inputs, batch: b, length: t)
-            batch.oldLogProbs = selectedLogProbs(out.logits, targets: targets, temperature: temperature, mask: mask).toArray()
-            batch.entropies = tokenEntropy(out.logits, temperature: temperature, mask: mask).toArray()
-            if usesCritic {
-                let v = valueHead(out.finalHidden).toArray()
-                batch.values = zip(v, mask).map { $1 != 0 ? $0 : 0 }
-            }
-            let ref = reference.forward(tokens: inputs, batch: b, length: t)
-            batch.referenceLogProbs = selectedLogProbs(ref.logits, targets: targets, temperature: temperature, mask: mask).toArray()
-            if let teacher, config.teacherLogRatioCoefficient > 0 {
-                let te = teacher.forward(tokens: inputs, batch: b, length: t)
-                batch.teacherLogProbs = selectedLogProbs(te.logits, targets: targets, temperature: temperature, mask: mask).toArray()
+            logProbs.withUnsafeMutableBufferPointer { out in
+                Parallel.split(models.count) { i in
+                    let pass = models[i].forward(tokens: inputs, batch: b, length: t)
+                    out[i] = selectedLogProbs(pass.logits, targets: targets, temperature: temperature, mask: mask).toArray()
+                    guard i == 0 else { return }
+                    entropies = tokenEntropy(pass.logits, temperature: temperature, mask: mask).toArray()
+                    if critic { values = zip(valueHead(pass.finalHidden).toArray(), mask).map { $1 != 0 ? $0 : 0 } }
+                }
             }
         }
+        batch.oldLogProbs = logProbs[0]
+        batch.entropies = entropies
+        if critic { batch.values = values }
+        batch.referenceLogProbs = logProbs[1]
+        if models.count > 2 { batch.teacherLogProbs = logProbs[2] }
     }
 
     /// The per-token KL estimates (policy vs reference) of a scored batch, 0 off the mask.

@@ -26,6 +26,31 @@ struct Minibatch {
     }
 }
 
+/// What `halfLoss` computed for one half of a minibatch: the loss to differentiate and its parts.
+struct HalfLoss {
+    let tensor: Tensor
+    var loss: Double { Double(tensor.item) }
+    let policyLoss, entropy, valueLoss, clipFraction, valueClipFraction, approximateKL: Double
+}
+
+/// One minibatch's loss and its parts, each a mean over the minibatch's completion tokens.
+public struct PPOMinibatchLoss: Sendable, Equatable {
+    /// The loss whose gradients `minibatchGradients` computed.
+    public let loss: Double
+    /// Clipped surrogate.
+    public let policyLoss: Double
+    /// Mean token entropy at the rollout temperature.
+    public let entropy: Double
+    /// Clipped value loss (0 without a critic).
+    public let valueLoss: Double
+    /// Fraction of tokens whose policy gradient the clip zeroed.
+    public let clipFraction: Double
+    /// Fraction of tokens whose value gradient the value clip zeroed (0 without a critic).
+    public let valueClipFraction: Double
+    /// Approximate KL(old || new), k3 on the ratio.
+    public let approximateKL: Double
+}
+
 extension PPOTrainer {
     /// Runs `epochs` passes over `batch` in `minibatches` shuffled minibatches (shuffled with `rng`): clipped
     /// surrogate + value coefficient x clipped value loss - entropy coefficient x entropy, one AdamW step per
@@ -44,37 +69,20 @@ extension PPOTrainer {
             var order = Array(0..<b)
             for i in stride(from: b - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }  // Fisher-Yates
             for m in 0..<parts {
-                let mb = Minibatch(batch, rows: Array(order[(b * m / parts)..<(b * (m + 1) / parts)]))
-                policy.parameters.zeroGradients()
-                if usesCritic { valueHead.parameters.zeroGradients() }
-                let out = policy.forward(tokens: mb.inputs, batch: mb.rows, length: mb.length)
-                let logp = selectedLogProbs(out.logits, targets: mb.targets, temperature: batch.temperature, mask: mb.mask)
-                let pg = clippedPolicyLoss(logProbs: logp, oldLogProbs: mb.oldLogProbs, advantages: mb.advantages,
-                                           mask: mb.mask, clipEpsilon: config.clipEpsilon, dualClip: config.dualClip)
-                if let limit = config.approxKLLimit, pg.approximateKL > limit {
+                let mb = minibatchGradients(batch, rows: Array(order[(b * m / parts)..<(b * (m + 1) / parts)]))
+                if let limit = config.approxKLLimit, mb.approximateKL > limit {
                     s.stoppedEarly = true
                     break epochs
                 }
-                var loss = pg.loss
-                if config.entropyCoefficient > 0 {
-                    let entropy = maskedMean(tokenEntropy(out.logits, temperature: batch.temperature, mask: mb.mask), mask: mb.mask)
-                    s.entropy += Double(entropy.item)
-                    loss = sub(loss, scale(entropy, config.entropyCoefficient))
-                } else {
-                    s.entropy += withNoGrad { Double(maskedMean(tokenEntropy(out.logits, temperature: batch.temperature, mask: mb.mask), mask: mb.mask).item) }
-                }
-                if usesCritic {
-                    let v = clippedValueLoss(values: valueHead(out.finalHidden), oldValues: mb.values, returns: mb.returns,
-                                             mask: mb.mask, clip: config.valueClip)
-                    valueLoss += Double(v.loss.item)
-                    valueClip += v.clipFraction
-                    loss = add(loss, scale(v.loss, config.valueCoefficient))
-                }
-                loss.backward()
                 let norm = clipGradients()
-                s.policyLoss += Double(pg.loss.item)
-                s.clipFraction += pg.clipFraction
-                s.approximateKL += pg.approximateKL
+                s.policyLoss += mb.policyLoss
+                s.clipFraction += mb.clipFraction
+                s.approximateKL += mb.approximateKL
+                s.entropy += mb.entropy
+                if usesCritic {
+                    valueLoss += mb.valueLoss
+                    valueClip += mb.valueClipFraction
+                }
                 s.gradientNorm += Double(norm)
                 s.updates += 1
                 guard norm.isFinite else { s.skippedSteps += 1; continue }  // a NaN step would ruin the weights
@@ -87,6 +95,73 @@ extension PPOTrainer {
         if usesCritic { s.valueLoss = valueLoss / n; s.valueClipFraction = valueClip / n }
         s.epochsRun = Double(s.updates) / Double(parts)
         return s
+    }
+
+    /// Sets the policy's (and with a critic the value head's) gradients to those of one minibatch's loss: the
+    /// clipped surrogate - entropy coefficient x entropy (+ value coefficient x clipped value loss), each a mean
+    /// over the minibatch's completion tokens. Returns the loss's parts, also token means.
+    ///
+    /// The minibatch runs in two halves at once, one per core (`Parallel.split`), the second on replicas of
+    /// the models with gradients of their own that are then added to the models'. Each half's loss is a mean
+    /// over its own tokens, so weighting it by its share of the minibatch's tokens makes the sum the
+    /// minibatch's mean. The halves are fixed by `rows`, so the result does not depend on the thread count.
+    public func minibatchGradients(_ batch: PPOBatch, rows: [Int]) -> PPOMinibatchLoss {
+        precondition(!rows.isEmpty, "minibatchGradients: no rows")
+        let cut = (rows.count + 1) / 2
+        let pieces = (rows.count >= 2 ? [Array(rows[..<cut]), Array(rows[cut...])] : [rows]).map { Minibatch(batch, rows: $0) }
+        let counts = pieces.map { piece in piece.mask.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
+        let weights = counts.map { Double($0) / Double(max(counts.reduce(0, +), 1)) }
+        let models = [(policy, valueHead), (replicas.policy, replicas.valueHead)].prefix(pieces.count)
+        for (model, head) in models {
+            model.parameters.zeroGradients()
+            if usesCritic { head.parameters.zeroGradients() }
+        }
+        var halves = [HalfLoss?](repeating: nil, count: pieces.count)
+        halves.withUnsafeMutableBufferPointer { out in
+            Parallel.split(pieces.count) { i in
+                let half = halfLoss(pieces[i], policy: models[i].0, valueHead: models[i].1, temperature: batch.temperature)
+                half.tensor.backward(seed: Tensor(shape: [], values: [Float(weights[i])]))
+                out[i] = half
+            }
+        }
+        if pieces.count > 1 {
+            policy.parameters.addGradients(from: replicas.policy.parameters)
+            if usesCritic { valueHead.parameters.addGradients(from: replicas.valueHead.parameters) }
+        }
+        let done = halves.map { $0! }
+        func weighted(_ value: (HalfLoss) -> Double) -> Double { zip(done, weights).reduce(0) { $0 + value($1.0) * $1.1 } }
+        return PPOMinibatchLoss(loss: weighted(\.loss), policyLoss: weighted(\.policyLoss), entropy: weighted(\.entropy),
+                                valueLoss: weighted(\.valueLoss), clipFraction: weighted(\.clipFraction),
+                                valueClipFraction: weighted(\.valueClipFraction), approximateKL: weighted(\.approximateKL))
+    }
+
+    /// The loss of one half of a minibatch on `policy` and `valueHead` (the trainer's own or their replicas):
+    /// clipped surrogate - entropy coefficient x entropy (+ value coefficient x clipped value loss), each a
+    /// mean over the half's tokens, with the parts as metrics.
+    func halfLoss(_ mb: Minibatch, policy: Transformer, valueHead: ValueHead, temperature: Float) -> HalfLoss {
+        let out = policy.forward(tokens: mb.inputs, batch: mb.rows, length: mb.length)
+        let logp = selectedLogProbs(out.logits, targets: mb.targets, temperature: temperature, mask: mb.mask)
+        let pg = clippedPolicyLoss(logProbs: logp, oldLogProbs: mb.oldLogProbs, advantages: mb.advantages,
+                                   mask: mb.mask, clipEpsilon: config.clipEpsilon, dualClip: config.dualClip)
+        var loss = pg.loss
+        let entropy: Double
+        if config.entropyCoefficient > 0 {
+            let e = maskedMean(tokenEntropy(out.logits, temperature: temperature, mask: mb.mask), mask: mb.mask)
+            entropy = Double(e.item)
+            loss = sub(loss, scale(e, config.entropyCoefficient))
+        } else {
+            entropy = withNoGrad { Double(maskedMean(tokenEntropy(out.logits, temperature: temperature, mask: mb.mask), mask: mb.mask).item) }
+        }
+        let pl = Double(pg.loss.item)
+        guard usesCritic else {
+            return HalfLoss(tensor: loss, policyLoss: pl, entropy: entropy, valueLoss: 0, clipFraction: pg.clipFraction,
+                            valueClipFraction: 0, approximateKL: pg.approximateKL)
+        }
+        let v = clippedValueLoss(values: valueHead(out.finalHidden), oldValues: mb.values, returns: mb.returns,
+                                 mask: mb.mask, clip: config.valueClip)
+        return HalfLoss(tensor: add(loss, scale(v.loss, config.valueCoefficient)), policyLoss: pl, entropy: entropy,
+                        valueLoss: Double(v.loss.item), clipFraction: pg.clipFraction, valueClipFraction: v.clipFraction,
+                        approximateKL: pg.approximateKL)
     }
 
     /// Global-norm clipping over the policy and (with a critic) the value head together, as

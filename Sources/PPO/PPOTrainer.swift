@@ -49,6 +49,9 @@ public final class PPOTrainer {
     /// Multiplies both learning rates (a stage may schedule it; 1 by default).
     public var learningRateScale: Float = 1
     let verifier = StepVerifier()
+    /// The policy and value head over the same weights with gradients of their own: the update runs the
+    /// second half of each minibatch on them while the first runs on `policy` and `valueHead`.
+    lazy var replicas = (policy: policy.replica(), valueHead: valueHead.replica())
 
     /// A trainer over the given models.
     /// - Throws: `PPOConfigError` for a bad config; `PPOError.modelMismatch` when the reference's architecture

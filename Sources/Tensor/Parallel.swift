@@ -14,6 +14,31 @@ public enum Parallel {
     /// Below this many multiply-adds (m * n * k) a matrix product runs on the calling thread.
     public static let minimumProductWork = 1 << 21
 
+    /// True on the workers of `split`: each already runs one share of independent work, so the kernels and
+    /// products they call run on the calling thread instead of splitting again (task-local: set per worker).
+    @TaskLocal public static var insideSplit = false
+
+    /// Whether a kernel of `work` operations over `parts` parts should hand parts to other threads.
+    @inline(__always) static func shouldSplit(parts: Int, work: Int) -> Bool {
+        parts >= 2 && work >= minimumWork && threads >= 2 && !insideSplit
+    }
+
+    /// Runs `body(0)`, ..., `body(count - 1)`: independent shares of one piece of work (the two halves of a
+    /// batch, two models' forward passes), concurrently when `threads` > 1, each share's kernels on its own
+    /// thread. Shares must not write to the same memory, and the result must not depend on which ran where.
+    /// Grad mode is carried to the workers (task-local values are not).
+    public static func split(_ count: Int, _ body: (Int) -> Void) {
+        let recording = GradMode.isEnabled
+        func run(_ i: Int) {
+            GradMode.$isEnabled.withValue(recording) { Parallel.$insideSplit.withValue(true) { body(i) } }
+        }
+        if count < 2 || threads < 2 || insideSplit {
+            for i in 0..<count { run(i) }
+            return
+        }
+        withoutActuallyEscaping(run) { run in DispatchQueue.concurrentPerform(iterations: count) { run($0) } }
+    }
+
     /// How many parts `fixedParts`-split kernels use for `n` rows: two (one per core of this machine)
     /// whenever there are two rows, whatever `threads` is, so a reduction summed part by part gives
     /// the same bits with any thread count (resume must be bit-identical).
@@ -23,7 +48,7 @@ public enum Parallel {
     /// operations) is large enough; the result must not depend on which ran where.
     @inline(__always)
     public static func forParts(_ parts: Int, work: Int, _ body: (Int) -> Void) {
-        if parts < 2 || work < minimumWork || threads < 2 {
+        if !shouldSplit(parts: parts, work: work) {
             for p in 0..<parts { body(p) }
             return
         }
@@ -35,7 +60,7 @@ public enum Parallel {
     /// Runs `body(range)` over disjoint ranges covering `0..<n`; `work` is the total operation count.
     @inline(__always)
     public static func forRanges(_ n: Int, work: Int, _ body: (Range<Int>) -> Void) {
-        if n < 2 || work < minimumWork || threads < 2 {
+        if !shouldSplit(parts: n, work: work) {
             body(0..<n)
             return
         }

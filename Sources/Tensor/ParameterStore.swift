@@ -51,6 +51,30 @@ public final class ParameterStore: @unchecked Sendable {
         }
     }
 
+    /// A store over the same values (and views, frozen flags included) with gradients of its own, zeroed:
+    /// a model built on it computes gradients concurrently with this store's model without touching its
+    /// gradients (data-parallel halves of a batch; sum them back with `addGradients(from:)`).
+    public func sharingValues() -> ParameterStore { ParameterStore(sharing: self) }
+
+    private init(sharing other: ParameterStore) {
+        views = other.views
+        index = other.index
+        values = other.values
+        let gradients = Storage(count: other.count)
+        self.gradients = gradients
+        tensors = other.views.map { v in
+            let t = Tensor(shape: v.shape, storage: other.values, offset: v.offset, requiresGrad: !v.frozen)
+            t.grad = Tensor(shape: v.shape, storage: gradients, offset: v.offset)
+            return t
+        }
+    }
+
+    /// Adds another store's gradients (same layout) to this store's.
+    public func addGradients(from other: ParameterStore) {
+        precondition(other.views.map(\.shape) == views.map(\.shape), "addGradients: parameter layouts differ")
+        vaxpy(count, 1, other.gradients.base, gradients.base)
+    }
+
     /// Total number of parameters.
     public var count: Int { values.count }
 

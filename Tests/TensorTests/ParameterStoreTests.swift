@@ -32,6 +32,24 @@ struct ParameterStoreTests {
         #expect(Array(UnsafeBufferPointer(start: s.gradients.base, count: 8)).allSatisfy { $0 == 0 })
     }
 
+    @Test("a store sharing values sees the same weights, keeps its own gradients (frozen flags too), and adds them back")
+    func sharingValues() {
+        let s = ParameterStore([(name: "x.weight", shape: [2, 3], decay: true), (name: "x.bias", shape: [2], decay: false)])
+        s.values.base.update(from: [1, 0, -1, 2, 1, 0, 0.5, -0.5], count: 8)
+        s.setFrozen("x.bias", true)
+        let r = s.sharingValues()
+        #expect(r.names == s.names && r["x.weight"].ptr == s["x.weight"].ptr)
+        #expect(r["x.weight"].requiresGrad && !r["x.bias"].requiresGrad && r.view("x.bias")?.frozen == true)
+        s.values.base[0] = 3  // one buffer of values: a write through either store shows in both
+        #expect(r["x.weight"].toArray()[0] == 3)
+        sum(linear(Tensor(shape: [1, 3], values: [1, 2, 3]), weight: r["x.weight"], bias: r["x.bias"])).backward()
+        #expect(Array(UnsafeBufferPointer(start: r.gradients.base, count: 8)) == [1, 2, 3, 1, 2, 3, 0, 0])
+        #expect(Array(UnsafeBufferPointer(start: s.gradients.base, count: 8)) == [Float](repeating: 0, count: 8))
+        s.gradients.base.update(from: [1, 1, 1, 1, 1, 1, 0, 0], count: 8)
+        s.addGradients(from: r)
+        #expect(Array(UnsafeBufferPointer(start: s.gradients.base, count: 8)) == [2, 3, 4, 2, 3, 4, 0, 0])
+    }
+
     @Test("clipGradients over the cap: returns the pre-clip norm, caps the norm at maxNorm, keeps the direction")
     func clipOverCap() {
         let s = store(gradA: [3, 4], gradB: [0, 0, 12])  // norm 13

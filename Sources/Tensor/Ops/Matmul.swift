@@ -15,7 +15,7 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
                   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     BLAS.useSingleThread()
     let parts = Parallel.threads
-    guard parts > 1, Parallel.splitProducts, m * n * k >= Parallel.minimumProductWork, max(m, n) >= 2 * parts * 16 else {
+    guard parts > 1, Parallel.splitProducts, m * n * k >= Parallel.minimumProductWork, !Parallel.insideSplit, max(m, n) >= 2 * parts * 16 else {
         blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }
