@@ -53,9 +53,32 @@ public struct Generation: Sendable {
 extension Transformer {
     /// Batched generation with a KV cache. Prompts may differ in length; each row keeps its own positions.
     /// The same prompts, options and generator state give the same tokens.
+    ///
+    /// The first and the second half of the rows decode at once, one per core (`Parallel.split`), each with
+    /// its own cache and, when sampling, its own generator forked from `rng`: one decoding step of a few rows
+    /// is too small to split across cores op by op. The halves are fixed by the row count, so the tokens do
+    /// not depend on the thread count.
     public func generate(prompts: [[Int32]], options: SamplingOptions, rng: inout RandomGenerator) -> Generation {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate needs non-empty prompts")
         precondition(options.temperature >= 0, "temperature must be >= 0, got \(options.temperature)")
+        guard prompts.count >= 2 else { return decode(prompts: prompts, options: options, rng: &rng) }
+        let cut = (prompts.count + 1) / 2
+        let halves = [Array(prompts[..<cut]), Array(prompts[cut...])]
+        // greedy decoding draws nothing, so it leaves the caller's generator as it was
+        var generators = options.temperature > 0 ? [rng.fork(), rng.fork()] : [rng, rng]
+        var parts = [Generation?](repeating: nil, count: 2)
+        generators.withUnsafeMutableBufferPointer { gens in
+            parts.withUnsafeMutableBufferPointer { out in
+                Parallel.split(2) { i in out[i] = decode(prompts: halves[i], options: options, rng: &gens[i]) }
+            }
+        }
+        let (a, b) = (parts[0]!, parts[1]!)
+        return Generation(tokens: a.tokens + b.tokens, logProbs: a.logProbs + b.logProbs, entropies: a.entropies + b.entropies,
+                          finishReasons: a.finishReasons + b.finishReasons)
+    }
+
+    /// `generate` on the calling thread's share: all `prompts` in one batch.
+    private func decode(prompts: [[Int32]], options: SamplingOptions, rng: inout RandomGenerator) -> Generation {
         let longest = prompts.map(\.count).max()!
         precondition(longest < config.maxPositionEmbeddings,
                      "prompt of \(longest) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")

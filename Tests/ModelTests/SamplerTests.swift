@@ -129,6 +129,24 @@ struct SamplerTests {
         #expect(run(1, greedy) == run(2, greedy))
     }
 
+    @Test("rows decoded in two halves come back in order: greedy over five prompts equals each prompt alone, and leaves the generator as it was")
+    func halvesKeepRowOrder() throws {
+        let config = TinyModels.config(vocab: 13, hidden: 16, intermediate: 24, layers: 2, heads: 4, kvHeads: 2)
+        let model = try TinyModels.model(config, seed: 44, std: 0.5)
+        let prompts: [[Int32]] = [[1, 5, 7], [1, 4], [3, 9, 4, 2], [7, 1], [1, 2, 3]]
+        let greedy = SamplingOptions.greedy(maxNewTokens: 7, stopTokens: [])
+        var rng = RandomGenerator(seed: 5)
+        let before = rng
+        let all = model.generate(prompts: prompts, options: greedy, rng: &rng)
+        #expect(rng == before)
+        for (r, prompt) in prompts.enumerated() {
+            let alone = model.generate(prompts: [prompt], options: greedy, rng: &rng)
+            #expect(all.tokens[r] == alone.tokens[0], "row \(r)")
+            allClose(all.logProbs[r], alone.logProbs[0], rtol: 1e-4, atol: 1e-5, "row \(r) log-probs")
+        }
+        #expect(Set(all.tokens).count > 1, "the rows should differ, or the order would not be tested")
+    }
+
     @Test("sampled generate: each token's log-prob and entropy equal full recompute at temperature T")
     func sampledGenerateLogProbs() throws {
         let config = TinyModels.config(vocab: 13, hidden: 16, intermediate: 24, layers: 2, heads: 4, kvHeads: 2)
