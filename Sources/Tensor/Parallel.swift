@@ -2,7 +2,9 @@ import Dispatch
 
 /// Splits `0..<n` into at most `Parallel.threads` contiguous chunks and runs `body` on each, in
 /// parallel when the work is large enough to pay for the hand-off. Used by the row-wise kernels and by
-/// `sgemm`, which splits large products itself while OpenBLAS runs single-threaded.
+/// `sgemm`, which splits large products itself while OpenBLAS runs single-threaded. Work made of many small
+/// ops (a decoding step, a PPO minibatch of a few sequences) splits better one level up: `split` runs
+/// independent shares of it (halves of a batch) one per core, their kernels unsplit.
 public enum Parallel {
     /// Number of worker chunks for row-parallel kernels and split matrix products (the machine has 2
     /// cores). Set it before any work starts (the bench's --threads does).
