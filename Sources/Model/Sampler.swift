@@ -62,8 +62,7 @@ extension Transformer {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate needs non-empty prompts")
         precondition(options.temperature >= 0, "temperature must be >= 0, got \(options.temperature)")
         guard prompts.count >= 2 else { return decode(prompts: prompts, options: options, rng: &rng) }
-        let cut = (prompts.count + 1) / 2
-        let halves = [Array(prompts[..<cut]), Array(prompts[cut...])]
+        let halves = Parallel.halves(prompts)
         // greedy decoding draws nothing, so it leaves the caller's generator as it was
         var generators = options.temperature > 0 ? [rng.fork(), rng.fork()] : [rng, rng]
         var parts = [Generation?](repeating: nil, count: 2)

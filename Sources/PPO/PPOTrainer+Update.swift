@@ -107,8 +107,7 @@ extension PPOTrainer {
     /// minibatch's mean. The halves are fixed by `rows`, so the result does not depend on the thread count.
     public func minibatchGradients(_ batch: PPOBatch, rows: [Int]) -> PPOMinibatchLoss {
         precondition(!rows.isEmpty, "minibatchGradients: no rows")
-        let cut = (rows.count + 1) / 2
-        let pieces = (rows.count >= 2 ? [Array(rows[..<cut]), Array(rows[cut...])] : [rows]).map { Minibatch(batch, rows: $0) }
+        let pieces = Parallel.halves(rows).map { Minibatch(batch, rows: $0) }
         let counts = pieces.map { piece in piece.mask.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
         let weights = counts.map { Double($0) / Double(max(counts.reduce(0, +), 1)) }
         let models = [(policy, valueHead), (replicas.policy, replicas.valueHead)].prefix(pieces.count)

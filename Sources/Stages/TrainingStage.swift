@@ -69,10 +69,7 @@ class TrainingStage: Stage {
         if step == 0 && settings.restoreBest && early.bestStep < 0 {
             // the weights the stage starts from are a candidate too: a stage never hands on a model that
             // validates worse than the one it received
-            if let loss = try validationPass(context)["validation/loss"] {
-                _ = early.update(loss, step: 0)
-                context.store(role: bestRole)?.copyValues(from: model.parameters)
-            }
+            if let loss = try validationPass(context)["validation/loss"] { _ = record(loss, context: context) }
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let batch = TraceBatch(cursor.next(settings.batchSize).map { examples[$0] })
@@ -114,11 +111,18 @@ class TrainingStage: Stage {
     func evaluate(_ context: RunContext) throws -> StageEvaluation {
         let metrics = try validationPass(context)
         guard let loss = metrics["validation/loss"] else { return StageEvaluation(metrics: metrics) }
-        let (improved, stop) = early.update(loss, step: step)
-        if improved, settings.restoreBest, let best = context.store(role: bestRole) { best.copyValues(from: model.parameters) }
+        let stop = record(loss, context: context)
         var out = metrics
         out["validation/best_loss"] = early.best
         return StageEvaluation(metrics: out, validationLoss: loss, stop: stop)
+    }
+
+    /// Feeds a validation loss of the current step to early stopping and keeps the weights when they are the
+    /// best so far; returns whether patience ran out.
+    private func record(_ loss: Double, context: RunContext) -> Bool {
+        let (improved, stop) = early.update(loss, step: step)
+        if improved, settings.restoreBest, let best = context.store(role: bestRole) { best.copyValues(from: model.parameters) }
+        return stop
     }
 
     /// The validation metrics over the whole validation split (each batch's weighted by its target tokens).

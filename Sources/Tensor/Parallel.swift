@@ -41,6 +41,15 @@ public enum Parallel {
         withoutActuallyEscaping(run) { run in DispatchQueue.concurrentPerform(iterations: count) { run($0) } }
     }
 
+    /// `items` as the shares `split` runs for a batch: the first and second half (the first one longer by one
+    /// when the count is odd), or the one item alone. Fixed by the count, not the thread count, so what the
+    /// shares compute is the same with any `threads`.
+    public static func halves<T>(_ items: [T]) -> [[T]] {
+        guard items.count >= 2 else { return [items] }
+        let cut = (items.count + 1) / 2
+        return [Array(items[..<cut]), Array(items[cut...])]
+    }
+
     /// How many parts `fixedParts`-split kernels use for `n` rows: two (one per core of this machine)
     /// whenever there are two rows, whatever `threads` is, so a reduction summed part by part gives
     /// the same bits with any thread count (resume must be bit-identical).
