@@ -12,8 +12,9 @@ public struct TeacherSFTConfiguration: StageConfiguration {
     }
 }
 
-/// `teacher-sft`: trains the teacher with cross-entropy on the reference traces (prompt masked). When the
-/// curriculum names a teacher checkpoint the stage has nothing to do and completes at once.
+/// `teacher-sft`: trains the teacher with cross-entropy on the reference traces (prompt masked), every
+/// training row's (it stands for a teacher trained elsewhere, so `data.reference_traces` does not limit it).
+/// When the curriculum names a teacher checkpoint the stage has nothing to do and completes at once.
 enum TeacherSFTStage {
     static let kindName = "teacher-sft"
     static let kind = StageKind(name: kindName, parse: TeacherSFTConfiguration.init) { c, context, index in
@@ -41,7 +42,7 @@ final class CrossEntropyStage: TrainingStage {
 }
 
 /// `baseline-ce`: a student-sized model, initialised like the student, trained with cross-entropy only on the
-/// reference traces (saved as role `baseline`): the comparison that shows what distillation bought. By
+/// reference traces the student's side has (`data.reference_traces`; saved as role `baseline`): the comparison that shows what distillation bought. By
 /// default it gets as many steps (of the same batch size) as the student's distillation stages together.
 public struct BaselineCEConfiguration: StageConfiguration {
     public var training: TrainingSettings
@@ -74,7 +75,7 @@ enum BaselineCEStage {
         // registered as a role, so it is saved with every later checkpoint and the report can evaluate it
         context.register(role: "baseline", store: baseline.parameters, configJSON: baseline.config.jsonString())
         return try CrossEntropyStage(settings: settings, index: index, context: context, model: baseline, modelRole: "baseline",
-                                     examples: context.data.trainTokens, validationExamples: context.data.validationTokens)
+                                     examples: context.data.referenceTokens, validationExamples: context.data.validationTokens)
     }
 }
 

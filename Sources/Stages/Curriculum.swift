@@ -22,6 +22,12 @@ public struct DataSettings: Sendable, Equatable {
     public var difficulty = 1
     /// Generated training rows.
     public var trainSize = 512
+    /// How many training rows (the first ones) keep their reference trace on the student's side: the
+    /// distillation stages' `reference` data, `baseline-ce` and PPO's fallback trace read only these. The
+    /// other rows are questions with final answers only, which `teacher-traces` can work out (the setting of
+    /// R1's distillation: many questions with answers, few worked solutions). `teacher-sft` stands for a
+    /// teacher trained elsewhere and reads every row. nil: every row.
+    public var referenceTraces: Int?
     /// Generated validation rows (a split disjoint from training by question hash).
     public var validationSize = 64
     /// Generator seed; the curriculum seed when absent.
@@ -140,11 +146,15 @@ public struct Curriculum {
             throw try d.child("difficulty").error("must be 1 to 5, found \(data.difficulty)")
         }
         data.trainSize = try d.int("train_size", data.trainSize, min: 1)
+        data.referenceTraces = try d.optionalInt("reference_traces", min: 1)
         data.validationSize = try d.int("validation_size", data.validationSize, min: 1)
         data.seed = try d.optionalInt("seed", min: 0).map(UInt64.init)
         data.maxLength = try d.int("max_length", data.maxLength, min: 8)
         data.trainFile = try Self.existingFile(d, "train_file", base: baseDirectory)
         data.validationFile = try Self.existingFile(d, "validation_file", base: baseDirectory)
+        if let n = data.referenceTraces, data.trainFile == nil, n > data.trainSize {
+            throw try d.child("reference_traces").error("\(n) exceeds train_size \(data.trainSize); lower it or raise train_size")
+        }
         try d.finish()
 
         let t = try root.child("teacher")

@@ -71,7 +71,7 @@ public struct TemperatureSetting: Sendable, Equatable {
 public enum DistillationData: String, Sendable {
     /// The verified traces of an earlier `teacher-traces` stage.
     case teacherTraces = "teacher_traces"
-    /// The reference traces of the curriculum's data.
+    /// The reference traces of the curriculum's data (the first `data.reference_traces` rows).
     case reference
     /// Both, concatenated.
     case both
@@ -81,8 +81,8 @@ public enum DistillationData: String, Sendable {
     func examples(_ context: RunContext, index: Int) throws -> [TokenizedTrace] {
         let kept = try context.teacherTraces().map { try TokenizedTrace($0, tokenizer: context.tokenizer) }
         switch self {
-        case .reference: return context.data.trainTokens
-        case .both: return kept + context.data.trainTokens
+        case .reference: return context.data.referenceTokens
+        case .both: return kept + context.data.referenceTokens
         case .teacherTraces:
             guard !kept.isEmpty else {
                 throw StageError.noData(stage: index, reason: "the teacher-traces stage kept no verified trace; train the teacher longer (teacher-sft steps), sample more (samples), or use data: both / reference")

@@ -96,14 +96,17 @@ final class PPOTraceStage: Stage {
                                  teacher: c.ppo.teacherLogRatioCoefficient > 0 ? context.teacher : nil,
                                  tokenizer: context.tokenizer, reward: CompositeReward(config: c.reward), config: c.ppo)
         context.setOptimizers([("student", trainer.policyOptimizer), ("value_head", trainer.valueOptimizer)])
-        // the teacher's verified trace for a question, when the teacher-traces stage kept one
+        // the teacher's verified trace for a question, when the teacher-traces stage kept one, else the
+        // reference trace when the student's side has it (validation rows all have theirs)
         var teacherTrace: [String: String] = [:]
         for t in try context.teacherTraces() where teacherTrace[t.question ?? ""] == nil { teacherTrace[t.question ?? ""] = t.traceText }
-        func problem(_ r: TraceRecord) -> PPOProblem {
-            PPOProblem(question: r.question ?? "", referenceAnswer: r.answer, teacherTrace: teacherTrace[r.question ?? ""] ?? r.traceText)
+        func problem(_ r: TraceRecord, reference: Bool) -> PPOProblem {
+            PPOProblem(question: r.question ?? "", referenceAnswer: r.answer,
+                       teacherTrace: teacherTrace[r.question ?? ""] ?? (reference ? r.traceText : nil))
         }
-        problems = context.data.train.map(problem)
-        validation = context.data.validation.prefix(c.validationProblems).map(problem)
+        let referenceCount = context.data.references.count
+        problems = context.data.train.enumerated().map { problem($1, reference: $0 < referenceCount) }
+        validation = context.data.validation.prefix(c.validationProblems).map { problem($0, reference: true) }
         cursor = DataCursor(count: problems.count, seed: context.curriculum.seed &+ UInt64(index) &* 1_000_003)
         early = EarlyStopping(patience: c.patience)
         if c.restoreBest { context.registerCopy(of: context.student, role: Self.bestRole) }

@@ -8,6 +8,10 @@ public struct RunData {
     public let train: [TraceRecord]
     public let validation: [TraceRecord]
     public let trainTokens: [TokenizedTrace]
+    /// The training rows whose reference trace the student's side may read (`data.reference_traces`: the
+    /// first N kept rows; every row when unset), and their tokens.
+    public let references: [TraceRecord]
+    public let referenceTokens: [TokenizedTrace]
     public let validationTokens: [TokenizedTrace]
     /// Rows left out because they were longer than `data.max_length` tokens.
     public let droppedForLength: Int
@@ -35,6 +39,9 @@ public struct RunData {
         (train, trainTokens) = try keep(try rows(.train, d.trainSize, d.trainFile))
         (validation, validationTokens) = try keep(try rows(.validation, d.validationSize, d.validationFile))
         droppedForLength = dropped
+        let referenceCount = min(d.referenceTraces ?? train.count, train.count)
+        references = Array(train.prefix(referenceCount))
+        referenceTokens = Array(trainTokens.prefix(referenceCount))
         guard !train.isEmpty, !validation.isEmpty else {
             throw CurriculumError(file: curriculum.file, keyPath: "data.max_length", line: nil,
                                   message: "no \(train.isEmpty ? "training" : "validation") row fits in \(d.maxLength) tokens; raise max_length")

@@ -94,6 +94,9 @@ struct CurriculumTests {
         #expect(long?.keyPath == "data.max_length")
         let none = error(Self.tiny + "\nstages: []\n")
         #expect(none?.keyPath == "stages")
+        let references = error(Self.tiny.replacingOccurrences(of: "train_size: 8,", with: "train_size: 8, reference_traces: 9,")
+                               + "\nstages:\n  - kind: teacher-sft\n")
+        #expect(references?.keyPath == "data.reference_traces" && references?.message.contains("train_size 8") == true)
     }
 
     @Test("missing files and broken YAML are errors with a location, never a crash")

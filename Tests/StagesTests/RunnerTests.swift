@@ -200,6 +200,38 @@ struct RunnerTests {
         }
     }
 
+    @Test("data.reference_traces: the student's side (reference data, baseline-ce) reads the first N rows; teacher-sft reads every row")
+    func scarceReferences() throws {
+        let text = CurriculumTests.tiny.replacingOccurrences(of: "train_size: 8,", with: "train_size: 8, reference_traces: 2,")
+            .replacingOccurrences(of: "max_length: 96", with: "max_length: 128") + """
+
+        stages:
+          - kind: teacher-sft
+            steps: 3
+            batch_size: 2
+          - kind: output-distill
+            steps: 3
+            batch_size: 2
+            data: reference
+          - kind: baseline-ce
+            steps: 3
+            batch_size: 2
+
+        """
+        try withRunFolder("scarce") { dir in
+            let runner = try CurriculumRunner(curriculum: try Curriculum(text: text), runDirectory: dir)
+            let data = runner.context.data
+            let n = data.train.count  // the rows of the 8 that fit in 128 tokens
+            try #require(n > 2 && data.references.count == 2 && data.referenceTokens.count == 2, "\(n) rows")
+            #expect(data.references == Array(data.train.prefix(2)))
+            #expect(data.referenceTokens.map(\.tokens) == data.trainTokens.prefix(2).map(\.tokens))
+            #expect(try runner.run() == .completed)
+            // 3 batches of 2 rows: 6 draws from the n rows, or three whole epochs of the 2 references
+            let positions = runner.context.stageRecords.map { [$0.data.epoch, $0.data.index] }
+            #expect(positions == [[6 / n, 6 % n], [3, 0], [3, 0]], "\(positions)")
+        }
+    }
+
     @Test("stop request: checkpoint after the current step, then resume gives bit-identical weights")
     func stopAndResume() throws {
         let c = try Curriculum.load(path: packageRoot + "/curricula/smoke.yaml")
