@@ -32,7 +32,7 @@ struct CurriculumTests {
 
     @Test("smoke and default curricula load; the default student has at most 25% of the teacher's parameters")
     func shipped() throws {
-        for name in ["smoke", "default"] {
+        for name in ["smoke", "default", "full-references"] {
             let c = try Curriculum.load(path: packageRoot + "/curricula/\(name).yaml")
             #expect(c.stages.map(\.kind).starts(with: ["teacher-sft", "teacher-traces"]), "\(name): \(c.stages.map(\.kind))")
             #expect(c.stages.contains { $0.kind == "output-distill" } && c.stages.contains { $0.kind == "feature-align" })
