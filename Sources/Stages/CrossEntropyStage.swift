@@ -42,8 +42,9 @@ final class CrossEntropyStage: TrainingStage {
 }
 
 /// `baseline-ce`: a student-sized model, initialised like the student, trained with cross-entropy only on the
-/// reference traces the student's side has (`data.reference_traces`; saved as role `baseline`): the comparison that shows what distillation bought. By
-/// default it gets as many steps (of the same batch size) as the student's distillation stages together.
+/// reference traces the student's side has (`data.reference_traces`; saved as role `baseline`): the
+/// comparison that shows what distillation bought. By default it gets as many steps (of the same batch size)
+/// as the student's distillation stages together.
 public struct BaselineCEConfiguration: StageConfiguration {
     public var training: TrainingSettings
     /// True when `steps` was left out: the stage then matches the distillation stages' step count.

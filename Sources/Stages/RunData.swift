@@ -39,12 +39,16 @@ public struct RunData {
         (train, trainTokens) = try keep(try rows(.train, d.trainSize, d.trainFile))
         (validation, validationTokens) = try keep(try rows(.validation, d.validationSize, d.validationFile))
         droppedForLength = dropped
-        let referenceCount = min(d.referenceTraces ?? train.count, train.count)
-        references = Array(train.prefix(referenceCount))
-        referenceTokens = Array(trainTokens.prefix(referenceCount))
         guard !train.isEmpty, !validation.isEmpty else {
             throw CurriculumError(file: curriculum.file, keyPath: "data.max_length", line: nil,
                                   message: "no \(train.isEmpty ? "training" : "validation") row fits in \(d.maxLength) tokens; raise max_length")
         }
+        let referenceCount = d.referenceTraces ?? train.count
+        guard referenceCount <= train.count else {
+            throw CurriculumError(file: curriculum.file, keyPath: "data.reference_traces", line: nil,
+                                  message: "\(referenceCount) exceeds the \(train.count) training rows that fit in max_length \(d.maxLength) tokens; lower it, add rows or raise max_length")
+        }
+        references = Array(train.prefix(referenceCount))
+        referenceTokens = Array(trainTokens.prefix(referenceCount))
     }
 }

@@ -30,7 +30,7 @@ struct CurriculumTests {
         }
     }
 
-    @Test("smoke and default curricula load; the default student has at most 25% of the teacher's parameters")
+    @Test("the shipped curricula (smoke, default, full-references) load; each student has at most 25% of the teacher's parameters")
     func shipped() throws {
         for name in ["smoke", "default", "full-references"] {
             let c = try Curriculum.load(path: packageRoot + "/curricula/\(name).yaml")

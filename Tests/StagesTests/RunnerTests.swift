@@ -222,7 +222,15 @@ struct RunnerTests {
             let runner = try CurriculumRunner(curriculum: try Curriculum(text: text), runDirectory: dir)
             let data = runner.context.data
             let n = data.train.count  // the rows of the 8 that fit in 128 tokens
-            try #require(n > 2 && data.references.count == 2 && data.referenceTokens.count == 2, "\(n) rows")
+            try #require(n > 2 && n < 8 && data.references.count == 2 && data.referenceTokens.count == 2, "\(n) rows")
+            // asking for more worked solutions than rows fit is an error naming the key, not a silent cut
+            do {
+                _ = try CurriculumRunner(curriculum: try Curriculum(text: text.replacingOccurrences(of: "reference_traces: 2", with: "reference_traces: 8")),
+                                         runDirectory: dir + "/too-many")
+                Issue.record("reference_traces above the rows that fit must be an error")
+            } catch let e as CurriculumError {
+                #expect(e.keyPath == "data.reference_traces" && e.message.contains("\(n) training rows"), "\(e)")
+            }
             #expect(data.references == Array(data.train.prefix(2)))
             #expect(data.referenceTokens.map(\.tokens) == data.trainTokens.prefix(2).map(\.tokens))
             #expect(try runner.run() == .completed)
