@@ -21,6 +21,10 @@ public struct TeacherTracesConfiguration: StageConfiguration {
     public var maxNewTokens = 224
     /// Training questions to sample for (nil: all).
     public var limit: Int?
+    /// Extra samples, in one more batch within the same step, for each question none of whose `samples`
+    /// traces was kept (0: off). Rejection sampling otherwise drops exactly the questions the teacher finds
+    /// hard, and the student never sees them worked.
+    public var retrySamples = 0
 
     public init(_ node: ConfigNode) throws {
         samples = try node.int("samples", samples, min: 1)
@@ -30,6 +34,7 @@ public struct TeacherTracesConfiguration: StageConfiguration {
         keepPerQuestion = try node.int("keep_per_question", keepPerQuestion, min: 1)
         maxNewTokens = try node.int("max_new_tokens", maxNewTokens, min: 1)
         limit = try node.optionalInt("limit", min: 1)
+        retrySamples = try node.int("retry_samples", retrySamples, min: 0)
     }
 }
 
@@ -49,7 +54,8 @@ final class TeacherTracesStage: Stage {
     let questions: [TraceRecord]
     private(set) var step = 0
     private var position = 0
-    private var counts: [String: Double] = ["kept": 0, "samples": 0, "correct": 0, "verified": 0, "questions_with_trace": 0]
+    private var counts: [String: Double] = ["kept": 0, "samples": 0, "correct": 0, "verified": 0, "questions_with_trace": 0,
+                                            "retried": 0, "recovered": 0]
     private let verifier = StepVerifier()
 
     init(_ c: TeacherTracesConfiguration, context: RunContext, index: Int) {
@@ -65,10 +71,59 @@ final class TeacherTracesStage: Stage {
     func advance(_ context: RunContext) throws -> [String: Double] {
         let started = DispatchTime.now().uptimeNanoseconds
         let chunk = Array(questions[position..<min(position + config.questionsPerStep, questions.count)])
+        let first = try sample(chunk.indices.map { ($0, config.samples) }, chunk: chunk, context: context)
+        var kept = first.kept
+        var generated = first.generatedTokens
+        var retried = 0, recovered = 0
+        let missing = chunk.indices.filter { !first.keptQuestions.contains($0) }
+        if config.retrySamples > 0 && !missing.isEmpty {
+            let retry = try sample(missing.map { ($0, config.retrySamples) }, chunk: chunk, context: context)
+            kept += retry.kept
+            generated += retry.generatedTokens
+            retried = missing.count
+            recovered = retry.keptQuestions.count
+        }
+        let questionsKept = first.keptQuestions.count + recovered
+        if !kept.isEmpty {
+            var bytes = context.artifacts[RunContext.teacherTracesArtifact] ?? []
+            bytes += Array(kept.map { $0.jsonLine + "\n" }.joined().utf8)
+            context.artifacts[RunContext.teacherTracesArtifact] = bytes
+        }
+        position += chunk.count
+        step += 1
+        // accuracy and verification describe the first `samples` per question (the teacher at this
+        // temperature); retries only add traces
+        let n = Double(chunk.count * config.samples)
+        counts["kept", default: 0] += Double(kept.count)
+        counts["samples", default: 0] += n
+        counts["correct", default: 0] += Double(first.correct)
+        counts["verified", default: 0] += Double(first.verified)
+        counts["questions_with_trace", default: 0] += Double(questionsKept)
+        counts["retried", default: 0] += Double(retried)
+        counts["recovered", default: 0] += Double(recovered)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return ["answer_accuracy": Double(first.correct) / n, "verified_rate": Double(first.verified) / n,
+                "questions_kept_rate": Double(questionsKept) / Double(chunk.count),
+                "retried_total": counts["retried"]!, "recovered_total": counts["recovered"]!,
+                "kept_total": counts["kept"]!, "temperature": Double(config.temperature),
+                "tokens_per_second": Double(generated) / max(seconds, 1e-9)]
+    }
+
+    /// What one batch of sampling kept.
+    private struct Batch {
+        var kept: [TraceRecord] = []
+        /// Chunk positions of the questions with at least one kept trace.
+        var keptQuestions = Set<Int>()
+        var correct = 0, verified = 0, generatedTokens = 0
+    }
+
+    /// Samples `count` completions for each listed question of `chunk` (by position) in one batch and keeps
+    /// the verified ones, at most `keepPerQuestion` distinct texts per question.
+    private func sample(_ requests: [(question: Int, count: Int)], chunk: [TraceRecord], context: RunContext) throws -> Batch {
         let tokenizer = context.tokenizer
-        let prompts = try chunk.flatMap { q -> [[Int32]] in
-            let p = try tokenizer.encode(TraceFormat.prompt(question: q.question ?? ""), addBOS: true)
-            return Array(repeating: p, count: config.samples)
+        let prompts = try requests.flatMap { r -> [[Int32]] in
+            let p = try tokenizer.encode(TraceFormat.prompt(question: chunk[r.question].question ?? ""), addBOS: true)
+            return Array(repeating: p, count: r.count)
         }
         let longest = prompts.map(\.count).max() ?? 0
         let room = context.teacher.config.maxPositionEmbeddings - longest - 1
@@ -77,44 +132,27 @@ final class TeacherTracesStage: Stage {
         if config.temperature == 0 { options = .greedy(maxNewTokens: options.maxNewTokens) }
         let generation = withNoGrad { context.teacher.generate(prompts: prompts, options: options, rng: &context.rng) }
 
-        var kept: [TraceRecord] = []
-        var generated = 0
-        var correct = 0, verified = 0, questionsKept = 0
-        for (qi, q) in chunk.enumerated() {
+        var batch = Batch()
+        var row = 0
+        for r in requests {
+            let q = chunk[r.question]
             var texts = Set<String>()
-            for s in 0..<config.samples {
-                let row = qi * config.samples + s
+            for _ in 0..<r.count {
+                defer { row += 1 }
                 let ids = generation.tokens[row]
-                generated += ids.count
+                batch.generatedTokens += ids.count
                 let text = tokenizer.decode(ids)
                 let judged = SampledTrace(text: text, logProbs: generation.logProbs[row], question: q, verifier: verifier)
-                if judged.correct { correct += 1 }
-                if judged.verified { verified += 1 }
+                if judged.correct { batch.correct += 1 }
+                if judged.verified { batch.verified += 1 }
                 guard let record = judged.record, texts.count < config.keepPerQuestion, texts.insert(text).inserted else { continue }
-                kept.append(TraceRecord(id: "teacher-\(q.id ?? "q\(position + qi)")-\(texts.count - 1)", domain: record.domain,
-                                        question: record.question, steps: record.steps, stepConfidence: record.stepConfidence,
-                                        answer: record.answer, source: "teacher"))
+                batch.kept.append(TraceRecord(id: "teacher-\(q.id ?? "q\(position + r.question)")-\(texts.count - 1)", domain: record.domain,
+                                              question: record.question, steps: record.steps, stepConfidence: record.stepConfidence,
+                                              answer: record.answer, source: "teacher"))
             }
-            if !texts.isEmpty { questionsKept += 1 }
+            if !texts.isEmpty { batch.keptQuestions.insert(r.question) }
         }
-        if !kept.isEmpty {
-            var bytes = context.artifacts[RunContext.teacherTracesArtifact] ?? []
-            bytes += Array(kept.map { $0.jsonLine + "\n" }.joined().utf8)
-            context.artifacts[RunContext.teacherTracesArtifact] = bytes
-        }
-        position += chunk.count
-        step += 1
-        let n = Double(chunk.count * config.samples)
-        counts["kept", default: 0] += Double(kept.count)
-        counts["samples", default: 0] += n
-        counts["correct", default: 0] += Double(correct)
-        counts["verified", default: 0] += Double(verified)
-        counts["questions_with_trace", default: 0] += Double(questionsKept)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        return ["answer_accuracy": Double(correct) / n, "verified_rate": Double(verified) / n,
-                "questions_kept_rate": Double(questionsKept) / Double(chunk.count),
-                "kept_total": counts["kept"]!, "temperature": Double(config.temperature),
-                "tokens_per_second": Double(generated) / max(seconds, 1e-9)]
+        return batch
     }
 
     func evaluate(_ context: RunContext) throws -> StageEvaluation { StageEvaluation(metrics: [:]) }
@@ -133,7 +171,7 @@ final class TeacherTracesStage: Stage {
         let traces = try context.teacherTraces()
         try TraceDataset.write(traces, to: context.runDirectory + "/teacher-traces.jsonl")
         let samples = max(counts["samples"] ?? 0, 1)
-        context.logger.info("teacher-traces: kept \(traces.count) verified traces for \(Int(counts["questions_with_trace"] ?? 0)) of \(questions.count) questions (answer accuracy \(String(format: "%.3f", (counts["correct"] ?? 0) / samples)))")
+        context.logger.info("teacher-traces: kept \(traces.count) verified traces for \(Int(counts["questions_with_trace"] ?? 0)) of \(questions.count) questions (answer accuracy \(String(format: "%.3f", (counts["correct"] ?? 0) / samples)); \(Int(counts["recovered"] ?? 0)) of \(Int(counts["retried"] ?? 0)) retried questions recovered)")
     }
 }
 

@@ -240,6 +240,51 @@ struct RunnerTests {
         }
     }
 
+    @Test("teacher-traces retry_samples: questions with no kept trace get more samples; the first pass is unchanged and only adds traces")
+    func traceRetries() throws {
+        let smoke = try String(contentsOfFile: packageRoot + "/curricula/smoke.yaml", encoding: .utf8)
+        // the smoke models on the few addition questions (of 8) that fit, which the teacher learns by heart;
+        // sampled hot it is right only now and then
+        let head = smoke[..<smoke.range(of: "stages:")!.lowerBound].replacingOccurrences(of: "[multiplication, addition]", with: "[addition]")
+            .replacingOccurrences(of: "train_size: 96", with: "train_size: 8").replacingOccurrences(of: "max_length: 128", with: "max_length: 159")
+        func curriculum(retries: Int) throws -> Curriculum {
+            try Curriculum(text: head + """
+            stages:
+              - kind: teacher-sft
+                steps: 150
+                batch_size: 8
+                learning_rate: 0.01
+                warmup_steps: 5
+                restore_best: false
+              - kind: teacher-traces
+                samples: 1
+                temperature: 1.4
+                questions_per_step: 8
+                retry_samples: \(retries)
+
+            """)
+        }
+        try withRunFolder("retries") { dir in
+            var traces: [[String]] = [], counts: [[String: Double]] = [], rows = 0
+            for retries in [0, 8] {
+                let runner = try CurriculumRunner(curriculum: try curriculum(retries: retries), runDirectory: dir + "/r\(retries)")
+                #expect(try runner.run() == .completed)
+                traces.append(try runner.context.teacherTraces().map { "\($0.question ?? ""): \($0.traceText)" })
+                counts.append(runner.context.stageRecords[1].controllers["traces"] ?? [:])
+                rows = runner.context.data.train.count
+            }
+            let (plain, retried) = (counts[0], counts[1])
+            #expect(plain["retried"] == 0 && plain["recovered"] == 0)
+            // the same first pass: the same accuracy, the same questions rejected and then retried
+            #expect(retried["correct"] == plain["correct"] && retried["samples"] == plain["samples"])
+            #expect(retried["retried"] == (plain["questions_with_trace"].map { Double(rows) - $0 }), "\(plain) \(retried)")
+            let recovered = retried["recovered"] ?? 0
+            #expect(recovered > 0, "the teacher should get some rejected question right in 8 more samples: \(retried)")
+            #expect(retried["questions_with_trace"] == (plain["questions_with_trace"] ?? 0) + recovered)
+            #expect(Set(traces[0]).isSubset(of: Set(traces[1])) && traces[1].count == traces[0].count + Int(recovered))
+        }
+    }
+
     @Test("stop request: checkpoint after the current step, then resume gives bit-identical weights")
     func stopAndResume() throws {
         let c = try Curriculum.load(path: packageRoot + "/curricula/smoke.yaml")
