@@ -35,6 +35,17 @@ public struct TeacherTracesConfiguration: StageConfiguration {
         maxNewTokens = try node.int("max_new_tokens", maxNewTokens, min: 1)
         limit = try node.optionalInt("limit", min: 1)
         retrySamples = try node.int("retry_samples", retrySamples, min: 0)
+        // greedy decoding gives one trace per question, however often it is asked
+        if temperature == 0 {
+            if samples > 1 {
+                throw try node.child("samples").error(
+                    "temperature 0 decodes greedily, so all \(samples) samples of a question are the same trace; set samples: 1, or a temperature above 0 to sample different traces")
+            }
+            if retrySamples > 0 {
+                throw try node.child("retry_samples").error(
+                    "temperature 0 decodes greedily, so a retry repeats the rejected trace; remove retry_samples, or set a temperature above 0")
+            }
+        }
     }
 }
 

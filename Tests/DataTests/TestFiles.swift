@@ -14,11 +14,21 @@ func sharedData(_ relative: String) -> String {
         .appendingPathComponent(relative).path
 }
 
+/// This process's scratch folder, removed when the test process exits.
+private func scratchFolder() -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("tracedistill-datatests-\(getpid())")
+}
+
+private let scratchFolderMade: URL = {
+    let dir = scratchFolder()
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(at: scratchFolder()) }
+    return dir
+}()
+
 /// A fresh path in a per-process temporary folder.
 func scratchFile(_ name: String) -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tracedistill-datatests-\(getpid())")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent("\(UUID().uuidString)-\(name)").path
+    scratchFolderMade.appendingPathComponent("\(UUID().uuidString)-\(name)").path
 }
 
 /// Writes `text` to a scratch file and returns its path.

@@ -97,6 +97,13 @@ struct CurriculumTests {
         let references = error(Self.tiny.replacingOccurrences(of: "train_size: 8,", with: "train_size: 8, reference_traces: 9,")
                                + "\nstages:\n  - kind: teacher-sft\n")
         #expect(references?.keyPath == "data.reference_traces" && references?.message.contains("train_size 8") == true)
+        // greedy decoding gives one trace per question: more samples or retries of it are a mistake, at their line
+        let stage = Self.tiny + "\nstages:\n  - kind: teacher-sft\n  - kind: teacher-traces\n    temperature: 0\n"
+        let samples = error(stage + "    samples: 4\n")
+        #expect(samples?.keyPath == "stages[1].samples" && samples?.line == 10 && samples?.message.contains("samples: 1") == true)
+        let retries = error(stage + "    samples: 1\n    retry_samples: 8\n")
+        #expect(retries?.keyPath == "stages[1].retry_samples" && retries?.line == 11 && retries?.message.contains("temperature above 0") == true)
+        #expect(throws: Never.self) { try Curriculum(text: stage + "    samples: 1\n") }
     }
 
     @Test("missing files and broken YAML are errors with a location, never a crash")
