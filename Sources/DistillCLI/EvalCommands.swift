@@ -22,6 +22,9 @@ struct EvalOptions: ParsableArguments {
     @Option(help: "Evaluate only the first N problems (math-proof interleaves domains, so they stay balanced).")
     var limit: Int?
 
+    @Option(help: "Problems per domain of a built-in suite (math-proof, and report's run suite); more problems, less noise. (default: 40)")
+    var perDomain: Int?
+
     @Option(parsing: .upToNextOption, help: "The k values of pass@k and maj@k, each at most --samples, e.g. --k 1 4 8 (default: 1 and --samples).")
     var k: [Int] = []
 
@@ -58,6 +61,12 @@ struct EvalOptions: ParsableArguments {
     /// Checks the options that do not need files.
     func check(samples: Int) throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let perDomain {
+            guard suite == MathProofSuite.name || suite == "run" else {
+                throw ValidationError("--per-domain sizes a built-in suite; a suite file has its own problems (drop --per-domain, or use --limit)")
+            }
+            guard perDomain >= 1 else { throw ValidationError("--per-domain must be at least 1, got \(perDomain)") }
+        }
         if let difficulty {
             guard suite == MathProofSuite.name else {
                 throw ValidationError("--difficulty sets the built-in math-proof suite; a suite file has its own problems (drop --difficulty)")
@@ -69,7 +78,7 @@ struct EvalOptions: ParsableArguments {
 
     /// The suite, limited and checked against the training files.
     func loadSuite() throws -> EvalSuite {
-        let suite = try EvalSuite.resolve(self.suite, format: format, mathProof: MathProofSuite(difficulty: difficulty ?? 2)).limited(to: limit)
+        let suite = try EvalSuite.resolve(self.suite, format: format, mathProof: MathProofSuite(countPerDomain: perDomain ?? 40, difficulty: difficulty ?? 2)).limited(to: limit)
         for path in trainData { try suite.checkDisjoint(from: try EvalSuite.load(path: path)) }
         return suite
     }
@@ -126,8 +135,8 @@ struct EvalCommand: ParsableCommand {
             the student are compared side by side with student / teacher for every metric. The report goes to \
             --out, by default eval-<suite> beside the checkpoint.
 
-            Suites: math-proof is built in: 320 problems, 40 from each of the 8 generated domains (addition, \
-            subtraction, multiplication, linear, gcd, modular, divisibility, parity) at --difficulty 2, drawn only from \
+            Suites: math-proof is built in: 320 problems, 40 (--per-domain) from each of the 8 generated domains \
+            (addition, subtraction, multiplication, linear, gcd, modular, divisibility, parity) at --difficulty 2, drawn only from \
             the test split (assigned by a hash of the question, so no training file can hold them) with a reserved \
             seed, and checked again on load. A FILE.jsonl suite may be in trace, GSM8K or MATH-500 format.
             """)
@@ -207,7 +216,7 @@ struct ReportCommand: ParsableCommand {
         let base = try reader.artifacts()["curriculum_base_directory"].map { String(decoding: $0, as: UTF8.self) }
         let curriculum = try Curriculum(text: reader.curriculum, file: runDirectory + "/curriculum.yaml",
                                         baseDirectory: base ?? FileManager.default.currentDirectoryPath)
-        let suite = try MathProofSuite(domains: curriculum.data.domains, countPerDomain: 40,
+        let suite = try MathProofSuite(domains: curriculum.data.domains, countPerDomain: options.perDomain ?? 40,
                                        difficulty: curriculum.data.difficulty).generate()
         return try suite.limited(to: options.limit)
     }

@@ -125,6 +125,16 @@ struct EvalCommandTests {
             let json = try #require(try readJSONObject(dir + "/eval-tiny-gsm/report.json"))
             let s = json["suite"] as? [String: Any] ?? [:]
             #expect(s["format"] as? String == "gsm8k" && s["problems"] as? Int == 2)
+
+            // --per-domain sizes the built-in suite: 2 problems from each of its 8 domains
+            let sized = try runDistill(distill, ["eval", "--checkpoint", path, "--per-domain", "2", "--max-new-tokens", "4",
+                                                 "--out", dir + "/sized", "--quiet"])
+            #expect(sized.succeeded, "\(sized)")
+            let sizedSuite = try #require(try readJSONObject(dir + "/sized/report.json"))["suite"] as? [String: Any]
+            #expect(sizedSuite?["problems"] as? Int == 16, "\(String(describing: sizedSuite))")
+            let rows = try String(contentsOfFile: dir + "/sized/completions.jsonl", encoding: .utf8).split(separator: "\n")
+            let domains = rows.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["domain"] as? String }
+            #expect(Dictionary(grouping: domains, by: { $0 }).mapValues(\.count) == Dictionary(uniqueKeysWithValues: ["addition", "subtraction", "multiplication", "linear", "gcd", "modular", "divisibility", "parity"].map { ($0, 2) }))
         }
     }
 
@@ -149,6 +159,8 @@ struct EvalCommandTests {
             expectCleanFailure(try run(["--checkpoint", path, "--suite", "math-prooof"]), ["suite 'math-prooof'", "not a built-in suite", "math-proof"])
             expectCleanFailure(try run(["--checkpoint", path, "--suite", badSuite]), [badSuite + ":2", "field 'steps'"])
             expectCleanFailure(try run(["--checkpoint", path, "--suite", badSuite, "--difficulty", "3"]), ["--difficulty"])
+            expectCleanFailure(try run(["--checkpoint", path, "--suite", badSuite, "--per-domain", "3"]), ["--per-domain", "suite file"])
+            expectCleanFailure(try run(["--checkpoint", path, "--per-domain", "0"]), ["--per-domain", "at least 1"])
             expectCleanFailure(try run(["--checkpoint", path, "--samples", "2", "--k", "3"]), ["--k", "1...2"])
             expectCleanFailure(try run(["--checkpoint", path, "--k", "1"]), ["--k", "--samples"])
             expectCleanFailure(try run(["--checkpoint", path, "--samples", "2", "--temperature", "0"]), ["--temperature"])
