@@ -78,7 +78,7 @@ struct EvalOptions: ParsableArguments {
 
     /// The suite, limited and checked against the training files.
     func loadSuite() throws -> EvalSuite {
-        let suite = try EvalSuite.resolve(self.suite, format: format, mathProof: MathProofSuite(countPerDomain: perDomain ?? 40, difficulty: difficulty ?? 2)).limited(to: limit)
+        let suite = try EvalSuite.resolve(self.suite, format: format, mathProof: MathProofSuite(countPerDomain: perDomain ?? MathProofSuite.defaultCountPerDomain, difficulty: difficulty ?? 2)).limited(to: limit)
         for path in trainData { try suite.checkDisjoint(from: try EvalSuite.load(path: path)) }
         return suite
     }
@@ -216,7 +216,7 @@ struct ReportCommand: ParsableCommand {
         let base = try reader.artifacts()["curriculum_base_directory"].map { String(decoding: $0, as: UTF8.self) }
         let curriculum = try Curriculum(text: reader.curriculum, file: runDirectory + "/curriculum.yaml",
                                         baseDirectory: base ?? FileManager.default.currentDirectoryPath)
-        let suite = try MathProofSuite(domains: curriculum.data.domains, countPerDomain: options.perDomain ?? 40,
+        let suite = try MathProofSuite(domains: curriculum.data.domains, countPerDomain: options.perDomain ?? MathProofSuite.defaultCountPerDomain,
                                        difficulty: curriculum.data.difficulty).generate()
         return try suite.limited(to: options.limit)
     }

@@ -18,6 +18,8 @@ public struct MathProofSuite: Sendable, Equatable {
     public static let name = "math-proof"
     /// The seed reserved for the suite ("EVAL-MP" in ASCII); do not use it for training data.
     public static let reservedSeed: UInt64 = 0x4556_414C_2D4D_50
+    /// Problems per domain unless a caller asks for another size.
+    public static let defaultCountPerDomain = 40
 
     /// The domains, in interleaving order.
     public var domains: [TaskDomain]
@@ -31,7 +33,7 @@ public struct MathProofSuite: Sendable, Equatable {
     public var plan: SplitPlan
 
     /// The suite definition (defaults: all domains, 40 each, difficulty 2, the reserved seed, the standard plan).
-    public init(domains: [TaskDomain] = TaskDomain.allCases, countPerDomain: Int = 40, difficulty: Int = 2,
+    public init(domains: [TaskDomain] = TaskDomain.allCases, countPerDomain: Int = MathProofSuite.defaultCountPerDomain, difficulty: Int = 2,
                 seed: UInt64 = MathProofSuite.reservedSeed, plan: SplitPlan = .standard) {
         self.domains = domains
         self.countPerDomain = countPerDomain

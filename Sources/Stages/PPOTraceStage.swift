@@ -104,8 +104,7 @@ final class PPOTraceStage: Stage {
             PPOProblem(question: r.question ?? "", referenceAnswer: r.answer,
                        teacherTrace: teacherTrace[r.question ?? ""] ?? (reference ? r.traceText : nil))
         }
-        let referenceCount = context.data.references.count
-        problems = context.data.train.enumerated().map { problem($1, reference: $0 < referenceCount) }
+        problems = context.data.train.enumerated().map { problem($1, reference: $0 < context.data.referenceCount) }
         validation = context.data.validation.prefix(c.validationProblems).map { problem($0, reference: true) }
         cursor = DataCursor(count: problems.count, seed: context.curriculum.seed &+ UInt64(index) &* 1_000_003)
         early = EarlyStopping(patience: c.patience)

@@ -8,10 +8,12 @@ public struct RunData {
     public let train: [TraceRecord]
     public let validation: [TraceRecord]
     public let trainTokens: [TokenizedTrace]
-    /// The training rows whose reference trace the student's side may read (`data.reference_traces`: the
-    /// first N kept rows; every row when unset), and their tokens.
-    public let references: [TraceRecord]
-    public let referenceTokens: [TokenizedTrace]
+    /// How many training rows (the first ones kept) have a reference trace the student's side may read
+    /// (`data.reference_traces`; every row when unset).
+    public let referenceCount: Int
+    /// Those rows, and their tokens.
+    public var references: [TraceRecord] { Array(train.prefix(referenceCount)) }
+    public var referenceTokens: [TokenizedTrace] { Array(trainTokens.prefix(referenceCount)) }
     public let validationTokens: [TokenizedTrace]
     /// Rows left out because they were longer than `data.max_length` tokens.
     public let droppedForLength: Int
@@ -43,12 +45,10 @@ public struct RunData {
             throw CurriculumError(file: curriculum.file, keyPath: "data.max_length", line: nil,
                                   message: "no \(train.isEmpty ? "training" : "validation") row fits in \(d.maxLength) tokens; raise max_length")
         }
-        let referenceCount = d.referenceTraces ?? train.count
+        referenceCount = d.referenceTraces ?? train.count
         guard referenceCount <= train.count else {
             throw CurriculumError(file: curriculum.file, keyPath: "data.reference_traces", line: nil,
                                   message: "\(referenceCount) exceeds the \(train.count) training rows that fit in max_length \(d.maxLength) tokens; lower it, add rows or raise max_length")
         }
-        references = Array(train.prefix(referenceCount))
-        referenceTokens = Array(trainTokens.prefix(referenceCount))
     }
 }
