@@ -19,6 +19,9 @@ struct EvalOptions: ParsableArguments {
     @Option(help: "Difficulty 1...5 of the built-in math-proof suite (default 2); only with --suite math-proof.")
     var difficulty: Int?
 
+    @Option(help: "Comma-separated domains of the built-in math-proof suite, e.g. addition,subtraction (default: all 8); only with --suite math-proof.")
+    var domain: String?
+
     @Option(help: "Evaluate only the first N problems (math-proof interleaves domains, so they stay balanced).")
     var limit: Int?
 
@@ -69,16 +72,26 @@ struct EvalOptions: ParsableArguments {
         }
         if let difficulty {
             guard suite == MathProofSuite.name else {
-                throw ValidationError("--difficulty sets the built-in math-proof suite; a suite file has its own problems (drop --difficulty)")
+                throw ValidationError("--difficulty sets the built-in math-proof suite; "
+                                      + (suite == "run" ? "the run suite uses the run's own difficulty" : "a suite file has its own problems") + " (drop --difficulty)")
             }
             guard TaskDomain.difficultyLevels.contains(difficulty) else { throw ValidationError("--difficulty must be in 1...5, got \(difficulty)") }
+        }
+        if let domain {
+            guard suite == MathProofSuite.name else {
+                throw ValidationError("--domain picks domains of the built-in math-proof suite; "
+                                      + (suite == "run" ? "the run suite uses the run's own domains" : "a suite file has its own problems") + " (drop --domain)")
+            }
+            do { _ = try TaskDomain.parseList(domain) } catch let DataError.invalidSetting(_, reason) { throw ValidationError("--domain: \(reason)") }
         }
         do { try config(samples: samples).validate() } catch let e as EvalError { throw ValidationError(e.description) }
     }
 
     /// The suite, limited and checked against the training files.
     func loadSuite() throws -> EvalSuite {
-        let suite = try EvalSuite.resolve(self.suite, format: format, mathProof: MathProofSuite(countPerDomain: perDomain ?? MathProofSuite.defaultCountPerDomain, difficulty: difficulty ?? 2)).limited(to: limit)
+        let mathProof = MathProofSuite(domains: try domain.map(TaskDomain.parseList) ?? TaskDomain.allCases,
+                                       countPerDomain: perDomain ?? MathProofSuite.defaultCountPerDomain, difficulty: difficulty ?? 2)
+        let suite = try EvalSuite.resolve(self.suite, format: format, mathProof: mathProof).limited(to: limit)
         for path in trainData { try suite.checkDisjoint(from: try EvalSuite.load(path: path)) }
         return suite
     }
@@ -136,7 +149,7 @@ struct EvalCommand: ParsableCommand {
             --out, by default eval-<suite> beside the checkpoint.
 
             Suites: math-proof is built in: 320 problems, 40 (--per-domain) from each of the 8 generated domains \
-            (addition, subtraction, multiplication, linear, gcd, modular, divisibility, parity) at --difficulty 2, drawn only from \
+            (addition, subtraction, multiplication, linear, gcd, modular, divisibility, parity; --domain picks some) at --difficulty 2, drawn only from \
             the test split (assigned by a hash of the question, so no training file can hold them) with a reserved \
             seed, and checked again on load. A FILE.jsonl suite may be in trace, GSM8K or MATH-500 format.
             """)

@@ -135,6 +135,14 @@ struct EvalCommandTests {
             let rows = try String(contentsOfFile: dir + "/sized/completions.jsonl", encoding: .utf8).split(separator: "\n")
             let domains = rows.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["domain"] as? String }
             #expect(Dictionary(grouping: domains, by: { $0 }).mapValues(\.count) == Dictionary(uniqueKeysWithValues: ["addition", "subtraction", "multiplication", "linear", "gcd", "modular", "divisibility", "parity"].map { ($0, 2) }))
+
+            // --domain keeps the named domains only, in the order given, each still --per-domain strong
+            let picked = try runDistill(distill, ["eval", "--checkpoint", path, "--domain", "parity, addition", "--per-domain", "3",
+                                                  "--difficulty", "1", "--max-new-tokens", "4", "--out", dir + "/picked", "--quiet"])
+            #expect(picked.succeeded, "\(picked)")
+            let pickedRows = try String(contentsOfFile: dir + "/picked/completions.jsonl", encoding: .utf8).split(separator: "\n")
+            let pickedDomains = pickedRows.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["domain"] as? String }
+            #expect(pickedDomains == ["parity", "addition", "parity", "addition", "parity", "addition"], "\(pickedDomains)")
         }
     }
 
@@ -161,6 +169,8 @@ struct EvalCommandTests {
             expectCleanFailure(try run(["--checkpoint", path, "--suite", badSuite, "--difficulty", "3"]), ["--difficulty"])
             expectCleanFailure(try run(["--checkpoint", path, "--suite", badSuite, "--per-domain", "3"]), ["--per-domain", "suite file"])
             expectCleanFailure(try run(["--checkpoint", path, "--per-domain", "0"]), ["--per-domain", "at least 1"])
+            expectCleanFailure(try run(["--checkpoint", path, "--domain", "adition"]), ["--domain", "unknown domain 'adition'", "addition"])
+            expectCleanFailure(try run(["--checkpoint", path, "--suite", badSuite, "--domain", "addition"]), ["--domain", "suite file"])
             expectCleanFailure(try run(["--checkpoint", path, "--samples", "2", "--k", "3"]), ["--k", "1...2"])
             expectCleanFailure(try run(["--checkpoint", path, "--k", "1"]), ["--k", "--samples"])
             expectCleanFailure(try run(["--checkpoint", path, "--samples", "2", "--temperature", "0"]), ["--temperature"])
