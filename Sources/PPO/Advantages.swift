@@ -58,17 +58,29 @@ public enum Advantages {
         return (mean, n > 1 ? ss / Double(n - 1) : 0, n)
     }
 
-    /// GRPO group-relative advantages (Shao et al. 2024, DeepSeekMath): (r - mean_group) / (std_group + eps)
-    /// for consecutive groups of `groupSize` scores (one score per sampled completion, no critic).
-    /// std uses Bessel's correction, as `torch.std` in TRL's GRPOTrainer.
-    public static func groupRelative(scores: [Float], groupSize g: Int, epsilon: Float = 1e-4) -> [Float] {
+    /// GRPO group-relative advantages (Shao et al. 2024, DeepSeekMath) for consecutive groups of `groupSize`
+    /// scores (one score per sampled completion, no critic): r - mean_group, divided by std_group + eps
+    /// (`.group`), by the std of all the scores + eps (`.batch`), or by nothing (`.none`, Dr. GRPO).
+    /// std uses Bessel's correction and eps is 1e-4, as TRL's GRPOTrainer.
+    public static func groupRelative(scores: [Float], groupSize g: Int, scale: RewardScaling = .group, epsilon: Float = 1e-4) -> [Float] {
         precondition(g >= 1 && scores.count % g == 0, "groupRelative: \(scores.count) scores do not split into groups of \(g)")
+        func std(_ x: [Double]) -> Double {
+            guard x.count > 1 else { return 0 }
+            let mean = x.reduce(0, +) / Double(x.count)
+            return (x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count - 1)).squareRoot()
+        }
+        let batchStd = std(scores.map(Double.init))
         var out = [Float](repeating: 0, count: scores.count)
         for start in stride(from: 0, to: scores.count, by: g) {
             let group = scores[start..<(start + g)].map(Double.init)
             let mean = group.reduce(0, +) / Double(g)
-            let variance = g > 1 ? group.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(g - 1) : 0
-            for j in 0..<g { out[start + j] = Float((group[j] - mean) / (variance.squareRoot() + Double(epsilon))) }
+            let divisor: Double
+            switch scale {
+            case .group: divisor = std(group) + Double(epsilon)
+            case .batch: divisor = batchStd + Double(epsilon)
+            case .none: divisor = 1
+            }
+            for j in 0..<g { out[start + j] = Float((group[j] - mean) / divisor) }
         }
         return out
     }

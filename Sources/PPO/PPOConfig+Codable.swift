@@ -8,7 +8,7 @@ extension PPOConfig: Codable {
         case valueCoefficient = "value_coefficient", entropyCoefficient = "entropy_coefficient", gamma, lambda
         case epochs, minibatches, approxKLLimit = "approx_kl_limit", klEstimator = "kl_estimator"
         case klCoefficient = "kl_coefficient", klTarget = "kl_target", klHorizon = "kl_horizon", advantage
-        case groupSize = "group_size", whitenAdvantages = "whiten_advantages", maxGradNorm = "max_grad_norm"
+        case groupSize = "group_size", scaleRewards = "scale_rewards", whitenAdvantages = "whiten_advantages", maxGradNorm = "max_grad_norm"
         case teacherLogRatioCoefficient = "teacher_log_ratio_coefficient", stepRewards = "step_rewards"
         case promptsPerIteration = "prompts_per_iteration", maxNewTokens = "max_new_tokens", temperature
     }
@@ -46,6 +46,7 @@ extension PPOConfig: Codable {
         try read(.klHorizon, Int.self, "an integer", into: &klHorizon)
         try read(.advantage, AdvantageEstimator.self, "gae or grpo", into: &advantage)
         try read(.groupSize, Int.self, "an integer", into: &groupSize)
+        try read(.scaleRewards, RewardScaling.self, "group, batch or none", into: &scaleRewards)
         try read(.whitenAdvantages, Bool.self, "true or false", into: &whitenAdvantages)
         try readOptional(.maxGradNorm, "a number", into: &maxGradNorm)
         try read(.teacherLogRatioCoefficient, Float.self, "a number", into: &teacherLogRatioCoefficient)
@@ -84,6 +85,7 @@ extension PPOConfig: Codable {
         try c.encode(klHorizon, forKey: .klHorizon)
         try c.encode(advantage, forKey: .advantage)
         try c.encode(groupSize, forKey: .groupSize)
+        try c.encode(scaleRewards, forKey: .scaleRewards)
         try c.encode(whitenAdvantages, forKey: .whitenAdvantages)
         try c.encode(maxGradNorm, forKey: .maxGradNorm)
         try c.encode(teacherLogRatioCoefficient, forKey: .teacherLogRatioCoefficient)

@@ -6,6 +6,18 @@ public enum AdvantageEstimator: String, Codable, Sendable, CaseIterable {
     case grpo
 }
 
+/// How GRPO scales a sequence's reward minus its group's mean (TRL's `scale_rewards`).
+public enum RewardScaling: String, Codable, Sendable, CaseIterable {
+    /// Divide by the group's standard deviation (Shao et al. 2024): every group with any spread gets
+    /// advantages of unit size, however small the spread.
+    case group
+    /// Divide by the standard deviation of every reward in the batch: groups keep their relative spreads.
+    case batch
+    /// No division (Liu et al. 2025, Dr. GRPO): a group whose samples differ by 0.01 gets advantages of
+    /// about 0.01, not 1.
+    case none
+}
+
 /// Every setting of one PPO run on the student; every default is here.
 ///
 /// JSON/YAML keys are the snake_case names shown on each field (`clip_epsilon`, ...); omitted keys keep their
@@ -53,6 +65,9 @@ public struct PPOConfig: Sendable, Equatable {
     public var advantage: AdvantageEstimator = .gae
     /// `group_size`: completions sampled per prompt (GRPO needs >= 2; GAE usually 1).
     public var groupSize: Int = 1
+    /// `scale_rewards`: with GRPO, what divides a reward minus its group's mean: `group` (its group's std),
+    /// `batch` (the std of the batch's rewards) or `none`.
+    public var scaleRewards: RewardScaling = .group
     /// `whiten_advantages`: with GAE, normalise advantages to mean 0, std 1 over the rollout's tokens (GRPO's
     /// advantages are normalised within each group instead, and this key does not change them).
     public var whitenAdvantages: Bool = true
@@ -81,6 +96,7 @@ public struct PPOConfig: Sendable, Equatable {
                 lambda: Float = 0.95, epochs: Int = 2, minibatches: Int = 4, approxKLLimit: Double? = 0.05,
                 klEstimator: KLEstimator = .k1, klCoefficient: Double = 0.05, klTarget: Double? = 6,
                 klHorizon: Int = 10_000, advantage: AdvantageEstimator = .gae, groupSize: Int = 1,
+                scaleRewards: RewardScaling = .group,
                 whitenAdvantages: Bool = true, maxGradNorm: Float? = 1, teacherLogRatioCoefficient: Float = 0,
                 stepRewards: Bool = true, promptsPerIteration: Int = 16, maxNewTokens: Int = 64,
                 temperature: TemperatureControl = .defaultEntropyTarget) {
@@ -103,6 +119,7 @@ public struct PPOConfig: Sendable, Equatable {
         self.klHorizon = klHorizon
         self.advantage = advantage
         self.groupSize = groupSize
+        self.scaleRewards = scaleRewards
         self.whitenAdvantages = whitenAdvantages
         self.maxGradNorm = maxGradNorm
         self.teacherLogRatioCoefficient = teacherLogRatioCoefficient

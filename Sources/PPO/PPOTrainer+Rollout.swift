@@ -155,7 +155,7 @@ extension PPOTrainer {
         case .grpo:
             precondition(batch.batchSize % config.groupSize == 0, "GRPO: \(batch.batchSize) rows are not groups of \(config.groupSize)")
             let scores = batch.rowSums(batch.rewards).map { Float($0) }
-            adv = Advantages.broadcast(perRow: Advantages.groupRelative(scores: scores, groupSize: config.groupSize),
+            adv = Advantages.broadcast(perRow: Advantages.groupRelative(scores: scores, groupSize: config.groupSize, scale: config.scaleRewards),
                                        mask: batch.mask, length: batch.length)
         }
         if config.whitenAdvantages && config.advantage == .gae { adv = Advantages.whiten(adv, mask: batch.mask) }

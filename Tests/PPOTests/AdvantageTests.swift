@@ -48,6 +48,19 @@ struct AdvantageTests {
         // group 2: all equal -> 0
         let a = Advantages.groupRelative(scores: [1, 0, 0, 1, 0.5, 0.5, 0.5, 0.5], groupSize: 4)
         allClose(a, [0.8658753, -0.8658753, -0.8658753, 0.8658753, 0, 0, 0, 0], rtol: 1e-6, atol: 1e-6)
+        // scale none (Dr. GRPO): just r - mean_group
+        allClose(Advantages.groupRelative(scores: [1, 0, 0, 1, 0.5, 0.5, 0.5, 0.5], groupSize: 4, scale: .none),
+                 [0.5, -0.5, -0.5, 0.5, 0, 0, 0, 0], rtol: 1e-6, atol: 1e-6)
+        // a group that differs by 0.02 gets unit-size advantages when scaled by its own std, 0.01 when not scaled,
+        // and a fifth of the answer group's size when scaled by the batch's std:
+        // scores [1, 0, 0.50, 0.52]: group stds sqrt(0.5) and sqrt(0.0002); batch mean 0.505, unbiased variance
+        // (0.245025 + 0.255025 + 0.000025 + 0.000225) / 3 = 0.1667667, std 0.4083708
+        let small: [Float] = [1, 0, 0.5, 0.52]
+        allClose(Advantages.groupRelative(scores: small, groupSize: 2),
+                 [0.5 / (0.7071068 + 1e-4), -0.5 / (0.7071068 + 1e-4), -0.01 / (0.01414214 + 1e-4), 0.01 / (0.01414214 + 1e-4)], rtol: 1e-4, atol: 1e-6)
+        allClose(Advantages.groupRelative(scores: small, groupSize: 2, scale: .none), [0.5, -0.5, -0.01, 0.01], rtol: 1e-5, atol: 1e-6)
+        allClose(Advantages.groupRelative(scores: small, groupSize: 2, scale: .batch),
+                 [0.5 / 0.4084708, -0.5 / 0.4084708, -0.01 / 0.4084708, 0.01 / 0.4084708], rtol: 1e-5, atol: 1e-6)
         let wide = Advantages.broadcast(perRow: [2, -1], mask: [0, 1, 1, 1, 1, 0], length: 3)
         #expect(wide == [0, 2, 2, -1, -1, 0])
     }

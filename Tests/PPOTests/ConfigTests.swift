@@ -61,6 +61,10 @@ struct ConfigTests {
         #expect(again == c)
         let partial = try JSONDecoder().decode(PPOConfig.self, from: Data(#"{"temperature": {"entropy_target": {"target": 0.8}}}"#.utf8))
         #expect(partial.temperature == .entropyTarget(target: 0.8, rate: 0.1, minimum: 0.5, maximum: 1.5, initial: 1))
+        #expect(partial.scaleRewards == .group)
+        let drGRPO = try JSONDecoder().decode(PPOConfig.self, from: Data(#"{"advantage": "grpo", "group_size": 4, "scale_rewards": "none"}"#.utf8))
+        #expect(drGRPO.scaleRewards == RewardScaling.none)
+        #expect(try JSONDecoder().decode(PPOConfig.self, from: try JSONEncoder().encode(drGRPO)) == drGRPO)
 
         func failure(_ text: String) -> PPOConfigError? {
             do { _ = try JSONDecoder().decode(PPOConfig.self, from: Data(text.utf8)); return nil } catch { return error as? PPOConfigError }
@@ -68,6 +72,7 @@ struct ConfigTests {
         #expect(failure(#"{"clip_epsilonn": 0.1}"#)?.field == "clip_epsilonn")
         #expect(failure(#"{"epochs": "two"}"#)?.field == "epochs")
         #expect(failure(#"{"kl_estimator": "k2"}"#)?.field == "kl_estimator")
+        #expect(failure(#"{"scale_rewards": "std"}"#)?.field == "scale_rewards")
         #expect(failure(#"{"gamma": 2}"#)?.field == "gamma")
         #expect(failure(#"{"temperature": {"entropy_target": {"rates": 1}}}"#)?.field == "temperature.entropy_target.rates")
         #expect(failure(#"{"temperature": {}}"#)?.field == "temperature")
