@@ -69,7 +69,7 @@ public struct PPOConfig: Sendable, Equatable {
     /// `batch` (the std of the batch's rewards) or `none`.
     public var scaleRewards: RewardScaling = .group
     /// `whiten_advantages`: with GAE, normalise advantages to mean 0, std 1 over the rollout's tokens (GRPO's
-    /// advantages are normalised within each group instead, and this key does not change them).
+    /// advantages are centred within each group and scaled by `scale_rewards` instead; this key does not change them).
     public var whitenAdvantages: Bool = true
     /// `max_grad_norm`: nil, or the global L2 norm (policy and value head together) gradients are clipped to.
     public var maxGradNorm: Float? = 1

@@ -167,6 +167,15 @@ struct TrainerTests {
         }
         // off the completion tokens the advantage is 0
         #expect(zip(batch.advantages, batch.mask).allSatisfy { $1 != 0 || $0 == 0 })
+
+        // scale_rewards none (Dr. GRPO): the same batch gets r - mean_group, +-0.5, unscaled
+        config.scaleRewards = .none
+        let unscaled = try ToyTask.trainer(config: config, seed: 95)
+        unscaled.computeAdvantages(&batch)
+        for (row, (expected, length)) in [(Float(0.5), 3), (-0.5, 1), (0, 2), (0, 4)].enumerated() {
+            let got = (0..<length).map { batch.advantages[batch.index(row: row, completionToken: $0)] }
+            allClose(got, [Float](repeating: expected, count: length), rtol: 1e-5, atol: 1e-6, "unscaled row \(row)")
+        }
     }
 
     @Test("the approximate-KL limit stops the epoch loop early")
