@@ -71,20 +71,21 @@ struct EvalOptions: ParsableArguments {
             guard perDomain >= 1 else { throw ValidationError("--per-domain must be at least 1, got \(perDomain)") }
         }
         if let difficulty {
-            guard suite == MathProofSuite.name else {
-                throw ValidationError("--difficulty sets the built-in math-proof suite; "
-                                      + (suite == "run" ? "the run suite uses the run's own difficulty" : "a suite file has its own problems") + " (drop --difficulty)")
-            }
+            guard suite == MathProofSuite.name else { throw builtInOnly("--difficulty", "sets the built-in math-proof suite", runSetting: "difficulty") }
             guard TaskDomain.difficultyLevels.contains(difficulty) else { throw ValidationError("--difficulty must be in 1...5, got \(difficulty)") }
         }
         if let domain {
-            guard suite == MathProofSuite.name else {
-                throw ValidationError("--domain picks domains of the built-in math-proof suite; "
-                                      + (suite == "run" ? "the run suite uses the run's own domains" : "a suite file has its own problems") + " (drop --domain)")
-            }
+            guard suite == MathProofSuite.name else { throw builtInOnly("--domain", "picks domains of the built-in math-proof suite", runSetting: "domains") }
             do { _ = try TaskDomain.parseList(domain) } catch let DataError.invalidSetting(_, reason) { throw ValidationError("--domain: \(reason)") }
         }
         do { try config(samples: samples).validate() } catch let e as EvalError { throw ValidationError(e.description) }
+    }
+
+    /// The error for an option only the built-in math-proof suite takes: a suite file has its own problems,
+    /// and report's run suite the run's own `runSetting`.
+    private func builtInOnly(_ option: String, _ purpose: String, runSetting: String) -> ValidationError {
+        ValidationError("\(option) \(purpose); "
+                        + (suite == "run" ? "the run suite uses the run's own \(runSetting)" : "a suite file has its own problems") + " (drop \(option))")
     }
 
     /// The suite, limited and checked against the training files.

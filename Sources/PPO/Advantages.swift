@@ -64,23 +64,19 @@ public enum Advantages {
     /// std uses Bessel's correction and eps is 1e-4, as TRL's GRPOTrainer.
     public static func groupRelative(scores: [Float], groupSize g: Int, scale: RewardScaling = .group, epsilon: Float = 1e-4) -> [Float] {
         precondition(g >= 1 && scores.count % g == 0, "groupRelative: \(scores.count) scores do not split into groups of \(g)")
-        func std(_ x: [Double]) -> Double {
-            guard x.count > 1 else { return 0 }
-            let mean = x.reduce(0, +) / Double(x.count)
-            return (x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count - 1)).squareRoot()
-        }
-        let batchStd = std(scores.map(Double.init))
+        let ones = [Float](repeating: 1, count: g)
+        let batchStd = scale == .batch ? maskedMoments(scores, mask: [Float](repeating: 1, count: scores.count)).variance.squareRoot() : 0
         var out = [Float](repeating: 0, count: scores.count)
         for start in stride(from: 0, to: scores.count, by: g) {
-            let group = scores[start..<(start + g)].map(Double.init)
-            let mean = group.reduce(0, +) / Double(g)
+            let group = Array(scores[start..<(start + g)])
+            let (mean, variance, _) = maskedMoments(group, mask: ones)
             let divisor: Double
             switch scale {
-            case .group: divisor = std(group) + Double(epsilon)
+            case .group: divisor = variance.squareRoot() + Double(epsilon)
             case .batch: divisor = batchStd + Double(epsilon)
             case .none: divisor = 1
             }
-            for j in 0..<g { out[start + j] = Float((group[j] - mean) / divisor) }
+            for j in 0..<g { out[start + j] = Float((Double(group[j]) - mean) / divisor) }
         }
         return out
     }
