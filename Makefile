@@ -1,12 +1,21 @@
 # TraceDistill build entry points. `make test` and `make demo` install what they need first.
 SHELL := /bin/bash
-# OpenBLAS 0.3.21 mis-detects this CPU as "Prescott" (~5x slower); it must be set before a process starts.
-export OPENBLAS_CORETYPE ?= SkylakeX
+# OpenBLAS 0.3.21 mis-detects the AVX-512 machines as "Prescott" (~5x slower), so the core type is set before
+# any process starts, and it must be one this CPU can run (SkylakeX kernels die of SIGILL without AVX-512): the
+# rule of BLAS.coreType(cpuFlags:), SkylakeX with AVX-512, Haswell with AVX2 + FMA. A user's own value wins.
+ifndef OPENBLAS_CORETYPE
+OPENBLAS_CORETYPE := $(shell f=" $$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) "; c=SkylakeX; \
+    for x in avx512f avx512cd avx512bw avx512dq avx512vl; do [[ $$f == *" $$x "* ]] || c=; done; \
+    if [[ -z $$c ]]; then c=Haswell; for x in avx2 fma; do [[ $$f == *" $$x "* ]] || c=; done; fi; echo $$c)
+endif
+ifneq ($(OPENBLAS_CORETYPE),)
+export OPENBLAS_CORETYPE
+endif
 DEB_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config
 SWIFT_RELEASE := swift build -c release
 DISTILL := .build/release/distill
 
-.PHONY: setup build test demo bench clean
+.PHONY: setup build test demo bench clean print-coretype
 
 ## setup: install the Debian packages the build links against (only those missing; idempotent)
 setup:
@@ -45,3 +54,7 @@ bench: build
 
 clean:
 	rm -rf .build
+
+## print-coretype: the OPENBLAS_CORETYPE the targets export on this machine
+print-coretype:
+	@echo "$(OPENBLAS_CORETYPE)"

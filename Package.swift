@@ -1,11 +1,30 @@
 // swift-tools-version:6.0
 import PackageDescription
+import Foundation
 
-// AVX-512 code generation (skylake-avx512: the AVX-512 subset every such CPU has) for the hot kernels: this project runs on x86-64 machines with AVX-512
-// (../shared/DESIGN.md). Without it Swift targets baseline SSE2 and the SIMD kernels run 2-3x slower.
+// SIMD code generation for the hot kernels, chosen from the CPU that builds (the build machine is the one that
+// runs: `make` builds and tests in place): AVX-512 (skylake-avx512, the subset every AVX-512 CPU has) where the
+// CPU has it, else AVX2 + FMA (haswell: the x86-64-v3 level, a name swiftc does not take), else Swift's
+// baseline. Without them the SIMD kernels run 2-3x slower; with a level the CPU lacks, every process dies of an
+// illegal instruction. TRACEDISTILL_TARGET_CPU overrides (a CPU name swiftc knows, or "baseline"), e.g. to
+// build on one machine for another.
+func hostCPUFlags() -> Set<Substring> {
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    return Set(line.split(separator: " "))
+}
+func targetCPU() -> String? {
+    if let chosen = ProcessInfo.processInfo.environment["TRACEDISTILL_TARGET_CPU"], !chosen.isEmpty {
+        return chosen == "baseline" ? nil : chosen
+    }
+    let flags = hostCPUFlags()
+    if ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) { return "skylake-avx512" }
+    if ["avx2", "fma", "bmi2", "movbe"].allSatisfy(flags.contains) { return "haswell" }
+    return nil
+}
+let cpuFlags: [String] = targetCPU().map { ["-Xcc", "-march=\($0)", "-target-cpu", $0] } ?? []
 let fastMath: [SwiftSetting] = [
-    .unsafeFlags(["-wmo", "-Xcc", "-march=skylake-avx512", "-target-cpu", "skylake-avx512"],
-                 .when(configuration: .release)),
+    .unsafeFlags(["-wmo"] + cpuFlags, .when(configuration: .release)),
     .swiftLanguageMode(.v5),
 ]
 let plain: [SwiftSetting] = [.swiftLanguageMode(.v5)]

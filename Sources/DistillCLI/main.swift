@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 
 // OpenBLAS picks its kernels when the library loads, before any Swift code runs, and 0.3.21 mis-detects
-// this CPU as a slow "Prescott". Re-execute once with OPENBLAS_CORETYPE set; a user's own value wins.
+// the AVX-512 machines as a slow "Prescott". Re-execute once with OPENBLAS_CORETYPE set to the core this CPU
+// runs; a user's own value wins.
 BLASEnvironment.reexecIfNeeded()
 
 /// The `distill` command: staged reasoning distillation on a CPU.

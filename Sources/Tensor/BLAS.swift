@@ -1,10 +1,33 @@
 import CBLAS
+import Foundation
 
 /// Facts about the OpenBLAS build this process runs on.
 public enum BLAS {
     /// The CPU core kernel set OpenBLAS chose (e.g. "SkylakeX"; "Prescott" means the slow fallback that
-    /// OpenBLAS 0.3.21 picks on this CPU unless OPENBLAS_CORETYPE is set before the process starts).
+    /// OpenBLAS 0.3.21 picks on the AVX-512 machines this was built on unless OPENBLAS_CORETYPE is set before
+    /// the process starts).
     public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// The OPENBLAS_CORETYPE that fits a CPU with these /proc/cpuinfo flags: "SkylakeX" with AVX-512 (F, CD,
+    /// BW, DQ, VL: what its kernels use), "Haswell" with AVX2 and FMA, nil otherwise (OpenBLAS's own choice
+    /// stands). Naming a core whose instructions the CPU lacks kills every BLAS call with SIGILL, so a fixed
+    /// name is wrong on some machine (an AMD EPYC without AVX-512 is one of this project's).
+    public static func coreType(cpuFlags: Set<String>) -> String? {
+        if ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(cpuFlags.contains) { return "SkylakeX" }
+        if ["avx2", "fma"].allSatisfy(cpuFlags.contains) { return "Haswell" }
+        return nil
+    }
+
+    /// `coreType(cpuFlags:)` for the CPU this runs on (its first "flags" line in /proc/cpuinfo).
+    public static var coreTypeForThisCPU: String? { coreType(cpuFlags: thisCPUFlags) }
+
+    /// The feature flags /proc/cpuinfo lists for this CPU; empty where there is no such file.
+    public static var thisCPUFlags: Set<String> {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+              let colon = line.firstIndex(of: ":") else { return [] }
+        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
+    }
 
     /// Threads OpenBLAS itself uses for one product (1: products are split by `sgemm` instead).
     public static var threads: Int { Int(openblas_get_num_threads()) }

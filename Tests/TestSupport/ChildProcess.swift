@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Tensor
 
 // Running the built `distill` executable from tests: locating it, running it with a timeout and
 // capturing its output, so command-line behaviour (exit codes, messages, JSON) is tested as users see it.
@@ -67,7 +68,7 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
 /// not re-execute itself) and a single BLAS thread.
 public func childEnvironment() -> [String: String] {
     var env = ProcessInfo.processInfo.environment
-    env["OPENBLAS_CORETYPE"] = env["OPENBLAS_CORETYPE"] ?? "SkylakeX"
+    if env["OPENBLAS_CORETYPE"] == nil, let coreType = BLAS.coreTypeForThisCPU { env["OPENBLAS_CORETYPE"] = coreType }
     env["OPENBLAS_NUM_THREADS"] = "1"
     return env
 }
