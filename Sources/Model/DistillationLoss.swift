@@ -43,9 +43,9 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
         var s: Float = 0
         switch kind {
         case .forwardKL:
-            for j in 0..<v { s += fexp(b[j]) * (b[j] - a[j]) }
+            s = sumVec2(v, a, b) { la, lb in vexp(lb) * (lb - la) }
         case .reverseKL:
-            for j in 0..<v { s += fexp(a[j]) * (a[j] - b[j]) }
+            s = sumVec2(v, a, b) { la, lb in vexp(la) * (la - lb) }
         case .jsd(let beta):
             for j in 0..<v {
                 let ps = fexp(a[j]), pt = fexp(b[j])
@@ -71,16 +71,17 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
             let a = ls.ptr + r * v, b = lt.ptr + r * v, gr = gs + r * v
             switch kind {
             case .forwardKL:
-                for j in 0..<v { gr[j] += k * (fexp(a[j]) - fexp(b[j])) }
+                accumulateVec2(v, a, b, into: gr) { la, lb in k * (vexp(la) - vexp(lb)) }
                 continue
             case .reverseKL:
                 for j in 0..<v { q[j] = a[j] - b[j] + 1 }
             case .jsd(let beta):
                 for j in 0..<v { q[j] = (1 - beta) * (a[j] - logMixture(a[j], b[j], beta)) }
             }
-            var mean: Float = 0
-            for j in 0..<v { mean += fexp(a[j]) * q[j] }
-            for j in 0..<v { gr[j] += k * fexp(a[j]) * (q[j] - mean) }
+            q.withUnsafeBufferPointer { q in
+                let mean = sumVec2(v, a, q.baseAddress!) { la, qv in vexp(la) * qv }
+                accumulateVec2(v, a, q.baseAddress!, into: gr) { la, qv in k * vexp(la) * (qv - mean) }
+            }
         }
     }
     return out

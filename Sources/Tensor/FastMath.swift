@@ -76,6 +76,44 @@ public func mapVecSum(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePoi
     return s
 }
 
+/// Sum over `i < n` of `f(x[i], y[i])`, 16 lanes at a time; the tail runs on zero-padded vectors and only
+/// its first lanes count, so `f` need not vanish at zero.
+@inline(__always)
+public func sumVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ f: (Vec, Vec) -> Vec) -> Float {
+    var acc = Vec()
+    var i = 0
+    while i + simdWidth <= n {
+        acc += f(UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self), UnsafeRawPointer(y + i).loadUnaligned(as: Vec.self))
+        i += simdWidth
+    }
+    var s = acc.sum()
+    if i < n {
+        var u = Vec(), v = Vec()
+        for j in 0..<(n - i) { u[j] = x[i + j]; v[j] = y[i + j] }
+        let r = f(u, v)
+        for j in 0..<(n - i) { s += r[j] }
+    }
+    return s
+}
+
+/// `out[i] += f(x[i], y[i])` for `i < n`, 16 lanes at a time with a masked tail.
+@inline(__always)
+public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                           _ f: (Vec, Vec) -> Vec) {
+    var i = 0
+    while i + simdWidth <= n {
+        let r = f(UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self), UnsafeRawPointer(y + i).loadUnaligned(as: Vec.self))
+        UnsafeMutableRawPointer(out + i).storeBytes(of: UnsafeRawPointer(out + i).loadUnaligned(as: Vec.self) + r, as: Vec.self)
+        i += simdWidth
+    }
+    if i < n {
+        var u = Vec(), v = Vec()
+        for j in 0..<(n - i) { u[j] = x[i + j]; v[j] = y[i + j] }
+        let r = f(u, v)
+        for j in 0..<(n - i) { out[i + j] += r[j] }
+    }
+}
+
 /// Sum of `n` floats with 16 independent accumulators (relaxed order, vectorises).
 @inline(__always) public func vsum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = Vec()

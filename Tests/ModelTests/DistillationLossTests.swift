@@ -70,6 +70,27 @@ struct DistillationLossTests {
         #expect(s.grad!.toArray().map(abs).max()! > 1e-2)
     }
 
+    @Test("a vocabulary of 37 (two full 16-lane blocks and a tail): values against a float64 reference, gradients by finite differences",
+          arguments: [Divergence.forwardKL, .reverseKL])
+    func wideVocabulary(divergence: Divergence) {
+        let rows = 3, v = 37, temperature = 1.5
+        let s = randomNormal([rows, v], seed: 91, std: 2), t = randomNormal([rows, v], seed: 92, std: 2)
+        var expected = 0.0
+        for r in 0..<rows {
+            let ls = referenceLogSoftmax(Array(s.toArray()[(r * v)..<(r * v + v)]), temperature: temperature)
+            let lt = referenceLogSoftmax(Array(t.toArray()[(r * v)..<(r * v + v)]), temperature: temperature)
+            let (p, lp, lq) = divergence == .forwardKL ? (lt, lt, ls) : (ls, ls, lt)
+            expected += (0..<v).reduce(0.0) { $0 + Foundation.exp(p[$1]) * (lp[$1] - lq[$1]) }
+        }
+        expected *= temperature * temperature / Double(rows)
+        let loss = distillationLoss(student: s, teacher: t, temperature: Float(temperature), divergence: divergence)
+        allClose(loss.item, expected, rtol: 1e-5, atol: 1e-6, "\(divergence)")
+        #expect(expected > 0.1)
+        #expect(checkGradients([s], h: 1e-2, rtol: 1e-2, atol: 1e-4, "\(divergence)") {
+            distillationLoss(student: $0[0], teacher: t, temperature: Float(temperature), divergence: divergence)
+        })
+    }
+
     @Test("forward KL gradient is T (p_s - p_t) / rows (hand formula)")
     func forwardKLGradientFormula() {
         let s = Self.s(requiresGrad: true)

@@ -38,6 +38,34 @@ struct AttentionTests {
         }
     }
 
+    @Test("rows longer than the vector width (whole and partial 16-lane blocks) match a double-precision softmax")
+    func longRows() {
+        // (T, S, keyCount): square causal; queries offset into a longer key range; a cache longer than its keys
+        for (t, s, keyCount) in [(37, 37, 37), (48, 48, 48), (5, 40, 40), (3, 64, 33)] {
+            let heads = 2, kvHeads = 1, d = 8
+            let q = randomNormal([2, t, heads * d], seed: UInt64(t * 100 + s))
+            let k = randomNormal([2, s, kvHeads * d], seed: UInt64(t * 100 + s + 1))
+            let p = attentionProbabilities(q: q, k: k, heads: heads, kvHeads: kvHeads, keyCount: keyCount)
+            #expect(p.shape == [2, heads, t, keyCount])
+            let qs = q.toArray(), ks = k.toArray()
+            var expected: [Double] = []
+            for b in 0..<2 {
+                for h in 0..<heads {
+                    for i in 0..<t {
+                        let visible = keyCount - t + i + 1
+                        let scores = (0..<visible).map { j in
+                            (0..<d).reduce(0.0) { $0 + Double(qs[(b * t + i) * heads * d + h * d + $1]) * Double(ks[(b * s + j) * kvHeads * d + $1]) }
+                                / Double(d).squareRoot()
+                        }
+                        let m = scores.max()!, z = scores.reduce(0) { $0 + exp($1 - m) }
+                        expected += scores.map { exp($0 - m) / z } + [Double](repeating: 0, count: keyCount - visible)
+                    }
+                }
+            }
+            allClose(p.toArray(), expected, rtol: 1e-5, atol: 1e-7, "T \(t) S \(s) keys \(keyCount)")
+        }
+    }
+
     @Test("rotaryEmbedding matches HF rotate_half in numpy; its gradient matches finite differences")
     func rotary() throws {
         for (name, c) in try Fixtures.cases("rotary") {

@@ -85,4 +85,27 @@ struct FastMathTests {
             allClose(y, expected, rtol: 1e-6, atol: 1e-7, "n = \(n)")
         }
     }
+
+    @Test("sumVec2 and accumulateVec2 match Double references, tails included, with an f that is not 0 at 0")
+    func twoInputKernels() {
+        for n in [1, 7, 16, 17, 40, 64] {
+            let x = randomNormal([n], seed: UInt64(500 + n)).toArray()
+            let y = randomNormal([n], seed: UInt64(600 + n)).toArray()
+            var out = randomNormal([n], seed: UInt64(700 + n)).toArray()
+            // f(u, v) = exp(u) * (u - v) + 1: the +1 would leak from padded tail lanes if they counted
+            let refSum = zip(x, y).reduce(0.0) { $0 + exp(Double($1.0)) * (Double($1.0) - Double($1.1)) + 1 }
+            let refOut = (0..<n).map { Double(out[$0]) + 2 * (Double(x[$0]) - Double(y[$0])) + 1 }
+            x.withUnsafeBufferPointer { px in
+                y.withUnsafeBufferPointer { py in
+                    let s = sumVec2(n, px.baseAddress!, py.baseAddress!) { u, v in vexp(u) * (u - v) + 1 }
+                    let scale = zip(x, y).reduce(1.0) { $0 + abs(exp(Double($1.0)) * (Double($1.0) - Double($1.1))) + 1 }
+                    #expect(abs(Double(s) - refSum) <= 1e-6 * scale, "sumVec2 n = \(n)")
+                    out.withUnsafeMutableBufferPointer { po in
+                        accumulateVec2(n, px.baseAddress!, py.baseAddress!, into: po.baseAddress!) { u, v in 2 * (u - v) + 1 }
+                    }
+                }
+            }
+            allClose(out, refOut, rtol: 1e-6, atol: 1e-6, "accumulateVec2 n = \(n)")
+        }
+    }
 }

@@ -46,14 +46,7 @@ public func attentionProbabilities(q: Tensor, k: Tensor, heads: Int, kvHeads: In
             // scores (T, S) = Q (T, D) K^T (D, S) * scale
             sgemm(transA: false, transB: true, m: g.t, n: g.s, k: g.d, alpha: scale, a: qp, lda: g.qStride,
                   b: kp, ldb: g.kStride, beta: 0, c: pp, ldc: g.s)
-            for i in 0..<g.t {
-                let row = pp + i * g.s
-                let visible = offset + i + 1
-                let m = vmax(row, visible)
-                let inv = 1 / mapVecSum(visible, row, row) { vexp($0 - m) }
-                mapVec(visible, row, row) { $0 * inv }
-                if visible < g.s { (row + visible).update(repeating: 0, count: g.s - visible) }
-            }
+            for i in 0..<g.t { causalSoftmaxRow(pp + i * g.s, visible: offset + i + 1, length: g.s) }
         }
     }
     let saved = p.detached()
@@ -91,6 +84,38 @@ public func attentionProbabilities(q: Tensor, k: Tensor, heads: Int, kvHeads: In
         }
     }
     return p
+}
+
+/// Softmax over the first `visible` entries of a row of `length` scores, zeros after them: one causal
+/// attention row. When the row has room, the partial last vector is read whole with its hidden lanes set to
+/// -inf (exp gives 0), so short rows take no element-by-element tail.
+@inline(__always)
+func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, visible: Int, length: Int) {
+    let full = visible / simdWidth * simdWidth, rem = visible - full
+    let padded = rem > 0 ? full + simdWidth : full
+    guard padded <= length else {
+        let m = vmax(row, visible)
+        let inv = 1 / mapVecSum(visible, row, row) { vexp($0 - m) }
+        mapVec(visible, row, row) { $0 * inv }
+        if visible < length { (row + visible).update(repeating: 0, count: length - visible) }
+        return
+    }
+    func load(_ i: Int) -> Vec { UnsafeRawPointer(row + i).loadUnaligned(as: Vec.self) }
+    func store(_ v: Vec, _ i: Int) { UnsafeMutableRawPointer(row + i).storeBytes(of: v, as: Vec.self) }
+    let hidden = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .>= Int32(rem)
+    let tail = rem > 0 ? load(full).replacing(with: -.infinity, where: hidden) : Vec(repeating: -.infinity)
+    var mv = tail
+    var i = 0
+    while i < full { let v = load(i); mv = mv.replacing(with: v, where: v .> mv); i += simdWidth }
+    let m = mv.max()
+    var acc = Vec()
+    i = 0
+    while i < full { let e = vexp(load(i) - m); store(e, i); acc += e; i += simdWidth }
+    if rem > 0 { let e = vexp(tail - m); store(e, full); acc += e }
+    let inv = 1 / acc.sum()
+    i = 0
+    while i < padded { store(load(i) * inv, i); i += simdWidth }
+    if padded < length { (row + padded).update(repeating: 0, count: length - padded) }
 }
 
 /// O = P V per head: probabilities (B, H, T, S) and values (B, L, KVH*D) -> (B, T, H*D).

@@ -51,18 +51,12 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
 public func mseLoss(_ a: Tensor, _ b: Tensor) -> Tensor {
     precondition(a.shape == b.shape, "mseLoss: shapes \(a.shape) and \(b.shape) differ")
     let n = a.count
-    var total: Float = 0
-    for i in 0..<n { let d = a.ptr[i] - b.ptr[i]; total += d * d }
+    let total = sumVec2(n, a.ptr, b.ptr) { x, y in (x - y) * (x - y) }
     let out = Tensor(shape: [], values: [total / Float(max(n, 1))])
     Tensor.record(out, inputs: [a, b]) { g in
         let k = 2 * g.ptr[0] / Float(max(n, 1))
-        let ga = a.requiresGrad ? a.gradPointer() : nil
-        let gb = b.requiresGrad ? b.gradPointer() : nil
-        for i in 0..<n {
-            let d = k * (a.ptr[i] - b.ptr[i])
-            ga?[i] += d
-            gb?[i] -= d
-        }
+        if a.requiresGrad { accumulateVec2(n, a.ptr, b.ptr, into: a.gradPointer()) { x, y in k * (x - y) } }
+        if b.requiresGrad { accumulateVec2(n, a.ptr, b.ptr, into: b.gradPointer()) { x, y in k * (y - x) } }
     }
     return out
 }
