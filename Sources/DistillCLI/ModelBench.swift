@@ -29,10 +29,14 @@ struct ModelBench {
         for (name, cfg) in [("student", Self.student), ("teacher", Self.teacher)] {
             let model = try Transformer(config: cfg, rng: &rng)
             let opt = AdamW(store: model.parameters, weightDecay: 0.01)
+            let models = [model, model.replica()]
             let s = medianSeconds(reps: reps, warmup: 2, minSample: 0) {
-                model.parameters.zeroGradients()
-                let out = model.forward(tokens: x, batch: Self.batch, length: Self.length)
-                crossEntropy(out.logits, targets: y).backward()
+                for m in models { m.parameters.zeroGradients() }
+                Self.halves(x: x, y: y) { i, x, y in
+                    let out = models[i].forward(tokens: x, batch: Self.batch / 2, length: Self.length)
+                    return crossEntropy(out.logits, targets: y)
+                }
+                model.parameters.addGradients(from: models[1].parameters)
                 opt.step(learningRate: 3e-4)
             }
             let gflops = Self.trainFlopsPerToken(cfg) * Double(tokens) / s / 1e9
@@ -45,6 +49,15 @@ struct ModelBench {
         try sample(into: &report, rng: &rng, log: log)
     }
 
+    /// One step's forward and backward as the training stages run it: the batch's two halves at once, one per
+    /// core, the second on replicas (`loss(i, tokens, targets)` builds share i's loss on share i's models);
+    /// each half's loss is a mean over its half, so each is backpropagated at weight 1/2.
+    private static func halves(x: [Int32], y: [Int32], _ loss: (Int, [Int32], [Int32]) -> Tensor) {
+        let cut = x.count / 2
+        let xs = [Array(x[..<cut]), Array(x[cut...])], ys = [Array(y[..<cut]), Array(y[cut...])]
+        Parallel.split(2) { i in loss(i, xs[i], ys[i]).backward(seed: Tensor(shape: [], values: [0.5])) }
+    }
+
     /// Teacher forward (no grad) + student forward/backward with 0.5 KL(T=2) T^2 + 0.3 hidden MSE + 0.2 CE.
     private func distill(into report: inout BenchReport, x: [Int32], y: [Int32], sgemmPeak: Double,
                          rng: inout RandomGenerator, log: (String) -> Void) throws {
@@ -55,15 +68,19 @@ struct ModelBench {
         let optS = AdamW(store: student.parameters, weightDecay: 0.01)
         let optP = AdamW(store: projection.parameters, weightDecay: 0.01)
         let tokens = Self.batch * Self.length
+        let students = [student, student.replica()], projections = [projection, projection.replica()]
         let s = medianSeconds(reps: reps, warmup: 2, minSample: 0) {
-            student.parameters.zeroGradients()
-            projection.parameters.zeroGradients()
-            let t = withNoGrad { teacher.forward(tokens: x, batch: Self.batch, length: Self.length, options: .hiddenStates) }
-            let o = student.forward(tokens: x, batch: Self.batch, length: Self.length, options: .hiddenStates)
-            let kl = distillationLoss(student: o.logits, teacher: t.logits, temperature: 2)
-            let mse = projection.loss(studentHidden: o.hiddenStates, teacherHidden: t.hiddenStates)
-            let ce = crossEntropy(o.logits, targets: y)
-            add(add(scale(kl, 0.5), scale(mse, 0.3)), scale(ce, 0.2)).backward()
+            for (m, p) in zip(students, projections) { m.parameters.zeroGradients(); p.parameters.zeroGradients() }
+            Self.halves(x: x, y: y) { i, x, y in
+                let t = withNoGrad { teacher.forward(tokens: x, batch: Self.batch / 2, length: Self.length, options: .hiddenStates) }
+                let o = students[i].forward(tokens: x, batch: Self.batch / 2, length: Self.length, options: .hiddenStates)
+                let kl = distillationLoss(student: o.logits, teacher: t.logits, temperature: 2)
+                let mse = projections[i].loss(studentHidden: o.hiddenStates, teacherHidden: t.hiddenStates)
+                let ce = crossEntropy(o.logits, targets: y)
+                return add(add(scale(kl, 0.5), scale(mse, 0.3)), scale(ce, 0.2))
+            }
+            student.parameters.addGradients(from: students[1].parameters)
+            projection.parameters.addGradients(from: projections[1].parameters)
             optS.step(learningRate: 3e-4)
             optP.step(learningRate: 3e-4)
         }

@@ -19,6 +19,14 @@ public final class HiddenProjection {
         parameters.initialize(rng: &rng) { v, rng in (0..<v.count).map { _ in (rng.nextFloat() * 2 - 1) * bound } }
     }
 
+    /// Projections over this one's weights (shared) with gradients of their own, as `Transformer.replica()`.
+    public func replica() -> HiddenProjection { HiddenProjection(layerMap: layerMap, parameters: parameters.sharingValues()) }
+
+    private init(layerMap: [(student: Int, teacher: Int)], parameters: ParameterStore) {
+        self.layerMap = layerMap
+        self.parameters = parameters
+    }
+
     /// The uniform layer map: student layer i (0-based) to teacher layer (i + 1) * Lt / Ls - 1, so the last
     /// layers meet (4 teacher and 2 student layers: 0 -> 1, 1 -> 3).
     public static func uniformLayerMap(studentLayers: Int, teacherLayers: Int) -> [(student: Int, teacher: Int)] {

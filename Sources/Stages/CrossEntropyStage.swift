@@ -28,10 +28,10 @@ enum TeacherSFTStage {
 
 /// Trains one model with cross-entropy on the reference traces (`teacher-sft`, `baseline-ce`).
 final class CrossEntropyStage: TrainingStage {
-    override func stepLoss(_ batch: TraceBatch, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
-        let logits = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
+    override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+        let logits = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
         let ce = crossEntropy(logits, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex, labelSmoothing: settings.labelSmoothing)
-        return StepLoss(loss: ce, metrics: ["ce": Double(ce.toArray()[0])])
+        return StepLoss(perTarget: ce, metrics: ["ce": (Double(ce.toArray()[0]), .target)])
     }
 
     override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {

@@ -108,27 +108,35 @@ final class FeatureAlignStage: OutputDistillStage {
         return scale(total!, 1 / Float(projection.layerMap.count))
     }
 
-    override func stepLoss(_ batch: TraceBatch, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+    /// The projection's weights with gradients of their own (the second half of each step).
+    private lazy var projectionReplica = projection.replica()
+
+    override var replicaStores: [(store: ParameterStore, replica: ParameterStore)] {
+        super.replicaStores + [(projection.parameters, projectionReplica.parameters)]
+    }
+
+    // The output terms are means over target tokens, the feature terms means over every position of the rows.
+    override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
         let teacher = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options) }
-        let student = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options, dropout: &dropout)
+        let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options, dropout: &dropout)
         let out = outputLoss(student: student.logits, teacher: teacher.logits, batch: batch)
         var metrics = out.metrics
-        metrics["output"] = Double(out.loss.toArray()[0])
-        var loss = scale(out.loss, features.outputWeight)
+        metrics["output"] = (Double(out.perTarget!.toArray()[0]), .target)
+        let projection = share == 0 ? projection : projectionReplica
         var feature: Tensor?
         if features.hiddenWeight > 0 {
             let h = projection.loss(studentHidden: student.hiddenStates, teacherHidden: teacher.hiddenStates)
-            metrics["hidden_mse"] = Double(h.toArray()[0])
+            metrics["hidden_mse"] = (Double(h.toArray()[0]), .row)
             feature = scale(h, features.hiddenWeight)
         }
         if features.attentionWeight > 0 {
             let a = attentionLoss(student: student.attentions, teacher: teacher.attentions)
-            metrics["attention_mse"] = Double(a.toArray()[0])
+            metrics["attention_mse"] = (Double(a.toArray()[0]), .row)
             let term = scale(a, features.attentionWeight)
             feature = feature.map { add($0, term) } ?? term
         }
-        if let feature { loss = add(loss, scale(feature, features.featureGradientScale)) }
-        return StepLoss(loss: loss, metrics: metrics)
+        return StepLoss(perTarget: scale(out.perTarget!, features.outputWeight),
+                        perRow: feature.map { scale($0, features.featureGradientScale) }, metrics: metrics)
     }
 
     override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {

@@ -40,13 +40,14 @@ class OutputDistillStage: TrainingStage {
         let kd = distillationLoss(student: student, teacher: teacher, temperature: t, divergence: distill.divergence, rowMask: batch.rowMask)
         let ce = crossEntropy(student, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex, labelSmoothing: settings.labelSmoothing)
         let loss = add(scale(kd, a), scale(ce, 1 - a))
-        return StepLoss(loss: loss, metrics: ["kd": Double(kd.toArray()[0]), "ce": Double(ce.toArray()[0]),
-                                              "alpha": Double(a), "temperature": Double(t)])
+        return StepLoss(perTarget: loss, metrics: ["kd": (Double(kd.toArray()[0]), .target), "ce": (Double(ce.toArray()[0]), .target),
+                                                   "alpha": (Double(a), .target), "temperature": (Double(t), .target)])
     }
 
-    override func stepLoss(_ batch: TraceBatch, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+    // The teacher runs without gradients, reading its weights only, so both shares use it at once.
+    override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
         let teacher = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
-        let student = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
+        let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
         return outputLoss(student: student, teacher: teacher, batch: batch)
     }
 

@@ -51,4 +51,29 @@ public struct TraceBatch {
         self.rowMask = targets.map { $0 != Self.ignoreIndex }
         self.targetCount = rowMask.reduce(0) { $0 + ($1 ? 1 : 0) }
     }
+
+    /// Rows `rows` of this batch, padded to this batch's length (so a per-position mean over them counts the
+    /// same positions per row as over the whole batch).
+    public func rows(_ rows: Range<Int>) -> TraceBatch {
+        precondition(!rows.isEmpty && rows.clamped(to: 0..<batch) == rows, "rows \(rows) of a batch of \(batch)")
+        let span = rows.lowerBound * length..<rows.upperBound * length
+        return TraceBatch(tokens: Array(tokens[span]), batch: rows.count, length: length, targets: Array(targets[span]))
+    }
+
+    /// The first and the second half of the rows (the first longer by one when the count is odd), or the
+    /// batch alone when it has one row: the shares a training step runs one per core (`Parallel.halves`).
+    public var halves: [TraceBatch] {
+        guard batch >= 2 else { return [self] }
+        let cut = (batch + 1) / 2
+        return [rows(0..<cut), rows(cut..<batch)]
+    }
+
+    private init(tokens: [Int32], batch: Int, length: Int, targets: [Int32]) {
+        self.tokens = tokens
+        self.batch = batch
+        self.length = length
+        self.targets = targets
+        self.rowMask = targets.map { $0 != Self.ignoreIndex }
+        self.targetCount = rowMask.reduce(0) { $0 + ($1 ? 1 : 0) }
+    }
 }

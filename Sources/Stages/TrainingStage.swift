@@ -3,10 +3,30 @@ import Foundation
 import Model
 import Tensor
 
-/// What one training step computed: the loss to minimise and its parts as metrics.
+/// What one training step computed on a batch or on one share of it: the loss to minimise in two parts, each a
+/// mean over its own unit, and the metrics, each with the unit it averages over. The units let the shares of a
+/// batch, run one per core, add up to the whole batch's loss: a share's per-target part weighs its share of the
+/// batch's target tokens, its per-row part its share of the rows (rows are padded to the batch's length).
 struct StepLoss {
-    let loss: Tensor
-    let metrics: [String: Double]
+    enum Unit { case target, row }
+    /// Means over target tokens (cross-entropy, the distillation divergence); nil when the loss has none.
+    var perTarget: Tensor?
+    /// Means over rows, every padded position of each counted alike (hidden-state and attention-map MSE).
+    var perRow: Tensor?
+    var metrics: [String: (value: Double, unit: Unit)]
+
+    init(perTarget: Tensor? = nil, perRow: Tensor? = nil, metrics: [String: (value: Double, unit: Unit)]) {
+        self.perTarget = perTarget
+        self.perRow = perRow
+        self.metrics = metrics
+    }
+
+    /// The loss of a share whose target tokens and rows are these fractions of the whole batch's.
+    func weighted(targetShare: Float, rowShare: Float) -> Tensor {
+        let t = perTarget.map { scale($0, targetShare) }, r = perRow.map { scale($0, rowShare) }
+        guard let t else { return r! }
+        return r.map { add(t, $0) } ?? t
+    }
 }
 
 /// The shared machinery of the stages that train a transformer on traces: the seeded data cursor, AdamW with
@@ -15,6 +35,11 @@ struct StepLoss {
 /// the stage started from included (validated before the first step).
 ///
 /// A kind supplies the loss of a batch (`stepLoss`) and the validation loss of a batch (`validationLoss`).
+///
+/// A step runs the batch as two halves at once, one per core (`Parallel.split`; a step of 16 rows is too
+/// small to split op by op), the second half on replicas of the trained models with gradients of their own
+/// that are then added to the models' (as the PPO update does). The halves are fixed by the row count, so a
+/// step computes the same bits with any thread count and a resumed run stays bit-identical.
 class TrainingStage: Stage {
     let settings: TrainingSettings
     let index: Int
@@ -54,10 +79,21 @@ class TrainingStage: Stage {
         if settings.restoreBest { context.registerCopy(of: model, role: bestRole) }
     }
 
-    /// The loss of one training batch; `dropout` is the generator for dropout (nil when the model has none).
-    func stepLoss(_ batch: TraceBatch, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+    /// The loss of one share of a training batch (`share` 0 or 1: the first or second half) on the share's
+    /// models (`model(share:)`, and a kind's own trained modules likewise); `dropout` is the share's generator
+    /// for dropout (nil when the model has none).
+    func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
         fatalError("TrainingStage subclasses implement stepLoss")
     }
+
+    /// The model share `share` of a step trains: the model itself for the first half, its replica for the second.
+    func model(share: Int) -> Transformer { share == 0 ? model : modelReplica }
+
+    /// The model's weights with gradients of their own (the second half of each step).
+    private(set) lazy var modelReplica = model.replica()
+
+    /// Each trained store with its replica's: the second half's gradients are added from the replica.
+    var replicaStores: [(store: ParameterStore, replica: ParameterStore)] { [(model.parameters, modelReplica.parameters)] }
 
     /// The validation metrics of one batch (each a mean over the batch's target tokens); `validation/loss`
     /// is the value early stopping watches.
@@ -73,26 +109,57 @@ class TrainingStage: Stage {
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let batch = TraceBatch(cursor.next(settings.batchSize).map { examples[$0] })
-        for t in trained { t.store.zeroGradients() }
-        var dropout: RandomGenerator? = model.dropoutProbability > 0 ? context.rng.fork() : nil
-        let result = try stepLoss(batch, dropout: &dropout, context: context)
-        let lossValue = Double(result.loss.toArray()[0])
+        let (lossValue, stepMetrics) = try gradients(batch, context: context)
         guard lossValue.isFinite else {
             throw StageError.diverged(stage: index, step: step, reason: "the loss is \(lossValue); lower learning_rate or raise gradient_clip's strictness")
         }
-        result.loss.backward()
         let norm = clipGradients()
         let lr = settings.schedule.rate(at: step)
         for o in optimizers { o.optimizer.step(learningRate: lr) }
         step += 1
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        var metrics = result.metrics
+        var metrics = stepMetrics
         metrics["loss"] = lossValue
         metrics["learning_rate"] = Double(lr)
         metrics["grad_norm"] = Double(norm)
         metrics["tokens_per_second"] = Double(batch.batch * batch.length) / max(seconds, 1e-9)
         metrics["epoch"] = Double(cursor.position.epoch)
         return metrics
+    }
+
+    /// Sets every trained store's gradients to those of `batch`'s loss, its halves run at once (see the type's
+    /// comment); returns the loss and the metrics, each weighted by its unit's share in the halves.
+    private func gradients(_ batch: TraceBatch, context: RunContext) throws -> (loss: Double, metrics: [String: Double]) {
+        let shares = batch.halves
+        for t in trained { t.store.zeroGradients() }
+        if shares.count > 1 { for r in replicaStores { r.replica.zeroGradients() } }
+        // one dropout generator per share, forked in share order: the same draws with any thread count
+        var generators: [RandomGenerator?] = shares.map { _ in model.dropoutProbability > 0 ? context.rng.fork() : nil }
+        let targetShares = shares.map { Float($0.targetCount) / Float(max(batch.targetCount, 1)) }
+        let rowShares = shares.map { Float($0.batch) / Float(batch.batch) }
+        var results = [Result<(StepLoss, Double), Error>?](repeating: nil, count: shares.count)
+        results.withUnsafeMutableBufferPointer { out in
+            generators.withUnsafeMutableBufferPointer { gens in
+                Parallel.split(shares.count) { i in
+                    out[i] = Result {
+                        let part = try stepLoss(shares[i], share: i, dropout: &gens[i], context: context)
+                        let loss = part.weighted(targetShare: targetShares[i], rowShare: rowShares[i])
+                        let value = Double(loss.toArray()[0])
+                        if value.isFinite { loss.backward() }
+                        return (part, value)
+                    }
+                }
+            }
+        }
+        let done = try results.map { try $0!.get() }
+        if shares.count > 1 { for r in replicaStores { r.store.addGradients(from: r.replica) } }
+        var metrics: [String: Double] = [:]
+        for (i, (part, _)) in done.enumerated() {
+            for (key, m) in part.metrics {
+                metrics[key, default: 0] += m.value * Double(m.unit == .target ? targetShares[i] : rowShares[i])
+            }
+        }
+        return (done.reduce(0) { $0 + $1.1 }, metrics)
     }
 
     /// Global-norm clipping over every trained store together; returns the norm before clipping.
