@@ -53,8 +53,7 @@ struct ModelBench {
     /// core, the second on replicas (`loss(i, tokens, targets)` builds share i's loss on share i's models);
     /// each half's loss is a mean over its half, so each is backpropagated at weight 1/2.
     private static func halves(x: [Int32], y: [Int32], _ loss: (Int, [Int32], [Int32]) -> Tensor) {
-        let cut = x.count / 2
-        let xs = [Array(x[..<cut]), Array(x[cut...])], ys = [Array(y[..<cut]), Array(y[cut...])]
+        let xs = Parallel.halves(x), ys = Parallel.halves(y)
         Parallel.split(2) { i in loss(i, xs[i], ys[i]).backward(seed: Tensor(shape: [], values: [0.5])) }
     }
 

@@ -1,5 +1,6 @@
 import Data
 import Model
+import Tensor
 
 /// One trace as token ids: `<bos>` prompt, then the completion and `<eos>` (the layout of `TraceFormat`).
 public struct TokenizedTrace: Sendable {
@@ -44,12 +45,7 @@ public struct TraceBatch {
             // position j predicts token j+1; only completion tokens (j+1 >= promptLength) are targets
             for j in max(0, trace.promptLength - 1)..<(trace.tokens.count - 1) { targets[b * t + j] = trace.tokens[j + 1] }
         }
-        self.tokens = tokens
-        self.batch = traces.count
-        self.length = t
-        self.targets = targets
-        self.rowMask = targets.map { $0 != Self.ignoreIndex }
-        self.targetCount = rowMask.reduce(0) { $0 + ($1 ? 1 : 0) }
+        self.init(tokens: tokens, batch: traces.count, length: t, targets: targets)
     }
 
     /// Rows `rows` of this batch, padded to this batch's length (so a per-position mean over them counts the
@@ -64,10 +60,10 @@ public struct TraceBatch {
     /// batch alone when it has one row: the shares a training step runs one per core (`Parallel.halves`).
     public var halves: [TraceBatch] {
         guard batch >= 2 else { return [self] }
-        let cut = (batch + 1) / 2
-        return [rows(0..<cut), rows(cut..<batch)]
+        return Parallel.halves(Array(0..<batch)).map { rows($0.first!..<($0.last! + 1)) }
     }
 
+    /// A batch of these padded rows; the mask and count follow from the targets.
     private init(tokens: [Int32], batch: Int, length: Int, targets: [Int32]) {
         self.tokens = tokens
         self.batch = batch
