@@ -36,6 +36,8 @@ let package = Package(
         .executable(name: "distill", targets: ["DistillCLI"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Model", targets: ["Model"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "ModelIO", targets: ["ModelIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -51,8 +53,12 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
         .target(name: "Model", dependencies: ["Tensor"], swiftSettings: fastMath),
+        // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
+        .target(name: "Tokenizers", swiftSettings: fastMath),
+        // ModelIO: Hugging Face folders (config.json, safetensors) and GGUF files, read through mapped memory.
+        .target(name: "ModelIO", dependencies: ["Model", "Tensor", "Tokenizers"], swiftSettings: fastMath),
         .target(name: "Checkpoint",
-                dependencies: ["Model", "Tensor", "CHDF5", .product(name: "Crypto", package: "swift-crypto")],
+                dependencies: ["Model", "Tensor", "Tokenizers", "CHDF5", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastMath),
         // Data -> Reward: cleaning keeps only traces whose steps the Reward verifier accepts, and the
         // MATH adapter uses Reward's answer normaliser. Neither knows about models.
@@ -72,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "DistillCLI",
             dependencies: [
-                "Tensor", "Model", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO", "Telemetry",
+                "Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -88,6 +94,10 @@ let package = Package(
         // use `@testable import Checkpoint` to reach the internal wrapper).
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Model", "Tensor", "TestSupport", "CHDF5"],
                     swiftSettings: plain),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"],
+                    resources: [.copy("Fixtures")], swiftSettings: plain),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "Model", "Tensor", "Tokenizers", "TestSupport"],
+                    resources: [.copy("Fixtures")], swiftSettings: plain),
         .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Model", "Tensor", "Data", "PPO", "TestSupport"],
