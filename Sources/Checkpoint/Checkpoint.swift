@@ -98,6 +98,11 @@ public struct CheckpointContents {
     public var run: RunRecord
     public var stages: [StageRecord]
     public var tokenizer: Tokenizer?
+    /// A byte-level BPE tokenizer's `tokenizer.json` text (an imported teacher's), stored as UTF-8 bytes at
+    /// `/tokenizer/json`; a checkpoint holds this or `tokenizer`, not both.
+    public var tokenizerJSON: String?
+    /// The chat template (Jinja text) that came with an imported model, stored as `/tokenizer` attribute `chat_template`.
+    public var chatTemplate: String?
     /// Per-stage metric history: stage index -> metric name -> values (one per logged step).
     public var metrics: [Int: [String: [Double]]]
     /// Named byte blobs a run produced and must get back on resume (e.g. the teacher's verified traces as
@@ -106,13 +111,17 @@ public struct CheckpointContents {
 
     public init(curriculum: String = "", models: [ModelSnapshot] = [], optimizers: [OptimizerSnapshot] = [],
                 run: RunRecord = RunRecord(), stages: [StageRecord] = [], tokenizer: Tokenizer? = nil,
+                tokenizerJSON: String? = nil, chatTemplate: String? = nil,
                 metrics: [Int: [String: [Double]]] = [:], artifacts: [String: [UInt8]] = [:]) {
+        precondition(tokenizer == nil || tokenizerJSON == nil, "a checkpoint holds one tokenizer: the character symbols or a tokenizer.json")
         self.curriculum = curriculum
         self.models = models
         self.optimizers = optimizers
         self.run = run
         self.stages = stages
         self.tokenizer = tokenizer
+        self.tokenizerJSON = tokenizerJSON
+        self.chatTemplate = chatTemplate
         self.metrics = metrics
         self.artifacts = artifacts
     }
@@ -220,6 +229,12 @@ public enum CheckpointWriter {
             let g = try f.createGroup("tokenizer")
             try g.setAttribute("kind", "characters")
             try g.writeStrings("symbols", t.symbols)
+        } else if let json = c.tokenizerJSON {
+            let g = try f.createGroup("tokenizer")
+            try g.setAttribute("kind", "bpe")
+            let bytes = Array(json.utf8)
+            try g.writeDataset("json", .uint8, shape: [bytes.count], values: bytes)
+            if let template = c.chatTemplate { try g.setAttribute("chat_template", template) }
         }
         let metrics = try f.createGroup("metrics")
         for (stage, series) in c.metrics {

@@ -198,6 +198,25 @@ public final class CheckpointReader {
         }
     }
 
+    /// The byte-level BPE tokenizer's `tokenizer.json` text saved with the model (`/tokenizer/json`), if any.
+    public func tokenizerJSON() throws -> String? {
+        guard try wrap({ file.exists("tokenizer/json") }) else { return nil }
+        let bytes = try wrap { try file.readArray("tokenizer/json", .uint8, as: UInt8.self) }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw CheckpointError.corrupt(file: path, object: "/tokenizer/json", reason: "the stored tokenizer.json is not valid UTF-8")
+        }
+        return text
+    }
+
+    /// The chat template stored with an imported model's tokenizer, if any.
+    public func chatTemplate() throws -> String? {
+        try wrap {
+            guard file.exists("tokenizer") else { return nil }
+            let g = try file.group("tokenizer")
+            return g.hasAttribute("chat_template") ? try g.stringAttribute("chat_template") : nil
+        }
+    }
+
     /// The run's named byte blobs (`/run/artifacts`), empty when there are none.
     public func artifacts() throws -> [String: [UInt8]] {
         try wrap {
@@ -277,8 +296,7 @@ extension CheckpointReader {
     /// Builds the transformer stored under `role` (its config and weights).
     public func loadTransformer(role: String) throws -> Transformer {
         let config = try transformerConfig(role: role)
-        var rng = RandomGenerator(seed: 0)  // every weight is overwritten by the load below
-        let model = try Transformer(config: config, rng: &rng)
+        let model = try Transformer(config: config)  // every weight is overwritten by the load below
         try load(role: role, into: model.parameters, atomic: false)  // a failed load discards the model
         return model
     }

@@ -23,8 +23,9 @@ public struct ForwardOutput {
     public let attentions: [Tensor]
 }
 
-/// A decoder-only transformer of the Llama / Qwen2 family: pre-norm RMSNorm, rotary positions
-/// (HF rotate_half), grouped-query attention, SwiGLU MLP, optional QKV bias and tied embeddings.
+/// A decoder-only transformer of the Llama / Qwen2 / Qwen3 family: pre-norm RMSNorm, rotary positions
+/// (HF rotate_half, optionally Llama 3 scaled), grouped-query attention, SwiGLU MLP, optional QKV bias,
+/// optional per-head q/k RMSNorm (Qwen3) and tied embeddings.
 ///
 /// Parameters sit in one `ParameterStore` under the Hugging Face state-dict names, Linear weights
 /// stored [out, in], so a weight set moves to and from transformers with no renaming.
@@ -45,12 +46,25 @@ public final class Transformer {
         self.config = config
         dropoutProbability = config.hiddenDropout
         parameters = ParameterStore(Transformer.parameterSpecs(config))
-        rope = RotaryTable(headDim: config.headDim, positions: config.maxPositionEmbeddings, theta: config.ropeTheta)
+        rope = RotaryTable(headDim: config.headDim, positions: config.maxPositionEmbeddings,
+                           inverseFrequencies: config.ropeInverseFrequencies)
         parameters.initialize(rng: &rng) { view, rng in
             if view.name.hasSuffix("norm.weight") { return [Float](repeating: 1, count: view.count) }
             if view.name.hasSuffix(".bias") { return [Float](repeating: 0, count: view.count) }
             return (0..<view.count).map { _ in rng.nextNormal() * 0.02 }
         }
+    }
+
+    /// A model with every weight zero, to be filled by a loader (a checkpoint, a Hugging Face folder, a GGUF
+    /// file): skips drawing random numbers for weights that are overwritten at once.
+    /// - Throws: `ConfigurationError` when the config is invalid.
+    public init(config: TransformerConfig) throws {
+        try config.validate()
+        self.config = config
+        dropoutProbability = config.hiddenDropout
+        parameters = ParameterStore(Transformer.parameterSpecs(config))
+        rope = RotaryTable(headDim: config.headDim, positions: config.maxPositionEmbeddings,
+                           inverseFrequencies: config.ropeInverseFrequencies)
     }
 
     /// A model over this one's weights (shared, not copied) with gradients of its own: it can run a forward and
@@ -77,6 +91,10 @@ public final class Transformer {
             specs.append((p + "self_attn.v_proj.weight", [kv, d], true))
             if c.qkvBias { specs.append((p + "self_attn.v_proj.bias", [kv], false)) }
             specs.append((p + "self_attn.o_proj.weight", [d, q], true))
+            if c.qkNorm {
+                specs.append((p + "self_attn.q_norm.weight", [hd], false))
+                specs.append((p + "self_attn.k_norm.weight", [hd], false))
+            }
             specs.append((p + "mlp.gate_proj.weight", [c.intermediateSize, d], true))
             specs.append((p + "mlp.up_proj.weight", [c.intermediateSize, d], true))
             specs.append((p + "mlp.down_proj.weight", [d, c.intermediateSize], true))
@@ -134,7 +152,12 @@ public final class Transformer {
         func project(_ name: String) -> Tensor {
             linear(a, weight: p[n + "self_attn.\(name)_proj.weight"], bias: c.qkvBias ? p[n + "self_attn.\(name)_proj.bias"] : nil)
         }
-        return (project("q"), project("k"), project("v"))
+        guard c.qkNorm else { return (project("q"), project("k"), project("v")) }
+        // Qwen3: RMSNorm over each head's vector (rows of width D), before rotary embedding.
+        func headNorm(_ x: Tensor, _ name: String) -> Tensor {
+            reshape(rmsNorm(reshape(x, [-1, c.headDim]), weight: p[n + "self_attn.\(name)_norm.weight"], eps: c.rmsNormEps), x.shape)
+        }
+        return (headNorm(project("q"), "q"), headNorm(project("k"), "k"), project("v"))
     }
 
     /// The layer's MLP branch: down(silu(gate(norm(x))) * up(norm(x))), (B, T, C).

@@ -10,6 +10,31 @@ import Testing
 
 @Suite("Checkpoint round trip")
 struct RoundTripTests {
+    @Test("a BPE tokenizer.json (any Unicode) and its chat template come back as written; a character tokenizer is then absent")
+    func bpeTokenizerText() throws {
+        // a tokenizer.json carries every byte-level symbol (Ġ, Ċ), CJK and emoji; Jinja templates carry quotes and newlines
+        let json = #"{"model": {"type": "BPE", "vocab": {"Ġthe": 0, "Ċ": 1, "数学": 2, "🙂": 3}}, "added_tokens": [{"content": "<|im_end|>"}]}"#
+        let template = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m[\"content\"] }}<|im_end|>\n{% endfor %}"
+        let model = try scrambledTransformer(studentConfig(), seed: 3)
+        try withTemporaryFolder("roundtrip-bpe") { dir in
+            let path = dir + "/imported.h5"
+            try CheckpointWriter.save(CheckpointContents(models: [ModelSnapshot(role: "teacher", configJSON: model.config.jsonString(),
+                                                                                store: model.parameters)],
+                                                         tokenizerJSON: json, chatTemplate: template), to: path)
+            let r = try CheckpointReader(path: path)
+            #expect(try r.tokenizerJSON() == json)
+            #expect(try r.chatTemplate() == template)
+            #expect(try r.tokenizer() == nil)
+        }
+        // and a character-tokenizer checkpoint has no tokenizer.json
+        try withTemporaryFolder("roundtrip-chars") { dir in
+            let path = dir + "/chars.h5"
+            _ = try writeModelCheckpoint(path)
+            let r = try CheckpointReader(path: path)
+            #expect(try r.tokenizerJSON() == nil && r.chatTemplate() == nil && r.tokenizer() == Tokenizer.math)
+        }
+    }
+
     @Test("model roles: HF names in order, shapes, config JSON and every float bit pattern")
     func models() throws {
         let sample = try SampleCheckpoint.make()

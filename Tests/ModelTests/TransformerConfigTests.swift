@@ -119,16 +119,47 @@ struct TransformerConfigTests {
 
     @Test("accepted informational keys whose value would change the architecture are rejected, naming the key",
           arguments: [
-            ("rope_scaling", #", "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#),
+            ("rope_scaling.rope_type", #", "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8192}"#),
+            ("rope_parameters.rope_type", #", "rope_parameters": {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0}"#),
             ("attention_bias", #", "attention_bias": true"#),
             ("mlp_bias", #", "mlp_bias": true"#),
-            ("head_dim", #", "head_dim": 64"#),
+            ("use_sliding_window", #", "use_sliding_window": true"#),
+            ("layer_types", #", "layer_types": ["full_attention", "sliding_attention"]"#),
           ])
     func architectureChangingKeys(key: String, extra: String) {
         // hidden 16 / 4 heads = head dim 4; each value above describes a model this code does not build
-        // (other rotary frequencies, biases on o_proj / the MLP, a different head width), so accepting
+        // (other rotary frequencies, biases on o_proj / the MLP, windowed attention), so accepting
         // it would silently give wrong logits for a Hugging Face checkpoint.
         #expect(Self.errorKey { _ = try TransformerConfig.fromJSON(Self.json(extra: extra)) } == key)
+    }
+
+    @Test("Llama 3 rotary scaling, in transformers 4 (rope_scaling) and 5 (rope_parameters) spelling, and an explicit head_dim")
+    func llama3ScalingAndHeadDim() throws {
+        let v4 = try TransformerConfig.fromJSON(Self.json(extra: #", "rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#))
+        let v5 = try TransformerConfig.fromJSON(Self.json(extra: #", "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#))
+        #expect(v4 == v5 && v4.ropeTheta == 500_000)
+        #expect(v4.ropeScaling == Llama3RopeScaling(factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192))
+        #expect(try TransformerConfig.fromJSON(v4.jsonString()) == v4)
+        // head dim 4 (16 / 4): frequencies 1 and 500000^(-1/2) = 0.001414; wavelengths 6.28 and 4443 against
+        // 8192 / 4 = 2048 (high) and 8192 (low): the first is kept, the second is blended with
+        // smooth = (8192 / 4443 - 1) / 3 = 0.2813: f * ((1 - s) / 32 + s) (hand computation).
+        let f = v4.ropeInverseFrequencies
+        let f1 = 1 / 500_000.0.squareRoot(), s = (8192 / (2 * Double.pi / f1) - 1) / 3
+        #expect(f[0] == 1)
+        #expect(abs(Double(f[1]) / (f1 * ((1 - s) / 32 + s)) - 1) < 1e-5)
+        let wide = try TransformerConfig.fromJSON(Self.json(extra: #", "head_dim": 64"#))
+        #expect(wide.headDim == 64 && wide.explicitHeadDim == 64)
+        #expect(try TransformerConfig.fromJSON(wide.jsonString()) == wide)
+        #expect(Self.errorKey { _ = try TransformerConfig.fromJSON(Self.json(extra: #", "head_dim": 5"#)) } == "head_dim")
+    }
+
+    @Test("qwen3: q/k norms and no QKV bias; encodes back as qwen3")
+    func qwen3() throws {
+        let c = try TransformerConfig.fromJSON(Self.json(extra: #", "model_type": "qwen3", "head_dim": 8, "attention_bias": false"#))
+        #expect(c.qkNorm && !c.qkvBias && c.headDim == 8 && c.modelType == "qwen3")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(c.jsonString().utf8)) as? [String: Any])
+        #expect(object["architectures"] as? [String] == ["Qwen3ForCausalLM"])
+        #expect(try TransformerConfig.fromJSON(c.jsonString()) == c)
     }
 
     @Test("informational keys with the values this architecture has are accepted")

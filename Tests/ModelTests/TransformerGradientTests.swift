@@ -32,6 +32,13 @@ struct TransformerGradientTests {
             ("GQA + QKV bias, untied", TinyModels.config(vocab: 11, hidden: 8, intermediate: 12, layers: 2, heads: 2, kvHeads: 1, qkvBias: true)),
             ("MHA, tied embeddings, rope_theta 500", TinyModels.config(vocab: 11, hidden: 8, intermediate: 12, layers: 2, heads: 2, kvHeads: 2,
                                                                     qkvBias: false, tied: true, ropeTheta: 500)),
+            ("Qwen3: q/k norms, head_dim 6 != hidden / heads, Llama 3 rotary scaling", {
+                var c = TinyModels.config(vocab: 11, hidden: 8, intermediate: 12, layers: 2, heads: 2, kvHeads: 1, qkvBias: false)
+                c.qkNorm = true
+                c.explicitHeadDim = 6
+                c.ropeScaling = Llama3RopeScaling(factor: 4, lowFreqFactor: 1, highFreqFactor: 2, originalMaxPositionEmbeddings: 8)
+                return c
+            }()),
           ])
     func crossEntropyGradients(label: String, config: TransformerConfig) throws {
         let model = try TinyModels.model(config, seed: 42)

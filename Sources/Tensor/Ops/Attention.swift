@@ -174,15 +174,21 @@ public struct RotaryTable: Sendable {
     /// sin, (positions, D/2).
     let sin: [Float]
 
-    /// Builds tables for positions 0..<positions.
+    /// Builds tables for positions 0..<positions with the plain inverse frequencies theta^(-2i/D).
     public init(headDim: Int, positions: Int, theta: Double) {
+        self.init(headDim: headDim, positions: positions, inverseFrequencies: Self.inverseFrequencies(headDim: headDim, theta: theta))
+    }
+
+    /// Builds tables for positions 0..<positions from D/2 inverse frequencies (scaled ones, e.g. Llama 3's).
+    public init(headDim: Int, positions: Int, inverseFrequencies: [Float]) {
         precondition(headDim % 2 == 0, "rotary embeddings need an even head dim, got \(headDim)")
+        precondition(inverseFrequencies.count == headDim / 2, "\(inverseFrequencies.count) inverse frequencies for head dim \(headDim)")
         self.headDim = headDim
         self.positions = positions
         let half = headDim / 2
         var c = [Float](repeating: 0, count: positions * half), s = c
         for i in 0..<half {
-            let invFreq = Float(1 / Foundation.pow(theta, Double(2 * i) / Double(headDim)))
+            let invFreq = inverseFrequencies[i]
             for p in 0..<positions {
                 let angle = Float(p) * invFreq  // float32 product, as HF's matmul of float32 tensors
                 c[p * half + i] = Float(Foundation.cos(Double(angle)))
@@ -191,6 +197,11 @@ public struct RotaryTable: Sendable {
         }
         cos = c
         sin = s
+    }
+
+    /// The plain rotary inverse frequencies theta^(-2i/D), i < D/2.
+    public static func inverseFrequencies(headDim: Int, theta: Double) -> [Float] {
+        (0..<headDim / 2).map { Float(1 / Foundation.pow(theta, Double(2 * $0) / Double(headDim))) }
     }
 }
 

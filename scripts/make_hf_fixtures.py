@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Tiny random Hugging Face models and their logits, for the ModelIO importer tests.
+
+Run with a virtualenv holding torch and transformers (`pip install torch==2.13.0+cpu transformers`):
+    python scripts/make_hf_fixtures.py
+Writes Tests/ModelIOTests/Fixtures/hf/<name>/ (config.json, safetensors as transformers' save_pretrained
+writes them) and <name>/logits.json: the token ids and the float32 logits transformers computes for them.
+Models: a Llama with Llama 3 rotary scaling and tied embeddings (float32), a Qwen2 (QKV bias) saved in
+bfloat16 and sharded, a Qwen3 (q/k norms, explicit head_dim different from hidden/heads) in float16.
+"""
+import json
+import os
+import shutil
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "ModelIOTests", "Fixtures", "hf")
+TOKENS = [1, 17, 5, 42, 63, 0, 8, 8, 31, 2, 55, 12, 40, 7, 3, 60, 21, 9, 44, 30]
+
+
+def randomize(model, seed):
+    # HF's init leaves norms at 1 and biases at 0; random values test that every tensor is read.
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            scale = 0.5 if "norm" in name else 0.2
+            base = 1.0 if "norm" in name else 0.0
+            p.copy_(base + scale * torch.randn(p.shape, generator=g))
+
+
+def write(name, model, dtype, shard=None):
+    folder = os.path.join(OUT, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    model.eval()
+    if dtype is not torch.float32:
+        model = model.to(dtype)
+    kwargs = {"max_shard_size": shard} if shard else {}
+    model.save_pretrained(folder, safe_serialization=True, **kwargs)
+    # The reference: the saved (rounded) weights, computed in float32, as the importer reads them.
+    model = model.to(torch.float32)
+    with torch.no_grad():
+        logits = model(torch.tensor([TOKENS])).logits[0]
+    with open(os.path.join(folder, "logits.json"), "w") as f:
+        json.dump({"tokens": TOKENS, "shape": list(logits.shape), "logits": [float(x) for x in logits.flatten()]}, f)
+    print(name, sorted(os.listdir(folder)))
+
+
+def main():
+    torch.manual_seed(0)
+    common = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-5)
+    llama = LlamaForCausalLM(LlamaConfig(**common, tie_word_embeddings=True, rope_theta=10000.0,
+                                         rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                       "high_freq_factor": 4.0, "original_max_position_embeddings": 16}))
+    randomize(llama, 1)
+    write("llama3-tied-f32", llama, torch.float32)
+
+    qwen2 = Qwen2ForCausalLM(Qwen2Config(**common, tie_word_embeddings=False, rope_theta=1000000.0))
+    randomize(qwen2, 2)
+    write("qwen2-bf16-sharded", qwen2, torch.bfloat16, shard="20KB")
+
+    qwen3 = Qwen3ForCausalLM(Qwen3Config(**common, head_dim=16, tie_word_embeddings=False, rope_theta=1000000.0))
+    randomize(qwen3, 3)
+    write("qwen3-f16", qwen3, torch.float16)
+
+
+if __name__ == "__main__":
+    main()
