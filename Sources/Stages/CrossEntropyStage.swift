@@ -34,6 +34,15 @@ final class CrossEntropyStage: TrainingStage {
         return StepLoss(perTarget: ce, metrics: ["ce": (Double(ce.toArray()[0]), .target)])
     }
 
+    override func finish(_ context: RunContext) throws {
+        try super.finish(context)
+        // A student cut from the teacher takes the trained teacher's layers, not the ones it was cut from at the start.
+        if modelRole == "teacher", settings.steps > 0, let layers = context.studentSourceLayers {
+            context.student.copyLayers(from: context.teacher, layers: layers)
+            context.logger.info("student: copied teacher layers \(layers) again after teacher-sft")
+        }
+    }
+
     override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {
         let logits = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
         let ce = Double(crossEntropy(logits, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex).toArray()[0])

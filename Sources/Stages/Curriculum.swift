@@ -58,7 +58,26 @@ public struct ModelSettings: Sendable, Equatable {
     public var studentCheckpointConfig: TransformerConfig?
     /// The student's dropout on hidden states during training.
     public var studentDropout: Float = 0
+    /// A student cut from the teacher (`student: {from_teacher: ...}`): these teacher layers, its embeddings,
+    /// final norm and head; nil: the student is `shrink`'s (or `studentCheckpoint`'s), freshly initialised.
+    public var studentFromTeacher: TeacherLayerChoice?
     public init() {}
+}
+
+/// Which of the teacher's layers a student cut from it keeps.
+public enum TeacherLayerChoice: Sendable, Equatable {
+    /// These layers, in this order (`layers: [0, 4, 8]`).
+    case layers([Int])
+    /// Layers 0, K, 2K, ... (`every: K`).
+    case every(Int)
+
+    /// The layer list for a teacher of `count` layers.
+    public func resolve(teacherLayers count: Int) -> [Int] {
+        switch self {
+        case .layers(let list): return list
+        case .every(let k): return Transformer.everyKthLayer(k, of: count)
+        }
+    }
 }
 
 /// One stage as written: its kind, its index and its (still unread) settings.
@@ -182,8 +201,9 @@ public struct Curriculum {
         let s = try root.child("student")
         try s.requireMapping()
         models.studentCheckpoint = try Self.existingFile(s, "checkpoint", base: baseDirectory)
+        let shrinkKeys = ["layers", "hidden_size", "heads", "kv_heads", "intermediate_size"]
         if models.studentCheckpoint != nil {
-            for key in ["layers", "hidden_size", "heads", "kv_heads", "intermediate_size"] where try s.child(key).isPresent {
+            for key in shrinkKeys + ["from_teacher"] where try s.child(key).isPresent {
                 throw try s.child(key).error("the student's checkpoint fixes its architecture; remove `\(key)` (or remove `checkpoint` to shrink the teacher)")
             }
             do {
@@ -191,6 +211,30 @@ public struct Curriculum {
             } catch {
                 throw try s.child("checkpoint").error("cannot read the student from \(models.studentCheckpoint!): \(error); give a checkpoint written by `distill run` or `distill init --role student`")
             }
+        }
+        let cut = try s.child("from_teacher")
+        if cut.isPresent {
+            for key in shrinkKeys where try s.child(key).isPresent {
+                throw try s.child(key).error("a student cut from the teacher has the teacher's width and heads; remove `\(key)` (or remove `from_teacher` to shrink the teacher)")
+            }
+            try cut.requireMapping()
+            let list = try cut.child("layers"), every = try cut.optionalInt("every", min: 1)
+            guard list.isPresent != (every != nil) else {
+                throw cut.error("give either `layers: [0, 4, 8, ...]` (the teacher layers to keep) or `every: K` (layers 0, K, 2K, ...)")
+            }
+            let choice: TeacherLayerChoice = try every.map { .every($0) } ?? .layers(list.elements().map { e in
+                guard let v = e.intValue else { throw e.error("expected a layer number") }
+                return v
+            })
+            // A teacher from a checkpoint is checked when it is loaded; the curriculum's own teacher now.
+            if models.teacherCheckpoint == nil {
+                let layers = choice.resolve(teacherLayers: tc.numHiddenLayers)
+                if layers.isEmpty || Set(layers).count != layers.count || layers.contains(where: { $0 < 0 || $0 >= tc.numHiddenLayers }) {
+                    throw (list.isPresent ? list : try cut.child("every")).error("\(layers) is not a list of distinct layers among the teacher's 0 to \(tc.numHiddenLayers - 1)")
+                }
+            }
+            models.studentFromTeacher = choice
+            try cut.finish()
         }
         let spec = models.shrink
         models.shrink = ShrinkSpec(layers: try s.int("layers", spec.layers, min: 1),
@@ -240,7 +284,12 @@ public struct Curriculum {
     /// The student's architecture.
     public var studentConfig: TransformerConfig {
         // validated when the curriculum was read
-        models.studentCheckpointConfig ?? (try? models.teacher.shrunk(by: models.shrink)) ?? models.teacher
+        if let cut = models.studentFromTeacher {
+            var c = models.teacher
+            c.numHiddenLayers = cut.resolve(teacherLayers: c.numHiddenLayers).count
+            return c
+        }
+        return models.studentCheckpointConfig ?? (try? models.teacher.shrunk(by: models.shrink)) ?? models.teacher
     }
 
     /// The settings with every default filled in, as YAML-like text (printed at the start of a run).
@@ -254,6 +303,11 @@ public struct Curriculum {
             lines.append("student_checkpoint: \(c)")
         } else {
             lines.append("student: " + studentConfig.jsonString())
+        }
+        if let cut = models.studentFromTeacher {
+            let layers = models.teacherCheckpoint == nil ? "\(cut.resolve(teacherLayers: models.teacher.numHiddenLayers))"
+                : "\(cut) of the checkpoint's teacher"
+            lines.append("student_from_teacher_layers: \(layers)")
         }
         lines.append("student_dropout: \(models.studentDropout)")
         lines.append("stages:")

@@ -67,8 +67,12 @@ public struct FeatureAlignConfiguration: StageConfiguration {
         }
     }
 
-    func pairs(studentLayers: Int, teacherLayers: Int) -> [(student: Int, teacher: Int)] {
-        layerMap.map { $0.map { ($0[0], $0[1]) } } ?? HiddenProjection.uniformLayerMap(studentLayers: studentLayers, teacherLayers: teacherLayers)
+    /// The (student, teacher) layer pairs: `layer_map` when given; else, for a student cut from the teacher, each
+    /// layer with the teacher layer it was copied from (`sourceLayers`); else the uniform map.
+    public func pairs(studentLayers: Int, teacherLayers: Int, sourceLayers: [Int]? = nil) -> [(student: Int, teacher: Int)] {
+        if let layerMap { return layerMap.map { ($0[0], $0[1]) } }
+        if let sourceLayers { return sourceLayers.enumerated().map { (student: $0.offset, teacher: $0.element) } }
+        return HiddenProjection.uniformLayerMap(studentLayers: studentLayers, teacherLayers: teacherLayers)
     }
 }
 
@@ -84,7 +88,8 @@ final class FeatureAlignStage: OutputDistillStage {
 
     init(_ c: FeatureAlignConfiguration, context: RunContext, index: Int) throws {
         features = c
-        let map = c.pairs(studentLayers: context.student.config.numHiddenLayers, teacherLayers: context.teacher.config.numHiddenLayers)
+        let map = c.pairs(studentLayers: context.student.config.numHiddenLayers, teacherLayers: context.teacher.config.numHiddenLayers,
+                          sourceLayers: context.studentSourceLayers)
         var rng = RandomGenerator(seed: context.curriculum.seed &+ 0x9203 &+ UInt64(index))
         projection = HiddenProjection(layerMap: map, studentWidth: context.student.config.hiddenSize,
                                       teacherWidth: context.teacher.config.hiddenSize, rng: &rng)

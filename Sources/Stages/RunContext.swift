@@ -26,6 +26,8 @@ public final class RunContext {
     public var rng: RandomGenerator
     public let teacher: Transformer
     public let student: Transformer
+    /// The teacher layer each student layer was copied from, when the student was cut from the teacher.
+    public let studentSourceLayers: [Int]?
     /// Weights saved in checkpoints besides teacher and student (projection, value head, best copy, ...).
     public private(set) var extraStores: [RoleStore] = []
     /// Optimizers of the current stage, by role.
@@ -66,8 +68,16 @@ public final class RunContext {
                                       message: "\(path) holds a student with vocabulary \(loaded.config.vocabSize), the teacher's is \(teacher.config.vocabSize); give a student of this tokenizer")
             }
             student = loaded
+            studentSourceLayers = nil
+        } else if let cut = curriculum.models.studentFromTeacher {
+            let layers = cut.resolve(teacherLayers: teacher.config.numHiddenLayers)
+            do { student = try teacher.cut(layers: layers) } catch let e as ConfigurationError {
+                throw CurriculumError(file: curriculum.file, keyPath: "student.from_teacher", line: nil, message: e.message)
+            }
+            studentSourceLayers = layers
         } else {
             student = try Transformer(config: try teacher.config.shrunk(by: curriculum.models.shrink), rng: &studentRNG)
+            studentSourceLayers = nil
         }
         student.dropoutProbability = curriculum.models.studentDropout
     }

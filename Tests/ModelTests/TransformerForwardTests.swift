@@ -184,3 +184,41 @@ struct TransformerForwardTests {
         #expect(noGrad == eval, "dropout applied inside withNoGrad (teacher / sampling path)")
     }
 }
+
+@Suite("Students cut from the teacher")
+struct CutTests {
+    @Test("a cut copies the chosen layers bit for bit, renumbered, with embeddings, final norm and head")
+    func copiesLayers() throws {
+        let teacher = try TinyModels.model(TinyModels.config(layers: 4), seed: 5)
+        let student = try teacher.cut(layers: [3, 1])
+        #expect(student.config.numHiddenLayers == 2)
+        for name in student.parameters.names {
+            // student layer 0 is teacher layer 3, student layer 1 is teacher layer 1
+            let source = name.replacingOccurrences(of: "model.layers.0.", with: "model.layers.3.")
+            #expect(student.parameters[name].toArray().map(\.bitPattern) == teacher.parameters[source].toArray().map(\.bitPattern), "\(name)")
+        }
+        // the weights are copies: training the student leaves the teacher as it was
+        let before = teacher.parameters["model.layers.3.mlp.up_proj.weight"].toArray()
+        student.parameters["model.layers.0.mlp.up_proj.weight"].ptr[0] += 1
+        #expect(teacher.parameters["model.layers.3.mlp.up_proj.weight"].toArray() == before)
+    }
+
+    @Test("cutting every layer in order gives the teacher's logits exactly")
+    func allLayersIsTheTeacher() throws {
+        let teacher = try TinyModels.model(TinyModels.config(layers: 3), seed: 6)
+        let student = try teacher.cut(layers: Transformer.everyKthLayer(1, of: 3))
+        let tokens = randomIds(12, below: teacher.config.vocabSize, seed: 2)
+        #expect(student.forward(tokens: tokens, batch: 2, length: 6).logits.toArray()
+                == teacher.forward(tokens: tokens, batch: 2, length: 6).logits.toArray())
+        #expect(Transformer.everyKthLayer(3, of: 30) == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27])
+    }
+
+    @Test("an empty list, a repeated layer and a missing layer are errors naming from_teacher.layers")
+    func badLists() throws {
+        let teacher = try TinyModels.model(TinyModels.config(layers: 2), seed: 7)
+        for layers in [[], [0, 0], [2], [-1]] {
+            #expect(throws: ConfigurationError.self) { _ = try teacher.cut(layers: layers) }
+            do { _ = try teacher.cut(layers: layers) } catch let e as ConfigurationError { #expect(e.key == "from_teacher.layers") }
+        }
+    }
+}

@@ -136,6 +136,53 @@ struct RunnerTests {
         }
     }
 
+    /// The generator RunContext builds the curriculum's own teacher with.
+    private func rngForTeacher(_ c: Curriculum) -> RandomGenerator { RandomGenerator(seed: c.seed &+ 0x7EAC_8E5) }
+
+    @Test("student: {from_teacher: ...} starts the student from the trained teacher's layers; feature-align maps each to its source")
+    func studentCutFromTeacher() throws {
+        try withRunFolder("from-teacher") { dir in
+            let text = CurriculumTests.tiny
+                .replacingOccurrences(of: "num_hidden_layers: 2", with: "num_hidden_layers: 3")
+                .replacingOccurrences(of: "student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}",
+                                      with: "student: {from_teacher: {layers: [2, 0]}}")
+                + "\nstages:\n  - kind: teacher-sft\n    steps: 2\n    batch_size: 2\n  - kind: feature-align\n    steps: 1\n    batch_size: 2\n"
+            let curriculum = try Curriculum(text: text)
+            #expect(curriculum.studentConfig.numHiddenLayers == 2 && curriculum.studentConfig.hiddenSize == 32)
+            #expect(curriculum.resolvedDescription.contains("student_from_teacher_layers: [2, 0]"))
+            let runner = try CurriculumRunner(curriculum: curriculum, runDirectory: dir + "/run")
+            #expect(try runner.run() == .completed)
+            // after teacher-sft the student holds the trained teacher's layers 2 and 0 (not the untrained ones)
+            let afterSFT = try CheckpointReader(path: dir + "/run/stage-0-teacher-sft.h5")
+            let teacher = try afterSFT.loadTransformer(role: "teacher"), student = try afterSFT.loadTransformer(role: "student")
+            var teacherRNG = rngForTeacher(curriculum)
+            let untrained = try Transformer(config: curriculum.models.teacher, rng: &teacherRNG)
+            for name in student.parameters.names {
+                let source = name.replacingOccurrences(of: "model.layers.0.", with: "model.layers.2.")
+                    .replacingOccurrences(of: "model.layers.1.", with: "model.layers.0.")
+                #expect(student.parameters[name].toArray() == teacher.parameters[source].toArray(), "\(name) is not the trained teacher's \(source)")
+            }
+            // and they are not the untrained teacher's: teacher-sft moved them, and the student was cut again after it
+            #expect(untrained.parameters["model.layers.2.mlp.up_proj.weight"].toArray() != student.parameters["model.layers.0.mlp.up_proj.weight"].toArray())
+            let feature = try #require(curriculum.stages[1].configuration as? FeatureAlignConfiguration)
+            #expect(feature.pairs(studentLayers: 2, teacherLayers: 3, sourceLayers: [2, 0]).map { [$0.student, $0.teacher] } == [[0, 2], [1, 0]])
+            #expect(feature.pairs(studentLayers: 2, teacherLayers: 3).map { [$0.student, $0.teacher] } != [[0, 2], [1, 0]])
+        }
+        for (student, key) in [("{from_teacher: {layers: [0, 3]}}", "student.from_teacher.layers"),
+                               ("{from_teacher: {layers: [0], every: 2}}", "student.from_teacher"),
+                               ("{from_teacher: {every: 0}}", "student.from_teacher.every"),
+                               ("{layers: 1, from_teacher: {every: 2}}", "student.layers")] {
+            let text = CurriculumTests.tiny.replacingOccurrences(of: "{layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}", with: student)
+                + "\nstages:\n  - kind: output-distill\n    steps: 1\n"
+            do {
+                _ = try Curriculum(text: text, file: "c.yaml")
+                Issue.record("\(student) must be refused")
+            } catch let e as CurriculumError {
+                #expect(e.keyPath == key, "\(student): \(e)")
+            }
+        }
+    }
+
     @Test("a curriculum can start from a student checkpoint: its weights and architecture, not the shrunk teacher's; shape keys beside it are an error")
     func studentCheckpoint() throws {
         try withRunFolder("student-file") { dir in
