@@ -7,18 +7,19 @@ public struct TraceLine: Sendable, Equatable {
     public let span: Range<Int>
 }
 
-/// A generated trace split into steps and its final `answer: VALUE` line.
+/// A generated trace split into steps and its final answer line.
 ///
-/// Each non-empty line is a step, except the last line that starts with `answer:` (any case), which is the
-/// answer line. Earlier `answer:` lines stay steps, so the format reward can flag them.
+/// Each non-empty line is a step, except the answer line: the last line that starts with `answer:` (any case) or
+/// `####` (GSM8K's form); when there is none, the last line holding `\boxed{VALUE}` (the MATH / R1 form, the last
+/// box on the line). Earlier answer lines stay steps, so the format reward can flag them.
 public struct ParsedTrace: Sendable {
     /// The full text as given.
     public let text: String
     /// Every non-empty line that is not the answer line, in order.
     public let steps: [TraceLine]
-    /// The last line starting with `answer:`, if any.
+    /// The answer line (`answer:`, `####` or `\boxed{}`), if any.
     public let answerLine: TraceLine?
-    /// The value after `answer:` (trimmed), if there is an answer line.
+    /// The value after `answer:` or `####` (trimmed), or inside the last `\boxed{}`, if there is an answer line.
     public let answer: String?
     /// True when the answer line is the last non-empty line.
     public let endsWithAnswer: Bool
@@ -47,9 +48,10 @@ public struct ParsedTrace: Sendable {
         }
         flush()
         let answerIndex = lines.lastIndex { Self.answerValue(of: $0.text) != nil }
+            ?? lines.lastIndex { Self.boxedValue(in: $0.text) != nil }
         if let answerIndex {
             answerLine = lines[answerIndex]
-            answer = Self.answerValue(of: lines[answerIndex].text)
+            answer = Self.answerValue(of: lines[answerIndex].text) ?? Self.boxedValue(in: lines[answerIndex].text)
             endsWithAnswer = answerIndex == lines.count - 1
             lines.remove(at: answerIndex)
         } else {
@@ -68,11 +70,25 @@ public struct ParsedTrace: Sendable {
     /// The text of each step.
     public var stepTexts: [String] { steps.map(\.text) }
 
-    /// The value of an `answer: VALUE` line (trimmed, possibly empty), or nil when the line is not one.
+    /// The value of an `answer: VALUE` or `#### VALUE` line (trimmed, possibly empty), or nil when the line is not one.
     public static func answerValue(of line: String) -> String? {
         let trimmed = line.trimmingWhitespace().text
+        if trimmed.hasPrefix("####") { return String(trimmed.dropFirst(4)).trimmingWhitespace().text }
         guard trimmed.count >= 7, trimmed.prefix(7).lowercased() == "answer:" else { return nil }
         return String(trimmed.dropFirst(7)).trimmingWhitespace().text
+    }
+
+    /// The content of the last `\boxed{...}` in `line` (braces inside it balanced, trimmed), or nil when it has none
+    /// or the last one is not closed.
+    public static func boxedValue(in line: String) -> String? {
+        guard let open = line.range(of: "\\boxed{", options: .backwards) else { return nil }
+        var depth = 1, value = ""
+        for ch in line[open.upperBound...] {
+            if ch == "{" { depth += 1 }
+            if ch == "}" { depth -= 1; if depth == 0 { return value.trimmingWhitespace().text } }
+            value.append(ch)
+        }
+        return nil
     }
 }
 

@@ -44,3 +44,19 @@ import Testing
     #expect(t.stepTexts == ["1 + 1 = 2"])
     #expect(t.answer == "2")
 }
+
+@Test func gsm8kAndBoxedAnswers() {
+    // GSM8K's `#### VALUE` is an answer line like `answer: VALUE`.
+    let g = ParsedTrace("48 / 2 = 24\n48 + 24 = 72\n#### 72")
+    #expect(g.answer == "72" && g.stepTexts == ["48 / 2 = 24", "48 + 24 = 72"] && g.endsWithAnswer)
+    // \boxed{} (MATH, R1): the last box of the last line that has one; nested braces stay inside.
+    let b = ParsedTrace("x = 3/4\nSo the answer is \\boxed{\\frac{3}{4}}.")
+    #expect(b.answer == "\\frac{3}{4}")
+    #expect(b.stepTexts == ["x = 3/4"])
+    #expect(ParsedTrace.boxedValue(in: "\\boxed{1} then \\boxed{ 2 }") == "2")
+    #expect(ParsedTrace.boxedValue(in: "\\boxed{unclosed") == nil)
+    // An explicit answer line wins over an earlier box.
+    let both = ParsedTrace("\\boxed{5}\nanswer: 6")
+    #expect(both.answer == "6" && both.stepTexts == ["\\boxed{5}"])
+    #expect(ParsedTrace.answerValue(of: "#### 1,234") == "1,234")
+}
