@@ -52,7 +52,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
-        .target(name: "Model", dependencies: ["Tensor"], swiftSettings: fastMath),
+        .target(name: "Model", dependencies: ["Tensor", "Tokenizers"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
         .target(name: "Tokenizers", swiftSettings: fastMath),
         // ModelIO: Hugging Face folders (config.json, safetensors) and GGUF files, read through mapped memory.

@@ -15,7 +15,7 @@ public enum EvalProgress: Sendable {
 /// Runs one model over a suite: batched greedy decoding (scored for accuracy, step validity, step agreement,
 /// timing), then, when configured, batched sampling for pass@k and maj@k.
 ///
-/// Prompts are `TraceFormat.prompt(question:)` encoded with BOS, exactly as training and PPO present them.
+/// Prompts and completions go through a `TraceCodec`, exactly as training and PPO present them.
 public struct Evaluator: Sendable {
     /// The settings.
     public let config: EvalConfig
@@ -42,13 +42,20 @@ public struct Evaluator: Sendable {
     ///   `EvalError.emptySuite` for a suite without problems.
     public func evaluate(model: Transformer, tokenizer: Tokenizer, suite: EvalSuite, label: String, role: String,
                          progress: ((EvalProgress) -> Void)? = nil) throws -> ModelReport {
+        try evaluate(model: model, codec: try TraceCodec(tokenizer: tokenizer), suite: suite, label: label, role: role, progress: progress)
+    }
+
+    /// Evaluates `model` on `suite` with prompts and completions laid out by `codec` (tokenizer and template).
+    public func evaluate(model: Transformer, codec: TraceCodec, suite: EvalSuite, label: String, role: String,
+                         progress: ((EvalProgress) -> Void)? = nil) throws -> ModelReport {
+        let tokenizer = codec.tokenizer
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw EvalError.tokenizer(source: label, reason: "the tokenizer has \(tokenizer.vocabularySize) symbols but the model's "
                                       + "vocab_size is \(model.config.vocabSize); evaluate with the tokenizer saved with this model")
         }
         guard !suite.problems.isEmpty else { throw EvalError.emptySuite(name: suite.name) }
         let problems = suite.problems
-        let prompts = problems.map { encodePrompt($0, tokenizer: tokenizer, context: model.config.maxPositionEmbeddings) }
+        let prompts = problems.map { encodePrompt($0, codec: codec, context: model.config.maxPositionEmbeddings) }
         let attempted = problems.indices.filter { prompts[$0].ids != nil }
 
         // Greedy pass.
@@ -60,12 +67,13 @@ public struct Evaluator: Sendable {
         var rng = RandomGenerator(seed: config.seed)  // greedy decoding draws nothing; the sampler needs one
         for batch in chunks(attempted, config.batchSize) {
             let (generation, seconds) = timed {
-                model.generate(prompts: batch.map { prompts[$0].ids! }, options: .greedy(maxNewTokens: config.maxNewTokens), rng: &rng)
+                model.generate(prompts: batch.map { prompts[$0].ids! }, options: .greedy(maxNewTokens: config.maxNewTokens, stopTokens: codec.stopIDs),
+                               rng: &rng)
             }
             greedySeconds += seconds
             for (j, i) in batch.enumerated() {
                 let tokens = generation.tokens[j]
-                completions[i] = tokenizer.decode(tokens)
+                completions[i] = codec.decode(completion: tokens).text
                 scores[i] = TraceScore(completion: completions[i], problem: problems[i], tokenCount: tokens.count,
                                        finished: generation.finishReasons[j] == .stop, verifier: verifier)
                 greedyTokens += tokens.count
@@ -82,7 +90,7 @@ public struct Evaluator: Sendable {
         var correctSamples: [Int]? = nil, majority: [String?] = []
         var sampling: ModelReport.Sampling? = nil
         if config.samples > 0 {
-            let result = sample(model: model, tokenizer: tokenizer, problems: problems, prompts: prompts.map(\.ids),
+            let result = sample(model: model, codec: codec, problems: problems, prompts: prompts.map(\.ids),
                                 attempted: attempted, label: label, progress: progress)
             correctSamples = result.correct
             majority = result.answers.map { MajorityVote.winner($0) }
@@ -107,13 +115,13 @@ public struct Evaluator: Sendable {
     }
 
     /// Draws `config.samples` answers per attempted problem, batched over (problem, sample) pairs in order.
-    private func sample(model: Transformer, tokenizer: Tokenizer, problems: [EvalProblem], prompts: [[Int32]?],
+    private func sample(model: Transformer, codec: TraceCodec, problems: [EvalProblem], prompts: [[Int32]?],
                         attempted: [Int], label: String, progress: ((EvalProgress) -> Void)?)
         -> (correct: [Int], answers: [[String?]], metrics: ModelReport.Sampling) {
         let n = config.samples
         var rng = RandomGenerator(seed: config.seed)
         let options = SamplingOptions(temperature: config.temperature, topP: config.topP.flatMap { $0 < 1 ? $0 : nil },
-                                      maxNewTokens: config.maxNewTokens)
+                                      maxNewTokens: config.maxNewTokens, stopTokens: codec.stopIDs)
         var answers = [[String?]](repeating: [], count: problems.count)
         var correct = [Int](repeating: 0, count: problems.count)
         var tokens = 0, seconds = 0.0, done = 0
@@ -123,7 +131,7 @@ public struct Evaluator: Sendable {
             seconds += dt
             for (j, i) in batch.enumerated() {
                 tokens += generation.tokens[j].count
-                let answer = ParsedTrace(tokenizer.decode(generation.tokens[j])).answer
+                let answer = ParsedTrace(codec.decode(completion: generation.tokens[j]).text).answer
                 answers[i].append(answer)
                 if let answer, AnswerNormalizer.equivalent(answer, problems[i].referenceAnswer) { correct[i] += 1 }
             }
@@ -150,9 +158,9 @@ public struct Evaluator: Sendable {
 
     /// The prompt's token ids, or why the problem cannot be attempted (a character outside the vocabulary, or a
     /// prompt that leaves no room to answer in the model's context).
-    private func encodePrompt(_ problem: EvalProblem, tokenizer: Tokenizer, context: Int) -> (ids: [Int32]?, reason: String?) {
+    private func encodePrompt(_ problem: EvalProblem, codec: TraceCodec, context: Int) -> (ids: [Int32]?, reason: String?) {
         let ids: [Int32]
-        do { ids = try tokenizer.encode(TraceFormat.prompt(question: problem.question)) } catch {
+        do { ids = try codec.prompt(question: problem.question) } catch {
             return (nil, "\(error)")
         }
         guard ids.count < context else {

@@ -4,9 +4,9 @@ import Reward
 /// A sampled completion's text with the token that produced each character, so rewards given on character
 /// spans of the trace can be credited to tokens.
 ///
-/// With the one-character-per-token math tokenizer character offsets equal token offsets, except when the
-/// policy emits a special token (padding or BOS) mid-completion: those have no text, so the map is built
-/// token by token rather than assumed. The text stops before the first EOS.
+/// The map is built token by token (`TraceCodec.decode`), never assumed: a BPE token writes several characters,
+/// a special token (padding, BOS) none, and a character split over several byte-level tokens belongs to the
+/// one that completes it. The text stops before the first stop token (EOS, end of turn).
 public struct CompletionText: Sendable, Equatable {
     /// The decoded trace text (what the reward judges).
     public let text: String
@@ -15,18 +15,16 @@ public struct CompletionText: Sendable, Equatable {
     /// Number of completion tokens (including a final EOS).
     public let tokenCount: Int
 
-    /// Decodes `tokens` with `tokenizer`, recording which token wrote each character.
-    public init(tokens: [Int32], tokenizer: Tokenizer) {
-        var text = "", map: [Int] = []
-        for (k, id) in tokens.enumerated() {
-            if id == Tokenizer.eos { break }
-            let piece = tokenizer.decode([id], stopAtEOS: false)
-            for _ in piece { map.append(k) }
-            text += piece
-        }
-        self.text = text
-        tokenOfCharacter = map
+    /// Decodes `tokens` with `codec`, recording which token wrote each character.
+    public init(tokens: [Int32], codec: TraceCodec) {
+        (text, tokenOfCharacter) = codec.decode(completion: tokens)
         tokenCount = tokens.count
+    }
+
+    /// Decodes `tokens` with the character tokenizer (stopping at `<eos>`).
+    public init(tokens: [Int32], tokenizer: Tokenizer) {
+        // the plain template's end token is `<eos>`, which every character tokenizer has
+        self.init(tokens: tokens, codec: try! TraceCodec(tokenizer: tokenizer))
     }
 
     /// Per-token rewards for this completion from a trace reward.

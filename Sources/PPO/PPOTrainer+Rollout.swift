@@ -36,10 +36,10 @@ struct Rollout {
 }
 
 extension PPOTrainer {
-    /// The prompt of a question: `<bos>` + question + newline (`Data.TraceFormat`'s layout).
+    /// The prompt of a question in the codec's layout (with the character tokenizer: `<bos>` + question + newline).
     /// - Throws: `PPOError.unencodableQuestion` naming the problem.
     public func prompt(for problem: PPOProblem, index: Int = 0) throws -> [Int32] {
-        do { return try tokenizer.encode(problem.question + "\n", addBOS: true) } catch let e as TokenizerError {
+        do { return try codec.prompt(question: problem.question) } catch let e as TokenizerError {
             throw PPOError.unencodableQuestion(problem: index, error: e)
         }
     }
@@ -68,8 +68,8 @@ extension PPOTrainer {
         // room for the completion within every scoring model's context
         let maxNew = min(config.maxNewTokens, limit - longest)
         let options = temperature > 0
-            ? SamplingOptions(temperature: temperature, maxNewTokens: maxNew, stopTokens: [Tokenizer.eos])
-            : SamplingOptions.greedy(maxNewTokens: maxNew, stopTokens: [Tokenizer.eos])
+            ? SamplingOptions(temperature: temperature, maxNewTokens: maxNew, stopTokens: codec.stopIDs)
+            : SamplingOptions.greedy(maxNewTokens: maxNew, stopTokens: codec.stopIDs)
         let generation = policy.generate(prompts: r.prompts, options: options, rng: &rng)
         r.completions = generation.tokens
         judge(&r)
@@ -78,7 +78,7 @@ extension PPOTrainer {
 
     /// Decodes and judges every row of `r`.
     func judge(_ r: inout Rollout) {
-        r.texts = r.completions.map { CompletionText(tokens: $0, tokenizer: tokenizer) }
+        r.texts = r.completions.map { CompletionText(tokens: $0, codec: codec) }
         r.inputs = zip(r.problems, r.texts).map { p, t in
             RewardInput(question: p.question, trace: t.text, referenceAnswer: p.referenceAnswer, teacherTrace: p.teacherTrace)
         }

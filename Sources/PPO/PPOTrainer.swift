@@ -30,8 +30,10 @@ public final class PPOTrainer {
     public let reference: Transformer
     /// The teacher for the dense log-ratio reward, when given.
     public let teacher: Transformer?
-    /// Maps tokens to trace text.
-    public let tokenizer: Tokenizer
+    /// Builds prompts and maps sampled tokens to trace text (tokenizer and prompt template).
+    public let codec: TraceCodec
+    /// The tokenizer.
+    public var tokenizer: any TextTokenizer { codec.tokenizer }
     /// The trace reward.
     public let reward: CompositeReward
     /// The validated settings.
@@ -53,12 +55,20 @@ public final class PPOTrainer {
     /// second half of each minibatch on them while the first runs on `policy` and `valueHead`.
     lazy var replicas = (policy: policy.replica(), valueHead: valueHead.replica())
 
+    /// A trainer with the character tokenizer's plain layout (`<bos>QUESTION\n`, completions ended by `<eos>`).
+    public convenience init(policy: Transformer, valueHead: ValueHead, reference: Transformer, teacher: Transformer?,
+                            tokenizer: Tokenizer, reward: CompositeReward, config: PPOConfig) throws {
+        try self.init(policy: policy, valueHead: valueHead, reference: reference, teacher: teacher,
+                      codec: try TraceCodec(tokenizer: tokenizer), reward: reward, config: config)
+    }
+
     /// A trainer over the given models.
     /// - Throws: `PPOConfigError` for a bad config; `PPOError.modelMismatch` when the reference's architecture
     ///   differs from the policy's, a vocabulary is smaller than the tokenizer's or the value head's width
     ///   differs; `PPOError.teacherRequired` when the teacher reward is on without a teacher.
     public init(policy: Transformer, valueHead: ValueHead, reference: Transformer, teacher: Transformer?,
-                tokenizer: Tokenizer, reward: CompositeReward, config: PPOConfig) throws {
+                codec: TraceCodec, reward: CompositeReward, config: PPOConfig) throws {
+        let tokenizer = codec.tokenizer
         try config.validate()
         guard reference.config == policy.config else {
             throw PPOError.modelMismatch("the reference must be a copy of the policy; configs differ (\(reference.config.jsonString()) vs \(policy.config.jsonString()))")
@@ -78,7 +88,7 @@ public final class PPOTrainer {
         self.valueHead = valueHead
         self.reference = reference
         self.teacher = teacher
-        self.tokenizer = tokenizer
+        self.codec = codec
         self.reward = reward
         self.config = config
         policyOptimizer = AdamW(store: policy.parameters, weightDecay: config.weightDecay)

@@ -275,7 +275,7 @@ public final class CurriculumRunner {
             optimizers: context.optimizers.map { OptimizerSnapshot(role: $0.role, optimizer: $0.optimizer) },
             run: RunRecord(stageIndex: stageIndex, globalStep: globalStep, rngState: context.rng.stateBytes,
                            validationMetric: lastValidation),
-            stages: context.stageRecords, tokenizer: context.tokenizer, metrics: history, artifacts: context.artifacts)
+            stages: context.stageRecords, tokenizer: context.tokenizer as? Tokenizer, metrics: history, artifacts: context.artifacts)
         let path = directory.file(step: globalStep)
         savesDone += 1
         try CheckpointWriter.save(contents, to: path, beforeRename: faults.duringSave(savesDone))

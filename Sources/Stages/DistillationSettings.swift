@@ -79,7 +79,7 @@ public enum DistillationData: String, Sendable {
     /// The tokenized traces this choice names. `both` is the references alone when the teacher kept none;
     /// `teacher_traces` with none kept is a `StageError.noData` with advice.
     func examples(_ context: RunContext, index: Int) throws -> [TokenizedTrace] {
-        let kept = try context.teacherTraces().map { try TokenizedTrace($0, tokenizer: context.tokenizer) }
+        let kept = try context.teacherTraces().map { try TokenizedTrace($0, codec: context.codec) }
         switch self {
         case .reference: return context.data.referenceTokens
         case .both: return kept + context.data.referenceTokens

@@ -94,7 +94,7 @@ final class PPOTraceStage: Stage {
         context.register(role: "reference", store: reference.parameters, configJSON: reference.config.jsonString())
         trainer = try PPOTrainer(policy: context.student, valueHead: valueHead, reference: reference,
                                  teacher: c.ppo.teacherLogRatioCoefficient > 0 ? context.teacher : nil,
-                                 tokenizer: context.tokenizer, reward: CompositeReward(config: c.reward), config: c.ppo)
+                                 codec: context.codec, reward: CompositeReward(config: c.reward), config: c.ppo)
         context.setOptimizers([("student", trainer.policyOptimizer), ("value_head", trainer.valueOptimizer)])
         // the teacher's verified trace for a question, when the teacher-traces stage kept one, else the
         // reference trace when the student's side has it (validation rows all have theirs)

@@ -20,7 +20,10 @@ public struct RoleStore {
 public final class RunContext {
     public let curriculum: Curriculum
     public let runDirectory: String
-    public let tokenizer: Tokenizer
+    /// How questions and traces become ids for these models (tokenizer and prompt template).
+    public let codec: TraceCodec
+    /// The tokenizer the models read.
+    public var tokenizer: any TextTokenizer { codec.tokenizer }
     public let data: RunData
     /// The run's generator: dropout, sampling and search draws come from it, in order.
     public var rng: RandomGenerator
@@ -45,8 +48,9 @@ public final class RunContext {
         self.curriculum = curriculum
         self.runDirectory = runDirectory
         self.logger = logger
-        tokenizer = Tokenizer.math
-        data = try RunData(curriculum: curriculum, tokenizer: tokenizer)
+        codec = TraceCodec.math
+        let tokenizer = codec.tokenizer
+        data = try RunData(curriculum: curriculum, codec: codec)
         rng = RandomGenerator(seed: curriculum.seed)
         var teacherRNG = RandomGenerator(seed: curriculum.seed &+ 0x7EAC_8E5)
         var studentRNG = RandomGenerator(seed: curriculum.seed &+ 0x57D_E27)

@@ -19,7 +19,7 @@ public struct RunData {
     public let droppedForLength: Int
 
     /// Generates (or loads) and tokenizes the rows.
-    public init(curriculum: Curriculum, tokenizer: Tokenizer) throws {
+    public init(curriculum: Curriculum, codec: TraceCodec) throws {
         let d = curriculum.data
         let seed = d.seed ?? curriculum.seed
         func rows(_ split: DatasetSplit, _ count: Int, _ file: String?) throws -> [TraceRecord] {
@@ -31,7 +31,7 @@ public struct RunData {
         func keep(_ records: [TraceRecord]) throws -> ([TraceRecord], [TokenizedTrace]) {
             var kept: [TraceRecord] = [], tokens: [TokenizedTrace] = []
             for r in records {
-                let t = try TokenizedTrace(r, tokenizer: tokenizer)
+                let t = try TokenizedTrace(r, codec: codec)
                 if t.tokens.count > d.maxLength { dropped += 1; continue }
                 kept.append(r)
                 tokens.append(t)

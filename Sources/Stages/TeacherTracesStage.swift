@@ -131,16 +131,16 @@ final class TeacherTracesStage: Stage {
     /// Samples `count` completions for each listed question of `chunk` (by position) in one batch and keeps
     /// the verified ones, at most `keepPerQuestion` distinct texts per question.
     private func sample(_ requests: [(question: Int, count: Int)], chunk: [TraceRecord], context: RunContext) throws -> Batch {
-        let tokenizer = context.tokenizer
+        let codec = context.codec
         let prompts = try requests.flatMap { r -> [[Int32]] in
-            let p = try tokenizer.encode(TraceFormat.prompt(question: chunk[r.question].question ?? ""), addBOS: true)
+            let p = try codec.prompt(question: chunk[r.question].question ?? "")
             return Array(repeating: p, count: r.count)
         }
         let longest = prompts.map(\.count).max() ?? 0
         let room = context.teacher.config.maxPositionEmbeddings - longest - 1
         var options = SamplingOptions(temperature: config.temperature, topP: config.topP,
-                                      maxNewTokens: max(1, min(config.maxNewTokens, room)), stopTokens: [Tokenizer.eos])
-        if config.temperature == 0 { options = .greedy(maxNewTokens: options.maxNewTokens) }
+                                      maxNewTokens: max(1, min(config.maxNewTokens, room)), stopTokens: codec.stopIDs)
+        if config.temperature == 0 { options = .greedy(maxNewTokens: options.maxNewTokens, stopTokens: codec.stopIDs) }
         let generation = withNoGrad { context.teacher.generate(prompts: prompts, options: options, rng: &context.rng) }
 
         var batch = Batch()
@@ -152,8 +152,10 @@ final class TeacherTracesStage: Stage {
                 defer { row += 1 }
                 let ids = generation.tokens[row]
                 batch.generatedTokens += ids.count
-                let text = tokenizer.decode(ids)
-                let judged = SampledTrace(text: text, logProbs: generation.logProbs[row], question: q, verifier: verifier)
+                let decoded = codec.decode(completion: ids)
+                let judged = SampledTrace(text: decoded.text, logProbs: generation.logProbs[row], question: q, verifier: verifier,
+                                          tokenOfCharacter: decoded.tokenOfCharacter)
+                let text = decoded.text
                 if judged.correct { batch.correct += 1 }
                 if judged.verified { batch.verified += 1 }
                 guard let record = judged.record, texts.count < config.keepPerQuestion, texts.insert(text).inserted else { continue }
@@ -188,15 +190,18 @@ final class TeacherTracesStage: Stage {
 
 /// The rejection-sampling verdict on one sampled completion: is the final answer right, does every step
 /// verify, and, when both hold, the trace as a dataset row with each step's confidence (the mean probability
-/// of the step's tokens; with the one-token-per-character tokenizer a step's character span in the completion
-/// is its token span).
+/// of the tokens that wrote the step's characters).
 public struct SampledTrace {
     public let correct: Bool
     public let verified: Bool
     /// The accepted row (source `teacher`), nil when rejected.
     public let record: TraceRecord?
 
-    public init(text: String, logProbs: [Float], question: TraceRecord, verifier: StepVerifier = StepVerifier()) {
+    /// - Parameters:
+    ///   - tokenOfCharacter: the completion token that wrote each character of `text` (`TraceCodec.decode`); nil
+    ///     means one token per character (the character tokenizer).
+    public init(text: String, logProbs: [Float], question: TraceRecord, verifier: StepVerifier = StepVerifier(),
+                tokenOfCharacter: [Int]? = nil) {
         let trace = ParsedTrace(text)
         guard let answer = trace.answer, trace.endsWithAnswer else {
             correct = false; verified = false; record = nil
@@ -207,7 +212,14 @@ public struct SampledTrace {
         verified = !steps.isEmpty && verifier.verify(steps: steps).isValid
         guard correct && verified else { record = nil; return }
         let confidence = trace.steps.map { line -> Double in
-            let span = line.span.clamped(to: 0..<logProbs.count)
+            let tokens: [Int]
+            if let map = tokenOfCharacter {
+                let chars = line.span.clamped(to: 0..<map.count)
+                tokens = chars.isEmpty ? [] : Array(map[chars.lowerBound]...map[chars.upperBound - 1])
+            } else {
+                tokens = Array(line.span)
+            }
+            let span = tokens.filter { $0 < logProbs.count }
             return span.isEmpty ? 0 : span.reduce(0.0) { $0 + Foundation.exp(Double(logProbs[$1])) } / Double(span.count)
         }
         record = TraceRecord(id: question.id, domain: question.domain, question: question.question, steps: steps,

@@ -2,7 +2,7 @@ import Data
 import Model
 import Tensor
 
-/// One trace as token ids: `<bos>` prompt, then the completion and `<eos>` (the layout of `TraceFormat`).
+/// One trace as token ids: the prompt, then the completion and its end token (the layout of `TraceCodec`).
 public struct TokenizedTrace: Sendable {
     /// All ids, prompt first.
     public let tokens: [Int32]
@@ -10,11 +10,16 @@ public struct TokenizedTrace: Sendable {
     public let promptLength: Int
 
     /// Tokenizes a record; throws when the text has a character the tokenizer lacks.
-    public init(_ record: TraceRecord, tokenizer: Tokenizer) throws {
-        let prompt = try tokenizer.encode(TraceFormat.prompt(question: record.question ?? ""), addBOS: true)
-        let completion = try tokenizer.encode(TraceFormat.completion(of: record), addBOS: false, addEOS: true)
+    public init(_ record: TraceRecord, codec: TraceCodec) throws {
+        let prompt = try codec.prompt(question: record.question ?? "")
+        let completion = try codec.completion(TraceFormat.completion(of: record))
         tokens = prompt + completion
         promptLength = prompt.count
+    }
+
+    /// Tokenizes a record in the character tokenizer's plain layout (`<bos>QUESTION\n`, trace, `<eos>`).
+    public init(_ record: TraceRecord, tokenizer: Tokenizer) throws {
+        try self.init(record, codec: try TraceCodec(tokenizer: tokenizer))
     }
 }
 
