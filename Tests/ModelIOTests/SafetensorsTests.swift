@@ -106,6 +106,18 @@ private func copyOfShardedFolder() throws -> String {
         #expect(count == .tensorShape(file: file.path, tensor: "weight", expected: [3], actual: [2]))
     }
 
+    @Test func halfDataAtAnOddOffset() throws {
+        // The format does not require the header length to keep the data aligned; the reader must not assume it.
+        var header = #"{"h":{"dtype":"F16","shape":[3],"data_offsets":[0,6]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[6,10]}}"#
+        if header.utf8.count % 2 == 0 { header += " " }
+        let data: [UInt8] = [0x00, 0x3C, 0x00, 0xC0, 0x01, 0x00,  // f16 1.0, -2.0, smallest subnormal
+                             0x80, 0x3F, 0xC0, 0xFF]              // bf16 1.0, NaN with the quiet bit
+        let file = try SafetensorsFile(path: writeScratch("odd.safetensors", safetensorsBytes(header, data: data)))
+        #expect(try file.info("h").byteRange.lowerBound % 2 == 1)
+        #expect(try file.floats("h").map(\.bitPattern) == [Float(1).bitPattern, Float(-2).bitPattern, 0x3380_0000])
+        #expect(try file.floats("b").map(\.bitPattern) == [0x3F80_0000, 0xFFC0_0000])
+    }
+
     @Test func missingFileAndDirectory() throws {
         let e = modelFileError { _ = try SafetensorsFile(path: "/nonexistent/model.safetensors") }
         expectMessage(e, contains: ["/nonexistent/model.safetensors", "No such file"])
