@@ -1,16 +1,28 @@
 /// One GGUF metadata value, with the exact type the file stores it as (GGUF value types 0-12).
 public enum GGUFValue: Equatable, Sendable {
+    /// GGUF type 0.
     case uint8(UInt8)
+    /// GGUF type 1.
     case int8(Int8)
+    /// GGUF type 2.
     case uint16(UInt16)
+    /// GGUF type 3.
     case int16(Int16)
+    /// GGUF type 4 (counts and sizes such as `llama.block_count`).
     case uint32(UInt32)
+    /// GGUF type 5 (`tokenizer.ggml.token_type` elements).
     case int32(Int32)
+    /// GGUF type 10.
     case uint64(UInt64)
+    /// GGUF type 11.
     case int64(Int64)
+    /// GGUF type 6 (`llama.rope.freq_base`, token scores).
     case float32(Float)
+    /// GGUF type 12.
     case float64(Double)
+    /// GGUF type 7, stored as one byte 0 or 1.
     case bool(Bool)
+    /// GGUF type 8: u64 byte length, then UTF-8 without a terminator.
     case string(String)
     /// An array; GGUF arrays hold elements of one type, arrays of arrays included.
     case array([GGUFValue])
