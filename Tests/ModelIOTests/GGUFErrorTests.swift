@@ -209,4 +209,33 @@ private func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
         #expect(file.metadata["fits"] == .array([.uint8(1), .uint8(2), .uint8(3)]))
         #expect(file.tensors.isEmpty)
     }
+
+    @Test func damagedCopiesFailWithTypedErrorsNeverACrash() throws {
+        // Truncations and byte overwrites across the header, metadata and tensor infos (the first 1,400 bytes):
+        // each copy either opens and reads or throws a ModelFileError; a trap would end the test process.
+        let original = try IOFixtures.bytes("tiny.gguf")
+        var damaged: [[UInt8]] = stride(from: 0, to: 1400, by: 7).map { Array(original[0..<$0]) }
+        for i in stride(from: 0, to: 1400, by: 5) {
+            for value: UInt8 in [0x00, 0xFF] {
+                var b = original
+                b[i] = value
+                damaged.append(b)
+            }
+        }
+        var opened = 0, refused = 0
+        for (n, bytes) in damaged.enumerated() {
+            let path = try writeScratch("damaged-\(n).gguf", bytes)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            do {
+                let file = try GGUFFile(path: path)
+                for t in file.tensors {
+                    do { _ = try file.floats(t.name) } catch is ModelFileError {}
+                }
+                opened += 1
+            } catch is ModelFileError {
+                refused += 1
+            }
+        }
+        #expect(opened + refused == damaged.count && refused > damaged.count / 2)
+    }
 }
