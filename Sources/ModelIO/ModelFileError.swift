@@ -14,6 +14,7 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
     /// A tensor's shape differs from the one the model config implies.
     case tensorShape(file: String, tensor: String, expected: [Int], actual: [Int])
 
+    /// The message shown to users: the file, what is wrong, and how to fix it.
     public var description: String {
         switch self {
         case .unreadable(let f, let reason):
