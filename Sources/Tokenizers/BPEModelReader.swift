@@ -24,10 +24,10 @@ struct BPEModelReader {
         }
         try reader.requireNull(value["unk_token"], "model.unk_token",
                                "an unknown token is not supported (byte-level BPE has a token for every byte); set it to null")
-        try reader.requireNull(value["continuing_subword_prefix"], "model.continuing_subword_prefix",
-                               "continuing_subword_prefix is not supported for byte-level BPE; set it to null")
-        try reader.requireNull(value["end_of_word_suffix"], "model.end_of_word_suffix",
-                               "end_of_word_suffix is not supported for byte-level BPE; set it to null")
+        // transformers writes "" for these (no prefix, no suffix), which is the same as null.
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] where value[key]?.stringValue != "" {
+            try reader.requireNull(value[key], "model." + key, "\(key) is not supported for byte-level BPE; set it to null")
+        }
         if try reader.bool(value["byte_fallback"], "model.byte_fallback", default: false) {
             throw reader.fail("model.byte_fallback", "byte_fallback is for SentencePiece-style BPE; byte-level BPE needs false")
         }
@@ -44,9 +44,9 @@ struct BPEModelReader {
         var maxID = -1
         var ids: [Int32] = []
         ids.reserveCapacity(entries.count)
+        func key(_ text: String) -> String { "model.vocab[\(quoted(text))]" }  // only made for an error
         for (text, idValue) in entries {
-            let key = "model.vocab[\(quoted(text))]"
-            let id = try reader.id(idValue, key)
+            let id = try reader.id(idValue, key(text))
             ids.append(id)
             maxID = max(maxID, Int(id))
         }
@@ -55,22 +55,14 @@ struct BPEModelReader {
         var idsByBytes = ByteSequenceTable(expectedCount: entries.count)
         for (i, (text, _)) in entries.enumerated() {
             let id = ids[i]
-            let key = "model.vocab[\(quoted(text))]"
             if let other = texts[Int(id)] {
-                throw reader.fail(key, "id \(id) is also the id of \(quoted(other)); every vocab token needs its own id")
+                throw reader.fail(key(text), "id \(id) is also the id of \(quoted(other)); every vocab token needs its own id")
             }
-            var utf8 = Array(text.utf8)
-            let added = utf8.withUnsafeMutableBufferPointer { buf in
-                [id].withUnsafeBufferPointer { idsByText.insert(buf.baseAddress ?? UnsafeMutablePointer(bitPattern: 1)!, buf.count, values: $0) }
-            }
-            guard added else { throw reader.fail(key, "the token appears twice in model.vocab") }
+            guard idsByText.insert(text, id: id) else { throw reader.fail(key(text), "the token appears twice in model.vocab") }
             texts[Int(id)] = text
             if let bytes = ByteLevelAlphabet.bytes(of: text), !bytes.isEmpty {
-                utf8 = bytes
                 if bytes.count == 1 { byteIDs[Int(bytes[0])] = id }
-                utf8.withUnsafeBufferPointer { buf in
-                    [id].withUnsafeBufferPointer { _ = idsByBytes.insert(buf.baseAddress!, buf.count, values: $0) }
-                }
+                bytes.withUnsafeBufferPointer { _ = idsByBytes.insert($0, id: id) }
             }
         }
 
@@ -80,10 +72,6 @@ struct BPEModelReader {
         }
         var merges: [UInt64: UInt64] = [:]
         merges.reserveCapacity(mergeValues.count)
-        func lookup(_ text: some Collection<UInt8>) -> Int32? {
-            let bytes = Array(text)
-            return bytes.withUnsafeBufferPointer { idsByText.first($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
-        }
         for (rank, merge) in mergeValues.enumerated() {
             let key = "model.merges[\(rank)]"
             let left: String, right: String
@@ -98,9 +86,9 @@ struct BPEModelReader {
             } else {
                 throw reader.fail(key, "expected \"a b\" or [\"a\", \"b\"], found \(merge.kindName)")
             }
-            guard let a = lookup(left.utf8) else { throw reader.fail(key, "merge token \(quoted(left)) is not in model.vocab") }
-            guard let b = lookup(right.utf8) else { throw reader.fail(key, "merge token \(quoted(right)) is not in model.vocab") }
-            guard let merged = lookup(Array(left.utf8) + Array(right.utf8)) else {
+            guard let a = idsByText.first(left) else { throw reader.fail(key, "merge token \(quoted(left)) is not in model.vocab") }
+            guard let b = idsByText.first(right) else { throw reader.fail(key, "merge token \(quoted(right)) is not in model.vocab") }
+            guard let merged = idsByText.first(left + right) else {
                 throw reader.fail(key, "the merged token \(quoted(left + right)) is not in model.vocab")
             }
             merges[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] = UInt64(rank) << 32 | UInt64(UInt32(merged))
@@ -121,24 +109,21 @@ extension BPEModelReader.Vocabulary {
         texts += [String?](repeating: nil, count: size - texts.count)
         var idsByText = ByteSequenceTable(expectedCount: size)
         var isSpecial = [Bool](repeating: false, count: size)
-        var specialTexts = Set<[UInt8]>()
         // Added tokens take precedence over the vocab for id -> text and text -> id (HF's AddedVocabulary).
         var decodedTexts = texts
         // As HF does, an added token whose content is in the vocab takes the vocab's id.
         let added = added.map { token -> AddedToken in
             var token = token
-            let bytes = Array(token.content.utf8)
-            if let id = bytes.withUnsafeBufferPointer({ self.idsByText.first($0.baseAddress!, $0.count) }) { token.id = id }
+            if let id = self.idsByText.first(token.content) { token.id = id }
             return token
         }
         for token in added {
             texts[Int(token.id)] = token.content
             decodedTexts[Int(token.id)] = token.normalized && nfc ? NFCNormalizer.normalize(token.content) : token.content
-            if token.special { specialTexts.insert(Array(token.content.utf8)) }
-            insert(&idsByText, token.content, token.id)
+            if token.special { isSpecial[Int(token.id)] = true }
+            idsByText.insert(token.content, id: token.id)
         }
-        for (id, text) in self.texts.enumerated() { if let text { insert(&idsByText, text, Int32(id)) } }
-        for (id, text) in texts.enumerated() { if let text, specialTexts.contains(Array(text.utf8)) { isSpecial[id] = true } }
+        for (id, text) in self.texts.enumerated() { if let text { idsByText.insert(text, id: Int32(id)) } }
 
         // ByteLevel decoder: a text written in the byte alphabet stands for its bytes, any other for its UTF-8.
         var decodeBytes: [UInt8] = []
@@ -161,12 +146,5 @@ extension BPEModelReader.Vocabulary {
             trimOffsets: post.trimOffsets, trimKeepsPrefixSpace: post.keepsPrefixSpace,
             prefixIDs: post.prefixIDs, suffixIDs: post.suffixIDs,
             tokenTexts: texts, idsByText: idsByText, isSpecial: isSpecial)
-    }
-
-    private func insert(_ table: inout ByteSequenceTable, _ text: String, _ id: Int32) {
-        let bytes = Array(text.utf8)
-        bytes.withUnsafeBufferPointer { buf in
-            [id].withUnsafeBufferPointer { _ = table.insert(buf.baseAddress ?? UnsafePointer(bitPattern: 1)!, buf.count, values: $0) }
-        }
     }
 }

@@ -43,7 +43,7 @@ final class BytePairModel: @unchecked Sendable {
         let cacheable = n <= BytePairModel.cachedLengthLimit
         if cacheable {
             cacheLock.lock()
-            let hit = cache.withValues(p, n) { ids.append(contentsOf: $0) }
+            let hit: Void? = cache.withValues(p, n) { ids.append(contentsOf: $0) }
             cacheLock.unlock()
             if hit != nil { return }
         }
@@ -52,7 +52,7 @@ final class BytePairModel: @unchecked Sendable {
         if cacheable {
             cacheLock.lock()
             if cache.storedBytes < BytePairModel.cacheByteLimit {
-                ids.withUnsafeBufferPointer { cache.insert(p, n, values: UnsafeBufferPointer(rebasing: $0[before...])) }
+                ids.withUnsafeBufferPointer { _ = cache.insert(p, n, values: UnsafeBufferPointer(rebasing: $0[before...])) }
             }
             cacheLock.unlock()
         }

@@ -121,3 +121,34 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension ByteSequenceTable {
+    /// Stands in for the address of an empty key (never read).
+    private static let emptyKey = UnsafePointer<UInt8>(bitPattern: 1)!
+
+    /// `insert` with a text's UTF-8 as the key and one id as the value.
+    @discardableResult
+    mutating func insert(_ text: String, id: Int32) -> Bool {
+        var text = text
+        return text.withUTF8 { key in insert(key, id: id) }
+    }
+
+    /// `insert` with `key` and one id as the value.
+    @discardableResult
+    mutating func insert(_ key: UnsafeBufferPointer<UInt8>, id: Int32) -> Bool {
+        withUnsafePointer(to: id) { value in
+            insert(key.baseAddress ?? ByteSequenceTable.emptyKey, key.count, values: UnsafeBufferPointer(start: value, count: 1))
+        }
+    }
+
+    /// The first value stored for a text's UTF-8.
+    func first(_ text: String) -> Int32? {
+        var text = text
+        return text.withUTF8 { first($0) }
+    }
+
+    /// The first value stored for `key`.
+    func first(_ key: UnsafeBufferPointer<UInt8>) -> Int32? {
+        first(key.baseAddress ?? ByteSequenceTable.emptyKey, key.count)
+    }
+}

@@ -34,7 +34,7 @@ struct PreTokenizer {
     /// ByteLevel's `use_regex`: split each piece with the GPT-2 regex.
     var useRegex: Bool
 
-    /// Cuts `p[start..<end]` into pieces, appended to `out`. `work` and `matches` are scratch space.
+    /// Cuts `p[start..<end]` into pieces, appended to `out`.
     func pieces(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, into out: inout [Piece],
                 scratch: inout PreTokenizerScratch) {
         guard end > start else { return }
@@ -94,23 +94,21 @@ struct PreTokenizer {
             behavior = b
             invert = inv
         case .digits(let individual):
-            PreTokenizer.numericRuns(p, s, e, individual: individual, into: &matches)
+            PreTokenizer.numericCharacters(p, s, e, into: &matches)
             behavior = individual ? .isolated : .contiguous
         }
         PreTokenizer.splitPieces(matches: matches, s, e, behavior: behavior, invert: invert, into: &out)
     }
 
-    /// Each numeric character (`individual`) or each run of them (Rust's `char::is_numeric`: `\p{N}`).
-    private static func numericRuns(_ p: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int, individual: Bool,
-                                    into out: inout [(Int, Int)]) {
+    /// Each numeric character (Rust's `char::is_numeric`: `\p{N}`) as a match; Digits(individual_digits: false)
+    /// joins runs of them through the Contiguous behaviour, as HF does.
+    private static func numericCharacters(_ p: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int, into out: inout [(Int, Int)]) {
         var i = s
         while i < e {
             let (c, len) = UTF8Scalars.decode(p, i)
-            guard ScalarClass.of(c) == ScalarClass.number else { i += len; continue }
-            out.append((i, i + len))
+            if ScalarClass.of(c) == ScalarClass.number { out.append((i, i + len)) }
             i += len
         }
-        _ = individual  // Digits(individual_digits: false) merges these runs through the Contiguous behaviour.
     }
 
     /// HF's `NormalizedString::split`: the matches and the text between them as (range, isMatch), `invert`

@@ -145,3 +145,15 @@ func modify(_ root: inout [String: Any], _ key: String, _ change: (inout [String
     badTypes.tokenTypes = [1]
     #expect(tokenizerError { try BPETokenizer(gguf: badTypes) }?.key == "tokenizer.ggml.token_type")
 }
+
+/// transformers writes "" for continuing_subword_prefix and end_of_word_suffix: the same as null, accepted.
+@Test func emptySubwordPrefixAndSuffixAreAccepted() throws {
+    var root = try TokenizerFixtures.gpt2Dictionary()
+    modify(&root, "model") {
+        $0["continuing_subword_prefix"] = ""
+        $0["end_of_word_suffix"] = ""
+    }
+    let tokenizer = try BPETokenizer(json: try TokenizerFixtures.json(root))
+    let reference = try TokenizerFixtures.tokenizer("gpt2")
+    #expect(tokenizer.encode("It's 42 o'clock.") == reference.encode("It's 42 o'clock."))
+}
