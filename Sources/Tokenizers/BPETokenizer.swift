@@ -10,7 +10,7 @@ import Foundation
 public final class BPETokenizer: @unchecked Sendable {
     let components: TokenizerComponents
     /// The tokenizer.json this tokenizer was read from, or was made into (GGUF).
-    private let description: JSONValue?
+    private let exportedDescription: JSONValue?
     private let originalText: String?
 
     /// The id of the beginning-of-sequence token: GGUF's `bos_token_id`, or the token a tokenizer.json
@@ -65,7 +65,7 @@ public final class BPETokenizer: @unchecked Sendable {
     init(components: TokenizerComponents, description: JSONValue?, originalText: String?,
          bos: Int32?, eos: Int32?, pad: Int32?) {
         self.components = components
-        self.description = description
+        exportedDescription = description
         self.originalText = originalText
         bosID = bos
         eosID = eos
@@ -118,7 +118,7 @@ public final class BPETokenizer: @unchecked Sendable {
     /// made from GGUF (for checkpoints and export).
     public func tokenizerJSON() -> String {
         if let originalText { return originalText }
-        return description?.serialized(indent: 1) ?? "{}"
+        return exportedDescription?.serialized(indent: 1) ?? "{}"
     }
 
     // MARK: - Spans

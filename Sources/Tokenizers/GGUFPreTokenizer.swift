@@ -1,5 +1,7 @@
 /// llama.cpp's `tokenizer.ggml.pre` names, as HF pre-tokenizers (llama-vocab.cpp's regexes per
-/// `LLAMA_VOCAB_PRE_TYPE_*`, written the way the families' own tokenizer.json files write them).
+/// `LLAMA_VOCAB_PRE_TYPE_*`, written the way the families' own tokenizer.json files write them). No normalizer
+/// is added: llama.cpp applies none (Qwen2's own tokenizer.json adds NFC, which changes only text not already
+/// in NFC).
 enum GGUFPreTokenizer {
     case gpt2, llama3, qwen2, smollm
 

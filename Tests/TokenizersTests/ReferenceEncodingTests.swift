@@ -79,3 +79,27 @@ func gsm8kSample(count: Int) throws -> [String] {
         return "\(row["question"] as! String)\n\(row["answer"] as! String)"
     }
 }
+
+/// One tokenizer used from several threads at once (its BPE cache is shared) gives each the same ids as a
+/// single thread does.
+@Test func concurrentEncodingGivesTheSameIDs() throws {
+    let texts = try TokenizerFixtures.stressTexts().map(\.text) + (try gsm8kSample(count: 400))
+    let expected = try TokenizerFixtures.tokenizer("llama3")
+    let shared = try TokenizerFixtures.tokenizer("llama3")  // cold cache: threads fill it together
+    let results = ConcurrentResults(count: texts.count)
+    DispatchQueue.concurrentPerform(iterations: texts.count) { i in
+        results.set(i, shared.encodeWithSpans(texts[i]).ids)
+    }
+    for (i, text) in texts.enumerated() {
+        #expect(results.get(i) == expected.encode(text), "\(text.debugDescription)")
+    }
+}
+
+/// Per-index results written from many threads.
+final class ConcurrentResults: @unchecked Sendable {
+    private var values: [[Int32]]
+    private let lock = NSLock()
+    init(count: Int) { values = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ value: [Int32]) { lock.lock(); values[i] = value; lock.unlock() }
+    func get(_ i: Int) -> [Int32] { lock.lock(); defer { lock.unlock() }; return values[i] }
+}
