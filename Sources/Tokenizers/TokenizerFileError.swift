@@ -8,11 +8,13 @@ public struct TokenizerFileError: Error, CustomStringConvertible, Equatable {
     /// What is wrong and what is supported.
     public let message: String
 
+    /// An error at `key` of `file`, with what is wrong and how to fix it.
     public init(file: String, key: String, message: String) {
         self.file = file
         self.key = key
         self.message = message
     }
 
+    /// "FILE: KEY: MESSAGE".
     public var description: String { "\(file): \(key): \(message)" }
 }
