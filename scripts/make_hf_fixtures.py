@@ -37,8 +37,10 @@ def write(name, model, dtype, shard=None):
         model = model.to(dtype)
     kwargs = {"max_shard_size": shard} if shard else {}
     model.save_pretrained(folder, safe_serialization=True, **kwargs)
-    # The reference: the saved (rounded) weights, computed in float32, as the importer reads them.
-    model = model.to(torch.float32)
+    # The reference: the folder as saved, loaded back by transformers in float32 (as a user would; the rotary
+    # frequencies are recomputed in float32 rather than kept at the save dtype's precision).
+    model = type(model).from_pretrained(folder, dtype=torch.float32)
+    model.eval()
     with torch.no_grad():
         logits = model(torch.tensor([TOKENS])).logits[0]
     with open(os.path.join(folder, "logits.json"), "w") as f:

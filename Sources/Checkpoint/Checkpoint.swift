@@ -103,6 +103,9 @@ public struct CheckpointContents {
     public var tokenizerJSON: String?
     /// The chat template (Jinja text) that came with an imported model, stored as `/tokenizer` attribute `chat_template`.
     public var chatTemplate: String?
+    /// The prompt template the models were trained with (`PromptTemplate`'s text: plain, chatml, llama3 or a text
+    /// with {question}), stored with a BPE tokenizer as `/tokenizer` attribute `prompt_template`.
+    public var promptTemplate: String?
     /// Per-stage metric history: stage index -> metric name -> values (one per logged step).
     public var metrics: [Int: [String: [Double]]]
     /// Named byte blobs a run produced and must get back on resume (e.g. the teacher's verified traces as
@@ -111,7 +114,7 @@ public struct CheckpointContents {
 
     public init(curriculum: String = "", models: [ModelSnapshot] = [], optimizers: [OptimizerSnapshot] = [],
                 run: RunRecord = RunRecord(), stages: [StageRecord] = [], tokenizer: Tokenizer? = nil,
-                tokenizerJSON: String? = nil, chatTemplate: String? = nil,
+                tokenizerJSON: String? = nil, chatTemplate: String? = nil, promptTemplate: String? = nil,
                 metrics: [Int: [String: [Double]]] = [:], artifacts: [String: [UInt8]] = [:]) {
         precondition(tokenizer == nil || tokenizerJSON == nil, "a checkpoint holds one tokenizer: the character symbols or a tokenizer.json")
         self.curriculum = curriculum
@@ -122,6 +125,7 @@ public struct CheckpointContents {
         self.tokenizer = tokenizer
         self.tokenizerJSON = tokenizerJSON
         self.chatTemplate = chatTemplate
+        self.promptTemplate = promptTemplate
         self.metrics = metrics
         self.artifacts = artifacts
     }
@@ -235,6 +239,7 @@ public enum CheckpointWriter {
             let bytes = Array(json.utf8)
             try g.writeDataset("json", .uint8, shape: [bytes.count], values: bytes)
             if let template = c.chatTemplate { try g.setAttribute("chat_template", template) }
+            if let template = c.promptTemplate { try g.setAttribute("prompt_template", template) }
         }
         let metrics = try f.createGroup("metrics")
         for (stage, series) in c.metrics {

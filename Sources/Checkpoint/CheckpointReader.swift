@@ -217,6 +217,15 @@ public final class CheckpointReader {
         }
     }
 
+    /// The prompt template stored with a BPE tokenizer (`PromptTemplate` text), if any.
+    public func promptTemplate() throws -> String? {
+        try wrap {
+            guard file.exists("tokenizer") else { return nil }
+            let g = try file.group("tokenizer")
+            return g.hasAttribute("prompt_template") ? try g.stringAttribute("prompt_template") : nil
+        }
+    }
+
     /// The run's named byte blobs (`/run/artifacts`), empty when there are none.
     public func artifacts() throws -> [String: [UInt8]] {
         try wrap {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Foundation
+import Tokenizers
 import Model
 import Tensor
 
@@ -96,14 +97,15 @@ struct ScoreCommand: ParsableCommand {
         commandName: "score",
         abstract: "Print the token ids of a text and the log-probability of each token given the ones before it.",
         discussion: """
-            Output: one JSON object {"tokens": [...], "logprobs": [...]}; tokens start with BOS, and logprobs has \
-            one entry per token after the first (natural log).
+            Output: one JSON object {"tokens": [...], "logprobs": [...]}; tokens start with BOS when the \
+            checkpoint's tokenizer adds one (the math tokenizer always does; a BPE tokenizer as its add_bos says), \
+            and logprobs has one entry per token after the first (natural log).
             """)
 
     @Option(help: "The checkpoint file (.h5).")
     var checkpoint: String
 
-    @Option(help: "The text to score (encoded with the checkpoint's tokenizer, BOS first).")
+    @Option(help: "The text to score (encoded with the checkpoint's tokenizer; special tokens such as <|im_start|> are matched).")
     var text: String
 
     @Option(help: "Which model role to score with.")
@@ -112,15 +114,26 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let reader = try CheckpointReader(path: checkpoint)
-            guard let tokenizer = try reader.tokenizer() else {
-                throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer", reason: "no tokenizer stored; cannot encode text")
-            }
             let model = try reader.loadTransformer(role: role)
-            guard tokenizer.vocabularySize <= model.config.vocabSize else {
-                throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer/symbols",
-                                              reason: "\(tokenizer.vocabularySize) symbols but role \(role) has vocab_size \(model.config.vocabSize); the tokenizer does not belong to this model")
+            let ids: [Int32]
+            if let json = try reader.tokenizerJSON() {
+                let tokenizer = try BPETokenizer(json: json, file: "\(checkpoint):/tokenizer/json")
+                guard tokenizer.vocabularySize <= model.config.vocabSize else {
+                    throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer/json",
+                                                  reason: "\(tokenizer.vocabularySize) tokens but role \(role) has vocab_size \(model.config.vocabSize); the tokenizer does not belong to this model")
+                }
+                ids = tokenizer.encode(text)
+            } else {
+                guard let tokenizer = try reader.tokenizer() else {
+                    throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer", reason: "no tokenizer stored; cannot encode text")
+                }
+                guard tokenizer.vocabularySize <= model.config.vocabSize else {
+                    throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer/symbols",
+                                                  reason: "\(tokenizer.vocabularySize) symbols but role \(role) has vocab_size \(model.config.vocabSize); the tokenizer does not belong to this model")
+                }
+                ids = try tokenizer.encode(text)
             }
-            let ids = try tokenizer.encode(text)
+            guard ids.count >= 1 else { throw ValidationError("--text encodes to no tokens; give a non-empty text") }
             guard ids.count <= model.config.maxPositionEmbeddings else {
                 throw ValidationError("--text is \(ids.count) tokens; the model's context is \(model.config.maxPositionEmbeddings)")
             }

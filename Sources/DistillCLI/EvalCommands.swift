@@ -119,11 +119,19 @@ struct EvalOptions: ParsableArguments {
 struct CheckpointModelSource: ModelSource {
     func roles(inFile path: String) throws -> [String] { try CheckpointReader(path: path).roles() }
 
-    func model(inFile path: String, role: String) throws -> (model: Transformer, tokenizer: Tokenizer) {
+    func model(inFile path: String, role: String) throws -> (model: Transformer, codec: TraceCodec) {
         let reader = try CheckpointReader(path: path)
         let available = try reader.roles()
         guard available.contains(role) else { throw EvalError.missingRole(file: path, role: role, available: available) }
-        guard let tokenizer = try reader.tokenizer() else {
+        let tokenizer: any TextTokenizer, template: PromptTemplate
+        if let json = try reader.tokenizerJSON() {
+            tokenizer = try BPETokenizer(json: json, file: "\(path):/tokenizer/json")
+            // the template the run trained with, else the chat template's family (an imported model)
+            template = try reader.promptTemplate().flatMap(PromptTemplate.init) ?? PromptTemplate.family(ofChatTemplate: try reader.chatTemplate())
+        } else if let characters = try reader.tokenizer() {
+            tokenizer = characters
+            template = .plain
+        } else {
             throw EvalError.tokenizer(source: path, reason: "no tokenizer stored (/tokenizer); the prompts cannot be encoded. "
                                       + "Evaluate a checkpoint written by `distill init` or `distill run`, which store it")
         }
@@ -132,7 +140,9 @@ struct CheckpointModelSource: ModelSource {
             throw EvalError.tokenizer(source: path, reason: "the tokenizer has \(tokenizer.vocabularySize) symbols but role \(role) has "
                                       + "vocab_size \(model.config.vocabSize); the tokenizer does not belong to this model")
         }
-        return (model, tokenizer)
+        do { return (model, try TraceCodec(tokenizer: tokenizer, template: template)) } catch let e as TraceCodecError {
+            throw EvalError.tokenizer(source: path, reason: e.message)
+        }
     }
 }
 
@@ -185,7 +195,7 @@ struct EvalCommand: ParsableCommand {
             var reports: [ModelReport] = []
             for r in roles {
                 let loaded = try source.model(inFile: checkpoint, role: r)
-                reports.append(try evaluator.evaluate(model: loaded.model, tokenizer: loaded.tokenizer, suite: suite, label: r,
+                reports.append(try evaluator.evaluate(model: loaded.model, codec: loaded.codec, suite: suite, label: r,
                                                       role: r, progress: progress))
             }
             let report = EvalReport(suite: suite, checkpoint: checkpoint, config: evaluator.config, models: reports)

@@ -7,6 +7,6 @@ import Model
 public protocol ModelSource {
     /// The model roles stored in the checkpoint at `path` (`teacher`, `student`, `baseline`, ...).
     func roles(inFile path: String) throws -> [String]
-    /// The transformer stored under `role` in `path`, with the tokenizer saved beside it.
-    func model(inFile path: String, role: String) throws -> (model: Transformer, tokenizer: Tokenizer)
+    /// The transformer stored under `role` in `path`, with the codec (tokenizer and prompt template) saved beside it.
+    func model(inFile path: String, role: String) throws -> (model: Transformer, codec: TraceCodec)
 }

@@ -31,7 +31,7 @@ public struct RunReport: Sendable {
         var rows: [Row] = []
         for p in plan.rows {
             let loaded = try source.model(inFile: p.file, role: p.role)
-            let report = try evaluator.evaluate(model: loaded.model, tokenizer: loaded.tokenizer, suite: suite, label: p.label,
+            let report = try evaluator.evaluate(model: loaded.model, codec: loaded.codec, suite: suite, label: p.label,
                                                 role: p.role, progress: progress)
             rows.append(Row(plan: p, report: report))
         }

@@ -2,6 +2,7 @@ import Checkpoint
 import Data
 import Foundation
 import Model
+import ModelIO
 
 /// Run-wide settings: how often to checkpoint and how many files to keep.
 public struct RunSettings: Sendable, Equatable {
@@ -38,6 +39,9 @@ public struct DataSettings: Sendable, Equatable {
     public var trainFile: String?
     /// A JSONL trace file to validate on instead of generated rows.
     public var validationFile: String?
+    /// How questions are put to the models (`plain`, `chatml`, `llama3`, or text with `{question}`); nil: the
+    /// teacher's family (its chat template), plain for the built-in models.
+    public var promptTemplate: PromptTemplate?
     public init() {}
 }
 
@@ -49,6 +53,9 @@ public struct ModelSettings: Sendable, Equatable {
                                            maxPositionEmbeddings: 256)
     /// A trained teacher to start from (teacher-sft is then skipped).
     public var teacherCheckpoint: String?
+    /// A real teacher brought in from outside (`teacher: {hf: DIR}` or `{gguf: FILE}`), with its tokenizer;
+    /// `teacher` then holds its architecture. teacher-sft fine-tunes it when listed.
+    public var teacherImport: TeacherImport?
     /// The student: the teacher shrunk (by default the anchor's student: 2 layers x 128, 4 heads, MLP 344).
     public var shrink = ShrinkSpec(layers: 2, hiddenSize: 128, heads: 4, kvHeads: 4, intermediateSize: 344)
     /// A student to start from (role `student` of a checkpoint, e.g. a stage-end file of an earlier run);
@@ -62,6 +69,24 @@ public struct ModelSettings: Sendable, Equatable {
     /// final norm and head; nil: the student is `shrink`'s (or `studentCheckpoint`'s), freshly initialised.
     public var studentFromTeacher: TeacherLayerChoice?
     public init() {}
+}
+
+/// A teacher read from a Hugging Face folder or a GGUF file.
+public enum TeacherImport: Sendable, Equatable, CustomStringConvertible {
+    case huggingFace(String)
+    case gguf(String)
+
+    /// The folder or file.
+    public var path: String {
+        switch self { case .huggingFace(let p), .gguf(let p): return p }
+    }
+
+    public var description: String {
+        switch self {
+        case .huggingFace(let p): return "hf: \(p)"
+        case .gguf(let p): return "gguf: \(p)"
+        }
+    }
 }
 
 /// Which of the teacher's layers a student cut from it keeps.
@@ -171,6 +196,12 @@ public struct Curriculum {
         data.maxLength = try d.int("max_length", data.maxLength, min: 8)
         data.trainFile = try Self.existingFile(d, "train_file", base: baseDirectory)
         data.validationFile = try Self.existingFile(d, "validation_file", base: baseDirectory)
+        if let text = try d.optionalString("prompt_template") {
+            guard let template = PromptTemplate(text) else {
+                throw try d.child("prompt_template").error("use one of \(PromptTemplate.names.joined(separator: ", ")), or a text with {question} where the question goes")
+            }
+            data.promptTemplate = template
+        }
         if let n = data.referenceTraces, data.trainFile == nil, n > data.trainSize {
             throw try d.child("reference_traces").error("\(n) exceeds train_size \(data.trainSize); lower it or raise train_size")
         }
@@ -179,6 +210,30 @@ public struct Curriculum {
         let t = try root.child("teacher")
         try t.requireMapping()
         models.teacherCheckpoint = try Self.existingFile(t, "checkpoint", base: baseDirectory)
+        if let dir = try Self.existingFile(t, "hf", base: baseDirectory) { models.teacherImport = .huggingFace(dir) }
+        if let file = try Self.existingFile(t, "gguf", base: baseDirectory) {
+            if models.teacherImport != nil { throw try t.child("gguf").error("give one teacher: `hf: DIR` or `gguf: FILE`, not both") }
+            models.teacherImport = .gguf(file)
+        }
+        if let source = models.teacherImport {
+            let key = source.description.prefix { $0 != ":" }
+            if models.teacherCheckpoint != nil {
+                throw try t.child("checkpoint").error("give one teacher: `checkpoint`, `hf` or `gguf`")
+            }
+            let architectureKeys = ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                                    "rms_norm_eps", "rope_theta", "max_position_embeddings", "tie_word_embeddings", "qkv_bias"]
+            for k in architectureKeys where try t.child(k).isPresent {
+                throw try t.child(k).error("the teacher's \(key == "hf" ? "config.json" : "GGUF metadata") fixes its architecture; remove `\(k)`")
+            }
+            do {
+                switch source {
+                case .huggingFace(let dir): models.teacher = try HuggingFaceImporter.readConfig(folder: dir)
+                case .gguf(let file): models.teacher = try GGUFImporter.config(of: try GGUFFile(path: file))
+                }
+            } catch {
+                throw try t.child(String(key)).error("cannot use this teacher: \(error)")
+            }
+        }
         var tc = models.teacher
         tc.hiddenSize = try t.int("hidden_size", tc.hiddenSize, min: 1)
         tc.intermediateSize = try t.int("intermediate_size", tc.intermediateSize, min: 1)

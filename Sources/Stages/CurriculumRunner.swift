@@ -275,7 +275,9 @@ public final class CurriculumRunner {
             optimizers: context.optimizers.map { OptimizerSnapshot(role: $0.role, optimizer: $0.optimizer) },
             run: RunRecord(stageIndex: stageIndex, globalStep: globalStep, rngState: context.rng.stateBytes,
                            validationMetric: lastValidation),
-            stages: context.stageRecords, tokenizer: context.tokenizer as? Tokenizer, metrics: history, artifacts: context.artifacts)
+            stages: context.stageRecords, tokenizer: context.tokenizer as? Tokenizer,
+            tokenizerJSON: context.tokenizerJSON, chatTemplate: context.chatTemplate,
+            promptTemplate: context.tokenizerJSON == nil ? nil : context.codec.template.description, metrics: history, artifacts: context.artifacts)
         let path = directory.file(step: globalStep)
         savesDone += 1
         try CheckpointWriter.save(contents, to: path, beforeRename: faults.duringSave(savesDone))

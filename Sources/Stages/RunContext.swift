@@ -3,6 +3,7 @@ import Data
 import Foundation
 import Logging
 import Model
+import ModelIO
 import Tensor
 
 /// A model's weights as the run saves them: a checkpoint role, its architecture (when it is a transformer)
@@ -24,6 +25,10 @@ public final class RunContext {
     public let codec: TraceCodec
     /// The tokenizer the models read.
     public var tokenizer: any TextTokenizer { codec.tokenizer }
+    /// The chat template that came with an imported teacher (saved with every checkpoint).
+    public let chatTemplate: String?
+    /// The BPE tokenizer's tokenizer.json text, made once (saved with every checkpoint); nil for the math tokenizer.
+    public let tokenizerJSON: String?
     public let data: RunData
     /// The run's generator: dropout, sampling and search draws come from it, in order.
     public var rng: RandomGenerator
@@ -48,23 +53,52 @@ public final class RunContext {
         self.curriculum = curriculum
         self.runDirectory = runDirectory
         self.logger = logger
-        codec = TraceCodec.math
-        let tokenizer = codec.tokenizer
-        data = try RunData(curriculum: curriculum, codec: codec)
         rng = RandomGenerator(seed: curriculum.seed)
         var teacherRNG = RandomGenerator(seed: curriculum.seed &+ 0x7EAC_8E5)
         var studentRNG = RandomGenerator(seed: curriculum.seed &+ 0x57D_E27)
-        if let path = curriculum.models.teacherCheckpoint {
+        let template = curriculum.data.promptTemplate
+        func codec(_ tokenizer: any TextTokenizer, chatTemplate: String?, key: String) throws -> TraceCodec {
+            do { return try TraceCodec(tokenizer: tokenizer, template: template ?? PromptTemplate.family(ofChatTemplate: chatTemplate)) }
+            catch let e as TraceCodecError {
+                throw CurriculumError(file: curriculum.file, keyPath: template == nil ? key : "data.prompt_template", line: nil, message: e.message)
+            }
+        }
+        if let source = curriculum.models.teacherImport {
+            let imported = try ModelImporter.load(source.path)
+            guard let tokenizer = imported.tokenizer else {
+                throw CurriculumError(file: curriculum.file, keyPath: "teacher", line: nil,
+                                      message: "\(source.path) carries no tokenizer (tokenizer.json or tokenizer.ggml.*); a real teacher needs its own")
+            }
+            teacher = imported.model
+            self.codec = try codec(tokenizer, chatTemplate: imported.chatTemplate, key: "teacher")
+            chatTemplate = imported.chatTemplate
+        } else if let path = curriculum.models.teacherCheckpoint {
             let reader = try CheckpointReader(path: path)
             let loaded = try reader.loadTransformer(role: "teacher")
-            guard loaded.config.vocabSize == tokenizer.vocabularySize else {
+            if let json = try reader.tokenizerJSON() {
+                chatTemplate = try reader.chatTemplate()
+                self.codec = try codec(try BPETokenizer(json: json, file: "\(path):/tokenizer/json"), chatTemplate: chatTemplate,
+                                       key: "teacher.checkpoint")
+            } else {
+                chatTemplate = nil
+                self.codec = try codec(Tokenizer.math, chatTemplate: nil, key: "teacher.checkpoint")
+            }
+            guard loaded.config.vocabSize >= self.codec.tokenizer.vocabularySize else {
                 throw CurriculumError(file: curriculum.file, keyPath: "teacher.checkpoint", line: nil,
-                                      message: "\(path) holds a teacher with vocabulary \(loaded.config.vocabSize), not the math tokenizer's \(tokenizer.vocabularySize)")
+                                      message: "\(path) holds a teacher with vocabulary \(loaded.config.vocabSize), smaller than its tokenizer's \(self.codec.tokenizer.vocabularySize)")
+            }
+            if try reader.tokenizerJSON() == nil, loaded.config.vocabSize != Tokenizer.math.vocabularySize {
+                throw CurriculumError(file: curriculum.file, keyPath: "teacher.checkpoint", line: nil,
+                                      message: "\(path) holds a teacher with vocabulary \(loaded.config.vocabSize), not the math tokenizer's \(Tokenizer.math.vocabularySize)")
             }
             teacher = loaded
         } else {
+            chatTemplate = nil
+            self.codec = try codec(Tokenizer.math, chatTemplate: nil, key: "data.prompt_template")
             teacher = try Transformer(config: curriculum.models.teacher, rng: &teacherRNG)
         }
+        tokenizerJSON = (self.codec.tokenizer as? BPETokenizer)?.tokenizerJSON()
+        data = try RunData(curriculum: curriculum, codec: self.codec)
         if let path = curriculum.models.studentCheckpoint {
             let loaded = try CheckpointReader(path: path).loadTransformer(role: "student")
             guard loaded.config.vocabSize == teacher.config.vocabSize else {

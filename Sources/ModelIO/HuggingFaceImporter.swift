@@ -1,0 +1,72 @@
+import Foundation
+import Model
+import Tokenizers
+
+/// A Hugging Face model folder: `config.json`, `model.safetensors` or `model.safetensors.index.json` over
+/// shards (F32, F16 or BF16, read into float32), and `tokenizer.json` / `tokenizer_config.json` when present.
+public enum HuggingFaceImporter {
+    /// The architectures (`config.json` `architectures`) this code builds.
+    public static let supportedArchitectures = ["LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"]
+
+    /// Loads the model in `folder`.
+    /// - Throws: `ModelFileError` naming the file and key or tensor; `TokenizerFileError` for a bad tokenizer.json.
+    public static func load(folder: String) throws -> ImportedModel {
+        let config = try readConfig(folder: folder)
+        let weights = try SafetensorsModel(folder: folder)
+        let model = try Transformer(config: config)
+        let expected = Set(model.parameters.views.map(\.name))
+        // A tensor the config does not account for (a bias, an expert, a norm) means another architecture:
+        // computing without it would give wrong logits silently.
+        let ignorable: (String) -> Bool = { name in
+            name.hasSuffix("rotary_emb.inv_freq") || (config.tieWordEmbeddings && name == "lm_head.weight")
+        }
+        if let extra = weights.tensorNames.first(where: { !expected.contains($0) && !ignorable($0) }) {
+            throw ModelFileError.badKey(file: folder, key: extra,
+                                        reason: "tensor not used by a \(config.modelType) model with this config.json; the folder holds another architecture or variant")
+        }
+        let names = Set(weights.tensorNames)
+        try ModelImporter.fill(model, file: folder, shape: { names.contains($0) ? try weights.info($0).shape : nil },
+                               read: { try weights.read($0, into: $1, count: $2) })
+        let tokenizerPath = folder + "/tokenizer.json"
+        let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath) ? try BPETokenizer.load(path: tokenizerPath) : nil
+        return ImportedModel(model: model, tokenizer: tokenizer, chatTemplate: try chatTemplate(folder: folder),
+                             source: folder, summary: "Hugging Face folder (\(config.modelType), \(weights.tensorNames.count) tensors)")
+    }
+
+    /// `config.json` decoded and checked, with its `architectures` entry checked too.
+    public static func readConfig(folder: String) throws -> TransformerConfig {
+        let path = folder + "/config.json"
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ModelFileError.unreadable(file: path, reason: "a Hugging Face model folder needs config.json (\(error.localizedDescription))")
+        }
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let architectures = object["architectures"] as? [String],
+           let other = architectures.first(where: { !supportedArchitectures.contains($0) }) {
+            throw ModelFileError.unsupported(file: path, what: "architecture \(other)", supported: supportedArchitectures.joined(separator: ", "))
+        }
+        do {
+            return try TransformerConfig.fromJSON(String(decoding: data, as: UTF8.self))
+        } catch let e as ConfigurationError {
+            throw ModelFileError.badKey(file: path, key: e.key, reason: e.message)
+        }
+    }
+
+    /// The `chat_template` of `tokenizer_config.json` (a string, or the "default" of a list of named ones).
+    static func chatTemplate(folder: String) throws -> String? {
+        let path = folder + "/tokenizer_config.json"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ModelFileError.unreadable(file: path, reason: error.localizedDescription)
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ModelFileError.malformed(file: path, offset: 0, reason: "not a JSON object")
+        }
+        if let text = object["chat_template"] as? String { return text }
+        if let named = object["chat_template"] as? [[String: Any]] {
+            return named.first(where: { $0["name"] as? String == "default" })?["template"] as? String
+        }
+        return nil
+    }
+}
