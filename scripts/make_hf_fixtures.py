@@ -6,13 +6,16 @@ Run with a virtualenv holding torch and transformers (`pip install torch==2.13.0
 Writes Tests/ModelIOTests/Fixtures/hf/<name>/ (config.json, safetensors as transformers' save_pretrained
 writes them) and <name>/logits.json: the token ids and the float32 logits transformers computes for them.
 Models: a Llama with Llama 3 rotary scaling and tied embeddings (float32), a Qwen2 (QKV bias) saved in
-bfloat16 and sharded, a Qwen3 (q/k norms, explicit head_dim different from hidden/heads) in float16.
+bfloat16 and sharded, a Qwen3 (q/k norms, explicit head_dim different from hidden/heads) in float16, and a tiny
+chat model for curriculum tests: a Qwen2 over a 400-token byte-level BPE tokenizer trained by the `tokenizers`
+library on GSM8K text, with ChatML special tokens and chat template (tokenizer.json, tokenizer_config.json).
 """
 import json
 import os
 import shutil
 
 import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "ModelIOTests", "Fixtures", "hf")
@@ -48,6 +51,27 @@ def write(name, model, dtype, shard=None):
     print(name, sorted(os.listdir(folder)))
 
 
+def chat_tokenizer(folder):
+    """A 400-token byte-level BPE with ChatML specials, trained on GSM8K questions and answers."""
+    data = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "gsm8k", "train.jsonl")
+    rows = [json.loads(line) for line in open(data)][:2000]
+    texts = [r["question"] + "\n" + r["answer"] for r in rows]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    tok.save(os.path.join(folder, "tokenizer.json"))
+    template = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+                "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+    with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+        json.dump({"chat_template": template, "eos_token": "<|im_end|>", "bos_token": None, "pad_token": "<|endoftext|>",
+                   "tokenizer_class": "PreTrainedTokenizerFast"}, f, indent=1)
+    return tok.get_vocab_size()
+
+
 def main():
     torch.manual_seed(0)
     common = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
@@ -65,6 +89,17 @@ def main():
     qwen3 = Qwen3ForCausalLM(Qwen3Config(**common, head_dim=16, tie_word_embeddings=False, rope_theta=1000000.0))
     randomize(qwen3, 3)
     write("qwen3-f16", qwen3, torch.float16)
+
+    folder = os.path.join(OUT, "qwen2-chat")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    vocab = chat_tokenizer(folder)
+    chat = Qwen2ForCausalLM(Qwen2Config(**dict(common, vocab_size=vocab, max_position_embeddings=256),
+                                        tie_word_embeddings=True, rope_theta=10000.0))
+    randomize(chat, 4)
+    chat.eval()
+    chat.save_pretrained(folder, safe_serialization=True)
+    print("qwen2-chat", sorted(os.listdir(folder)), "vocab", vocab)
 
 
 if __name__ == "__main__":
