@@ -26,8 +26,17 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Let OpenBLAS thread products itself with this many threads instead of splitting them (0: split).")
     var blasThreads = 0
 
-    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint, ppo (model needs kernels' sgemm peak).")
-    var phases = "kernels,model,checkpoint,ppo"
+    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint, ppo, tokenize (model needs kernels' sgemm peak).")
+    var phases = "kernels,model,checkpoint,ppo,tokenize"
+
+    @Option(help: "For tokenize: a tokenizer.json or GGUF file (default: SmolLM2's GGUF from `make smollm2`, else the SmolLM-style test tokenizer).")
+    var tokenizer: String?
+
+    @Option(help: "For tokenize: GSM8K's train.jsonl.")
+    var text = "../shared/data/gsm8k/train.jsonl"
+
+    @Option(help: "For tokenize: also write the tokenizer as tokenizer.json here (scripts/compare_tokenizers.py loads it in the library).")
+    var tokenizerExport: String?
 
     @Option(help: "Folder for the checkpoint save/load measurement (same disk as your checkpoints).")
     var scratch = "checkpoints"
@@ -41,9 +50,9 @@ struct BenchCommand: ParsableCommand {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
         guard (0...64).contains(blasThreads) else { throw ValidationError("--blas-threads must be in 0...64, got \(blasThreads)") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64, got \(threads)") }
-        let known: Set<String> = ["kernels", "model", "checkpoint", "ppo"]
+        let known: Set<String> = ["kernels", "model", "checkpoint", "ppo", "tokenize"]
         for p in selectedPhases where !known.contains(p) {
-            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint, ppo")
+            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint, ppo, tokenize")
         }
         if selectedPhases.contains("model") && !selectedPhases.contains("kernels") {
             throw ValidationError("--phases: model needs kernels (MFU is measured against the sgemm peak of the same run)")
@@ -76,6 +85,11 @@ struct BenchCommand: ParsableCommand {
             try CheckpointBench(reps: reps, folder: scratch).run(into: &report, log: say)
         }
         if selectedPhases.contains("ppo") { try PPOBench(reps: reps).run(into: &report, log: say) }
+        if selectedPhases.contains("tokenize") {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+            try TokenizeBench(reps: min(reps, 5), tokenizerPath: tokenizer ?? TokenizeBench.defaultTokenizer(packageRoot: root),
+                              textPath: text, export: tokenizerExport).run(into: &report, log: say)
+        }
         let text = report.json()
         if json { print(text) }
         if let out {
