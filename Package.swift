@@ -38,6 +38,13 @@ let package = Package(
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "ModelIO", targets: ["ModelIO"]),
+        .library(name: "Checkpoint", targets: ["Checkpoint"]),
+        .library(name: "Data", targets: ["Data"]),
+        .library(name: "Reward", targets: ["Reward"]),
+        .library(name: "PPO", targets: ["PPO"]),
+        .library(name: "Eval", targets: ["Eval"]),
+        .library(name: "Telemetry", targets: ["Telemetry"]),
+        .library(name: "Stages", targets: ["Stages"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),

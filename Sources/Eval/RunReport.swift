@@ -9,6 +9,9 @@ public struct RunReport: Sendable {
         public var plan: RunReportPlan.Row
         /// How it did.
         public var report: ModelReport
+        /// Mean per-token KL(teacher || this model) on the suite's reference traces (nats), nil for the teacher row
+        /// or when it cannot be computed (no teacher row, another vocabulary).
+        public var klToTeacher: Double?
     }
 
     /// The run folder.
@@ -29,11 +32,16 @@ public struct RunReport: Sendable {
     public init(runDirectory: String, plan: RunReportPlan, suite: EvalSuite, evaluator: Evaluator, source: ModelSource,
                 progress: ((EvalProgress) -> Void)? = nil) throws {
         var rows: [Row] = []
+        // the teacher stays loaded so every other row's distributions can be compared with it
+        let teacher = try plan.rows.first { $0.role == "teacher" }.map { try source.model(inFile: $0.file, role: $0.role).model }
         for p in plan.rows {
             let loaded = try source.model(inFile: p.file, role: p.role)
             let report = try evaluator.evaluate(model: loaded.model, codec: loaded.codec, suite: suite, label: p.label,
                                                 role: p.role, progress: progress)
-            rows.append(Row(plan: p, report: report))
+            let kl = p.role == "teacher" ? nil : teacher.flatMap {
+                TeacherDivergence.meanKL(teacher: $0, student: loaded.model, codec: loaded.codec, problems: suite.problems)
+            }
+            rows.append(Row(plan: p, report: report, klToTeacher: kl))
         }
         self.runDirectory = runDirectory
         self.suite = SuiteSummary(suite)
@@ -49,14 +57,15 @@ public struct RunReport: Sendable {
         let ks = config.resolvedKs
         let teacher = rows.first { $0.plan.role == "teacher" }?.report.greedy
         let headers = ["row", "stage file", "params", "accuracy", "step validity"] + (ks.isEmpty ? ["pass@k"] : ks.map { "pass@\($0)" })
-            + ["tokens/s", "accuracy vs teacher", "step validity vs teacher"]
+            + ["tokens/s", "accuracy vs teacher", "step validity vs teacher", "KL to teacher"]
         let body = rows.map { r -> [String] in
             let m = r.report
             let pass = ks.isEmpty ? ["n/a"] : ks.map { Cell.percent(m.passAt($0)) }
             return [r.plan.label, (r.plan.file as NSString).lastPathComponent, Cell.count(m.parameterCount), Cell.percent(m.greedy.accuracy),
                     Cell.percent(m.greedy.stepValidity)] + pass
                 + [Cell.number(m.timing.tokensPerSecond, decimals: 1), Cell.ratio(ratio(m.greedy.accuracy, teacher?.accuracy)),
-                   Cell.ratio(ratio(m.greedy.stepValidity, teacher?.stepValidity))]
+                   Cell.ratio(ratio(m.greedy.stepValidity, teacher?.stepValidity)),
+                   r.klToTeacher.map { Cell.number($0, decimals: 4) } ?? "n/a"]
         }
         return MarkdownTable(headers: headers, rows: body)
     }
@@ -76,7 +85,8 @@ public struct RunReport: Sendable {
                         "pass_at_k": (m.sampling?.passAtK ?? []).map { ["k": $0.k, "value": $0.value] as [String: Any] },
                         "tokens_per_second": m.timing.tokensPerSecond,
                         "accuracy_vs_teacher": json(ratio(m.greedy.accuracy, teacher?.accuracy)),
-                        "step_validity_vs_teacher": json(ratio(m.greedy.stepValidity, teacher?.stepValidity)), "model": m.jsonObject]
+                        "step_validity_vs_teacher": json(ratio(m.greedy.stepValidity, teacher?.stepValidity)),
+                        "kl_to_teacher": json(r.klToTeacher), "model": m.jsonObject]
             },
         ]
     }

@@ -210,7 +210,11 @@ struct EvalCommandTests {
             for (row, label) in zip(rows, labels) {
                 #expect(Set(row.keys) == ["label", "role", "file", "stage_index", "stage_kind", "parameters", "model_bytes", "accuracy",
                                           "step_validity", "pass_at_k", "tokens_per_second", "accuracy_vs_teacher",
-                                          "step_validity_vs_teacher", "model"], "row keys: \(row.keys.sorted())")
+                                          "step_validity_vs_teacher", "kl_to_teacher", "model"], "row keys: \(row.keys.sorted())")
+                // the teacher has no KL to itself; every other row has a finite, non-negative one
+                if label == labels[0] { #expect(row["kl_to_teacher"] is NSNull) } else {
+                    #expect(((row["kl_to_teacher"] as? Double) ?? -1) >= 0, "\(label): \(String(describing: row["kl_to_teacher"]))")
+                }
                 #expect((row["pass_at_k"] as? [[String: Any]])?.compactMap { $0["k"] as? Int } == [1, 2])
                 checkModel(row["model"] as? [String: Any] ?? [:], label: label, problems: 4, samples: 2, ks: [1, 2])
             }
