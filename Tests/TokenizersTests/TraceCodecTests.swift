@@ -37,6 +37,10 @@ struct TraceCodecTests {
         #expect(PromptTemplate.family(ofChatTemplate: "{% for m in messages %}<|im_start|>{{ m.role }}") == .chatml)
         #expect(PromptTemplate.family(ofChatTemplate: "<|start_header_id|>") == .llama3)
         #expect(PromptTemplate.family(ofChatTemplate: nil) == .plain)
+        // DeepSeek-R1 (and its Qwen / Llama distillations): full-width bars and the U+2581 block in its specials
+        #expect(PromptTemplate.deepseek.prompt(question: "Q?") == "<｜User｜>Q?<｜Assistant｜>")
+        #expect(PromptTemplate.deepseek.endToken == "<｜end▁of▁sentence｜>" && PromptTemplate("deepseek") == .deepseek)
+        #expect(PromptTemplate.family(ofChatTemplate: "{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}") == .deepseek)
     }
 
     @Test("a template whose end token the tokenizer lacks is an error that names it")
