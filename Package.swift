@@ -103,7 +103,7 @@ let package = Package(
                     swiftSettings: plain),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: plain),
-        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "Model", "Tensor", "Tokenizers", "TestSupport"],
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "Model", "Tensor", "Tokenizers", "Checkpoint", "CHDF5", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: plain),
         .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),

@@ -115,24 +115,8 @@ struct ScoreCommand: ParsableCommand {
         try reportingErrors {
             let reader = try CheckpointReader(path: checkpoint)
             let model = try reader.loadTransformer(role: role)
-            let ids: [Int32]
-            if let json = try reader.tokenizerJSON() {
-                let tokenizer = try BPETokenizer(json: json, file: "\(checkpoint):/tokenizer/json")
-                guard tokenizer.vocabularySize <= model.config.vocabSize else {
-                    throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer/json",
-                                                  reason: "\(tokenizer.vocabularySize) tokens but role \(role) has vocab_size \(model.config.vocabSize); the tokenizer does not belong to this model")
-                }
-                ids = tokenizer.encode(text)
-            } else {
-                guard let tokenizer = try reader.tokenizer() else {
-                    throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer", reason: "no tokenizer stored; cannot encode text")
-                }
-                guard tokenizer.vocabularySize <= model.config.vocabSize else {
-                    throw CheckpointError.corrupt(file: checkpoint, object: "/tokenizer/symbols",
-                                                  reason: "\(tokenizer.vocabularySize) symbols but role \(role) has vocab_size \(model.config.vocabSize); the tokenizer does not belong to this model")
-                }
-                ids = try tokenizer.encode(text)
-            }
+            let tokenizer = try reader.codec(vocabularySize: model.config.vocabSize, role: role).tokenizer
+            let ids = (tokenizer.beginningOfSequenceID.map { [$0] } ?? []) + (try tokenizer.ids(of: text))
             guard ids.count >= 1 else { throw ValidationError("--text encodes to no tokens; give a non-empty text") }
             guard ids.count <= model.config.maxPositionEmbeddings else {
                 throw ValidationError("--text is \(ids.count) tokens; the model's context is \(model.config.maxPositionEmbeddings)")

@@ -123,25 +123,9 @@ struct CheckpointModelSource: ModelSource {
         let reader = try CheckpointReader(path: path)
         let available = try reader.roles()
         guard available.contains(role) else { throw EvalError.missingRole(file: path, role: role, available: available) }
-        let tokenizer: any TextTokenizer, template: PromptTemplate
-        if let json = try reader.tokenizerJSON() {
-            tokenizer = try BPETokenizer(json: json, file: "\(path):/tokenizer/json")
-            // the template the run trained with, else the chat template's family (an imported model)
-            template = try reader.promptTemplate().flatMap(PromptTemplate.init) ?? PromptTemplate.family(ofChatTemplate: try reader.chatTemplate())
-        } else if let characters = try reader.tokenizer() {
-            tokenizer = characters
-            template = .plain
-        } else {
-            throw EvalError.tokenizer(source: path, reason: "no tokenizer stored (/tokenizer); the prompts cannot be encoded. "
-                                      + "Evaluate a checkpoint written by `distill init` or `distill run`, which store it")
-        }
         let model = try reader.loadTransformer(role: role)
-        guard tokenizer.vocabularySize <= model.config.vocabSize else {
-            throw EvalError.tokenizer(source: path, reason: "the tokenizer has \(tokenizer.vocabularySize) symbols but role \(role) has "
-                                      + "vocab_size \(model.config.vocabSize); the tokenizer does not belong to this model")
-        }
-        do { return (model, try TraceCodec(tokenizer: tokenizer, template: template)) } catch let e as TraceCodecError {
-            throw EvalError.tokenizer(source: path, reason: e.message)
+        do { return (model, try reader.codec(vocabularySize: model.config.vocabSize, role: role)) } catch let e as CheckpointError {
+            throw EvalError.tokenizer(source: path, reason: "\(e)")
         }
     }
 }

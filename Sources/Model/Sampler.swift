@@ -76,6 +76,31 @@ extension Transformer {
                           finishReasons: a.finishReasons + b.finishReasons)
     }
 
+    /// Samples one completion of `prompt` token by token, calling `onToken` with each as soon as it is chosen (for
+    /// printing a generation while it happens); the tokens equal `generate`'s for a single prompt with the same
+    /// options and generator.
+    public func stream(prompt: [Int32], options: SamplingOptions, rng: inout RandomGenerator,
+                       onToken: (Int32) -> Void) -> (tokens: [Int32], finish: FinishReason) {
+        precondition(!prompt.isEmpty, "stream needs a non-empty prompt")
+        precondition(prompt.count < config.maxPositionEmbeddings,
+                     "prompt of \(prompt.count) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")
+        let capacity = min(config.maxPositionEmbeddings, prompt.count + options.maxNewTokens)
+        let cache = KVCache(config: config, batch: 1, capacity: capacity)
+        var logits = step(cache: cache, rows: [0], tokens: prompt, count: prompt.count)
+        var last = Array(UnsafeBufferPointer(start: logits.ptr + (prompt.count - 1) * config.vocabSize, count: config.vocabSize))
+        var tokens: [Int32] = []
+        while tokens.count < options.maxNewTokens {
+            let token = chooseToken(logits: last, options: options, rng: &rng).token
+            tokens.append(token)
+            onToken(token)
+            if options.stopTokens.contains(token) { return (tokens, .stop) }
+            guard cache.lengths[0] < capacity, tokens.count < options.maxNewTokens else { break }
+            logits = step(cache: cache, rows: [0], tokens: [token], count: 1)
+            last = Array(UnsafeBufferPointer(start: logits.ptr, count: config.vocabSize))
+        }
+        return (tokens, .length)
+    }
+
     /// `generate` on the calling thread's share: all `prompts` in one batch.
     private func decode(prompts: [[Int32]], options: SamplingOptions, rng: inout RandomGenerator) -> Generation {
         let longest = prompts.map(\.count).max()!
