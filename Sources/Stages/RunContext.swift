@@ -75,21 +75,21 @@ public final class RunContext {
         } else if let path = curriculum.models.teacherCheckpoint {
             let reader = try CheckpointReader(path: path)
             let loaded = try reader.loadTransformer(role: "teacher")
-            if let json = try reader.tokenizerJSON() {
+            if try reader.tokenizerJSON() != nil {
+                // an imported (or distilled-from-imported) teacher: its BPE tokenizer and templates travel with it
+                do { self.codec = try reader.codec(vocabularySize: loaded.config.vocabSize, role: "teacher", template: template) }
+                catch let e as CheckpointError {
+                    throw CurriculumError(file: curriculum.file, keyPath: template == nil ? "teacher.checkpoint" : "data.prompt_template",
+                                          line: nil, message: "\(e)")
+                }
                 chatTemplate = try reader.chatTemplate()
-                self.codec = try codec(try BPETokenizer(json: json, file: "\(path):/tokenizer/json"), chatTemplate: chatTemplate,
-                                       key: "teacher.checkpoint")
             } else {
+                guard loaded.config.vocabSize == Tokenizer.math.vocabularySize else {
+                    throw CurriculumError(file: curriculum.file, keyPath: "teacher.checkpoint", line: nil,
+                                          message: "\(path) holds a teacher with vocabulary \(loaded.config.vocabSize), not the math tokenizer's \(Tokenizer.math.vocabularySize)")
+                }
                 chatTemplate = nil
                 self.codec = try codec(Tokenizer.math, chatTemplate: nil, key: "teacher.checkpoint")
-            }
-            guard loaded.config.vocabSize >= self.codec.tokenizer.vocabularySize else {
-                throw CurriculumError(file: curriculum.file, keyPath: "teacher.checkpoint", line: nil,
-                                      message: "\(path) holds a teacher with vocabulary \(loaded.config.vocabSize), smaller than its tokenizer's \(self.codec.tokenizer.vocabularySize)")
-            }
-            if try reader.tokenizerJSON() == nil, loaded.config.vocabSize != Tokenizer.math.vocabularySize {
-                throw CurriculumError(file: curriculum.file, keyPath: "teacher.checkpoint", line: nil,
-                                      message: "\(path) holds a teacher with vocabulary \(loaded.config.vocabSize), not the math tokenizer's \(Tokenizer.math.vocabularySize)")
             }
             teacher = loaded
         } else {

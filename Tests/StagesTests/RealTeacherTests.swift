@@ -59,6 +59,13 @@ struct RealTeacherTests {
             #expect(try reader.chatTemplate()?.contains("<|im_start|>") == true)
             #expect(try reader.tokenizer() == nil)
 
+            // the fine-tuned teacher as a checkpoint teacher: its BPE tokenizer and chat template come with it
+            let teacherFile = dir + "/a/stage-0-teacher-sft.h5"
+            let again = try CurriculumRunner(curriculum: try Curriculum(text: Self.text.replacingOccurrences(
+                of: "teacher: {hf: \(chatTeacher)}", with: "teacher: {checkpoint: \(teacherFile)}")), runDirectory: dir + "/c")
+            #expect(again.context.codec.template == .chatml && again.context.tokenizer.vocabularySize == 400)
+            #expect(snapshot(again.context.teacher.parameters) == snapshot(try CheckpointReader(path: teacherFile).loadTransformer(role: "teacher").parameters))
+
             // stopped after 3 steps and resumed: bit-identical to the uninterrupted run
             var steps = 0
             let first = try CurriculumRunner(curriculum: curriculum, runDirectory: dir + "/b", observer: { e in
