@@ -41,13 +41,8 @@ public final class Transformer {
 
     /// A model with HF's initialisation: every Linear/Embedding weight N(0, 0.02), norms 1, biases 0.
     /// - Throws: `ConfigurationError` when the config is invalid.
-    public init(config: TransformerConfig, rng: inout RandomGenerator) throws {
-        try config.validate()
-        self.config = config
-        dropoutProbability = config.hiddenDropout
-        parameters = ParameterStore(Transformer.parameterSpecs(config))
-        rope = RotaryTable(headDim: config.headDim, positions: config.maxPositionEmbeddings,
-                           inverseFrequencies: config.ropeInverseFrequencies)
+    public convenience init(config: TransformerConfig, rng: inout RandomGenerator) throws {
+        try self.init(config: config)
         parameters.initialize(rng: &rng) { view, rng in
             if view.name.hasSuffix("norm.weight") { return [Float](repeating: 1, count: view.count) }
             if view.name.hasSuffix(".bias") { return [Float](repeating: 0, count: view.count) }
