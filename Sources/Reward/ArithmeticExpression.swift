@@ -4,6 +4,10 @@
 /// `^` (right-associative, so `-2^2 = -4` and `2^3^2 = 512`); postfix `%` (divide by 100). `mod` is the
 /// mathematical remainder, taking the modulus's sign; `//` is floor division (as in Python, which GSM8K's
 /// calculator annotations were written in).
+///
+/// `%` is read by context. Between two operands it is the remainder, like `mod` and Python's `%`:
+/// `7%3 = 1`, `5 % 2 = 1`, `17 % (2+3) = 2`. After an operand with no operand right after it, it is percent:
+/// `50% = 1/2`, `20% * 50 = 10`, `20% - 5% = 3/20`, `25% of 80`.
 public struct ArithmeticExpression: Sendable, CustomStringConvertible {
     /// The expression tree.
     indirect enum Node: Sendable {

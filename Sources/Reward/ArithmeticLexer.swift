@@ -106,8 +106,19 @@ enum ArithmeticLexer {
             i += 1
         }
         mergeWrittenNumbers(&out, chars)
+        markRemainders(&out)
         markWordTimes(&out)
         return out
+    }
+
+    /// `%` means two things: between two operands it is the remainder (`7%3`, `5 % 2`, `17 % (2+3)`, as in the
+    /// Python of GSM8K's calculator annotations); after an operand with no operand following it is percent (`50%`,
+    /// `20% * 50`, `25% of 80`). The lexer emits percent; this turns those between operands into `mod`.
+    private static func markRemainders(_ tokens: inout [ArithmeticToken]) {
+        guard tokens.count >= 3 else { return }
+        for k in 1..<(tokens.count - 1) where tokens[k].kind == .percent {
+            if tokens[k - 1].endsOperand, tokens[k + 1].startsOperand { tokens[k].kind = .modulo }
+        }
     }
 
     /// Word problems write numbers in forms the digit scanner cannot see alone: a tight fraction after a spaced
