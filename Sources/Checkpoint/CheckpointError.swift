@@ -2,6 +2,8 @@
 public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     /// The file does not exist.
     case notFound(file: String)
+    /// A folder was given where a checkpoint file belongs; `newest` is the newest `step-N.h5` in it, if any.
+    case isDirectory(path: String, newest: String?)
     /// The file is not a TraceDistill checkpoint (missing or different `format` attribute).
     case wrongFormat(file: String, found: String)
     /// The checkpoint's format version is not one this build reads.
@@ -21,6 +23,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .notFound(let f):
             return "\(f): no such checkpoint file"
+        case .isDirectory(let path, let newest):
+            let example = newest ?? (path.hasSuffix("/") ? path : path + "/") + "step-N.h5"
+            return "\(path) is a directory; give a checkpoint file such as \(example), or use `distill status \(path)` to see the run it holds"
         case .wrongFormat(let f, let found):
             return "\(f): not a TraceDistill checkpoint (format attribute is \(found.isEmpty ? "missing" : "\"\(found)\""), expected \"\(checkpointFormat)\")"
         case .unsupportedVersion(let f, let found, let supported):

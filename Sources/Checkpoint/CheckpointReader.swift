@@ -16,10 +16,17 @@ public final class CheckpointReader {
     public let curriculumSHA256: String
 
     /// Opens `path` and checks the format name and version.
-    /// - Throws: `CheckpointError` (not found, wrong format, unsupported version, damaged).
+    /// - Throws: `CheckpointError` (not found, a directory, wrong format, unsupported version, damaged).
     public init(path: String) throws {
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError.notFound(file: path) }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CheckpointError.notFound(file: path) }
+        guard !isDirectory.boolValue else {
+            // A run folder: name its newest checkpoint (a folder that cannot be listed gets the generic example).
+            let newest: String?
+            do { newest = try CheckpointDirectory(path: path).files().last?.path } catch { newest = nil }
+            throw CheckpointError.isDirectory(path: path, newest: newest)
+        }
         do {
             file = try HDF5Object.open(path)
         } catch let e as HDF5Error {
