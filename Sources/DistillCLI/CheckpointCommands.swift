@@ -8,6 +8,7 @@ import Tensor
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     init(_ error: Error) { description = "\(error)" }
+    init(message: String) { description = message }
 }
 
 /// Runs `body`, turning library errors into a clean message for the user.
@@ -25,7 +26,11 @@ func printJSON(_ value: Any) throws {
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a checkpoint's format, run position, stages, model roles and controller states.")
+        abstract: "Show a checkpoint's format, run position, stages, model roles and controller states.",
+        discussion: """
+            Every dataset's checksum is verified first (a damaged file exits 1 naming the damaged dataset); \
+            --no-verify skips that and says so in the output.
+            """)
 
     @Argument(help: "The checkpoint file (.h5).")
     var file: String
@@ -36,9 +41,19 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Add a SHA-256 over each role's parameters (equal hashes mean bit-identical weights).")
     var hash = false
 
+    @Flag(name: .customLong("no-verify"),
+          help: "Do not verify every dataset's checksum first (the report then says the file was not verified).")
+    var noVerify = false
+
     func run() throws {
         try reportingErrors {
             let r = try CheckpointReader(path: file)
+            if !noVerify {
+                do { try r.verify() } catch let e as CheckpointError {
+                    throw CommandFailure(message: "\(e)\n(inspect verifies every dataset's checksum; `distill inspect \(file) --no-verify` "
+                                         + "shows the rest of the report without the check)")
+                }
+            }
             let run = try r.run()
             let stages = try r.stages()
             var roles: [[String: Any]] = []
@@ -53,7 +68,7 @@ struct InspectCommand: ParsableCommand {
             let tokenizer = try r.tokenizer()
             if json {
                 try printJSON([
-                    "file": file, "format": checkpointFormat, "format_version": r.formatVersion, "created_utc": r.createdUTC,
+                    "file": file, "checksums_verified": !noVerify, "format": checkpointFormat, "format_version": r.formatVersion, "created_utc": r.createdUTC,
                     "library_version": r.libraryVersion, "curriculum_sha256": r.curriculumSHA256,
                     "stage_index": run.stageIndex, "global_step": run.globalStep,
                     "validation_metric": run.validationMetric.map { $0 as Any } ?? NSNull(),
@@ -68,6 +83,7 @@ struct InspectCommand: ParsableCommand {
             print("file:        \(file)")
             print("format:      \(checkpointFormat) v\(r.formatVersion) (library \(r.libraryVersion))")
             print("created:     \(r.createdUTC)")
+            print("checksums:   " + (noVerify ? "not verified (--no-verify)" : "verified (every dataset)"))
             print("curriculum:  sha256 \(r.curriculumSHA256)")
             print("run:         stage \(run.stageIndex), global step \(run.globalStep)"
                   + (run.validationMetric.map { ", validation metric \($0)" } ?? ""))
