@@ -16,6 +16,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(file: String, dataset: String, expected: [Int], actual: [Int])
     /// The file is damaged: truncated, checksum mismatch, unreadable object.
     case corrupt(file: String, object: String, reason: String)
+    /// A role's weights hold NaN or infinite values (stored faithfully, so the checksums are valid): `count` of the
+    /// `total` values of `tensor` (`nan` of them NaN), and `otherTensors` more tensors with such values.
+    case nonFiniteWeights(file: String, role: String, tensor: String, count: Int, nan: Int, total: Int, otherTensors: Int)
     /// The operating system refused a write, rename or fsync.
     case io(file: String, reason: String)
 
@@ -41,6 +44,11 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "\(f): dataset \(ds) has shape \(actual), the model expects \(expected) (different model config?)"
         case .corrupt(let f, let object, let reason):
             return "\(f): damaged checkpoint at \(object): \(reason)"
+        case .nonFiniteWeights(let f, let role, let tensor, let count, let nan, let total, let others):
+            let also = others == 0 ? "" : " (and \(others) more tensor\(others == 1 ? "" : "s") of the role)"
+            return "\(f): role \(role): \(tensor) holds \(count) non-finite values of \(total) (\(nan) NaN, \(count - nan) infinite)\(also); "
+                + "the checksums are valid, so they were saved this way (a run that diverged?) and the model cannot run: "
+                + "use an earlier checkpoint of the run (distill status lists the newest valid one) or retrain with a lower learning rate"
         case .io(let f, let reason):
             return "\(f): \(reason)"
         }

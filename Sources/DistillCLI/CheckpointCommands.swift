@@ -140,8 +140,16 @@ struct ScoreCommand: ParsableCommand {
             guard ids.count <= model.config.maxPositionEmbeddings else {
                 throw ValidationError("--text is \(ids.count) tokens; the model's context is \(model.config.maxPositionEmbeddings)")
             }
-            let logp = withNoGrad { logSoftmax(model.forward(tokens: ids, batch: 1, length: ids.count).logits) }
+            let logits = withNoGrad { model.forward(tokens: ids, batch: 1, length: ids.count).logits }  // (1, T, V)
             let v = model.config.vocabSize
+            // Finite weights can still overflow; NaN log-probabilities are not JSON, and not an answer either.
+            if let t = (0..<ids.count).first(where: { t in (0..<v).contains { !logits.ptr[t * v + $0].isFinite } }) {
+                let symbol = Int(ids[t]) < tokenizer.symbols.count ? tokenizer.symbols[Int(ids[t])] : "?"
+                throw CommandFailure(message: "\(checkpoint): role \(role) gives non-finite logits (NaN or infinity) at position \(t) "
+                                     + "(token id \(ids[t]), \(String(reflecting: symbol))), although its weights are finite: the "
+                                     + "forward pass overflows Float, so the model cannot score; use an earlier checkpoint of the run")
+            }
+            let logp = withNoGrad { logSoftmax(logits) }
             let scores = (1..<max(ids.count, 1)).map { Double(logp.ptr[(($0 - 1) * v) + Int(ids[$0])]) }
             try printJSON(["tokens": ids.map { Int($0) }, "logprobs": scores])
         }
