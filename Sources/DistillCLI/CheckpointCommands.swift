@@ -178,7 +178,9 @@ struct InitCommand: ParsableCommand {
     @Option(help: "The model role to store it under.")
     var role = "student"
 
-    @Option(help: "Seed for the initial weights.")
+    // parsing: .unconditional on numeric options: `--count -5` reaches validation ("must be at least 1, got -5")
+    // instead of being taken for an unknown option `-5` ("Missing value for '--count'").
+    @Option(parsing: .unconditional, help: "Seed for the initial weights.")
     var seed: UInt64 = 0
 
     static func presetConfig(_ p: Preset, vocab: Int) -> TransformerConfig {

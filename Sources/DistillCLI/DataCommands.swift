@@ -17,16 +17,18 @@ struct GenerateDataCommand: ParsableCommand {
     @Option(help: "Comma-separated domains, e.g. addition,linear (or all).")
     var domain: String
 
-    @Option(help: "Total number of rows, shared evenly across the domains.")
+    // parsing: .unconditional on numeric options: `--count -5` reaches validation ("must be at least 1, got -5")
+    // instead of being taken for an unknown option `-5` ("Missing value for '--count'").
+    @Option(parsing: .unconditional, help: "Total number of rows, shared evenly across the domains.")
     var count: Int
 
     @Option(help: "The split: train, validation or test.")
     var split = "train"
 
-    @Option(help: "Seed; the same options give the same file.")
+    @Option(parsing: .unconditional, help: "Seed; the same options give the same file.")
     var seed: UInt64 = 0
 
-    @Option(help: "Difficulty 1 (easiest) to 5: digits, coefficient and modulus sizes grow with it.")
+    @Option(parsing: .unconditional, help: "Difficulty 1 (easiest) to 5: digits, coefficient and modulus sizes grow with it.")
     var difficulty = 2
 
     @Option(help: "The JSONL file to write.")

@@ -27,10 +27,12 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "Where to write the SVG files (default: RUN_DIR/plots).")
     var out: String?
 
-    @Option(help: "Which generated test problem to show attention on (0-based; all domains, difficulty 2, seed 0).")
+    // parsing: .unconditional on numeric options: `--count -5` reaches validation ("must be at least 1, got -5")
+    // instead of being taken for an unknown option `-5` ("Missing value for '--count'").
+    @Option(parsing: .unconditional, help: "Which generated test problem to show attention on (0-based; all domains, difficulty 2, seed 0).")
     var problem = 0
 
-    @Option(help: "The student layer (0-based); the teacher layer is the one the uniform layer map pairs with it.")
+    @Option(parsing: .unconditional, help: "The student layer (0-based); the teacher layer is the one the uniform layer map pairs with it.")
     var layer = 0
 
     @Option(help: "Show attention on this text instead of a generated problem.")
@@ -39,7 +41,7 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "The checkpoint to take the models from (default: the newest valid one in RUN_DIR).")
     var checkpoint: String?
 
-    @Option(help: "At most this many tokens (BOS included) of the problem text are shown.")
+    @Option(parsing: .unconditional, help: "At most this many tokens (BOS included) of the problem text are shown.")
     var maxTokens = 48
 
     @OptionGroup var logging: LoggingOptions
