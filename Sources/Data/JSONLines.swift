@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// Reads JSONL files row by row, turning every problem into a `DataError` with file, line and field.
@@ -81,6 +82,9 @@ enum JSONLines {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            // A regular file where the folder should be is its own cause; otherwise the folder is missing.
+            let diagnosed = WriteFailure.diagnose(path: path, target: .file)
+            if case .notDirectory = diagnosed.cause { throw DataError.writeFailed(path: path, reason: diagnosed.reason) }
             throw DataError.writeFailed(path: path, reason: "the folder \(folder) does not exist; create it first")
         }
         var text = lines.joined(separator: "\n")
@@ -88,7 +92,8 @@ enum JSONLines {
         do {
             try Foundation.Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw DataError.writeFailed(path: path, reason: error.localizedDescription)
+            throw DataError.writeFailed(path: path, reason: WriteFailure.diagnose(path: path, target: .file, error: error,
+                                                                                   exampleName: "rows.jsonl").reason)
         }
     }
 }

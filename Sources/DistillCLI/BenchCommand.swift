@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileErrors
 import Foundation
 import Model
 import Tensor
@@ -82,7 +83,8 @@ struct BenchCommand: ParsableCommand {
         if json { print(text) }
         if let out {
             do { try (text + "\n").write(toFile: out, atomically: false, encoding: .utf8) } catch {
-                throw ValidationError("cannot write --out \(out): \(error.localizedDescription)")
+                throw ValidationError("cannot write --out \(out): "
+                                      + WriteFailure.diagnose(path: out, target: .file, error: error, exampleName: "bench.json").reason)
             }
         }
     }

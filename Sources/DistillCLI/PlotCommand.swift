@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Data
+import FileErrors
 import Foundation
 import Logging
 import Model
@@ -64,7 +65,8 @@ struct PlotCommand: ParsableCommand {
             do {
                 try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
             } catch {
-                throw TelemetryError.io(path: outDirectory, reason: "cannot create the output folder: \(error.localizedDescription)")
+                throw TelemetryError.io(path: outDirectory, reason: "cannot create the output folder: "
+                                        + WriteFailure.diagnose(path: outDirectory, target: .folder, error: error, createsFolders: true).reason)
             }
 
             var written = 0
@@ -202,7 +204,7 @@ struct PlotCommand: ParsableCommand {
     /// Writes `text` to `path`.
     func write(_ text: String, to path: String) throws {
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw TelemetryError.io(path: path, reason: "cannot write: \(error.localizedDescription)")
+            throw TelemetryError.io(path: path, reason: "cannot write: " + WriteFailure.diagnose(path: path, target: .file, error: error).reason)
         }
     }
 }
