@@ -64,28 +64,31 @@ let package = Package(
         .target(name: "Tokenizers", swiftSettings: fastMath),
         // ModelIO: Hugging Face folders (config.json, safetensors) and GGUF files, read through mapped memory.
         .target(name: "ModelIO", dependencies: ["Model", "Tensor", "Tokenizers"], swiftSettings: fastMath),
+        // FileErrors: why a write failed (path, cause in words, fix), for every target that writes files. Foundation only.
+        .target(name: "FileErrors", swiftSettings: plain),
         .target(name: "Checkpoint",
-                dependencies: ["Model", "Tensor", "Tokenizers", "CHDF5", .product(name: "Crypto", package: "swift-crypto")],
+                dependencies: ["Model", "Tensor", "Tokenizers", "CHDF5", "FileErrors", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastMath),
         // Data -> Reward: cleaning keeps only traces whose steps the Reward verifier accepts, and the
         // MATH adapter uses Reward's answer normaliser. Neither knows about models.
-        .target(name: "Data", dependencies: ["Reward"], swiftSettings: plain),
+        .target(name: "Data", dependencies: ["Reward", "FileErrors"], swiftSettings: plain),
         .target(name: "Reward", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: plain),
         .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
-        .target(name: "Eval", dependencies: ["Model", "Data", "Reward", "Tensor"], swiftSettings: plain),
-        // Telemetry: progress, logs, metrics files, TensorBoard events and SVG charts. Foundation and swift-log
-        // only (no Tensor/Model), so the runner and the CLI both use it without pulling in training code.
-        .target(name: "Telemetry", dependencies: [.product(name: "Logging", package: "swift-log")],
+        .target(name: "Eval", dependencies: ["Model", "Data", "Reward", "Tensor", "FileErrors"], swiftSettings: plain),
+        // Telemetry: progress, logs, metrics files, TensorBoard events and SVG charts. Foundation, swift-log and
+        // FileErrors only (no Tensor/Model), so the runner and the CLI both use it without pulling in training code.
+        .target(name: "Telemetry", dependencies: ["FileErrors", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: plain),
         .target(name: "Stages",
                 dependencies: ["Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Data", "Reward", "PPO", "Eval", "Telemetry",
+                               "FileErrors",
                                .product(name: "Yams", package: "Yams"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: plain),
         .executableTarget(
             name: "DistillCLI",
             dependencies: [
-                "Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO", "Telemetry",
+                "Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO", "Telemetry", "FileErrors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -107,7 +110,8 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: plain),
         .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Model", "ModelIO", "Tensor", "Data", "PPO", "TestSupport"],
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Model", "ModelIO", "Tensor", "Data", "PPO", "FileErrors",
+                                                       "TestSupport"],
                     swiftSettings: plain),
         .testTarget(name: "PPOTests", dependencies: ["PPO", "Model", "Tensor", "Reward", "Data", "TestSupport"],
                     swiftSettings: plain),

@@ -1,4 +1,5 @@
 import Crypto
+import FileErrors
 import Foundation
 import Model
 import Tensor
@@ -146,26 +147,38 @@ public enum CheckpointWriter {
     /// `path`, then the folder fsynced. A crash at any point leaves either the old file or the new one.
     /// - Parameter beforeRename: fault injection for crash tests: runs when the complete temporary file is on
     ///   disk and not yet renamed.
+    /// - Throws: `CheckpointError.io` naming the path, the cause in words (a directory at `path`, a file above it,
+    ///   permission denied, disk full) and what to do.
     public static func save(_ contents: CheckpointContents, to path: String, beforeRename: (() -> Void)? = nil) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
+        func failure(_ doing: String = "", errno code: Int32? = nil, error: Error? = nil) -> CheckpointError {
+            .io(file: path, reason: doing + WriteFailure.diagnose(path: path, target: .file, errno: code, error: error, createsFolders: true,
+                                                                  exampleName: "step-0.h5").reason)
+        }
+        // A folder at `path` would only fail at the rename, after the whole file was written.
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue { throw failure() }
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         } catch {
-            throw CheckpointError.io(file: path, reason: "cannot create folder \(dir): \(error.localizedDescription)")
+            throw failure("cannot create folder \(dir): ", error: error)
         }
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
         do {
             try write(contents, to: tmp)  // the HDF5 file is closed when this returns
             try fsyncPath(tmp, directory: false)
             beforeRename?()
-            guard rename(tmp, path) == 0 else {
-                throw CheckpointError.io(file: path, reason: "rename from \(tmp) failed: \(String(cString: strerror(errno)))")
-            }
+            guard rename(tmp, path) == 0 else { throw failure(errno: errno) }
             try fsyncPath(dir, directory: true)
         } catch {
             unlink(tmp)
-            if let e = error as? HDF5Error { throw CheckpointError.io(file: path, reason: e.description) }
+            if let e = error as? HDF5Error {
+                // HDF5 reports no errno; what is at the path says more than its text, when anything is wrong there.
+                let diagnosed = WriteFailure.diagnose(path: tmp, target: .file, createsFolders: true)
+                if case .other = diagnosed.cause { throw CheckpointError.io(file: path, reason: e.description) }
+                throw CheckpointError.io(file: path, reason: diagnosed.reason)
+            }
             throw error
         }
     }
@@ -174,7 +187,10 @@ public enum CheckpointWriter {
         let fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY)
         guard fd >= 0 else { throw CheckpointError.io(file: path, reason: "cannot open for fsync: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw CheckpointError.io(file: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else {
+            throw CheckpointError.io(file: path, reason: "fsync failed: " + WriteFailure.diagnose(path: path, target: directory ? .folder : .file,
+                                                                                                  errno: errno).reason)
+        }
     }
 
     private static func write(_ c: CheckpointContents, to path: String) throws {

@@ -2,6 +2,8 @@
 public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     /// The file does not exist.
     case notFound(file: String)
+    /// A folder was given where a checkpoint file belongs; `newest` is the newest `step-N.h5` in it, if any.
+    case isDirectory(path: String, newest: String?)
     /// The file is not a TraceDistill checkpoint (missing or different `format` attribute).
     case wrongFormat(file: String, found: String)
     /// The checkpoint's format version is not one this build reads.
@@ -14,6 +16,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(file: String, dataset: String, expected: [Int], actual: [Int])
     /// The file is damaged: truncated, checksum mismatch, unreadable object.
     case corrupt(file: String, object: String, reason: String)
+    /// A role's weights hold NaN or infinite values (stored faithfully, so the checksums are valid): `count` of the
+    /// `total` values of `tensor` (`nan` of them NaN), and `otherTensors` more tensors with such values.
+    case nonFiniteWeights(file: String, role: String, tensor: String, count: Int, nan: Int, total: Int, otherTensors: Int)
     /// The operating system refused a write, rename or fsync.
     case io(file: String, reason: String)
 
@@ -21,6 +26,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .notFound(let f):
             return "\(f): no such checkpoint file"
+        case .isDirectory(let path, let newest):
+            let example = newest ?? (path.hasSuffix("/") ? path : path + "/") + "step-N.h5"
+            return "\(path) is a directory; give a checkpoint file such as \(example), or use `distill status \(path)` to see the run it holds"
         case .wrongFormat(let f, let found):
             return "\(f): not a TraceDistill checkpoint (format attribute is \(found.isEmpty ? "missing" : "\"\(found)\""), expected \"\(checkpointFormat)\")"
         case .unsupportedVersion(let f, let found, let supported):
@@ -36,6 +44,11 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "\(f): dataset \(ds) has shape \(actual), the model expects \(expected) (different model config?)"
         case .corrupt(let f, let object, let reason):
             return "\(f): damaged checkpoint at \(object): \(reason)"
+        case .nonFiniteWeights(let f, let role, let tensor, let count, let nan, let total, let others):
+            let also = others == 0 ? "" : " (and \(others) more tensor\(others == 1 ? "" : "s") of the role)"
+            return "\(f): role \(role): \(tensor) holds \(count) non-finite values of \(total) (\(nan) NaN, \(count - nan) infinite)\(also); "
+                + "the checksums are valid, so they were saved this way (a run that diverged?) and the model cannot run: "
+                + "use an earlier checkpoint of the run (distill status lists the newest valid one) or retrain with a lower learning rate"
         case .io(let f, let reason):
             return "\(f): \(reason)"
         }

@@ -16,10 +16,17 @@ public final class CheckpointReader {
     public let curriculumSHA256: String
 
     /// Opens `path` and checks the format name and version.
-    /// - Throws: `CheckpointError` (not found, wrong format, unsupported version, damaged).
+    /// - Throws: `CheckpointError` (not found, a directory, wrong format, unsupported version, damaged).
     public init(path: String) throws {
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError.notFound(file: path) }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CheckpointError.notFound(file: path) }
+        guard !isDirectory.boolValue else {
+            // A run folder: name its newest checkpoint (a folder that cannot be listed gets the generic example).
+            let newest: String?
+            do { newest = try CheckpointDirectory(path: path).files().last?.path } catch { newest = nil }
+            throw CheckpointError.isDirectory(path: path, newest: newest)
+        }
         do {
             file = try HDF5Object.open(path)
         } catch let e as HDF5Error {
@@ -303,11 +310,34 @@ extension HDF5Scalar {
 
 extension CheckpointReader {
     /// Builds the transformer stored under `role` (its config and weights).
+    /// - Throws: `CheckpointError`, including `.nonFiniteWeights` when a weight is NaN or infinite (such a model
+    ///   only produces NaN logits: empty completions and a silent 0% in an evaluation).
     public func loadTransformer(role: String) throws -> Transformer {
         let config = try transformerConfig(role: role)
         let model = try Transformer(config: config)  // every weight is overwritten by the load below
         try load(role: role, into: model.parameters, atomic: false)  // a failed load discards the model
+        try checkFinite(model.parameters, role: role)
         return model
+    }
+
+    /// Throws `.nonFiniteWeights` naming the first tensor of `store` with a NaN or infinite value.
+    private func checkFinite(_ store: ParameterStore, role: String) throws {
+        var first: (name: String, count: Int, nan: Int, total: Int)?
+        var others = 0
+        for v in store.views {
+            let values = UnsafeBufferPointer(start: store.values.base + v.offset, count: v.count)
+            var bad = 0, nan = 0
+            for x in values where !x.isFinite {
+                bad += 1
+                if x.isNaN { nan += 1 }
+            }
+            guard bad > 0 else { continue }
+            if first == nil { first = (v.name, bad, nan, v.count) } else { others += 1 }
+        }
+        if let first {
+            throw CheckpointError.nonFiniteWeights(file: path, role: role, tensor: first.name, count: first.count, nan: first.nan,
+                                                   total: first.total, otherTensors: others)
+        }
     }
 
     /// SHA-256 over a role's parameters: for each, in stored order, its name, shape and float32 bytes.

@@ -4,6 +4,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     case unreadableFile(path: String, reason: String)
     /// A JSONL line that is not a valid row; `field` is nil when the line itself is not a JSON object.
     case malformedLine(file: String, line: Int, field: String?, reason: String)
+    /// A JSONL line with bytes that are not UTF-8: the first bad byte, its offset in the line and in the file (0-based).
+    case invalidEncoding(file: String, line: Int, byteInLine: Int, byteInFile: Int, byte: UInt8)
     /// A row whose question belongs to a different split than the file declares.
     case splitMismatch(file: String, line: Int, id: String, expected: DatasetSplit, actual: DatasetSplit)
     /// Two datasets that must be disjoint share questions.
@@ -25,6 +27,10 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformedLine(let file, let line, let field, let reason):
             let place = field.map { "field '\($0)'" } ?? "the line"
             return "\(file):\(line): \(place): \(reason)"
+        case .invalidEncoding(let file, let line, let byteInLine, let byteInFile, let byte):
+            return "\(file):\(line): not valid UTF-8: byte 0x\(String(byte, radix: 16, uppercase: true)) at byte offset \(byteInLine) in the line "
+                + "(byte offset \(byteInFile) in the file; `xxd -s \(byteInFile) -l 16 \(file)` shows it) does not start or continue "
+                + "a UTF-8 character; the file must be UTF-8: re-save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or fix that byte"
         case .splitMismatch(let file, let line, let id, let expected, let actual):
             return "\(file):\(line): row '\(id)' has a \(actual.rawValue) question in a \(expected.rawValue) file; "
                 + "held-out splits are assigned by a hash of the question, so this row leaks across splits: remove it "

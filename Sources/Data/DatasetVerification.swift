@@ -34,6 +34,8 @@ public struct DatasetVerification: Sendable {
     public let claimsByKind: [ArithmeticClaim.Kind: Int]
     /// Claims that hold, by kind.
     public let validClaimsByKind: [ArithmeticClaim.Kind: Int]
+    /// Claims beyond a verification limit (not checked: neither valid nor invalid), by kind.
+    public let uncheckedClaimsByKind: [ArithmeticClaim.Kind: Int]
     /// Rows with an invalid step, in file order.
     public let badRows: [BadRow]
 
@@ -41,13 +43,15 @@ public struct DatasetVerification: Sendable {
     public var claimCount: Int { claimsByKind.values.reduce(0, +) }
     /// All claims that hold.
     public var validClaimCount: Int { validClaimsByKind.values.reduce(0, +) }
-    /// All claims that do not hold (wrong value or no exact value).
-    public var invalidClaimCount: Int { claimCount - validClaimCount }
+    /// All claims beyond a verification limit.
+    public var uncheckedClaimCount: Int { uncheckedClaimsByKind.values.reduce(0, +) }
+    /// All checked claims that do not hold (wrong value or no exact value).
+    public var invalidClaimCount: Int { claimCount - validClaimCount - uncheckedClaimCount }
 
     /// Verifies every row of `dataset`.
     public init(dataset: TraceDataset, verifier: StepVerifier = StepVerifier()) {
         var steps = 0, withClaims = 0
-        var claims: [ArithmeticClaim.Kind: Int] = [:], valid: [ArithmeticClaim.Kind: Int] = [:]
+        var claims: [ArithmeticClaim.Kind: Int] = [:], valid: [ArithmeticClaim.Kind: Int] = [:], unchecked: [ArithmeticClaim.Kind: Int] = [:]
         var bad: [BadRow] = []
         for (record, line) in zip(dataset.records, dataset.lineNumbers) {
             let v = verifier.verify(steps: record.steps)
@@ -57,6 +61,7 @@ public struct DatasetVerification: Sendable {
                 for c in s.claims {
                     claims[c.claim.kind, default: 0] += 1
                     if c.isValid { valid[c.claim.kind, default: 0] += 1 }
+                    if c.isUnchecked { unchecked[c.claim.kind, default: 0] += 1 }
                 }
             }
             if let k = v.firstInvalidStep, let c = v.steps[k].firstInvalidClaim {
@@ -72,6 +77,7 @@ public struct DatasetVerification: Sendable {
         stepsWithClaims = withClaims
         claimsByKind = claims
         validClaimsByKind = valid
+        uncheckedClaimsByKind = unchecked
         badRows = bad
     }
 }

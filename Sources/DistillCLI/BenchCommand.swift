@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileErrors
 import Foundation
 import Model
 import Tensor
@@ -17,13 +18,15 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print the figures as one JSON object on the last line.")
     var json = false
 
-    @Option(help: "Timed samples per figure (the median is reported).")
+    // parsing: .unconditional on numeric options: `--count -5` reaches validation ("must be at least 1, got -5")
+    // instead of being taken for an unknown option `-5` ("Missing value for '--count'").
+    @Option(parsing: .unconditional, help: "Timed samples per figure (the median is reported).")
     var reps = 10
 
-    @Option(help: "Worker threads for products and row kernels (OpenBLAS itself runs single-threaded).")
+    @Option(parsing: .unconditional, help: "Worker threads for products and row kernels (OpenBLAS itself runs single-threaded).")
     var threads = 2
 
-    @Option(help: "Let OpenBLAS thread products itself with this many threads instead of splitting them (0: split).")
+    @Option(parsing: .unconditional, help: "Let OpenBLAS thread products itself with this many threads instead of splitting them (0: split).")
     var blasThreads = 0
 
     @Option(help: "Comma-separated phases to run: kernels, model, checkpoint, ppo, tokenize (model needs kernels' sgemm peak).")
@@ -94,7 +97,8 @@ struct BenchCommand: ParsableCommand {
         if json { print(text) }
         if let out {
             do { try (text + "\n").write(toFile: out, atomically: false, encoding: .utf8) } catch {
-                throw ValidationError("cannot write --out \(out): \(error.localizedDescription)")
+                throw ValidationError("cannot write --out \(out): "
+                                      + WriteFailure.diagnose(path: out, target: .file, error: error, exampleName: "bench.json").reason)
             }
         }
     }

@@ -9,6 +9,7 @@ import Tensor
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     init(_ error: Error) { description = "\(error)" }
+    init(message: String) { description = message }
 }
 
 /// Runs `body`, turning library errors into a clean message for the user.
@@ -26,7 +27,11 @@ func printJSON(_ value: Any) throws {
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a checkpoint's format, run position, stages, model roles and controller states.")
+        abstract: "Show a checkpoint's format, run position, stages, model roles and controller states.",
+        discussion: """
+            Every dataset's checksum is verified first (a damaged file exits 1 naming the damaged dataset); \
+            --no-verify skips that and says so in the output.
+            """)
 
     @Argument(help: "The checkpoint file (.h5).")
     var file: String
@@ -37,9 +42,19 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Add a SHA-256 over each role's parameters (equal hashes mean bit-identical weights).")
     var hash = false
 
+    @Flag(name: .customLong("no-verify"),
+          help: "Do not verify every dataset's checksum first (the report then says the file was not verified).")
+    var noVerify = false
+
     func run() throws {
         try reportingErrors {
             let r = try CheckpointReader(path: file)
+            if !noVerify {
+                do { try r.verify() } catch let e as CheckpointError {
+                    throw CommandFailure(message: "\(e)\n(inspect verifies every dataset's checksum; `distill inspect \(file) --no-verify` "
+                                         + "shows the rest of the report without the check)")
+                }
+            }
             let run = try r.run()
             let stages = try r.stages()
             var roles: [[String: Any]] = []
@@ -54,7 +69,7 @@ struct InspectCommand: ParsableCommand {
             let tokenizer = try r.tokenizer()
             if json {
                 try printJSON([
-                    "file": file, "format": checkpointFormat, "format_version": r.formatVersion, "created_utc": r.createdUTC,
+                    "file": file, "checksums_verified": !noVerify, "format": checkpointFormat, "format_version": r.formatVersion, "created_utc": r.createdUTC,
                     "library_version": r.libraryVersion, "curriculum_sha256": r.curriculumSHA256,
                     "stage_index": run.stageIndex, "global_step": run.globalStep,
                     "validation_metric": run.validationMetric.map { $0 as Any } ?? NSNull(),
@@ -69,6 +84,7 @@ struct InspectCommand: ParsableCommand {
             print("file:        \(file)")
             print("format:      \(checkpointFormat) v\(r.formatVersion) (library \(r.libraryVersion))")
             print("created:     \(r.createdUTC)")
+            print("checksums:   " + (noVerify ? "not verified (--no-verify)" : "verified (every dataset)"))
             print("curriculum:  sha256 \(r.curriculumSHA256)")
             print("run:         stage \(run.stageIndex), global step \(run.globalStep)"
                   + (run.validationMetric.map { ", validation metric \($0)" } ?? ""))
@@ -121,8 +137,16 @@ struct ScoreCommand: ParsableCommand {
             guard ids.count <= model.config.maxPositionEmbeddings else {
                 throw ValidationError("--text is \(ids.count) tokens; the model's context is \(model.config.maxPositionEmbeddings)")
             }
-            let logp = withNoGrad { logSoftmax(model.forward(tokens: ids, batch: 1, length: ids.count).logits) }
+            let logits = withNoGrad { model.forward(tokens: ids, batch: 1, length: ids.count).logits }  // (1, T, V)
             let v = model.config.vocabSize
+            // Finite weights can still overflow; NaN log-probabilities are not JSON, and not an answer either.
+            if let t = (0..<ids.count).first(where: { t in (0..<v).contains { !logits.ptr[t * v + $0].isFinite } }) {
+                let symbol = Int(ids[t]) < tokenizer.symbols.count ? tokenizer.symbols[Int(ids[t])] : "?"
+                throw CommandFailure(message: "\(checkpoint): role \(role) gives non-finite logits (NaN or infinity) at position \(t) "
+                                     + "(token id \(ids[t]), \(String(reflecting: symbol))), although its weights are finite: the "
+                                     + "forward pass overflows Float, so the model cannot score; use an earlier checkpoint of the run")
+            }
+            let logp = withNoGrad { logSoftmax(logits) }
             let scores = (1..<max(ids.count, 1)).map { Double(logp.ptr[(($0 - 1) * v) + Int(ids[$0])]) }
             try printJSON(["tokens": ids.map { Int($0) }, "logprobs": scores])
         }
@@ -151,7 +175,9 @@ struct InitCommand: ParsableCommand {
     @Option(help: "The model role to store it under.")
     var role = "student"
 
-    @Option(help: "Seed for the initial weights.")
+    // parsing: .unconditional on numeric options: `--count -5` reaches validation ("must be at least 1, got -5")
+    // instead of being taken for an unknown option `-5` ("Missing value for '--count'").
+    @Option(parsing: .unconditional, help: "Seed for the initial weights.")
     var seed: UInt64 = 0
 
     static func presetConfig(_ p: Preset, vocab: Int) -> TransformerConfig {

@@ -17,16 +17,18 @@ struct GenerateDataCommand: ParsableCommand {
     @Option(help: "Comma-separated domains, e.g. addition,linear (or all).")
     var domain: String
 
-    @Option(help: "Total number of rows, shared evenly across the domains.")
+    // parsing: .unconditional on numeric options: `--count -5` reaches validation ("must be at least 1, got -5")
+    // instead of being taken for an unknown option `-5` ("Missing value for '--count'").
+    @Option(parsing: .unconditional, help: "Total number of rows, shared evenly across the domains.")
     var count: Int
 
     @Option(help: "The split: train, validation or test.")
     var split = "train"
 
-    @Option(help: "Seed; the same options give the same file.")
+    @Option(parsing: .unconditional, help: "Seed; the same options give the same file.")
     var seed: UInt64 = 0
 
-    @Option(help: "Difficulty 1 (easiest) to 5: digits, coefficient and modulus sizes grow with it.")
+    @Option(parsing: .unconditional, help: "Difficulty 1 (easiest) to 5: digits, coefficient and modulus sizes grow with it.")
     var difficulty = 2
 
     @Option(help: "The JSONL file to write.")
@@ -65,7 +67,8 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Verify every arithmetic claim in every step of a trace file with exact rational arithmetic.",
         discussion: """
             Prints the number of valid and invalid claims, the rows with an invalid step, and for each such row \
-            its id, the step and the correct value. Claims are GSM8K calculator annotations <<expr=value>> \
+            its id, the step and the correct value. A claim beyond a limit that keeps checking fast (\(limits)) is \
+            counted as unchecked, never as invalid. Claims are GSM8K calculator annotations <<expr=value>> \
             and equations in the text (a = b = c). Exit code 0 whatever it finds; 1 when the file cannot be read \
             or a line is malformed.
             """)
@@ -73,6 +76,10 @@ struct VerifyCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case traces, gsm8k
     }
+
+    /// The verifier's limits against abuse, in words.
+    static let limits = "numbers of up to \(ArithmeticExpression.maximumLiteralDigits) digits, exponents up to "
+        + "\(ArithmeticExpression.maximumExponent), powers of up to \(ArithmeticExpression.maximumPowerBits) bits"
 
     enum Claims: String, ExpressibleByArgument, CaseIterable {
         case all, calculator, inline
@@ -103,12 +110,13 @@ struct VerifyCommand: ParsableCommand {
     private func jsonObject(_ r: DatasetVerification) -> [String: Any] {
         var byKind: [String: Any] = [:]
         for kind in [ArithmeticClaim.Kind.calculator, .inline] {
-            byKind[kind.rawValue] = ["claims": r.claimsByKind[kind] ?? 0, "valid": r.validClaimsByKind[kind] ?? 0]
+            byKind[kind.rawValue] = ["claims": r.claimsByKind[kind] ?? 0, "valid": r.validClaimsByKind[kind] ?? 0,
+                                     "unchecked": r.uncheckedClaimsByKind[kind] ?? 0]
         }
         return [
             "file": file, "format": format.rawValue, "rows": r.rowCount, "steps": r.stepCount,
             "steps_with_claims": r.stepsWithClaims, "claims": r.claimCount, "valid_claims": r.validClaimCount,
-            "invalid_claims": r.invalidClaimCount, "claims_by_kind": byKind, "rows_with_invalid_step": r.badRows.count,
+            "invalid_claims": r.invalidClaimCount, "unchecked_claims": r.uncheckedClaimCount, "claims_by_kind": byKind, "rows_with_invalid_step": r.badRows.count,
             "bad_rows": r.badRows.map { b -> [String: Any] in
                 ["id": b.id, "line": b.line, "step_index": b.step, "step_text": b.stepText, "claim": b.claim,
                  "correct_value": b.correctValue.map { $0 as Any } ?? NSNull(),
@@ -123,8 +131,11 @@ struct VerifyCommand: ParsableCommand {
             "\(k.rawValue) \(r.validClaimsByKind[k] ?? 0)/\(r.claimsByKind[k] ?? 0) valid"
         }
         print("file:    \(file) (\(format.rawValue)): \(r.rowCount) rows, \(r.stepCount) steps, \(r.stepsWithClaims) with claims")
-        print("claims:  \(r.claimCount) checked, \(r.validClaimCount) valid, \(r.invalidClaimCount) invalid "
-              + "(\(kind(.calculator)); \(kind(.inline)))")
+        print("claims:  \(r.claimCount) found, \(r.validClaimCount) valid, \(r.invalidClaimCount) invalid, "
+              + "\(r.uncheckedClaimCount) unchecked (\(kind(.calculator)); \(kind(.inline)))")
+        if r.uncheckedClaimCount > 0 {
+            print("unchecked: beyond a limit that keeps checking fast (\(Self.limits)); neither valid nor invalid")
+        }
         print("rows with an invalid step: \(r.badRows.count) of \(r.rowCount)")
         for b in r.badRows {
             let place = b.id == "line \(b.line)" ? b.id : "\(b.id) (line \(b.line))"

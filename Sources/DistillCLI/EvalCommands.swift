@@ -16,34 +16,36 @@ struct EvalOptions: ParsableArguments {
     @Option(help: "The suite file's format: auto (from the first row's fields), traces, gsm8k or math500.")
     var format: SuiteFormat = .auto
 
-    @Option(help: "Difficulty 1...5 of the built-in math-proof suite (default 2); only with --suite math-proof.")
+    // parsing: .unconditional on numeric options: `--count -5` reaches validation ("must be at least 1, got -5")
+    // instead of being taken for an unknown option `-5` ("Missing value for '--count'").
+    @Option(parsing: .unconditional, help: "Difficulty 1...5 of the built-in math-proof suite (default 2); only with --suite math-proof.")
     var difficulty: Int?
 
     @Option(help: "Comma-separated domains of the built-in math-proof suite, e.g. addition,subtraction (default: all 8); only with --suite math-proof.")
     var domain: String?
 
-    @Option(help: "Evaluate only the first N problems (math-proof interleaves domains, so they stay balanced).")
+    @Option(parsing: .unconditional, help: "Evaluate only the first N problems (math-proof interleaves domains, so they stay balanced).")
     var limit: Int?
 
-    @Option(help: "Problems per domain of a built-in suite (math-proof, and report's run suite); more problems, less noise. (default: 40)")
+    @Option(parsing: .unconditional, help: "Problems per domain of a built-in suite (math-proof, and report's run suite); more problems, less noise. (default: 40)")
     var perDomain: Int?
 
     @Option(parsing: .upToNextOption, help: "The k values of pass@k and maj@k, each at most --samples, e.g. --k 1 4 8 (default: 1 and --samples).")
     var k: [Int] = []
 
-    @Option(help: "Sampling temperature for pass@k and maj@k (greedy decoding is always run as well).")
+    @Option(parsing: .unconditional, help: "Sampling temperature for pass@k and maj@k (greedy decoding is always run as well).")
     var temperature: Float = 0.6
 
-    @Option(help: "Nucleus sampling threshold in (0, 1]; 1 turns it off.")
+    @Option(parsing: .unconditional, help: "Nucleus sampling threshold in (0, 1]; 1 turns it off.")
     var topP: Float = 0.95
 
-    @Option(help: "Most new tokens per answer (the model's context also caps it).")
+    @Option(parsing: .unconditional, help: "Most new tokens per answer (the model's context also caps it).")
     var maxNewTokens = 320
 
-    @Option(help: "Problems (or samples) decoded together; latency per problem is its batch's time, so 1 gives unbatched latency.")
+    @Option(parsing: .unconditional, help: "Problems (or samples) decoded together; latency per problem is its batch's time, so 1 gives unbatched latency.")
     var batchSize = 16
 
-    @Option(help: "Seed of the sampling generator.")
+    @Option(parsing: .unconditional, help: "Seed of the sampling generator.")
     var seed: UInt64 = 0
 
     @Option(help: "Training data files (any suite format) the suite must not share a question with; repeatable.")
@@ -155,7 +157,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "The model role: student, teacher, both (teacher and student side by side), or any role in the file.")
     var role = "student"
 
-    @Option(help: "Sampled answers per problem for pass@k and maj@k (0: greedy only).")
+    @Option(parsing: .unconditional, help: "Sampled answers per problem for pass@k and maj@k (0: greedy only).")
     var samples = 0
 
     @OptionGroup var options: EvalOptions
@@ -208,7 +210,7 @@ struct ReportCommand: ParsableCommand {
     @Argument(help: "The run folder (holding stage-<index>-<kind>.h5 checkpoints).")
     var runDirectory: String
 
-    @Option(help: "Sampled answers per problem for pass@k and maj@k (0: greedy only).")
+    @Option(parsing: .unconditional, help: "Sampled answers per problem for pass@k and maj@k (0: greedy only).")
     var samples = 8
 
     @OptionGroup var options: EvalOptions

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Data
+import FileErrors
 import Foundation
 import Logging
 import Model
@@ -27,10 +28,12 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "Where to write the SVG files (default: RUN_DIR/plots).")
     var out: String?
 
-    @Option(help: "Which generated test problem to show attention on (0-based; all domains, difficulty 2, seed 0).")
+    // parsing: .unconditional on numeric options: `--count -5` reaches validation ("must be at least 1, got -5")
+    // instead of being taken for an unknown option `-5` ("Missing value for '--count'").
+    @Option(parsing: .unconditional, help: "Which generated test problem to show attention on (0-based; all domains, difficulty 2, seed 0).")
     var problem = 0
 
-    @Option(help: "The student layer (0-based); the teacher layer is the one the uniform layer map pairs with it.")
+    @Option(parsing: .unconditional, help: "The student layer (0-based); the teacher layer is the one the uniform layer map pairs with it.")
     var layer = 0
 
     @Option(help: "Show attention on this text instead of a generated problem.")
@@ -39,7 +42,7 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "The checkpoint to take the models from (default: the newest valid one in RUN_DIR).")
     var checkpoint: String?
 
-    @Option(help: "At most this many tokens (BOS included) of the problem text are shown.")
+    @Option(parsing: .unconditional, help: "At most this many tokens (BOS included) of the problem text are shown.")
     var maxTokens = 48
 
     @OptionGroup var logging: LoggingOptions
@@ -62,7 +65,8 @@ struct PlotCommand: ParsableCommand {
             do {
                 try FileManager.default.createDirectory(atPath: outDirectory, withIntermediateDirectories: true)
             } catch {
-                throw TelemetryError.io(path: outDirectory, reason: "cannot create the output folder: \(error.localizedDescription)")
+                throw TelemetryError.io(path: outDirectory, reason: "cannot create the output folder: "
+                                        + WriteFailure.diagnose(path: outDirectory, target: .folder, error: error, createsFolders: true).reason)
             }
 
             var written = 0
@@ -200,7 +204,7 @@ struct PlotCommand: ParsableCommand {
     /// Writes `text` to `path`.
     func write(_ text: String, to path: String) throws {
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw TelemetryError.io(path: path, reason: "cannot write: \(error.localizedDescription)")
+            throw TelemetryError.io(path: path, reason: "cannot write: " + WriteFailure.diagnose(path: path, target: .file, error: error).reason)
         }
     }
 }

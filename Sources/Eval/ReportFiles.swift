@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// Writes a report's files into a folder: `report.json`, `report.md` and `completions.jsonl` (every problem's
@@ -8,13 +9,14 @@ public enum ReportFiles {
     public static let names = ["report.json", "report.md", "completions.jsonl"]
 
     /// Writes the three files into `directory` (created when missing) and returns their paths.
-    /// - Throws: `EvalError.writeFailed` naming the path and the reason.
+    /// - Throws: `EvalError.writeFailed` naming the path, the cause in words and what to do.
     @discardableResult
     public static func write(json: [String: Any], markdown: String, models: [ModelReport], to directory: String) throws -> [String] {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw EvalError.writeFailed(path: directory, reason: "cannot create the folder: \(error.localizedDescription)")
+            throw EvalError.writeFailed(path: directory, reason: WriteFailure.diagnose(path: directory, target: .folder, error: error,
+                                                                                      createsFolders: true).reason)
         }
         let jsonData: Foundation.Data
         do {
@@ -28,7 +30,7 @@ public enum ReportFiles {
         for (name, data) in zip(names, contents) {
             let path = (directory as NSString).appendingPathComponent(name)
             do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-                throw EvalError.writeFailed(path: path, reason: error.localizedDescription)
+                throw EvalError.writeFailed(path: path, reason: WriteFailure.diagnose(path: path, target: .file, error: error).reason)
             }
             paths.append(path)
         }

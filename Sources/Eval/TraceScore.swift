@@ -9,7 +9,8 @@ public struct TraceScore: Sendable, Equatable {
     public var correct: Bool
     /// Steps: non-empty lines other than the answer line.
     public var stepCount: Int
-    /// Arithmetic claims found in the steps.
+    /// Arithmetic claims found in the steps and checked (a claim beyond a verification limit is left out: it is
+    /// neither valid nor invalid).
     public var claimCount: Int
     /// Claims that verify exactly.
     public var validClaimCount: Int
@@ -39,7 +40,7 @@ public struct TraceScore: Sendable, Equatable {
         answer = parsed.answer
         correct = parsed.answer.map { AnswerNormalizer.equivalent($0, problem.referenceAnswer) } ?? false
         stepCount = steps.count
-        claimCount = verification.claimCount
+        claimCount = verification.claimCount - verification.uncheckedClaimCount
         validClaimCount = verification.validClaimCount
         firstInvalidStep = verification.firstInvalidStep
         stepF1 = Self.stepF1(steps, reference: problem.referenceSteps)

@@ -7,7 +7,8 @@ public enum ArithmeticError: Error, Equatable, Sendable, CustomStringConvertible
     /// A power with a fractional exponent, whose value is generally irrational.
     case nonIntegerExponent(Rational)
     /// A value too large to compute quickly: a power with an exponent above 100,000 or a result above 2^16 bits,
-    /// or a literal of more than 2,000 digits.
+    /// or a literal of more than 2,000 digits. (The step verifier names which one, as `ArithmeticLimit`, and
+    /// reports the claim as unchecked.)
     case tooLarge
 
     /// A sentence saying what is wrong with the expression.

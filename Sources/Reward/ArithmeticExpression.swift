@@ -4,12 +4,16 @@
 /// `^` (right-associative, so `-2^2 = -4` and `2^3^2 = 512`); postfix `%` (divide by 100). `mod` is the
 /// mathematical remainder, taking the modulus's sign; `//` is floor division (as in Python, which GSM8K's
 /// calculator annotations were written in).
+///
+/// `%` is read by context. Between two operands it is the remainder, like `mod` and Python's `%`:
+/// `7%3 = 1`, `5 % 2 = 1`, `17 % (2+3) = 2`. After an operand with no operand right after it, it is percent:
+/// `50% = 1/2`, `20% * 50 = 10`, `20% - 5% = 3/20`, `25% of 80`.
 public struct ArithmeticExpression: Sendable, CustomStringConvertible {
     /// The expression tree.
     indirect enum Node: Sendable {
         case number(Rational)
-        /// A literal longer than `maximumLiteralDigits`: evaluating it reports `tooLarge`.
-        case oversized
+        /// A literal longer than `maximumLiteralDigits` (its digit count): evaluating it reports `tooLarge`.
+        case oversized(digits: Int)
         case negate(Node)
         case percent(Node)
         case binary(Operator, Node, Node)
@@ -22,10 +26,11 @@ public struct ArithmeticExpression: Sendable, CustomStringConvertible {
 
     /// The largest exponent evaluated, the largest result (in bits) a power may produce, and the longest
     /// number literal: beyond them a claim is reported as too large instead of stalling the verifier on
-    /// `9^9^9` (exact powers and their remainders cost quadratic time in the number of digits).
-    static let maximumExponent = 100_000
-    static let maximumPowerBits = 1 << 16
-    static let maximumLiteralDigits = 2_000
+    /// `9^9^9` (exact powers and their remainders cost quadratic time in the number of digits). The verifier
+    /// reports a claim beyond one of them as unchecked (`ClaimVerdict.unchecked`), never as invalid.
+    public static let maximumExponent = 100_000
+    public static let maximumPowerBits = 1 << 16
+    public static let maximumLiteralDigits = 2_000
     /// Deeper nesting is not an expression anyone writes; the limit keeps recursion off the stack's edge.
     static let maximumNesting = 200
 
@@ -65,13 +70,25 @@ public struct ArithmeticExpression: Sendable, CustomStringConvertible {
     /// The exact value.
     /// - Throws: `ArithmeticError` for division by zero, a non-integer or oversized exponent.
     public func value() throws -> Rational {
-        try Self.evaluate(root, percentAsUnit: false)
+        do { return try Self.evaluate(root, percentAsUnit: false) } catch is LimitExceeded { throw ArithmeticError.tooLarge }
     }
 
     /// The exact value reading `%` as a unit label rather than "divided by 100": word problems write
     /// `(75/100)*100 = 75%`, meaning 75 (percent).
     public func valueWithPercentAsUnit() throws -> Rational {
-        try Self.evaluate(root, percentAsUnit: true)
+        do { return try Self.evaluate(root, percentAsUnit: true) } catch is LimitExceeded { throw ArithmeticError.tooLarge }
+    }
+
+    /// The exact value, or which limit the expression is beyond (for the verifier, which reports such a claim as
+    /// unchecked rather than wrong).
+    /// - Throws: `LimitExceeded` naming the limit; `ArithmeticError` as `value()` does otherwise.
+    func valueWithinLimits() throws -> Rational {
+        try Self.evaluate(root, percentAsUnit: false)
+    }
+
+    /// Thrown inside evaluation when a limit against abuse is exceeded; `value()` reports it as `tooLarge`.
+    struct LimitExceeded: Error {
+        let limit: ArithmeticLimit
     }
 
     /// True when the expression uses `%`.
@@ -94,7 +111,7 @@ public struct ArithmeticExpression: Sendable, CustomStringConvertible {
     private static func evaluate(_ node: Node, percentAsUnit: Bool) throws -> Rational {
         switch node {
         case .number(let v): return v
-        case .oversized: throw ArithmeticError.tooLarge
+        case .oversized(let digits): throw LimitExceeded(limit: .literalDigits(found: digits, limit: maximumLiteralDigits))
         case .negate(let a): return -(try evaluate(a, percentAsUnit: percentAsUnit))
         case .percent(let a):
             let v = try evaluate(a, percentAsUnit: percentAsUnit)
@@ -117,11 +134,13 @@ public struct ArithmeticExpression: Sendable, CustomStringConvertible {
             case .power:
                 guard y.isInteger else { throw ArithmeticError.nonIntegerExponent(y) }
                 guard let e = Int(exactly: y.numerator), abs(e) <= maximumExponent else {
-                    throw ArithmeticError.tooLarge
+                    throw LimitExceeded(limit: .exponent(found: y.displayString, limit: maximumExponent))
                 }
                 let bits = max(x.numerator.magnitude.bitWidth, x.denominator.magnitude.bitWidth)
-                guard bits.multipliedReportingOverflow(by: abs(e)).partialValue <= maximumPowerBits else {
-                    throw ArithmeticError.tooLarge
+                let product = bits.multipliedReportingOverflow(by: abs(e))
+                guard !product.overflow, product.partialValue <= maximumPowerBits else {
+                    throw LimitExceeded(limit: .powerBits(estimated: product.overflow ? Int.max : product.partialValue,
+                                                          limit: maximumPowerBits))
                 }
                 guard let p = x.power(e) else { throw ArithmeticError.divisionByZero }
                 return p
@@ -221,9 +240,9 @@ public struct ArithmeticExpression: Sendable, CustomStringConvertible {
             case .number(let v):
                 i += 1
                 return .number(v)
-            case .oversizedNumber:
+            case .oversizedNumber(let digits):
                 i += 1
-                return .oversized
+                return .oversized(digits: digits)
             case .leftParen:
                 i += 1
                 depth += 1

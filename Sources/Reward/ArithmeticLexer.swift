@@ -3,8 +3,8 @@ struct ArithmeticToken: Equatable {
     /// What the token is.
     enum Kind: Equatable {
         case number(Rational)
-        /// A literal too long to evaluate quickly (see `ArithmeticExpression.maximumLiteralDigits`).
-        case oversizedNumber
+        /// A literal too long to evaluate quickly (see `ArithmeticExpression.maximumLiteralDigits`), with its digit count.
+        case oversizedNumber(digits: Int)
         case plus, minus, times, divide, floorDivide, power, modulo, percent
         case leftParen, rightParen, equals
         /// A run of letters (prose, a variable, a unit).
@@ -71,8 +71,8 @@ enum ArithmeticLexer {
             // Currency signs sit between `=` and the value in word problems (`= $50`); they carry no arithmetic.
             if c == "$" || c == "€" || c == "£" { i += 1; continue }
             if isDigit(c) || (c == "." && i + 1 < end && isDigit(chars[i + 1])) {
-                let (value, next) = number(chars, from: i, end: end)
-                emit(value.map { .number($0) } ?? .oversizedNumber, i, next)
+                let (value, digits, next) = number(chars, from: i, end: end)
+                emit(value.map { .number($0) } ?? .oversizedNumber(digits: digits), i, next)
                 i = next
                 continue
             }
@@ -106,8 +106,19 @@ enum ArithmeticLexer {
             i += 1
         }
         mergeWrittenNumbers(&out, chars)
+        markRemainders(&out)
         markWordTimes(&out)
         return out
+    }
+
+    /// `%` means two things: between two operands it is the remainder (`7%3`, `5 % 2`, `17 % (2+3)`, as in the
+    /// Python of GSM8K's calculator annotations); after an operand with no operand following it is percent (`50%`,
+    /// `20% * 50`, `25% of 80`). The lexer emits percent; this turns those between operands into `mod`.
+    private static func markRemainders(_ tokens: inout [ArithmeticToken]) {
+        guard tokens.count >= 3 else { return }
+        for k in 1..<(tokens.count - 1) where tokens[k].kind == .percent {
+            if tokens[k - 1].endsOperand, tokens[k + 1].startsOperand { tokens[k].kind = .modulo }
+        }
     }
 
     /// Word problems write numbers in forms the digit scanner cannot see alone: a tight fraction after a spaced
@@ -169,9 +180,9 @@ enum ArithmeticLexer {
     }
 
     /// A number starting at `start`: digits with optional thousands groups (`1,000`, only when each group is
-    /// exactly three digits) and an optional fraction (`2.50`, `.5`). Returns the value and the end offset.
-    /// The value is nil when the literal has more than `ArithmeticExpression.maximumLiteralDigits` digits.
-    private static func number(_ chars: [Character], from start: Int, end: Int) -> (Rational?, Int) {
+    /// exactly three digits) and an optional fraction (`2.50`, `.5`). Returns the value, its digit count and the
+    /// end offset. The value is nil when the literal has more than `ArithmeticExpression.maximumLiteralDigits` digits.
+    private static func number(_ chars: [Character], from start: Int, end: Int) -> (Rational?, Int, Int) {
         var i = start
         var digits = ""
         while i < end, isDigit(chars[i]) { digits.append(chars[i]); i += 1 }
@@ -188,9 +199,9 @@ enum ArithmeticLexer {
             while i < end, isDigit(chars[i]) { digits.append(chars[i]); i += 1 }
         }
         let digitCount = digits.utf8.count - (digits.contains(".") ? 1 : 0)
-        guard digitCount <= ArithmeticExpression.maximumLiteralDigits else { return (nil, i) }
+        guard digitCount <= ArithmeticExpression.maximumLiteralDigits else { return (nil, digitCount, i) }
         // The loops above only admit ASCII digits and one dot, so the literal always parses.
-        return (Rational(decimal: digits) ?? .zero, i)
+        return (Rational(decimal: digits) ?? .zero, digitCount, i)
     }
 
     /// ASCII digits only: other Unicode numerals are prose, not arithmetic.

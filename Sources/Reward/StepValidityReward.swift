@@ -1,5 +1,5 @@
-/// Step validity: the fraction of the trace's arithmetic claims that verify exactly, minus
-/// `firstInvalidPenalty` when any claim fails.
+/// Step validity: the fraction of the trace's checked arithmetic claims that verify exactly, minus
+/// `firstInvalidPenalty` when any claim fails. Claims beyond a verification limit (unchecked) count neither way.
 ///
 /// Per line: each step with claims earns (its valid claims) / (all claims), and the first invalid step also
 /// carries the penalty, so the credit lands where the reasoning first goes wrong (as process reward models
@@ -25,11 +25,11 @@ public struct StepValidityReward: RewardFunction {
     public func evaluate(_ input: RewardInput) -> RewardResult {
         let steps = input.trace.steps
         let verification = verifier.verify(steps: steps.map(\.text))
-        let claims = verification.claimCount
+        let claims = verification.claimCount - verification.uncheckedClaimCount
         guard claims > 0 else { return result(noClaimScore, onLastLineOf: input.trace) }
         let first = verification.firstInvalidStep
         var stepRewards: [StepReward] = []
-        for (line, v) in zip(steps, verification.steps) where !v.claims.isEmpty {
+        for (line, v) in zip(steps, verification.steps) where v.claims.count > v.uncheckedClaimCount {
             var r = Double(v.validClaimCount) / Double(claims)
             if v.index == first { r -= firstInvalidPenalty }
             stepRewards.append(StepReward(span: line.span, reward: r))

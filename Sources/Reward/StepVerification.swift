@@ -7,6 +7,9 @@ public enum ClaimVerdict: Sendable, Equatable {
     case invalid(expected: Rational, actual: Rational)
     /// A side has no exact value or does not parse (division by zero, `2^0.5`, a malformed annotation).
     case undefined(ArithmeticError)
+    /// A side is beyond a limit that keeps verification fast (a 2,500-digit number, `2^99999999`): the claim was not
+    /// checked, so it counts as neither valid nor invalid.
+    case unchecked(ArithmeticLimit)
 }
 
 /// One claim and its verdict.
@@ -18,6 +21,15 @@ public struct ClaimVerification: Sendable {
 
     /// True when the claim holds exactly.
     public var isValid: Bool { verdict == .valid }
+
+    /// True when the claim was not checked because a side is beyond a verification limit.
+    public var isUnchecked: Bool {
+        if case .unchecked = verdict { return true }
+        return false
+    }
+
+    /// True when the claim was checked and fails (a wrong value, or no exact value).
+    public var isInvalid: Bool { !isValid && !isUnchecked }
 
     /// The value the right side should have had, for an invalid claim.
     public var expected: Rational? {
@@ -34,6 +46,8 @@ public struct ClaimVerification: Sendable {
             return "\(claim) is wrong: \(claim.lhs) is \(expected.displayString), not \(actual.displayString)"
         case .undefined(let error):
             return "\(claim) has no exact value: \(error)"
+        case .unchecked(let limit):
+            return "\(claim) is unchecked: \(limit)"
         }
     }
 }
@@ -46,6 +60,8 @@ public enum StepStatus: String, Sendable, Codable {
     case invalid
     /// The step makes no arithmetic claim (prose, a conclusion, a restatement).
     case noClaim = "no_claim"
+    /// Every claim in the step is beyond a verification limit, so none was checked.
+    case unchecked
 }
 
 /// The verification of one step.
@@ -57,17 +73,22 @@ public struct StepVerification: Sendable {
     /// Every claim found in the step, in text order.
     public let claims: [ClaimVerification]
 
-    /// Valid, invalid, or no claim.
+    /// Valid (every checked claim holds), invalid (one fails), no claim, or unchecked (every claim is beyond a
+    /// verification limit). Unchecked claims beside checked ones do not change the status.
     public var status: StepStatus {
         if claims.isEmpty { return .noClaim }
-        return claims.allSatisfy(\.isValid) ? .valid : .invalid
+        if claims.contains(where: \.isInvalid) { return .invalid }
+        return claims.allSatisfy(\.isUnchecked) ? .unchecked : .valid
     }
 
-    /// The first claim that does not hold, if any.
+    /// The first claim that was checked and does not hold, if any.
     public var firstInvalidClaim: ClaimVerification? {
-        claims.first { !$0.isValid }
+        claims.first { $0.isInvalid }
     }
 
     /// Number of claims that hold.
     public var validClaimCount: Int { claims.filter(\.isValid).count }
+
+    /// Number of claims beyond a verification limit (neither valid nor invalid).
+    public var uncheckedClaimCount: Int { claims.filter(\.isUnchecked).count }
 }

@@ -27,7 +27,8 @@ public struct StepVerifier: Sendable {
         TraceVerification(steps: steps.enumerated().map { verify(step: $0.element, index: $0.offset) })
     }
 
-    /// Evaluates both sides of a claim exactly and compares them.
+    /// Evaluates both sides of a claim exactly and compares them. A side beyond a limit against abuse (see
+    /// `ArithmeticLimit`) makes the claim unchecked, not invalid.
     public static func judge(_ claim: ArithmeticClaim) -> ClaimVerification {
         guard let left = claim.left else {
             return ClaimVerification(claim: claim, verdict: .undefined(.syntax(text: claim.lhs)))
@@ -36,7 +37,7 @@ public struct StepVerifier: Sendable {
             return ClaimVerification(claim: claim, verdict: .undefined(.syntax(text: claim.rhs)))
         }
         do {
-            let a = try left.value(), b = try right.value()
+            let a = try left.valueWithinLimits(), b = try right.valueWithinLimits()
             if a == b { return ClaimVerification(claim: claim, verdict: .valid) }
             // `%` is ambiguous in prose: `(75/100)*100 = 75%` uses it as a unit label. Accept either reading.
             if claim.kind == .inline, left.usesPercent || right.usesPercent,
@@ -44,6 +45,8 @@ public struct StepVerifier: Sendable {
                 return ClaimVerification(claim: claim, verdict: .valid)
             }
             return ClaimVerification(claim: claim, verdict: .invalid(expected: a, actual: b))
+        } catch let exceeded as ArithmeticExpression.LimitExceeded {
+            return ClaimVerification(claim: claim, verdict: .unchecked(exceeded.limit))
         } catch let error as ArithmeticError {
             return ClaimVerification(claim: claim, verdict: .undefined(error))
         } catch {

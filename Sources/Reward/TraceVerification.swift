@@ -14,8 +14,11 @@ public struct TraceVerification: Sendable {
     /// Number of claims that hold.
     public var validClaimCount: Int { steps.reduce(0) { $0 + $1.validClaimCount } }
 
-    /// Number of claims that do not hold (invalid or undefined).
-    public var invalidClaimCount: Int { claimCount - validClaimCount }
+    /// Number of claims beyond a verification limit: not checked, so neither valid nor invalid.
+    public var uncheckedClaimCount: Int { steps.reduce(0) { $0 + $1.uncheckedClaimCount } }
+
+    /// Number of claims that were checked and do not hold (invalid or undefined).
+    public var invalidClaimCount: Int { claimCount - validClaimCount - uncheckedClaimCount }
 
     /// True when no claim fails (a trace without claims is valid: it asserts nothing false).
     public var isValid: Bool { firstInvalidStep == nil }

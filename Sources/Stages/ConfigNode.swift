@@ -43,6 +43,8 @@ public final class ConfigNode {
             return ConfigNode(file: file, path: "", node: root)
         } catch let e as CurriculumError {
             throw e
+        } catch YamlError.duplicatedKeysInMapping(let keys, let context) {
+            throw DuplicateKey.error(yaml: yaml, file: file, key: keys.first ?? "", first: context.mark)
         } catch let e as YamlError {
             throw CurriculumError(file: file, keyPath: "", line: Self.line(of: e), message: "not valid YAML: \(e)")
         } catch {

@@ -1,4 +1,5 @@
 import Checkpoint
+import FileErrors
 import Foundation
 import Logging
 import Model
@@ -39,6 +40,8 @@ public enum RunError: Error, CustomStringConvertible {
     case alreadyStarted(directory: String)
     case failedStage(index: Int, kind: String, reason: String)
     case mismatch(checkpoint: String, reason: String)
+    /// The run folder or a file in it could not be written: the path, the cause in words and what to do.
+    case cannotWrite(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -51,6 +54,8 @@ public enum RunError: Error, CustomStringConvertible {
             return "stage \(index) (\(kind)) failed: \(reason)"
         case .mismatch(let checkpoint, let reason):
             return "\(checkpoint) does not match this curriculum: \(reason)"
+        case .cannotWrite(let path, let reason):
+            return "cannot write \(path): \(reason)"
         }
     }
 }
@@ -84,11 +89,19 @@ public final class CurriculumRunner {
         self.runDirectory = runDirectory
         self.registry = registry
         self.observer = observer
-        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw RunError.cannotWrite(path: runDirectory, reason: WriteFailure.diagnose(path: runDirectory, target: .folder, error: error,
+                                                                                         createsFolders: true).reason)
+        }
         context = try RunContext(curriculum: curriculum, runDirectory: runDirectory, logger: logger)
         context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
         context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
-        try Data(curriculum.text.utf8).write(to: URL(fileURLWithPath: runDirectory + "/curriculum.yaml"))
+        let curriculumCopy = runDirectory + "/curriculum.yaml"
+        do { try Data(curriculum.text.utf8).write(to: URL(fileURLWithPath: curriculumCopy)) } catch {
+            throw RunError.cannotWrite(path: curriculumCopy, reason: WriteFailure.diagnose(path: curriculumCopy, target: .file, error: error).reason)
+        }
         observer(.started(resolvedConfiguration: curriculum.resolvedDescription))
     }
 

@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// A file opened for appending with POSIX calls: each `write` is one `write(2)` of a whole line or
@@ -11,7 +12,9 @@ final class AppendOnlyFile {
     init(path: String, truncate: Bool = false) throws {
         self.path = path
         descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0o644)
-        guard descriptor >= 0 else { throw TelemetryError.io(path: path, reason: "cannot open for writing: \(errnoText())") }
+        guard descriptor >= 0 else {
+            throw TelemetryError.io(path: path, reason: "cannot open for writing: " + WriteFailure.diagnose(path: path, target: .file, errno: errno).reason)
+        }
     }
 
     deinit { if descriptor >= 0 { _ = Foundation.close(descriptor) } }
@@ -25,7 +28,7 @@ final class AppendOnlyFile {
                 let n = Foundation.write(descriptor, raw.baseAddress! + done, raw.count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw TelemetryError.io(path: path, reason: "write failed: \(errnoText())")
+                    throw TelemetryError.io(path: path, reason: "write failed: " + WriteFailure.diagnose(path: path, target: .file, errno: errno).reason)
                 }
                 done += n
             }
@@ -70,9 +73,9 @@ enum FileOperations {
             throw error
         }
         guard rename(temporary, path) == 0 else {
-            let reason = errnoText()
+            let code = errno
             unlink(temporary)
-            throw TelemetryError.io(path: path, reason: "cannot rename \(temporary) into place: \(reason)")
+            throw TelemetryError.io(path: path, reason: "cannot replace the file: " + WriteFailure.diagnose(path: path, target: .file, errno: code).reason)
         }
     }
 

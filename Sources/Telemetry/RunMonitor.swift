@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 import Logging
 
@@ -64,7 +65,8 @@ public final class RunMonitor: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         } catch {
-            throw TelemetryError.io(path: runDirectory, reason: "cannot create the run folder: \(error.localizedDescription)")
+            throw TelemetryError.io(path: runDirectory, reason: "cannot create the run folder: "
+                                    + WriteFailure.diagnose(path: runDirectory, target: .folder, error: error, createsFolders: true).reason)
         }
         let jsonlPath = runDirectory + "/" + MetricsLog.fileName
         let existing = try MetricsLog.read(path: jsonlPath)
