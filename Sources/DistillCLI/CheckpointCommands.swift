@@ -141,7 +141,7 @@ struct ScoreCommand: ParsableCommand {
             let v = model.config.vocabSize
             // Finite weights can still overflow; NaN log-probabilities are not JSON, and not an answer either.
             if let t = (0..<ids.count).first(where: { t in (0..<v).contains { !logits.ptr[t * v + $0].isFinite } }) {
-                let symbol = Int(ids[t]) < tokenizer.symbols.count ? tokenizer.symbols[Int(ids[t])] : "?"
+                let symbol = tokenizer.textPieces([ids[t]]).first ?? "?"
                 throw CommandFailure(message: "\(checkpoint): role \(role) gives non-finite logits (NaN or infinity) at position \(t) "
                                      + "(token id \(ids[t]), \(String(reflecting: symbol))), although its weights are finite: the "
                                      + "forward pass overflows Float, so the model cannot score; use an earlier checkpoint of the run")

@@ -6,6 +6,10 @@ import Foundation
 // runs; a user's own value wins.
 BLASEnvironment.reexecIfNeeded()
 
+// Standard output line by line even into a file or pipe: the resolved curriculum printed at the start of a run
+// must land before the stage logs (on standard error), and survive a SIGKILL.
+setvbuf(stdout, nil, _IOLBF, 0)
+
 /// The `distill` command: staged reasoning distillation on a CPU.
 struct Distill: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -35,6 +35,24 @@ struct RunCommandTests {
         return try runProcess(distill, args, environment: env, currentDirectory: packageRoot, timeout: 300)
     }
 
+    @Test("the resolved curriculum reaches a pipe or file before the first stage's log lines (standard output is line buffered)")
+    func resolvedConfigurationFirst() throws {
+        guard let distill = requireDistill() else { return }
+        try withRunFolder("stdout-order") { dir in
+            let curriculum = dir + ".yaml"
+            try (CurriculumTests.tiny + "\nstages:\n  - kind: teacher-sft\n    steps: 2\n    batch_size: 2\n")
+                .write(toFile: curriculum, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: curriculum) }
+            // one pipe for both streams, as `distill run ... > log 2>&1` gives
+            let r = try runProcess("/bin/sh", ["-c", "\"$0\" run \"$1\" --run-dir \"$2\" 2>&1", distill, curriculum, dir],
+                                   environment: childEnvironment(), timeout: 120)
+            #expect(r.succeeded, "\(r)")
+            let resolved = try #require(r.stdout.range(of: "resolved curriculum:"), "\(r.stdout.prefix(400))")
+            let stage = try #require(r.stdout.range(of: "teacher-sft started"))
+            #expect(resolved.lowerBound < stage.lowerBound, "the resolved curriculum came after the stage log")
+        }
+    }
+
     @Test("SIGKILL mid-stage, at a stage boundary and while writing a checkpoint: resumed runs end bit-identical")
     func killAndResume() throws {
         guard let distill = requireDistill() else { return }
