@@ -30,12 +30,14 @@ struct ImportCommand: ParsableCommand {
         try reportingErrors {
             let imported = try ModelImporter.load(source)
             let c = imported.model.config
+            let bpe = imported.tokenizer as? BPETokenizer
             let contents = CheckpointContents(
                 models: [ModelSnapshot(role: role, configJSON: c.jsonString(), store: imported.model.parameters)],
-                tokenizerJSON: imported.tokenizer?.tokenizerJSON(), chatTemplate: imported.chatTemplate,
-                promptTemplate: imported.tokenizer == nil ? nil : PromptTemplate.family(ofChatTemplate: imported.chatTemplate).description)
+                tokenizer: imported.tokenizer as? Tokenizer, tokenizerJSON: (imported.tokenizer as? BPETokenizer)?.tokenizerJSON(),
+                chatTemplate: bpe == nil ? nil : imported.chatTemplate,
+                promptTemplate: bpe == nil ? nil : PromptTemplate.family(ofChatTemplate: imported.chatTemplate).description)
             try CheckpointWriter.save(contents, to: out)
-            let tokenizer = imported.tokenizer.map { "byte-level BPE, \($0.vocabularySize) tokens" } ?? "none"
+            let tokenizer = imported.tokenizer.map { "\($0 is BPETokenizer ? "byte-level BPE" : "characters"), \($0.vocabularySize) tokens" } ?? "none"
             print("""
                 wrote \(out): role \(role), \(imported.model.parameterCount) parameters from \(imported.summary)
                   \(c.modelType): \(c.numHiddenLayers) layers, d \(c.hiddenSize), \(c.numAttentionHeads)/\(c.numKeyValueHeads) heads \

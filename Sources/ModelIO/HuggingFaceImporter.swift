@@ -28,9 +28,26 @@ public enum HuggingFaceImporter {
         try ModelImporter.fill(model, file: folder, shape: { names.contains($0) ? try weights.info($0).shape : nil },
                                read: { try weights.read($0, into: $1, count: $2) })
         let tokenizerPath = folder + "/tokenizer.json"
-        let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath) ? try BPETokenizer.load(path: tokenizerPath) : nil
+        let tokenizer: (any TextTokenizer)? = FileManager.default.fileExists(atPath: tokenizerPath) ? try readTokenizer(tokenizerPath) : nil
         return ImportedModel(model: model, tokenizer: tokenizer, chatTemplate: try chatTemplate(folder: folder),
                              source: folder, summary: "Hugging Face folder (\(config.modelType), \(weights.tensorNames.count) tensors)")
+    }
+
+    /// A byte-level BPE tokenizer.json, or the character tokenizer `distill export` writes (a WordLevel model over
+    /// single characters, `HuggingFaceExporter.characterTokenizerJSON`).
+    static func readTokenizer(_ path: String) throws -> any TextTokenizer {
+        if let data = FileManager.default.contents(atPath: path),
+           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let model = object["model"] as? [String: Any], model["type"] as? String == "WordLevel" {
+            guard let vocab = model["vocab"] as? [String: Int], Set(vocab.values) == Set(0..<vocab.count) else {
+                throw TokenizerFileError(file: path, key: "model.vocab", message: "a WordLevel vocabulary must map tokens to the ids 0..<count")
+            }
+            let symbols = vocab.sorted { $0.value < $1.value }.map(\.key)
+            do { return try JSONDecoder().decode(Tokenizer.self, from: JSONEncoder().encode(["symbols": symbols])) } catch {
+                throw TokenizerFileError(file: path, key: "model", message: "WordLevel is read only as the character tokenizer distill exports (<pad>, <bos>, <eos>, then single characters): \(error)")
+            }
+        }
+        return try BPETokenizer.load(path: path)
     }
 
     /// `config.json` decoded and checked, with its `architectures` entry checked too.

@@ -7,8 +7,9 @@ import Tokenizers
 public struct ImportedModel {
     /// The transformer, weights loaded (float32).
     public let model: Transformer
-    /// The byte-level BPE tokenizer that came with the model, when the source has one.
-    public let tokenizer: BPETokenizer?
+    /// The tokenizer that came with the model, when the source has one: byte-level BPE, or the character tokenizer
+    /// of a built-in model exported by `distill export`.
+    public let tokenizer: (any TextTokenizer)?
     /// The chat template text (Jinja) the source carries, if any.
     public let chatTemplate: String?
     /// The source's path, for messages.
@@ -16,7 +17,7 @@ public struct ImportedModel {
     /// What was read: "Hugging Face folder" or "GGUF v3 (Q4_1, Q8_0, F32 tensors)".
     public let summary: String
 
-    public init(model: Transformer, tokenizer: BPETokenizer?, chatTemplate: String?, source: String, summary: String) {
+    public init(model: Transformer, tokenizer: (any TextTokenizer)?, chatTemplate: String?, source: String, summary: String) {
         self.model = model
         self.tokenizer = tokenizer
         self.chatTemplate = chatTemplate

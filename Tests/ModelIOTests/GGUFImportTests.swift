@@ -29,7 +29,7 @@ struct GGUFImportTests {
         #expect(llama.model.config.modelType == "llama" && llama.model.config.tieWordEmbeddings && llama.tokenizer == nil)
         let qwen2 = try ModelImporter.load(try GGUFModelFixture.path("qwen2-bf16.gguf"))
         #expect(qwen2.model.config.qkvBias && !qwen2.model.config.tieWordEmbeddings)
-        let tokenizer = try #require(qwen2.tokenizer)
+        let tokenizer = try #require(qwen2.tokenizer as? BPETokenizer)
         #expect(tokenizer.vocabularySize == 64 && tokenizer.eosID == 2 && !tokenizer.addBOS)
         let qwen3 = try ModelImporter.load(try GGUFModelFixture.path("qwen3-f16.gguf")).model.config
         #expect(qwen3.qkNorm && qwen3.headDim == 16 && qwen3.explicitHeadDim == 16)

@@ -29,7 +29,7 @@ struct SmolLM2ImportTests {
         let c = imported.model.config
         #expect(c.numHiddenLayers == 30 && c.hiddenSize == 576 && c.numAttentionHeads == 9 && c.numKeyValueHeads == 3)
         #expect(c.vocabSize == 49_152 && c.tieWordEmbeddings && c.modelType == "llama")
-        let tokenizer = try #require(imported.tokenizer)
+        let tokenizer = try #require(imported.tokenizer as? BPETokenizer)
         #expect(imported.chatTemplate?.contains("<|im_start|>") == true)
         for item in try Self.reference().cases {
             let ids = tokenizer.encode(item.text)
