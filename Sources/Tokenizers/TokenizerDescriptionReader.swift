@@ -94,6 +94,8 @@ struct TokenizerDescriptionReader {
                 throw fail(key + ".id", "id \(id) is also the id of added_tokens[\(other)]; give each added token its own id")
             }
             seenIDs[id] = i
+            // A content listed twice keeps its first id, as the library's AddedVocabulary ignores a token it has.
+            guard !tokens.contains(where: { $0.content == content }) else { continue }
             let special = try bool(item["special"], key + ".special", default: false)
             tokens.append(AddedToken(
                 id: id, content: content, special: special,

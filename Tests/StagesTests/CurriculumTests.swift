@@ -17,18 +17,7 @@ struct CurriculumTests {
     student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}
     """
 
-    private func error(_ text: String) -> CurriculumError? {
-        do {
-            _ = try Curriculum(text: text, file: "c.yaml")
-            Issue.record("expected a CurriculumError for:\n\(text)")
-            return nil
-        } catch let e as CurriculumError {
-            return e
-        } catch {
-            Issue.record("expected a CurriculumError, got \(error)")
-            return nil
-        }
-    }
+    private func error(_ text: String) -> CurriculumError? { curriculumError(text) }
 
     @Test("the shipped curricula (smoke, default, full-references) load; each student has at most 25% of the teacher's parameters")
     func shipped() throws {
@@ -113,5 +102,19 @@ struct CurriculumTests {
         let syntax = error("name: [unclosed\nseed: 1\n")
         #expect(syntax?.line != nil && syntax?.message.contains("YAML") == true)
         #expect(throws: CurriculumError.self) { try Curriculum.load(path: "/no/such/curriculum.yaml") }
+    }
+}
+
+/// The `CurriculumError` that reading `text` (as `file`) gives; records an issue when it reads, or fails otherwise.
+func curriculumError(_ text: String, file: String = "c.yaml", sourceLocation: SourceLocation = #_sourceLocation) -> CurriculumError? {
+    do {
+        _ = try Curriculum(text: text, file: file)
+        Issue.record("expected a CurriculumError for:\n\(text)", sourceLocation: sourceLocation)
+        return nil
+    } catch let e as CurriculumError {
+        return e
+    } catch {
+        Issue.record("expected a CurriculumError, got \(error)", sourceLocation: sourceLocation)
+        return nil
     }
 }

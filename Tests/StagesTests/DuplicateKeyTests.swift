@@ -9,17 +9,8 @@ import Testing
 
 @Suite("duplicate keys in a curriculum")
 struct DuplicateKeyTests {
-    private func error(_ text: String, file: String = "c.yaml") -> CurriculumError? {
-        do {
-            _ = try Curriculum(text: text, file: file)
-            Issue.record("expected a CurriculumError for:\n\(text)")
-            return nil
-        } catch let e as CurriculumError {
-            return e
-        } catch {
-            Issue.record("expected a CurriculumError, got \(error)")
-            return nil
-        }
+    private func error(_ text: String, file: String = "c.yaml", sourceLocation: SourceLocation = #_sourceLocation) -> CurriculumError? {
+        curriculumError(text, file: file, sourceLocation: sourceLocation)
     }
 
     @Test("a duplicate key inside a stage: the second occurrence's line and key path, the first one's line named")
