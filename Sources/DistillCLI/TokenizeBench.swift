@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 import ModelIO
 import Tokenizers
@@ -48,7 +49,7 @@ struct TokenizeBench {
         }
         if let export {
             do { try tokenizer.tokenizerJSON().write(toFile: export, atomically: true, encoding: .utf8) } catch {
-                throw BenchInputError("cannot write --tokenizer-export \(export): \(error.localizedDescription)")
+                throw BenchInputError("cannot write --tokenizer-export " + WriteFailure.diagnose(path: export, target: .file, error: error).description)
             }
         }
         let text = try Self.gsm8kText(textPath)

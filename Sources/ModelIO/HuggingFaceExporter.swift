@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 import Model
 import Tokenizers
@@ -15,10 +16,11 @@ public enum HuggingFaceExporter {
                               dtype: SafetensorsWriter.DType = .f32) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), !isDirectory.boolValue {
-            throw ModelFileError.unreadable(file: folder, reason: "is a file; give a folder to write the model into")
+            throw ModelFileError.unreadable(file: folder, reason: "cannot write: " + WriteFailure(path: folder, cause: .isFile).reason)
         }
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw ModelFileError.unreadable(file: folder, reason: "cannot create the folder: \(error.localizedDescription)")
+            throw ModelFileError.unreadable(file: folder, reason: "cannot create the folder: "
+                                            + WriteFailure.diagnose(path: folder, target: .folder, error: error).reason)
         }
         let tokenizer = codec.tokenizer
         let bos = tokenizer.beginningOfSequenceID, eos = codec.endID
@@ -44,7 +46,8 @@ public enum HuggingFaceExporter {
             throw ModelFileError.unsupported(file: folder, what: "exporting a \(type(of: tokenizer)) tokenizer", supported: "byte-level BPE, the character tokenizer")
         }
         do { try tokenizerJSON.write(toFile: folder + "/tokenizer.json", atomically: true, encoding: .utf8) } catch {
-            throw ModelFileError.unreadable(file: folder + "/tokenizer.json", reason: "cannot write: \(error.localizedDescription)")
+            throw ModelFileError.unreadable(file: folder + "/tokenizer.json",
+                                            reason: "cannot write: " + WriteFailure.diagnose(path: folder + "/tokenizer.json", target: .file, error: error).reason)
         }
         func text(_ id: Int32?) -> Any {
             guard let id else { return NSNull() }
@@ -114,7 +117,7 @@ public enum HuggingFaceExporter {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
             try data.write(to: URL(fileURLWithPath: path))
         } catch {
-            throw ModelFileError.unreadable(file: path, reason: "cannot write: \(error.localizedDescription)")
+            throw ModelFileError.unreadable(file: path, reason: "cannot write: " + WriteFailure.diagnose(path: path, target: .file, error: error).reason)
         }
     }
 }

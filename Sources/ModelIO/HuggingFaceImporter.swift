@@ -55,7 +55,10 @@ public enum HuggingFaceImporter {
         let path = folder + "/config.json"
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ModelFileError.unreadable(file: path, reason: "a Hugging Face model folder needs config.json (\(error.localizedDescription))")
+            let missing = !FileManager.default.fileExists(atPath: path)
+            throw ModelFileError.unreadable(file: path, reason: missing
+                ? "no such file; a Hugging Face model folder holds config.json beside its safetensors (give the folder transformers' save_pretrained wrote)"
+                : "cannot read it (\(error.localizedDescription)); check its permissions")
         }
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
            let architectures = object["architectures"] as? [String],

@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// Writes float32 tensors as a safetensors file (the format's 8-byte header length, the JSON header padded with
@@ -50,7 +51,7 @@ public enum SafetensorsWriter {
             }
         }
         do { try out.write(to: URL(fileURLWithPath: path)) } catch {
-            throw ModelFileError.unreadable(file: path, reason: "cannot write: \(error.localizedDescription)")
+            throw ModelFileError.unreadable(file: path, reason: "cannot write: " + WriteFailure.diagnose(path: path, target: .file, error: error).reason)
         }
     }
 

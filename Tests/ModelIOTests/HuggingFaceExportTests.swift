@@ -120,6 +120,22 @@ struct HuggingFaceExportTests {
         allClose(logprobs(original.model, theirs.ids).map { Float($0) }, theirs.logprobs, rtol: 0, atol: 1e-4, "transformers vs distill")
     }
 
+    @Test("an --out that is a file, and a checkpoint without the role, fail with the path and the cause")
+    func badOutput() throws {
+        guard let distill = requireDistill() else { return }
+        let dir = scratch("bad")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = try characterCheckpoint(dir + "/student.h5")
+        FileManager.default.createFile(atPath: dir + "/taken", contents: Data("x".utf8))
+        let onFile = try runDistill(distill, ["export", dir + "/student.h5", "--format", "hf", "--out", dir + "/taken"])
+        #expect(!onFile.succeeded && onFile.stderr.contains(dir + "/taken") && onFile.stderr.contains("is a file"), "\(onFile)")
+        let noRole = try runDistill(distill, ["export", dir + "/student.h5", "--role", "teacher", "--format", "hf", "--out", dir + "/out"])
+        #expect(!noRole.succeeded && noRole.stderr.contains("teacher"), "\(noRole)")
+        let gguf = try runDistill(distill, ["export", dir + "/student.h5", "--format", "gguf", "--out", dir + "/out"])
+        #expect(!gguf.succeeded && gguf.stderr.contains("not built yet"), "\(gguf)")
+    }
+
     @Test("bf16 rounds to nearest even as torch does; bf16 and f16 exports read back as the rounded values")
     func halfPrecision() throws {
         // hand values: 1 + 2^-8 is halfway between bf16's 1 and 1 + 2^-7 and goes to the even one (1); 1 + 3 * 2^-8 to 1 + 2^-6
