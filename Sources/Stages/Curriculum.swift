@@ -354,6 +354,7 @@ public struct Curriculum {
         lines += ResolvedText.render(label: "data", data)
         lines.append("teacher: " + models.teacher.jsonString())
         if let c = models.teacherCheckpoint { lines.append("teacher_checkpoint: \(c)") }
+        if let source = models.teacherImport { lines.append("teacher_\(source)") }
         if let c = models.studentCheckpoint {
             lines.append("student_checkpoint: \(c)")
         } else {

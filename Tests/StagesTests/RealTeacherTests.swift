@@ -39,6 +39,7 @@ struct RealTeacherTests {
         let curriculum = try Curriculum(text: Self.text)
         #expect(curriculum.models.teacher.vocabSize == 400 && curriculum.models.teacher.qkvBias)
         #expect(curriculum.studentConfig.numHiddenLayers == 1)
+        #expect(curriculum.resolvedDescription.contains("teacher_hf: \(chatTeacher)"))
         try withRunFolder("chat-teacher") { dir in
             let runner = try CurriculumRunner(curriculum: curriculum, runDirectory: dir + "/a")
             let context = runner.context
