@@ -81,12 +81,16 @@ public struct RunRecord: Sendable, Equatable {
     public var rngState: [UInt8]
     /// Validation metric of this checkpoint (lower is better), for keeping the best one.
     public var validationMetric: Double?
+    /// Data rows (training and validation) left out because they were longer than the run's max_length, when known.
+    public var rowsDroppedForLength: Int?
 
-    public init(stageIndex: Int = 0, globalStep: Int = 0, rngState: [UInt8] = [], validationMetric: Double? = nil) {
+    public init(stageIndex: Int = 0, globalStep: Int = 0, rngState: [UInt8] = [], validationMetric: Double? = nil,
+                rowsDroppedForLength: Int? = nil) {
         self.stageIndex = stageIndex
         self.globalStep = globalStep
         self.rngState = rngState
         self.validationMetric = validationMetric
+        self.rowsDroppedForLength = rowsDroppedForLength
     }
 }
 
@@ -222,6 +226,7 @@ public enum CheckpointWriter {
         try run.setAttribute("stage_index", c.run.stageIndex)
         try run.setAttribute("global_step", c.run.globalStep)
         if let m = c.run.validationMetric { try run.setAttribute("validation_metric", m) }
+        if let n = c.run.rowsDroppedForLength { try run.setAttribute("rows_dropped_for_length", n) }
         try run.writeDataset("rng_state", .uint8, shape: [c.run.rngState.count], values: c.run.rngState)
         if !c.artifacts.isEmpty {
             let ag = try run.createGroup("artifacts")

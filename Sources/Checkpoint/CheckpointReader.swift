@@ -164,7 +164,8 @@ public final class CheckpointReader {
             let g = try file.group("run")
             return RunRecord(stageIndex: try g.intAttribute("stage_index"), globalStep: try g.intAttribute("global_step"),
                              rngState: try g.readArray("rng_state", .uint8, as: UInt8.self),
-                             validationMetric: g.hasAttribute("validation_metric") ? try g.doubleAttribute("validation_metric") : nil)
+                             validationMetric: g.hasAttribute("validation_metric") ? try g.doubleAttribute("validation_metric") : nil,
+                             rowsDroppedForLength: g.hasAttribute("rows_dropped_for_length") ? try g.intAttribute("rows_dropped_for_length") : nil)
         }
     }
 

@@ -198,11 +198,13 @@ struct StatusCommand: ParsableCommand {
             if json {
                 try printJSON(["run_dir": runDir, "newest_checkpoint": path, "global_step": run.globalStep,
                                "stage_index": run.stageIndex, "stages": stages,
+                               "rows_dropped_for_length": run.rowsDroppedForLength.map { $0 as Any } ?? NSNull(),
                                "skipped": skipped.map(\.description)])
                 return
             }
             print("run \(runDir): global step \(run.globalStep), newest checkpoint \(path)")
             for s in skipped { print("  warning: \(s)") }
+            if let n = run.rowsDroppedForLength { print("  data: \(n) rows longer than max_length left out") }
             for e in stages {
                 let metrics = (e["last_metrics"] as! [String: Double]).sorted { $0.key < $1.key }
                     .map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " ")

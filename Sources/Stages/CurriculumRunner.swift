@@ -287,7 +287,7 @@ public final class CurriculumRunner {
             models: context.roleStores.map { ModelSnapshot(role: $0.role, configJSON: $0.configJSON, store: $0.store) },
             optimizers: context.optimizers.map { OptimizerSnapshot(role: $0.role, optimizer: $0.optimizer) },
             run: RunRecord(stageIndex: stageIndex, globalStep: globalStep, rngState: context.rng.stateBytes,
-                           validationMetric: lastValidation),
+                           validationMetric: lastValidation, rowsDroppedForLength: context.data.droppedForLength),
             stages: context.stageRecords, tokenizer: context.tokenizer as? Tokenizer,
             tokenizerJSON: context.tokenizerJSON, chatTemplate: context.chatTemplate,
             promptTemplate: context.tokenizerJSON == nil ? nil : context.codec.template.description, metrics: history, artifacts: context.artifacts)

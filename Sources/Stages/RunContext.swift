@@ -99,6 +99,8 @@ public final class RunContext {
         }
         tokenizerJSON = (self.codec.tokenizer as? BPETokenizer)?.tokenizerJSON()
         data = try RunData(curriculum: curriculum, codec: self.codec)
+        // rows longer than max_length are left out; say how many, so a too-small max_length is never silent
+        logger.notice("data: \(data.train.count) training and \(data.validation.count) validation rows; \(data.droppedForLength) longer than max_length \(curriculum.data.maxLength) tokens left out")
         if let path = curriculum.models.studentCheckpoint {
             let loaded = try CheckpointReader(path: path).loadTransformer(role: "student")
             guard loaded.config.vocabSize == teacher.config.vocabSize else {

@@ -1,5 +1,7 @@
 import Foundation
+import Stages
 import TestSupport
+import Tokenizers
 import Testing
 
 // `distill run / resume / status` as a user runs them. The resume test is the one the issue asks for: the smoke
@@ -33,6 +35,38 @@ struct RunCommandTests {
         var env = childEnvironment()
         if let fault { env["TRACEDISTILL_FAULT"] = fault }
         return try runProcess(distill, args, environment: env, currentDirectory: packageRoot, timeout: 300)
+    }
+
+    @Test("rows longer than max_length are counted: said at the start, stored in every checkpoint, shown by status")
+    func droppedRowsCounted() throws {
+        guard let distill = requireDistill() else { return }
+        try withRunFolder("dropped-rows") { dir in
+            try FileManager.default.createDirectory(atPath: dir + "-data", withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir + "-data") }
+            let train = dir + "-data/train.jsonl"
+            #expect(try runDistill(distill, ["generate-data", "--domain", "addition", "--count", "8", "--split", "train", "--seed", "3",
+                                             "--difficulty", "1", "--out", train]).succeeded)
+            // three rows get a long extra step (same questions, so the same split): they no longer fit in 128 tokens
+            let lines = try String(contentsOfFile: train, encoding: .utf8).split(separator: "\n").enumerated().map { i, line -> String in
+                guard i < 3 else { return String(line) }
+                return line.replacingOccurrences(of: "\"steps\": [", with: "\"steps\": [\"" + String(repeating: "1 + 1 = 2, ", count: 12) + "\", ")
+            }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: train, atomically: true, encoding: .utf8)
+            let curriculum = dir + "-data/c.yaml"
+            try (CurriculumTests.tiny.replacingOccurrences(of: "max_length: 96}", with: "max_length: 128, train_file: \(train)}")
+                 + "\nstages:\n  - kind: teacher-sft\n    steps: 1\n    batch_size: 2\n").write(toFile: curriculum, atomically: true, encoding: .utf8)
+            // the three lengthened rows are over 128 tokens whatever the others are; the run's own count must say as much
+            let data = try RunData(curriculum: try Curriculum.load(path: curriculum), codec: .math)
+            #expect(data.droppedForLength >= 3 && data.train.count <= 5)
+            let r = try runDistill(distill, ["run", curriculum, "--run-dir", dir])
+            #expect(r.succeeded, "\(r)")
+            let said = "\(data.train.count) training and \(data.validation.count) validation rows; \(data.droppedForLength) longer than max_length 128 tokens left out"
+            #expect(r.stderr.contains(said), "\(r.stderr)")
+            let status = try runDistill(distill, ["status", dir, "--json"])
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+            #expect(object["rows_dropped_for_length"] as? Int == data.droppedForLength, "\(status.stdout)")
+            #expect(try runDistill(distill, ["status", dir]).stdout.contains("data: \(data.droppedForLength) rows longer than max_length left out"))
+        }
     }
 
     @Test("the resolved curriculum reaches a pipe or file before the first stage's log lines (standard output is line buffered)")
