@@ -42,7 +42,7 @@ public struct Evaluator: Sendable {
     ///   `EvalError.emptySuite` for a suite without problems.
     public func evaluate(model: Transformer, tokenizer: Tokenizer, suite: EvalSuite, label: String, role: String,
                          progress: ((EvalProgress) -> Void)? = nil) throws -> ModelReport {
-        try evaluate(model: model, codec: try TraceCodec(tokenizer: tokenizer), suite: suite, label: label, role: role, progress: progress)
+        try evaluate(model: model, codec: TraceCodec(characters: tokenizer), suite: suite, label: label, role: role, progress: progress)
     }
 
     /// Evaluates `model` on `suite` with prompts and completions laid out by `codec` (tokenizer and template).

@@ -23,8 +23,7 @@ public struct CompletionText: Sendable, Equatable {
 
     /// Decodes `tokens` with the character tokenizer (stopping at `<eos>`).
     public init(tokens: [Int32], tokenizer: Tokenizer) {
-        // the plain template's end token is `<eos>`, which every character tokenizer has
-        self.init(tokens: tokens, codec: try! TraceCodec(tokenizer: tokenizer))
+        self.init(tokens: tokens, codec: TraceCodec(characters: tokenizer))
     }
 
     /// Per-token rewards for this completion from a trace reward.

@@ -59,7 +59,7 @@ public final class PPOTrainer {
     public convenience init(policy: Transformer, valueHead: ValueHead, reference: Transformer, teacher: Transformer?,
                             tokenizer: Tokenizer, reward: CompositeReward, config: PPOConfig) throws {
         try self.init(policy: policy, valueHead: valueHead, reference: reference, teacher: teacher,
-                      codec: try TraceCodec(tokenizer: tokenizer), reward: reward, config: config)
+                      codec: TraceCodec(characters: tokenizer), reward: reward, config: config)
     }
 
     /// A trainer over the given models.

@@ -19,7 +19,7 @@ public struct TokenizedTrace: Sendable {
 
     /// Tokenizes a record in the character tokenizer's plain layout (`<bos>QUESTION\n`, trace, `<eos>`).
     public init(_ record: TraceRecord, tokenizer: Tokenizer) throws {
-        try self.init(record, codec: try TraceCodec(tokenizer: tokenizer))
+        try self.init(record, codec: TraceCodec(characters: tokenizer))
     }
 }
 

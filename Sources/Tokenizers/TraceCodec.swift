@@ -41,8 +41,16 @@ public struct TraceCodec: Sendable {
         stopIDs = Set([endID] + (tokenizer.endOfSequenceID.map { [$0] } ?? []))
     }
 
-    /// The character tokenizer with the plain template: the built-in models' layout.
-    public static let math = try! TraceCodec(tokenizer: Tokenizer.math)  // `<eos>` is in the math vocabulary
+    /// A character tokenizer with the plain template (every character tokenizer has `<eos>` to end completions).
+    public init(characters tokenizer: Tokenizer) {
+        self.tokenizer = tokenizer
+        template = .plain
+        endID = Tokenizer.eos
+        stopIDs = [Tokenizer.eos]
+    }
+
+    /// The math tokenizer with the plain template: the built-in models' layout.
+    public static let math = TraceCodec(characters: Tokenizer.math)
 
     /// The prompt ids for `question`: BOS (when the tokenizer puts one) and the template's text.
     public func prompt(question: String) throws -> [Int32] {
