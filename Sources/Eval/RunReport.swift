@@ -33,13 +33,15 @@ public struct RunReport: Sendable {
                 progress: ((EvalProgress) -> Void)? = nil) throws {
         var rows: [Row] = []
         // the teacher stays loaded so every other row's distributions can be compared with it
-        let teacher = try plan.rows.first { $0.role == "teacher" }.map { try source.model(inFile: $0.file, role: $0.role).model }
+        let teacherRow = plan.rows.first { $0.role == "teacher" }
+        let teacher = try teacherRow.map { try source.model(inFile: $0.file, role: $0.role) }
         for p in plan.rows {
-            let loaded = try source.model(inFile: p.file, role: p.role)
+            // the teacher row is the model already loaded for the comparisons, not a second copy of it
+            let loaded = p.file == teacherRow?.file && p.role == teacherRow?.role ? teacher! : try source.model(inFile: p.file, role: p.role)
             let report = try evaluator.evaluate(model: loaded.model, codec: loaded.codec, suite: suite, label: p.label,
                                                 role: p.role, progress: progress)
             let kl = p.role == "teacher" ? nil : teacher.flatMap {
-                TeacherDivergence.meanKL(teacher: $0, student: loaded.model, codec: loaded.codec, problems: suite.problems)
+                TeacherDivergence.meanKL(teacher: $0.model, student: loaded.model, codec: loaded.codec, problems: suite.problems)
             }
             rows.append(Row(plan: p, report: report, klToTeacher: kl))
         }

@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import Model
 import Tensor
@@ -14,7 +15,7 @@ public enum TeacherDivergence {
         guard teacher.config.vocabSize == student.config.vocabSize else { return nil }
         let context = min(teacher.config.maxPositionEmbeddings, student.config.maxPositionEmbeddings)
         let rows: [(tokens: [Int32], promptLength: Int)] = problems.compactMap { p in
-            let trace = (p.referenceSteps + ["answer: \(p.referenceAnswer)"]).joined(separator: "\n")
+            let trace = TraceFormat.completion(of: TraceRecord(question: p.question, steps: p.referenceSteps, answer: p.referenceAnswer))
             guard let prompt = try? codec.prompt(question: p.question), let completion = try? codec.completion(trace),
                   prompt.count + completion.count <= context else { return nil }
             return (prompt + completion, prompt.count)

@@ -15,11 +15,10 @@ public enum GGUFImporter {
         let config = try config(of: file)
         let model = try Transformer(config: config)
         let hfToGGUF = tensorNames(config)
-        if let extra = file.tensors.map(\.name).first(where: { !hfToGGUF.values.contains($0) }) {
-            let reason = extra == "rope_freqs.weight"
-                ? "Llama 3.1+ rotary frequency factors are not supported from GGUF yet; import the model's Hugging Face folder instead"
-                : "tensor not used by a \(config.modelType) model with this metadata; the file holds another architecture or variant"
-            throw ModelFileError.badKey(file: path, key: extra, reason: reason)
+        try ModelImporter.refuseUnused(file.tensors.map(\.name), used: Set(hfToGGUF.values), file: path, modelType: config.modelType,
+                                       source: "metadata") { name in
+            name == "rope_freqs.weight"
+                ? "Llama 3.1+ rotary frequency factors are not supported from GGUF yet; import the model's Hugging Face folder instead" : nil
         }
         let known = Dictionary(file.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         try ModelImporter.fill(model, file: path, shape: { name in hfToGGUF[name].flatMap { known[$0]?.shape } },

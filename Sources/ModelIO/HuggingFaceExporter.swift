@@ -49,10 +49,7 @@ public enum HuggingFaceExporter {
             throw ModelFileError.unreadable(file: folder + "/tokenizer.json",
                                             reason: "cannot write: " + WriteFailure.diagnose(path: folder + "/tokenizer.json", target: .file, error: error).reason)
         }
-        func text(_ id: Int32?) -> Any {
-            guard let id else { return NSNull() }
-            return (tokenizer as? BPETokenizer)?.token(of: id) ?? (tokenizer as? Tokenizer)?.symbols[Int(id)] ?? NSNull()
-        }
+        func text(_ id: Int32?) -> Any { id.flatMap(tokenizer.token(of:)) ?? NSNull() }
         try writeJSON(["tokenizer_class": "PreTrainedTokenizerFast", "bos_token": text(bos), "eos_token": text(eos), "pad_token": text(pad),
                        "chat_template": chatTemplate ?? jinja(codec.template), "model_max_length": model.config.maxPositionEmbeddings,
                        "clean_up_tokenization_spaces": false, "add_bos_token": bos != nil],

@@ -14,16 +14,12 @@ public enum HuggingFaceImporter {
         let config = try readConfig(folder: folder)
         let weights = try SafetensorsModel(folder: folder)
         let model = try Transformer(config: config)
-        let expected = Set(model.parameters.views.map(\.name))
-        // A tensor the config does not account for (a bias, an expert, a norm) means another architecture:
-        // computing without it would give wrong logits silently.
-        let ignorable: (String) -> Bool = { name in
+        // old checkpoints carry rotary tables, and tied ones sometimes the head: both are derived, not read
+        let derived: (String) -> Bool = { name in
             name.hasSuffix("rotary_emb.inv_freq") || (config.tieWordEmbeddings && name == "lm_head.weight")
         }
-        if let extra = weights.tensorNames.first(where: { !expected.contains($0) && !ignorable($0) }) {
-            throw ModelFileError.badKey(file: folder, key: extra,
-                                        reason: "tensor not used by a \(config.modelType) model with this config.json; the folder holds another architecture or variant")
-        }
+        try ModelImporter.refuseUnused(weights.tensorNames.filter { !derived($0) }, used: Set(model.parameters.names), file: folder,
+                                       modelType: config.modelType, source: "config.json")
         let names = Set(weights.tensorNames)
         try ModelImporter.fill(model, file: folder, shape: { names.contains($0) ? try weights.info($0).shape : nil },
                                read: { try weights.read($0, into: $1, count: $2) })

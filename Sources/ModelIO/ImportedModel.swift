@@ -38,6 +38,18 @@ public enum ModelImporter {
         return isDirectory.boolValue ? try HuggingFaceImporter.load(folder: source) : try GGUFImporter.load(path: source)
     }
 
+    /// Refuses the first of `tensors` that is not in `used`: a tensor the config does not account for (a bias, an
+    /// expert, a norm) means another architecture, and computing without it would give wrong logits silently.
+    /// - Parameters:
+    ///   - source: what described the architecture (`config.json`, `metadata`), for the message.
+    ///   - reason: a more specific message for a tensor, when there is one.
+    static func refuseUnused(_ tensors: [String], used: Set<String>, file: String, modelType: String, source: String,
+                             reason: (String) -> String? = { _ in nil }) throws {
+        guard let extra = tensors.first(where: { !used.contains($0) }) else { return }
+        throw ModelFileError.badKey(file: file, key: extra, reason: reason(extra)
+            ?? "tensor not used by a \(modelType) model with this \(source); the weights belong to another architecture or variant")
+    }
+
     /// Copies each parameter of `model` from `read(name, destination, count)` after checking its shape
     /// against `shape(name)` (nil when the source lacks the tensor).
     static func fill(_ model: Transformer, file: String, shape: (String) throws -> [Int]?,

@@ -13,6 +13,8 @@ public protocol TextTokenizer: Sendable {
     func ids(of text: String) throws -> [Int32]
     /// The id of a token given by its text (`<|im_end|>`, `<eos>`), nil when the vocabulary lacks it.
     func id(ofToken token: String) -> Int32?
+    /// The text of token `id` as the vocabulary writes it (`<eos>`, `Ġthe`), nil for an id it does not have.
+    func token(of id: Int32) -> String?
     /// The text each id adds when `ids` are decoded in order: a character split over several ids appears with the
     /// id that completes it, and special ids (BOS, EOS, padding) add nothing. Joined, the pieces are the decoded text.
     func textPieces(_ ids: [Int32]) -> [String]
@@ -23,5 +25,6 @@ extension Tokenizer: TextTokenizer {
     public var endOfSequenceID: Int32? { Self.eos }
     public func ids(of text: String) throws -> [Int32] { try encode(text, addBOS: false, addEOS: false) }
     public func id(ofToken token: String) -> Int32? { symbols.firstIndex(of: token).map { Int32($0) } }
+    public func token(of id: Int32) -> String? { id >= 0 && Int(id) < symbols.count ? symbols[Int(id)] : nil }
     public func textPieces(_ ids: [Int32]) -> [String] { ids.map { decode([$0], stopAtEOS: false) } }
 }

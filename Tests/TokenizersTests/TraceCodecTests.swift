@@ -61,6 +61,7 @@ struct TraceCodecTests {
             var endOfSequenceID: Int32? { 0 }
             func ids(of text: String) throws -> [Int32] { text.unicodeScalars.map { s in Int32(table.firstIndex(of: String(s))!) } }
             func id(ofToken token: String) -> Int32? { table.firstIndex(of: token).map { Int32($0) } }
+            func token(of id: Int32) -> String? { table.indices.contains(Int(id)) ? table[Int(id)] : nil }
             func textPieces(_ ids: [Int32]) -> [String] { ids.map { $0 == 0 ? "" : table[Int($0)] } }
         }
         let codec = try TraceCodec(tokenizer: Scalars())
