@@ -6,6 +6,8 @@ static inline hid_t td_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t td_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t td_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t td_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
+static inline hid_t td_H5T_NATIVE_INT8(void) { return H5T_NATIVE_INT8; }
+static inline hid_t td_H5T_STD_I8LE(void) { return H5T_STD_I8LE; }
 static inline hid_t td_H5T_C_S1(void) { return H5T_C_S1; }
 static inline hid_t td_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
 static inline hid_t td_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }

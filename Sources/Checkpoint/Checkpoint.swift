@@ -19,12 +19,43 @@ public struct ModelSnapshot {
     public var configJSON: String?
     /// The parameters (names become dataset names).
     public var store: ParameterStore
+    /// Linear layers stored in int8 (a quantized model), by weight name; `store` then holds every other weight.
+    public var quantized: [String: QuantizedLinear]
+    /// How the int8 layers were made (scheme, activation range, calibration), shown by `distill inspect`.
+    public var quantization: QuantizationRecord?
 
-    public init(role: String, configJSON: String?, store: ParameterStore) {
+    public init(role: String, configJSON: String?, store: ParameterStore, quantized: [String: QuantizedLinear] = [:],
+                quantization: QuantizationRecord? = nil) {
         self.role = role
         self.configJSON = configJSON
         self.store = store
+        self.quantized = quantized
+        self.quantization = quantization
     }
+}
+
+/// How a quantized role was made: stored as attributes of its group.
+public struct QuantizationRecord: Sendable, Equatable {
+    /// The scheme, in words.
+    public static let scheme = "int8: weights symmetric per output channel; activations symmetric per tensor, static"
+    /// How the activation ranges were read (`minmax` or `percentile P`).
+    public var activationRange: String
+    /// Training traces the ranges were calibrated on.
+    public var calibrationRows: Int
+    /// The keep-in-FP32 selectors asked for.
+    public var keptFP32: [String]
+
+    public init(activationRange: String, calibrationRows: Int, keptFP32: [String]) {
+        self.activationRange = activationRange
+        self.calibrationRows = calibrationRows
+        self.keptFP32 = keptFP32
+    }
+}
+
+/// Group names under a quantized role: int8 weights, their per-row scales, and the input scales ([1] each).
+enum QuantizedGroups {
+    static let weights = "int8", scales = "int8_scales", inputScales = "int8_input_scales"
+    static let all: Set<String> = [weights, scales, inputScales]
 }
 
 /// AdamW state for one role: step count and the two moment buffers (same layout as the role's store).
@@ -212,6 +243,7 @@ public enum CheckpointWriter {
             if let cfg = m.configJSON { try g.setAttribute("config", cfg) }
             try g.setAttribute("parameter_order", m.store.names.joined(separator: "\n"))
             try writeStore(m.store.values.base, store: m.store, into: g)
+            if !m.quantized.isEmpty { try writeQuantized(m, into: g) }
         }
         let optimizers = try f.createGroup("optimizer")
         for o in c.optimizers {
@@ -271,6 +303,27 @@ public enum CheckpointWriter {
             }
         }
         try f.flush()
+    }
+
+    /// A quantized role's int8 layers: the values, the per-row scales and the input scale of each, checksummed
+    /// like every dataset, and the record of how they were made.
+    private static func writeQuantized(_ m: ModelSnapshot, into g: HDF5Object) throws {
+        let names = m.quantized.keys.sorted()
+        try g.setAttribute("quantization", QuantizationRecord.scheme)
+        try g.setAttribute("quantized_order", names.joined(separator: "\n"))
+        if let r = m.quantization {
+            try g.setAttribute("quantization_activation_range", r.activationRange)
+            try g.setAttribute("quantization_calibration_rows", r.calibrationRows)
+            try g.setAttribute("quantization_kept_fp32", r.keptFP32.joined(separator: ","))
+        }
+        let weights = try g.createGroup(QuantizedGroups.weights), scales = try g.createGroup(QuantizedGroups.scales)
+        let inputs = try g.createGroup(QuantizedGroups.inputScales)
+        for name in names {
+            let q = m.quantized[name]!
+            try weights.writeDataset(name, .int8, shape: [q.weight.rows, q.weight.columns], values: q.weight.values)
+            try scales.writeDataset(name, .float32, shape: [q.weight.rows], values: q.weight.scales)
+            try inputs.writeDataset(name, .float32, shape: [1], values: [q.inputScale])
+        }
     }
 
     /// One float32 dataset per named view of `store`, read from `base` (values or a moment buffer).

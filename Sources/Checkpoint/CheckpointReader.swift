@@ -124,7 +124,13 @@ public final class CheckpointReader {
     /// - Parameter spareFloat: `base` has one writable float after the store's last element.
     private func readStore(_ g: HDF5Object, object: String, role: String, into store: ParameterStore,
                            base: UnsafeMutablePointer<Float>, atomic: Bool, spareFloat: Bool = false) throws {
-        let names = try wrap { try g.children() }
+        // a quantized role's int8 layers sit in subgroups beside the float datasets
+        let names = try wrap {
+            try g.children().filter { name in
+                guard QuantizedGroups.all.contains(name) else { return true }
+                return try g.datasetInfoIfDataset(name) != nil
+            }
+        }
         let expected = Set(store.names), present = Set(names)
         if expected != present {
             throw CheckpointError.parameterNames(file: path, role: role, missing: expected.subtracting(present).sorted(),
@@ -147,6 +153,49 @@ public final class CheckpointReader {
         }
         try wrap { try g.readChecksummed(targets, .float32) }
         if let staging { base.update(from: staging.base, count: store.count) }
+    }
+
+    /// How a role was quantized, and the names of its int8 layers; nil for a float model.
+    public func quantization(role: String) throws -> (record: QuantizationRecord, layers: [String])? {
+        let g = try roleGroup(role)
+        return try wrap {
+            guard g.hasAttribute("quantized_order") else { return nil }
+            let layers = try g.stringAttribute("quantized_order").split(separator: "\n").map(String.init)
+            let range = g.hasAttribute("quantization_activation_range") ? try g.stringAttribute("quantization_activation_range") : "unknown"
+            let rows = g.hasAttribute("quantization_calibration_rows") ? try g.intAttribute("quantization_calibration_rows") : 0
+            let kept = g.hasAttribute("quantization_kept_fp32") ? try g.stringAttribute("quantization_kept_fp32") : ""
+            return (QuantizationRecord(activationRange: range, calibrationRows: rows,
+                                       keptFP32: kept.split(separator: ",").map(String.init)), layers)
+        }
+    }
+
+    /// A quantized role's int8 layers (empty for a float model), each checked: values and per-row scales of matching
+    /// sizes, every scale finite and positive.
+    public func quantizedLinears(role: String) throws -> [String: QuantizedLinear] {
+        guard let (_, layers) = try quantization(role: role) else { return [:] }
+        let g = try roleGroup(role)
+        var out: [String: QuantizedLinear] = [:]
+        for name in layers {
+            let object = "/models/\(role)/\(QuantizedGroups.weights)/\(name)"
+            let (values, shape, scales, input): ([Int8], [Int], [Float], [Float]) = try wrap {
+                let wg = try g.group(QuantizedGroups.weights)
+                return (try wg.readArray(name, .int8, as: Int8.self), try wg.datasetInfo(name).shape,
+                        try g.group(QuantizedGroups.scales).readArray(name, .float32, as: Float.self),
+                        try g.group(QuantizedGroups.inputScales).readArray(name, .float32, as: Float.self))
+            }
+            guard shape.count == 2, scales.count == shape[0], input.count == 1 else {
+                throw CheckpointError.corrupt(file: path, object: object,
+                                              reason: "int8 weight \(shape) with \(scales.count) row scales and \(input.count) input scales; expected one scale per row and one input scale")
+            }
+            guard scales.allSatisfy({ $0.isFinite && $0 > 0 }), input[0].isFinite, input[0] > 0 else {
+                throw CheckpointError.corrupt(file: path, object: object, reason: "a scale is zero, negative or not finite")
+            }
+            guard values.allSatisfy({ $0 != -128 }) else {
+                throw CheckpointError.corrupt(file: path, object: object, reason: "an int8 value is -128; symmetric int8 uses -127...127")
+            }
+            out[name] = QuantizedLinear(weight: Int8Matrix(rows: shape[0], columns: shape[1], values: values, scales: scales), inputScale: input[0])
+        }
+        return out
     }
 
     /// Reads a role's weights as (name, shape, values) without a model (inspect, hashing).
@@ -296,6 +345,7 @@ extension HDF5Scalar {
         case "float64": return .float64
         case "int64": return .int64
         case "uint8": return .uint8
+        case "int8": return .int8
         default: return nil
         }
     }
@@ -304,7 +354,7 @@ extension HDF5Scalar {
         switch self {
         case .float32: return 4
         case .float64, .int64: return 8
-        case .uint8: return 1
+        case .uint8, .int8: return 1
         }
     }
 }
@@ -315,7 +365,11 @@ extension CheckpointReader {
     ///   only produces NaN logits: empty completions and a silent 0% in an evaluation).
     public func loadTransformer(role: String) throws -> Transformer {
         let config = try transformerConfig(role: role)
-        let model = try Transformer(config: config)  // every weight is overwritten by the load below
+        let quantized = try quantizedLinears(role: role)
+        let model: Transformer
+        do { model = try Transformer(config: config, quantized: quantized) } catch let e as ConfigurationError {  // weights overwritten below
+            throw CheckpointError.corrupt(file: path, object: "/models/\(role)/\(QuantizedGroups.weights)", reason: "\(e)")
+        }
         try load(role: role, into: model.parameters, atomic: false)  // a failed load discards the model
         try checkFinite(model.parameters, role: role)
         return model
@@ -349,6 +403,12 @@ extension CheckpointReader {
             data.append(contentsOf: Array(p.name.utf8))
             data.append(contentsOf: Array(p.shape.map(String.init).joined(separator: "x").utf8))
             p.values.withUnsafeBytes { data.append(contentsOf: $0) }
+        }
+        for (name, q) in try quantizedLinears(role: role).sorted(by: { $0.key < $1.key }) {  // int8 layers after the floats
+            data.append(contentsOf: Array(("int8:" + name).utf8))
+            q.weight.values.withUnsafeBytes { data.append(contentsOf: $0) }
+            q.weight.scales.withUnsafeBytes { data.append(contentsOf: $0) }
+            withUnsafeBytes(of: q.inputScale) { data.append(contentsOf: $0) }
         }
         return sha256Hex(data)
     }

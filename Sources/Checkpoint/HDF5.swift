@@ -14,7 +14,7 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable {
 
 /// The element types this project stores.
 enum HDF5Scalar {
-    case float32, float64, int64, uint8
+    case float32, float64, int64, uint8, int8
 
     var memoryType: hid_t {
         switch self {
@@ -22,6 +22,7 @@ enum HDF5Scalar {
         case .float64: return td_H5T_NATIVE_DOUBLE()
         case .int64: return td_H5T_NATIVE_INT64()
         case .uint8: return td_H5T_NATIVE_UINT8()
+        case .int8: return td_H5T_NATIVE_INT8()
         }
     }
 
@@ -32,6 +33,7 @@ enum HDF5Scalar {
         case .float64: return td_H5T_IEEE_F64LE()
         case .int64: return td_H5T_STD_I64LE()
         case .uint8: return td_H5T_STD_U8LE()
+        case .int8: return td_H5T_STD_I8LE()
         }
     }
 
@@ -41,6 +43,7 @@ enum HDF5Scalar {
         case .float64: return "float64"
         case .int64: return "int64"
         case .uint8: return "uint8"
+        case .int8: return "int8"
         }
     }
 }

@@ -63,6 +63,16 @@ struct InspectCommand: ParsableCommand {
                 let count = params.reduce(0) { $0 + $1.shape.reduce(1, *) }
                 var entry: [String: Any] = ["role": role, "tensors": params.count, "parameters": count, "bytes": count * 4]
                 if let cfg = try r.configJSON(role: role) { entry["config"] = cfg }
+                if let (record, _) = try r.quantization(role: role) {
+                    let int8 = try r.quantizedLinears(role: role)
+                    let values = int8.values.reduce(0) { $0 + $1.weight.values.count }
+                    entry["tensors"] = params.count + int8.count
+                    entry["parameters"] = count + values
+                    entry["bytes"] = count * 4 + int8.values.reduce(0) { $0 + $1.weight.byteCount + 4 }
+                    entry["quantization"] = ["scheme": QuantizationRecord.scheme, "activation_range": record.activationRange,
+                                             "calibration_rows": record.calibrationRows, "kept_fp32": record.keptFP32,
+                                             "int8_layers": int8.keys.sorted(), "int8_parameters": values] as [String: Any]
+                }
                 if hash { entry["sha256"] = try r.parameterHash(role: role) }
                 roles.append(entry)
             }
@@ -101,6 +111,12 @@ struct InspectCommand: ParsableCommand {
                 var line = String(format: "role %-12@ %4d tensors %12d parameters %9.2f MB", e["role"] as! String, e["tensors"] as! Int, e["parameters"] as! Int, mb)
                 if let h = e["sha256"] as? String { line += "  sha256 \(h)" }
                 print(line)
+                if let q = e["quantization"] as? [String: Any] {
+                    let layers = q["int8_layers"] as! [String]
+                    print("  int8:      \(layers.count) Linear layers, \(q["int8_parameters"] as! Int) parameters (\(q["scheme"] as! String))")
+                    print("  calibrated: \(q["activation_range"] as! String) on \(q["calibration_rows"] as! Int) traces; FP32 kept: "
+                          + (q["kept_fp32"] as! [String]).joined(separator: ", "))
+                }
             }
             print("tokenizer:   \(tokenizer.map { "\($0.vocabularySize) symbols" } ?? "none")")
         }

@@ -226,9 +226,7 @@ struct ReportCommand: ParsableCommand {
         let base = try reader.artifacts()["curriculum_base_directory"].map { String(decoding: $0, as: UTF8.self) }
         let curriculum = try Curriculum(text: reader.curriculum, file: runDirectory + "/curriculum.yaml",
                                         baseDirectory: base ?? FileManager.default.currentDirectoryPath)
-        let suite = try MathProofSuite(domains: curriculum.data.domains, countPerDomain: options.perDomain ?? MathProofSuite.defaultCountPerDomain,
-                                       difficulty: curriculum.data.difficulty).generate()
-        return try suite.limited(to: options.limit)
+        return try heldOutSuite(curriculum: curriculum, perDomain: options.perDomain).limited(to: options.limit)
     }
 
     func run() throws {

@@ -45,6 +45,10 @@ struct ExportCommand: ParsableCommand {
         try reportingErrors {
             let reader = try CheckpointReader(path: checkpoint)
             let model = try reader.loadTransformer(role: role)
+            guard model.quantizedLinears.isEmpty else {
+                throw ValidationError("\(checkpoint): the \(role) is int8 (distill quantize), which transformers cannot load as it is; "
+                                      + "export the FP32 checkpoint it was quantized from")
+            }
             let codec = try reader.codec(vocabularySize: model.config.vocabSize, role: role)
             try HuggingFaceExporter.export(model: model, codec: codec, chatTemplate: try reader.chatTemplate(), to: out,
                                            dtype: SafetensorsWriter.DType(rawValue: dtype.rawValue)!)  // the same three names

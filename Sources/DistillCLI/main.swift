@@ -15,7 +15,7 @@ struct Distill: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distill",
         abstract: "Distill step-by-step reasoning from a teacher transformer into a small student, on a CPU.",
-        subcommands: [BenchCommand.self, InitCommand.self, ImportCommand.self, ExportCommand.self, GenerateCommand.self, InspectCommand.self, ScoreCommand.self,
+        subcommands: [BenchCommand.self, InitCommand.self, ImportCommand.self, ExportCommand.self, QuantizeCommand.self, GenerateCommand.self, InspectCommand.self, ScoreCommand.self,
                       GenerateDataCommand.self, VerifyCommand.self, RunCommand.self, ResumeCommand.self,
                       StatusCommand.self, EvalCommand.self, ReportCommand.self, PlotCommand.self])
 }

@@ -108,7 +108,7 @@ public struct Evaluator: Sendable {
             ModelReport.DomainBreakdown(domain: d, metrics: SuiteMetrics(problems.indices.filter { problems[$0].domain == d }.map { scores[$0] }))
         }
         let c = model.config
-        return ModelReport(label: label, role: role, parameterCount: model.parameterCount, modelBytes: model.parameterCount * 4,
+        return ModelReport(label: label, role: role, parameterCount: model.parameterCount, modelBytes: model.weightBytes,
                            architecture: "\(c.numHiddenLayers) layers, d \(c.hiddenSize), \(c.numAttentionHeads) heads "
                                + "(\(c.numKeyValueHeads) kv), MLP \(c.intermediateSize), vocab \(c.vocabSize), context \(c.maxPositionEmbeddings)",
                            greedy: SuiteMetrics(scores), domains: domains, timing: timing, sampling: sampling, problems: results)

@@ -63,12 +63,12 @@ extension Transformer {
                         (o.ptr + j * n * h * d).update(from: oj.ptr, count: n * h * d)
                     }
                 }
-                x = add(x, linear(o, weight: p["model.layers.\(i).self_attn.o_proj.weight"]))
+                x = add(x, project(o, "model.layers.\(i).self_attn.o_proj.weight"))
                 x = add(x, mlp(x, layer: i))
             }
             cache.advance(rows: rows, by: n)
             let hN = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)
-            return linear(hN, weight: outputWeight)
+            return project(hN, outputWeightName)
         }
     }
 

@@ -38,6 +38,11 @@ public final class Transformer {
     /// may set its own without changing the saved architecture).
     public var dropoutProbability: Float
     let rope: RotaryTable
+    /// Linear layers that run in int8 (post-training quantization), by weight name; their float weights are not
+    /// in `parameters` when the model was loaded quantized.
+    public internal(set) var quantizedLinears: [String: QuantizedLinear] = [:]
+    /// Called with each Linear's weight name and input before the product (activation-range calibration).
+    public var linearInputObserver: ((String, Tensor) -> Void)?
 
     /// A model with HF's initialisation: every Linear/Embedding weight N(0, 0.02), norms 1, biases 0.
     /// - Throws: `ConfigurationError` when the config is invalid.
@@ -53,11 +58,29 @@ public final class Transformer {
     /// A model with every weight zero, to be filled by a loader (a checkpoint, a Hugging Face folder, a GGUF
     /// file): skips drawing random numbers for weights that are overwritten at once.
     /// - Throws: `ConfigurationError` when the config is invalid.
-    public init(config: TransformerConfig) throws {
+    public convenience init(config: TransformerConfig) throws {
+        try self.init(config: config, quantized: [:])
+    }
+
+    /// A model whose `quantized` Linear layers run in int8 and hold no float weight; every other weight is zero,
+    /// to be filled by a loader.
+    /// - Throws: `ConfigurationError` when the config is invalid or a quantized layer is not one of the model's
+    ///   Linear weights or has another shape.
+    public init(config: TransformerConfig, quantized: [String: QuantizedLinear]) throws {
         try config.validate()
+        let specs = Transformer.parameterSpecs(config)
+        for (name, q) in quantized.sorted(by: { $0.key < $1.key }) {
+            guard let spec = specs.first(where: { $0.name == name }), Transformer.isLinearWeight(name, config) else {
+                throw ConfigurationError(key: name, message: "is not a Linear weight of this model, so it cannot be int8")
+            }
+            guard spec.shape == [q.weight.rows, q.weight.columns] else {
+                throw ConfigurationError(key: name, message: "int8 weight is \(q.weight.rows) x \(q.weight.columns), the model needs \(spec.shape)")
+            }
+        }
         self.config = config
         dropoutProbability = config.hiddenDropout
-        parameters = ParameterStore(Transformer.parameterSpecs(config))
+        parameters = ParameterStore(specs.filter { quantized[$0.name] == nil })
+        quantizedLinears = quantized
         rope = RotaryTable(headDim: config.headDim, positions: config.maxPositionEmbeddings,
                            inverseFrequencies: config.ropeInverseFrequencies)
     }
@@ -70,6 +93,7 @@ public final class Transformer {
         config = other.config
         dropoutProbability = other.dropoutProbability
         parameters = other.parameters.sharingValues()
+        quantizedLinears = other.quantizedLinears
         rope = other.rope
     }
 
@@ -101,13 +125,22 @@ public final class Transformer {
         return specs
     }
 
-    /// The output head's weight (V, C): `lm_head.weight`, or the embedding when tied.
-    var outputWeight: Tensor {
-        parameters[config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"]
-    }
+    /// The output head's weight name: `lm_head.weight`, or the embedding when tied.
+    var outputWeightName: String { config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight" }
 
-    /// Number of parameters.
-    public var parameterCount: Int { parameters.count }
+    /// Number of parameters (int8 ones included).
+    public var parameterCount: Int { parameters.count + quantizedLinears.values.reduce(0) { $0 + $1.weight.values.count } }
+
+    /// x W^T (+ b) for the Linear weight `weightName` (and bias `biasName`): in int8 when the layer is quantized.
+    @inline(__always)
+    func project(_ x: Tensor, _ weightName: String, bias biasName: String? = nil) -> Tensor {
+        linearInputObserver?(weightName, x)
+        let bias = biasName.map { parameters[$0] }
+        if !quantizedLinears.isEmpty, let q = quantizedLinears[weightName] {
+            return int8Linear(x, weight: q.weight, inputScale: q.inputScale, bias: bias)
+        }
+        return linear(x, weight: parameters[weightName], bias: bias)
+    }
 
     /// Forward pass over a (B, T) batch of token ids (row-major), without dropout.
     public func forward(tokens: [Int32], batch: Int, length: Int, options: ForwardOptions = []) -> ForwardOutput {
@@ -131,12 +164,12 @@ public final class Transformer {
             let probs = attentionProbabilities(q: q, k: k, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
             if options.contains(.attentions) { attentions.append(probs) }
             let o = attentionApply(probs, v: v, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
-            x = add(x, applyDropout(linear(o, weight: p[n + "self_attn.o_proj.weight"]), &rng))
+            x = add(x, applyDropout(project(o, n + "self_attn.o_proj.weight"), &rng))
             x = add(x, applyDropout(mlp(x, layer: i), &rng))
             if options.contains(.hiddenStates) { hidden.append(x) }
         }
         let h = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)
-        let logits = linear(h, weight: outputWeight)
+        let logits = project(h, outputWeightName)
         return ForwardOutput(logits: logits, finalHidden: h, hiddenStates: hidden, attentions: attentions)
     }
 
@@ -145,7 +178,7 @@ public final class Transformer {
         let n = "model.layers.\(i).", c = config, p = parameters
         let a = rmsNorm(x, weight: p[n + "input_layernorm.weight"], eps: c.rmsNormEps)
         func project(_ name: String) -> Tensor {
-            linear(a, weight: p[n + "self_attn.\(name)_proj.weight"], bias: c.qkvBias ? p[n + "self_attn.\(name)_proj.bias"] : nil)
+            self.project(a, n + "self_attn.\(name)_proj.weight", bias: c.qkvBias ? n + "self_attn.\(name)_proj.bias" : nil)
         }
         guard c.qkNorm else { return (project("q"), project("k"), project("v")) }
         // Qwen3: RMSNorm over each head's vector (rows of width D), before rotary embedding.
@@ -159,8 +192,8 @@ public final class Transformer {
     func mlp(_ x: Tensor, layer i: Int) -> Tensor {
         let n = "model.layers.\(i).", p = parameters
         let m = rmsNorm(x, weight: p[n + "post_attention_layernorm.weight"], eps: config.rmsNormEps)
-        let f = swiglu(gate: linear(m, weight: p[n + "mlp.gate_proj.weight"]), up: linear(m, weight: p[n + "mlp.up_proj.weight"]))
-        return linear(f, weight: p[n + "mlp.down_proj.weight"])
+        let f = swiglu(gate: project(m, n + "mlp.gate_proj.weight"), up: project(m, n + "mlp.up_proj.weight"))
+        return project(f, n + "mlp.down_proj.weight")
     }
 
     private func applyDropout(_ x: Tensor, _ rng: inout RandomGenerator?) -> Tensor {

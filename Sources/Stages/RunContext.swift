@@ -75,6 +75,7 @@ public final class RunContext {
         } else if let path = curriculum.models.teacherCheckpoint {
             let reader = try CheckpointReader(path: path)
             let loaded = try reader.loadTransformer(role: "teacher")
+            try Self.refuseQuantized(loaded, path: path, key: "teacher.checkpoint", file: curriculum.file)
             if try reader.tokenizerJSON() != nil {
                 // an imported (or distilled-from-imported) teacher: its BPE tokenizer and templates travel with it
                 do { self.codec = try reader.codec(vocabularySize: loaded.config.vocabSize, role: "teacher", template: template) }
@@ -103,6 +104,7 @@ public final class RunContext {
         logger.notice("data: \(data.train.count) training and \(data.validation.count) validation rows; \(data.droppedForLength) longer than max_length \(curriculum.data.maxLength) tokens left out")
         if let path = curriculum.models.studentCheckpoint {
             let loaded = try CheckpointReader(path: path).loadTransformer(role: "student")
+            try Self.refuseQuantized(loaded, path: path, key: "student.checkpoint", file: curriculum.file)
             guard loaded.config.vocabSize == teacher.config.vocabSize else {
                 throw CurriculumError(file: curriculum.file, keyPath: "student.checkpoint", line: nil,
                                       message: "\(path) holds a student with vocabulary \(loaded.config.vocabSize), the teacher's is \(teacher.config.vocabSize); give a student of this tokenizer")
@@ -171,5 +173,16 @@ public final class RunContext {
             if let t = record.controllers["search"]?["chosen_temperature"] { return Float(t) }
         }
         return nil
+    }
+}
+
+extension RunContext {
+    /// An int8 checkpoint (`distill quantize`) is for inference: its int8 layers have no gradient and no float
+    /// weights to cut or align, so a run refuses it and names the FP32 file to use instead.
+    static func refuseQuantized(_ model: Transformer, path: String, key: String, file: String) throws {
+        guard !model.quantizedLinears.isEmpty else { return }
+        throw CurriculumError(file: file, keyPath: key, line: nil,
+                              message: "\(path) holds an int8 model (made by distill quantize), which is for inference only; "
+                                  + "give the FP32 checkpoint it was quantized from")
     }
 }

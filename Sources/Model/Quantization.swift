@@ -1,0 +1,167 @@
+import Tensor
+
+/// A Linear layer quantized for inference: its int8 weight (a scale per output channel) and the calibrated scale
+/// its input activations are rounded at.
+public struct QuantizedLinear: Sendable, Equatable {
+    /// The weight, int8 with one symmetric scale per output row.
+    public let weight: Int8Matrix
+    /// Input activations are rounded to int8 at this scale (calibrated range / 127).
+    public let inputScale: Float
+
+    public init(weight: Int8Matrix, inputScale: Float) {
+        self.weight = weight
+        self.inputScale = inputScale
+    }
+}
+
+/// How the range of a layer's input activations is read from the calibration data.
+public enum ActivationRange: Sendable, Equatable, CustomStringConvertible {
+    /// The largest magnitude seen.
+    case minMax
+    /// This percentile (e.g. 99.99) of the magnitudes seen: rare outliers are clipped so the rest keep resolution.
+    case percentile(Double)
+
+    public var description: String {
+        switch self {
+        case .minMax: return "minmax"
+        case .percentile(let p): return "percentile \(p)"
+        }
+    }
+
+    /// The range of `magnitudes` (|x| values, any order; sorted in place for a percentile).
+    public func range(of magnitudes: inout [Float]) -> Float {
+        guard !magnitudes.isEmpty else { return 0 }
+        switch self {
+        case .minMax:
+            return magnitudes.max()!
+        case .percentile(let p):
+            magnitudes.sort()
+            // the nearest-rank percentile: the smallest value with at least p% of the values at or below it
+            let rank = Int((p / 100 * Double(magnitudes.count)).rounded(.up))
+            return magnitudes[min(max(rank, 1), magnitudes.count) - 1]
+        }
+    }
+}
+
+/// A quantization request that cannot be met: what and how to fix it.
+public struct QuantizationError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
+}
+
+extension Transformer {
+    /// Whether `name` is one of the model's Linear weights (the products quantization can make int8): the
+    /// attention and MLP projections, and an untied `lm_head`. The embedding is a lookup, not a product.
+    static func isLinearWeight(_ name: String, _ c: TransformerConfig) -> Bool {
+        if name == "lm_head.weight" { return !c.tieWordEmbeddings }
+        return name.hasPrefix("model.layers.") && name.hasSuffix("_proj.weight")
+    }
+
+    /// The Linear weights in forward order, each with the block it belongs to (nil for the output head).
+    public var linearWeights: [(layer: Int?, name: String)] {
+        var out: [(layer: Int?, name: String)] = []
+        for i in 0..<config.numHiddenLayers {
+            for p in ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"] {
+                out.append((i, "model.layers.\(i).\(p).weight"))
+            }
+        }
+        if !config.tieWordEmbeddings { out.append((nil, "lm_head.weight")) }
+        return out
+    }
+
+    /// The Linear weights a keep-in-FP32 selector names: `embed` (the embedding; no Linear weight, it always stays
+    /// FP32), `lm_head` (the output head; tied to the embedding, it stays FP32 with it), `layers.N` (block N), or
+    /// any prefix of a weight name (`model.layers.2.mlp`).
+    /// - Throws: `QuantizationError` for a selector that names nothing in this model.
+    public func linearWeights(selectedBy selector: String) throws -> [String] {
+        let all = linearWeights.map(\.name)
+        switch selector {
+        case "embed": return []
+        case "lm_head": return config.tieWordEmbeddings ? [] : ["lm_head.weight"]
+        default: break
+        }
+        if selector.hasPrefix("layers."), let i = Int(selector.dropFirst("layers.".count)) {
+            guard (0..<config.numHiddenLayers).contains(i) else {
+                throw QuantizationError(message: "--keep-fp32 \(selector): the model has layers 0...\(config.numHiddenLayers - 1)")
+            }
+            return all.filter { $0.hasPrefix("model.layers.\(i).") }
+        }
+        let matched = all.filter { $0 == selector || $0.hasPrefix(selector + ".") }
+        guard !matched.isEmpty else {
+            throw QuantizationError(message: "--keep-fp32 \(selector) names no Linear layer of this model; use embed, lm_head, "
+                                    + "layers.N (N in 0...\(config.numHiddenLayers - 1)) or a weight name such as \(all.first ?? "model.layers.0.mlp")")
+        }
+        return matched
+    }
+
+    /// Makes every Linear weight not in `keep` int8, block by block in forward order: each block's input ranges
+    /// are read from `calibration` (token sequences run one at a time, no padding) with the blocks before it
+    /// already int8, so a block's scales see the rounding upstream of it (layer-wise calibration, one scale per
+    /// layer input rather than one for the model). The float weights stay in `parameters`; `quantizedLinears`
+    /// holds the int8 ones, which the forward pass then uses.
+    /// - Returns: the calibrated input range of each quantized layer.
+    /// - Throws: `QuantizationError` when there is no calibration sequence or one is longer than the context.
+    @discardableResult
+    public func quantize(keeping keep: Set<String>, calibration: [[Int32]], range: ActivationRange) throws -> [String: Float] {
+        guard !calibration.isEmpty else { throw QuantizationError(message: "no calibration sequence; give at least one training trace") }
+        for (i, s) in calibration.enumerated() where s.isEmpty || s.count > config.maxPositionEmbeddings {
+            throw QuantizationError(message: "calibration sequence \(i) has \(s.count) tokens; it needs 1...\(config.maxPositionEmbeddings)")
+        }
+        let targets = linearWeights.filter { !keep.contains($0.name) }
+        var groups: [[String]] = []
+        var lastLayer: Int?? = .none
+        for t in targets {
+            if groups.isEmpty || lastLayer != .some(t.layer) { groups.append([]) }
+            groups[groups.count - 1].append(t.name)
+            lastLayer = .some(t.layer)
+        }
+        var ranges: [String: Float] = [:]
+        defer { linearInputObserver = nil }
+        for group in groups {
+            let wanted = Set(group)
+            var magnitudes: [String: [Float]] = [:]
+            var peaks: [String: Float] = [:]
+            linearInputObserver = { name, x in
+                guard wanted.contains(name) else { return }
+                let values = UnsafeBufferPointer(start: x.ptr, count: x.count)
+                if case .minMax = range {
+                    var peak = peaks[name, default: 0]
+                    for v in values where abs(v) > peak { peak = abs(v) }
+                    peaks[name] = peak
+                } else {
+                    magnitudes[name, default: []].append(contentsOf: values.lazy.map { abs($0) })
+                }
+            }
+            withNoGrad {
+                for s in calibration { _ = forward(tokens: s, batch: 1, length: s.count) }
+            }
+            for name in group {
+                var seen = magnitudes[name] ?? []
+                let r = range == .minMax ? peaks[name, default: 0] : range.range(of: &seen)
+                guard r.isFinite else {
+                    throw QuantizationError(message: "the input of \(name) is not finite on the calibration data; the model's weights are damaged")
+                }
+                ranges[name] = r
+                let w = parameters[name]
+                quantizedLinears[name] = QuantizedLinear(weight: Int8Matrix.quantizing(w.ptr, rows: w.shape[0], columns: w.shape[1]),
+                                                         inputScale: r > 0 ? r / 127 : 1)
+            }
+        }
+        return ranges
+    }
+
+    /// Bytes of the weights as a checkpoint stores them: four per float (a float weight an int8 layer replaces is not
+    /// counted), one per int8 value and four per scale.
+    public var weightBytes: Int {
+        let floats = parameters.views.reduce(0) { $0 + (quantizedLinears[$1.name] == nil ? $1.count : 0) }
+        return 4 * floats + quantizedLinears.values.reduce(0) { $0 + $1.weight.byteCount + 4 }
+    }
+
+    /// The float parameters a quantized model keeps (every one but its int8 Linear weights), copied into a store
+    /// of their own: what a quantized checkpoint stores beside the int8 tensors.
+    public func floatParametersKept() -> ParameterStore {
+        let store = ParameterStore(Transformer.parameterSpecs(config).filter { quantizedLinears[$0.name] == nil })
+        for v in store.views { store[v.name].ptr.update(from: parameters[v.name].ptr, count: v.count) }
+        return store
+    }
+}
