@@ -97,46 +97,34 @@ extension Transformer {
     /// Makes every Linear weight not in `keep` int8, block by block in forward order: each block's input ranges
     /// are read from `calibration` (token sequences run one at a time, no padding) with the blocks before it
     /// already int8, so a block's scales see the rounding upstream of it (layer-wise calibration, one scale per
-    /// layer input rather than one for the model). The float weights stay in `parameters`; `quantizedLinears`
-    /// holds the int8 ones, which the forward pass then uses.
+    /// layer input rather than one for the model). Each sequence's residual stream is kept between blocks, so the
+    /// whole calibration costs about two forward passes per sequence. The float weights stay in `parameters`;
+    /// `quantizedLinears` holds the int8 ones, which the forward pass then uses.
     /// - Returns: the calibrated input range of each quantized layer.
-    /// - Throws: `QuantizationError` when there is no calibration sequence or one is longer than the context.
+    /// - Throws: `QuantizationError` when there is no calibration sequence, one is empty or longer than the
+    ///   context, or an activation is not finite.
     @discardableResult
     public func quantize(keeping keep: Set<String>, calibration: [[Int32]], range: ActivationRange) throws -> [String: Float] {
         guard !calibration.isEmpty else { throw QuantizationError(message: "no calibration sequence; give at least one training trace") }
         for (i, s) in calibration.enumerated() where s.isEmpty || s.count > config.maxPositionEmbeddings {
             throw QuantizationError(message: "calibration sequence \(i) has \(s.count) tokens; it needs 1...\(config.maxPositionEmbeddings)")
         }
-        let targets = linearWeights.filter { !keep.contains($0.name) }
-        var groups: [[String]] = []
-        var lastLayer: Int?? = .none
-        for t in targets {
-            if groups.isEmpty || lastLayer != .some(t.layer) { groups.append([]) }
-            groups[groups.count - 1].append(t.name)
-            lastLayer = .some(t.layer)
-        }
+        let targets = Set(linearWeights.map(\.name)).subtracting(keep)
         var ranges: [String: Float] = [:]
-        defer { linearInputObserver = nil }
-        for group in groups {
-            let wanted = Set(group)
-            var magnitudes: [String: [Float]] = [:]
-            var peaks: [String: Float] = [:]
-            linearInputObserver = { name, x in
-                guard wanted.contains(name) else { return }
-                let values = UnsafeBufferPointer(start: x.ptr, count: x.count)
-                if case .minMax = range {
-                    var peak = peaks[name, default: 0]
-                    for v in values where abs(v) > peak { peak = abs(v) }
-                    peaks[name] = peak
-                } else {
-                    magnitudes[name, default: []].append(contentsOf: values.lazy.map { abs($0) })
-                }
+        var magnitudes: [String: [Float]] = [:], peaks: [String: Float] = [:]
+        func record(_ name: String, _ x: Tensor) {
+            let values = UnsafeBufferPointer(start: x.ptr, count: x.count)
+            if case .minMax = range {
+                var peak = peaks[name, default: 0]
+                for v in values where abs(v) > peak { peak = abs(v) }
+                peaks[name] = peak
+            } else {
+                magnitudes[name, default: []].append(contentsOf: values.lazy.map { abs($0) })
             }
-            withNoGrad {
-                for s in calibration { _ = forward(tokens: s, batch: 1, length: s.count) }
-            }
-            for name in group {
-                var seen = magnitudes[name] ?? []
+        }
+        func quantizeRecorded(_ names: [String]) throws {
+            for name in names {
+                var seen = magnitudes.removeValue(forKey: name) ?? []
                 let r = range == .minMax ? peaks[name, default: 0] : range.range(of: &seen)
                 guard r.isFinite else {
                     throw QuantizationError(message: "the input of \(name) is not finite on the calibration data; the model's weights are damaged")
@@ -145,6 +133,26 @@ extension Transformer {
                 let w = parameters[name]
                 quantizedLinears[name] = QuantizedLinear(weight: Int8Matrix.quantizing(w.ptr, rows: w.shape[0], columns: w.shape[1]),
                                                          inputScale: r > 0 ? r / 127 : 1)
+            }
+        }
+        defer { linearInputObserver = nil }
+        try withNoGrad {
+            var none: RandomGenerator? = nil
+            var states = calibration.map { embedding(parameters["model.embed_tokens.weight"], ids: $0, shape: [1, $0.count]) }
+            for layer in 0..<config.numHiddenLayers {
+                let names = linearWeights.filter { $0.layer == layer && targets.contains($0.name) }.map(\.name)
+                if !names.isEmpty {  // read the block's input ranges with the block still in float, then make it int8
+                    let wanted = Set(names)
+                    linearInputObserver = { name, x in if wanted.contains(name) { record(name, x) } }
+                    for s in states { _ = block(s, layer: layer, dropout: &none) }
+                    linearInputObserver = nil
+                    try quantizeRecorded(names)
+                }
+                states = states.map { block($0, layer: layer, dropout: &none).out }  // the next block sees this one's int8 output
+            }
+            if targets.contains("lm_head.weight") {
+                for s in states { record("lm_head.weight", rmsNorm(s, weight: parameters["model.norm.weight"], eps: config.rmsNormEps)) }
+                try quantizeRecorded(["lm_head.weight"])
             }
         }
         return ranges

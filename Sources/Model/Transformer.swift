@@ -157,20 +157,27 @@ public final class Transformer {
         var x = embedding(p["model.embed_tokens.weight"], ids: tokens, shape: [b, t])  // (B, T, C)
         var hidden: [Tensor] = [], attentions: [Tensor] = []
         for i in 0..<c.numHiddenLayers {
-            let n = "model.layers.\(i)."
-            var (q, k, v) = attentionInputs(x, layer: i)
-            q = rotaryEmbedding(q, heads: c.numAttentionHeads, table: rope)
-            k = rotaryEmbedding(k, heads: c.numKeyValueHeads, table: rope)
-            let probs = attentionProbabilities(q: q, k: k, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
+            let probs: Tensor
+            (x, probs) = block(x, layer: i, dropout: &rng)
             if options.contains(.attentions) { attentions.append(probs) }
-            let o = attentionApply(probs, v: v, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
-            x = add(x, applyDropout(project(o, n + "self_attn.o_proj.weight"), &rng))
-            x = add(x, applyDropout(mlp(x, layer: i), &rng))
             if options.contains(.hiddenStates) { hidden.append(x) }
         }
         let h = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)
         let logits = project(h, outputWeightName)
         return ForwardOutput(logits: logits, finalHidden: h, hiddenStates: hidden, attentions: attentions)
+    }
+
+    /// Decoder block `i` over the residual stream x (B, T, C): its output and its attention probabilities (B, H, T, T).
+    func block(_ x: Tensor, layer i: Int, dropout rng: inout RandomGenerator?) -> (out: Tensor, attention: Tensor) {
+        let c = config
+        var (q, k, v) = attentionInputs(x, layer: i)
+        q = rotaryEmbedding(q, heads: c.numAttentionHeads, table: rope)
+        k = rotaryEmbedding(k, heads: c.numKeyValueHeads, table: rope)
+        let probs = attentionProbabilities(q: q, k: k, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
+        let o = attentionApply(probs, v: v, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
+        var y = add(x, applyDropout(project(o, "model.layers.\(i).self_attn.o_proj.weight"), &rng))
+        y = add(y, applyDropout(mlp(y, layer: i), &rng))
+        return (y, probs)
     }
 
     /// The layer's pre-norm and q, k, v projections (before rotary embedding): (B, T, H*D), (B, T, KVH*D) x 2.
