@@ -187,7 +187,7 @@ public final class CheckpointReader {
                 throw CheckpointError.corrupt(file: path, object: object,
                                               reason: "int8 weight \(shape) with \(scales.count) row scales and \(input.count) input scales; expected one scale per row and one input scale")
             }
-            guard scales.allSatisfy({ $0.isFinite && $0 > 0 }), input[0].isFinite, input[0] > 0 else {
+            guard scales.allSatisfy({ $0.isFinite && $0 > 0 }), input[0].isFinite, input[0] >= 0 else {  // input 0: per row
                 throw CheckpointError.corrupt(file: path, object: object, reason: "a scale is zero, negative or not finite")
             }
             guard values.allSatisfy({ $0 != -128 }) else {

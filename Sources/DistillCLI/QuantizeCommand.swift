@@ -20,7 +20,8 @@ struct QuantizeCommand: ParsableCommand {
             own training rows, rebuilt from the curriculum stored in the checkpoint, or --calibration-data) block by \
             block: a block is calibrated with the blocks before it already int8, so its ranges see their rounding. \
             --activation-range minmax takes the largest magnitude seen; percentile takes --percentile of them and \
-            clips rarer outliers. The first and last layers (the embedding and the output head) stay FP32 by default \
+            clips rarer outliers; dynamic rounds each token's input at its own largest magnitude, found at run time \
+            (for models with rare huge activations at a few tokens, such as SmolLM2's first token). The first and last layers (the embedding and the output head) stay FP32 by default \
             (--keep-fp32); the embedding is a lookup and always does. Products run in int8 with exact int32 sums; \
             the int8 weights are never expanded to floats (eval, score and generate read the file as it is).
 
@@ -48,7 +49,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Comma-separated parts kept in FP32: embed, lm_head, layers.N, or a weight name prefix such as model.layers.1.mlp.")
     var keepFp32 = "embed,lm_head"
 
-    @Option(help: "How a layer's activation range is read: minmax (largest magnitude) or percentile (--percentile of the magnitudes).")
+    @Option(help: "How a layer's input range is set: minmax (largest magnitude seen), percentile (--percentile of the magnitudes) or dynamic (each token's own, at run time).")
     var activationRange = "minmax"
 
     @Option(parsing: .unconditional, help: "The percentile for --activation-range percentile, in (50, 100].")
@@ -65,8 +66,8 @@ struct QuantizeCommand: ParsableCommand {
 
     func validate() throws {
         guard calibration >= 1 else { throw ValidationError("--calibration must be at least 1 trace, got \(calibration)") }
-        guard ["minmax", "percentile"].contains(activationRange) else {
-            throw ValidationError("--activation-range \(activationRange): use minmax or percentile")
+        guard ["minmax", "percentile", "dynamic"].contains(activationRange) else {
+            throw ValidationError("--activation-range \(activationRange): use minmax, percentile or dynamic")
         }
         guard percentile > 50 && percentile <= 100 else { throw ValidationError("--percentile must be in (50, 100], got \(percentile)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
@@ -88,11 +89,12 @@ struct QuantizeCommand: ParsableCommand {
             let codec = try reader.codec(vocabularySize: model.config.vocabSize, role: role)
             let curriculum = try storedCurriculum(reader)
             let traces = try calibrationTraces(curriculum: curriculum, codec: codec, context: model.config.maxPositionEmbeddings)
+            let comparison = noEval ? nil : try comparisonSuite(curriculum: curriculum)  // a bad --suite fails before the work
             var keep = Set<String>()
             for selector in keepFp32.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !selector.isEmpty {
                 keep.formUnion(try model.linearWeights(selectedBy: selector))
             }
-            let range: ActivationRange = activationRange == "minmax" ? .minMax : .percentile(percentile)
+            let range: ActivationRange = activationRange == "minmax" ? .minMax : activationRange == "dynamic" ? .dynamic : .percentile(percentile)
             let fp32Bytes = model.weightBytes
             let reference = try reader.loadTransformer(role: role)  // the FP32 model, for the comparison
             let clock = ContinuousClock(), start = clock.now
@@ -104,9 +106,9 @@ struct QuantizeCommand: ParsableCommand {
             try write(model: model, reader: reader, range: range, calibrationRows: traces.count)
             print("wrote \(out): model \(fp32Bytes) -> \(model.weightBytes) bytes "
                   + String(format: "(%.1f%% smaller)", 100 * (1 - Double(model.weightBytes) / Double(fp32Bytes))))
-            guard !noEval else { return }
+            guard let comparison else { return }
             let int8 = try CheckpointReader(path: out).loadTransformer(role: role)  // what eval and score will run
-            try compare(fp32: reference, int8: int8, codec: codec, curriculum: curriculum, reader: reader)
+            try compare(fp32: reference, int8: int8, codec: codec, suite: comparison)
         }
     }
 
@@ -147,19 +149,20 @@ struct QuantizeCommand: ParsableCommand {
         try CheckpointWriter.save(contents, to: out)
     }
 
-    /// Greedy accuracy and step validity of both models on the suite, and their KV-cache decoding speed.
-    private func compare(fp32: Transformer, int8: Transformer, codec: TraceCodec, curriculum: Curriculum?, reader: CheckpointReader) throws {
-        let problems: EvalSuite
+    /// The suite the FP32 and INT8 models are compared on.
+    private func comparisonSuite(curriculum: Curriculum?) throws -> EvalSuite {
         if suite == "run" {
             guard let curriculum else {
                 throw ValidationError("--suite run needs the run's curriculum, and \(checkpoint) has none; give --suite math-proof or a JSONL file")
             }
-            problems = try heldOutSuite(curriculum: curriculum, perDomain: nil).limited(to: limit)
-        } else {
-            problems = try EvalSuite.resolve(suite, mathProof: MathProofSuite(domains: TaskDomain.allCases,
-                                                                              countPerDomain: MathProofSuite.defaultCountPerDomain,
-                                                                              difficulty: 2)).limited(to: limit)
+            return try heldOutSuite(curriculum: curriculum, perDomain: nil).limited(to: limit)
         }
+        let mathProof = MathProofSuite(domains: TaskDomain.allCases, countPerDomain: MathProofSuite.defaultCountPerDomain, difficulty: 2)
+        return try EvalSuite.resolve(suite, mathProof: mathProof).limited(to: limit)
+    }
+
+    /// Greedy accuracy and step validity of both models on the suite, and their KV-cache decoding speed.
+    private func compare(fp32: Transformer, int8: Transformer, codec: TraceCodec, suite problems: EvalSuite) throws {
         let evaluator = try Evaluator(config: EvalConfig(maxNewTokens: 320, batchSize: 16, samples: 0))
         let a = try evaluator.evaluate(model: fp32, codec: codec, suite: problems, label: "fp32", role: role)
         let b = try evaluator.evaluate(model: int8, codec: codec, suite: problems, label: "int8", role: role)

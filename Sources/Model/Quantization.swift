@@ -5,7 +5,8 @@ import Tensor
 public struct QuantizedLinear: Sendable, Equatable {
     /// The weight, int8 with one symmetric scale per output row.
     public let weight: Int8Matrix
-    /// Input activations are rounded to int8 at this scale (calibrated range / 127).
+    /// Input activations are rounded to int8 at this scale (calibrated range / 127); 0: each input row at its own
+    /// scale, found at run time (`ActivationRange.dynamic`).
     public let inputScale: Float
 
     public init(weight: Int8Matrix, inputScale: Float) {
@@ -20,11 +21,16 @@ public enum ActivationRange: Sendable, Equatable, CustomStringConvertible {
     case minMax
     /// This percentile (e.g. 99.99) of the magnitudes seen: rare outliers are clipped so the rest keep resolution.
     case percentile(Double)
+    /// No calibrated range: each row (token) is rounded at its own largest magnitude, found at run time. For models
+    /// whose activations have rare huge values at a few tokens (SmolLM2's first token), which one static scale
+    /// per layer cannot represent.
+    case dynamic
 
     public var description: String {
         switch self {
         case .minMax: return "minmax"
         case .percentile(let p): return "percentile \(p)"
+        case .dynamic: return "dynamic"
         }
     }
 
@@ -32,7 +38,7 @@ public enum ActivationRange: Sendable, Equatable, CustomStringConvertible {
     public func range(of magnitudes: inout [Float]) -> Float {
         guard !magnitudes.isEmpty else { return 0 }
         switch self {
-        case .minMax:
+        case .minMax, .dynamic:
             return magnitudes.max()!
         case .percentile(let p):
             magnitudes.sort()
@@ -114,25 +120,26 @@ extension Transformer {
         var magnitudes: [String: [Float]] = [:], peaks: [String: Float] = [:]
         func record(_ name: String, _ x: Tensor) {
             let values = UnsafeBufferPointer(start: x.ptr, count: x.count)
-            if case .minMax = range {
+            if case .percentile = range {
+                magnitudes[name, default: []].append(contentsOf: values.lazy.map { abs($0) })
+            } else {  // the largest magnitude (for dynamic layers it is only reported)
                 var peak = peaks[name, default: 0]
                 for v in values where abs(v) > peak { peak = abs(v) }
                 peaks[name] = peak
-            } else {
-                magnitudes[name, default: []].append(contentsOf: values.lazy.map { abs($0) })
             }
         }
         func quantizeRecorded(_ names: [String]) throws {
             for name in names {
                 var seen = magnitudes.removeValue(forKey: name) ?? []
-                let r = range == .minMax ? peaks[name, default: 0] : range.range(of: &seen)
+                var r = peaks[name, default: 0]
+                if case .percentile = range { r = range.range(of: &seen) }
                 guard r.isFinite else {
                     throw QuantizationError(message: "the input of \(name) is not finite on the calibration data; the model's weights are damaged")
                 }
                 ranges[name] = r
                 let w = parameters[name]
                 quantizedLinears[name] = QuantizedLinear(weight: Int8Matrix.quantizing(w.ptr, rows: w.shape[0], columns: w.shape[1]),
-                                                         inputScale: r > 0 ? r / 127 : 1)
+                                                         inputScale: range == .dynamic ? 0 : r > 0 ? r / 127 : 1)
             }
         }
         defer { linearInputObserver = nil }

@@ -74,10 +74,11 @@ struct QuantizeCommandTests {
                 (base + ["--out", dir + "/int8.h5"], "exists"),
                 (base + ["--out", dir + "/fp32.h5"], "new file"),
                 (base + ["--out", dir + "/x.h5", "--keep-fp32", "layers.5"], "0...1"),
-                (base + ["--out", dir + "/x.h5", "--activation-range", "mean"], "minmax or percentile"),
+                (base + ["--out", dir + "/x.h5", "--activation-range", "mean"], "minmax, percentile or dynamic"),
                 (base + ["--out", dir + "/x.h5", "--calibration", "-3"], "at least 1"),
                 (["quantize", dir + "/int8.h5", "--out", dir + "/x.h5", "--calibration-data", dir + "/traces.jsonl"], "already int8"),
                 (["quantize", dir + "/fp32.h5", "--out", dir + "/x.h5"], "--calibration-data"),
+                (["quantize", dir + "/fp32.h5", "--out", dir + "/x.h5", "--calibration-data", dir + "/traces.jsonl"], "--suite run needs"),
                 (["export", dir + "/int8.h5", "--format", "hf", "--out", dir + "/hf"], "FP32 checkpoint"),
             ]
             for (args, expected) in cases {

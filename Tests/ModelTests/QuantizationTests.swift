@@ -90,6 +90,39 @@ struct QuantizationTests {
         }
     }
 
+    @Test("dynamic rows (input scale 0): each row at its own max |x| / 127; a row 100x larger no longer costs the others their resolution")
+    func int8KernelDynamicRows() {
+        let m = 4, k = 96, n = 6
+        var rng = RandomGenerator(seed: 31)
+        var x = (0..<(m * k)).map { _ in rng.nextNormal() }
+        for c in 0..<k { x[c] *= 100 }  // row 0: a token with huge activations
+        let w = weights(rows: n, columns: k, seed: 8)
+        let q = w.withUnsafeBufferPointer { Int8Matrix.quantizing($0.baseAddress!, rows: n, columns: k) }
+        let dynamic = int8Linear(Tensor(shape: [m, k], values: x), weight: q, inputScale: 0).toArray()
+        let staticScale = x.map(abs).max()! / 127
+        let fixed = int8Linear(Tensor(shape: [m, k], values: x), weight: q, inputScale: staticScale).toArray()
+        var dynamicError = 0.0, staticError = 0.0
+        for i in 0..<m {
+            let row = Array(x[(i * k)..<((i + 1) * k)])
+            let scale = row.map(abs).max()! / 127
+            let xq = referenceQuantize(row, scale: scale)
+            for j in 0..<n {
+                var sum: Int64 = 0, exact = 0.0
+                for c in 0..<k {
+                    sum += xq[c] * Int64(q.values[j * k + c])
+                    exact += Double(row[c]) * Double(w[j * k + c])
+                }
+                let expected = Double(sum) * Double(scale) * Double(q.scales[j])
+                #expect(abs(Double(dynamic[i * n + j]) - expected) <= 1e-5 * max(1, abs(expected)), "y[\(i), \(j)]")
+                if i > 0 {
+                    dynamicError = max(dynamicError, abs(Double(dynamic[i * n + j]) - exact))
+                    staticError = max(staticError, abs(Double(fixed[i * n + j]) - exact))
+                }
+            }
+        }
+        #expect(dynamicError * 10 < staticError, "ordinary rows: dynamic error \(dynamicError), one static scale \(staticError)")
+    }
+
     @Test("activation range: minmax is the largest magnitude, a percentile the nearest-rank value")
     func rangesOfHandMadeDistribution() {
         var rng = RandomGenerator(seed: 9)

@@ -3,7 +3,7 @@
 // tensor. Shapes: x (..., K) -> y (..., N); M = rows of x.
 //
 //   W[n, k] ~ wq[n, k] * ws[n]        wq in [-127, 127], ws[n] = max_k |W[n, k]| / 127
-//   x[m, k] ~ xq[m, k] * xs           xq = clamp(round(x / xs), -127, 127), xs calibrated
+//   x[m, k] ~ xq[m, k] * xs           xq = clamp(round(x / xs), -127, 127), xs calibrated (or per row: dynamic)
 //   y[m, n] = (sum_k xq[m, k] * wq[n, k]) * xs * ws[n] + b[n]
 //
 // The sum is exact (int32); the weights are never expanded to floats: the kernel reads one byte per weight,
@@ -83,21 +83,34 @@ func int8Dot(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ k: Int) -> In
     return sum
 }
 
-/// y = x W^T + b with W in int8 (`weight`) and x rounded to int8 at `inputScale` first (see the top of this
-/// file). Inference only: the result records no gradient.
-/// - Precondition: x's last dimension equals `weight.columns`; `inputScale` > 0; bias has `weight.rows` values.
+/// y = x W^T + b with W in int8 (`weight`) and x rounded to int8 first (see the top of this file): at the calibrated
+/// `inputScale`, or, when it is 0, each row at its own scale max |x_row| / 127 found at run time (dynamic: a token
+/// whose activations are far larger than the others' does not take the others' resolution). Inference only: the
+/// result records no gradient.
+/// - Precondition: x's last dimension equals `weight.columns`; `inputScale` >= 0; bias has `weight.rows` values.
 public func int8Linear(_ x: Tensor, weight: Int8Matrix, inputScale: Float, bias: Tensor? = nil) -> Tensor {
     let k = weight.columns, n = weight.rows
     precondition(x.lastDim == k, "int8Linear: input width \(x.lastDim) differs from the weight's \(k) columns")
-    precondition(inputScale > 0 && inputScale.isFinite, "int8Linear: input scale \(inputScale) must be positive")
+    precondition(inputScale >= 0 && inputScale.isFinite, "int8Linear: input scale \(inputScale) must be 0 (per row) or positive")
     precondition(bias == nil || bias!.count == n, "int8Linear: bias of \(bias!.count) for \(n) outputs")
     let m = x.count / max(k, 1)
     let y = Tensor.uninitialized(Array(x.shape.dropLast()) + [n])
     let xq = UnsafeMutablePointer<Int8>.allocate(capacity: max(m * k, 1))
     defer { xq.deallocate() }
-    let xp = x.ptr, yp = y.ptr, biasPointer = bias.map { UnsafePointer($0.ptr) }
+    let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: max(m, 1))
+    defer { rowScales.deallocate() }
+    let xp = UnsafePointer(x.ptr), yp = y.ptr, biasPointer = bias.map { UnsafePointer($0.ptr) }
     Parallel.forRanges(m, work: m * k * 4) { rows in
-        for r in rows { quantizeToInt8(xp + r * k, count: k, scale: inputScale, into: xq + r * k) }
+        for r in rows {
+            var scale = inputScale
+            if scale == 0 {
+                var peak: Float = 0
+                for c in 0..<k { peak = max(peak, abs(xp[r * k + c])) }
+                scale = peak > 0 && peak.isFinite ? peak / 127 : 1
+            }
+            rowScales[r] = scale
+            quantizeToInt8(xp + r * k, count: k, scale: scale, into: xq + r * k)
+        }
     }
     weight.values.withUnsafeBufferPointer { wv in
         weight.scales.withUnsafeBufferPointer { ws in
@@ -110,8 +123,8 @@ public func int8Linear(_ x: Tensor, weight: Int8Matrix, inputScale: Float, bias:
                 while lo < m {
                     let hi = min(m, lo + block)
                     for j in outputs {
-                        let row = w + j * k, scale = s[j] * inputScale, b = biasPointer?[j] ?? 0
-                        for i in lo..<hi { yp[i * n + j] = Float(int8Dot(xq + i * k, row, k)) * scale + b }
+                        let row = w + j * k, b = biasPointer?[j] ?? 0
+                        for i in lo..<hi { yp[i * n + j] = Float(int8Dot(xq + i * k, row, k)) * (s[j] * rowScales[i]) + b }
                     }
                     lo = hi
                 }
