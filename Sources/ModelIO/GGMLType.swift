@@ -44,6 +44,10 @@ public struct GGMLType: Hashable, Sendable, CustomStringConvertible {
     /// bfloat16 (the top 16 bits of a float32).
     public static let bf16 = GGMLType(rawValue: 30)
 
+    /// The kernel that writes float32 values as this type, or nil when ModelIO does not write it (F32, F16, Q8_0
+    /// and Q4_0 are written; see `GGMLQuantize`).
+    var quantizer: GGMLQuantizeKernel? { GGMLType.table[rawValue]?.quantize }
+
     /// The types ModelIO dequantizes, by number.
     public static var supported: [GGMLType] {
         table.filter { $0.value.dequantize != nil }.keys.sorted().map(GGMLType.init(rawValue:))
@@ -58,27 +62,31 @@ public struct GGMLType: Hashable, Sendable, CustomStringConvertible {
         let blockSize: Int
         let bytesPerBlock: Int
         let dequantize: GGMLTypeTraits.Kernel?
+        let quantize: GGMLQuantizeKernel?
 
-        init(_ name: String, _ blockSize: Int, _ bytesPerBlock: Int, _ dequantize: GGMLTypeTraits.Kernel? = nil) {
+        init(_ name: String, _ blockSize: Int, _ bytesPerBlock: Int, _ dequantize: GGMLTypeTraits.Kernel? = nil,
+             _ quantize: GGMLQuantizeKernel? = nil) {
             self.name = name
             self.blockSize = blockSize
             self.bytesPerBlock = bytesPerBlock
             self.dequantize = dequantize
+            self.quantize = quantize
         }
     }
 
     /// The one table of types: every type ggml.h's `enum ggml_type` defines, with its block layout (ggml-common.h;
-    /// gguf-py's GGML_QUANT_SIZES), and the kernel for the ones ModelIO dequantizes. A new type is one row. Types
+    /// gguf-py's GGML_QUANT_SIZES), the kernel for the ones ModelIO dequantizes and, for the ones the GGUF exporter
+    /// writes, the quantizer. A new type is one row. Types
     /// without a kernel are still laid out, so a file holding one opens (its metadata and other tensors read)
     /// and only reading that tensor fails.
     static let table: [UInt32: Row] = [
-        0: Row("F32", 1, 4, GGMLDequantize.f32),
-        1: Row("F16", 1, 2, GGMLDequantize.f16),
-        2: Row("Q4_0", 32, 2 + 16, GGMLDequantize.q4_0),
+        0: Row("F32", 1, 4, GGMLDequantize.f32, GGMLQuantize.f32),
+        1: Row("F16", 1, 2, GGMLDequantize.f16, GGMLQuantize.f16),
+        2: Row("Q4_0", 32, 2 + 16, GGMLDequantize.q4_0, GGMLQuantize.q4_0),
         3: Row("Q4_1", 32, 2 + 2 + 16, GGMLDequantize.q4_1),
         6: Row("Q5_0", 32, 2 + 4 + 16),
         7: Row("Q5_1", 32, 2 + 2 + 4 + 16),
-        8: Row("Q8_0", 32, 2 + 32, GGMLDequantize.q8_0),
+        8: Row("Q8_0", 32, 2 + 32, GGMLDequantize.q8_0, GGMLQuantize.q8_0),
         9: Row("Q8_1", 32, 4 + 4 + 32),
         10: Row("Q2_K", 256, 2 + 2 + 16 + 64),
         11: Row("Q3_K", 256, 2 + 64 + 32 + 12),
@@ -121,4 +129,27 @@ public struct GGMLTypeTraits: Sendable {
 
     /// A dequantize kernel: (source, block count, destination).
     public typealias Kernel = @Sendable (UnsafeRawPointer, Int, UnsafeMutablePointer<Float>) -> Void
+}
+
+/// A quantize kernel: (float32 source, block count, destination of block count * bytes per block bytes).
+typealias GGMLQuantizeKernel = @Sendable (UnsafePointer<Float>, Int, UnsafeMutableRawPointer) -> Void
+
+extension GGMLType {
+    /// `values` in this type's blocks, as a GGUF file stores them (the bytes gguf-py's `gguf.quants.quantize`
+    /// gives for the same input), or nil when ModelIO does not write this type or `values.count` is not a whole
+    /// number of blocks.
+    public func quantize(_ values: UnsafeBufferPointer<Float>) -> [UInt8]? {
+        guard let kernel = quantizer, let (blockSize, bytesPerBlock) = layout, values.count % blockSize == 0 else { return nil }
+        let blocks = values.count / blockSize
+        guard blocks > 0, let base = values.baseAddress else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: blocks * bytesPerBlock) { buffer, count in
+            kernel(base, blocks, UnsafeMutableRawPointer(buffer.baseAddress!))
+            count = blocks * bytesPerBlock
+        }
+    }
+
+    /// The types ModelIO writes: F32, F16, Q4_0, Q8_0.
+    public static var writable: [GGMLType] {
+        table.filter { $0.value.quantize != nil }.keys.sorted().map(GGMLType.init(rawValue:))
+    }
 }

@@ -105,3 +105,48 @@ extension BPETokenizer {
                   bos: spec.bosID, eos: spec.eosID, pad: spec.padID)
     }
 }
+
+extension BPETokenizer {
+    /// The `tokenizer.ggml.*` metadata that describes this tokenizer to llama.cpp, the inverse of `init(gguf:)`
+    /// (as llama.cpp's convert_hf_to_gguf.py writes a byte-level BPE vocabulary): model "gpt2", every id's text
+    /// (vocab entries in the byte alphabet, added tokens as written), token types (3 control for special added
+    /// tokens, 4 user-defined for other added tokens, 1 normal), the merges by rank, and llama.cpp's name for the
+    /// pre-tokenizer when it has one (nil otherwise: see `ggufPreTokenizerName`).
+    /// - Parameters:
+    ///   - vocabularySize: the model's vocabulary; ids past the tokenizer's are written as `[PAD<id>]` of type 5
+    ///     (unused), as the converter pads, because llama.cpp needs one token per embedding row. Must be at least
+    ///     `self.vocabularySize`.
+    ///   - bos, eos: the ids that start and end a sequence (the checkpoint's prompt layout decides EOS).
+    ///   - file: names the output in the spec (for messages when it is read back).
+    public func ggufSpec(vocabularySize: Int, bos: Int32?, eos: Int32?, chatTemplate: String?, file: String) -> GGUFTokenizerSpec {
+        precondition(vocabularySize >= self.vocabularySize, "the model's vocabulary \(vocabularySize) is smaller than the tokenizer's \(self.vocabularySize)")
+        var types = [Int32](repeating: 1, count: vocabularySize)
+        var tokens: [String] = (0..<vocabularySize).map { id in
+            guard id < components.tokenTexts.count, let text = components.tokenTexts[id] else {
+                types[id] = 5
+                return "[PAD\(id)]"
+            }
+            return text
+        }
+        for entry in exportedDescription?["added_tokens"]?.arrayValue ?? [] {
+            guard let id = entry["id"]?.intValue, id >= 0, id < vocabularySize, let content = entry["content"]?.stringValue else { continue }
+            tokens[id] = content
+            types[id] = entry["special"]?.boolValue == true ? 3 : 4
+        }
+        let merges = components.model.merges.sorted { $0.value >> 32 < $1.value >> 32 }.compactMap { pair -> String? in
+            let left = Int(pair.key >> 32), right = Int(pair.key & 0xFFFF_FFFF)
+            guard left < components.tokenTexts.count, right < components.tokenTexts.count,
+                  let l = components.tokenTexts[left], let r = components.tokenTexts[right] else { return nil }
+            return l + " " + r
+        }
+        return GGUFTokenizerSpec(file: file, model: "gpt2", pre: ggufPreTokenizerName, tokens: tokens, merges: merges, tokenTypes: types,
+                                 bosID: bos, eosID: eos, padID: padID, addBOS: addBOS, addEOS: false, chatTemplate: chatTemplate)
+    }
+
+    /// llama.cpp's `tokenizer.ggml.pre` name for this tokenizer's pre-tokenizer (`gpt-2`, `llama-bpe`, `qwen2`,
+    /// `smollm`), nil when it is none of the ones llama.cpp and `init(gguf:)` both know.
+    public var ggufPreTokenizerName: String? {
+        guard let json = exportedDescription?["pre_tokenizer"] else { return nil }
+        return GGUFPreTokenizer(matching: json)?.llamaCppName
+    }
+}

@@ -10,7 +10,7 @@ import Foundation
 public final class BPETokenizer: @unchecked Sendable {
     let components: TokenizerComponents
     /// The tokenizer.json this tokenizer was read from, or was made into (GGUF).
-    private let exportedDescription: JSONValue?
+    let exportedDescription: JSONValue?
     private let originalText: String?
 
     /// The id of the beginning-of-sequence token: GGUF's `bos_token_id`, or the token a tokenizer.json

@@ -7,11 +7,38 @@ enum GGUFPreTokenizer {
 
     /// The names each case answers to.
     static let names: [(String, GGUFPreTokenizer)] = [
-        ("default", .gpt2), ("gpt2", .gpt2),
+        ("default", .gpt2), ("gpt2", .gpt2), ("gpt-2", .gpt2),
         ("llama3", .llama3), ("llama-bpe", .llama3), ("llama-v3", .llama3),
         ("qwen2", .qwen2), ("deepseek-r1-qwen", .qwen2),
         ("smollm", .smollm),
     ]
+
+    /// The name llama.cpp's llama-vocab.cpp knows for each case, as the GGUF exporter writes it.
+    var llamaCppName: String {
+        switch self {
+        case .gpt2: return "gpt-2"
+        case .llama3: return "llama-bpe"
+        case .qwen2: return "qwen2"
+        case .smollm: return "smollm"
+        }
+    }
+
+    /// The case whose pre-tokenizer is `json` (a tokenizer.json `pre_tokenizer`), compared member by member in any
+    /// order and without ByteLevel's `trim_offsets` (which acts after the model, not in pre-tokenization); nil when
+    /// none is.
+    init?(matching json: JSONValue) {
+        func canonical(_ v: JSONValue) -> JSONValue {
+            switch v {
+            case .array(let items): return .array(items.map(canonical))
+            case .object(let members):
+                return .object(members.filter { $0.key != "trim_offsets" }.sorted { $0.key < $1.key }.map { ($0.key, canonical($0.value)) })
+            default: return v
+            }
+        }
+        let target = canonical(json)
+        guard let match = [GGUFPreTokenizer.gpt2, .llama3, .qwen2, .smollm].first(where: { canonical($0.json) == target }) else { return nil }
+        self = match
+    }
 
     init?(name: String) {
         guard let match = GGUFPreTokenizer.names.first(where: { $0.0 == name }) else { return nil }
