@@ -63,8 +63,8 @@ struct ExportCommand: ParsableCommand {
             let reader = try CheckpointReader(path: checkpoint)
             let model = try reader.loadTransformer(role: role)
             guard model.quantizedLinears.isEmpty else {
-                throw ValidationError("\(checkpoint): the \(role) is int8 (distill quantize), which transformers cannot load as it is; "
-                                      + "export the FP32 checkpoint it was quantized from")
+                throw ValidationError("\(checkpoint): the \(role) is int8 (distill quantize) and has no float weights to export; "
+                                      + "export the FP32 checkpoint it was quantized from (--format gguf --type q8_0 is llama.cpp's 8-bit form)")
             }
             let codec = try reader.codec(vocabularySize: model.config.vocabSize, role: role)
             switch format {
