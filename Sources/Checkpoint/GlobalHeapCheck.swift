@@ -1,18 +1,21 @@
 import Foundation
 
-/// Finds the damage in an HDF5 file's global heap that makes the HDF5 library (1.10, Debian's) read forever,
-/// so a damaged checkpoint is refused instead of hanging `inspect`, `resume` or `eval`.
+/// Finds the damage in an HDF5 file's global heap that makes the HDF5 library (1.10, Debian's) read forever or
+/// copy from outside the heap, so a damaged checkpoint is refused instead of hanging or crashing `inspect`,
+/// `resume` or `eval`.
 ///
 /// Variable-length strings (every checkpoint attribute) live in global heap collections: "GCOL", version 1,
 /// 3 reserved bytes, the collection size, then objects (index u16, reference count u16, 4 reserved bytes, size,
 /// data padded to 8 bytes); index 0 is the free space and spans the rest. HDF5 1.10's reader steps from object
 /// to object by `size` for index 0, so a free-space object of size 0 (zeroed bytes) never advances
-/// (H5HG__cache_heap_deserialize; found by `make fuzz`, fuzz-checkpoint). HDF5 itself never writes one: it
-/// writes a free-space header only when at least a header's worth of space is left.
+/// (H5HG__cache_heap_deserialize), and an object whose size runs past the collection's end is copied with that
+/// size by H5HG_read (both found by `make fuzz`, fuzz-checkpoint). HDF5 itself writes neither: a free-space
+/// header only when at least a header's worth of space is left, and the free space spans exactly the rest.
 /// Spec: https://docs.hdfgroup.org/hdf5/v1_10/_f_m_t3.html#GlobalHeap
 enum GlobalHeapCheck {
-    /// The byte offsets of the first collection and object HDF5 would loop on, or nil when there is none.
-    static func endlessObject(in bytes: UnsafeRawBufferPointer) -> (collection: Int, object: Int)? {
+    /// The byte offsets of the first collection and object HDF5 would loop on or read past the collection, and
+    /// what is wrong with it, or nil when there is none.
+    static func damagedObject(in bytes: UnsafeRawBufferPointer) -> (collection: Int, object: Int, problem: String)? {
         let lengthSize = sizeOfLengths(bytes)
         let headerSize = 8 + lengthSize           // signature, version, reserved, collection size
         let objectHeaderSize = 8 + lengthSize     // index, reference count, reserved, object size
@@ -36,10 +39,16 @@ enum GlobalHeapCheck {
             while p < end, p + objectHeaderSize <= end {
                 let index = UInt16(bytes[p]) | UInt16(bytes[p + 1]) << 8
                 let objectSize = readLength(bytes, at: p + 8, lengthSize)
+                let overrun = "claims \(objectSize) bytes, past the collection's end at byte \(end) "
+                    + "(HDF5 1.10 would copy them from outside the file's heap)"
+                if index > 0 && objectSize > UInt64(end - p - objectHeaderSize) { return (start, p, overrun) }
                 // HDF5's own arithmetic (size_t, wrapping): H5HG_ALIGN(size) plus the header, or the size alone.
                 let need = index > 0 ? ((objectSize &+ 7) & ~7) &+ UInt64(objectHeaderSize) : objectSize
-                if need == 0 { return (start, p) }
-                if need > UInt64(end - p) { break }
+                if need == 0 {
+                    return (start, p, "has a size that does not advance (a free-space entry of size 0, which HDF5 never "
+                        + "writes, and which HDF5 1.10 would read forever)")
+                }
+                if need > UInt64(end - p) { return (start, p, overrun) }
                 p += Int(need)
             }
         }

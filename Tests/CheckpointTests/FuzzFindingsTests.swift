@@ -62,6 +62,33 @@ struct CheckpointFuzzFindingsTests {
         }
     }
 
+    // Found by fuzz-checkpoint (changed bytes in an object's size field): HDF5 1.10's H5HG_read copies an attribute
+    // string with the size its heap object claims, so a size past the collection read (and wrote) far outside
+    // the heap: a crash under address sanitizer, memory damage or a crash without. Refused before HDF5 reads it.
+    @Test("a global heap object whose size runs past its collection is a .corrupt error naming its byte",
+          arguments: [UInt64(4096), 974_957_576_215, UInt64.max - 8])
+    func objectPastCollection(size: UInt64) throws {
+        try withTemporaryFolder("fuzz-global-heap-size") { dir in
+            let good = dir + "/good.h5"
+            try writeModelCheckpoint(good)
+            var data = try Data(contentsOf: URL(fileURLWithPath: good))
+            let heap = try #require(globalHeapObjects(data).first)
+            let first = try #require(heap.objects.first)
+            #expect(first.index > 0, "the first object is an attribute string")
+            withUnsafeBytes(of: size.littleEndian) { data.replaceSubrange((first.offset + 8)..<(first.offset + 16), with: $0) }
+            let damaged = dir + "/damaged.h5"
+            try data.write(to: URL(fileURLWithPath: damaged))
+            do {
+                _ = try CheckpointReader(path: damaged)
+                Issue.record("a checkpoint whose heap object runs past its collection opened")
+            } catch let CheckpointError.corrupt(file, object, reason) {
+                #expect(file == damaged && object == "/")
+                #expect(reason.contains("global heap collection at byte \(heap.collection)"), "\(reason)")
+                #expect(reason.contains("object at byte \(first.offset) claims \(size) bytes"), "\(reason)")
+            }
+        }
+    }
+
     // The check looks for the letters GCOL; weights that spell them (float bits 0x4C4F4347, little-endian "GCOL")
     // are not a heap and must not be mistaken for one.
     @Test("weights that spell GCOL in the file do not make a valid checkpoint look damaged")
