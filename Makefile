@@ -70,3 +70,41 @@ clean:
 ## print-coretype: the OPENBLAS_CORETYPE the targets export on this machine
 print-coretype:
 	@echo "$(OPENBLAS_CORETYPE)"
+
+# Fuzzing: the harnesses are a package of their own (Fuzz/), depending on this one by path, so `swift build` and
+# `swift test` here never link them. Each harness runs FUZZ_SECONDS with address sanitizer, a memory ceiling
+# (FUZZ_RSS_MB, also the largest single allocation) and a time limit per input (FUZZ_INPUT_SECONDS), on the
+# committed seeds in Fuzz/Corpus/<harness> plus what earlier runs found (Fuzz/.build/corpus, not committed).
+# A harness stops at its first failure; the others still run. Crashing inputs land in
+# Fuzz/.build/artifacts/<harness>/, each run's log in Fuzz/.build/fuzz-<harness>.log.
+# FUZZ_TARGETS picks harnesses. Leak checking is off: Foundation's own reads leak a buffer per call, which is
+# not a reader's fault and would stop every run. A malloc too large to serve returns NULL (allocator_may_return_null)
+# as it does outside the sanitizer: HDF5 checks for that and fails cleanly, while a Swift allocation still traps.
+FUZZ_SECONDS ?= 300
+FUZZ_RSS_MB ?= 2048
+FUZZ_INPUT_SECONDS ?= 10
+FUZZ_TARGETS ?= curriculum jsonl arithmetic checkpoint safetensors gguf tokenizer-json bpe-encode
+FUZZ_BUILD := cd Fuzz && swift build -c release -Xswiftc -sanitize=fuzzer,address
+
+.PHONY: fuzz fuzz-build fuzz-run
+
+## fuzz-build: build the libFuzzer harnesses (Fuzz/, -sanitize=fuzzer,address)
+fuzz-build: setup
+	$(FUZZ_BUILD)
+
+## fuzz: build the harnesses, then run each for FUZZ_SECONDS (default 300) and print libFuzzer's final counts
+fuzz: fuzz-build
+	@$(MAKE) --no-print-directory fuzz-run
+
+## fuzz-run: run the harnesses as built (FUZZ_TARGETS, FUZZ_SECONDS, ...); fails at the end if any found something
+fuzz-run:
+	@cd Fuzz; failed=""; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p .build/corpus/$$t .build/artifacts/$$t; \
+	  echo "== fuzz-$$t: $(FUZZ_SECONDS) s"; status=0; \
+	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 .build/release/fuzz-$$t .build/corpus/$$t Corpus/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -rss_limit_mb=$(FUZZ_RSS_MB) -malloc_limit_mb=$(FUZZ_RSS_MB) -timeout=$(FUZZ_INPUT_SECONDS) \
+	    -print_final_stats=1 -artifact_prefix=.build/artifacts/$$t/ > .build/fuzz-$$t.log 2>&1 || status=$$?; \
+	  grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::number_of_executed_units|ERROR|SUMMARY|Test unit written' .build/fuzz-$$t.log; \
+	  if [ $$status -ne 0 ]; then echo "fuzz-$$t found a failure (exit $$status): Fuzz/.build/fuzz-$$t.log"; failed="$$failed $$t"; fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failures in:$$failed"; exit 1; else echo "fuzz: no failures"; fi

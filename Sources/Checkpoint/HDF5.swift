@@ -79,6 +79,21 @@ final class HDF5Object {
         return fapl
     }
 
+    /// Refuses a file whose global heap HDF5 1.10 would read forever or past its end (see `GlobalHeapCheck`), before
+    /// HDF5 sees it.
+    private static func refuseDamagedGlobalHeap(_ file: String) throws {
+        let mapped: Data
+        do {
+            mapped = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped)
+        } catch {
+            throw HDF5Error(file: file, path: "/", message: "cannot read the file: \(error.localizedDescription)")
+        }
+        if let (collection, object, problem) = mapped.withUnsafeBytes({ GlobalHeapCheck.damagedObject(in: $0) }) {
+            throw HDF5Error(file: file, path: "/", message: "the global heap collection at byte \(collection) is damaged: "
+                + "its object at byte \(object) \(problem); the file's attributes cannot be read: use another checkpoint of the run")
+        }
+    }
+
     /// Creates (truncates) a file for writing, with the earliest format bounds so h5py 2.x and
     /// HDF5 1.10 tools read it.
     static func create(_ file: String) throws -> HDF5Object {
@@ -99,6 +114,7 @@ final class HDF5Object {
         guard H5Fis_hdf5(file) > 0 else {
             throw HDF5Error(file: file, path: "/", message: "not an HDF5 file, or truncated before its superblock")
         }
+        try refuseDamagedGlobalHeap(file)
         let fapl = fileAccess()
         defer { H5Pclose(fapl) }
         let id = H5Fopen(file, td_H5F_ACC_RDONLY(), fapl)
