@@ -49,7 +49,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
             return "count: \(requested) rows of \(domain) asked, but its generator at these settings writes at most \(distinct) distinct "
                 + "questions (distinct by the question's text, ignoring case and spacing), of which about \(inSplit) fall in the "
                 + "\(split.rawValue) split (its \(Int((splitShare * 100).rounded()))% share by question hash); the largest count these domains "
-                + "allow is \(maximumCount): ask for fewer rows, raise the difficulty, or add domains"
+                + "allow is \(maximumCount) (every question of the smallest domain; a split holds only its share of them, so near that "
+                + "count generation can still come up short): ask for fewer rows, raise the difficulty, or add domains"
         case .invalidGeneratorSetting(let domain, let setting, let reason):
             return "generator \(domain), setting \(setting): \(reason)"
         case .invalidSetting(let setting, let reason):

@@ -67,9 +67,13 @@ public struct DatasetGenerator: Sendable {
         self.split = split
         self.seed = seed
         self.plan = plan
-        for (k, g) in generators.enumerated() {
-            guard let distinct = g.distinctQuestions, share(k) > distinct else { continue }
-            throw DataError.beyondDistinctQuestions(domain: g.domain.rawValue, requested: share(k), distinct: distinct,
+        // Of the domains asked for more than they have, name the one with the fewest questions: it sets the bound.
+        let over = generators.indices.compactMap { k -> (Int, Int)? in
+            guard let distinct = generators[k].distinctQuestions, share(k) > distinct else { return nil }
+            return (k, distinct)
+        }
+        if let (k, distinct) = over.min(by: { $0.1 < $1.1 }) {
+            throw DataError.beyondDistinctQuestions(domain: generators[k].domain.rawValue, requested: share(k), distinct: distinct,
                                                     maximumCount: maximumCount, split: split,
                                                     splitShare: plan.fraction(of: split))
         }
