@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// A run's checkpoint folder: `step-<global step>.h5` files, the latest valid one, and retention.
@@ -19,8 +20,8 @@ public struct CheckpointDirectory {
             throw CheckpointError.io(file: path, reason: "is a file, not a run folder of checkpoints")
         }
         let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
-            throw CheckpointError.io(file: path, reason: "cannot list the run folder: \(error.localizedDescription)")
+        do { names = try ReadFailure.entries(of: path) } catch let e as ReadFailure {
+            throw CheckpointError.io(file: path, reason: "cannot list the run folder: \(e.reason)")
         }
         return names.compactMap { name -> (Int, String)? in
             guard name.hasPrefix("step-"), name.hasSuffix(".h5"),

@@ -22,6 +22,9 @@ public struct AdditionGenerator: TaskGenerator {
         }
     }
 
+    /// Exact: every ordered tuple of operands is a different question.
+    public var distinctQuestions: Int? { Distinct.power(Digits.countOfNumbers(digits), operands) }
+
     /// A random problem drawn with `rng`, solved by `solve`.
     public func generate(using rng: inout SeededGenerator) -> GeneratedProblem {
         Self.solve((0..<operands).map { _ in Digits.random(digits, &rng) })

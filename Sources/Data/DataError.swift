@@ -12,6 +12,9 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     case splitOverlap(count: Int, examples: [String])
     /// A generator could not find enough distinct questions for a split.
     case notEnoughQuestions(domain: String, split: DatasetSplit, requested: Int, found: Int)
+    /// More rows asked of a domain than its generator can write distinctly (questions are distinct by their text,
+    /// ignoring case and spacing): `maximumCount` is the largest count the chosen domains allow.
+    case beyondDistinctQuestions(domain: String, requested: Int, distinct: Int, maximumCount: Int, split: DatasetSplit, splitShare: Double)
     /// A generator setting out of range.
     case invalidGeneratorSetting(domain: String, setting: String, reason: String)
     /// A cleaning, balancing or generation setting out of range.
@@ -41,6 +44,13 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notEnoughQuestions(let domain, let split, let requested, let found):
             return "domain \(domain): found only \(found) distinct \(split.rawValue) questions of the \(requested) requested; "
                 + "raise the difficulty (more digits give more distinct questions) or ask for fewer rows"
+        case .beyondDistinctQuestions(let domain, let requested, let distinct, let maximumCount, let split, let splitShare):
+            let inSplit = Int((Double(distinct) * splitShare).rounded())
+            return "count: \(requested) rows of \(domain) asked, but its generator at these settings writes at most \(distinct) distinct "
+                + "questions (distinct by the question's text, ignoring case and spacing), of which about \(inSplit) fall in the "
+                + "\(split.rawValue) split (its \(Int((splitShare * 100).rounded()))% share by question hash); the largest count these domains "
+                + "allow is \(maximumCount) (every question of the smallest domain; a split holds only its share of them, so near that "
+                + "count generation can still come up short): ask for fewer rows, raise the difficulty, or add domains"
         case .invalidGeneratorSetting(let domain, let setting, let reason):
             return "generator \(domain), setting \(setting): \(reason)"
         case .invalidSetting(let setting, let reason):

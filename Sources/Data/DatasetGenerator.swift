@@ -13,8 +13,9 @@ public struct GenerationConfig: Sendable, Equatable {
     /// How questions are assigned to splits.
     public var plan: SplitPlan
 
-    /// A config with the given fields (difficulty 2 and the standard 80/10/10 plan by default).
-    public init(domains: [TaskDomain], count: Int, split: DatasetSplit, seed: UInt64, difficulty: Int = 2,
+    /// A config with the given fields (difficulty 1, as a curriculum's `data.difficulty`, and the standard 80/10/10
+    /// plan by default).
+    public init(domains: [TaskDomain], count: Int, split: DatasetSplit, seed: UInt64, difficulty: Int = 1,
                 plan: SplitPlan = .standard) {
         self.domains = domains
         self.count = count
@@ -53,7 +54,8 @@ public struct DatasetGenerator: Sendable {
     }
 
     /// A generator over explicit task generators (custom knobs).
-    /// - Throws: `DataError` for an empty generator list, a count below 1, or a generator's invalid knob.
+    /// - Throws: `DataError` for an empty generator list, a count below 1, a generator's invalid knob, or a count
+    ///   beyond what the generators can write distinctly (`DataError.beyondDistinctQuestions`, with the largest count).
     public init(generators: [any TaskGenerator], count: Int, split: DatasetSplit, seed: UInt64, plan: SplitPlan = .standard) throws {
         guard !generators.isEmpty else {
             throw DataError.invalidSetting(setting: "domain", reason: "no domain given; e.g. addition,linear")
@@ -65,45 +67,86 @@ public struct DatasetGenerator: Sendable {
         self.split = split
         self.seed = seed
         self.plan = plan
+        // Of the domains asked for more than they have, name the one with the fewest questions: it sets the bound.
+        let over = generators.indices.compactMap { k -> (Int, Int)? in
+            guard let distinct = generators[k].distinctQuestions, share(k) > distinct else { return nil }
+            return (k, distinct)
+        }
+        if let (k, distinct) = over.min(by: { $0.1 < $1.1 }) {
+            throw DataError.beyondDistinctQuestions(domain: generators[k].domain.rawValue, requested: share(k), distinct: distinct,
+                                                    maximumCount: maximumCount, split: split,
+                                                    splitShare: plan.fraction(of: split))
+        }
+    }
+
+    /// Rows of generator `k`: the count shared evenly, the first generators taking the remainder.
+    func share(_ k: Int) -> Int {
+        count / generators.count + (k < count % generators.count ? 1 : 0)
+    }
+
+    /// The largest count whose even share no generator's `distinctQuestions` is below (`Int.max` when none has a
+    /// bound). It bounds what can be asked; a held-out split holds only its hash share of each domain's questions.
+    public var maximumCount: Int {
+        let bounds = generators.map { $0.distinctQuestions ?? Int.max }
+        guard let least = bounds.min(), least < Int.max / generators.count else { return Int.max }
+        // Every domain can take `least`; then one more for each leading domain that has a question to spare.
+        return generators.count * least + bounds.prefix { $0 > least }.count
     }
 
     /// The rows: ids `<prefix>-<split>-<index>`, source `generator`, domains interleaved.
     /// - Throws: `DataError.notEnoughQuestions` when a domain's knobs allow too few distinct questions in the split.
     public func generate() throws -> [TraceRecord] {
-        var perDomain: [[TraceRecord]] = []
-        for (k, g) in generators.enumerated() {
-            let wanted = count / generators.count + (k < count % generators.count ? 1 : 0)
-            perDomain.append(try rows(from: g, count: wanted))
-        }
         var out: [TraceRecord] = []
         out.reserveCapacity(count)
-        for i in 0..<(perDomain.map(\.count).max() ?? 0) {
-            for rows in perDomain where i < rows.count { out.append(rows[i]) }
-        }
+        try generate { out.append($0) }
         return out
     }
 
-    private func rows(from generator: any TaskGenerator, count wanted: Int) throws -> [TraceRecord] {
+    /// Hands the rows of `generate()` to `body` one at a time, in the same order, as they are made, and keeps none
+    /// of them: each domain draws its next row in turn (its own random stream, so the rows are those of
+    /// `generate()`). What it keeps per row is the 8-byte hash of the question, to refuse repeats.
+    /// - Throws: `DataError.notEnoughQuestions` as `generate()`, or what `body` throws (rows given before stay given).
+    public func generate(_ body: (TraceRecord) throws -> Void) throws {
+        var streams = generators.enumerated().map { k, g in DomainStream(generator: g, wanted: share(k), seed: seed) }
+        while streams.contains(where: { $0.made < $0.wanted }) {
+            for k in streams.indices where streams[k].made < streams[k].wanted {
+                try body(try streams[k].next(split: split, plan: plan))
+            }
+        }
+    }
+}
+
+/// One domain's draws: its random stream, the question hashes it gave, and its budget of draws.
+private struct DomainStream {
+    let generator: any TaskGenerator
+    let wanted: Int
+    var rng: SeededGenerator
+    var seen = Set<UInt64>()
+    var made = 0
+    var attempts = 0
+    /// Held-out splits keep about 10% of draws; 400 draws per row (plus slack) leaves room for repeats
+    /// before declaring the domain too small.
+    let budget: Int
+
+    init(generator: any TaskGenerator, wanted: Int, seed: UInt64) {
+        self.generator = generator
+        self.wanted = wanted
+        rng = SeededGenerator(seed: seed, stream: generator.domain.rawValue)
+        let (product, overflow) = wanted.multipliedReportingOverflow(by: 400)
+        budget = overflow || product > Int.max - 2_000 ? Int.max : product + 2_000
+    }
+
+    mutating func next(split: DatasetSplit, plan: SplitPlan) throws -> TraceRecord {
         let domain = generator.domain
-        var rng = SeededGenerator(seed: seed, stream: domain.rawValue)
-        var seen = Set<UInt64>()
-        var out: [TraceRecord] = []
-        // Held-out splits keep about 10% of draws; 400 draws per row (plus slack) leaves room for repeats
-        // before declaring the domain too small.
-        let budget = 400 * wanted + 2_000
-        var attempts = 0
-        while out.count < wanted && attempts < budget {
+        while attempts < budget {
             attempts += 1
             let p = generator.generate(using: &rng)
             guard plan.split(of: p.question) == split, seen.insert(StableHash.question(p.question)).inserted else { continue }
-            let id = "\(domain.idPrefix)-\(split.rawValue)-" + zeroPadded(out.count, width: 6)
-            out.append(TraceRecord(id: id, domain: domain.rawValue, question: p.question, steps: p.steps,
-                                   answer: p.answer, source: "generator"))
+            let id = "\(domain.idPrefix)-\(split.rawValue)-" + zeroPadded(made, width: 6)
+            made += 1
+            return TraceRecord(id: id, domain: domain.rawValue, question: p.question, steps: p.steps, answer: p.answer, source: "generator")
         }
-        guard out.count == wanted else {
-            throw DataError.notEnoughQuestions(domain: domain.rawValue, split: split, requested: wanted, found: out.count)
-        }
-        return out
+        throw DataError.notEnoughQuestions(domain: domain.rawValue, split: split, requested: wanted, found: made)
     }
 }
 

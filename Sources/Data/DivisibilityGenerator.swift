@@ -30,6 +30,13 @@ public struct DivisibilityGenerator: TaskGenerator {
         }
     }
 
+    /// An upper bound: the distinct divisors times the numbers 1...max(10^digits.upperBound - 1, largest divisor)
+    /// (making a number a multiple of d never makes it larger, except one below d, which becomes d).
+    public var distinctQuestions: Int? {
+        let largest = Distinct.power(10, digits.upperBound)
+        return Distinct.product([Set(divisors).count, largest == Int.max ? Int.max : max(largest - 1, divisors.max() ?? 0)])
+    }
+
     /// A random problem drawn with `rng`, solved by `solve`.
     public func generate(using rng: inout SeededGenerator) -> GeneratedProblem {
         let d = rng.element(of: divisors)

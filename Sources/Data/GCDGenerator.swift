@@ -22,6 +22,14 @@ public struct GCDGenerator: TaskGenerator {
         }
     }
 
+    /// An upper bound: unordered pairs of numbers in 1...max(10^digits.upperBound - 1, 12) (scaling by a shared
+    /// factor k never makes a number larger, except one below k, which becomes k <= 12).
+    public var distinctQuestions: Int? {
+        let largest = Distinct.power(10, digits.upperBound)
+        let n = largest == Int.max ? Int.max : max(largest - 1, 12), pairs = Distinct.product([n, Distinct.sum(n, 1)])
+        return pairs == Int.max ? Int.max : pairs / 2
+    }
+
     /// A random problem drawn with `rng`, solved by `solve`.
     public func generate(using rng: inout SeededGenerator) -> GeneratedProblem {
         var a = max(1, Digits.random(digits, &rng)), b = max(1, Digits.random(digits, &rng))

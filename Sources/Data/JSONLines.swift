@@ -9,8 +9,9 @@ enum JSONLines {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DataError.unreadableFile(path: path, reason: "no such file; check the path")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError.unreadableFile(path: path, reason: "permission denied or not a regular file")
+        let data: Foundation.Data
+        do { data = try ReadFailure.contents(of: path) } catch let e as ReadFailure {
+            throw DataError.unreadableFile(path: path, reason: e.reason)
         }
         var out: [(Int, Int, Foundation.Data)] = []
         // One pass over the raw bytes (Data's own `split` checks exclusive access per byte and is several
@@ -52,9 +53,8 @@ enum JSONLines {
                 if let bad { throw encodingError(bad) }
                 throw DataError.malformedLine(file: path, line: line, field: e.field, reason: e.reason)
             } catch {
-                guard bad == nil else {
-                    throw DataError.malformedLine(file: path, line: line, field: nil, reason: "not valid UTF-8 text; re-save the file as UTF-8")
-                }
+                // Not JSON at all, with a bad byte in it: the encoding is the first thing to fix, at its offset.
+                if let bad { throw encodingError(bad) }
                 throw DataError.malformedLine(file: path, line: line, field: nil,
                                               reason: "not valid JSON (each line must be one complete JSON object; look for a missing quote, comma or brace)")
             }

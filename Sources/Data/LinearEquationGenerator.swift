@@ -38,6 +38,12 @@ public struct LinearEquationGenerator: TaskGenerator {
         }
     }
 
+    /// Exact: signed coefficients times signed constants times the 2 * solutionMagnitude + 1 choices of the solution
+    /// (or of the right side), each giving another right side.
+    public var distinctQuestions: Int? {
+        Distinct.product([2 * coefficients.count, 2 * constants.count, 2 * solutionMagnitude + 1])
+    }
+
     /// A random problem drawn with `rng`, solved by `solve`.
     public func generate(using rng: inout SeededGenerator) -> GeneratedProblem {
         let a = rng.integer(in: coefficients) * (rng.chance(0.5) ? -1 : 1)

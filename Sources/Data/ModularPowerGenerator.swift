@@ -32,6 +32,9 @@ public struct ModularPowerGenerator: TaskGenerator {
         try check(moduli, 2, 1_000_000_000, "moduli")
     }
 
+    /// Exact: bases times exponents times moduli.
+    public var distinctQuestions: Int? { Distinct.product([bases.count, exponents.count, moduli.count]) }
+
     /// A random problem drawn with `rng`, solved by `solve`.
     public func generate(using rng: inout SeededGenerator) -> GeneratedProblem {
         Self.solve(base: rng.integer(in: bases), exponent: rng.integer(in: exponents), modulus: rng.integer(in: moduli))

@@ -21,6 +21,11 @@ public struct MultiplicationGenerator: TaskGenerator {
         try Digits.check(secondDigits, maximum: 9, domain: domain, setting: "secondDigits")
     }
 
+    /// Exact: first factors times second factors (a drawn 0 becomes 1...9, which one digit already holds).
+    public var distinctQuestions: Int? {
+        Distinct.product([Digits.countOfNumbers(firstDigits), Digits.countOfNumbers(secondDigits) - (secondDigits.lowerBound == 1 ? 1 : 0)])
+    }
+
     /// A random problem drawn with `rng`, solved by `solve`.
     public func generate(using rng: inout SeededGenerator) -> GeneratedProblem {
         var b = Digits.random(secondDigits, &rng)

@@ -23,6 +23,13 @@ public struct ParityGenerator: TaskGenerator {
         try Digits.check(valueDigits, maximum: 15, domain: domain, setting: "valueDigits")
     }
 
+    /// Exact: for each number of terms t, (8 first factors x the second factors)^t ordered products (a drawn 0
+    /// becomes 1, which one digit already holds).
+    public var distinctQuestions: Int? {
+        let perProduct = Distinct.product([8, Digits.countOfNumbers(valueDigits) - (valueDigits.lowerBound == 1 ? 1 : 0)])
+        return terms.reduce(0) { Distinct.sum($0, Distinct.power(perProduct, $1)) }
+    }
+
     /// A random problem drawn with `rng`, solved by `solve`.
     public func generate(using rng: inout SeededGenerator) -> GeneratedProblem {
         let count = rng.integer(in: terms)

@@ -28,6 +28,15 @@ public struct SplitPlan: Sendable, Equatable {
         self.salt = salt
     }
 
+    /// The share of all questions that `split` holds (the hash spreads questions over the splits in these shares).
+    public func fraction(of split: DatasetSplit) -> Double {
+        switch split {
+        case .train: return trainFraction
+        case .validation: return validationFraction
+        case .test: return max(0, 1 - trainFraction - validationFraction)
+        }
+    }
+
     /// The split `question` belongs to.
     public func split(of question: String) -> DatasetSplit {
         // 10,000 buckets: fine enough for any fraction written with up to four decimals.

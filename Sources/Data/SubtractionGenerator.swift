@@ -15,6 +15,12 @@ public struct SubtractionGenerator: TaskGenerator {
         try Digits.check(digits, maximum: 18, domain: domain, setting: "digits")
     }
 
+    /// Exact: the larger number comes first, so a question is an unordered pair of numbers (equal ones included).
+    public var distinctQuestions: Int? {
+        let n = Digits.countOfNumbers(digits), pairs = Distinct.product([n, n + 1])
+        return pairs == Int.max ? Int.max : pairs / 2
+    }
+
     /// A random problem drawn with `rng`, solved by `solve`.
     public func generate(using rng: inout SeededGenerator) -> GeneratedProblem {
         let a = Digits.random(digits, &rng), b = Digits.random(digits, &rng)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Checkpoint
+import FileErrors
 import Foundation
 import Tokenizers
 import Model
@@ -213,9 +214,14 @@ struct InitCommand: ParsableCommand {
             var cfg = Self.presetConfig(preset, vocab: tokenizer.vocabularySize)
             if let config {
                 let text: String
-                do { text = try String(contentsOfFile: config, encoding: .utf8) } catch {
-                    throw ValidationError("cannot read --config \(config): \(error.localizedDescription)")
+                let bytes: Foundation.Data
+                do { bytes = try ReadFailure.contents(of: config) } catch let e as ReadFailure {
+                    throw ValidationError("cannot read --config \(config): \(e.reason)")
                 }
+                guard let decoded = String(data: bytes, encoding: .utf8) else {
+                    throw ValidationError("cannot read --config \(config): not UTF-8 text; give a config.json (JSON is UTF-8)")
+                }
+                text = decoded
                 do { cfg = try TransformerConfig.fromJSON(text) } catch { throw ValidationError("--config \(config): \(error)") }
                 guard cfg.vocabSize == tokenizer.vocabularySize else {
                     throw ValidationError("--config \(config): vocab_size \(cfg.vocabSize) must equal the math tokenizer's \(tokenizer.vocabularySize)")

@@ -28,8 +28,8 @@ struct GenerateDataCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed; the same options give the same file.")
     var seed: UInt64 = 0
 
-    @Option(parsing: .unconditional, help: "Difficulty 1 (easiest) to 5: digits, coefficient and modulus sizes grow with it.")
-    var difficulty = 2
+    @Option(parsing: .unconditional, help: "Difficulty 1 (easiest, the default, as a curriculum's data) to 5: digits, coefficient and modulus sizes grow with it.")
+    var difficulty = 1
 
     @Option(help: "The JSONL file to write.")
     var out: String
@@ -51,11 +51,23 @@ struct GenerateDataCommand: ParsableCommand {
         try reportingErrors {
             let config = GenerationConfig(domains: try TaskDomain.parseList(domain), count: count,
                                           split: DatasetSplit(rawValue: split) ?? .train, seed: seed, difficulty: difficulty)
-            let records = try DatasetGenerator(config: config).generate()
-            try TraceDataset.write(records, to: out)
-            let perDomain = config.domains.map { d in "\(d.rawValue) \(records.filter { $0.domain == d.rawValue }.count)" }
-            print("wrote \(records.count) rows to \(out) (split \(split), seed \(seed), difficulty \(difficulty)): "
-                  + perDomain.joined(separator: ", "))
+            // Refuses a count beyond what the domains can write distinctly before anything is made or written.
+            let generator = try DatasetGenerator(config: config)
+            // Rows go to the file as they are made (a temporary name until the last one), not into memory.
+            let writer = try JSONLinesWriter(path: out)
+            var perDomain: [String: Int] = [:]
+            do {
+                try generator.generate { record in
+                    try writer.append(record.jsonLine)
+                    perDomain[record.domain ?? "", default: 0] += 1
+                }
+                try writer.commit()
+            } catch {
+                writer.discard()
+                throw error
+            }
+            print("wrote \(writer.lineCount) rows to \(out) (split \(split), seed \(seed), difficulty \(difficulty)): "
+                  + config.domains.map { "\($0.rawValue) \(perDomain[$0.rawValue] ?? 0)" }.joined(separator: ", "))
         }
     }
 }

@@ -18,7 +18,7 @@ struct EvalOptions: ParsableArguments {
 
     // parsing: .unconditional on numeric options: `--count -5` reaches validation ("must be at least 1, got -5")
     // instead of being taken for an unknown option `-5` ("Missing value for '--count'").
-    @Option(parsing: .unconditional, help: "Difficulty 1...5 of the built-in math-proof suite (default 2); only with --suite math-proof.")
+    @Option(parsing: .unconditional, help: "Difficulty 1...5 of the built-in math-proof suite (default 1, as a curriculum's data); only with --suite math-proof.")
     var difficulty: Int?
 
     @Option(help: "Comma-separated domains of the built-in math-proof suite, e.g. addition,subtraction (default: all 8); only with --suite math-proof.")
@@ -93,7 +93,7 @@ struct EvalOptions: ParsableArguments {
     /// The suite, limited and checked against the training files.
     func loadSuite() throws -> EvalSuite {
         let mathProof = MathProofSuite(domains: try domain.map(TaskDomain.parseList) ?? TaskDomain.allCases,
-                                       countPerDomain: perDomain ?? MathProofSuite.defaultCountPerDomain, difficulty: difficulty ?? 2)
+                                       countPerDomain: perDomain ?? MathProofSuite.defaultCountPerDomain, difficulty: difficulty ?? 1)
         let suite = try EvalSuite.resolve(self.suite, format: format, mathProof: mathProof).limited(to: limit)
         for path in trainData { try suite.checkDisjoint(from: try EvalSuite.load(path: path)) }
         return suite
@@ -146,7 +146,7 @@ struct EvalCommand: ParsableCommand {
             --out, by default eval-<suite> beside the checkpoint.
 
             Suites: math-proof is built in: 320 problems, 40 (--per-domain) from each of the 8 generated domains \
-            (addition, subtraction, multiplication, linear, gcd, modular, divisibility, parity; --domain picks some) at --difficulty 2, drawn only from \
+            (addition, subtraction, multiplication, linear, gcd, modular, divisibility, parity; --domain picks some) at --difficulty 1 (as a curriculum's data by default), drawn only from \
             the test split (assigned by a hash of the question, so no training file can hold them) with a reserved \
             seed, and checked again on load. A FILE.jsonl suite may be in trace, GSM8K or MATH-500 format.
             """)
@@ -171,6 +171,10 @@ struct EvalCommand: ParsableCommand {
         try reportingErrors {
             let evaluator = try Evaluator(config: options.config(samples: samples))
             let suite = try options.loadSuite()
+            let folder = options.out ?? URL(fileURLWithPath: checkpoint).deletingLastPathComponent()
+                .appendingPathComponent("eval-\(suite.name)").path
+            // Before the evaluation, not after it: a report that cannot be written fails in a second, not an hour.
+            try ReportFiles.checkDestination(folder)
             let source = CheckpointModelSource()
             let available = try source.roles(inFile: checkpoint)
             let roles = role == "both" ? ["teacher", "student"] : [role]
@@ -185,8 +189,6 @@ struct EvalCommand: ParsableCommand {
                                                       role: r, progress: progress))
             }
             let report = EvalReport(suite: suite, checkpoint: checkpoint, config: evaluator.config, models: reports)
-            let folder = options.out ?? URL(fileURLWithPath: checkpoint).deletingLastPathComponent()
-                .appendingPathComponent("eval-\(suite.name)").path
             try report.write(to: folder)
             print("\(suite.name): \(suite.problems.count) problems (\(suite.source))")
             print(report.summaryTable.text)
@@ -232,6 +234,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let evaluator = try Evaluator(config: options.config(samples: samples))
+            try ReportFiles.checkDestination(options.out ?? runDirectory)
             let source = CheckpointModelSource()
             let plan = try RunReportPlan(runDirectory: runDirectory, source: source)
             let suite = options.suite == "run" ? try runSuite() : try options.loadSuite()

@@ -20,6 +20,8 @@ public enum EvalError: Error, Equatable, Sendable, CustomStringConvertible {
     case runFolder(path: String, reason: String)
     /// A report file could not be written.
     case writeFailed(path: String, reason: String)
+    /// The model gave NaN or infinite logits while answering a problem (0-based generated token `step`).
+    case nonFiniteLogits(model: String, problem: String, step: Int, sampled: Bool)
 
     /// The message shown to the user: what is wrong and how to fix it.
     public var description: String {
@@ -46,6 +48,10 @@ public enum EvalError: Error, Equatable, Sendable, CustomStringConvertible {
             return "run folder \(path): \(reason)"
         case .writeFailed(let path, let reason):
             return "cannot write \(path): \(reason)"
+        case .nonFiniteLogits(let model, let problem, let step, let sampled):
+            return "\(model): non-finite logits (NaN or infinity) at generated token \(step + 1) of problem \(problem)"
+                + (sampled ? " (sampled pass)" : " (greedy pass)") + ", although the weights are finite: the forward pass "
+                + "overflows Float, so no answer of this model can be scored; evaluate an earlier checkpoint of the run"
         }
     }
 }

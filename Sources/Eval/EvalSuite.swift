@@ -1,3 +1,4 @@
+import FileErrors
 import Data
 import Foundation
 
@@ -104,16 +105,37 @@ public struct EvalSuite: Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DataError.unreadableFile(path: path, reason: "no such file; check the path")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError.unreadableFile(path: path, reason: "permission denied or not a regular file")
+        let data: Foundation.Data
+        do { data = try ReadFailure.contents(of: path) } catch let e as ReadFailure {
+            throw DataError.unreadableFile(path: path, reason: e.reason)
         }
-        var lineNumber = 0
+        var lineNumber = 0, lineStart = 0
         for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
+            defer { lineStart += line.count + 1 }
             guard line.contains(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { continue }
-            guard let object = try? JSONSerialization.jsonObject(with: Foundation.Data(line)) as? [String: Any] else {
+            let accepted = "a suite file is JSONL, one object per line, in one of the formats: traces (fields steps and answer), "
+                + "gsm8k (question and answer) or math500 (problem, solution and answer)"
+            if String(validating: line, as: UTF8.self) == nil {
+                var parser = Unicode.UTF8.ForwardParser()
+                var iterator = line.makeIterator()
+                var at = 0
+                while case .valid(let scalar) = parser.parseScalar(from: &iterator) { at += scalar.count }
+                throw DataError.invalidEncoding(file: path, line: lineNumber, byteInLine: at, byteInFile: lineStart + at,
+                                                byte: line[line.startIndex + at])
+            }
+            let parsed = try? JSONSerialization.jsonObject(with: Foundation.Data(line), options: [.fragmentsAllowed])
+            guard let object = parsed as? [String: Any] else {
+                let found: String
+                switch parsed {
+                case nil: found = "text that is not JSON (look for a missing quote, comma or brace)"
+                case is [Any]: found = "a JSON list, not an object"
+                case is String: found = "a JSON string, not an object"
+                case is NSNull: found = "JSON null, not an object"
+                default: found = "a JSON number or boolean, not an object"
+                }
                 throw DataError.malformedLine(file: path, line: lineNumber, field: nil,
-                                              reason: "not a JSON object (each line must be one complete JSON object; look for a missing quote, comma or brace)")
+                                              reason: "cannot tell the suite format: found \(found); \(accepted)")
             }
             let fields = Set(object.keys)
             guard let format = SuiteFormat.detect(fields: fields) else {

@@ -72,6 +72,9 @@ public struct Evaluator: Sendable {
             }
             greedySeconds += seconds
             for (j, i) in batch.enumerated() {
+                if let step = generation.nonFiniteLogitsAt[j] {
+                    throw EvalError.nonFiniteLogits(model: label, problem: problems[i].id, step: step, sampled: false)
+                }
                 let tokens = generation.tokens[j]
                 completions[i] = codec.decode(completion: tokens).text
                 scores[i] = TraceScore(completion: completions[i], problem: problems[i], tokenCount: tokens.count,
@@ -90,7 +93,7 @@ public struct Evaluator: Sendable {
         var correctSamples: [Int]? = nil, majority: [String?] = []
         var sampling: ModelReport.Sampling? = nil
         if config.samples > 0 {
-            let result = sample(model: model, codec: codec, problems: problems, prompts: prompts.map(\.ids),
+            let result = try sample(model: model, codec: codec, problems: problems, prompts: prompts.map(\.ids),
                                 attempted: attempted, label: label, progress: progress)
             correctSamples = result.correct
             majority = result.answers.map { MajorityVote.winner($0) }
@@ -117,7 +120,7 @@ public struct Evaluator: Sendable {
     /// Draws `config.samples` answers per attempted problem, batched over (problem, sample) pairs in order.
     private func sample(model: Transformer, codec: TraceCodec, problems: [EvalProblem], prompts: [[Int32]?],
                         attempted: [Int], label: String, progress: ((EvalProgress) -> Void)?)
-        -> (correct: [Int], answers: [[String?]], metrics: ModelReport.Sampling) {
+        throws -> (correct: [Int], answers: [[String?]], metrics: ModelReport.Sampling) {
         let n = config.samples
         var rng = RandomGenerator(seed: config.seed)
         let options = SamplingOptions(temperature: config.temperature, topP: config.topP.flatMap { $0 < 1 ? $0 : nil },
@@ -130,6 +133,9 @@ public struct Evaluator: Sendable {
             let (generation, dt) = timed { model.generate(prompts: batch.map { prompts[$0]! }, options: options, rng: &rng) }
             seconds += dt
             for (j, i) in batch.enumerated() {
+                if let step = generation.nonFiniteLogitsAt[j] {
+                    throw EvalError.nonFiniteLogits(model: label, problem: problems[i].id, step: step, sampled: true)
+                }
                 tokens += generation.tokens[j].count
                 let answer = ParsedTrace(codec.decode(completion: generation.tokens[j]).text).answer
                 answers[i].append(answer)

@@ -11,7 +11,8 @@ import Data
 /// training questions into the suite unnoticed). The seed is reserved for this suite; training data uses
 /// others (the split check above does not rely on that).
 ///
-/// Default size: 40 problems per domain, 320 in all, at difficulty 2 (the generators' default), rows
+/// Default size: 40 problems per domain, 320 in all, at difficulty 1 (the default of `generate-data` and of a curriculum's `data.difficulty`, so a model is
+/// evaluated on the kind of problem it trained on by default), rows
 /// interleaved across domains so `--limit N` keeps the domains balanced.
 public struct MathProofSuite: Sendable, Equatable {
     /// The suite's name on the command line.
@@ -32,8 +33,8 @@ public struct MathProofSuite: Sendable, Equatable {
     /// The split assignment the suite is held out under.
     public var plan: SplitPlan
 
-    /// The suite definition (defaults: all domains, 40 each, difficulty 2, the reserved seed, the standard plan).
-    public init(domains: [TaskDomain] = TaskDomain.allCases, countPerDomain: Int = MathProofSuite.defaultCountPerDomain, difficulty: Int = 2,
+    /// The suite definition (defaults: all domains, 40 each, difficulty 1, the reserved seed, the standard plan).
+    public init(domains: [TaskDomain] = TaskDomain.allCases, countPerDomain: Int = MathProofSuite.defaultCountPerDomain, difficulty: Int = 1,
                 seed: UInt64 = MathProofSuite.reservedSeed, plan: SplitPlan = .standard) {
         self.domains = domains
         self.countPerDomain = countPerDomain

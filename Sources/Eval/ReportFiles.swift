@@ -8,6 +8,33 @@ public enum ReportFiles {
     /// The files written, in order.
     public static let names = ["report.json", "report.md", "completions.jsonl"]
 
+    /// Checks, before any work, that `write` can put the files into `directory`: it is a folder (or can be made
+    /// under the nearest existing one), this user may write there, and none of the report's names is a folder.
+    /// - Throws: `EvalError.writeFailed` naming the path, the cause in words and what to do.
+    public static func checkDestination(_ directory: String) throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder) else {
+            let diagnosed = WriteFailure.diagnose(path: directory, target: .folder, createsFolders: true)
+            switch diagnosed.cause {
+            case .notDirectory, .permissionDenied, .readOnly: throw EvalError.writeFailed(path: directory, reason: diagnosed.reason)
+            default: return
+            }
+        }
+        guard isFolder.boolValue else {
+            throw EvalError.writeFailed(path: directory, reason: WriteFailure(path: directory, cause: .isFile).reason
+                                        + " (--out names the folder the report's \(names.joined(separator: ", ")) go into)")
+        }
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw EvalError.writeFailed(path: directory, reason: WriteFailure(path: directory, cause: .permissionDenied(folder: directory)).reason)
+        }
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+                throw EvalError.writeFailed(path: path, reason: WriteFailure(path: path, cause: .isDirectory).reason)
+            }
+        }
+    }
+
     /// Writes the three files into `directory` (created when missing) and returns their paths.
     /// - Throws: `EvalError.writeFailed` naming the path, the cause in words and what to do.
     @discardableResult

@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// Which models of a finished run `distill report` evaluates, in table order.
@@ -74,8 +75,8 @@ public struct RunReportPlan: Sendable, Equatable {
             throw EvalError.runFolder(path: runDirectory, reason: "no such folder; give the folder `distill run` wrote the checkpoints to")
         }
         let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: runDirectory).sorted() } catch {
-            throw EvalError.runFolder(path: runDirectory, reason: "cannot list it: \(error.localizedDescription)")
+        do { names = try ReadFailure.entries(of: runDirectory).sorted() } catch let e as ReadFailure {
+            throw EvalError.runFolder(path: runDirectory, reason: "cannot list it: \(e.reason)")
         }
         let files = names.compactMap { StageFile.parse(name: $0, folder: runDirectory) }
         guard !files.isEmpty else {

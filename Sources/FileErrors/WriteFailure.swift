@@ -121,7 +121,7 @@ public struct WriteFailure: Error, CustomStringConvertible, Equatable, Sendable 
     }
 
     /// The folder holding `path` ("." for a bare name, "/" for the root).
-    static func parentPath(_ path: String) -> String {
+    public static func parentPath(_ path: String) -> String {
         let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         guard let slash = trimmed.lastIndex(of: "/") else { return "." }
         return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
@@ -132,7 +132,7 @@ public struct WriteFailure: Error, CustomStringConvertible, Equatable, Sendable 
     }
 
     /// The POSIX error number a Foundation error carries (directly, as its underlying error, or by its Cocoa code).
-    static func posixCode(_ error: Error) -> Int32? {
+    public static func posixCode(_ error: Error) -> Int32? {
         if let posix = error as? POSIXError { return posix.code.rawValue }
         let ns = error as NSError
         if ns.domain == NSPOSIXErrorDomain { return Int32(ns.code) }

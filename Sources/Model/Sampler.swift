@@ -48,6 +48,9 @@ public struct Generation: Sendable {
     public var entropies: [[Float]]
     /// Why each row ended.
     public var finishReasons: [FinishReason]
+    /// Per row, the first new token (0-based) whose logits held a NaN or an infinity, nil when all were finite:
+    /// finite weights can still overflow Float, and a token chosen from such logits means nothing.
+    public var nonFiniteLogitsAt: [Int?] = []
 }
 
 extension Transformer {
@@ -73,7 +76,7 @@ extension Transformer {
         }
         let (a, b) = (parts[0]!, parts[1]!)
         return Generation(tokens: a.tokens + b.tokens, logProbs: a.logProbs + b.logProbs, entropies: a.entropies + b.entropies,
-                          finishReasons: a.finishReasons + b.finishReasons)
+                          finishReasons: a.finishReasons + b.finishReasons, nonFiniteLogitsAt: a.nonFiniteLogitsAt + b.nonFiniteLogitsAt)
     }
 
     /// Samples one completion of `prompt` token by token, calling `onToken` with each as soon as it is chosen (for
@@ -119,12 +122,16 @@ extension Transformer {
         }
         var out = Generation(tokens: .init(repeating: [], count: prompts.count), logProbs: .init(repeating: [], count: prompts.count),
                              entropies: .init(repeating: [], count: prompts.count),
-                             finishReasons: .init(repeating: .length, count: prompts.count))
+                             finishReasons: .init(repeating: .length, count: prompts.count),
+                             nonFiniteLogitsAt: .init(repeating: nil, count: prompts.count))
         var active = Array(prompts.indices)
         for _ in 0..<options.maxNewTokens where !active.isEmpty {
             var next: [Int32] = []
             var stillActive: [Int] = []
             for row in active {
+                if out.nonFiniteLogitsAt[row] == nil, last[row].contains(where: { !$0.isFinite }) {
+                    out.nonFiniteLogitsAt[row] = out.tokens[row].count
+                }
                 let choice = chooseToken(logits: last[row], options: options, rng: &rng)
                 out.tokens[row].append(choice.token)
                 out.logProbs[row].append(choice.logProb)

@@ -19,6 +19,12 @@ extension PPOConfig: Codable {
         self.init()
         try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), prefix: "")
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        // null is a value only where it means "off"; anywhere else it would silently mean the default.
+        let nullable: [CodingKeys] = [.valueLearningRate, .dualClip, .valueClip, .approxKLLimit, .klTarget, .maxGradNorm]
+        for key in CodingKeys.allCases where !nullable.contains(key) && c.contains(key) && ((try? c.decodeNil(forKey: key)) ?? false) {
+            throw PPOConfigError(field: key.rawValue, reason: "is null; a key without a value is not read as its default: delete the line to get the default, or give a value (null turns off only "
+                                 + nullable.map(\.rawValue).joined(separator: ", ") + ")")
+        }
         func read<T: Decodable>(_ key: CodingKeys, _ type: T.Type, _ what: String, into value: inout T) throws {
             if let v = try decodeField(c, key, T?.self, key.rawValue, what) { value = v }
         }

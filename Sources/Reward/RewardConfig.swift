@@ -56,6 +56,10 @@ public struct RewardConfig: Codable, Sendable, Equatable {
             throw RewardConfigError.unknownKey(key.stringValue, known: known)
         }
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        // null would silently mean the default: refuse it and say how to get the default.
+        for key in CodingKeys.allCases where c.contains(key) && ((try? c.decodeNil(forKey: key)) ?? false) {
+            throw RewardConfigError.invalidValue(key: key.rawValue, reason: "is null; a key without a value is not read as its default: delete the line to get the default, or give a value")
+        }
         func value<T: Decodable>(_ key: CodingKeys, _ type: T.Type, _ expected: String) throws -> T? {
             do { return try c.decodeIfPresent(type, forKey: key) } catch {
                 throw RewardConfigError.invalidValue(key: key.rawValue, reason: "expected \(expected)")

@@ -92,10 +92,23 @@ public final class ConfigNode {
     public var keys: [String] { mapping?.keys.compactMap(\.string) ?? [] }
 
     /// The child at `key` (absent children are allowed; their accessors return the default).
+    /// - Throws: a `CurriculumError` when the key is written with a null value (`~`, `null` or nothing): null
+    ///   would silently mean the default, so the message says to delete the line instead.
     public func child(_ key: String) throws -> ConfigNode {
         try requireMapping()
         used.insert(key)
-        return ConfigNode(file: file, path: childPath(key), node: mapping?[key])
+        let c = ConfigNode(file: file, path: childPath(key), node: mapping?[key])
+        if c.isNull {
+            throw c.error("is null; a key without a value is not read as its default: delete the line to get the default, or give a value")
+        }
+        return c
+    }
+
+    /// True when the node is YAML's null (`~`, `null`, or a key with nothing after the colon).
+    var isNull: Bool {
+        guard case .scalar(let s)? = node else { return false }
+        if s.tag.description == "tag:yaml.org,2002:null" { return true }
+        return s.style == .plain && ["~", "null", "Null", "NULL", ""].contains(s.string)
     }
 
     /// The elements of a sequence node (empty when absent).
@@ -109,7 +122,6 @@ public final class ConfigNode {
         let c = try child(key)
         guard let n = c.node else { return nil }
         guard case .scalar(let s) = n else { throw c.error("expected \(what), found a \(n.isMapping ? "mapping" : "list")") }
-        if s.tag.description == "tag:yaml.org,2002:null" || ["~", "null"].contains(s.string) && s.style == .plain { return nil }
         return (c, s.string)
     }
 

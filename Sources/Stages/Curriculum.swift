@@ -1,3 +1,4 @@
+import FileErrors
 import Checkpoint
 import Data
 import Foundation
@@ -143,9 +144,10 @@ public struct Curriculum {
 
     /// Reads and validates a curriculum file.
     public static func load(path: String, registry: StageRegistry = .standard) throws -> Curriculum {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let data: Foundation.Data
+        do { data = try ReadFailure.contents(of: path) } catch let e as ReadFailure {
             throw CurriculumError(file: path, keyPath: "", line: nil,
-                                  message: "cannot read the file; check the path (curricula/smoke.yaml is a starting point)")
+                                  message: "cannot read the file: \(e.reason)" + (e.cause == .missing ? " (curricula/smoke.yaml is a starting point)" : ""))
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw CurriculumError(file: path, keyPath: "", line: nil, message: "the file is not UTF-8 text")
@@ -345,68 +347,5 @@ public struct Curriculum {
             return c
         }
         return models.studentCheckpointConfig ?? (try? models.teacher.shrunk(by: models.shrink)) ?? models.teacher
-    }
-
-    /// The settings with every default filled in, as YAML-like text (printed at the start of a run).
-    public var resolvedDescription: String {
-        var lines = ["name: \(name)", "seed: \(seed)"]
-        lines += ResolvedText.render(label: "run", run)
-        lines += ResolvedText.render(label: "data", data)
-        lines.append("teacher: " + models.teacher.jsonString())
-        if let c = models.teacherCheckpoint { lines.append("teacher_checkpoint: \(c)") }
-        if let source = models.teacherImport { lines.append("teacher_\(source)") }
-        if let c = models.studentCheckpoint {
-            lines.append("student_checkpoint: \(c)")
-        } else {
-            lines.append("student: " + studentConfig.jsonString())
-        }
-        if let cut = models.studentFromTeacher {
-            let layers = models.teacherCheckpoint == nil ? "\(cut.resolve(teacherLayers: models.teacher.numHiddenLayers))"
-                : "\(cut) of the checkpoint's teacher"
-            lines.append("student_from_teacher_layers: \(layers)")
-        }
-        lines.append("student_dropout: \(models.studentDropout)")
-        lines.append("stages:")
-        for s in stages {
-            lines.append("  - kind: \(s.kind)")
-            lines += ResolvedText.render(label: nil, s.configuration, indent: "    ")
-        }
-        return lines.joined(separator: "\n")
-    }
-}
-
-/// Renders a settings value as indented `key: value` lines with snake_case keys.
-enum ResolvedText {
-    static func render(label: String?, _ value: Any, indent: String = "") -> [String] {
-        let mirror = Mirror(reflecting: value)
-        var lines: [String] = []
-        var inner = indent
-        if let label { lines.append(indent + snake(label) + ":"); inner += "  " }
-        for child in mirror.children {
-            guard let name = child.label else { continue }
-            let m = Mirror(reflecting: child.value)
-            if m.displayStyle == .struct && !m.children.isEmpty && !(child.value is CustomStringConvertible) {
-                lines += render(label: name, child.value, indent: inner)
-            } else {
-                lines.append(inner + snake(name) + ": " + scalar(child.value))
-            }
-        }
-        return lines
-    }
-
-    static func scalar(_ value: Any) -> String {
-        let m = Mirror(reflecting: value)
-        if m.displayStyle == .optional { return m.children.first.map { scalar($0.value) } ?? "null" }
-        if let a = value as? [Any] { return "[" + a.map(scalar).joined(separator: ", ") + "]" }
-        if let d = value as? TaskDomain { return d.rawValue }
-        return "\(value)"
-    }
-
-    static func snake(_ name: String) -> String {
-        var out = ""
-        for ch in name {
-            if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) }
-        }
-        return out
     }
 }

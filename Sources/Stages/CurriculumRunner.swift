@@ -42,6 +42,8 @@ public enum RunError: Error, CustomStringConvertible {
     case mismatch(checkpoint: String, reason: String)
     /// The run folder or a file in it could not be written: the path, the cause in words and what to do.
     case cannotWrite(path: String, reason: String)
+    /// A folder or file the run reads could not be read: the path, the cause in words and what to do.
+    case cannotRead(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -56,6 +58,8 @@ public enum RunError: Error, CustomStringConvertible {
             return "\(checkpoint) does not match this curriculum: \(reason)"
         case .cannotWrite(let path, let reason):
             return "cannot write \(path): \(reason)"
+        case .cannotRead(let path, let reason):
+            return "cannot read \(path): \(reason)"
         }
     }
 }
@@ -89,20 +93,65 @@ public final class CurriculumRunner {
         self.runDirectory = runDirectory
         self.registry = registry
         self.observer = observer
+        // A run that cannot start (data that does not load, a folder it cannot write) leaves nothing it made: the
+        // folders it created, or in a folder that was there, the files it added; never what existed before.
+        let createdRoot = Self.topmostMissingFolder(of: runDirectory)
+        let existingNames = createdRoot == nil ? Set(try Self.names(in: runDirectory)) : []
         do {
-            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+            do {
+                try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+            } catch {
+                throw RunError.cannotWrite(path: runDirectory, reason: WriteFailure.diagnose(path: runDirectory, target: .folder, error: error,
+                                                                                             createsFolders: true).reason)
+            }
+            context = try RunContext(curriculum: curriculum, runDirectory: runDirectory, logger: logger)
+            context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
+            context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
+            let curriculumCopy = runDirectory + "/curriculum.yaml"
+            do { try Data(curriculum.text.utf8).write(to: URL(fileURLWithPath: curriculumCopy)) } catch {
+                throw RunError.cannotWrite(path: curriculumCopy, reason: WriteFailure.diagnose(path: curriculumCopy, target: .file, error: error).reason)
+            }
         } catch {
-            throw RunError.cannotWrite(path: runDirectory, reason: WriteFailure.diagnose(path: runDirectory, target: .folder, error: error,
-                                                                                         createsFolders: true).reason)
-        }
-        context = try RunContext(curriculum: curriculum, runDirectory: runDirectory, logger: logger)
-        context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
-        context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
-        let curriculumCopy = runDirectory + "/curriculum.yaml"
-        do { try Data(curriculum.text.utf8).write(to: URL(fileURLWithPath: curriculumCopy)) } catch {
-            throw RunError.cannotWrite(path: curriculumCopy, reason: WriteFailure.diagnose(path: curriculumCopy, target: .file, error: error).reason)
+            Self.removeWhatWasMade(in: runDirectory, createdRoot: createdRoot, keeping: existingNames, logger: logger)
+            throw error
         }
         observer(.started(resolvedConfiguration: curriculum.resolvedDescription))
+    }
+
+    /// The outermost folder of `path` (itself included) that does not exist yet, nil when `path` exists.
+    static func topmostMissingFolder(of path: String) -> String? {
+        var missing: String?
+        var current = URL(fileURLWithPath: path).standardizedFileURL.path
+        while !FileManager.default.fileExists(atPath: current) {
+            missing = current
+            let parent = WriteFailure.parentPath(current)
+            if parent == current { break }
+            current = parent
+        }
+        return missing
+    }
+
+    /// The entries of an existing folder.
+    static func names(in folder: String) throws -> [String] {
+        do { return try ReadFailure.entries(of: folder) } catch let e as ReadFailure {
+            throw RunError.cannotRead(path: folder, reason: e.reason)
+        }
+    }
+
+    /// Removes `createdRoot` (a folder this run made, with everything in it), or else the entries of `folder`
+    /// that are not in `keeping`; a failure to remove is logged, the run's own error is the one reported.
+    static func removeWhatWasMade(in folder: String, createdRoot: String?, keeping: Set<String>, logger: Logger) {
+        do {
+            if let createdRoot {
+                if FileManager.default.fileExists(atPath: createdRoot) { try FileManager.default.removeItem(atPath: createdRoot) }
+                return
+            }
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder) where !keeping.contains(name) {
+                try FileManager.default.removeItem(atPath: folder + "/" + name)
+            }
+        } catch {
+            logger.warning("could not remove what the failed start made in \(folder): \(error)")
+        }
     }
 
     /// Continues the run in `runDirectory` from its newest valid checkpoint.

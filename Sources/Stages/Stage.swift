@@ -5,10 +5,18 @@ import Checkpoint
 public protocol StageConfiguration {
     /// Throws a `CurriculumError` when this stage cannot run at `index` of `curriculum`.
     func check(in curriculum: Curriculum, index: Int) throws
+    /// Every key of the stage as it runs at `index` of `curriculum`, defaults filled in, as YAML lines (`key: value`,
+    /// nested keys indented by two spaces; `#` comments for what has no key) that this kind's parser reads back
+    /// to the same settings. The `kind` line is not included.
+    func resolvedLines(in curriculum: Curriculum, index: Int) -> [String]
 }
 
 extension StageConfiguration {
     public func check(in curriculum: Curriculum, index: Int) throws {}
+    /// A stage kind that does not say: a comment, so the printed configuration still reads back.
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
+        ["# (this stage kind does not print its resolved settings)"]
+    }
 }
 
 /// What a stage saves in a checkpoint besides the models and optimizers it registered with the context:

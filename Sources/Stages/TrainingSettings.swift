@@ -32,7 +32,13 @@ public struct TrainingSettings: Sendable, Equatable {
     /// Reads the shared keys of a training stage, with `defaults` for what the file leaves out.
     public init(_ node: ConfigNode, defaults: TrainingSettings) throws {
         self = defaults
+        // 0 steps would hand an untrained model to every later stage (and exit 0): no stage takes 0 on purpose.
+        // A stage to skip is left out; a teacher trained elsewhere is `teacher: {checkpoint: FILE}`.
         steps = try node.int("steps", steps, min: 0)
+        if steps == 0 {
+            throw try node.child("steps").error("is 0: a stage of 0 steps leaves its model untrained; give at least 1, or remove the stage "
+                                                + "to skip it (a teacher trained elsewhere is `teacher: {checkpoint: FILE}`)")
+        }
         batchSize = try node.int("batch_size", batchSize, min: 1)
         learningRate = try node.float("learning_rate", learningRate, range: 1e-9...10)
         warmupSteps = try node.int("warmup_steps", warmupSteps, min: 0)

@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// The run's TensorBoard event file (`events.out.tfevents.<unix time>.<hostname>`), one event per row.
@@ -43,8 +44,8 @@ public final class TensorBoardEventFile {
         for row in rows { bytes += TensorBoardEvent.record(event(for: row).serialized()) }
         try FileOperations.replace(path, with: bytes, temporaryName: ".tensorboard-events.tmp")
         let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
-            throw TelemetryError.io(path: directory, reason: "cannot list the run folder: \(error.localizedDescription)")
+        do { names = try ReadFailure.entries(of: directory) } catch let e as ReadFailure {
+            throw TelemetryError.io(path: directory, reason: "cannot list the run folder: \(e.reason)")
         }
         var deleted: [String] = []
         for old in names.sorted() where isEventFileName(old) && old != name {

@@ -72,7 +72,9 @@ func malformedLinesNameFileLineAndField(line: String, field: String?, reason: St
     }
     let path = scratchFile("latin1.jsonl")
     try Data([0x7B, 0x22, 0xE9, 0x22, 0x7D, 0x0A]).write(to: URL(fileURLWithPath: path))   // {"é"} in Latin-1
-    #expect(throws: DataError.malformedLine(file: path, line: 1, field: nil, reason: "not valid UTF-8 text; re-save the file as UTF-8")) {
+    // Changed with issue 27's leftover of item 12: a line that is not JSON and holds a bad byte is an encoding error
+    // with the byte's offset (0xE9 after `{"`: offset 2), no longer "not valid UTF-8 text".
+    #expect(throws: DataError.invalidEncoding(file: path, line: 1, byteInLine: 2, byteInFile: 2, byte: 0xE9)) {
         try TraceDataset.load(path)
     }
 }

@@ -1,0 +1,263 @@
+import Foundation
+import Model
+import PPO
+import Reward
+
+// The resolved configuration: every default filled in, printed at the start of a run as YAML that `distill run`
+// reads back to a curriculum with the same meaning (what each stage runs, not only what the file said: a
+// baseline-ce without `steps` prints the steps it runs). What has no key (the student's resolved layers, an
+// imported teacher's architecture) is printed as a `#` comment.
+
+extension Curriculum {
+    /// The settings with every default filled in, as curriculum YAML (printed at the start of a run).
+    public var resolvedDescription: String {
+        var lines = ["name: " + YAMLText.string(name), "seed: \(seed)"]
+        lines.append("run: {checkpoint_every: \(run.checkpointEvery), keep_checkpoints: \(run.keepCheckpoints), log_every: \(run.logEvery)}")
+        lines.append("data:")
+        lines.append("  domains: [" + data.domains.map(\.rawValue).joined(separator: ", ") + "]")
+        lines.append("  difficulty: \(data.difficulty)")
+        lines.append("  train_size: \(data.trainSize)")
+        lines.append(data.referenceTraces.map { "  reference_traces: \($0)" } ?? "  # reference_traces: every training row")
+        lines.append("  validation_size: \(data.validationSize)")
+        lines.append("  seed: \(data.seed ?? seed)")
+        lines.append("  max_length: \(data.maxLength)")
+        if let f = data.trainFile { lines.append("  train_file: " + YAMLText.string(f)) }
+        if let f = data.validationFile { lines.append("  validation_file: " + YAMLText.string(f)) }
+        lines.append(data.promptTemplate.map { "  prompt_template: " + YAMLText.string($0.description) }
+                     ?? "  # prompt_template: the teacher's family (plain for the built-in models)")
+
+        let t = models.teacher
+        lines.append("teacher:")
+        if let source = models.teacherImport {
+            // The file fixes the architecture, so its keys would be refused beside it: they are comments.
+            switch source {
+            case .huggingFace(let dir): lines.append("  hf: " + YAMLText.string(dir))
+            case .gguf(let file): lines.append("  gguf: " + YAMLText.string(file))
+            }
+            lines.append("  # teacher_\(source)")
+            lines.append("  # architecture from the file: " + t.jsonString())
+        } else {
+            if let c = models.teacherCheckpoint { lines.append("  checkpoint: " + YAMLText.string(c)) }
+            lines.append("  hidden_size: \(t.hiddenSize)")
+            lines.append("  intermediate_size: \(t.intermediateSize)")
+            lines.append("  num_hidden_layers: \(t.numHiddenLayers)")
+            lines.append("  num_attention_heads: \(t.numAttentionHeads)")
+            lines.append("  num_key_value_heads: \(t.numKeyValueHeads)")
+            lines.append("  rms_norm_eps: " + YAMLText.number(t.rmsNormEps))
+            lines.append("  rope_theta: " + YAMLText.number(t.ropeTheta))
+            lines.append("  max_position_embeddings: \(t.maxPositionEmbeddings)")
+            lines.append("  tie_word_embeddings: \(t.tieWordEmbeddings)")
+            lines.append("  qkv_bias: \(t.qkvBias)")
+        }
+        lines.append("  hidden_dropout: " + YAMLText.number(t.hiddenDropout))
+
+        lines.append("student:")
+        if let c = models.studentCheckpoint {
+            lines.append("  checkpoint: " + YAMLText.string(c))
+            lines.append("  # architecture from the checkpoint: " + studentConfig.jsonString())
+        } else if let cut = models.studentFromTeacher {
+            if models.teacherCheckpoint == nil {
+                let layers = cut.resolve(teacherLayers: t.numHiddenLayers)
+                lines.append("  from_teacher: {layers: \(layers)}")
+                lines.append("  # student_from_teacher_layers: \(layers)")
+            } else {
+                switch cut {
+                case .layers(let l): lines.append("  from_teacher: {layers: \(l)}")
+                case .every(let k): lines.append("  from_teacher: {every: \(k)}")
+                }
+                lines.append("  # student_from_teacher_layers: \(cut) of the checkpoint's teacher")
+            }
+        } else {
+            let s = studentConfig
+            lines.append("  layers: \(s.numHiddenLayers)")
+            lines.append("  hidden_size: \(s.hiddenSize)")
+            lines.append("  heads: \(s.numAttentionHeads)")
+            lines.append("  kv_heads: \(s.numKeyValueHeads)")
+            lines.append("  intermediate_size: \(s.intermediateSize)")
+        }
+        lines.append("  hidden_dropout: " + YAMLText.number(models.studentDropout))
+        lines.append("stages:")
+        for entry in stages {
+            lines.append("  - kind: \(entry.kind)")
+            lines += entry.configuration.resolvedLines(in: self, index: entry.index).map { "    " + $0 }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// YAML scalars and flow collections that read back exactly.
+enum YAMLText {
+    /// A number with a decimal point before any exponent (`1.0e-05`: a YAML 1.1 reader takes `1e-05` for a string).
+    static func number<F: BinaryFloatingPoint & CustomStringConvertible>(_ value: F) -> String {
+        var text = value.description
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }), !text[..<e].contains(".") {
+            text.insert(contentsOf: ".0", at: e)
+        }
+        return text
+    }
+
+    /// A double-quoted string (every character kept, nothing read as a number, boolean or null).
+    static func string(_ text: String) -> String {
+        var out = "\""
+        for ch in text.unicodeScalars {
+            switch ch {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if ch.value < 0x20 { out += String(format: "\\x%02X", ch.value) } else { out.unicodeScalars.append(ch) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// An `Encodable` value as its JSON text with sorted keys, which YAML reads as a flow mapping; numbers get a
+    /// decimal point before an exponent (`1e-05` -> `1.0e-05`) for the same reason as `number`.
+    static func flow<T: Encodable>(encoding value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(value), let json = String(data: data, encoding: .utf8) else { return "{}" }
+        var out = ""
+        var inString = false, escaped = false
+        var number = ""
+        func flushNumber() {
+            if let e = number.firstIndex(where: { $0 == "e" || $0 == "E" }), !number[..<e].contains(".") {
+                number.insert(contentsOf: ".0", at: e)
+            }
+            out += number
+            number = ""
+        }
+        for ch in json {
+            if inString {
+                out.append(ch)
+                if escaped { escaped = false } else if ch == "\\" { escaped = true } else if ch == "\"" { inString = false }
+                continue
+            }
+            if ch.isNumber || ch == "-" || ch == "+" || ch == "." || ((ch == "e" || ch == "E") && !number.isEmpty) {
+                number.append(ch)
+                continue
+            }
+            flushNumber()
+            if ch == "\"" { inString = true }
+            out.append(ch)
+        }
+        flushNumber()
+        return out
+    }
+}
+
+extension TrainingSettings {
+    /// The shared training keys; `steps` is the count the stage runs.
+    func resolvedLines(steps: Int) -> [String] {
+        ["steps: \(steps)", "batch_size: \(batchSize)", "learning_rate: " + YAMLText.number(learningRate),
+         "warmup_steps: \(warmupSteps)", "min_learning_rate: " + YAMLText.number(minLearningRate),
+         "weight_decay: " + YAMLText.number(weightDecay), "gradient_clip: " + YAMLText.number(gradientClip),
+         "label_smoothing: " + YAMLText.number(labelSmoothing),
+         dropout.map { "dropout: " + YAMLText.number($0) } ?? "# dropout: the model's",
+         "eval_every: \(evalEvery)", "patience: \(patience)", "restore_best: \(restoreBest)"]
+    }
+}
+
+extension TeacherSFTConfiguration {
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
+        var lines = training.resolvedLines(steps: training.steps)
+        if curriculum.models.teacherCheckpoint != nil {
+            lines.append("# runs 0 steps: the teacher comes trained from teacher.checkpoint")
+        }
+        return lines
+    }
+}
+
+extension BaselineCEConfiguration {
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
+        guard matchDistillationSteps else { return training.resolvedLines(steps: training.steps) }
+        return training.resolvedLines(steps: max(1, distillationSteps(in: curriculum)))
+            + ["# steps: as many as output-distill and feature-align together"]
+    }
+}
+
+extension TemperatureSetting {
+    /// The `temperature` value as it reads back: a mapping with its schedule (a missing base stays missing, so
+    /// an earlier temperature-search still fills it).
+    var resolvedValue: String {
+        var parts = ["schedule: \(kind.rawValue)"]
+        let baseKey = kind == .linearDecay ? "start" : "base"
+        if let base { parts.append("\(baseKey): " + YAMLText.number(base)) }
+        switch kind {
+        case .constant: break
+        case .step:
+            parts += ["early_factor: " + YAMLText.number(earlyFactor), "early_until: \(earlyUntil)",
+                      "late_factor: " + YAMLText.number(lateFactor), "late_from: \(lateFrom)"]
+        case .linearDecay:
+            parts += ["decrement: " + YAMLText.number(decrement), "interval: \(interval)", "floor: " + YAMLText.number(floor)]
+        }
+        parts.append("unit: \(unit.rawValue)")
+        return "{" + parts.joined(separator: ", ") + "}"
+    }
+}
+
+extension OutputDistillConfiguration {
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
+        var lines = training.resolvedLines(steps: training.steps)
+        lines.append("alpha: {start: " + YAMLText.number(alphaStart) + ", end: " + YAMLText.number(alphaEnd) + "}")
+        lines.append("temperature: " + temperature.resolvedValue)
+        if temperature.base == nil {
+            lines.append("# temperature \(temperature.kind == .linearDecay ? "start" : "base"): an earlier temperature-search's T, else \(TemperatureSetting.defaultBase)")
+        }
+        switch divergence {
+        case .forwardKL: lines.append("divergence: forward_kl")
+        case .reverseKL: lines.append("divergence: reverse_kl")
+        case .jsd(let beta): lines += ["divergence: jsd", "jsd_beta: " + YAMLText.number(beta)]
+        }
+        lines.append("data: \(resolvedData(in: curriculum, index: index).rawValue)")
+        return lines
+    }
+}
+
+extension FeatureAlignConfiguration {
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
+        var lines = output.resolvedLines(in: curriculum, index: index)
+        lines += ["output_weight: " + YAMLText.number(outputWeight), "hidden_weight: " + YAMLText.number(hiddenWeight),
+                  "attention_weight: " + YAMLText.number(attentionWeight),
+                  "feature_gradient_scale: " + YAMLText.number(featureGradientScale)]
+        if let layerMap {
+            lines.append("layer_map: \(layerMap)")
+        } else {
+            lines.append("layer_map: uniform")
+            if curriculum.models.studentFromTeacher != nil { lines.append("# layer_map: each student layer with the teacher layer it was cut from") }
+        }
+        return lines
+    }
+}
+
+extension TeacherTracesConfiguration {
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
+        ["samples: \(samples)", "temperature: " + YAMLText.number(temperature),
+         topP.map { "top_p: " + YAMLText.number($0) } ?? "# top_p: off",
+         "questions_per_step: \(questionsPerStep)", "keep_per_question: \(keepPerQuestion)", "max_new_tokens: \(maxNewTokens)",
+         limit.map { "limit: \($0)" } ?? "# limit: every training question", "retry_samples: \(retrySamples)"]
+    }
+}
+
+extension TemperatureSearchConfiguration {
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
+        ["min_temperature: " + YAMLText.number(minTemperature), "max_temperature: " + YAMLText.number(maxTemperature),
+         "trials: \(trials)", "steps_per_trial: \(stepsPerTrial)", "batch_size: \(batchSize)",
+         "learning_rate: " + YAMLText.number(learningRate), "alpha: " + YAMLText.number(alpha),
+         "data: \(DistillationData.resolve(data, in: curriculum, index: index).rawValue)"]
+    }
+}
+
+extension PPOTraceConfiguration {
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
+        let weights = reward.weights.keys.sorted().map { "\($0): " + YAMLText.number(reward.weights[$0]!) }.joined(separator: ", ")
+        let rewardValue = "{weights: {\(weights)}, first_invalid_penalty: " + YAMLText.number(reward.firstInvalidPenalty)
+            + ", no_claim_score: " + YAMLText.number(reward.noClaimScore) + ", answer_format_weight: " + YAMLText.number(reward.answerFormatWeight)
+            + ", max_step_characters: \(reward.maxStepCharacters), max_length: \(reward.maxLength), length_buffer: \(reward.lengthBuffer)}"
+        return ["iterations: \(iterations)", "eval_every: \(evalEvery)", "validation_problems: \(validationProblems)",
+                "patience: \(patience)", "restore_best: \(restoreBest)",
+                "reward: " + rewardValue, "ppo: " + YAMLText.flow(encoding: ppo)]
+    }
+}
