@@ -157,8 +157,7 @@ struct QuantizeCommand: ParsableCommand {
             }
             return try heldOutSuite(curriculum: curriculum, perDomain: nil).limited(to: limit)
         }
-        let mathProof = MathProofSuite(domains: TaskDomain.allCases, countPerDomain: MathProofSuite.defaultCountPerDomain, difficulty: 2)
-        return try EvalSuite.resolve(suite, mathProof: mathProof).limited(to: limit)
+        return try EvalSuite.resolve(suite, mathProof: MathProofSuite()).limited(to: limit)
     }
 
     /// Greedy accuracy and step validity of both models on the suite, and their KV-cache decoding speed.
