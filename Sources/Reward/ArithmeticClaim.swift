@@ -31,6 +31,10 @@ public struct ArithmeticClaim: Sendable, CustomStringConvertible {
     /// True when another `=` follows the right side in the same chain, so the right side may continue a running
     /// computation from the left side's value (`$3/2 = $1.50+$3.00 = $4.50`: 3/2 is 1.50, then 1.50 + 3.00 is 4.50).
     var rightContinues = false
+    /// True when the text marks the right side as approximate (`31 / 3 = 10.33...`, `33.333%, which rounds to
+    /// 33%`): a decimal then holds when it is the exact value cut or rounded to its places. Without such a mark
+    /// arithmetic is exact and `10 / 3 = 3.33` is wrong.
+    var rightIsApproximate = false
 
     /// `lhs = rhs`.
     public var description: String { "\(lhs) = \(rhs)" }

@@ -177,6 +177,7 @@ public struct ClaimExtractor: Sendable {
                                             left: a, right: b)
                     claim.rightInCents = true
                 }
+                if Self.approximationAfter(tokens, runEnd: run.upperBound) { claim.rightIsApproximate = true }
                 if let r = after.remainder, case .binary(.divide, _, _) = a.root, b.isPlainNumber {
                     claim = ArithmeticClaim(kind: .inline, lhs: a.description,
                                             rhs: b.description + " remainder " + r.displayString, span: span,
@@ -187,6 +188,26 @@ public struct ClaimExtractor: Sendable {
             claims.append(claim)
         }
         return claims
+    }
+
+    /// True when the text marks the run's last value as approximate: an ellipsis right after it (`10.33...`), or a
+    /// word of rounding in the same clause (`33.333%, which rounds down to 33%`, `3.33 approximately`).
+    private static func approximationAfter(_ tokens: [ArithmeticToken], runEnd: Int) -> Bool {
+        let dots = tokens[runEnd..<min(tokens.count, runEnd + 3)]
+        if dots.first?.kind == .other("…") && dots.first?.spaceBefore == false { return true }
+        if dots.count == 3, dots.allSatisfy({ $0.kind == .other(".") && !$0.spaceBefore }) { return true }
+        var k = runEnd
+        while k < min(tokens.count, runEnd + 6) {
+            switch tokens[k].kind {
+            case .word(let w):
+                let word = w.lowercased()
+                if word.hasPrefix("round") || word.hasPrefix("approx") { return true }
+            case .other(","): break
+            default: return false
+            }
+            k += 1
+        }
+        return false
     }
 
     /// What the words right after a run say about its last value: `cents` (`$1 / 2 = 50 cents`), or a remainder

@@ -65,10 +65,11 @@ public struct StepVerifier: Sendable {
     /// - `%` as a unit label: `(75/100)*100 = 75%`;
     /// - a spaced proper fraction as one divisor: `14 / 1 / 4 = 56` (14 divided by a quarter);
     /// - a running computation: `$3/2 = $1.50+$3.00 = $4.50` says 3/2 is 1.50, then goes on from there;
-    /// - a rounded decimal of a value that has no finite decimal: `31 / 3 = 10.33`, `2 / 3 = 0.67`,
-    ///   `9 / 27 * 100% = 33.333%` hold when the written value is the exact one cut or rounded to the written places
-    ///   (`31 / 3 = 10.34` does not), never for a value that terminates (`7 / 4 = 1.7` stays wrong: 1.75 can be
-    ///   written exactly).
+    /// - a decimal the text marks as approximate (an ellipsis, or a word of rounding after it) for a value that has
+    ///   no finite decimal: `31 / 3 = 10.33...`, `9 / 27 * 100% = 33.333%, which rounds to 33%` hold when the written
+    ///   value is the exact one cut or rounded to the written places (`31 / 3 = 10.34...` does not), never for a
+    ///   value that terminates (`7 / 4 = 1.7...` stays wrong: 1.75 can be written exactly). Unmarked, `10 / 3 = 3.33`
+    ///   is wrong: arithmetic is exact.
     private static func holdsUnderAnotherReading(_ claim: ArithmeticClaim, _ left: ArithmeticExpression,
                                                  _ right: ArithmeticExpression, _ a: Rational, _ b: Rational) -> Bool {
         if left.usesPercent || right.usesPercent,
@@ -79,7 +80,8 @@ public struct StepVerifier: Sendable {
         let fractionRight = (try? right.valueReadingFractionDivisor()) ?? nil
         if (fractionLeft ?? a) == (fractionRight ?? b), fractionLeft != nil || fractionRight != nil { return true }
         if claim.rightContinues, let lead = right.leadingOperand, lead == a { return true }
-        if a.decimalString == nil, let places = right.decimalPlaces, let scale = Rational(10).power(places) {
+        if claim.rightIsApproximate, a.decimalString == nil, let places = right.decimalPlaces,
+           let scale = Rational(10).power(places) {
             // Cut (toward zero) or rounded half away from zero to the written places.
             let scaled = a * scale, written = b * scale
             let size = scaled < .zero ? -scaled : scaled
