@@ -1,6 +1,6 @@
 /// A parsed arithmetic expression over exact rationals: integers, decimals, `+ - * / ^ mod %`, parentheses.
 ///
-/// Precedence, loosest first: `+ -`; `* / // mod` and juxtaposition without a space (`2(3+4)`); unary `-`;
+/// Precedence, loosest first: `+ -`; `* / // mod` and juxtaposition (`2(3+4)`, `1/2 (68)`); unary `-`;
 /// `^` (right-associative, so `-2^2 = -4` and `2^3^2 = 512`); postfix `%` (divide by 100). `mod` is the
 /// mathematical remainder, taking the modulus's sign; `//` is floor division (as in Python, which GSM8K's
 /// calculator annotations were written in).
@@ -37,6 +37,9 @@ public struct ArithmeticExpression: Sendable, CustomStringConvertible {
     let root: Node
     /// The source text of the expression.
     public let description: String
+    /// The expression read with a spaced proper fraction as one divisor (`14 / 1 / 4` as 14 divided by a quarter),
+    /// when it contains one; nil otherwise. See `fractionDivisorTokens`.
+    let fractionDivisorRoot: Node?
 
     /// Parses `text` as one complete expression.
     /// - Throws: `ArithmeticError.syntax` when it is not one (unbalanced parentheses, a dangling operator, words).
@@ -48,6 +51,7 @@ public struct ArithmeticExpression: Sendable, CustomStringConvertible {
         }
         root = node
         description = text
+        fractionDivisorRoot = Self.fractionDivisorTokens(tokens[...]).flatMap { Parser.parse($0[...]) }
     }
 
     /// Builds from tokens already known to form one expression (the claim finder's segments).
@@ -55,6 +59,75 @@ public struct ArithmeticExpression: Sendable, CustomStringConvertible {
         guard let node = Parser.parse(tokens) else { return nil }
         root = node
         description = text
+        fractionDivisorRoot = Self.fractionDivisorTokens(tokens).flatMap { Parser.parse($0[...]) }
+    }
+
+    /// `x / n / m` with `n < m` plain integers, every `/` spaced (`14 / 1 / 4 = 56`): prose writes "14 divided by
+    /// one quarter" that way as often as "14, halved, then quartered". Returns the tokens with `n / m` merged into
+    /// one number (the first such pattern), or nil when there is none. The tight form `60 / 3/4` is merged by the
+    /// lexer already.
+    static func fractionDivisorTokens(_ tokens: ArraySlice<ArithmeticToken>) -> [ArithmeticToken]? {
+        let t = Array(tokens)
+        func integer(_ k: Int) -> Rational? {
+            guard k < t.count, case .number(let v) = t[k].kind, v.isInteger, v > .zero else { return nil }
+            return v
+        }
+        guard t.count >= 5 else { return nil }
+        for k in 1..<(t.count - 3) where t[k].kind == .divide && t[k - 1].endsOperand {
+            guard let n = integer(k + 1), t[k + 2].kind == .divide, let m = integer(k + 3), n < m,
+                  t[k + 1].spaceBefore, t[k + 2].spaceBefore, t[k + 3].spaceBefore,
+                  !(k + 4 < t.count && [.divide, .power, .percent].contains(t[k + 4].kind)) else { continue }
+            var merged = t
+            let range = t[k + 1].range.lowerBound..<t[k + 3].range.upperBound
+            merged.replaceSubrange((k + 1)...(k + 3), with: [ArithmeticToken(kind: .number(n.divided(by: m) ?? .zero),
+                                                                             range: range, spaceBefore: true)])
+            return merged
+        }
+        return nil
+    }
+
+    /// The value of the leftmost operand when the expression is a computation starting with a plain number
+    /// (`1.50 + 3.00` gives 1.50, `6 * 4 - 1` gives 6); nil for a single number or any other start.
+    var leadingOperand: Rational? {
+        guard case .binary = root else { return nil }
+        var node = root
+        while case .binary(_, let left, _) = node { node = left }
+        if case .number(let v) = node { return v }
+        return nil
+    }
+
+    /// True when the expression adds or subtracts percentages only (`100% + 20%`, `50% - 5%`): a share of some
+    /// whole, not a plain number (`100% / 25% = 4` is a plain number and stays a computation).
+    var isPercentSum: Bool {
+        func sumOfPercents(_ node: Node) -> Bool {
+            switch node {
+            case .percent: return true
+            case .binary(.add, let a, let b), .binary(.subtract, let a, let b): return sumOfPercents(a) && sumOfPercents(b)
+            default: return false
+            }
+        }
+        if case .binary = root { return sumOfPercents(root) }
+        return false
+    }
+
+    /// The decimal places of a side that is one written decimal (`10.33`, `.125`, `33.333%`; a percent counts two
+    /// more places, since it is hundredths), else nil: how precise a rounded value claims to be.
+    var decimalPlaces: Int? {
+        var text = Substring(description)
+        var extra = 0
+        if text.hasSuffix("%") { text = text.dropLast(); extra = 2 }
+        if text.hasPrefix("-") { text = text.dropFirst() }
+        guard let dot = text.firstIndex(of: "."),
+              text.allSatisfy({ ArithmeticLexer.isDigit($0) || $0 == "." || $0 == "," }) else { return nil }
+        let places = text[text.index(after: dot)...]
+        guard !places.isEmpty, places.allSatisfy(ArithmeticLexer.isDigit) else { return nil }
+        return places.count + extra
+    }
+
+    /// The value under the fraction-divisor reading (`14 / 1 / 4` is 56), when the expression has one.
+    func valueReadingFractionDivisor() throws -> Rational? {
+        guard let alternative = fractionDivisorRoot else { return nil }
+        return try Self.evaluate(alternative, percentAsUnit: false)
     }
 
     /// True when the expression is a single number, possibly signed (`42`, `-3.5`): such a side alone is a
@@ -106,6 +179,11 @@ public struct ArithmeticExpression: Sendable, CustomStringConvertible {
     /// Parses and evaluates `text` in one call.
     public static func evaluate(_ text: String) throws -> Rational {
         try ArithmeticExpression(text).value()
+    }
+
+    /// The value of one node of a parsed expression (the verifier reads a division's two operands).
+    static func value(of node: Node) throws -> Rational {
+        try evaluate(node, percentAsUnit: false)
     }
 
     private static func evaluate(_ node: Node, percentAsUnit: Bool) throws -> Rational {
@@ -189,9 +267,11 @@ public struct ArithmeticExpression: Sendable, CustomStringConvertible {
                 case .floorDivide: op = .floorDivide; i += 1
                 case .modulo: op = .modulo; i += 1
                 case .leftParen, .number:
-                    // Juxtaposition multiplies only when written tight (`2(3+4)`, `(a)(b)`); a space between
-                    // two operands means they are not one expression.
-                    guard !t.spaceBefore, i > tokens.startIndex, tokens[i - 1].endsOperand else { return left }
+                    // Juxtaposition multiplies when written tight (`2(3+4)`, `(a)(b)`) or before a parenthesis
+                    // (`1/2 (68)`, which the claim finder only joins when an operator follows the group); a space
+                    // between two numbers means they are not one expression.
+                    guard !t.spaceBefore || t.kind == .leftParen, i > tokens.startIndex, tokens[i - 1].endsOperand
+                    else { return left }
                     if case .number = t.kind, case .number = tokens[i - 1].kind { return left }
                     op = .multiply
                 default: return left

@@ -3,6 +3,9 @@ struct ArithmeticToken: Equatable {
     /// What the token is.
     enum Kind: Equatable {
         case number(Rational)
+        /// Digits with a leading zero (`0900`, `0130`): a 24-hour time or a code, not a quantity (`0900-0130 = 0730`
+        /// is a clock subtraction, 9:00 minus 1:30). It ends an arithmetic run like a word.
+        case zeroPadded(String)
         /// A literal too long to evaluate quickly (see `ArithmeticExpression.maximumLiteralDigits`), with its digit count.
         case oversizedNumber(digits: Int)
         case plus, minus, times, divide, floorDivide, power, modulo, percent
@@ -18,11 +21,14 @@ struct ArithmeticToken: Equatable {
     var range: Range<Int>
     /// True when whitespace separates this token from the previous one.
     var spaceBefore: Bool
+    /// True when a currency sign (`$`, `€`, `£`) stands right before this token (`$2.50`): the value is money in
+    /// whole units, which matters when the other side of a claim is in `cents`.
+    var currencyBefore = false
 
     /// Numbers, operators, parentheses and `=`: the tokens an arithmetic run is made of.
     var isArithmetic: Bool {
         switch kind {
-        case .word, .other: return false
+        case .word, .other, .zeroPadded: return false
         default: return true
         }
     }
@@ -60,16 +66,36 @@ enum ArithmeticLexer {
         var out: [ArithmeticToken] = []
         var i = range.lowerBound
         let end = range.upperBound
-        var space = false
+        var space = false, currency = false
         func emit(_ kind: ArithmeticToken.Kind, _ from: Int, _ to: Int) {
-            out.append(ArithmeticToken(kind: kind, range: from..<to, spaceBefore: space))
+            out.append(ArithmeticToken(kind: kind, range: from..<to, spaceBefore: space, currencyBefore: currency))
             space = false
+            currency = false
         }
         while i < end {
             let c = chars[i]
             if c.isWhitespace { space = true; i += 1; continue }
             // Currency signs sit between `=` and the value in word problems (`= $50`); they carry no arithmetic.
-            if c == "$" || c == "€" || c == "£" { i += 1; continue }
+            if c == "$" || c == "€" || c == "£" { currency = true; i += 1; continue }
+            if c == "0", i + 1 < end, isDigit(chars[i + 1]) {
+                var j = i
+                while j < end, isDigit(chars[j]) { j += 1 }
+                // A three-digit group after a spaced number is thousands (`18 000`), not a time.
+                let thousandsGroup: Bool = {
+                    guard j - i == 3, space, let last = out.last, case .number = last.kind else { return false }
+                    return true
+                }()
+                if !thousandsGroup, !(j + 1 < end && chars[j] == "." && isDigit(chars[j + 1])) {
+                    emit(.zeroPadded(String(chars[i..<j])), i, j)
+                    i = j
+                    continue
+                }
+            }
+            if let fraction = vulgarFractions[c] {
+                emit(.number(fraction), i, i + 1)
+                i += 1
+                continue
+            }
             if isDigit(c) || (c == "." && i + 1 < end && isDigit(chars[i + 1])) {
                 let (value, digits, next) = number(chars, from: i, end: end)
                 emit(value.map { .number($0) } ?? .oversizedNumber(digits: digits), i, next)
@@ -95,7 +121,7 @@ enum ArithmeticLexer {
                 // `//` is Python's floor division: GSM8K's calculator annotations were Python (`<<560//10=56>>`).
                 if i + 1 < end, chars[i + 1] == "/" { emit(.floorDivide, i, i + 2); i += 2; continue }
                 emit(.divide, i, i + 1)
-            case "÷": emit(.divide, i, i + 1)
+            case "÷", "⁄": emit(.divide, i, i + 1)
             case "^": emit(.power, i, i + 1)
             case "%": emit(.percent, i, i + 1)
             case "(": emit(.leftParen, i, i + 1)
@@ -123,8 +149,9 @@ enum ArithmeticLexer {
 
     /// Word problems write numbers in forms the digit scanner cannot see alone: a tight fraction after a spaced
     /// division (`60 / 3/4`, meaning 60 divided by three quarters), thousands separated by spaces (`80 000`,
-    /// every group exactly three digits) and mixed numbers (`1 1/2`: a whole number, a space and a tight proper
-    /// fraction). Each becomes one number token.
+    /// every group exactly three digits) and mixed numbers: a whole number, a space and a tight proper fraction
+    /// (`1 1/2`), the same with `and` (`5 and 2/3`, `16 and (2/3)`, `$3 and $1/3`), or a whole number and a
+    /// vulgar fraction (`1¾`, `2 ½`, `1 and ½`). Each becomes one number token.
     private static func mergeWrittenNumbers(_ tokens: inout [ArithmeticToken], _ chars: [Character]) {
         /// The integer value of a plain digit token (no decimal point, no separators, not already merged).
         func integer(_ k: Int) -> Rational? {
@@ -134,6 +161,23 @@ enum ArithmeticLexer {
         }
         func kind(_ k: Int) -> ArithmeticToken.Kind? { k >= 0 && k < tokens.count ? tokens[k].kind : nil }
         func tight(_ k: Int) -> Bool { k < tokens.count && !tokens[k].spaceBefore }
+        /// A vulgar fraction character (`¾`) at `k`.
+        func vulgar(_ k: Int) -> Rational? {
+            guard k >= 0, k < tokens.count, tokens[k].range.count == 1, case .number(let v) = tokens[k].kind,
+                  vulgarFractions[chars[tokens[k].range.lowerBound]] != nil else { return nil }
+            return v
+        }
+        /// A proper fraction starting at `k` written `n/d` (tight) or `(n/d)`: its value and token count.
+        func properFraction(_ k: Int) -> (Rational, Int)? {
+            if let v = vulgar(k) { return (v, 1) }
+            if kind(k) == .leftParen, let (v, n) = properFraction(k + 1), n == 3, kind(k + 4) == .rightParen, tight(k + 4) {
+                return (v, 5)
+            }
+            guard let numerator = integer(k), kind(k + 1) == .divide, tight(k + 1), tight(k + 2),
+                  let denominator = integer(k + 2), numerator < denominator,
+                  !([.divide, .power].contains(kind(k + 3)) && tight(k + 3)) else { return nil }
+            return (numerator.divided(by: denominator) ?? .zero, 3)
+        }
 
         var k = 0
         while k < tokens.count {
@@ -157,11 +201,19 @@ enum ArithmeticLexer {
                       kind(k + 4) != .divide {
                 // `1 1/2`
                 merged = (whole + (numerator.divided(by: denominator) ?? .zero), 4)
+            } else if kind(k - 1) != .divide, let fraction = vulgar(k + 1) {
+                // `1¾`, `2 ½`
+                merged = (whole + fraction, 2)
+            } else if kind(k - 1) != .divide, kind(k + 1) == .word("and"), let (fraction, n) = properFraction(k + 2),
+                      kind(k + 2 + n) != .word("of") {
+                // `5 and 2/3`, `16 and (2/3)`, `1 and ½`; not `2 and 1/2 of 4`, where the fraction takes a part
+                merged = (whole + fraction, 2 + n)
             }
             if let (value, count) = merged {
                 let range = tokens[k].range.lowerBound..<tokens[k + count - 1].range.upperBound
                 tokens.replaceSubrange(k..<(k + count), with: [ArithmeticToken(kind: .number(value), range: range,
-                                                                               spaceBefore: tokens[k].spaceBefore)])
+                                                                               spaceBefore: tokens[k].spaceBefore,
+                                                                               currencyBefore: tokens[k].currencyBefore)])
             }
             k += 1
         }
@@ -203,6 +255,14 @@ enum ArithmeticLexer {
         // The loops above only admit ASCII digits and one dot, so the literal always parses.
         return (Rational(decimal: digits) ?? .zero, digitCount, i)
     }
+
+    /// Unicode's vulgar fractions (`¾`, `½`, `⅓`, ...), which word problems type as one character (`¼ * 24 = 6`).
+    static let vulgarFractions: [Character: Rational] = [
+        "¼": Rational(1, 4), "½": Rational(1, 2), "¾": Rational(3, 4), "⅐": Rational(1, 7), "⅑": Rational(1, 9),
+        "⅒": Rational(1, 10), "⅓": Rational(1, 3), "⅔": Rational(2, 3), "⅕": Rational(1, 5), "⅖": Rational(2, 5),
+        "⅗": Rational(3, 5), "⅘": Rational(4, 5), "⅙": Rational(1, 6), "⅚": Rational(5, 6), "⅛": Rational(1, 8),
+        "⅜": Rational(3, 8), "⅝": Rational(5, 8), "⅞": Rational(7, 8),
+    ]
 
     /// ASCII digits only: other Unicode numerals are prose, not arithmetic.
     static func isDigit(_ c: Character) -> Bool {

@@ -82,14 +82,38 @@ public struct ClaimExtractor: Sendable {
             guard tokens[k].isArithmetic else { k += 1; continue }
             let start = k
             k += 1
-            // Two operands separated only by space (`2019 5 + 3`) are not one expression: end the run there.
+            // Two operands separated only by space (`2019 5 + 3`) are not one expression: end the run there. A
+            // parenthesis that goes on with an operator (`1/2 (68) + 10`) is a product, written as on paper.
             while k < tokens.count, tokens[k].isArithmetic,
-                  !(tokens[k].spaceBefore && tokens[k - 1].endsOperand && tokens[k].startsOperand) {
+                  !(tokens[k].spaceBefore && tokens[k - 1].endsOperand && tokens[k].startsOperand)
+                    || implicitProduct(tokens, at: k) {
                 k += 1
             }
             claims += runClaims(chars, tokens, run: start..<k)
         }
         return claims
+    }
+
+    /// True when `tokens[k]` is a spaced `(` after an operand whose group holds no `=` and is followed by a binary
+    /// operator: `1/2 (68) + 10` multiplies. A group followed by `=` or prose stays apart (`12 (6 + 6) = 12` claims
+    /// `6 + 6 = 12`), since prose puts a computation in parentheses after a number as often as a factor.
+    private static func implicitProduct(_ tokens: [ArithmeticToken], at k: Int) -> Bool {
+        guard k > 0, k < tokens.count, tokens[k].kind == .leftParen, tokens[k].spaceBefore, tokens[k - 1].endsOperand
+        else { return false }
+        var depth = 0, j = k
+        while j < tokens.count, tokens[j].isArithmetic, tokens[j].kind != .equals {
+            if tokens[j].kind == .leftParen { depth += 1 }
+            if tokens[j].kind == .rightParen {
+                depth -= 1
+                if depth == 0 { break }
+            }
+            j += 1
+        }
+        guard j + 1 < tokens.count, depth == 0, tokens[j].kind == .rightParen else { return false }
+        switch tokens[j + 1].kind {
+        case .plus, .minus, .times, .divide, .floorDivide, .power, .modulo: return true
+        default: return false
+        }
     }
 
     /// The claims of one arithmetic run `tokens[run]`.
@@ -138,11 +162,74 @@ public struct ClaimExtractor: Sendable {
             // `10% of 150 = 75 + 15`, `Remaining 10 = 62,300/10`: a bare number right after a word belongs to
             // the sentence, not to the equation.
             if m == 0 && firstIsProseObject && a.isPlainNumber { continue }
+            // `48 = 100% + 20%`: a number set against a sum of percentages says which share it is (48 is 120% of
+            // something), not that 48 equals 1.2.
+            if (a.isPlainNumber && !a.usesPercent && b.isPercentSum)
+                || (b.isPlainNumber && !b.usesPercent && a.isPercentSum) { continue }
             let span = aTokens.first!.range.lowerBound..<bTokens.last!.range.upperBound
-            claims.append(ArithmeticClaim(kind: .inline, lhs: a.description, rhs: b.description, span: span,
-                                          left: a, right: b))
+            var claim = ArithmeticClaim(kind: .inline, lhs: a.description, rhs: b.description, span: span,
+                                        left: a, right: b)
+            claim.rightContinues = m + 1 < last && expressions[m + 2] != nil
+            if m + 1 == last, segments[last]?.endIndex == run.upperBound {
+                let after = unitAfter(tokens, runEnd: run.upperBound)
+                if after.cents, !bTokens.contains(where: \.currencyBefore), aTokens.contains(where: \.currencyBefore) {
+                    claim = ArithmeticClaim(kind: .inline, lhs: a.description, rhs: b.description + " cents", span: span,
+                                            left: a, right: b)
+                    claim.rightInCents = true
+                }
+                if Self.approximationAfter(tokens, runEnd: run.upperBound) { claim.rightIsApproximate = true }
+                if let r = after.remainder, case .binary(.divide, _, _) = a.root, b.isPlainNumber {
+                    claim = ArithmeticClaim(kind: .inline, lhs: a.description,
+                                            rhs: b.description + " remainder " + r.displayString, span: span,
+                                            left: a, right: b)
+                    claim.remainder = r
+                }
+            }
+            claims.append(claim)
         }
         return claims
+    }
+
+    /// True when the text marks the run's last value as approximate: an ellipsis right after it (`10.33...`), or a
+    /// word of rounding in the same clause (`33.333%, which rounds down to 33%`, `3.33 approximately`).
+    private static func approximationAfter(_ tokens: [ArithmeticToken], runEnd: Int) -> Bool {
+        let dots = tokens[runEnd..<min(tokens.count, runEnd + 3)]
+        if dots.first?.kind == .other("…") && dots.first?.spaceBefore == false { return true }
+        if dots.count == 3, dots.allSatisfy({ $0.kind == .other(".") && !$0.spaceBefore }) { return true }
+        var k = runEnd
+        while k < min(tokens.count, runEnd + 6) {
+            switch tokens[k].kind {
+            case .word(let w):
+                let word = w.lowercased()
+                if word.hasPrefix("round") || word.hasPrefix("approx") { return true }
+            case .other(","): break
+            default: return false
+            }
+            k += 1
+        }
+        return false
+    }
+
+    /// What the words right after a run say about its last value: `cents` (`$1 / 2 = 50 cents`), or a remainder
+    /// stated in the same clause (`13 / 6 = 2 full cycles with a remainder of 1 hour`, up to eight words on).
+    private static func unitAfter(_ tokens: [ArithmeticToken], runEnd: Int) -> (cents: Bool, remainder: Rational?) {
+        guard runEnd < tokens.count, case .word(let first) = tokens[runEnd].kind else { return (false, nil) }
+        let cents = first.lowercased() == "cents" || first.lowercased() == "cent"
+        var k = runEnd, words = 0
+        while k < tokens.count, case .word(let w) = tokens[k].kind, words < 8 {
+            if w.lowercased() == "remainder" {
+                var j = k + 1
+                if j < tokens.count, tokens[j].kind == .word("of") { j += 1 }
+                if j < tokens.count, case .number(let r) = tokens[j].kind,
+                   !(j + 1 < tokens.count && tokens[j + 1].isArithmetic && tokens[j + 1].kind != .rightParen) {
+                    return (cents, r)
+                }
+                return (cents, nil)
+            }
+            k += 1
+            words += 1
+        }
+        return (cents, nil)
     }
 
     /// How the text before a run bears on the run's first side.
@@ -174,6 +261,9 @@ public struct ClaimExtractor: Sendable {
             // A number glued to punctuation (`6:00`, `16,0000`) is part of a time or a typo, not a claim.
             if !first.spaceBefore, case .number = first.kind { return .continues }
             return .none
+        case .zeroPadded:
+            // `6:00+48`, `0900-0130`: what follows a clock time continues it.
+            return first.spaceBefore ? .objectOfWord : .continues
         default:
             return .none
         }

@@ -38,10 +38,16 @@ public struct StepVerifier: Sendable {
         }
         do {
             let a = try left.valueWithinLimits(), b = try right.valueWithinLimits()
+            if let r = claim.remainder {
+                // `13 / 6 = 2 ... remainder of 1`: a whole quotient and a remainder in [0, |divisor|).
+                return ClaimVerification(claim: claim, verdict: Self.quotientAndRemainder(left, quotient: b, remainder: r) ?? .valid)
+            }
+            if claim.rightInCents {
+                let cents = a * Rational(100)
+                return ClaimVerification(claim: claim, verdict: cents == b ? .valid : .invalid(expected: cents, actual: b))
+            }
             if a == b { return ClaimVerification(claim: claim, verdict: .valid) }
-            // `%` is ambiguous in prose: `(75/100)*100 = 75%` uses it as a unit label. Accept either reading.
-            if claim.kind == .inline, left.usesPercent || right.usesPercent,
-               let u = try? left.valueWithPercentAsUnit(), let v = try? right.valueWithPercentAsUnit(), u == v {
+            if claim.kind == .inline, Self.holdsUnderAnotherReading(claim, left, right, a, b) {
                 return ClaimVerification(claim: claim, verdict: .valid)
             }
             return ClaimVerification(claim: claim, verdict: .invalid(expected: a, actual: b))
@@ -53,5 +59,49 @@ public struct StepVerifier: Sendable {
             // value() throws only ArithmeticError; keep the verdict typed if that ever changes.
             return ClaimVerification(claim: claim, verdict: .undefined(.syntax(text: claim.description)))
         }
+    }
+
+    /// The readings of prose notation an inline claim is also checked under (the README's reading rules):
+    /// - `%` as a unit label: `(75/100)*100 = 75%`;
+    /// - a spaced proper fraction as one divisor: `14 / 1 / 4 = 56` (14 divided by a quarter);
+    /// - a running computation: `$3/2 = $1.50+$3.00 = $4.50` says 3/2 is 1.50, then goes on from there;
+    /// - a decimal the text marks as approximate (an ellipsis, or a word of rounding after it) for a value that has
+    ///   no finite decimal: `31 / 3 = 10.33...`, `9 / 27 * 100% = 33.333%, which rounds to 33%` hold when the written
+    ///   value is the exact one cut or rounded to the written places (`31 / 3 = 10.34...` does not), never for a
+    ///   value that terminates (`7 / 4 = 1.7...` stays wrong: 1.75 can be written exactly). Unmarked, `10 / 3 = 3.33`
+    ///   is wrong: arithmetic is exact.
+    private static func holdsUnderAnotherReading(_ claim: ArithmeticClaim, _ left: ArithmeticExpression,
+                                                 _ right: ArithmeticExpression, _ a: Rational, _ b: Rational) -> Bool {
+        if left.usesPercent || right.usesPercent,
+           let u = try? left.valueWithPercentAsUnit(), let v = try? right.valueWithPercentAsUnit(), u == v {
+            return true
+        }
+        let fractionLeft = (try? left.valueReadingFractionDivisor()) ?? nil
+        let fractionRight = (try? right.valueReadingFractionDivisor()) ?? nil
+        if (fractionLeft ?? a) == (fractionRight ?? b), fractionLeft != nil || fractionRight != nil { return true }
+        if claim.rightContinues, let lead = right.leadingOperand, lead == a { return true }
+        if claim.rightIsApproximate, a.decimalString == nil, let places = right.decimalPlaces,
+           let scale = Rational(10).power(places) {
+            // Cut (toward zero) or rounded half away from zero to the written places.
+            let scaled = a * scale, written = b * scale
+            let size = scaled < .zero ? -scaled : scaled
+            let sign = scaled < .zero ? Rational(-1) : Rational(1)
+            let cut = sign * Rational(size.floor), rounded = sign * Rational((size + Rational(1, 2)).floor)
+            if written == cut || written == rounded { return true }
+        }
+        return false
+    }
+
+    /// Nil when `left` is a division whose whole quotient is `quotient` with remainder `remainder`, else the verdict:
+    /// `2 remainder 1` of a division by 6 stands for 2 + 1/6, compared with the division's exact value.
+    private static func quotientAndRemainder(_ left: ArithmeticExpression, quotient: Rational, remainder: Rational) -> ClaimVerdict? {
+        guard case .binary(.divide, _, let y) = left.root, let exact = try? left.value(),
+              let divisor = try? ArithmeticExpression.value(of: y), !divisor.isZero,
+              let stated = remainder.divided(by: divisor).map({ quotient + $0 }) else {
+            return .undefined(.syntax(text: left.description))
+        }
+        let size = divisor < .zero ? -divisor : divisor
+        if quotient.isInteger, remainder >= .zero, remainder < size, stated == exact { return nil }
+        return .invalid(expected: exact, actual: stated)
     }
 }
