@@ -108,8 +108,9 @@ public final class CurriculumRunner {
     private var state: StageState = .pending
     private var savesDone = 0
     private let faults = FaultInjection(environment: ProcessInfo.processInfo.environment)
-    /// Held for the runner's life: no other process writes this run folder meanwhile.
-    private let lock: RunFolderLock
+    /// Held from `init` until `run()` returns or throws (and again by a later `run()`): no other process writes this
+    /// run folder meanwhile, and a script may resume a run it stopped in the same process.
+    private var lock: RunFolderLock?
     private var directory: CheckpointDirectory { CheckpointDirectory(path: runDirectory) }
 
     /// A fresh run of `curriculum` into `runDirectory` (which must not hold checkpoints yet).
@@ -293,6 +294,8 @@ public final class CurriculumRunner {
     /// Runs the remaining stages. Returns `.interrupted` when `stopRequested` fired (after a checkpoint).
     @discardableResult
     public func run() throws -> RunOutcome {
+        if lock == nil { lock = try RunFolderLock(runDirectory: runDirectory) }
+        defer { lock = nil }
         while stageIndex < curriculum.stages.count {
             let index = stageIndex, kind = curriculum.stages[index].kind
             let stage: any Stage
