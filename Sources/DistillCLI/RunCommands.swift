@@ -34,6 +34,8 @@ final class RunReporter {
     private var resumeStep: Int?
     /// The first error of the metric files (the run goes on; the command reports it at the end).
     private(set) var failure: Error?
+    /// An accepted curriculum change, written to metrics.jsonl once the monitor opens.
+    private var pendingChange: (step: Int, index: Int, kind: String, stageStep: Int, values: [String: Double])?
 
     init(runDirectory: String, logEvery: Int, logger: Logger) {
         self.runDirectory = runDirectory
@@ -63,6 +65,10 @@ final class RunReporter {
             resumeStep = step
         case .stageStarted(let index, let kind, let step, let total):
             if monitor == nil && failure == nil { open(resumingAfter: resumeStep) }
+            if let c = pendingChange {
+                pendingChange = nil
+                guarded { try $0.record(step: c.step, stageIndex: c.index, stageKind: c.kind, stageStep: c.stageStep, values: c.values) }
+            }
             guarded { $0.stageStarted(index: index, kind: kind, totalSteps: total) }
             if step > 0 { logger.info("stage \(index) \(kind) continues at step \(step)") }
         case .stepFinished(let index, let kind, let step, _, let global, let metrics):
@@ -74,6 +80,12 @@ final class RunReporter {
             logger.debug("stage \(index) \(kind): \(from.name) -> \(to)")
         case .checkpointWritten(let path, _):
             logger.trace("checkpoint \(path)")
+        case .curriculumChanged(let step, let index, let kind, let stageStep, let changes):
+            // one row at the checkpoint's step: how many keys changed, and each changed key with its new value
+            // (NaN when the value is not a number, or the key was removed)
+            var values: [String: Double] = ["curriculum_changed_keys": Double(changes.count)]
+            for c in changes { values["curriculum_change/" + c.key] = c.new.flatMap(Double.init) ?? .nan }
+            pendingChange = (step, index, kind, stageStep, values)
         case .stageFinished(let index, let kind, let checkpoint):
             guarded { $0.stageFinished(index: index, kind: kind, outcome: "completed (kept \(checkpoint))") }
         }
@@ -151,13 +163,16 @@ struct ResumeCommand: ParsableCommand {
     @Argument(help: "The run folder.")
     var runDir: String
 
+    @Flag(help: "Continue with the folder's edited curriculum.yaml (the changes are checked, then recorded in the next checkpoint and in metrics.jsonl).")
+    var acceptChanges = false
+
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         try reportingErrors {
             let logger = logging.logger("tracedistill.run")
             let reporter = RunReporter(runDirectory: runDir, logEvery: RunSettings().logEvery, logger: logger)
-            let runner = try CurriculumRunner(resuming: runDir, logger: logger, observer: reporter.handle)
+            let runner = try CurriculumRunner(resuming: runDir, acceptChanges: acceptChanges, logger: logger, observer: reporter.handle)
             reporter.logEvery = runner.curriculum.run.logEvery  // before the first stage opens the monitor
             try drive(runner, runDirectory: runDir, reporter: reporter)
         }

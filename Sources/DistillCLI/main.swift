@@ -10,6 +10,10 @@ BLASEnvironment.reexecIfNeeded()
 // must land before the stage logs (on standard error), and survive a SIGKILL.
 setvbuf(stdout, nil, _IOLBF, 0)
 
+// A file-size limit (`ulimit -f`) must make a write fail with EFBIG, which the writers report with the path and the
+// cause, instead of killing the process with SIGXFSZ in the middle of a checkpoint.
+signal(SIGXFSZ, SIG_IGN)
+
 /// The `distill` command: staged reasoning distillation on a CPU.
 struct Distill: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -35,6 +35,8 @@ public struct WriteFailure: Error, CustomStringConvertible, Equatable, Sendable 
         case diskFull
         /// The file system is mounted read-only.
         case readOnly
+        /// The file would grow past this process's file-size limit (`RLIMIT_FSIZE`, `ulimit -f`; `limit` bytes when finite).
+        case fileTooLarge(limit: UInt64?)
         /// Anything else, as the system describes it.
         case other(String)
     }
@@ -71,6 +73,10 @@ public struct WriteFailure: Error, CustomStringConvertible, Equatable, Sendable 
             return "no space left on the device; free some space or write to another disk"
         case .readOnly:
             return "the file system is read-only; write to another location"
+        case .fileTooLarge(let limit):
+            let size = limit.map { "of \($0) bytes " } ?? ""
+            return "file too large: it would grow past this process's file-size limit \(size)(RLIMIT_FSIZE, set by `ulimit -f`); "
+                + "raise or remove the limit (`ulimit -f unlimited`) and write again"
         case .other(let text):
             return "\(text); check the path and that its folder can be written"
         }
@@ -108,6 +114,7 @@ public struct WriteFailure: Error, CustomStringConvertible, Equatable, Sendable 
         switch code ?? error.flatMap(posixCode) {
         case EACCES?, EPERM?: return failure(.permissionDenied(folder: existing))
         case ENOSPC?, EDQUOT?: return failure(.diskFull)
+        case EFBIG?: return failure(.fileTooLarge(limit: fileSizeLimit()))
         case EROFS?: return failure(.readOnly)
         case EISDIR?: return failure(.isDirectory)
         case ENOENT? where existing != parent && !createsFolders: return failure(.noSuchFolder(folder: parent))
@@ -118,6 +125,13 @@ public struct WriteFailure: Error, CustomStringConvertible, Equatable, Sendable 
         if let code { return failure(.other(String(cString: strerror(code)))) }
         if let error, let code = posixCode(error) { return failure(.other(String(cString: strerror(code)))) }
         return failure(.other(error.map { ($0 as NSError).localizedDescription } ?? "the write failed"))
+    }
+
+    /// This process's file-size limit in bytes (`RLIMIT_FSIZE`), nil when there is none.
+    public static func fileSizeLimit() -> UInt64? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else { return nil }
+        return UInt64(limit.rlim_cur)
     }
 
     /// The folder holding `path` ("." for a bare name, "/" for the root).

@@ -22,6 +22,9 @@ public enum RunEvent {
     case stateChanged(index: Int, kind: String, from: StageState, to: StageState)
     /// A checkpoint is on disk.
     case checkpointWritten(path: String, globalStep: Int)
+    /// `distill resume --accept-changes` took an edited curriculum.yaml: the run continues at `globalStep` in stage
+    /// `stageIndex` with these keys changed (recorded in the next checkpoint).
+    case curriculumChanged(globalStep: Int, stageIndex: Int, stageKind: String, stageStep: Int, changes: [CurriculumKeyChange])
     /// A stage completed; `checkpoint` is its kept end-of-stage file.
     case stageFinished(index: Int, kind: String, checkpoint: String)
 }
@@ -44,6 +47,14 @@ public enum RunError: Error, CustomStringConvertible {
     case cannotWrite(path: String, reason: String)
     /// A folder or file the run reads could not be read: the path, the cause in words and what to do.
     case cannotRead(path: String, reason: String)
+    /// Another process holds the run folder's lock (`pid` as it wrote it into the lock file, when it had).
+    case locked(directory: String, lockFile: String, pid: Int32?)
+    /// The folder's curriculum.yaml differs in meaning from the curriculum stored in `checkpoint`.
+    case curriculumEdited(file: String, checkpoint: String, directory: String, changes: [CurriculumKeyChange])
+    /// Changes that cannot apply to a run in progress, each with the reason (refused even with --accept-changes).
+    case curriculumChangeRefused(file: String, directory: String, refused: [(change: CurriculumKeyChange, reason: String)])
+    /// A checkpoint could not be written; `previous` is the newest checkpoint still on disk (untouched).
+    case checkpointNotWritten(path: String, reason: String, previous: String?, directory: String)
 
     public var description: String {
         switch self {
@@ -60,6 +71,24 @@ public enum RunError: Error, CustomStringConvertible {
             return "cannot write \(path): \(reason)"
         case .cannotRead(let path, let reason):
             return "cannot read \(path): \(reason)"
+        case .locked(let dir, let lockFile, let pid):
+            let holder = pid.map { "process \($0)" } ?? "another process (its pid is not written yet)"
+            return "\(dir) is in use: \(holder) holds its lock \(lockFile); two processes must not write one run. "
+                + "Wait for it to end, or stop it\(pid.map { " (kill \($0))" } ?? ""), then `distill resume \(dir)`"
+        case .curriculumEdited(let file, let checkpoint, let dir, let changes):
+            return "\(file) was edited after \(checkpoint) was written; \(changes.count) key\(changes.count == 1 ? "" : "s") changed:\n"
+                + changes.map { "  \($0)" }.joined(separator: "\n")
+                + "\nTo continue the run as it began, restore the file (or delete it: resume writes it back from the checkpoint); "
+                + "to continue with the edited curriculum, run `distill resume \(dir) --accept-changes`"
+        case .curriculumChangeRefused(let file, let dir, let refused):
+            return "\(file): \(refused.count) change\(refused.count == 1 ? "" : "s") cannot apply to the run in progress, even with --accept-changes:\n"
+                + refused.map { "  \($0.change) (\($0.reason))" }.joined(separator: "\n")
+                + "\nRestore these keys in \(file) (or delete it: resume writes it back from the checkpoint), "
+                + "or start a new run with the edited curriculum: `distill run \(file) --run-dir NEW_DIR`; \(dir) is unchanged"
+        case .checkpointNotWritten(let path, let reason, let previous, let dir):
+            let kept = previous.map { "the previous checkpoint \($0) is intact" } ?? "no earlier checkpoint of this run exists"
+            return "cannot write checkpoint \(path): \(reason). The run stopped; \(kept). "
+                + "Once the cause is fixed, continue with `distill resume \(dir)`"
         }
     }
 }
@@ -83,6 +112,9 @@ public final class CurriculumRunner {
     private var state: StageState = .pending
     private var savesDone = 0
     private let faults = FaultInjection(environment: ProcessInfo.processInfo.environment)
+    /// Held from `init` until `run()` returns or throws (and again by a later `run()`): no other process writes this
+    /// run folder meanwhile, and a script may resume a run it stopped in the same process.
+    private var lock: RunFolderLock?
     private var directory: CheckpointDirectory { CheckpointDirectory(path: runDirectory) }
 
     /// A fresh run of `curriculum` into `runDirectory` (which must not hold checkpoints yet).
@@ -98,12 +130,17 @@ public final class CurriculumRunner {
         let createdRoot = Self.topmostMissingFolder(of: runDirectory)
         let existingNames = createdRoot == nil ? Set(try Self.names(in: runDirectory)) : []
         do {
-            do {
-                try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-            } catch {
-                throw RunError.cannotWrite(path: runDirectory, reason: WriteFailure.diagnose(path: runDirectory, target: .folder, error: error,
-                                                                                             createsFolders: true).reason)
-            }
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        } catch {
+            Self.removeWhatWasMade(in: runDirectory, createdRoot: createdRoot, keeping: existingNames, logger: logger)
+            throw RunError.cannotWrite(path: runDirectory, reason: WriteFailure.diagnose(path: runDirectory, target: .folder, error: error,
+                                                                                         createsFolders: true).reason)
+        }
+        // Not cleaned up on failure: a folder another process holds or has started is that process's.
+        lock = try RunFolderLock(runDirectory: runDirectory)
+        // another process may have started this run between the check above and the lock
+        if !(try CheckpointDirectory(path: runDirectory).files()).isEmpty { throw RunError.alreadyStarted(directory: runDirectory) }
+        do {
             context = try RunContext(curriculum: curriculum, runDirectory: runDirectory, logger: logger)
             context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
             context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
@@ -112,6 +149,7 @@ public final class CurriculumRunner {
                 throw RunError.cannotWrite(path: curriculumCopy, reason: WriteFailure.diagnose(path: curriculumCopy, target: .file, error: error).reason)
             }
         } catch {
+            lock = nil  // released before its file goes with the rest
             Self.removeWhatWasMade(in: runDirectory, createdRoot: createdRoot, keeping: existingNames, logger: logger)
             throw error
         }
@@ -155,20 +193,50 @@ public final class CurriculumRunner {
     }
 
     /// Continues the run in `runDirectory` from its newest valid checkpoint.
-    public init(resuming runDirectory: String, registry: StageRegistry = .standard,
+    ///
+    /// The folder's `curriculum.yaml` is compared with the curriculum stored in the checkpoint, key by key on the
+    /// resolved configurations. A difference in meaning is refused (`RunError.curriculumEdited`, with the changed
+    /// keys) unless `acceptChanges`; then the edited curriculum is validated as a fresh one, changes that cannot apply
+    /// to a run in progress are refused (`RunError.curriculumChangeRefused`), and the others are taken: the run goes
+    /// on with the edited curriculum, and the next checkpoint stores its text and a record of the change (artifact
+    /// `curriculum_changes.jsonl`). A missing `curriculum.yaml` is written back from the checkpoint.
+    public init(resuming runDirectory: String, acceptChanges: Bool = false, registry: StageRegistry = .standard,
                 logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
-        let (found, skipped) = try CheckpointDirectory(path: runDirectory).latestValid()
+        let folder = CheckpointDirectory(path: runDirectory)
+        guard !(try folder.files()).isEmpty else { throw RunError.noCheckpoint(directory: runDirectory, skipped: []) }
+        lock = try RunFolderLock(runDirectory: runDirectory)
+        let (found, skipped) = try folder.latestValid()
         guard let path = found else { throw RunError.noCheckpoint(directory: runDirectory, skipped: skipped.map(\.description)) }
         let reader = try CheckpointReader(path: path)
-        let artifacts = try reader.artifacts()
+        var artifacts = try reader.artifacts()
         let base = artifacts[Self.baseArtifact].map { String(decoding: $0, as: UTF8.self) } ?? runDirectory
-        curriculum = try Curriculum(text: reader.curriculum, file: runDirectory + "/curriculum.yaml", baseDirectory: base, registry: registry)
+        let file = runDirectory + "/curriculum.yaml"
+        let stored = try Curriculum(text: reader.curriculum, file: file, baseDirectory: base, registry: registry)
+        let run = try reader.run()
+        var records = try reader.stages()
+        guard run.stageIndex >= 0 && run.stageIndex < records.count else {
+            throw CheckpointError.corrupt(file: path, object: "/run", reason: "stage_index \(run.stageIndex) is not one of its \(records.count) stages")
+        }
+        let (edited, changes) = try Self.folderCurriculum(file: file, stored: stored, base: base, registry: registry, logger: logger)
+        if !changes.isEmpty {
+            guard acceptChanges else {
+                throw RunError.curriculumEdited(file: file, checkpoint: path, directory: runDirectory, changes: changes)
+            }
+            let refused = CurriculumDiff.refused(changes, stageIndex: run.stageIndex, stageCompleted: records[run.stageIndex].state == StageState.completed.name)
+            guard refused.isEmpty else { throw RunError.curriculumChangeRefused(file: file, directory: runDirectory, refused: refused) }
+            // stages after the current one have not started: their records follow the edited list
+            records = Array(records.prefix(run.stageIndex + 1))
+                + edited.stages.dropFirst(run.stageIndex + 1).map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
+            artifacts[Self.changesArtifact, default: []] += Self.changeRecord(step: run.globalStep, stageIndex: run.stageIndex,
+                                                                               checkpoint: path, changes: changes)
+            let list = changes.map(\.description).joined(separator: "; ")
+            logger.notice("\(file): continuing with \(changes.count) changed key\(changes.count == 1 ? "" : "s") (--accept-changes): \(list)")
+        }
+        curriculum = changes.isEmpty ? stored : edited
         self.runDirectory = runDirectory
         self.registry = registry
         self.observer = observer
         context = try RunContext(curriculum: curriculum, runDirectory: runDirectory, logger: logger)
-        let run = try reader.run()
-        let records = try reader.stages()
         guard records.count == curriculum.stages.count, zip(records, curriculum.stages).allSatisfy({ $0.kind == $1.kind }) else {
             throw RunError.mismatch(checkpoint: path, reason: "its stage list \(records.map(\.kind)) differs from the curriculum's \(curriculum.stages.map(\.kind))")
         }
@@ -192,6 +260,14 @@ public final class CurriculumRunner {
             throw RunError.failedStage(index: stageIndex, kind: record.kind, reason: reason)
         }
         if restored == .completed {
+            // a crash between the stage's end checkpoint and its kept copy: make the copy now
+            let kept = runDirectory + "/stage-\(stageIndex)-\(record.kind).h5"
+            if !FileManager.default.fileExists(atPath: kept) {
+                guard link(path, kept) == 0 else {
+                    throw CheckpointError.io(file: kept, reason: "cannot link \(path): \(String(cString: strerror(errno)))")
+                }
+                logger.notice("kept \(path) as \(kept), the end of stage \(stageIndex) (the run stopped before it was kept)")
+            }
             stageIndex += 1
             state = .pending
         } else {
@@ -213,9 +289,51 @@ public final class CurriculumRunner {
         for o in context.optimizers { try reader.loadOptimizer(role: o.role, into: o.optimizer) }
         context.rng = rng
         observer(.resumed(checkpoint: path, globalStep: globalStep, skipped: skipped.map(\.description)))
+        if !changes.isEmpty {
+            observer(.curriculumChanged(globalStep: globalStep, stageIndex: run.stageIndex, stageKind: records[run.stageIndex].kind,
+                                        stageStep: records[run.stageIndex].step, changes: changes))
+        }
     }
 
     static let baseArtifact = "curriculum_base_directory"
+    /// The artifact recording each accepted curriculum change, one JSON object per line.
+    public static let changesArtifact = "curriculum_changes.jsonl"
+
+    /// The folder's curriculum.yaml read against the checkpoint's curriculum: the edited curriculum and the keys whose
+    /// resolved values differ (none when only comments or layout changed). A missing file is written back from the
+    /// checkpoint, with a notice.
+    private static func folderCurriculum(file: String, stored: Curriculum, base: String, registry: StageRegistry,
+                                         logger: Logger) throws -> (Curriculum, [CurriculumKeyChange]) {
+        guard FileManager.default.fileExists(atPath: file) else {
+            do { try Data(stored.text.utf8).write(to: URL(fileURLWithPath: file)) } catch {
+                throw RunError.cannotWrite(path: file, reason: WriteFailure.diagnose(path: file, target: .file, error: error).reason)
+            }
+            logger.notice("\(file) was missing; wrote it back from the checkpoint's curriculum")
+            return (stored, [])
+        }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw CurriculumError(file: file, keyPath: "", line: nil, message: "cannot read the file; check its permissions")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CurriculumError(file: file, keyPath: "", line: nil, message: "the file is not UTF-8 text")
+        }
+        if text == stored.text { return (stored, []) }
+        let edited = try Curriculum(text: text, file: file, baseDirectory: base, registry: registry)
+        let changes = CurriculumDiff.changes(from: stored, to: edited)
+        if changes.isEmpty { logger.info("\(file) differs from the checkpoint's curriculum only in form (comments, layout); nothing changed") }
+        return (edited, changes)
+    }
+
+    /// One line of `curriculum_changes.jsonl`: when (global step, stage), from which checkpoint, and each changed key.
+    private static func changeRecord(step: Int, stageIndex: Int, checkpoint: String, changes: [CurriculumKeyChange]) -> [UInt8] {
+        let object: [String: Any] = [
+            "global_step": step, "stage_index": stageIndex, "checkpoint": checkpoint,
+            "time_utc": ISO8601DateFormatter().string(from: Date()),
+            "changes": changes.map { c -> [String: Any] in ["key": c.key, "old": c.old ?? NSNull(), "new": c.new ?? NSNull()] }]
+        // JSONSerialization cannot fail on strings, numbers and NSNull
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return Array(data) + [UInt8(ascii: "\n")]
+    }
 
     private func build(_ index: Int) throws -> any Stage {
         let entry = curriculum.stages[index]
@@ -228,6 +346,8 @@ public final class CurriculumRunner {
     /// Runs the remaining stages. Returns `.interrupted` when `stopRequested` fired (after a checkpoint).
     @discardableResult
     public func run() throws -> RunOutcome {
+        if lock == nil { lock = try RunFolderLock(runDirectory: runDirectory) }
+        defer { lock = nil }
         while stageIndex < curriculum.stages.count {
             let index = stageIndex, kind = curriculum.stages[index].kind
             let stage: any Stage
@@ -342,21 +462,37 @@ public final class CurriculumRunner {
             promptTemplate: context.tokenizerJSON == nil ? nil : context.codec.template.description, metrics: history, artifacts: context.artifacts)
         let path = directory.file(step: globalStep)
         savesDone += 1
-        try CheckpointWriter.save(contents, to: path, beforeRename: faults.duringSave(savesDone))
+        do {
+            try CheckpointWriter.save(contents, to: path, beforeRename: faults.duringSave(savesDone, globalStep: globalStep))
+        } catch CheckpointError.io(_, let reason) {
+            // a full disk or a size limit: the run stops, the newest checkpoint on disk is whole (writes are atomic)
+            let previous: String?
+            do { previous = try directory.files().last?.path } catch { previous = nil }
+            throw RunError.checkpointNotWritten(path: path, reason: reason, previous: previous, directory: runDirectory)
+        }
+        faults.afterSave(globalStep: globalStep)
         observer(.checkpointWritten(path: path, globalStep: globalStep))
         _ = try directory.prune(keepLast: curriculum.run.keepCheckpoints, keepBest: true, lowerIsBetter: true)
         return path
     }
 }
 
-/// Crash points for the resume tests, from `TRACEDISTILL_FAULT` (comma-separated):
-/// `kill-after-step:N` (SIGKILL right after global step N, before any checkpoint of it),
+/// Crash points for the resume tests and the soak script, from `TRACEDISTILL_FAULT` (comma-separated):
+/// `kill-after-step:N` (SIGKILL right after global step N, before any checkpoint of it; a process that starts past N:
+/// after its first step),
 /// `kill-in-save:N` (during the N-th checkpoint save of this process, with the temporary file written),
-/// `kill-after-stage:I` (right after stage I's end checkpoint). Unset in normal use.
+/// `kill-in-save-at-step:N` (during the first save at global step N or later, temporary file written, not renamed),
+/// `kill-after-save-at-step:N` (right after the first save at global step N or later is renamed, before old files are pruned),
+/// `kill-after-stage:I` (right after stage I's end checkpoint),
+/// `stall-after-step:N` (after global step N the process waits, holding the run folder's lock, until it is killed).
+/// Unset in normal use.
 struct FaultInjection {
     var afterStepN: Int?
     var inSaveN: Int?
+    var inSaveAtStep: Int?
+    var afterSaveAtStep: Int?
     var afterStageI: Int?
+    var stallAfterStep: Int?
 
     init(environment: [String: String]) {
         for part in (environment["TRACEDISTILL_FAULT"] ?? "").split(separator: ",") {
@@ -365,13 +501,22 @@ struct FaultInjection {
             switch kv[0] {
             case "kill-after-step": afterStepN = n
             case "kill-in-save": inSaveN = n
+            case "kill-in-save-at-step": inSaveAtStep = n
+            case "kill-after-save-at-step": afterSaveAtStep = n
             case "kill-after-stage": afterStageI = n
+            case "stall-after-step": stallAfterStep = n
             default: break
             }
         }
     }
 
-    func afterStep(_ step: Int) { if step == afterStepN { kill(getpid(), SIGKILL) } }
+    func afterStep(_ step: Int) {
+        if afterStepN.map({ step >= $0 }) == true { kill(getpid(), SIGKILL) }
+        if step == stallAfterStep { while true { sleep(60) } }
+    }
     func afterStage(_ index: Int) { if index == afterStageI { kill(getpid(), SIGKILL) } }
-    func duringSave(_ n: Int) -> (() -> Void)? { n == inSaveN ? { kill(getpid(), SIGKILL) } : nil }
+    func duringSave(_ n: Int, globalStep: Int) -> (() -> Void)? {
+        n == inSaveN || inSaveAtStep.map { globalStep >= $0 } == true ? { kill(getpid(), SIGKILL) } : nil
+    }
+    func afterSave(globalStep: Int) { if afterSaveAtStep.map({ globalStep >= $0 }) == true { kill(getpid(), SIGKILL) } }
 }
