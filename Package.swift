@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
         .target(name: "Model", dependencies: ["Tensor", "Tokenizers"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
-        .target(name: "Tokenizers", swiftSettings: fastMath),
+        .target(name: "Tokenizers", dependencies: ["FileErrors"], swiftSettings: fastMath),
         // ModelIO: Hugging Face folders (config.json, safetensors) and GGUF files, read through mapped memory.
         .target(name: "ModelIO", dependencies: ["Model", "Tensor", "Tokenizers", "FileErrors"], swiftSettings: fastMath),
         // FileErrors: why a write failed (path, cause in words, fix), for every target that writes files. Foundation only.

@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 import Model
 import Tokenizers
@@ -50,11 +51,11 @@ public enum HuggingFaceImporter {
     public static func readConfig(folder: String) throws -> TransformerConfig {
         let path = folder + "/config.json"
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        do { data = try ReadFailure.contents(of: path) } catch let e as ReadFailure {
             let missing = !FileManager.default.fileExists(atPath: path)
             throw ModelFileError.unreadable(file: path, reason: missing
                 ? "no such file; a Hugging Face model folder holds config.json beside its safetensors (give the folder transformers' save_pretrained wrote)"
-                : "cannot read it (\(error.localizedDescription)); check its permissions")
+                : e.reason)
         }
         if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
            let architectures = object["architectures"] as? [String],
@@ -73,8 +74,8 @@ public enum HuggingFaceImporter {
         let path = folder + "/tokenizer_config.json"
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ModelFileError.unreadable(file: path, reason: error.localizedDescription)
+        do { data = try ReadFailure.contents(of: path) } catch let e as ReadFailure {
+            throw ModelFileError.unreadable(file: path, reason: e.reason)
         }
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelFileError.malformed(file: path, offset: 0, reason: "not a JSON object")

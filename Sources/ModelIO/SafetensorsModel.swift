@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// The weights of a Hugging Face model folder: `model.safetensors`, or `model.safetensors.index.json` whose
@@ -79,9 +80,9 @@ public final class SafetensorsModel: @unchecked Sendable {
     private static func openShards(index: String, folder: String) throws -> [String: SafetensorsFile] {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: index))
-        } catch {
-            throw ModelFileError.unreadable(file: index, reason: error.localizedDescription)
+            data = try ReadFailure.contents(of: index)
+        } catch let e as ReadFailure {
+            throw ModelFileError.unreadable(file: index, reason: e.reason)
         }
         let parsed: Index
         do {

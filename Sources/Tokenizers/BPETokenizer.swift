@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// A byte-level BPE tokenizer (GPT-2, Llama 3, Qwen2, SmolLM families) that encodes and decodes exactly as
@@ -52,9 +53,9 @@ public final class BPETokenizer: @unchecked Sendable {
     public static func load(path: String) throws -> BPETokenizer {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw TokenizerFileError(file: path, key: "(file)", message: "cannot read the file: \(error.localizedDescription)")
+            data = try ReadFailure.contents(of: path)
+        } catch let e as ReadFailure {
+            throw TokenizerFileError(file: path, key: "(file)", message: "cannot read the file: \(e.reason)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw TokenizerFileError(file: path, key: "(file)", message: "the file is not UTF-8 text")
