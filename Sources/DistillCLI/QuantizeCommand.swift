@@ -50,13 +50,16 @@ struct QuantizeCommand: ParsableCommand {
     var keepFp32 = "embed,lm_head"
 
     @Option(help: "How a layer's input range is set: minmax (largest magnitude seen), percentile (--percentile of the magnitudes) or dynamic (each token's own, at run time).")
-    var activationRange = "minmax"
+    var activationRange = "percentile"
 
     @Option(parsing: .unconditional, help: "The percentile for --activation-range percentile, in (50, 100].")
-    var percentile = 99.99
+    var percentile = 99.9
 
     @Option(help: "Suite for the FP32-versus-INT8 comparison: run (the run's held-out questions), math-proof, or a JSONL file.")
     var suite = "run"
+
+    @Option(parsing: .unconditional, help: "Problems per domain of a built-in suite (run, math-proof); more problems, less noise. (default: 40)")
+    var perDomain: Int?
 
     @Option(parsing: .unconditional, help: "Evaluate only the first N problems of the suite.")
     var limit: Int?
@@ -71,6 +74,10 @@ struct QuantizeCommand: ParsableCommand {
         }
         guard percentile > 50 && percentile <= 100 else { throw ValidationError("--percentile must be in (50, 100], got \(percentile)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let perDomain, perDomain < 1 { throw ValidationError("--per-domain must be at least 1, got \(perDomain)") }
+        if perDomain != nil && suite != "run" && suite != MathProofSuite.name {
+            throw ValidationError("--per-domain sizes a built-in suite; a suite file has its own problems (drop --per-domain, or use --limit)")
+        }
         guard URL(fileURLWithPath: out).standardizedFileURL.path != URL(fileURLWithPath: checkpoint).standardizedFileURL.path else {
             throw ValidationError("--out is the checkpoint being quantized; write the int8 model to a new file")
         }
@@ -155,9 +162,10 @@ struct QuantizeCommand: ParsableCommand {
             guard let curriculum else {
                 throw ValidationError("--suite run needs the run's curriculum, and \(checkpoint) has none; give --suite math-proof or a JSONL file")
             }
-            return try heldOutSuite(curriculum: curriculum, perDomain: nil).limited(to: limit)
+            return try heldOutSuite(curriculum: curriculum, perDomain: perDomain).limited(to: limit)
         }
-        return try EvalSuite.resolve(suite, mathProof: MathProofSuite()).limited(to: limit)
+        let mathProof = MathProofSuite(countPerDomain: perDomain ?? MathProofSuite.defaultCountPerDomain)
+        return try EvalSuite.resolve(suite, mathProof: mathProof).limited(to: limit)
     }
 
     /// Greedy accuracy and step validity of both models on the suite, and their KV-cache decoding speed.
