@@ -33,17 +33,7 @@ struct ResumeIntegrityTests {
         return try runProcess(distill, args, environment: env, timeout: 300)
     }
 
-    private func hashes(_ distill: String, _ file: String) throws -> [String: String] {
-        let r = try runDistill(distill, ["inspect", file, "--json", "--hash"])
-        guard r.succeeded, let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
-              let roles = json["roles"] as? [[String: Any]] else {
-            Issue.record("inspect \(file): \(r)")
-            return [:]
-        }
-        var out: [String: String] = [:]
-        for role in roles { out[role["role"] as! String] = role["sha256"] as? String }
-        return out
-    }
+    private func hashes(_ distill: String, _ file: String) throws -> [String: String] { try roleHashes(distill, file) }
 
     /// Writes the curriculum beside `dir`, runs it uninterrupted into `dir/clean` and returns its final hashes.
     private func cleanRun(_ exe: String, _ dir: String) throws -> (yaml: String, hashes: [String: String]) {

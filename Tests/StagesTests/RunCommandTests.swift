@@ -10,17 +10,7 @@ import Testing
 
 @Suite("distill run / resume / status", .serialized)
 struct RunCommandTests {
-    private func hashes(_ distill: String, _ file: String) throws -> [String: String] {
-        let r = try runDistill(distill, ["inspect", file, "--json", "--hash"])
-        guard r.succeeded, let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
-              let roles = json["roles"] as? [[String: Any]] else {
-            Issue.record("inspect \(file): \(r)")
-            return [:]
-        }
-        var out: [String: String] = [:]
-        for role in roles { out[role["role"] as! String] = role["sha256"] as? String }
-        return out
-    }
+    private func hashes(_ distill: String, _ file: String) throws -> [String: String] { try roleHashes(distill, file) }
 
     /// (step, stage index, stage step, metric names) of every row of a run's metrics.jsonl.
     private func metricRows(_ run: String) throws -> [String] {

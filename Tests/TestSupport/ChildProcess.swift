@@ -98,6 +98,20 @@ public func requireDistill(sourceLocation: SourceLocation = #_sourceLocation) ->
     return path
 }
 
+/// Each role's SHA-256 over its weights (`distill inspect FILE --json --hash`): equal hashes mean bit-identical
+/// weights. Records an issue and returns an empty map when inspect fails.
+public func roleHashes(_ distill: String, _ file: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: String] {
+    let r = try runDistill(distill, ["inspect", file, "--json", "--hash"])
+    guard r.succeeded, let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
+          let roles = json["roles"] as? [[String: Any]] else {
+        Issue.record("inspect \(file): \(r)", sourceLocation: sourceLocation)
+        return [:]
+    }
+    var out: [String: String] = [:]
+    for role in roles { if let name = role["role"] as? String { out[name] = role["sha256"] as? String } }
+    return out
+}
+
 /// Runs `distill` with `arguments`.
 public func runDistill(_ distill: String, _ arguments: [String], timeout: TimeInterval = 120) throws -> ProcessResult {
     try runProcess(distill, arguments, environment: childEnvironment(), timeout: timeout)
