@@ -36,8 +36,11 @@ public struct ModelSnapshot {
 
 /// How a quantized role was made: stored as attributes of its group.
 public struct QuantizationRecord: Sendable, Equatable {
-    /// The scheme, in words.
-    public static let scheme = "int8: weights symmetric per output channel; activations symmetric per tensor, static"
+    /// The scheme, in words, for a role quantized with `activationRange` (`dynamic`: each row's own scale at run time).
+    public static func scheme(activationRange: String) -> String {
+        "int8: weights symmetric per output channel; activations symmetric, "
+            + (activationRange == "dynamic" ? "per row (token) at run time" : "per tensor, static (calibrated)")
+    }
     /// How the activation ranges were read (`minmax` or `percentile P`).
     public var activationRange: String
     /// Training traces the ranges were calibrated on.
@@ -327,7 +330,7 @@ public enum CheckpointWriter {
     /// like every dataset, and the record of how they were made.
     private static func writeQuantized(_ m: ModelSnapshot, into g: HDF5Object) throws {
         let names = m.quantized.keys.sorted()
-        try g.setAttribute("quantization", QuantizationRecord.scheme)
+        try g.setAttribute("quantization", QuantizationRecord.scheme(activationRange: m.quantization?.activationRange ?? "unknown"))
         try g.setAttribute("quantized_order", names.joined(separator: "\n"))
         if let r = m.quantization {
             try g.setAttribute("quantization_activation_range", r.activationRange)

@@ -70,7 +70,8 @@ struct InspectCommand: ParsableCommand {
                     entry["tensors"] = params.count + int8.count
                     entry["parameters"] = count + values
                     entry["bytes"] = count * 4 + int8.values.reduce(0) { $0 + $1.weight.byteCount + 4 }
-                    entry["quantization"] = ["scheme": QuantizationRecord.scheme, "activation_range": record.activationRange,
+                    entry["quantization"] = ["scheme": QuantizationRecord.scheme(activationRange: record.activationRange),
+                                             "activation_range": record.activationRange,
                                              "calibration_rows": record.calibrationRows, "kept_fp32": record.keptFP32,
                                              "int8_layers": int8.keys.sorted(), "int8_parameters": values] as [String: Any]
                 }

@@ -103,7 +103,7 @@ struct QuantizeCommand: ParsableCommand {
             }
             let range: ActivationRange = activationRange == "minmax" ? .minMax : activationRange == "dynamic" ? .dynamic : .percentile(percentile)
             let fp32Bytes = model.weightBytes
-            let reference = try reader.loadTransformer(role: role)  // the FP32 model, for the comparison
+            let reference = comparison == nil ? nil : try reader.loadTransformer(role: role)  // the FP32 model, for the comparison
             let clock = ContinuousClock(), start = clock.now
             try model.quantize(keeping: keep, calibration: traces, range: range)
             let seconds = (clock.now - start).seconds
@@ -113,7 +113,7 @@ struct QuantizeCommand: ParsableCommand {
             try write(model: model, reader: reader, range: range, calibrationRows: traces.count)
             print("wrote \(out): model \(fp32Bytes) -> \(model.weightBytes) bytes "
                   + String(format: "(%.1f%% smaller)", 100 * (1 - Double(model.weightBytes) / Double(fp32Bytes))))
-            guard let comparison else { return }
+            guard let comparison, let reference else { return }
             let int8 = try CheckpointReader(path: out).loadTransformer(role: role)  // what eval and score will run
             try compare(fp32: reference, int8: int8, codec: codec, suite: comparison)
         }
@@ -133,7 +133,14 @@ struct QuantizeCommand: ParsableCommand {
         if let calibrationData {
             let records = try TraceDataset.load(calibrationData).records.prefix(calibration)
             guard !records.isEmpty else { throw ValidationError("--calibration-data \(calibrationData) has no rows") }
-            tokens = try records.map { try TokenizedTrace($0, codec: codec).tokens }
+            tokens = try records.enumerated().map { i, record in
+                let ids = try TokenizedTrace(record, codec: codec).tokens
+                guard ids.count <= context else {
+                    throw ValidationError("--calibration-data \(calibrationData): row \(i + 1) is \(ids.count) tokens, longer than the model's "
+                                          + "context of \(context); give traces that fit")
+                }
+                return ids
+            }
         } else if let curriculum {
             tokens = try RunData(curriculum: curriculum, codec: codec).trainTokens.prefix(calibration).map(\.tokens)
         } else {

@@ -32,7 +32,8 @@ enum GGMLQuantize {
             var amax: Float = 0
             for j in 0..<32 { amax = max(amax, abs(x[j])) }
             let d = amax / 127
-            let id: Float = d == 0 ? 0 : 1 / d
+            // a block of magnitudes below ~1e-37 has a d whose reciprocal overflows: its half d is 0, so its quants are 0
+            let id: Float = d == 0 || !(1 / d).isFinite ? 0 : 1 / d
             storeHalf(d, p, 0)
             let qs = (p + 2).assumingMemoryBound(to: Int8.self)
             for j in 0..<32 {
@@ -56,11 +57,12 @@ enum GGMLQuantize {
                 m = x[j]
             }
             let d = m / -8
-            let id: Float = d == 0 ? 0 : 1 / d
+            // a block of magnitudes below ~1e-37 has a d whose reciprocal overflows: its half d is 0, so its quants are 0
+            let id: Float = d == 0 || !(1 / d).isFinite ? 0 : 1 / d
             storeHalf(d, p, 0)
             let qs = (p + 2).assumingMemoryBound(to: UInt8.self)
             @inline(__always) func nibble(_ v: Float) -> UInt8 {
-                // x * id lies in [-8, 8], so v + 8.5 is in [0.5, 16.5]: the conversion cannot trap
+                // x * id lies in [-8, 8] (0 when id is), so v + 8.5 is in [0.5, 16.5]: the conversion cannot trap
                 min(15, UInt8((v * id + 8.5).rounded(.towardZero)))
             }
             for j in 0..<16 { qs[j] = nibble(x[j]) | nibble(x[j + 16]) << 4 }

@@ -94,7 +94,7 @@ public struct ClaimExtractor: Sendable {
         return claims
     }
 
-    /// True when `tokens[k]` is a spaced `(` after an operand whose group holds no `=` and is followed by a binary
+    /// True when `tokens[k]` is a spaced `(` after an operand whose group is one number and is followed by a binary
     /// operator: `1/2 (68) + 10` multiplies. A group followed by `=` or prose stays apart (`12 (6 + 6) = 12` claims
     /// `6 + 6 = 12`), since prose puts a computation in parentheses after a number as often as a factor.
     private static func implicitProduct(_ tokens: [ArithmeticToken], at k: Int) -> Bool {
@@ -109,7 +109,8 @@ public struct ClaimExtractor: Sendable {
             }
             j += 1
         }
-        guard j + 1 < tokens.count, depth == 0, tokens[j].kind == .rightParen else { return false }
+        // one number in the group (`(68)`): a group that computes (`24 (12 x 2) - 4 = 20`) is a breakdown, not a factor
+        guard j == k + 2, j + 1 < tokens.count, depth == 0, tokens[j].kind == .rightParen else { return false }
         switch tokens[j + 1].kind {
         case .plus, .minus, .times, .divide, .floorDivide, .power, .modulo: return true
         default: return false

@@ -38,6 +38,9 @@ public struct StepVerifier: Sendable {
         }
         do {
             let a = try left.valueWithinLimits(), b = try right.valueWithinLimits()
+            // Sides that are equal as written hold whatever prose follows (`20 / 4 = 5 hours ... the remainder of 15
+            // hours`, `$0.75 * 100 = 75 cents`); the readings below only rescue claims that differ as written.
+            if a == b { return ClaimVerification(claim: claim, verdict: .valid) }
             if let r = claim.remainder {
                 // `13 / 6 = 2 ... remainder of 1`: a whole quotient and a remainder in [0, |divisor|).
                 return ClaimVerification(claim: claim, verdict: Self.quotientAndRemainder(left, quotient: b, remainder: r) ?? .valid)

@@ -244,6 +244,21 @@ struct GGUFExportTests {
         }
     }
 
+    @Test("a block of magnitudes near 1e-38 (its scale's reciprocal overflows) quantizes to zeros instead of trapping")
+    func tinyBlocks() throws {
+        for type in [GGMLType.q8_0, GGMLType.q4_0] {
+            var values = [Float](repeating: 0, count: 64)
+            values[3] = 3e-38
+            values[40] = -1e-39  // second block: a subnormal maximum
+            let bytes = try #require(values.withUnsafeBufferPointer { type.quantize($0) })
+            // every half scale is +0 or -0 (the float scales are far below half's range), so the blocks decode to zeros
+            let blockBytes = bytes.count / 2
+            for b in 0..<2 {
+                #expect(bytes[b * blockBytes] == 0 && bytes[b * blockBytes + 1] & 0x7F == 0, "\(type) block \(b) scale")
+            }
+        }
+    }
+
     @Test("gguf-py reads a character-tokenizer student at f32, f16, q8_0 and q4_0: metadata, vocabulary, values within bounds")
     func characterStudentWithGGUFPy() throws {
         guard let distill = requireDistill(), GGUFPython.available else { return }

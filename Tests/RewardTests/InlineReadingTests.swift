@@ -108,3 +108,28 @@ func wrongProseIsStillCaught(step: String, expected: Rational, actual: Rational)
     // A rounded value is not Python's value either.
     #expect(StepVerifier().verify(step: "<<31/3=10.33>>").status == .invalid)
 }
+
+@Suite("prose readings never override sides that are equal as written")
+struct ProseReadingPrecedenceTests {
+    @Test("a written equality holds before the cents, remainder and product readings (review findings)", arguments: [
+        // 0.75 x 100 = 75: equal as written, so the cents reading (7,500 cents) must not judge it
+        "The price is $0.75 * 100 = 75 cents per apple",
+        // 20 / 4 = 5; the later 'remainder of 15 hours' belongs to another sentence part
+        "She works 20 / 4 = 5 hours on Monday and the remainder of 15 hours later",
+        // a computed group after a number is a breakdown: (12 x 2) - 4 = 24 - 4 = 20, not 24 * 24 - 4 = 572
+        "He has 24 (12 x 2) - 4 = 20 stamps left",
+    ])
+    func equalSidesHold(step: String) {
+        let (status, claims) = verify(step)
+        #expect(status == .valid, "\(step): \(claims)")
+    }
+
+    @Test("the same shapes with a wrong value are still caught")
+    func wrongValuesCaught() {
+        for step in ["The price is $0.75 * 100 = 70 cents per apple", "She works 20 / 4 = 6 hours on Monday",
+                     "He has 24 (12 x 2) - 4 = 21 stamps left", "She spent 1/2 (68) + 10 = 45 dollars"] {
+            let (status, claims) = verify(step)
+            #expect(status != .valid, "\(step): \(claims)")
+        }
+    }
+}
