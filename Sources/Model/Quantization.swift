@@ -118,7 +118,15 @@ extension Transformer {
         let targets = Set(linearWeights.map(\.name)).subtracting(keep)
         var ranges: [String: Float] = [:]
         var magnitudes: [String: [Float]] = [:], peaks: [String: Float] = [:]
+        // Layers that read the same tensor (q, k and v; gate and up) share one record: the first layer's name.
+        var sharesInputWith: [String: String] = [:]
+        var lastInput: (tensor: Tensor, name: String)?  // held, so its storage cannot be freed and its address reused
         func record(_ name: String, _ x: Tensor) {
+            if let last = lastInput, last.tensor.storage === x.storage, last.tensor.offset == x.offset, last.tensor.count == x.count {
+                sharesInputWith[name] = last.name
+                return
+            }
+            lastInput = (x, name)
             let values = UnsafeBufferPointer(start: x.ptr, count: x.count)
             if case .percentile = range {
                 magnitudes[name, default: []].append(contentsOf: values.lazy.map { abs($0) })
@@ -129,10 +137,19 @@ extension Transformer {
             }
         }
         func quantizeRecorded(_ names: [String]) throws {
+            var rangeOf: [String: Float] = [:]
             for name in names {
-                var seen = magnitudes.removeValue(forKey: name) ?? []
-                var r = peaks[name, default: 0]
-                if case .percentile = range { r = range.range(of: &seen) }
+                let source = sharesInputWith[name] ?? name
+                let r: Float
+                if let known = rangeOf[source] {
+                    r = known
+                } else if case .percentile = range {
+                    var seen = magnitudes.removeValue(forKey: source) ?? []
+                    r = range.range(of: &seen)
+                } else {
+                    r = peaks[source, default: 0]
+                }
+                rangeOf[source] = r
                 guard r.isFinite else {
                     throw QuantizationError(message: "the input of \(name) is not finite on the calibration data; the model's weights are damaged")
                 }

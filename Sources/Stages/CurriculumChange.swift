@@ -71,6 +71,9 @@ public enum CurriculumDiff {
                 if index < stageIndex { return (change, "stage \(index) is already completed") }
                 if index == stageIndex && stageCompleted { return (change, "stage \(index) is already completed") }
                 if index == stageIndex && field == ".kind" { return (change, "stage \(index) is in progress as \(change.old ?? "?"); its kind cannot change") }
+                if index == stageIndex && field == ".restore_best" {
+                    return (change, "stage \(index) is in progress: its best weights so far were kept (or not) under the old setting")
+                }
                 return nil
             default:
                 return (change, "not a key this build can change in a run in progress")

@@ -225,3 +225,17 @@ struct ResumeIntegrityTests {
         }
     }
 }
+
+@Suite("curriculum changes a run in progress refuses")
+struct CurriculumChangeRuleTests {
+    @Test("restore_best of the stage in progress may not change (its best copy was kept under the old setting); a later stage's may")
+    func restoreBestInProgress() {
+        let change = CurriculumKeyChange(key: "stages[1].restore_best", old: "false", new: "true")
+        let refused = CurriculumDiff.refused([change], stageIndex: 1, stageCompleted: false)
+        #expect(refused.count == 1 && refused.first?.reason.contains("in progress") == true, "\(refused)")
+        #expect(CurriculumDiff.refused([change], stageIndex: 0, stageCompleted: false).isEmpty)
+        // the stage in progress may still change its other settings
+        #expect(CurriculumDiff.refused([CurriculumKeyChange(key: "stages[1].steps", old: "4", new: "5")], stageIndex: 1,
+                                       stageCompleted: false).isEmpty)
+    }
+}
