@@ -1,0 +1,145 @@
+import Tensor
+
+// Structured pruning (issue 24): whole attention units and MLP channels come out of the weights, so the model is
+// physically smaller, not masked. An attention unit is a KV group: one key/value head with the query heads that
+// read it (under GQA, query head h reads kv head h / (H / KVH)). Every layer keeps the same number of groups and of
+// channels, because a config (and Hugging Face's and llama.cpp's with it) holds one head count and one MLP width;
+// which ones a layer keeps is its own choice.
+
+/// What each layer keeps: the indices of its KV groups and of its MLP channels, ascending.
+public struct PruningPlan: Equatable, Sendable {
+    /// Per layer, the KV groups kept.
+    public var kvGroups: [[Int]]
+    /// Per layer, the MLP channels kept.
+    public var channels: [[Int]]
+
+    public init(kvGroups: [[Int]], channels: [[Int]]) {
+        self.kvGroups = kvGroups
+        self.channels = channels
+    }
+}
+
+/// Importance of each unit, per layer (larger keeps).
+public struct PruningScores: Equatable, Sendable {
+    /// Per layer, one score per KV group.
+    public var kvGroups: [[Double]]
+    /// Per layer, one score per MLP channel.
+    public var channels: [[Double]]
+}
+
+extension Transformer {
+    /// L1 importance: a KV group's is the sum of |w| over the q rows of its query heads, its k and v rows, and the
+    /// o_proj columns of its query heads; a channel's is |gate row| + |up row| + |down_proj column|.
+    public func l1PruningScores() -> PruningScores {
+        let c = config, d = c.headDim, perGroup = c.numAttentionHeads / c.numKeyValueHeads
+        var groups: [[Double]] = [], channels: [[Double]] = []
+        func rowsL1(_ w: Tensor, _ rows: Range<Int>) -> Double {
+            let width = w.shape[1]
+            var s = 0.0
+            for r in rows { for j in 0..<width { s += Double(abs(w.ptr[r * width + j])) } }
+            return s
+        }
+        func columnsL1(_ w: Tensor, _ columns: Range<Int>) -> Double {
+            let width = w.shape[1]
+            var s = 0.0
+            for r in 0..<w.shape[0] { for j in columns { s += Double(abs(w.ptr[r * width + j])) } }
+            return s
+        }
+        for i in 0..<c.numHiddenLayers {
+            let n = "model.layers.\(i)."
+            let q = parameters[n + "self_attn.q_proj.weight"], k = parameters[n + "self_attn.k_proj.weight"]
+            let v = parameters[n + "self_attn.v_proj.weight"], o = parameters[n + "self_attn.o_proj.weight"]
+            groups.append((0..<c.numKeyValueHeads).map { g in
+                let heads = (g * perGroup * d)..<((g + 1) * perGroup * d)
+                return rowsL1(q, heads) + rowsL1(k, (g * d)..<((g + 1) * d)) + rowsL1(v, (g * d)..<((g + 1) * d)) + columnsL1(o, heads)
+            })
+            let gate = parameters[n + "mlp.gate_proj.weight"], up = parameters[n + "mlp.up_proj.weight"]
+            let down = parameters[n + "mlp.down_proj.weight"]
+            channels.append((0..<c.intermediateSize).map { ch in
+                rowsL1(gate, ch..<(ch + 1)) + rowsL1(up, ch..<(ch + 1)) + columnsL1(down, ch..<(ch + 1))
+            })
+        }
+        return PruningScores(kvGroups: groups, channels: channels)
+    }
+
+    /// The plan that keeps, in every layer, the `groups` highest-scoring KV groups and the `channels` highest-scoring
+    /// MLP channels (equal scores: the lower index stays).
+    public static func plan(keeping scores: PruningScores, groups: Int, channels: Int) -> PruningPlan {
+        func top(_ s: [Double], _ count: Int) -> [Int] {
+            Array(s.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : $0 < $1 }.prefix(count)).sorted()
+        }
+        return PruningPlan(kvGroups: scores.kvGroups.map { top($0, groups) }, channels: scores.channels.map { top($0, channels) })
+    }
+
+    /// A physically smaller copy of this model that keeps, in each layer, the KV groups and MLP channels `plan`
+    /// names: the config's head counts and MLP width shrink (the head width is kept, written out as `head_dim`), and
+    /// every other weight is copied as it is.
+    /// - Throws: `ConfigurationError` (key `prune`) when the plan has another number of layers, keeps different
+    ///   counts in different layers, keeps nothing, or names a unit twice or one that does not exist.
+    public func pruned(_ plan: PruningPlan) throws -> Transformer {
+        let c = config, layers = c.numHiddenLayers
+        func check(_ kept: [[Int]], _ what: String, _ available: Int) throws -> Int {
+            guard kept.count == layers else {
+                throw ConfigurationError(key: "prune", message: "the plan lists \(what) for \(kept.count) layers; the model has \(layers)")
+            }
+            let count = kept.first?.count ?? 0
+            guard count >= 1 else { throw ConfigurationError(key: "prune", message: "every layer must keep at least one of its \(what)") }
+            for (i, k) in kept.enumerated() {
+                guard k.count == count else {
+                    throw ConfigurationError(key: "prune", message: "layer \(i) keeps \(k.count) \(what), layer 0 keeps \(count); every layer keeps "
+                                             + "the same number (a config holds one head count and one MLP width)")
+                }
+                guard Set(k).count == k.count, k.allSatisfy({ (0..<available).contains($0) }) else {
+                    throw ConfigurationError(key: "prune", message: "layer \(i): \(k) repeats \(what) or names one outside 0..<\(available)")
+                }
+            }
+            return count
+        }
+        let groupsKept = try check(plan.kvGroups, "KV groups", c.numKeyValueHeads)
+        let channelsKept = try check(plan.channels, "MLP channels", c.intermediateSize)
+        let perGroup = c.numAttentionHeads / c.numKeyValueHeads, d = c.headDim
+        var smaller = c
+        smaller.numKeyValueHeads = groupsKept
+        smaller.numAttentionHeads = groupsKept * perGroup
+        smaller.explicitHeadDim = d
+        smaller.intermediateSize = channelsKept
+        let model = try Transformer(config: smaller)
+        model.dropoutProbability = dropoutProbability
+        for view in model.parameters.views {
+            let source = parameters[view.name], target = model.parameters[view.name]
+            guard view.name.hasPrefix("model.layers.") else {
+                target.ptr.update(from: source.ptr, count: view.count)
+                continue
+            }
+            let layer = Int(view.name.dropFirst("model.layers.".count).prefix { $0.isNumber })!  // names from parameterSpecs
+            let groups = plan.kvGroups[layer].sorted(), channels = plan.channels[layer].sorted()
+            // the rows (or columns) each tensor keeps, in source coordinates
+            let queryRows = groups.flatMap { g in (g * perGroup * d)..<((g + 1) * perGroup * d) }
+            let kvRows = groups.flatMap { g in (g * d)..<((g + 1) * d) }
+            let kind = view.name.split(separator: ".").dropFirst(3).dropLast().joined(separator: ".")
+            switch kind {
+            case "self_attn.q_proj": copy(source, rows: queryRows, into: target)
+            case "self_attn.k_proj", "self_attn.v_proj": copy(source, rows: kvRows, into: target)
+            case "self_attn.o_proj": copy(source, columns: queryRows, into: target)
+            case "mlp.gate_proj", "mlp.up_proj": copy(source, rows: channels, into: target)
+            case "mlp.down_proj": copy(source, columns: channels, into: target)
+            default: target.ptr.update(from: source.ptr, count: view.count)  // norms (q/k norms are per head width)
+            }
+        }
+        return model
+    }
+}
+
+/// Copies the chosen rows of `source` (a weight (rows, width) or a bias (rows)) into `target`, in order.
+private func copy(_ source: Tensor, rows: [Int], into target: Tensor) {
+    let width = source.rank == 2 ? source.shape[1] : 1
+    for (i, r) in rows.enumerated() { (target.ptr + i * width).update(from: source.ptr + r * width, count: width) }
+}
+
+/// Copies the chosen columns of `source` (rows, width) into `target` (rows, columns.count), in order.
+private func copy(_ source: Tensor, columns: [Int], into target: Tensor) {
+    let width = source.shape[1], kept = columns.count
+    for r in 0..<source.shape[0] {
+        for (j, col) in columns.enumerated() { target.ptr[r * kept + j] = source.ptr[r * width + col] }
+    }
+}
