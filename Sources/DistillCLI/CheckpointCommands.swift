@@ -69,7 +69,7 @@ struct InspectCommand: ParsableCommand {
                     let values = int8.values.reduce(0) { $0 + $1.weight.values.count }
                     entry["tensors"] = params.count + int8.count
                     entry["parameters"] = count + values
-                    entry["bytes"] = count * 4 + int8.values.reduce(0) { $0 + $1.weight.byteCount + 4 }
+                    entry["bytes"] = count * 4 + int8.values.reduce(0) { $0 + $1.byteCount }
                     entry["quantization"] = ["scheme": QuantizationRecord.scheme(activationRange: record.activationRange),
                                              "activation_range": record.activationRange,
                                              "calibration_rows": record.calibrationRows, "kept_fp32": record.keptFP32,

@@ -13,6 +13,9 @@ public struct QuantizedLinear: Sendable, Equatable {
         self.weight = weight
         self.inputScale = inputScale
     }
+
+    /// Bytes as a checkpoint stores the layer: the int8 weight with its row scales, and the input scale.
+    public var byteCount: Int { weight.byteCount + 4 }
 }
 
 /// How the range of a layer's input activations is read from the calibration data.
@@ -115,7 +118,8 @@ extension Transformer {
         for (i, s) in calibration.enumerated() where s.isEmpty || s.count > config.maxPositionEmbeddings {
             throw QuantizationError(message: "calibration sequence \(i) has \(s.count) tokens; it needs 1...\(config.maxPositionEmbeddings)")
         }
-        let targets = Set(linearWeights.map(\.name)).subtracting(keep)
+        let linear = linearWeights
+        let targets = Set(linear.map(\.name)).subtracting(keep)
         var ranges: [String: Float] = [:]
         var magnitudes: [String: [Float]] = [:], peaks: [String: Float] = [:]
         // Layers that read the same tensor (q, k and v; gate and up) share one record: the first layer's name.
@@ -164,7 +168,7 @@ extension Transformer {
             var none: RandomGenerator? = nil
             var states = calibration.map { embedding(parameters["model.embed_tokens.weight"], ids: $0, shape: [1, $0.count]) }
             for layer in 0..<config.numHiddenLayers {
-                let names = linearWeights.filter { $0.layer == layer && targets.contains($0.name) }.map(\.name)
+                let names = linear.filter { $0.layer == layer && targets.contains($0.name) }.map(\.name)
                 if !names.isEmpty {  // read the block's input ranges with the block still in float, then make it int8
                     let wanted = Set(names)
                     linearInputObserver = { name, x in if wanted.contains(name) { record(name, x) } }
@@ -186,7 +190,7 @@ extension Transformer {
     /// counted), one per int8 value and four per scale.
     public var weightBytes: Int {
         let floats = parameters.views.reduce(0) { $0 + (quantizedLinears[$1.name] == nil ? $1.count : 0) }
-        return 4 * floats + quantizedLinears.values.reduce(0) { $0 + $1.weight.byteCount + 4 }
+        return 4 * floats + quantizedLinears.values.reduce(0) { $0 + $1.byteCount }
     }
 
     /// The float parameters a quantized model keeps (every one but its int8 Linear weights), copied into a store

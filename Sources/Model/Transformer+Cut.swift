@@ -31,15 +31,20 @@ extension Transformer {
                      "copyLayers: \(layers) for \(config.numHiddenLayers) layers from a teacher of \(teacher.config.numHiddenLayers)")
         for view in parameters.views {
             var name = view.name
-            if name.hasPrefix("model.layers.") {
-                let rest = name.dropFirst("model.layers.".count)
-                let index = Int(rest.prefix { $0.isNumber })!  // names come from parameterSpecs: always a number here
-                name = "model.layers.\(layers[index])" + rest.drop { $0.isNumber }
-            }
+            if let (index, rest) = Transformer.layerOf(name) { name = "model.layers.\(layers[index])." + rest }
             let source = teacher.parameters[name]
             precondition(source.shape == view.shape, "copyLayers: \(name) is \(source.shape) in the teacher, \(view.shape) here")
             parameters[view.name].ptr.update(from: source.ptr, count: view.count)
         }
+    }
+
+    /// The decoder layer a parameter name belongs to and the rest of the name (`model.layers.3.mlp.up_proj.weight`
+    /// -> (3, `mlp.up_proj.weight`)); nil for the embeddings, the final norm and the head.
+    static func layerOf(_ name: String) -> (index: Int, rest: Substring)? {
+        guard name.hasPrefix("model.layers.") else { return nil }
+        let tail = name.dropFirst("model.layers.".count)
+        guard let index = Int(tail.prefix { $0.isNumber }) else { return nil }
+        return (index, tail.drop { $0.isNumber }.dropFirst())
     }
 
     /// The layers `every: K` keeps of `count`: 0, K, 2K, ... (DistilBERT's every-other-layer is K = 2).

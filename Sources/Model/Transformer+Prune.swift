@@ -107,17 +107,15 @@ extension Transformer {
         model.dropoutProbability = dropoutProbability
         for view in model.parameters.views {
             let source = parameters[view.name], target = model.parameters[view.name]
-            guard view.name.hasPrefix("model.layers.") else {
+            guard let (layer, rest) = Transformer.layerOf(view.name) else {
                 target.ptr.update(from: source.ptr, count: view.count)
                 continue
             }
-            let layer = Int(view.name.dropFirst("model.layers.".count).prefix { $0.isNumber })!  // names from parameterSpecs
             let groups = plan.kvGroups[layer].sorted(), channels = plan.channels[layer].sorted()
             // the rows (or columns) each tensor keeps, in source coordinates
             let queryRows = groups.flatMap { g in (g * perGroup * d)..<((g + 1) * perGroup * d) }
             let kvRows = groups.flatMap { g in (g * d)..<((g + 1) * d) }
-            let kind = view.name.split(separator: ".").dropFirst(3).dropLast().joined(separator: ".")
-            switch kind {
+            switch rest.split(separator: ".").dropLast().joined(separator: ".") {  // the module: self_attn.q_proj, ...
             case "self_attn.q_proj": copy(source, rows: queryRows, into: target)
             case "self_attn.k_proj", "self_attn.v_proj": copy(source, rows: kvRows, into: target)
             case "self_attn.o_proj": copy(source, columns: queryRows, into: target)
