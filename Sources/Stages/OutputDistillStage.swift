@@ -15,12 +15,17 @@ class OutputDistillStage: TrainingStage {
     let distill: OutputDistillConfiguration
     let temperatureSchedule: TemperatureSchedule
     let batchesPerEpoch: Int
+    /// The model distilled from: the run's teacher, or another the caller gives (`prune`: the student as the stage
+    /// began).
+    let teacherModel: Transformer
 
     init(_ c: OutputDistillConfiguration, context: RunContext, index: Int,
-         extraTrained: [(role: String, store: ParameterStore)] = []) throws {
+         extraTrained: [(role: String, store: ParameterStore)] = [], teacher: Transformer? = nil,
+         examples given: [TokenizedTrace]? = nil) throws {
         distill = c
+        teacherModel = teacher ?? context.teacher
         temperatureSchedule = c.temperature.schedule(searched: context.searchedTemperature)
-        let examples = try c.resolvedData(in: context.curriculum, index: index).examples(context, index: index)
+        let examples = try given ?? c.resolvedData(in: context.curriculum, index: index).examples(context, index: index)
         batchesPerEpoch = max(1, examples.count / max(1, c.training.batchSize))
         try super.init(settings: c.training, index: index, context: context, model: context.student, modelRole: "student",
                        extraTrained: extraTrained, examples: examples, validationExamples: context.data.validationTokens)
@@ -46,13 +51,13 @@ class OutputDistillStage: TrainingStage {
 
     // The teacher runs without gradients, reading its weights only, so both shares use it at once.
     override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
-        let teacher = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
+        let teacher = withNoGrad { teacherModel.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
         let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
         return outputLoss(student: student, teacher: teacher, batch: batch)
     }
 
     override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {
-        let teacher = context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
+        let teacher = teacherModel.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
         let student = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
         return outputValidationMetrics(student: student, teacher: teacher, batch: batch)
     }
