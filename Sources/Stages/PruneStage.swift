@@ -94,6 +94,12 @@ public struct PruneConfiguration: StageConfiguration {
 
     public func check(in curriculum: Curriculum, index: Int) throws {
         try fineTune.check(in: curriculum, index: index)
+        // teacher-sft cuts a from_teacher student again from the trained teacher, into the curriculum's shape
+        if curriculum.models.studentFromTeacher != nil, curriculum.stages.dropFirst(index + 1).contains(where: { $0.kind == TeacherSFTStage.kindName }) {
+            throw CurriculumError(file: curriculum.file, keyPath: "stages[\(index)]", line: nil,
+                                  message: "a teacher-sft stage after prune would cut the student from the teacher again, undoing the pruning; "
+                                      + "put prune after teacher-sft")
+        }
         // after another prune the shape is known only when the stage starts, which checks it then
         guard !curriculum.stages.prefix(index).contains(where: { $0.kind == PruneStage.kindName }) else { return }
         if let (key, message) = problem(with: curriculum.studentConfig) {
@@ -284,16 +290,20 @@ final class PruneStage: Stage {
     private func validate(_ context: RunContext) throws -> [String: Double] {
         let evaluator = try Evaluator(config: EvalConfig(maxNewTokens: config.maxNewTokens, samples: 0))
         let report = try evaluator.evaluate(model: context.student, codec: context.codec, suite: suite, label: "student", role: "student")
-        return ["accuracy": report.greedy.accuracy, "step_validity": report.greedy.stepValidity ?? .nan,
-                "tokens_per_second": report.timing.tokensPerSecond, "parameters": Double(context.student.parameterCount),
-                "parameter_fraction": Double(context.student.parameterCount) / Double(originalParameters)]
+        var values = ["accuracy": report.greedy.accuracy, "tokens_per_second": report.timing.tokensPerSecond,
+                      "parameters": Double(context.student.parameterCount),
+                      "parameter_fraction": Double(context.student.parameterCount) / Double(originalParameters)]
+        // no claim in any answer: no step validity (left out rather than NaN, which the start's record could not hold in JSON)
+        if let validity = report.greedy.stepValidity { values["step_validity"] = validity }
+        return values
     }
 
     private func row(_ v: [String: Double]) -> String {
         let n = Int(v["parameters"] ?? 0)
+        let validity = v["step_validity"].map { String(format: "%.1f%%", 100 * $0) } ?? "n/a (no claims)"
         return "\(n) parameters (\(percent(n, originalParameters)) of \(originalParameters)), validation accuracy "
-            + String(format: "%.1f%%, step validity %.1f%%, %.0f tokens/s", 100 * (v["accuracy"] ?? .nan),
-                     100 * (v["step_validity"] ?? .nan), v["tokens_per_second"] ?? .nan)
+            + String(format: "%.1f%%", 100 * (v["accuracy"] ?? .nan)) + ", step validity \(validity), "
+            + String(format: "%.0f tokens/s", v["tokens_per_second"] ?? .nan)
     }
 
     func evaluate(_ context: RunContext) throws -> StageEvaluation {
