@@ -237,7 +237,8 @@ final class PruneStage: Stage {
         return step + max(1, thisRound + rounds * config.stepsPerRound)
     }
 
-    var isEvaluationDue: Bool { roundStep == config.stepsPerRound }
+    // at or past: `resume --accept-changes` may lower steps_per_round in the middle of a round
+    var isEvaluationDue: Bool { roundStep >= config.stepsPerRound }
 
     func advance(_ context: RunContext) throws -> [String: Double] {
         var metrics: [String: Double] = [:]

@@ -104,6 +104,11 @@ struct PruneStageTests {
         // a round budget below one channel per layer (3 x 16 = 48 parameters) can remove nothing
         let tiny = curriculumError(prune("    fraction_per_round: 0.001\n"))
         #expect(tiny?.keyPath == "stages[0].fraction_per_round" && tiny?.message.contains("raise it to at least") == true, "\(String(describing: tiny))")
+        // a student cut from the teacher is cut again when teacher-sft completes: that stage after prune would undo it
+        let recut = curriculumError(CurriculumTests.tiny.replacingOccurrences(of: "student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}",
+                                                                              with: "student: {from_teacher: {layers: [1]}}")
+                                    + "\nstages:\n  - kind: prune\n  - kind: teacher-sft\n    steps: 2\n")
+        #expect(recut?.keyPath == "stages[0]" && recut?.message.contains("put prune after teacher-sft") == true, "\(String(describing: recut))")
         // the defaults are accepted and print back to the same settings
         let c = try Curriculum(text: prune("    min_accuracy: 0.5\n    score: activation\n    calibration: 4\n"), file: "first.yaml")
         let again = try Curriculum(text: c.resolvedDescription, file: "resolved.yaml")
