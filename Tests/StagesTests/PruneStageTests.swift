@@ -211,6 +211,27 @@ struct PruneStageTests {
         }
     }
 
+    @Test("score: activation ranks on calibration traces and resumes bit-identical after a kill mid-round")
+    func activationScoreResume() throws {
+        guard let exe = requireDistill() else { return }
+        try withRunFolder("prune-activation") { dir in
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let yaml = dir + "/c.yaml"
+            try Self.curriculum.replacingOccurrences(of: "    target: 0.8\n", with: "    target: 0.8\n    score: activation\n    calibration: 4\n")
+                .write(toFile: yaml, atomically: true, encoding: .utf8)
+            let clean = try distill(exe, ["run", yaml, "--run-dir", dir + "/clean"])
+            #expect(clean.succeeded, "\(clean)")
+            let small = try CheckpointReader(path: dir + "/clean/stage-1-prune.h5").parameters(role: "student").reduce(0) { $0 + $1.shape.reduce(1, *) }
+            #expect(small >= 17_383 && small < 17_383 + 2 * 96, "\(small) parameters")
+            let d = dir + "/killed"
+            #expect(try distill(exe, ["run", yaml, "--run-dir", d], fault: "kill-after-step:9").signaled)
+            #expect(try distill(exe, ["resume", d]).succeeded)
+            for file in ["stage-1-prune.h5", "stage-2-output-distill.h5"] {
+                #expect(try roleHashes(exe, d + "/" + file) == roleHashes(exe, dir + "/clean/" + file), "\(file) differs from the uninterrupted run")
+            }
+        }
+    }
+
     @Test("min_accuracy above the student's accuracy before any pruning stops the stage and says what to change")
     func floorAboveStart() throws {
         guard let exe = requireDistill() else { return }
