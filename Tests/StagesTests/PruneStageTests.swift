@@ -1,4 +1,5 @@
 import Checkpoint
+import Eval
 import Foundation
 import Model
 import ModelIO
@@ -156,6 +157,18 @@ struct PruneStageTests {
             for row in rounds {
                 #expect((row["validation/tokens_per_second"] as? Double ?? 0) > 0 && row["validation/accuracy"] != nil, "\(row)")
             }
+
+            // distill report's pruning table: the same rounds, read back from the stage file's metric history
+            let table = try #require(PruningRounds(stageIndex: 1, history: try pruned.metrics()[1] ?? [:], finalParameters: stored))
+            #expect(table.rounds.map(\.round) == [0, 1, 2, 3] && table.rounds.map { Double($0.parameters) } == counts)
+            #expect(table.rounds.map(\.accuracy) == [first["start/accuracy"] as? Double] + rounds.map { $0["validation/accuracy"] as? Double })
+            #expect(!table.rounds.contains { $0.undone })
+            let report = try distill(exe, ["report", run, "--limit", "2", "--samples", "0", "--max-new-tokens", "4", "--quiet",
+                                           "--out", dir + "/report"])
+            #expect(report.succeeded && report.stdout.contains("pruning rounds (stage 1)"), "\(report)")
+            let reportJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report/report.json"))) as? [String: Any]
+            let pruning = try #require(reportJSON?["pruning"] as? [[String: Any]])
+            #expect(pruning.count == 1 && (pruning.first?["rounds"] as? [Any])?.count == 4, "\(pruning)")
 
             // output-distill trained the pruned student: same shapes, other values; the teacher untouched
             #expect(try after.transformerConfig(role: "student") == small)
