@@ -120,7 +120,7 @@ struct PruneStageTests {
                 && p.fineTune.alphaStart == q.fineTune.alphaStart && p.fineTune.temperature == q.fineTune.temperature, "\(c.resolvedDescription)")
     }
 
-    @Test("prune then output-distill: the student is physically smaller, one validation row per round, the next stage trains the smaller one; its HF export reads back")
+    @Test("prune then output-distill: the student is physically smaller, one validation row per round, the next stage trains the smaller one; its HF and GGUF exports read back")
     func pruneThenDistill() throws {
         guard let exe = requireDistill() else { return }
         try withRunFolder("prune") { dir in
@@ -188,6 +188,15 @@ struct PruneStageTests {
             #expect(back.parameterCount == stored)
             for name in p2.parameters.names {
                 #expect(back.parameters[name].toArray().map(\.bitPattern) == p2.parameters[name].toArray().map(\.bitPattern), "\(name)")
+            }
+            // and to GGUF at f32: the metadata's head and MLP counts are the pruned ones, the tensors read back bit for bit
+            let gguf = dir + "/pruned.gguf"
+            let ggufExport = try distill(exe, ["export", run + "/stage-2-output-distill.h5", "--format", "gguf", "--type", "f32", "--out", gguf])
+            #expect(ggufExport.succeeded, "\(ggufExport)")
+            let fromGGUF = try ModelImporter.load(gguf).model
+            #expect(fromGGUF.config.numKeyValueHeads == small.numKeyValueHeads && fromGGUF.config.intermediateSize == small.intermediateSize)
+            for name in p2.parameters.names {
+                #expect(fromGGUF.parameters[name].toArray().map(\.bitPattern) == p2.parameters[name].toArray().map(\.bitPattern), "gguf \(name)")
             }
         }
     }
