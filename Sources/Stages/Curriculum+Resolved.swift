@@ -281,12 +281,8 @@ extension OnPolicyDistillConfiguration {
 
 extension PPOTraceConfiguration {
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        let weights = reward.weights.keys.sorted().map { "\($0): " + YAMLText.number(reward.weights[$0]!) }.joined(separator: ", ")
-        let rewardValue = "{weights: {\(weights)}, first_invalid_penalty: " + YAMLText.number(reward.firstInvalidPenalty)
-            + ", no_claim_score: " + YAMLText.number(reward.noClaimScore) + ", answer_format_weight: " + YAMLText.number(reward.answerFormatWeight)
-            + ", max_step_characters: \(reward.maxStepCharacters), max_length: \(reward.maxLength), length_buffer: \(reward.lengthBuffer)}"
         return ["iterations: \(iterations)", "eval_every: \(evalEvery)", "validation_problems: \(validationProblems)",
                 "patience: \(patience)", "restore_best: \(restoreBest)",
-                "reward: " + rewardValue, "ppo: " + YAMLText.flow(encoding: ppo)]
+                "reward: " + reward.resolvedFlow, "ppo: " + YAMLText.flow(encoding: ppo)]
     }
 }

@@ -240,10 +240,10 @@ final class OnPolicyDistillStage: Stage {
         step = progress.step
         cursor = DataCursor(count: cursor.count, seed: cursor.seed, position: progress.data)
         if let state = progress.controllers["distiller"] { try distiller.restoreControllers(state) }
-        if let t = traceCursor {
-            guard let s = progress.controllers["trace_cursor"], let e = s["epoch"], let i = s["index"],
-                  e >= 0, i >= 0, e == e.rounded(), i == i.rounded(), e < 1e15, Int(i) < t.count else {
-                throw PPOError.invalidControllerState(key: "trace_cursor", reason: "missing, or not an epoch and an index within \(t.count) traces")
+        // absent when the stage was saved with lambda 1 and resumed with a lower one (--accept-changes): start the traces afresh
+        if let t = traceCursor, let s = progress.controllers["trace_cursor"] {
+            guard let e = s["epoch"], let i = s["index"], e >= 0, i >= 0, e == e.rounded(), i == i.rounded(), e < 1e15, Int(i) < t.count else {
+                throw PPOError.invalidControllerState(key: "trace_cursor", reason: "not an epoch and an index within \(t.count) traces")
             }
             traceCursor = DataCursor(count: t.count, seed: t.seed, position: DataPosition(epoch: Int(e), index: Int(i)))
         }
