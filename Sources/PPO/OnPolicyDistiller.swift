@@ -133,9 +133,8 @@ public final class OnPolicyDistiller {
         let start = DispatchTime.now().uptimeNanoseconds
         guard !problems.isEmpty else { throw PPOError.noProblems }
         let temperature = temperatureController.temperature
-        var r = try sample(problems, groupSize: config.samplesPerPrompt, temperature: temperature, rng: &rng)
+        let r = try sample(problems, groupSize: config.samplesPerPrompt, temperature: temperature, rng: &rng)
         let batch = PPOBatch(prompts: r.prompts, completions: r.completions, temperature: temperature)
-        r.batch = batch
         var rewards: [Float]? = nil
         if config.rewardWeight > 0 {
             var placed = [Float](repeating: 0, count: batch.batchSize * batch.length)
