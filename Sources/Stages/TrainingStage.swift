@@ -75,7 +75,10 @@ class TrainingStage: Stage {
         early = EarlyStopping(patience: settings.patience)
         bestRole = modelRole + "_best"
         context.setOptimizers(optimizers)
-        if let p = settings.dropout { model.dropoutProbability = p }
+        // without `dropout:` the model's own rate, not one an earlier stage set: a resumed run rebuilds its models at
+        // their own rates, so inheriting the earlier stage's would make it differ from the uninterrupted run
+        model.dropoutProbability = settings.dropout
+            ?? (modelRole == "teacher" ? model.config.hiddenDropout : context.curriculum.models.studentDropout)
         if settings.restoreBest { context.registerCopy(of: model, role: bestRole) }
     }
 
