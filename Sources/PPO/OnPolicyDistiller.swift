@@ -61,9 +61,13 @@ public struct OnPolicyIterationMetrics: Sendable {
 ///
 /// An off-policy iteration (gkd with lambda < 1) takes the same JSD step on given teacher traces instead.
 ///
-/// Losses are taken at temperature 1 whatever the sampling temperature (as TRL's GKDTrainer). Determinism:
+/// Losses are taken at temperature 1 whatever the sampling temperature (as TRL's GKDTrainer); the policy-gradient
+/// terms weight each sampled token by p(y) / q_T(y), truncated at `importanceWeightCap`, so that sampling at another
+/// temperature does not bias them (GKD's JSD sums over the vocabulary and needs no weight). Determinism:
 /// sampling draws from the `rng` argument only, so the same seed, data and thread count give the same bits.
 public final class OnPolicyDistiller {
+    /// The largest importance weight p(y) / q_T(y) a sampled token's policy-gradient advantage is multiplied by.
+    public static let importanceWeightCap: Float = 5
     /// The student being trained.
     public let student: Transformer
     /// The frozen teacher.
@@ -187,17 +191,27 @@ public final class OnPolicyDistiller {
         let logp = selectedLogProbs(out.logits, targets: batch.targets, temperature: 1, mask: mask)
         let studentLogProbs = logp.toArray()
         var m = OnPolicyIterationMetrics()
-        let pg = config.objective == .reverseKLPolicyGradient || rewards != nil
-            ? policyGradientLoss(logProbs: logp, advantages: advantages(teacherLogProbs: teacherLogProbs, studentLogProbs: studentLogProbs,
-                                                                        rewards: rewards, mask: mask), mask: mask)
-            : nil
+        var pg: Tensor? = nil
+        if config.objective == .reverseKLPolicyGradient || rewards != nil {
+            var a = advantages(teacherLogProbs: teacherLogProbs, studentLogProbs: studentLogProbs, rewards: rewards, mask: mask)
+            if batch.temperature != 1 {
+                // the tokens were drawn from softmax(z / T), not from the T = 1 policy the gradient is of
+                let sampling = withNoGrad {
+                    selectedLogProbs(out.logits, targets: batch.targets, temperature: batch.temperature, mask: mask).toArray()
+                }
+                let w = importanceWeights(policyLogProbs: studentLogProbs, samplingLogProbs: sampling, mask: mask,
+                                          cap: Self.importanceWeightCap)
+                for i in a.indices { a[i] *= w[i] }
+            }
+            pg = policyGradientLoss(logProbs: logp, advantages: a, mask: mask)
+        }
         let loss: Tensor
         switch config.objective {
         case .gkd:
             let jsd = gkdLoss(student: out.logits, teacher: teacherLogits, mask: mask, beta: config.beta)
             loss = pg.map { add(jsd, $0) } ?? jsd
         case .reverseKLPolicyGradient:
-            loss = pg!
+            loss = pg!  // the objective is a policy gradient, so `pg` is set above
         }
         loss.backward()
         let norm = config.maxGradNorm.map { student.parameters.clipGradients(maxNorm: $0) } ?? student.parameters.gradientNorm()

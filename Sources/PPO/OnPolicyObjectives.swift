@@ -54,6 +54,18 @@ public func rewardToGo(_ rewards: [Float], discount: Float) -> [Float] {
     return out
 }
 
+/// Per-token importance weights for tokens sampled at a temperature other than 1: p(y_t) / q_T(y_t), the
+/// student's probability at temperature 1 (the policy the gradient is of) over the probability the sample was
+/// drawn with, truncated at `cap` (truncated importance sampling: unbiased where the ratio is below the cap,
+/// bounded variance above it); 0 off the mask. With these weights E_{y ~ q_T}[w A grad log p] is the T = 1
+/// gradient again, so a sampling temperature (a schedule, the entropy target) does not bias the policy-gradient
+/// terms.
+public func importanceWeights(policyLogProbs: [Float], samplingLogProbs: [Float], mask: [Float], cap: Float) -> [Float] {
+    precondition(policyLogProbs.count == mask.count && samplingLogProbs.count == mask.count,
+                 "importanceWeights: \(policyLogProbs.count) policy, \(samplingLogProbs.count) sampling, \(mask.count) mask")
+    return mask.indices.map { i in mask[i] != 0 ? min(Float(exp(Double(policyLogProbs[i] - samplingLogProbs[i]))), cap) : 0 }
+}
+
 /// The policy-gradient loss -mean over masked tokens of A_t log p(y_t): its gradient is the REINFORCE
 /// estimator with the given per-token advantages (constants, no gradient through them).
 /// - Parameters:

@@ -74,6 +74,45 @@ struct OnPolicyDistillationTests {
         allClose(expectation.map { Float($0) }, expected, rtol: 1e-4, atol: 1e-6)
     }
 
+    @Test("PG-OPD sampled at T 0.5 and 2: with the importance weights p(y) / q_T(y) the expectation over q_T is the T = 1 gradient of KL(p_s || p_t) again; without them it is not")
+    func importanceWeightsUndoTemperature() {
+        let zs: [Float] = [0.3, -1.1, 0.8], zt: [Float] = [1.5, 0.2, -0.7]
+        func logSoftmax(_ z: [Float], _ t: Double = 1) -> [Double] {
+            let s = z.map { Double($0) / t }
+            let m = s.max()!, l = m + Foundation.log(s.reduce(0.0) { $0 + Foundation.exp($1 - m) })
+            return s.map { $0 - l }
+        }
+        let ls = logSoftmax(zs), lt = logSoftmax(zt), p = ls.map { Foundation.exp($0) }
+        let kl = zip(p, zip(ls, lt)).reduce(0.0) { $0 + $1.0 * ($1.1.0 - $1.1.1) }
+        let expected = (0..<3).map { j in p[j] * (ls[j] - lt[j] - kl) }
+        for temperature in [0.5, 2.0] {
+            let q = logSoftmax(zs, temperature).map { Foundation.exp($0) }
+            var weighted = [Double](repeating: 0, count: 3), plain = [Double](repeating: 0, count: 3)
+            for y in 0..<3 {
+                for useWeights in [true, false] {
+                    let leaf = Tensor(shape: [1, 3], values: zs, requiresGrad: true)
+                    let logp = selectedLogProbs(leaf, targets: [Int32(y)], mask: [1])
+                    let sampled = selectedLogProbs(Tensor(shape: [1, 3], values: zs), targets: [Int32(y)], temperature: Float(temperature), mask: [1])
+                    var a = reverseKLAdvantages(teacherLogProbs: [Float(lt[y])], studentLogProbs: logp.toArray(), mask: [1])
+                    let w = importanceWeights(policyLogProbs: logp.toArray(), samplingLogProbs: sampled.toArray(), mask: [1], cap: 100)
+                    // the weight by hand: p(y) / q_T(y)
+                    allClose(w, [Float(p[y] / q[y])], rtol: 1e-5, atol: 0, "weight of token \(y) at T \(temperature)")
+                    if useWeights { a[0] *= w[0] }
+                    policyGradientLoss(logProbs: logp, advantages: a, mask: [1]).backward()
+                    for j in 0..<3 {
+                        if useWeights { weighted[j] += q[y] * Double(leaf.grad!.toArray()[j]) } else { plain[j] += q[y] * Double(leaf.grad!.toArray()[j]) }
+                    }
+                }
+            }
+            allClose(weighted.map { Float($0) }, expected, rtol: 1e-4, atol: 1e-6)
+            let gap = zip(plain, expected).map { abs($0 - $1) }.max()!
+            #expect(gap > 1e-2, "without weights the T \(temperature) expectation should differ from the T = 1 gradient (gap \(gap))")
+        }
+        // truncation and the mask
+        allClose(importanceWeights(policyLogProbs: [0, -1, 0], samplingLogProbs: [-3, -1, -5], mask: [1, 1, 0], cap: 5),
+                 [5, 1, 0] as [Float])
+    }
+
     @Test("reward-to-go: discount 0 keeps each reward on its token, discount 1 sums the rewards from each token on")
     func rewardToGoValues() {
         allClose(rewardToGo([0.5, 0, -0.25, 1], discount: 0), [0.5, 0, -0.25, 1] as [Float])
