@@ -352,22 +352,36 @@ final class PruneStage: Stage {
         data = progress.data
         start = progress.controllers["start"] ?? [:]
         let p = progress.controllers["prune"] ?? [:]
-        round = Int(p["round"] ?? 0)
-        roundStep = Int(p["round_step"] ?? 0)
+        /// `prune.key` as a whole number of at least `least` (nil when absent), or an error naming it.
+        func count(_ key: String, least: Int) throws -> Int? {
+            guard let v = p[key] else { return nil }
+            guard v.isFinite, v == v.rounded(), v >= Double(least), v < Double(Int32.max) else {
+                throw StageError.damagedState(stage: index, key: "prune." + key, reason: "is \(v), not a whole number >= \(least)")
+            }
+            return Int(v)
+        }
+        round = try count("round", least: 0) ?? 0
+        roundStep = try count("round_step", least: 0) ?? 0
         reachedTarget = p["reached_target"] == 1
         crossedFloor = p["crossed_floor"] == 1
         let student = context.student.config
         if round > 0 {
             // the student in the checkpoint is pruned: the start's shape comes from the saved counts (its weights are
             // loaded into the store registered here)
-            var o = student.keeping(groups: Int(p["original_groups"] ?? 0), channels: Int(p["original_channels"] ?? 0))
-            let headDim = Int(p["original_head_dim"] ?? 0)
+            guard let groups = try count("original_groups", least: 1), let channels = try count("original_channels", least: 1) else {
+                throw StageError.damagedState(stage: index, key: "prune.original_groups", reason: "is missing after round \(round)")
+            }
+            var o = student.keeping(groups: groups, channels: channels)
+            let headDim = try count("original_head_dim", least: 0) ?? 0
             o.explicitHeadDim = headDim > 0 ? headDim : nil
             original = try Transformer(config: o)
             context.register(role: Self.teacherRole, store: original.parameters, configJSON: o.jsonString())
         }
-        if let groups = p["kept_groups"], groups > 0 {
-            let copy = try Transformer(config: student.keeping(groups: Int(groups), channels: Int(p["kept_channels"] ?? 0)))
+        if let groups = try count("kept_groups", least: 0), groups > 0 {
+            guard let channels = try count("kept_channels", least: 1) else {
+                throw StageError.damagedState(stage: index, key: "prune.kept_channels", reason: "is missing beside kept_groups")
+            }
+            let copy = try Transformer(config: student.keeping(groups: groups, channels: channels))
             context.register(role: Self.keptRole, store: copy.parameters, configJSON: copy.config.jsonString())
             kept = copy
         }

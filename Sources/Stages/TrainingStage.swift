@@ -246,12 +246,17 @@ public enum StageError: Error, CustomStringConvertible, Equatable {
     /// The stage cannot run on the models as they stand when it starts (a shape an earlier stage changed, a
     /// setting the model cannot meet); the reason says what to change.
     case cannotRun(stage: Int, reason: String)
+    /// A checkpoint's saved stage state (`controller.key`) holds a value the stage cannot resume from.
+    case damagedState(stage: Int, key: String, reason: String)
 
     public var description: String {
         switch self {
         case .noData(let stage, let reason): return "stage \(stage): \(reason)"
         case .diverged(let stage, let step, let reason): return "stage \(stage) diverged at step \(step): \(reason)"
         case .cannotRun(let stage, let reason): return "stage \(stage): \(reason)"
+        case .damagedState(let stage, let key, let reason):
+            return "stage \(stage): the checkpoint's saved state \(key) \(reason); the file is damaged or was not written by this "
+                + "stage: resume from an earlier checkpoint (move the newest step-N.h5 aside)"
         }
     }
 }
