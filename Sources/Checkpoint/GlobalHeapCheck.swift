@@ -55,13 +55,18 @@ enum GlobalHeapCheck {
         return nil
     }
 
-    /// The superblock's "size of lengths" (8 unless the file says otherwise).
+    /// The superblock's "size of lengths" (8 unless the file says otherwise); the superblock is at byte 0, or at
+    /// 512 after a user block (a sealed checkpoint's).
     private static func sizeOfLengths(_ bytes: UnsafeRawBufferPointer) -> Int {
         let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
-        guard bytes.count >= 16, zip(bytes.prefix(8), signature).allSatisfy({ $0 == $1 }) else { return 8 }
-        let offset = bytes[8] <= 1 ? 14 : 10   // superblock versions 0-1, then 2-3
-        let size = Int(bytes[offset])
-        return [2, 4, 8].contains(size) ? size : 8
+        for base in [0, CheckpointSeal.userBlockSize] {
+            guard bytes.count >= base + 16,
+                  zip(bytes[base..<(base + 8)], signature).allSatisfy({ $0 == $1 }) else { continue }
+            let offset = base + (bytes[base + 8] <= 1 ? 14 : 10)   // superblock versions 0-1, then 2-3
+            let size = Int(bytes[offset])
+            return [2, 4, 8].contains(size) ? size : 8
+        }
+        return 8
     }
 
     private static func readLength(_ bytes: UnsafeRawBufferPointer, at offset: Int, _ size: Int) -> UInt64 {
