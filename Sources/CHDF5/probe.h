@@ -115,8 +115,9 @@ static inline void td_probe_attributes(td_probe_state *s, hid_t obj, const char 
     }
 }
 
-/* Reads one dataset as the reader does: shape, type, creation properties, the raw chunk of a single-chunk dataset,
-   then all of it through HDF5 (checksums not verified here: the caller verifies them and names the dataset). */
+/* Reads one dataset as the reader does: shape, type and creation properties; then a dataset stored as one
+   Fletcher-32 chunk raw (H5Dread_chunk, all the reader calls for it), any other through HDF5 (H5Dread, checksums
+   not verified here: the caller verifies them and names the dataset). */
 static inline void td_probe_dataset(td_probe_state *s, hid_t parent, const char *name, const char *path) {
     td_probe_mark(s, path, NULL);
     hid_t ds = H5Dopen2(parent, name, H5P_DEFAULT);
@@ -126,14 +127,21 @@ static inline void td_probe_dataset(td_probe_state *s, hid_t parent, const char 
     hid_t space = H5Dget_space(ds), ft = H5Dget_type(ds), dcpl = H5Dget_create_plist(ds);
     hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
     int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    int single = 0;
     if (dcpl >= 0 && rank > 0 && rank <= 32 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
         unsigned flags = 0, config = 0; size_t nelmts = 0; char fname[64];
         int nfilters = H5Pget_nfilters(dcpl);
-        for (int i = 0; i < nfilters && i < 32; i++) H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelmts, NULL, sizeof fname, fname, &config);
-        hsize_t chunk[32], origin[32] = {0};
-        if (H5Pget_chunk(dcpl, rank, chunk) == rank) {
+        H5Z_filter_t first = -1;
+        for (int i = 0; i < nfilters && i < 32; i++) {
+            H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nelmts, NULL, sizeof fname, fname, &config);
+            if (i == 0) first = f;
+        }
+        hsize_t chunk[32], dims[32], origin[32] = {0};
+        if (H5Pget_chunk(dcpl, rank, chunk) == rank && H5Sget_simple_extent_dims(space, dims, NULL) == rank) {
+            single = nfilters == 1 && first == H5Z_FILTER_FLETCHER32;
+            for (int i = 0; i < rank; i++) if (chunk[i] != dims[i]) single = 0;
             hsize_t stored = 0;
-            if (H5Dget_chunk_storage_size(ds, origin, &stored) >= 0 && stored > 0) {
+            if (single && H5Dget_chunk_storage_size(ds, origin, &stored) >= 0 && stored > 0) {
                 size_t bytes = td_probe_bytes(s, (hssize_t)stored, 1);
                 if (!bytes) _exit(4);
                 void *buf = malloc(bytes);
@@ -144,7 +152,7 @@ static inline void td_probe_dataset(td_probe_state *s, hid_t parent, const char 
             }
         }
     }
-    if (ft >= 0 && n > 0) {
+    if (!single && ft >= 0 && n > 0) {
         hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
         H5Pset_edc_check(dxpl, H5Z_DISABLE_EDC);
         if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {

@@ -81,14 +81,14 @@ final class HDF5Object {
 
     /// Refuses a file whose global heap HDF5 1.10 would read forever or past its end (see `GlobalHeapCheck`), before
     /// HDF5 sees it.
-    private static func refuseDamagedGlobalHeap(_ file: String) throws {
+    private static func refuseDamagedGlobalHeap(_ file: String, skipping: [Range<Int>]) throws {
         let mapped: Data
         do {
             mapped = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped)
         } catch {
             throw HDF5Error(file: file, path: "/", message: "cannot read the file: \(error.localizedDescription)")
         }
-        if let (collection, object, problem) = mapped.withUnsafeBytes({ GlobalHeapCheck.damagedObject(in: $0) }) {
+        if let (collection, object, problem) = mapped.withUnsafeBytes({ GlobalHeapCheck.damagedObject(in: $0, skipping: skipping) }) {
             throw HDF5Error(file: file, path: "/", message: "the global heap collection at byte \(collection) is damaged: "
                 + "its object at byte \(object) \(problem); the file's attributes cannot be read: use another checkpoint of the run")
         }
@@ -110,16 +110,20 @@ final class HDF5Object {
         return HDF5Object(id: id, file: file, path: "/", close: H5Fclose)
     }
 
-    /// Opens a file read-only after checking it can be given to HDF5: the global heap walk (`GlobalHeapCheck`), then
-    /// the seal (`CheckpointSeal`). A file without a seal (written before seals, or by h5py) is read completely once
-    /// in a child process first (`probeUnsealed`), so that damage HDF5 1.10 mishandles ends the child, not this one.
+    /// Opens a file read-only after checking it can be given to HDF5: the seal's fields (`CheckpointSeal`), the global
+    /// heap walk (`GlobalHeapCheck`, outside a sealed file's weights), then the seal's digest. A file without a seal
+    /// (written before seals, or by h5py) is read completely once in a child process first (`probeUnsealed`), so
+    /// that damage HDF5 1.10 mishandles ends the child, not this one.
     static func open(_ file: String) throws -> HDF5Object {
         silenceErrors()
         guard FileManager.default.fileExists(atPath: file) else {
             throw HDF5Error(file: file, path: "/", message: "no such file")
         }
-        try refuseDamagedGlobalHeap(file)
-        if try !CheckpointSeal.check(file) {
+        let seal = try CheckpointSeal.read(file)
+        try refuseDamagedGlobalHeap(file, skipping: seal?.chunks ?? [])  // a sealed file's weights hold no heap
+        if let seal {
+            try CheckpointSeal.verify(file, seal)
+        } else {
             guard H5Fis_hdf5(file) > 0 else {
                 throw HDF5Error(file: file, path: "/", message: "not an HDF5 file, or truncated before its superblock")
             }
@@ -140,12 +144,13 @@ final class HDF5Object {
     }
 
     /// Reads an unsealed file completely in a child process (`td_probe_file` in CHDF5's probe.h: every group,
-    /// attribute and dataset, as the reader would), limited to 5 s plus 1 s per 100 MB and to 1 GB plus the file's
-    /// size of memory; throws naming the object it was reading when it crashed, hung or needed more.
+    /// attribute and dataset, as the reader would), limited to 5 s plus 1 s per 20 MB (a cold read from a slow disk)
+    /// and to 1 GB plus the file's size of memory; throws naming the object it was reading when it crashed, hung or
+    /// needed more.
     static func probeUnsealed(_ file: String) throws {
         var info = stat()
         let size = stat(file, &info) == 0 ? UInt64(info.st_size) : 0
-        let seconds = 5 + UInt32(min(size / 100_000_000, 3600))
+        let seconds = 5 + UInt32(min(size / 20_000_000, 36_000))
         let memory = size + (1 << 30)
         var r = td_probe_file(file, seconds, memory)
         let object = withUnsafeBytes(of: &r.object) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
