@@ -62,12 +62,35 @@ enum CheckpointSeal {
         try writeAll(fd, header, at: 0, path: path)
     }
 
-    /// Checks the seal of `path` before HDF5 opens it.
-    /// - Returns: false when the file has no seal (it does not start with the seal's text: written before seals,
-    ///   or by another program); true when the seal is intact and matches the file.
-    /// - Throws: `HDF5Error` saying what differs when the file starts like a sealed checkpoint but the seal is
-    ///   damaged or does not match.
-    static func check(_ path: String) throws -> Bool {
+    /// A file's seal as read, its fields checked against the file (its digest not yet).
+    struct Parsed {
+        let header: [UInt8]
+        let tableOffset: Int
+        let table: [UInt8]
+        /// The weights' chunks the digest leaves out: ascending, disjoint, inside [512, tableOffset).
+        let chunks: [Range<Int>]
+    }
+
+    /// Checks the digest of a seal `read` from `path`.
+    /// - Throws: `HDF5Error` when the bytes HDF5 would parse are not the ones sealed.
+    static func verify(_ path: String, _ seal: Parsed) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw HDF5Error(file: path, path: "/", message: "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let digest = try sha256(fd, path: path, header: seal.header, tableOffset: seal.tableOffset, skipping: seal.chunks, table: seal.table)
+        guard digest == Array(seal.header[digestOffset..<(digestOffset + 32)]) else {
+            throw HDF5Error(file: path, path: "/", message: "the file's HDF5 structure (superblock, groups, attributes, dataset headers, "
+                + "strings: every byte but the weights' checksummed data) does not match the SHA-256 in its seal, so HDF5 is not let "
+                + "to read it: the file is damaged; use another checkpoint of the run (`distill status` lists the newest valid one)")
+        }
+    }
+
+    /// Reads the seal of `path` and checks its fields against the file (version, length, table).
+    /// - Returns: nil when the file has no seal (it does not start with the seal's text: written before seals, or
+    ///   by another program).
+    /// - Throws: `HDF5Error` saying what differs when the file starts like a sealed checkpoint but its seal is
+    ///   damaged or does not fit the file.
+    static func read(_ path: String) throws -> Parsed? {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw HDF5Error(file: path, path: "/", message: "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -76,7 +99,7 @@ enum CheckpointSeal {
         let size = Int(info.st_size)
         var header = [UInt8](repeating: 0, count: userBlockSize)
         let got = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, userBlockSize, 0) }
-        guard got >= magic.count, Array(header[0..<magic.count]) == magic else { return false }
+        guard got >= magic.count, Array(header[0..<magic.count]) == magic else { return nil }
         func damaged(_ what: String) -> HDF5Error {
             HDF5Error(file: path, path: "/", message: what + "; use another checkpoint of the run (`distill status` lists the newest valid one)")
         }
@@ -116,12 +139,7 @@ enum CheckpointSeal {
             chunks.append(Int(start)..<Int(start + count))
             previousEnd = Int(start + count)
         }
-        let digest = try sha256(fd, path: path, header: header, tableOffset: tableStart, skipping: chunks, table: table)
-        guard digest == Array(header[digestOffset..<(digestOffset + 32)]) else {
-            throw damaged("the file's HDF5 structure (superblock, groups, attributes, dataset headers, strings: every byte but the "
-                + "weights' checksummed data) does not match the SHA-256 in its seal, so HDF5 is not let to read it: the file is damaged")
-        }
-        return true
+        return Parsed(header: header, tableOffset: tableStart, table: table, chunks: chunks)
     }
 
     /// SHA-256 over the header's first 56 bytes, the file from the user block's end to `tableOffset` less `chunks`,

@@ -15,16 +15,28 @@ import Foundation
 enum GlobalHeapCheck {
     /// The byte offsets of the first collection and object HDF5 would loop on or read past the collection, and
     /// what is wrong with it, or nil when there is none.
-    static func damagedObject(in bytes: UnsafeRawBufferPointer) -> (collection: Int, object: Int, problem: String)? {
+    /// - Parameter skipping: ascending, disjoint byte ranges that hold no heap (a sealed file's weight chunks), not
+    ///   searched.
+    static func damagedObject(in bytes: UnsafeRawBufferPointer,
+                              skipping: [Range<Int>] = []) -> (collection: Int, object: Int, problem: String)? {
         let lengthSize = sizeOfLengths(bytes)
         let headerSize = 8 + lengthSize           // signature, version, reserved, collection size
         let objectHeaderSize = 8 + lengthSize     // index, reference count, reserved, object size
         guard let base = bytes.baseAddress, bytes.count >= headerSize else { return nil }
-        var searchFrom = 0
+        var searchFrom = 0, next = 0
         // memchr for the first letter, then the other three: as fast as a byte scan gets (memmem is not in Glibc's
-        // Swift module).
-        while searchFrom + headerSize <= bytes.count,
-              let hit = memchr(base + searchFrom, Int32(UInt8(ascii: "G")), bytes.count - searchFrom) {
+        // Swift module); each search stops at the next skipped range, and goes on after it.
+        while searchFrom + headerSize <= bytes.count {
+            while next < skipping.count, skipping[next].upperBound <= searchFrom { next += 1 }
+            if next < skipping.count, skipping[next].lowerBound <= searchFrom {
+                searchFrom = skipping[next].upperBound
+                continue
+            }
+            let limit = next < skipping.count ? min(skipping[next].lowerBound, bytes.count) : bytes.count
+            guard let hit = memchr(base + searchFrom, Int32(UInt8(ascii: "G")), limit - searchFrom) else {
+                searchFrom = limit
+                continue
+            }
             let start = base.distance(to: UnsafeRawPointer(hit))
             searchFrom = start + 1
             guard start + headerSize <= bytes.count, bytes[start + 1] == UInt8(ascii: "C"),
