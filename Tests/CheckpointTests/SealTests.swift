@@ -179,6 +179,14 @@ struct CheckpointSealTests {
             #expect(storeBits(loaded) == storeBits(model.parameters))
             #expect(try reader.parameterHash(role: "student") == CheckpointReader(path: sealed).parameterHash(role: "student"))
         }
+        // A checkpoint the build before the seal wrote (`distill import` of llama-f16.gguf, the fuzzing seed).
+        let committed = packageRoot + "/Fuzz/Corpus/checkpoint/llama-f16-import.h5"
+        let head = try #require(FileHandle(forReadingAtPath: committed)?.readData(ofLength: 8))
+        #expect([UInt8](head) == [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a], "HDF5 at byte 0: no seal")
+        let reader = try CheckpointReader(path: committed)
+        try reader.verify()
+        let teacher = try reader.loadTransformer(role: "teacher")
+        #expect(teacher.parameters.count == 17_568)
     }
 
     // Found by fuzz-checkpoint: memory errors inside HDF5 1.10.8 on damaged older (unsealed) checkpoints. Each file
