@@ -86,7 +86,8 @@ print-coretype:
 # committed seeds in Fuzz/Corpus/<harness> plus what earlier runs found (Fuzz/.build/corpus, not committed).
 # A harness stops at its first failure; the others still run. Crashing inputs land in
 # Fuzz/.build/artifacts/<harness>/, each run's log in Fuzz/.build/fuzz-<harness>.log.
-# FUZZ_TARGETS picks harnesses. Leak checking is off: Foundation's own reads leak a buffer per call, which is
+# Before its timed run, a harness replays the inputs in Fuzz/Findings named after it (<harness>-*): what earlier
+# runs found, each a regression that must now pass. FUZZ_TARGETS picks harnesses. Leak checking is off: Foundation's own reads leak a buffer per call, which is
 # not a reader's fault and would stop every run. A malloc too large to serve returns NULL (allocator_may_return_null)
 # as it does outside the sanitizer: HDF5 checks for that and fails cleanly, while a Swift allocation still traps.
 FUZZ_SECONDS ?= 300
@@ -109,7 +110,16 @@ fuzz: fuzz-build
 fuzz-run:
 	@cd Fuzz; failed=""; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p .build/corpus/$$t .build/artifacts/$$t; \
-	  echo "== fuzz-$$t: $(FUZZ_SECONDS) s"; status=0; \
+	  status=0; \
+	  if ls Findings/$$t-* >/dev/null 2>&1; then \
+	    echo "== fuzz-$$t: replaying $$(ls Findings/$$t-* | wc -l) inputs of Fuzz/Findings"; \
+	    ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 .build/release/fuzz-$$t Findings/$$t-* \
+	      -rss_limit_mb=$(FUZZ_RSS_MB) -malloc_limit_mb=$(FUZZ_RSS_MB) -timeout=$(FUZZ_INPUT_SECONDS) \
+	      -artifact_prefix=.build/artifacts/$$t/ > .build/fuzz-$$t-findings.log 2>&1 || status=$$?; \
+	    grep -E '^Executed|ERROR|SUMMARY' .build/fuzz-$$t-findings.log; \
+	    if [ $$status -ne 0 ]; then echo "fuzz-$$t failed on Fuzz/Findings (exit $$status): Fuzz/.build/fuzz-$$t-findings.log"; failed="$$failed $$t"; continue; fi; \
+	  fi; \
+	  echo "== fuzz-$$t: $(FUZZ_SECONDS) s"; \
 	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 .build/release/fuzz-$$t .build/corpus/$$t Corpus/$$t -max_total_time=$(FUZZ_SECONDS) \
 	    -rss_limit_mb=$(FUZZ_RSS_MB) -malloc_limit_mb=$(FUZZ_RSS_MB) -timeout=$(FUZZ_INPUT_SECONDS) \
 	    -print_final_stats=1 -artifact_prefix=.build/artifacts/$$t/ > .build/fuzz-$$t.log 2>&1 || status=$$?; \

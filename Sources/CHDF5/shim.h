@@ -29,3 +29,6 @@ static inline hid_t td_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
    write that failed (a full disk, a file-size limit) that cleanup walks half-closed objects and crashes the exiting
    process. Files are closed explicitly when written; at exit the system reclaims the rest. */
 static inline void td_silence_errors(void) { H5dont_atexit(); H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+static inline herr_t td_set_userblock(hid_t fcpl, hsize_t size) { return H5Pset_userblock(fcpl, size); }
+static inline hid_t td_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
+#include "probe.h"

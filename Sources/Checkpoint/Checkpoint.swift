@@ -205,6 +205,7 @@ public enum CheckpointWriter {
         let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
         do {
             try write(contents, to: tmp)  // the HDF5 file is closed when this returns
+            try CheckpointSeal.seal(tmp)
             try fsyncPath(tmp, directory: false)
             beforeRename?()
             guard rename(tmp, path) == 0 else { throw failure(errno: errno) }

@@ -30,7 +30,7 @@ public final class CheckpointReader {
         do {
             file = try HDF5Object.open(path)
         } catch let e as HDF5Error {
-            throw CheckpointError.corrupt(file: path, object: "/", reason: e.message)
+            throw CheckpointError.corrupt(file: path, object: e.path, reason: e.message)
         }
         let format = file.hasAttribute("format") ? ((try? file.stringAttribute("format")) ?? "") : ""
         guard format == checkpointFormat else { throw CheckpointError.wrongFormat(file: path, found: format) }

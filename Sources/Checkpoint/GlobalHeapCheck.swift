@@ -15,16 +15,28 @@ import Foundation
 enum GlobalHeapCheck {
     /// The byte offsets of the first collection and object HDF5 would loop on or read past the collection, and
     /// what is wrong with it, or nil when there is none.
-    static func damagedObject(in bytes: UnsafeRawBufferPointer) -> (collection: Int, object: Int, problem: String)? {
+    /// - Parameter skipping: ascending, disjoint byte ranges that hold no heap (a sealed file's weight chunks), not
+    ///   searched.
+    static func damagedObject(in bytes: UnsafeRawBufferPointer,
+                              skipping: [Range<Int>] = []) -> (collection: Int, object: Int, problem: String)? {
         let lengthSize = sizeOfLengths(bytes)
         let headerSize = 8 + lengthSize           // signature, version, reserved, collection size
         let objectHeaderSize = 8 + lengthSize     // index, reference count, reserved, object size
         guard let base = bytes.baseAddress, bytes.count >= headerSize else { return nil }
-        var searchFrom = 0
+        var searchFrom = 0, next = 0
         // memchr for the first letter, then the other three: as fast as a byte scan gets (memmem is not in Glibc's
-        // Swift module).
-        while searchFrom + headerSize <= bytes.count,
-              let hit = memchr(base + searchFrom, Int32(UInt8(ascii: "G")), bytes.count - searchFrom) {
+        // Swift module); each search stops at the next skipped range, and goes on after it.
+        while searchFrom + headerSize <= bytes.count {
+            while next < skipping.count, skipping[next].upperBound <= searchFrom { next += 1 }
+            if next < skipping.count, skipping[next].lowerBound <= searchFrom {
+                searchFrom = skipping[next].upperBound
+                continue
+            }
+            let limit = next < skipping.count ? min(skipping[next].lowerBound, bytes.count) : bytes.count
+            guard let hit = memchr(base + searchFrom, Int32(UInt8(ascii: "G")), limit - searchFrom) else {
+                searchFrom = limit
+                continue
+            }
             let start = base.distance(to: UnsafeRawPointer(hit))
             searchFrom = start + 1
             guard start + headerSize <= bytes.count, bytes[start + 1] == UInt8(ascii: "C"),
@@ -55,13 +67,18 @@ enum GlobalHeapCheck {
         return nil
     }
 
-    /// The superblock's "size of lengths" (8 unless the file says otherwise).
+    /// The superblock's "size of lengths" (8 unless the file says otherwise); the superblock is at byte 0, or at
+    /// 512 after a user block (a sealed checkpoint's).
     private static func sizeOfLengths(_ bytes: UnsafeRawBufferPointer) -> Int {
         let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
-        guard bytes.count >= 16, zip(bytes.prefix(8), signature).allSatisfy({ $0 == $1 }) else { return 8 }
-        let offset = bytes[8] <= 1 ? 14 : 10   // superblock versions 0-1, then 2-3
-        let size = Int(bytes[offset])
-        return [2, 4, 8].contains(size) ? size : 8
+        for base in [0, CheckpointSeal.userBlockSize] {
+            guard bytes.count >= base + 16,
+                  zip(bytes[base..<(base + 8)], signature).allSatisfy({ $0 == $1 }) else { continue }
+            let offset = base + (bytes[base + 8] <= 1 ? 14 : 10)   // superblock versions 0-1, then 2-3
+            let size = Int(bytes[offset])
+            return [2, 4, 8].contains(size) ? size : 8
+        }
+        return 8
     }
 
     private static func readLength(_ bytes: UnsafeRawBufferPointer, at offset: Int, _ size: Int) -> UInt64 {

@@ -81,45 +81,98 @@ final class HDF5Object {
 
     /// Refuses a file whose global heap HDF5 1.10 would read forever or past its end (see `GlobalHeapCheck`), before
     /// HDF5 sees it.
-    private static func refuseDamagedGlobalHeap(_ file: String) throws {
+    private static func refuseDamagedGlobalHeap(_ file: String, skipping: [Range<Int>]) throws {
         let mapped: Data
         do {
             mapped = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped)
         } catch {
             throw HDF5Error(file: file, path: "/", message: "cannot read the file: \(error.localizedDescription)")
         }
-        if let (collection, object, problem) = mapped.withUnsafeBytes({ GlobalHeapCheck.damagedObject(in: $0) }) {
+        if let (collection, object, problem) = mapped.withUnsafeBytes({ GlobalHeapCheck.damagedObject(in: $0, skipping: skipping) }) {
             throw HDF5Error(file: file, path: "/", message: "the global heap collection at byte \(collection) is damaged: "
                 + "its object at byte \(object) \(problem); the file's attributes cannot be read: use another checkpoint of the run")
         }
     }
 
     /// Creates (truncates) a file for writing, with the earliest format bounds so h5py 2.x and
-    /// HDF5 1.10 tools read it.
+    /// HDF5 1.10 tools read it, and a 512-byte user block for the seal (`CheckpointSeal`).
     static func create(_ file: String) throws -> HDF5Object {
         silenceErrors()
         let fapl = fileAccess()
         defer { H5Pclose(fapl) }
-        let id = H5Fcreate(file, td_H5F_ACC_TRUNC(), td_H5P_DEFAULT(), fapl)
+        let fcpl = H5Pcreate(td_H5P_FILE_CREATE())
+        defer { H5Pclose(fcpl) }
+        guard td_set_userblock(fcpl, hsize_t(CheckpointSeal.userBlockSize)) >= 0 else {
+            throw HDF5Error(file: file, path: "/", message: "cannot set the user block size")
+        }
+        let id = H5Fcreate(file, td_H5F_ACC_TRUNC(), fcpl, fapl)
         guard id >= 0 else { throw HDF5Error(file: file, path: "/", message: "cannot create the file (check the folder exists and is writable)") }
         return HDF5Object(id: id, file: file, path: "/", close: H5Fclose)
     }
 
-    /// Opens a file read-only.
+    /// Opens a file read-only after checking it can be given to HDF5: the seal's fields (`CheckpointSeal`), the global
+    /// heap walk (`GlobalHeapCheck`, outside a sealed file's weights), then the seal's digest. A file without a seal
+    /// (written before seals, or by h5py) is read completely once in a child process first (`probeUnsealed`), so
+    /// that damage HDF5 1.10 mishandles ends the child, not this one.
     static func open(_ file: String) throws -> HDF5Object {
         silenceErrors()
         guard FileManager.default.fileExists(atPath: file) else {
             throw HDF5Error(file: file, path: "/", message: "no such file")
         }
-        guard H5Fis_hdf5(file) > 0 else {
-            throw HDF5Error(file: file, path: "/", message: "not an HDF5 file, or truncated before its superblock")
+        let seal = try CheckpointSeal.read(file)
+        try refuseDamagedGlobalHeap(file, skipping: seal?.chunks ?? [])  // a sealed file's weights hold no heap
+        if let seal {
+            try CheckpointSeal.verify(file, seal)
+        } else {
+            guard H5Fis_hdf5(file) > 0 else {
+                throw HDF5Error(file: file, path: "/", message: "not an HDF5 file, or truncated before its superblock")
+            }
+            try probeUnsealed(file)
         }
-        try refuseDamagedGlobalHeap(file)
+        return try openWritten(file)
+    }
+
+    /// Opens a file read-only with no checks before HDF5: only for a file this process has just written (sealing it)
+    /// or checked.
+    static func openWritten(_ file: String) throws -> HDF5Object {
+        silenceErrors()
         let fapl = fileAccess()
         defer { H5Pclose(fapl) }
         let id = H5Fopen(file, td_H5F_ACC_RDONLY(), fapl)
         guard id >= 0 else { throw HDF5Error(file: file, path: "/", message: "cannot open the HDF5 file (truncated or damaged)") }
         return HDF5Object(id: id, file: file, path: "/", close: H5Fclose)
+    }
+
+    /// Reads an unsealed file completely in a child process (`td_probe_file` in CHDF5's probe.h: every group,
+    /// attribute and dataset, as the reader would), limited to 5 s plus 1 s per 20 MB (a cold read from a slow disk)
+    /// and to 1 GB plus the file's size of memory; throws naming the object it was reading when it crashed, hung or
+    /// needed more.
+    static func probeUnsealed(_ file: String) throws {
+        var info = stat()
+        let size = stat(file, &info) == 0 ? UInt64(info.st_size) : 0
+        let seconds = 5 + UInt32(min(size / 20_000_000, 36_000))
+        let memory = size + (1 << 30)
+        var r = td_probe_file(file, seconds, memory)
+        let object = withUnsafeBytes(of: &r.object) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        let at = object.isEmpty ? "/" : object
+        let advice = "; the file's HDF5 structure is damaged: use another checkpoint of the run (`distill status` lists the newest valid one)"
+        guard r.started != 0 else {
+            throw HDF5Error(file: file, path: "/", message: "cannot start the process that reads an unsealed checkpoint first: "
+                + String(cString: strerror(r.errno_value)))
+        }
+        if r.exited != 0 {
+            switch r.code {
+            case 0: return
+            case 1: throw HDF5Error(file: file, path: at, message: "HDF5 made a memory error reading it (reported by the address sanitizer)" + advice)
+            case 4: throw HDF5Error(file: file, path: at, message: "reading it needs more than \(memory >> 20) MB of memory (1 GB plus the file's size), so its sizes are damaged" + advice)
+            default: throw HDF5Error(file: file, path: at, message: "the process that reads it first ended with status \(r.code)" + advice)
+            }
+        }
+        if r.signal == SIGALRM {
+            throw HDF5Error(file: file, path: at, message: "HDF5 did not finish reading it in \(seconds) s (a loop in damaged metadata)" + advice)
+        }
+        let name = r.signal == SIGSEGV ? "SIGSEGV" : r.signal == SIGBUS ? "SIGBUS" : r.signal == SIGABRT ? "SIGABRT" : "signal \(r.signal)"
+        throw HDF5Error(file: file, path: at, message: "HDF5 crashed (\(name)) reading it" + advice)
     }
 
     func error(_ name: String, _ message: String) -> HDF5Error {
