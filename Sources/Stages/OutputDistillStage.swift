@@ -15,6 +15,8 @@ class OutputDistillStage: TrainingStage {
     let distill: OutputDistillConfiguration
     let temperatureSchedule: TemperatureSchedule
     let batchesPerEpoch: Int
+    /// The teacher-logits cache read with `targets: topk` (nil: the teacher runs every step).
+    let topK: TopKTargetsSource?
 
     init(_ c: OutputDistillConfiguration, context: RunContext, index: Int,
          extraTrained: [(role: String, store: ParameterStore)] = []) throws {
@@ -22,6 +24,7 @@ class OutputDistillStage: TrainingStage {
         temperatureSchedule = c.temperature.schedule(searched: context.searchedTemperature)
         let examples = try c.resolvedData(in: context.curriculum, index: index).examples(context, index: index)
         batchesPerEpoch = max(1, examples.count / max(1, c.training.batchSize))
+        topK = c.targets == .topk ? try TopKTargetsSource(c, context: context, index: index, examples: examples) : nil
         try super.init(settings: c.training, index: index, context: context, model: context.student, modelRole: "student",
                        extraTrained: extraTrained, examples: examples, validationExamples: context.data.validationTokens)
     }
@@ -44,8 +47,14 @@ class OutputDistillStage: TrainingStage {
                                                    "alpha": (Double(a), .target), "temperature": (Double(t), .target)])
     }
 
+    override func prepare(rows: [Int]) throws { try topK?.load(rows: rows) }
+
     // The teacher runs without gradients, reading its weights only, so both shares use it at once.
     override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+        if let topK {
+            let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
+            return outputLoss(student: student, targets: topK.targets(share: share, of: batch), batch: batch)
+        }
         let teacher = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
         let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
         return outputLoss(student: student, teacher: teacher, batch: batch)
