@@ -4,6 +4,7 @@ import Model
 import Stages
 import Tensor
 import TestSupport
+import Tokenizers
 import Testing
 
 // Issue 23, "top-k teacher targets, computed once": the teacher-logits stage's cache (values against a float64
@@ -14,10 +15,12 @@ import Testing
 
 @Suite("top-k teacher targets cache", .serialized)
 struct TopKTargetsTests {
-    /// teacher-logits over the reference rows (8 rows, 2 per step, chunks of 32 targets so a step ends mid-chunk),
+    /// teacher-logits over the reference rows (2 per step, chunks of 32 targets so a step ends mid-chunk),
     /// then output-distill and feature-align reading the cache.
     static func curriculum(k: Int = 8, temperature: String = "2.0", extra: String = "") -> String {
-        CurriculumTests.tiny + """
+        // 12 rows up to 128 tokens (the tiny teacher's positions), so the stage takes several steps
+        CurriculumTests.tiny.replacingOccurrences(of: "train_size: 8, validation_size: 4, max_length: 96}",
+                                                  with: "train_size: 12, validation_size: 4, max_length: 128}") + """
 
         run: {checkpoint_every: 1, keep_checkpoints: 2}
         stages:
@@ -223,8 +226,12 @@ struct TopKTargetsTests {
             let final = "/stage-2-feature-align.h5"
             let want = try roleHashes(distill, dir + "/clean" + final)
             let cache = try Self.contents(dir + "/clean/teacher-logits-0.h5")
-            // teacher-logits is global steps 1-4 (8 rows, 2 per step), output-distill 5-7, feature-align 8-9
-            for fault in ["kill-after-step:2", "kill-after-step:3", "kill-after-stage:0", "kill-in-save-at-step:3", "kill-after-step:6", "delete:2"] {
+            // teacher-logits is global steps 1-n (2 rows per step), output-distill n+1 to n+3, feature-align n+4, n+5
+            let rows = try RunData(curriculum: try Curriculum(text: Self.curriculum()), codec: .math).referenceTokens.count
+            let n = (rows + 1) / 2
+            #expect(n >= 4 && cache.header.rows == rows && cache.header.targets > 3 * 32, "\(rows) rows, \(cache.header.targets) targets")
+            for fault in ["kill-after-step:2", "kill-after-step:\(n - 1)", "kill-after-stage:0", "kill-in-save-at-step:3",
+                          "kill-after-step:\(n + 2)", "delete:2"] {
                 let d = dir + "/" + fault.replacingOccurrences(of: ":", with: "-")
                 var env = childEnvironment()
                 env["TRACEDISTILL_FAULT"] = fault.hasPrefix("delete") ? "kill-after-step:2" : fault
