@@ -246,7 +246,9 @@ public final class TopKTargetsReader {
     }
 
     /// The targets of `rows`, concatenated in that order: (n, k) log-probs and ids, (n) leftovers, and each row's count.
+    /// Callable from any thread (HDF5 is built thread-safe; one call at a time is enough for a training step).
     public func read(rows: [Int]) throws -> (logProbs: [Float], ids: [Int32], leftover: [Float], counts: [Int]) {
+        HDF5Object.silenceErrors()  // per thread
         let k = header.k
         let counts = rows.map { header.rowOffsets[$0 + 1] - header.rowOffsets[$0] }
         let n = counts.reduce(0, +)

@@ -1,4 +1,5 @@
 import Checkpoint
+import Foundation
 import Model
 import Tensor
 
@@ -34,12 +35,24 @@ extension OutputDistillConfiguration {
 }
 
 /// The top-k targets a distillation stage reads: the checked cache, and the targets of the batch in hand (read
-/// before the step's two halves run, so the file is only ever touched from one thread).
+/// before the step's two halves run). While a step runs, the next batch's rows (known from the data cursor) are
+/// read on a background thread, so the step does not wait for the file (HDF5 here is built thread-safe).
 final class TopKTargetsSource {
+    typealias Loaded = (logProbs: [Float], ids: [Int32], leftover: [Float], counts: [Int])
     let reader: TopKTargetsReader
     let examples: [TokenizedTrace]
     private var rows: [Int] = []
-    private var loaded: (logProbs: [Float], ids: [Int32], leftover: [Float], counts: [Int])?
+    private var loaded: Loaded?
+    /// The read under way for the batch expected next.
+    private var prefetch: (rows: [Int], read: PendingRead)?
+    /// Seconds the last `load` waited for the file (0 when the prefetched read had finished).
+    private(set) var lastWait: Double = 0
+
+    /// A read running on another thread: its result once `done` is signalled.
+    final class PendingRead: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        var result: Result<Loaded, Error>?
+    }
 
     /// Opens the cache of the `teacher-logits` stage `config` reads and refuses it unless it was made from this
     /// run's teacher and `examples` at that stage's k and T.
@@ -56,16 +69,33 @@ final class TopKTargetsSource {
             throw TopKTargetsError.unusable(file: path, reason: "\(e.message); it is written by the teacher-logits stage (stages[\(source)]): "
                 + "run it again (delete the file and the run's checkpoints from that stage on, or start the run anew)")
         }
-        let expected = TopKTargetsPlan.header(examples: examples, teacher: context.teacher, k: cache.effectiveK(vocabulary: context.teacher.config.vocabSize), temperature: cache.temperature,
-                                                 chunkTargets: cache.chunkTargets)
+        let expected = TopKTargetsPlan.header(examples: examples, teacher: context.teacher, k: cache.effectiveK(vocabulary: context.teacher.config.vocabSize),
+                                              temperature: cache.temperature, chunkTargets: cache.chunkTargets)
         try reader.check(against: expected)
         self.examples = examples
     }
 
-    /// Reads the targets of the batch of these example rows.
-    func load(rows: [Int]) throws {
+    /// Makes the targets of the batch of these example rows current (from the read started for them, or read now),
+    /// then starts reading `next`, the rows the following step will draw.
+    func load(rows: [Int], next: [Int]?) throws {
+        let started = DispatchTime.now().uptimeNanoseconds
         self.rows = rows
-        loaded = try reader.read(rows: rows)
+        if let p = prefetch, p.rows == rows {
+            p.read.done.wait()
+            loaded = try p.read.result!.get()
+        } else {
+            if let p = prefetch { p.read.done.wait() }  // never leave a read running on a batch not taken
+            loaded = try reader.read(rows: rows)
+        }
+        prefetch = nil
+        lastWait = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        guard let next else { return }
+        let pending = PendingRead(), reader = self.reader
+        DispatchQueue.global(qos: .userInitiated).async {
+            pending.result = Result { try reader.read(rows: next) }
+            pending.done.signal()
+        }
+        prefetch = (next, pending)
     }
 
     /// The targets of share `share` (0 or 1, as `TraceBatch.halves`) of the loaded batch, positioned on `batch`,

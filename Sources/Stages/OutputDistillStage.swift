@@ -47,7 +47,12 @@ class OutputDistillStage: TrainingStage {
                                                    "alpha": (Double(a), .target), "temperature": (Double(t), .target)])
     }
 
-    override func prepare(rows: [Int]) throws { try topK?.load(rows: rows) }
+    override func prepare(rows: [Int]) throws {
+        guard let topK else { return }
+        // the cursor already stands after `rows`: a copy draws the next step's rows, which are read meanwhile
+        var peek = cursor
+        try topK.load(rows: rows, next: step + 1 < settings.steps ? peek.next(settings.batchSize) : nil)
+    }
 
     // The teacher runs without gradients, reading its weights only, so both shares use it at once.
     override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
