@@ -86,7 +86,6 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
     var rest = [Float](repeating: 0, count: count)         // (M) the student's log q_rest, saved
     var scaled = [Float](repeating: 0, count: v)
     var total: Double = 0
-    var mask = [Bool](repeating: false, count: v)
     var complement = [Float](repeating: 0, count: v)
     scaled.withUnsafeMutableBufferPointer { scaledBuffer in
         let sp = scaledBuffer.baseAddress!
@@ -96,23 +95,21 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
             let a = ls.ptr + m * v
             mapVec(v, student.ptr + r * v, sp) { $0 * invT }
             logSoftmaxRows(sp, a, rows: 1, cols: v)
-            // the rest bucket: log-sum-exp of the student's log-probs outside the k ids
-            for j in 0..<k {
-                let id = Int(targets.ids[m * k + j])
-                precondition(id >= 0 && id < v, "topKDistillationLoss: target \(m) names id \(id) outside the vocabulary \(v)")
-                mask[id] = true
-            }
-            var top = -Float.infinity
-            for i in 0..<v where !mask[i] { top = max(top, a[i]) }
+            // the rest bucket: log-sum-exp of the student's log-probs outside the k ids (a copy with those set to -inf)
             var restLog = -Float.infinity
-            if top > -Float.infinity {
-                complement.withUnsafeMutableBufferPointer { c in
-                    for i in 0..<v { c[i] = mask[i] ? -Float.infinity : a[i] - top }
-                    let s = sumVec2(v, c.baseAddress!, c.baseAddress!) { x, _ in vexp(x) }
-                    restLog = top + Foundation.log(s)
+            complement.withUnsafeMutableBufferPointer { c in
+                let cp = c.baseAddress!
+                cp.update(from: a, count: v)
+                for j in 0..<k {
+                    let id = Int(targets.ids[m * k + j])
+                    precondition(id >= 0 && id < v, "topKDistillationLoss: target \(m) names id \(id) outside the vocabulary \(v)")
+                    cp[id] = -Float.infinity
+                }
+                let top = vmax(cp, v)
+                if top > -Float.infinity {
+                    restLog = top + Foundation.log(sumVec2(v, cp, cp) { x, _ in vexp(x - Vec(repeating: top)) })
                 }
             }
-            for j in 0..<k { mask[Int(targets.ids[m * k + j])] = false }
             rest[m] = restLog
             // buckets: student la, teacher lb
             let lb = targets.bucketLogProbs(m, at: temperature)
@@ -150,7 +147,6 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
         // dL/dz_i = (T^2 / T) / M * [ h_b(i) * q_i / q_b(i) - q_i * sum_b h_b ]; for a kept id q_i / q_b(i) = 1
         let gs = student.gradPointer(), scaleFactor = g.ptr[0] * t2 * invT / Float(count)
         var shifted = [Float](repeating: 0, count: v)
-        var kept = [Bool](repeating: false, count: v)
         for m in 0..<count {
             let a = ls.ptr + m * v, gr = gs + positions[m] * v, hm = m * (k + 1)
             var sum: Float = 0
@@ -158,14 +154,14 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
             let c2 = scaleFactor * sum
             accumulateVec2(v, a, a, into: gr) { la, _ in -Vec(repeating: c2) * vexp(la) }
             if rest[m] > -Float.infinity && h[hm + k] != 0 {
-                // the rest bucket's ids: q_i / q_rest = exp(ls_i - log q_rest); the kept ids masked to exp(-inf) = 0
-                for j in 0..<k { kept[Int(ids[m * k + j])] = true }
+                // the rest bucket's ids: q_i / q_rest = exp(ls_i - log q_rest); the kept ids set to -inf give 0
                 let c1 = scaleFactor * h[hm + k], restLog = rest[m]
                 shifted.withUnsafeMutableBufferPointer { c in
-                    for i in 0..<v { c[i] = kept[i] ? -Float.infinity : a[i] - restLog }
-                    accumulateVec2(v, c.baseAddress!, c.baseAddress!, into: gr) { x, _ in Vec(repeating: c1) * vexp(x) }
+                    let cp = c.baseAddress!
+                    cp.update(from: a, count: v)
+                    for j in 0..<k { cp[Int(ids[m * k + j])] = -Float.infinity }
+                    accumulateVec2(v, cp, cp, into: gr) { x, _ in Vec(repeating: c1) * vexp(x - Vec(repeating: restLog)) }
                 }
-                for j in 0..<k { kept[Int(ids[m * k + j])] = false }
             }
             for j in 0..<k { gr[Int(ids[m * k + j])] += scaleFactor * h[hm + j] }
         }

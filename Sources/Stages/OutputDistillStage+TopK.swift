@@ -26,6 +26,11 @@ extension OutputDistillConfiguration {
             throw curriculum.stageError(index, "targets", "targets: topk reads the cache of a teacher-logits stage earlier in the curriculum; "
                 + "add `- kind: teacher-logits` before this stage, or use targets: full")
         }
+        if curriculum.models.teacherCheckpoint == nil,
+           let sft = curriculum.stages[(source + 1)..<index].first(where: { $0.kind == TeacherSFTStage.kindName }) {
+            throw curriculum.stageError(index, "targets", "teacher-sft (stages[\(sft.index)]) trains the teacher after the teacher-logits stage "
+                + "(stages[\(source)]) cached it, so the cache would be refused; move the teacher-logits stage after teacher-sft")
+        }
         let cached = cache.resolvedData(in: curriculum, index: source), mine = resolvedData(in: curriculum, index: index)
         guard cached == mine else {
             throw curriculum.stageError(index, "targets", "the teacher-logits stage (stages[\(source)]) caches the data: \(cached.rawValue) rows, "

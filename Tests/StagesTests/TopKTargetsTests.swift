@@ -185,7 +185,7 @@ struct TopKTargetsTests {
         }
     }
 
-    @Test("curriculum checks: targets: topk needs a teacher-logits stage before it, over the same data; k within the vocabulary")
+    @Test("curriculum checks: targets: topk needs a teacher-logits stage before it, over the same data, with no teacher-sft between; k within the vocabulary")
     func curriculumChecks() throws {
         let noCache = curriculumError(CurriculumTests.tiny + "\nstages:\n  - kind: output-distill\n    data: reference\n    targets: topk\n")
         #expect(noCache?.keyPath == "stages[0].targets" && noCache?.line == 9 && noCache?.message.contains("teacher-logits") == true,
@@ -204,6 +204,18 @@ struct TopKTargetsTests {
                 && otherData?.message.contains("data: both") == true, "\(String(describing: otherData))")
         let bigK = curriculumError(CurriculumTests.tiny + "\nstages:\n  - kind: teacher-logits\n    k: 100000\n    data: reference\n")
         #expect(bigK?.keyPath == "stages[0].k" && bigK?.line == 8 && bigK?.message.contains("vocabulary") == true, "\(String(describing: bigK))")
+        let sftAfter = curriculumError(CurriculumTests.tiny + """
+
+        stages:
+          - kind: teacher-logits
+            data: reference
+          - kind: teacher-sft
+          - kind: output-distill
+            data: reference
+            targets: topk
+        """)
+        #expect(sftAfter?.keyPath == "stages[2].targets" && sftAfter?.message.contains("teacher-sft (stages[1])") == true,
+                "\(String(describing: sftAfter))")
         let badTargets = curriculumError(CurriculumTests.tiny + "\nstages:\n  - kind: output-distill\n    targets: sparse\n")
         #expect(badTargets?.keyPath == "stages[0].targets", "\(String(describing: badTargets))")
         // the default stays full, and the resolved configuration reads back
