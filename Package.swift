@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Model", "ModelIO", "Tensor", "Data", "PPO", "FileErrors",
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Model", "ModelIO", "Tensor", "Data", "PPO", "FileErrors", "Eval",
                                                        "TestSupport"],
                     swiftSettings: plain),
         .testTarget(name: "PPOTests", dependencies: ["PPO", "Model", "Tensor", "Reward", "Data", "TestSupport"],

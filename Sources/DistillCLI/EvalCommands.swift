@@ -238,12 +238,17 @@ struct ReportCommand: ParsableCommand {
             let source = CheckpointModelSource()
             let plan = try RunReportPlan(runDirectory: runDirectory, source: source)
             let suite = options.suite == "run" ? try runSuite() : try options.loadSuite()
-            let report = try RunReport(runDirectory: runDirectory, plan: plan, suite: suite, evaluator: evaluator, source: source,
+            var report = try RunReport(runDirectory: runDirectory, plan: plan, suite: suite, evaluator: evaluator, source: source,
                                        progress: options.progressPrinter())
+            report.pruning = try report.rows.filter { $0.plan.stageKind == "prune" && $0.plan.role == "student" }.compactMap { row in
+                let history = try CheckpointReader(path: row.plan.file).metrics()[row.plan.stageIndex] ?? [:]
+                return PruningRounds(stageIndex: row.plan.stageIndex, history: history, finalParameters: row.report.parameterCount)
+            }
             let folder = options.out ?? runDirectory
             try report.write(to: folder)
             print("\(suite.name): \(suite.problems.count) problems (\(suite.source))")
             print(report.table.text)
+            for rounds in report.pruning { print("\npruning rounds (stage \(rounds.stageIndex)):\n" + rounds.table.text) }
             for note in report.notes { print("note: \(note)") }
             print("wrote \(ReportFiles.names.joined(separator: ", ")) to \(folder)")
         }

@@ -26,6 +26,8 @@ public struct RunReport: Sendable {
     public var notes: [String]
     /// When the report was made (ISO 8601, UTC).
     public var createdUTC: String
+    /// Each `prune` stage's rounds, shown under the table (the caller reads them from the stage files' metric history).
+    public var pruning: [PruningRounds] = []
 
     /// Evaluates every row of `plan` on `suite`, loading one model at a time from `source`.
     /// - Throws: the source's loading errors; `EvalError` from the evaluator.
@@ -90,6 +92,7 @@ public struct RunReport: Sendable {
                         "step_validity_vs_teacher": json(ratio(m.greedy.stepValidity, teacher?.stepValidity)),
                         "kl_to_teacher": json(r.klToTeacher), "model": m.jsonObject]
             },
+            "pruning": pruning.map(\.jsonObject),
         ]
     }
 
@@ -103,6 +106,7 @@ public struct RunReport: Sendable {
     public var markdown: String {
         var out = ["# Run report: \(runDirectory)", "", table.text, ""]
         if !notes.isEmpty { out += notes.map { "- note: \($0)" } + [""] }
+        out += pruning.flatMap(\.markdownLines)
         out += suite.markdownLines + config.markdownLines(models: rows.map(\.report)) + ["- created: \(createdUTC)", ""]
         out += ModelReport.domainSection(rows.map(\.report)) + ModelReport.notAttemptedSection(rows.map(\.report)) + ModelReport.definitions
         return out.joined(separator: "\n") + "\n"

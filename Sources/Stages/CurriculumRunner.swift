@@ -250,6 +250,16 @@ public final class CurriculumRunner {
             throw CheckpointError.corrupt(file: path, object: "/run/rng_state", reason: "\(run.rngState.count) bytes is not a generator state")
         }
         try reader.load(role: "teacher", into: context.teacher.parameters)
+        // a stage may have changed the student's shape (prune): the checkpoint's architecture is the one to load
+        let savedStudent = try reader.transformerConfig(role: "student")
+        if savedStudent != context.student.config {
+            let student: Transformer
+            do { student = try Transformer(config: savedStudent) } catch {
+                throw CheckpointError.corrupt(file: path, object: "/models/student@config", reason: "\(error)")
+            }
+            student.dropoutProbability = context.student.dropoutProbability
+            context.replaceStudent(student)
+        }
         try reader.load(role: "student", into: context.student.parameters)
 
         let record = records[stageIndex]

@@ -113,8 +113,8 @@ public struct OutputDistillConfiguration: StageConfiguration {
     /// `teacher-logits` stage (`DistillationTargets`).
     public var targets = DistillationTargets.full
 
-    public init(_ node: ConfigNode, defaultSteps: Int = 300) throws {
-        training = try TrainingSettings(node, defaults: TrainingSettings(steps: defaultSteps))
+    public init(_ node: ConfigNode, defaultSteps: Int = 300, trainingDefaults: TrainingSettings? = nil) throws {
+        training = try TrainingSettings(node, defaults: trainingDefaults ?? TrainingSettings(steps: defaultSteps))
         let alpha = try node.child("alpha")
         if alpha.isScalar {
             alphaStart = try node.float("alpha", alphaStart, range: 0...1)

@@ -88,6 +88,12 @@ final class FeatureAlignStage: OutputDistillStage {
 
     init(_ c: FeatureAlignConfiguration, context: RunContext, index: Int) throws {
         features = c
+        // the curriculum checked the student's head count as it was written; a prune stage before may have changed it
+        let hs = context.student.config.numAttentionHeads, ht = context.teacher.config.numAttentionHeads
+        if c.attentionWeight > 0 && ht % hs != 0 && hs % ht != 0 {
+            throw StageError.cannotRun(stage: index, reason: "attention maps need head counts that divide one another (the student has \(hs) "
+                                       + "after pruning, the teacher \(ht)); set attention_weight: 0 here or prune to a count that divides \(ht)")
+        }
         let map = c.pairs(studentLayers: context.student.config.numHiddenLayers, teacherLayers: context.teacher.config.numHiddenLayers,
                           sourceLayers: context.studentSourceLayers)
         var rng = RandomGenerator(seed: context.curriculum.seed &+ 0x9203 &+ UInt64(index))

@@ -33,7 +33,9 @@ public final class RunContext {
     /// The run's generator: dropout, sampling and search draws come from it, in order.
     public var rng: RandomGenerator
     public let teacher: Transformer
-    public let student: Transformer
+    /// The student as it stands. A stage that changes its shape (`prune`) replaces it with `replaceStudent`; stages
+    /// built later read the new one, and checkpoints store its current architecture, which resume rebuilds.
+    public private(set) var student: Transformer
     /// The teacher layer each student layer was copied from, when the student was cut from the teacher.
     public let studentSourceLayers: [Int]?
     /// Weights saved in checkpoints besides teacher and student (projection, value head, best copy, ...).
@@ -122,6 +124,14 @@ public final class RunContext {
             studentSourceLayers = nil
         }
         student.dropoutProbability = curriculum.models.studentDropout
+    }
+
+    /// Puts `model` in the student's place (a physically smaller student made by pruning, or one rebuilt in the
+    /// architecture a checkpoint stored). What held the old student's parameter store goes with it: the optimizers
+    /// are cleared (the stage that replaces the student sets its own), and a stage built later sees only `model`.
+    public func replaceStudent(_ model: Transformer) {
+        student = model
+        optimizers = []
     }
 
     /// Adds weights to save under `role` (replacing a store of that role).

@@ -246,11 +246,15 @@ public enum StageError: Error, CustomStringConvertible, Equatable {
     case noData(stage: Int, reason: String)
     /// The loss stopped being a number.
     case diverged(stage: Int, step: Int, reason: String)
+    /// The stage cannot run on the models as they stand when it starts (a shape an earlier stage changed, a
+    /// setting the model cannot meet); the reason says what to change.
+    case cannotRun(stage: Int, reason: String)
 
     public var description: String {
         switch self {
         case .noData(let stage, let reason): return "stage \(stage): \(reason)"
         case .diverged(let stage, let step, let reason): return "stage \(stage) diverged at step \(step): \(reason)"
+        case .cannotRun(let stage, let reason): return "stage \(stage): \(reason)"
         }
     }
 }

@@ -78,6 +78,28 @@ struct CheckpointCommandTests {
         }
     }
 
+    @Test("inspect --json writes a controller's NaN or infinity as null, where it used to fail on JSON's missing NaN")
+    func inspectNonFiniteControllers() throws {
+        guard let distill = requireDistill() else { return }
+        try withTemporaryFolder("cli-inspect-nan") { dir in
+            let path = dir + "/nan.h5"
+            let stage = StageRecord(kind: "ppo-trace", state: "running", step: 3,
+                                    controllers: ["temperature": ["value": 0.7, "entropy": .nan, "bound": -.infinity]])
+            try CheckpointWriter.save(CheckpointContents(stages: [stage], tokenizer: .math), to: path)
+            let r = try runDistill(distill, ["inspect", path, "--json"])
+            #expect(r.succeeded, "inspect --json on NaN controller values: \(r)")
+            let line = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let stages = try #require(json["stages"] as? [[String: Any]])
+            let controller = try #require((stages.first?["controllers"] as? [String: Any])?["temperature"] as? [String: Any])
+            #expect(controller["value"] as? Double == 0.7)
+            #expect(controller["entropy"] is NSNull && controller["bound"] is NSNull, "\(controller)")
+            // The text form still prints the numbers as Swift spells them.
+            let text = try runDistill(distill, ["inspect", path])
+            #expect(text.succeeded && text.stdout.contains("entropy=nan"), "\(text)")
+        }
+    }
+
     @Test("inspect on a file that is not a checkpoint exits non-zero naming the file, without a crash")
     func inspectRejectsNonCheckpoints() throws {
         guard let distill = requireDistill() else { return }

@@ -95,6 +95,32 @@ struct HuggingFaceExportTests {
         #expect(try TransformersPython.score(folder: folder, text: alphabet).ids == (try Tokenizer.math.encode(alphabet)))
     }
 
+    @Test("a pruned student (issue 24: one KV group of two, head width 8 kept as head_dim, MLP 48 -> 40) goes out with its new shapes; transformers scores it alike")
+    func prunedModel() throws {
+        guard let distill = requireDistill() else { return }
+        let dir = scratch("pruned"), full = dir + "/full.h5", checkpoint = dir + "/pruned.h5", folder = dir + "/hf"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let original = try characterCheckpoint(full)
+        let model = try original.pruned(PruningPlan(kvGroups: [[1], [0]], channels: [Array(0..<40), Array(8..<48)]))
+        try CheckpointWriter.save(CheckpointContents(models: [ModelSnapshot(role: "student", configJSON: model.config.jsonString(), store: model.parameters)],
+                                                     tokenizer: .math), to: checkpoint)
+        #expect(try runDistill(distill, ["export", checkpoint, "--format", "hf", "--out", folder]).succeeded)
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/config.json"))) as? [String: Any])
+        // 32 / 2 heads would be 16 wide: the kept width 8 must be written out
+        #expect(config["num_attention_heads"] as? Int == 2 && config["num_key_value_heads"] as? Int == 1 && config["head_dim"] as? Int == 8
+                && config["intermediate_size"] as? Int == 40, "\(config)")
+        let back = try ModelImporter.load(folder)
+        for name in model.parameters.names {
+            #expect(back.model.parameters[name].toArray().map(\.bitPattern) == model.parameters[name].toArray().map(\.bitPattern), "\(name)")
+        }
+
+        guard TransformersPython.available else { return }
+        let text = "Compute 12 + 7.\n2 + 7 = 9\nanswer: 19"
+        let theirs = try TransformersPython.score(folder: folder, text: text)
+        allClose(logprobs(model, theirs.ids).map { Float($0) }, theirs.logprobs, rtol: 0, atol: 1e-4, "transformers vs distill (pruned)")
+    }
+
     @Test("an imported BPE chat model goes out with its tokenizer.json and chat template; transformers scores it alike")
     func bpeChatModel() throws {
         guard let distill = requireDistill() else { return }

@@ -98,4 +98,74 @@ struct PruningTests {
             #expect(throws: ConfigurationError.self, "\(plan)") { try model.pruned(plan) }
         }
     }
+
+    @Test("unit sizes by hand: a KV group holds 400 parameters per layer here, a channel 48; the counts drop by exactly that")
+    func unitSizes() throws {
+        // q: 2 heads x 4 rows x 16 + 8 bias; k, v: 4 x 16 + 4 each; o: 16 x 8 columns; a channel: gate, up rows and down column
+        let (group, channel) = Transformer.pruningUnitSizes(config)
+        #expect(group == (8 * 16 + 8) + 2 * (4 * 16 + 4) + 16 * 8 && group == 400)
+        #expect(channel == 3 * 16)
+        let full = try Transformer(config: config).parameterCount
+        #expect(Transformer.parameterCount(config, groups: 2, channels: 12) == full)
+        #expect(Transformer.parameterCount(config, groups: 1, channels: 12) == full - 2 * 400)
+        #expect(Transformer.parameterCount(config, groups: 2, channels: 9) == full - 2 * 3 * 48)
+    }
+
+    @Test("a round's choice by hand: the cheaper kind per weight goes first, within the budget and above the floor")
+    func roundChoice() throws {
+        // across the 2 layers a group costs 800 parameters, a channel 96; per weight a group's score is divided by
+        // (2 * 2 + 2) * 4 * 16 = 384 weights, a channel's by 48
+        let cheapGroups = PruningScores(kvGroups: [[1, 5], [1, 5]], channels: Array(repeating: Array(repeating: 10, count: 12), count: 2))
+        // the group (1 / 384) goes first: 800; then 2 channels (192) fit in 1000, a third would not
+        #expect(Transformer.pruningRound(config, scores: cheapGroups, budget: 1000, floor: 0) == (1, 10))
+        let cheapChannels = PruningScores(kvGroups: [[1, 5], [1, 5]], channels: Array(repeating: Array(repeating: 0.01, count: 12), count: 2))
+        // 10 channels (960) first; then neither a group (1760) nor an 11th channel (1056) fits
+        #expect(Transformer.pruningRound(config, scores: cheapChannels, budget: 1000, floor: 0) == (2, 2))
+        // the floor binds before the budget: 500 parameters above it leave room for 5 channels (480), no group
+        let full = try Transformer(config: config).parameterCount
+        #expect(Transformer.pruningRound(config, scores: cheapGroups, budget: 10_000, floor: full - 500) == (2, 7))
+        // every layer keeps one group and one channel, however large the budget
+        #expect(Transformer.pruningRound(config, scores: cheapGroups, budget: 1_000_000, floor: 0) == (1, 1))
+        // less than one channel's worth: nothing
+        #expect(Transformer.pruningRound(config, scores: cheapGroups, budget: 95, floor: 0) == (2, 12))
+    }
+
+    @Test("activation score by hand: with no attention output, a channel's score is mean |silu(gate x) * up x| over the tokens times its down column's L1")
+    func activationScores() throws {
+        var one = config
+        one.numHiddenLayers = 1
+        one.qkvBias = false
+        var rng = RandomGenerator(seed: 3)
+        let model = try Transformer(config: one, rng: &rng)
+        model.parameters.initialize(rng: &rng) { view, rng in
+            if view.name.hasSuffix("norm.weight") { return [Float](repeating: 1, count: view.count) }
+            if view.name.hasSuffix("v_proj.weight") { return [Float](repeating: 0, count: view.count) }  // attention adds nothing
+            return (0..<view.count).map { _ in 0.5 * rng.nextNormal() }
+        }
+        let sequences: [[Int32]] = [[1, 4, 7], [2, 2, 9, 5]]
+        let scores = model.activationPruningScores(calibration: sequences)
+        // by hand: the MLP reads rmsnorm(embedding) (the attention output is 0 with v = 0)
+        let p = model.parameters, h = 16, m = 12
+        let embed = p["model.embed_tokens.weight"], gate = p["model.layers.0.mlp.gate_proj.weight"]
+        let up = p["model.layers.0.mlp.up_proj.weight"], down = p["model.layers.0.mlp.down_proj.weight"]
+        var mean = [Double](repeating: 0, count: m)
+        let tokens = sequences.flatMap { $0 }
+        for t in tokens {
+            let e = (0..<h).map { Double(embed.ptr[Int(t) * h + $0]) }
+            let rms = (e.map { $0 * $0 }.reduce(0, +) / Double(h) + Double(one.rmsNormEps)).squareRoot()
+            let x = e.map { $0 / rms }
+            for c in 0..<m {
+                let g = (0..<h).reduce(0.0) { $0 + Double(gate.ptr[c * h + $1]) * x[$1] }
+                let u = (0..<h).reduce(0.0) { $0 + Double(up.ptr[c * h + $1]) * x[$1] }
+                mean[c] += abs(g / (1 + exp(-g)) * u) / Double(tokens.count)
+            }
+        }
+        for c in 0..<m {
+            let norm = (0..<h).reduce(0.0) { $0 + Double(abs(down.ptr[$1 * m + c])) }
+            let want = mean[c] * norm, got = scores.channels[0][c]
+            #expect(abs(got - want) <= 1e-4 * max(abs(want), 1e-6), "channel \(c): \(got) vs \(want) by hand")
+        }
+        // the KV groups' o_proj inputs are all zero
+        #expect(scores.kvGroups[0] == [0, 0])
+    }
 }
