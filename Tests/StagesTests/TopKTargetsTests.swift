@@ -226,6 +226,36 @@ struct TopKTargetsTests {
         #expect(again.resolvedDescription == topk.resolvedDescription)
     }
 
+    @Test("prune's fine-tuning distills from the unpruned student, not the cached teacher: targets: topk there stops the stage, saying why")
+    func pruneRefusesTopK() throws {
+        let text = CurriculumTests.tiny.replacingOccurrences(of: "student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}",
+                                                             with: "student: {layers: 2, hidden_size: 32, heads: 4, kv_heads: 2, intermediate_size: 48}") + """
+
+        stages:
+          - kind: teacher-logits
+            data: reference
+          - kind: prune
+            target: 0.8
+            fraction_per_round: 0.1
+            steps_per_round: 2
+            batch_size: 2
+            validation_problems: 2
+            max_new_tokens: 8
+            data: reference
+            targets: topk
+        """
+        let c = try Curriculum(text: text)
+        try withRunFolder("topk-prune") { dir in
+            let runner = try CurriculumRunner(curriculum: c, runDirectory: dir)
+            do {
+                _ = try runner.run()
+                Issue.record("prune with targets: topk ran")
+            } catch {
+                #expect("\(error)".contains("targets: topk reads the run teacher's cache") && "\(error)".contains("stages[1].targets"), "\(error)")
+            }
+        }
+    }
+
     @Test("SIGKILL mid teacher-logits (cache tail in memory), at its end, inside a checkpoint write, mid output-distill, and with the cache file deleted: resumed runs end bit-identical, cache included")
     func killAndResume() throws {
         guard let distill = requireDistill() else { return }
