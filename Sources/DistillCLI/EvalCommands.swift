@@ -204,9 +204,9 @@ struct ReportCommand: ParsableCommand {
         abstract: "Evaluate every stage of a finished run and write one table: teacher, student after each stage, CE-only baseline.",
         discussion: """
             Reads the stage checkpoints the runner keeps in RUN_DIR (stage-<index>-<kind>.h5): the teacher from the \
-            teacher-sft stage, the student after each student stage (output-distill, feature-align, ppo-trace), and \
-            the baseline from the baseline-ce stage. Columns: params, accuracy, step validity, pass@k, tokens/s. \
-            Writes report.json, report.md and completions.jsonl in RUN_DIR (or --out).
+            teacher-sft stage, the student after every other stage that holds one (output-distill, feature-align, \
+            on-policy-distill, ppo-trace, prune, ...), and the baseline from the baseline-ce stage. Columns: params, \
+            accuracy, step validity, pass@k, tokens/s; a prune stage's rounds follow in a table of their own. Writes report.json, report.md and completions.jsonl in RUN_DIR (or --out).
             """)
 
     @Argument(help: "The run folder (holding stage-<index>-<kind>.h5 checkpoints).")

@@ -163,7 +163,13 @@ extension PPOTrainer {
     }
 
     /// Reward, components, verified-step rate, answer accuracy and length over a judged rollout.
-    func summarize(_ r: Rollout) -> PPOIterationMetrics {
+    func summarize(_ r: Rollout) -> PPOIterationMetrics { Rollout.summarize(r, verifier: verifier) }
+}
+
+extension Rollout {
+    /// Reward, components, verified-step rate, answer accuracy and length over a judged rollout (PPO's and
+    /// on-policy distillation's metrics and validation).
+    static func summarize(_ r: Rollout, verifier: StepVerifier) -> PPOIterationMetrics {
         var m = PPOIterationMetrics()
         let n = Double(max(r.results.count, 1))
         m.sequences = r.results.count
@@ -184,3 +190,4 @@ extension PPOTrainer {
         return m
     }
 }
+

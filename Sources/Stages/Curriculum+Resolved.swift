@@ -251,14 +251,39 @@ extension TemperatureSearchConfiguration {
     }
 }
 
+extension RewardConfig {
+    /// The flow form `reward:` reads back (every key, weights sorted by name).
+    var resolvedFlow: String {
+        let w = weights.keys.sorted().map { "\($0): " + YAMLText.number(weights[$0]!) }.joined(separator: ", ")
+        return "{weights: {\(w)}, first_invalid_penalty: " + YAMLText.number(firstInvalidPenalty)
+            + ", no_claim_score: " + YAMLText.number(noClaimScore) + ", answer_format_weight: " + YAMLText.number(answerFormatWeight)
+            + ", max_step_characters: \(maxStepCharacters), max_length: \(maxLength), length_buffer: \(lengthBuffer)}"
+    }
+}
+
+extension OnPolicyDistillConfiguration {
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
+        let d = distillation
+        var lines = ["iterations: \(iterations)", "eval_every: \(evalEvery)", "validation_problems: \(validationProblems)",
+                     "patience: \(patience)", "restore_best: \(restoreBest)", "objective: \(d.objective.rawValue)"]
+        if d.objective == .gkd {
+            lines += ["beta: " + YAMLText.number(d.beta), "lambda: " + YAMLText.number(d.lambda),
+                      "data: \(DistillationData.resolve(data, in: curriculum, index: index).rawValue)"]
+        }
+        lines += ["learning_rate: " + YAMLText.number(d.learningRate), "weight_decay: " + YAMLText.number(d.weightDecay),
+                  "max_grad_norm: " + YAMLText.number(d.maxGradNorm ?? 1),
+                  "prompts_per_iteration: \(d.promptsPerIteration)", "samples_per_prompt: \(d.samplesPerPrompt)",
+                  "max_new_tokens: \(d.maxNewTokens)", "temperature: " + YAMLText.flow(encoding: d.temperature),
+                  "reward_weight: " + YAMLText.number(d.rewardWeight), "reward_discount: " + YAMLText.number(d.rewardDiscount),
+                  "step_rewards: \(d.stepRewards)", "reward: " + reward.resolvedFlow]
+        return lines
+    }
+}
+
 extension PPOTraceConfiguration {
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        let weights = reward.weights.keys.sorted().map { "\($0): " + YAMLText.number(reward.weights[$0]!) }.joined(separator: ", ")
-        let rewardValue = "{weights: {\(weights)}, first_invalid_penalty: " + YAMLText.number(reward.firstInvalidPenalty)
-            + ", no_claim_score: " + YAMLText.number(reward.noClaimScore) + ", answer_format_weight: " + YAMLText.number(reward.answerFormatWeight)
-            + ", max_step_characters: \(reward.maxStepCharacters), max_length: \(reward.maxLength), length_buffer: \(reward.lengthBuffer)}"
         return ["iterations: \(iterations)", "eval_every: \(evalEvery)", "validation_problems: \(validationProblems)",
                 "patience: \(patience)", "restore_best: \(restoreBest)",
-                "reward: " + rewardValue, "ppo: " + YAMLText.flow(encoding: ppo)]
+                "reward: " + reward.resolvedFlow, "ppo: " + YAMLText.flow(encoding: ppo)]
     }
 }

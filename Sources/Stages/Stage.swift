@@ -118,6 +118,7 @@ public struct StageRegistry {
     /// The built-in kinds.
     public static var standard: StageRegistry {
         StageRegistry([TeacherSFTStage.kind, TeacherTracesStage.kind, OutputDistillStage.kind, FeatureAlignStage.featureKind,
-                       TemperatureSearchStage.kind, BaselineCEStage.kind, PPOTraceStage.kind, PruneStage.kind, TeacherLogitsStage.kind])
+                       TemperatureSearchStage.kind, BaselineCEStage.kind, PPOTraceStage.kind, PruneStage.kind,
+                       OnPolicyDistillStage.kind, TeacherLogitsStage.kind])
     }
 }
