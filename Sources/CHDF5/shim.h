@@ -20,6 +20,9 @@ static inline hid_t td_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t td_H5E_DEFAULT(void) { return H5E_DEFAULT; }
 static inline hid_t td_H5S_ALL(void) { return H5S_ALL; }
 static inline hid_t td_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
+static inline hid_t td_H5T_STD_I32LE(void) { return H5T_STD_I32LE; }
+static inline unsigned td_H5F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
+static inline hid_t td_H5P_DATASET_ACCESS(void) { return H5P_DATASET_ACCESS; }
 static inline hid_t td_H5T_STD_U8LE(void) { return H5T_STD_U8LE; }
 static inline hid_t td_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
 static inline hid_t td_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }

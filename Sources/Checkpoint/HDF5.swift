@@ -56,7 +56,7 @@ final class HDF5Object {
     let path: String
     private let close: (hid_t) -> herr_t
 
-    private init(id: hid_t, file: String, path: String, close: @escaping (hid_t) -> herr_t) {
+    init(id: hid_t, file: String, path: String, close: @escaping (hid_t) -> herr_t) {
         self.id = id
         self.file = file
         self.path = path

@@ -29,7 +29,7 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Let OpenBLAS thread products itself with this many threads instead of splitting them (0: split).")
     var blasThreads = 0
 
-    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint, ppo, tokenize (model needs kernels' sgemm peak).")
+    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint, ppo, tokenize, topk-cache (model needs kernels' sgemm peak).")
     var phases = "kernels,model,checkpoint,ppo,tokenize"
 
     @Option(help: "For tokenize: a tokenizer.json or GGUF file (default: SmolLM2's GGUF from `make smollm2`, else the SmolLM-style test tokenizer).")
@@ -53,9 +53,9 @@ struct BenchCommand: ParsableCommand {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
         guard (0...64).contains(blasThreads) else { throw ValidationError("--blas-threads must be in 0...64, got \(blasThreads)") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64, got \(threads)") }
-        let known: Set<String> = ["kernels", "model", "checkpoint", "ppo", "tokenize"]
+        let known: Set<String> = ["kernels", "model", "checkpoint", "ppo", "tokenize", "topk-cache"]
         for p in selectedPhases where !known.contains(p) {
-            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint, ppo, tokenize")
+            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint, ppo, tokenize, topk-cache")
         }
         if selectedPhases.contains("model") && !selectedPhases.contains("kernels") {
             throw ValidationError("--phases: model needs kernels (MFU is measured against the sgemm peak of the same run)")
@@ -88,6 +88,7 @@ struct BenchCommand: ParsableCommand {
             try CheckpointBench(reps: reps, folder: scratch).run(into: &report, log: say)
         }
         if selectedPhases.contains("ppo") { try PPOBench(reps: reps).run(into: &report, log: say) }
+        if selectedPhases.contains("topk-cache") { try TopKCacheBench(reps: reps, folder: scratch).run(into: &report, log: say) }
         if selectedPhases.contains("tokenize") {
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
             try TokenizeBench(reps: min(reps, 5), tokenizerPath: tokenizer ?? TokenizeBench.defaultTokenizer(packageRoot: root),

@@ -8,7 +8,7 @@ import Foundation
 /// 1. `teacher`: role `teacher` of the `teacher-sft` stage file, or, without that stage, of the first stage file
 ///    holding a teacher;
 /// 2. `student after <kind>`: role `student` of every other stage file in index order (output-distill,
-///    feature-align, ppo-trace, ...), except `teacher-traces` (data only) and `baseline-ce`;
+///    feature-align, ppo-trace, ...), except `teacher-traces` and `teacher-logits` (data only) and `baseline-ce`;
 /// 3. `baseline (CE only)`: role `baseline` of the `baseline-ce` stage file, a student of the same size trained
 ///    with cross-entropy on the reference traces alone.
 public struct RunReportPlan: Sendable, Equatable {
@@ -57,6 +57,8 @@ public struct RunReportPlan: Sendable, Equatable {
     public static let teacherKind = "teacher-sft"
     /// The stage kind that only writes teacher traces (no model row).
     public static let tracesKind = "teacher-traces"
+    /// The stage kind that only writes the teacher's top-k targets cache (no model row).
+    public static let logitsKind = "teacher-logits"
     /// The stage kind whose file holds the CE-only baseline.
     public static let baselineKind = "baseline-ce"
 
@@ -115,6 +117,10 @@ public struct RunReportPlan: Sendable, Equatable {
         for f in files where f.kind != Self.teacherKind {
             if f.kind == Self.tracesKind {
                 notes.append("\(name(f)): \(Self.tracesKind) only writes traces; no row")
+                continue
+            }
+            if f.kind == Self.logitsKind {
+                notes.append("\(name(f)): \(Self.logitsKind) only writes the teacher's top-k targets cache; no row")
                 continue
             }
             let available = try roles(f.path)

@@ -212,6 +212,7 @@ extension OutputDistillConfiguration {
         case .jsd(let beta): lines += ["divergence: jsd", "jsd_beta: " + YAMLText.number(beta)]
         }
         lines.append("data: \(resolvedData(in: curriculum, index: index).rawValue)")
+        lines.append("targets: \(targets.rawValue)")
         return lines
     }
 }

@@ -109,6 +109,9 @@ public struct OutputDistillConfiguration: StageConfiguration {
     public var divergence = Divergence.forwardKL
     /// nil: teacher traces when a `teacher-traces` stage comes earlier, else the reference traces.
     public var data: DistillationData?
+    /// The teacher's side of the divergence: its full logits, run every step, or the top-k cache of an earlier
+    /// `teacher-logits` stage (`DistillationTargets`).
+    public var targets = DistillationTargets.full
 
     public init(_ node: ConfigNode, defaultSteps: Int = 300, trainingDefaults: TrainingSettings? = nil) throws {
         training = try TrainingSettings(node, defaults: trainingDefaults ?? TrainingSettings(steps: defaultSteps))
@@ -137,9 +140,11 @@ public struct OutputDistillConfiguration: StageConfiguration {
             }
             return d
         }
+        targets = DistillationTargets(rawValue: try node.choice("targets", targets.rawValue, ["full", "topk"]))!
     }
 
     public func check(in curriculum: Curriculum, index: Int) throws {
+        try checkTargets(in: curriculum, index: index)
         let tracesBefore = curriculum.stages.prefix(index).contains { $0.kind == TeacherTracesStage.kindName }
         if let data, data != .reference, !tracesBefore {
             throw CurriculumError(file: curriculum.file, keyPath: "stages[\(index)].data", line: nil,

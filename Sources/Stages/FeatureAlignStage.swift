@@ -130,7 +130,8 @@ final class FeatureAlignStage: OutputDistillStage {
     override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
         let teacher = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options) }
         let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options, dropout: &dropout)
-        let out = outputLoss(student: student.logits, teacher: teacher.logits, batch: batch)
+        let out = topK.map { outputLoss(student: student.logits, targets: $0.targets(share: share, of: batch), batch: batch) }
+            ?? outputLoss(student: student.logits, teacher: teacher.logits, batch: batch)
         var metrics = out.metrics
         metrics["output"] = (Double(out.perTarget!.toArray()[0]), .target)
         let projection = share == 0 ? projection : projectionReplica

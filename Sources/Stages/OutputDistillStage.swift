@@ -18,6 +18,8 @@ class OutputDistillStage: TrainingStage {
     /// The model distilled from: the run's teacher, or another the caller gives (`prune`: the student as the stage
     /// began).
     let teacherModel: Transformer
+    /// The teacher-logits cache read with `targets: topk` (nil: the teacher runs every step).
+    let topK: TopKTargetsSource?
 
     init(_ c: OutputDistillConfiguration, context: RunContext, index: Int,
          extraTrained: [(role: String, store: ParameterStore)] = [], teacher: Transformer? = nil,
@@ -27,6 +29,13 @@ class OutputDistillStage: TrainingStage {
         temperatureSchedule = c.temperature.schedule(searched: context.searchedTemperature)
         let examples = try given ?? c.resolvedData(in: context.curriculum, index: index).examples(context, index: index)
         batchesPerEpoch = max(1, examples.count / max(1, c.training.batchSize))
+        // the cache holds the run's teacher on the stage's own rows: a caller distilling from another model (prune's
+        // fine-tuning from the unpruned student) or on rows of its own cannot use it
+        if c.targets == .topk && (teacher != nil || given != nil) {
+            throw context.curriculum.stageError(index, "targets", "targets: topk reads the run teacher's cache, but this stage distills "
+                + "from another model or other rows (prune fine-tunes from the unpruned student); remove targets or use targets: full")
+        }
+        topK = c.targets == .topk ? try TopKTargetsSource(c, context: context, index: index, examples: examples) : nil
         try super.init(settings: c.training, index: index, context: context, model: context.student, modelRole: "student",
                        extraTrained: extraTrained, examples: examples, validationExamples: context.data.validationTokens)
     }
@@ -49,8 +58,19 @@ class OutputDistillStage: TrainingStage {
                                                    "alpha": (Double(a), .target), "temperature": (Double(t), .target)])
     }
 
+    override func prepare(rows: [Int]) throws {
+        guard let topK else { return }
+        // the cursor already stands after `rows`: a copy draws the next step's rows, which are read meanwhile
+        var peek = cursor
+        try topK.load(rows: rows, next: step + 1 < settings.steps ? peek.next(settings.batchSize) : nil)
+    }
+
     // The teacher runs without gradients, reading its weights only, so both shares use it at once.
     override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+        if let topK {
+            let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
+            return outputLoss(student: student, targets: topK.targets(share: share, of: batch), batch: batch)
+        }
         let teacher = withNoGrad { teacherModel.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
         let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
         return outputLoss(student: student, teacher: teacher, batch: batch)

@@ -119,6 +119,6 @@ public struct StageRegistry {
     public static var standard: StageRegistry {
         StageRegistry([TeacherSFTStage.kind, TeacherTracesStage.kind, OutputDistillStage.kind, FeatureAlignStage.featureKind,
                        TemperatureSearchStage.kind, BaselineCEStage.kind, PPOTraceStage.kind, PruneStage.kind,
-                       OnPolicyDistillStage.kind])
+                       OnPolicyDistillStage.kind, TeacherLogitsStage.kind])
     }
 }

@@ -89,6 +89,10 @@ class TrainingStage: Stage {
         fatalError("TrainingStage subclasses implement stepLoss")
     }
 
+    /// Called with a training batch's example rows before its halves run (on the calling thread): a kind reads
+    /// what the batch needs from files here (the top-k targets cache).
+    func prepare(rows: [Int]) throws {}
+
     /// The model share `share` of a step trains: the model itself for the first half, its replica for the second.
     func model(share: Int) -> Transformer { share == 0 ? model : modelReplica }
 
@@ -111,7 +115,9 @@ class TrainingStage: Stage {
             if let loss = try validationPass(context)["validation/loss"] { _ = record(loss, context: context) }
         }
         let started = DispatchTime.now().uptimeNanoseconds
-        let batch = TraceBatch(cursor.next(settings.batchSize).map { examples[$0] })
+        let rows = cursor.next(settings.batchSize)
+        try prepare(rows: rows)
+        let batch = TraceBatch(rows.map { examples[$0] })
         let (lossValue, stepMetrics) = try gradients(batch, context: context)
         guard lossValue.isFinite else {
             throw StageError.diverged(stage: index, step: step, reason: "the loss is \(lossValue); lower learning_rate or raise gradient_clip's strictness")
