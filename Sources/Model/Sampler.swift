@@ -89,17 +89,15 @@ extension Transformer {
                      "prompt of \(prompt.count) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")
         let capacity = min(config.maxPositionEmbeddings, prompt.count + options.maxNewTokens)
         let cache = KVCache(config: config, batch: 1, capacity: capacity)
-        var logits = step(cache: cache, rows: [0], tokens: prompt, count: prompt.count)
-        var last = Array(UnsafeBufferPointer(start: logits.ptr + (prompt.count - 1) * config.vocabSize, count: config.vocabSize))
+        var logits = step(cache: cache, rows: [0], tokens: prompt, count: prompt.count, lastPositionOnly: true)  // (1, 1, V)
         var tokens: [Int32] = []
         while tokens.count < options.maxNewTokens {
-            let token = chooseToken(logits: last, options: options, rng: &rng).token
+            let token = chooseToken(logits: UnsafeBufferPointer(start: logits.ptr, count: config.vocabSize), options: options, rng: &rng).token
             tokens.append(token)
             onToken(token)
             if options.stopTokens.contains(token) { return (tokens, .stop) }
             guard cache.lengths[0] < capacity, tokens.count < options.maxNewTokens else { break }
             logits = step(cache: cache, rows: [0], tokens: [token], count: 1)
-            last = Array(UnsafeBufferPointer(start: logits.ptr, count: config.vocabSize))
         }
         return (tokens, .length)
     }
@@ -112,13 +110,16 @@ extension Transformer {
         let capacity = min(config.maxPositionEmbeddings, longest + options.maxNewTokens)
         let cache = KVCache(config: config, batch: prompts.count, capacity: capacity)
         let v = config.vocabSize
-        var last = [[Float]](repeating: [], count: prompts.count)  // last-position logits per row
-        // Prefill: rows with equal prompt length go through together.
+        // Each row's last-position logits, read where the step left them: (the step's logits, the row's index in
+        // them). Nothing copies them per row, so a step holds one (R, V) tensor at a 49K vocabulary, no more.
+        var last = [(logits: Tensor, index: Int)?](repeating: nil, count: prompts.count)
+        func lastLogits(_ row: Int) -> UnsafeBufferPointer<Float> {
+            UnsafeBufferPointer(start: last[row]!.logits.ptr + last[row]!.index * v, count: v)
+        }
+        // Prefill: rows with equal prompt length go through together; only their last positions are projected.
         for (len, rows) in Dictionary(grouping: prompts.indices, by: { prompts[$0].count }).sorted(by: { $0.key < $1.key }) {
-            let logits = step(cache: cache, rows: rows, tokens: rows.flatMap { prompts[$0] }, count: len)
-            for (j, row) in rows.enumerated() {
-                last[row] = Array(UnsafeBufferPointer(start: logits.ptr + (j * len + len - 1) * v, count: v))
-            }
+            let logits = step(cache: cache, rows: rows, tokens: rows.flatMap { prompts[$0] }, count: len, lastPositionOnly: true)
+            for (j, row) in rows.enumerated() { last[row] = (logits, j) }
         }
         var out = Generation(tokens: .init(repeating: [], count: prompts.count), logProbs: .init(repeating: [], count: prompts.count),
                              entropies: .init(repeating: [], count: prompts.count),
@@ -129,10 +130,10 @@ extension Transformer {
             var next: [Int32] = []
             var stillActive: [Int] = []
             for row in active {
-                if out.nonFiniteLogitsAt[row] == nil, last[row].contains(where: { !$0.isFinite }) {
+                if out.nonFiniteLogitsAt[row] == nil, lastLogits(row).contains(where: { !$0.isFinite }) {
                     out.nonFiniteLogitsAt[row] = out.tokens[row].count
                 }
-                let choice = chooseToken(logits: last[row], options: options, rng: &rng)
+                let choice = chooseToken(logits: lastLogits(row), options: options, rng: &rng)
                 out.tokens[row].append(choice.token)
                 out.logProbs[row].append(choice.logProb)
                 out.entropies[row].append(choice.entropy)
@@ -146,9 +147,7 @@ extension Transformer {
             active = stillActive
             guard !active.isEmpty, out.tokens[active[0]].count < options.maxNewTokens else { break }
             let logits = step(cache: cache, rows: active, tokens: next, count: 1)
-            for (j, row) in active.enumerated() {
-                last[row] = Array(UnsafeBufferPointer(start: logits.ptr + j * v, count: v))
-            }
+            for (j, row) in active.enumerated() { last[row] = (logits, j) }
         }
         return out
     }
@@ -167,6 +166,12 @@ private func sampleIndex(weights: [Double], candidates: [Int], rng: inout Random
 /// Picks one token from `logits`: greedy when temperature is 0, else top-k / top-p filtered sampling.
 /// Returns the token with its log-probability and the entropy of the temperature-scaled distribution.
 public func chooseToken(logits: [Float], options: SamplingOptions, rng: inout RandomGenerator)
+    -> (token: Int32, logProb: Float, entropy: Float) {
+    logits.withUnsafeBufferPointer { chooseToken(logits: $0, options: options, rng: &rng) }
+}
+
+/// `chooseToken` over logits read in place (a row of a step's (R, V) logits, not copied).
+public func chooseToken(logits: UnsafeBufferPointer<Float>, options: SamplingOptions, rng: inout RandomGenerator)
     -> (token: Int32, logProb: Float, entropy: Float) {
     let v = logits.count
     let t = options.temperature > 0 ? options.temperature : 1
