@@ -46,6 +46,7 @@ class OutputDistillStage: TrainingStage {
 
     // The teacher runs without gradients, reading its weights only, so both shares use it at once.
     override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
+        if let fused = fusedForward(batch, share: share, dropout: &dropout, context: context) { return fused.loss }
         let teacher = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
         let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
         return outputLoss(student: student, teacher: teacher, batch: batch)
