@@ -60,18 +60,32 @@ extension Transformer {
     /// The first and the second half of the rows decode at once, one per core (`Parallel.split`), each with
     /// its own cache and, when sampling, its own generator forked from `rng`: one decoding step of a few rows
     /// is too small to split across cores op by op. The halves are fixed by the row count, so the tokens do
-    /// not depend on the thread count.
+    /// not depend on the thread count. A model whose weights outgrow the caches (`decodesAsOneBatch`) decodes
+    /// all rows as one batch instead, its products split across cores: each step then reads the weights once,
+    /// not once per half, and memory bandwidth is what a step of such a model costs. Its rows still draw from
+    /// the two halves' generators, so the tokens are the same either way.
     public func generate(prompts: [[Int32]], options: SamplingOptions, rng: inout RandomGenerator) -> Generation {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate needs non-empty prompts")
         precondition(options.temperature >= 0, "temperature must be >= 0, got \(options.temperature)")
-        guard prompts.count >= 2 else { return decode(prompts: prompts, options: options, rng: &rng) }
+        guard prompts.count >= 2 else {
+            var one = [rng]
+            defer { rng = one[0] }
+            return decode(prompts: prompts, options: options, generators: &one) { _ in 0 }
+        }
         let halves = Parallel.halves(prompts)
         // greedy decoding draws nothing, so it leaves the caller's generator as it was
         var generators = options.temperature > 0 ? [rng.fork(), rng.fork()] : [rng, rng]
+        if decodesAsOneBatch {
+            let cut = halves[0].count
+            return decode(prompts: prompts, options: options, generators: &generators) { $0 < cut ? 0 : 1 }
+        }
         var parts = [Generation?](repeating: nil, count: 2)
         generators.withUnsafeMutableBufferPointer { gens in
             parts.withUnsafeMutableBufferPointer { out in
-                Parallel.split(2) { i in out[i] = decode(prompts: halves[i], options: options, rng: &gens[i]) }
+                Parallel.split(2) { i in
+                    var own = [gens[i]]
+                    out[i] = decode(prompts: halves[i], options: options, generators: &own) { _ in 0 }
+                }
             }
         }
         let (a, b) = (parts[0]!, parts[1]!)
@@ -103,7 +117,14 @@ extension Transformer {
     }
 
     /// `generate` on the calling thread's share: all `prompts` in one batch.
-    private func decode(prompts: [[Int32]], options: SamplingOptions, rng: inout RandomGenerator) -> Generation {
+    /// Whether `generate` decodes all rows as one batch: when the float weights (64 MB and more) are larger than
+    /// the caches, so that reading them twice per step (once per half) would cost more than splitting each
+    /// product across cores.
+    var decodesAsOneBatch: Bool { parameters.count * MemoryLayout<Float>.size >= 64 << 20 }
+
+    /// `generate` over `prompts` in one batch; row i draws from `generators[generatorOf(i)]`.
+    private func decode(prompts: [[Int32]], options: SamplingOptions, generators: inout [RandomGenerator],
+                        generatorOf: (Int) -> Int) -> Generation {
         let longest = prompts.map(\.count).max()!
         precondition(longest < config.maxPositionEmbeddings,
                      "prompt of \(longest) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")
@@ -133,7 +154,7 @@ extension Transformer {
                 if out.nonFiniteLogitsAt[row] == nil, lastLogits(row).contains(where: { !$0.isFinite }) {
                     out.nonFiniteLogitsAt[row] = out.tokens[row].count
                 }
-                let choice = chooseToken(logits: lastLogits(row), options: options, rng: &rng)
+                let choice = chooseToken(logits: lastLogits(row), options: options, rng: &generators[generatorOf(row)])
                 out.tokens[row].append(choice.token)
                 out.logProbs[row].append(choice.logProb)
                 out.entropies[row].append(choice.entropy)
