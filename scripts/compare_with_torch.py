@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Run the PyTorch anchor (../shared/anchors/torch_anchor.py) and `distill bench` back to back, several
-rounds interleaved, and print the median of each figure and the ratio ours / torch.
+rounds interleaved, and print the median of each figure and the ratio ours / torch. With --lm, the
+real-model-scale comparison instead: ../shared/anchors/torch_anchor_lm.py (transformers' LlamaForCausalLM on
+SmolLM2-135M's shape) against `distill bench --phases lm`, the same figure names with `lm_` on ours.
 
 The machine is shared and noisy: only ratios measured in the same window mean anything, so each round
 runs both, and the medians over rounds are compared.
 
-Usage: python3 scripts/compare_with_torch.py [--rounds 3] [--python .venv-torch/bin/python] [--json OUT] [--ppo-only]
+Usage: python3 scripts/compare_with_torch.py [--rounds 3] [--python .venv-torch/bin/python] [--json OUT] [--ppo-only | --lm]
 Needs a virtualenv with torch: python3 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0+cpu
+(and `transformers` for --lm)
 and a release build: swift build -c release
 """
 import argparse
@@ -18,6 +21,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ANCHOR = os.path.join(ROOT, "..", "shared", "anchors", "torch_anchor.py")
+ANCHOR_LM = os.path.join(ROOT, "..", "shared", "anchors", "torch_anchor_lm.py")
 # (our key, torch key, what it is, target ratio from the issues)
 PAIRS = [
     ("sgemm_2048x256x768_gflops", "sgemm_2048x256x768_gflops", "sgemm 2048x256x768 GFLOP/s", None),
@@ -29,8 +33,20 @@ PAIRS = [
     ("sample_kv_tok_s", "sample_kv_tok_s", "KV-cache sampling new tokens/s", 3.0),
     ("ppo_update_ms", "ppo_update_ms", "PPO update ms (16 x 96, 2x4 minibatches)", 1.5),
 ]
-# Figures where smaller is better (times): their ratio is torch / ours, so > 1 still means we are faster.
-LOWER_IS_BETTER = {"ppo_update_ms"}
+# Issue 23's figures at SmolLM2-135M's shape (batch 8 x 256, student = 10 of the 30 layers).
+PAIRS_LM = [
+    ("lm_score_tok_s", "score_tok_s", "score: teacher forward + log-probs tok/s", 1.3),
+    ("lm_train_student_tok_s", "train_student_tok_s", "train student (10 layers) tok/s", 1.3),
+    ("lm_distill_tok_s", "distill_tok_s", "distill (full vocab, T 2, 0.5 KL + 0.5 CE) tok/s", 1.3),
+    ("lm_generate_tok_s", "generate_tok_s", "generate (16 x 64, +64 greedy, KV) new tok/s", 3.0),
+    ("lm_peak_rss_mb_score", "peak_rss_mb_score", "peak RSS MB, score", 1.0),
+    ("lm_peak_rss_mb_train", "peak_rss_mb_train", "peak RSS MB, train", 1.0),
+    ("lm_peak_rss_mb_distill", "peak_rss_mb_distill", "peak RSS MB, distill", 1.0),
+    ("lm_peak_rss_mb_generate", "peak_rss_mb_generate", "peak RSS MB, generate", 1.0),
+]
+# Figures where smaller is better (times, memory): their ratio is torch / ours, so > 1 still means we are better.
+LOWER_IS_BETTER = {"ppo_update_ms", "lm_peak_rss_mb_score", "lm_peak_rss_mb_train", "lm_peak_rss_mb_distill",
+                   "lm_peak_rss_mb_generate"}
 
 
 def last_json(out):
@@ -44,10 +60,16 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--json", default=None, help="also write all raw figures to this file")
     ap.add_argument("--ppo-only", action="store_true", help="compare only the PPO update (both sides run just that phase)")
+    ap.add_argument("--lm", action="store_true", help="compare at SmolLM2-135M's shape (torch_anchor_lm.py against --phases lm)")
     a = ap.parse_args()
-    torch_phases = "ppo" if a.ppo_only else "sgemm,train_student,train_teacher,distill,sample_kv,ppo"
-    our_phases = "ppo" if a.ppo_only else "kernels,model,ppo"
-    pairs = [p for p in PAIRS if p[0] in LOWER_IS_BETTER] if a.ppo_only else PAIRS
+    if a.ppo_only and a.lm:
+        sys.exit("--ppo-only and --lm are two different comparisons: choose one")
+    anchor = ANCHOR_LM if a.lm else ANCHOR
+    torch_args = ["--retries", "0", "--phases", "ppo" if a.ppo_only else "sgemm,train_student,train_teacher,distill,sample_kv,ppo"]
+    if a.lm:
+        torch_args = ["--phases", "score,train,distill,generate"]
+    our_phases = "lm" if a.lm else "ppo" if a.ppo_only else "kernels,model,ppo"
+    pairs = PAIRS_LM if a.lm else [p for p in PAIRS if p[0] in LOWER_IS_BETTER] if a.ppo_only else PAIRS
     distill = os.path.join(ROOT, ".build", "release", "distill")
     for path, fix in [(distill, "run `swift build -c release`"), (a.python, "make the torch virtualenv (see --help)")]:
         if not os.path.exists(path):
@@ -55,8 +77,7 @@ def main():
     ours, theirs = [], []
     for r in range(a.rounds):
         print(f"round {r + 1}/{a.rounds}: torch anchor", file=sys.stderr, flush=True)
-        t = subprocess.run([a.python, ANCHOR, "--json", "--reps", str(a.reps), "--retries", "0",
-                            "--phases", torch_phases],
+        t = subprocess.run([a.python, anchor, "--json", "--reps", str(a.reps)] + torch_args,
                            capture_output=True, text=True, check=True)
         theirs.append(last_json(t.stdout))
         print(f"round {r + 1}/{a.rounds}: distill bench", file=sys.stderr, flush=True)

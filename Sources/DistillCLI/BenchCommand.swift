@@ -29,8 +29,12 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Let OpenBLAS thread products itself with this many threads instead of splitting them (0: split).")
     var blasThreads = 0
 
-    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint, ppo, tokenize, topk-cache (model needs kernels' sgemm peak).")
+    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint, ppo, tokenize, topk-cache (model needs kernels' sgemm peak); lm (SmolLM2-135M's shape, each part in a child process, not run by default).")
     var phases = "kernels,model,checkpoint,ppo,tokenize"
+
+    // The child process of one lm part (score, train, distill, generate): prints its figures as JSON and exits.
+    @Option(help: .hidden)
+    var lmPhase: String?
 
     @Option(help: "For tokenize: a tokenizer.json or GGUF file (default: SmolLM2's GGUF from `make smollm2`, else the SmolLM-style test tokenizer).")
     var tokenizer: String?
@@ -53,9 +57,12 @@ struct BenchCommand: ParsableCommand {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
         guard (0...64).contains(blasThreads) else { throw ValidationError("--blas-threads must be in 0...64, got \(blasThreads)") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64, got \(threads)") }
-        let known: Set<String> = ["kernels", "model", "checkpoint", "ppo", "tokenize", "topk-cache"]
+        let known: Set<String> = ["kernels", "model", "checkpoint", "ppo", "tokenize", "topk-cache", "lm"]
         for p in selectedPhases where !known.contains(p) {
-            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint, ppo, tokenize, topk-cache")
+            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint, ppo, tokenize, topk-cache, lm")
+        }
+        if let lmPhase, !LMBench.phases.contains(lmPhase) {
+            throw ValidationError("--lm-phase: unknown part \"\(lmPhase)\"; choose from \(LMBench.phases.joined(separator: ", "))")
         }
         if selectedPhases.contains("model") && !selectedPhases.contains("kernels") {
             throw ValidationError("--phases: model needs kernels (MFU is measured against the sgemm peak of the same run)")
@@ -69,6 +76,10 @@ struct BenchCommand: ParsableCommand {
     private func measure() throws {
         Parallel.threads = threads
         if blasThreads > 0 { BLAS.useOpenBLASThreading(blasThreads) } else { BLAS.useSingleThread() }
+        if let lmPhase {
+            try printJSON(try LMBench(reps: reps).runPhase(lmPhase))
+            return
+        }
         var report = BenchReport()
         report["blas_core"] = .string(BLAS.coreName)
         // threads a product runs on: ours when sgemm splits products, OpenBLAS's own otherwise
@@ -89,6 +100,9 @@ struct BenchCommand: ParsableCommand {
         }
         if selectedPhases.contains("ppo") { try PPOBench(reps: reps).run(into: &report, log: say) }
         if selectedPhases.contains("topk-cache") { try TopKCacheBench(reps: reps, folder: scratch).run(into: &report, log: say) }
+        if selectedPhases.contains("lm") {
+            try LMBench(reps: reps).run(into: &report, threads: threads, blasThreads: blasThreads, log: say)
+        }
         if selectedPhases.contains("tokenize") {
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
             try TokenizeBench(reps: min(reps, 5), tokenizerPath: tokenizer ?? TokenizeBench.defaultTokenizer(packageRoot: root),

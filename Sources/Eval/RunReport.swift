@@ -78,7 +78,7 @@ public struct RunReport: Sendable {
     /// full model report (every key present; undefined values null).
     public var jsonObject: [String: Any] {
         let teacher = rows.first { $0.plan.role == "teacher" }?.report.greedy
-        return [
+        var out: [String: Any] = [
             "kind": "tracedistill-run-report", "created_utc": createdUTC, "run_directory": runDirectory,
             "suite": suite.jsonObject, "config": config.jsonObject, "notes": notes,
             "rows": rows.map { r -> [String: Any] in
@@ -92,8 +92,10 @@ public struct RunReport: Sendable {
                         "step_validity_vs_teacher": json(ratio(m.greedy.stepValidity, teacher?.stepValidity)),
                         "kl_to_teacher": json(r.klToTeacher), "model": m.jsonObject]
             },
-            "pruning": pruning.map(\.jsonObject),
         ]
+        // only a run with a prune stage has the key, so other runs' report.json keeps its shape
+        if !pruning.isEmpty { out["pruning"] = pruning.map(\.jsonObject) }
+        return out
     }
 
     /// Writes report.json, report.md and completions.jsonl into `directory` (see `ReportFiles`).

@@ -90,7 +90,7 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
 /// log(beta e^lt + (1 - beta) e^ls) computed as a log-sum-exp, finite even when both
 /// probabilities underflow (as TRL's mixture of log-probs).
 @inline(__always)
-private func logMixture(_ ls: Float, _ lt: Float, _ beta: Float) -> Float {
+func logMixture(_ ls: Float, _ lt: Float, _ beta: Float) -> Float {
     let x = Foundation.log(beta) + lt, y = Foundation.log(1 - beta) + ls
     let m = max(x, y)
     return m + Foundation.log1p(Foundation.exp(-abs(x - y)))

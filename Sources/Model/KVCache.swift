@@ -29,10 +29,13 @@ public final class KVCache {
 
 extension Transformer {
     /// Runs `n` new tokens for each of `rows` through the model, reading and extending `cache`, and
-    /// returns their logits (R, n, V). Records nothing (generation never needs gradients).
+    /// returns their logits (R, n, V), or (R, 1, V) for each row's last position only. Records nothing
+    /// (generation never needs gradients).
     /// - Parameters:
     ///   - tokens: R * n ids, row-major (row i of the result belongs to cache row rows[i]).
-    public func step(cache: KVCache, rows: [Int], tokens: [Int32], count n: Int) -> Tensor {
+    ///   - lastPositionOnly: project only each row's last position to the vocabulary (a prefill samples from
+    ///     nothing else, and at a 49K vocabulary the other positions' logits are most of its memory).
+    public func step(cache: KVCache, rows: [Int], tokens: [Int32], count n: Int, lastPositionOnly: Bool = false) -> Tensor {
         withNoGrad {
             let r = rows.count, c = config, p = parameters
             precondition(tokens.count == r * n, "step: \(tokens.count) tokens for \(r) rows x \(n)")
@@ -67,7 +70,14 @@ extension Transformer {
                 x = add(x, mlp(x, layer: i))
             }
             cache.advance(rows: rows, by: n)
-            let hN = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)
+            var hN = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)  // (R, n, C)
+            if lastPositionOnly && n > 1 {
+                let last = Tensor.uninitialized([r, 1, c.hiddenSize])  // (R, 1, C)
+                for j in 0..<r {
+                    (last.ptr + j * c.hiddenSize).update(from: hN.ptr + (j * n + n - 1) * c.hiddenSize, count: c.hiddenSize)
+                }
+                hN = last
+            }
             return project(hN, outputWeightName)
         }
     }

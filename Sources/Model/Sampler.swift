@@ -60,18 +60,32 @@ extension Transformer {
     /// The first and the second half of the rows decode at once, one per core (`Parallel.split`), each with
     /// its own cache and, when sampling, its own generator forked from `rng`: one decoding step of a few rows
     /// is too small to split across cores op by op. The halves are fixed by the row count, so the tokens do
-    /// not depend on the thread count.
+    /// not depend on the thread count. A model whose weights outgrow the caches (`decodesAsOneBatch`) decodes
+    /// all rows as one batch instead, its products split across cores: each step then reads the weights once,
+    /// not once per half, and memory bandwidth is what a step of such a model costs. Its rows still draw from
+    /// the two halves' generators, so the tokens are the same either way.
     public func generate(prompts: [[Int32]], options: SamplingOptions, rng: inout RandomGenerator) -> Generation {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate needs non-empty prompts")
         precondition(options.temperature >= 0, "temperature must be >= 0, got \(options.temperature)")
-        guard prompts.count >= 2 else { return decode(prompts: prompts, options: options, rng: &rng) }
+        guard prompts.count >= 2 else {
+            var one = [rng]
+            defer { rng = one[0] }
+            return decode(prompts: prompts, options: options, generators: &one) { _ in 0 }
+        }
         let halves = Parallel.halves(prompts)
         // greedy decoding draws nothing, so it leaves the caller's generator as it was
         var generators = options.temperature > 0 ? [rng.fork(), rng.fork()] : [rng, rng]
+        if decodesAsOneBatch {
+            let cut = halves[0].count
+            return decode(prompts: prompts, options: options, generators: &generators) { $0 < cut ? 0 : 1 }
+        }
         var parts = [Generation?](repeating: nil, count: 2)
         generators.withUnsafeMutableBufferPointer { gens in
             parts.withUnsafeMutableBufferPointer { out in
-                Parallel.split(2) { i in out[i] = decode(prompts: halves[i], options: options, rng: &gens[i]) }
+                Parallel.split(2) { i in
+                    var own = [gens[i]]
+                    out[i] = decode(prompts: halves[i], options: options, generators: &own) { _ in 0 }
+                }
             }
         }
         let (a, b) = (parts[0]!, parts[1]!)
@@ -89,36 +103,44 @@ extension Transformer {
                      "prompt of \(prompt.count) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")
         let capacity = min(config.maxPositionEmbeddings, prompt.count + options.maxNewTokens)
         let cache = KVCache(config: config, batch: 1, capacity: capacity)
-        var logits = step(cache: cache, rows: [0], tokens: prompt, count: prompt.count)
-        var last = Array(UnsafeBufferPointer(start: logits.ptr + (prompt.count - 1) * config.vocabSize, count: config.vocabSize))
+        var logits = step(cache: cache, rows: [0], tokens: prompt, count: prompt.count, lastPositionOnly: true)  // (1, 1, V)
         var tokens: [Int32] = []
         while tokens.count < options.maxNewTokens {
-            let token = chooseToken(logits: last, options: options, rng: &rng).token
+            let token = chooseToken(logits: UnsafeBufferPointer(start: logits.ptr, count: config.vocabSize), options: options, rng: &rng).token
             tokens.append(token)
             onToken(token)
             if options.stopTokens.contains(token) { return (tokens, .stop) }
             guard cache.lengths[0] < capacity, tokens.count < options.maxNewTokens else { break }
             logits = step(cache: cache, rows: [0], tokens: [token], count: 1)
-            last = Array(UnsafeBufferPointer(start: logits.ptr, count: config.vocabSize))
         }
         return (tokens, .length)
     }
 
     /// `generate` on the calling thread's share: all `prompts` in one batch.
-    private func decode(prompts: [[Int32]], options: SamplingOptions, rng: inout RandomGenerator) -> Generation {
+    /// Whether `generate` decodes all rows as one batch: when the float weights (64 MB and more) are larger than
+    /// the caches, so that reading them twice per step (once per half) would cost more than splitting each
+    /// product across cores.
+    var decodesAsOneBatch: Bool { parameters.count * MemoryLayout<Float>.size >= 64 << 20 }
+
+    /// `generate` over `prompts` in one batch; row i draws from `generators[generatorOf(i)]`.
+    private func decode(prompts: [[Int32]], options: SamplingOptions, generators: inout [RandomGenerator],
+                        generatorOf: (Int) -> Int) -> Generation {
         let longest = prompts.map(\.count).max()!
         precondition(longest < config.maxPositionEmbeddings,
                      "prompt of \(longest) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")
         let capacity = min(config.maxPositionEmbeddings, longest + options.maxNewTokens)
         let cache = KVCache(config: config, batch: prompts.count, capacity: capacity)
         let v = config.vocabSize
-        var last = [[Float]](repeating: [], count: prompts.count)  // last-position logits per row
-        // Prefill: rows with equal prompt length go through together.
+        // Each row's last-position logits, read where the step left them: (the step's logits, the row's index in
+        // them). Nothing copies them per row, so a step holds one (R, V) tensor at a 49K vocabulary, no more.
+        var last = [(logits: Tensor, index: Int)?](repeating: nil, count: prompts.count)
+        func lastLogits(_ row: Int) -> UnsafeBufferPointer<Float> {
+            UnsafeBufferPointer(start: last[row]!.logits.ptr + last[row]!.index * v, count: v)
+        }
+        // Prefill: rows with equal prompt length go through together; only their last positions are projected.
         for (len, rows) in Dictionary(grouping: prompts.indices, by: { prompts[$0].count }).sorted(by: { $0.key < $1.key }) {
-            let logits = step(cache: cache, rows: rows, tokens: rows.flatMap { prompts[$0] }, count: len)
-            for (j, row) in rows.enumerated() {
-                last[row] = Array(UnsafeBufferPointer(start: logits.ptr + (j * len + len - 1) * v, count: v))
-            }
+            let logits = step(cache: cache, rows: rows, tokens: rows.flatMap { prompts[$0] }, count: len, lastPositionOnly: true)
+            for (j, row) in rows.enumerated() { last[row] = (logits, j) }
         }
         var out = Generation(tokens: .init(repeating: [], count: prompts.count), logProbs: .init(repeating: [], count: prompts.count),
                              entropies: .init(repeating: [], count: prompts.count),
@@ -129,10 +151,10 @@ extension Transformer {
             var next: [Int32] = []
             var stillActive: [Int] = []
             for row in active {
-                if out.nonFiniteLogitsAt[row] == nil, last[row].contains(where: { !$0.isFinite }) {
+                if out.nonFiniteLogitsAt[row] == nil, lastLogits(row).contains(where: { !$0.isFinite }) {
                     out.nonFiniteLogitsAt[row] = out.tokens[row].count
                 }
-                let choice = chooseToken(logits: last[row], options: options, rng: &rng)
+                let choice = chooseToken(logits: lastLogits(row), options: options, rng: &generators[generatorOf(row)])
                 out.tokens[row].append(choice.token)
                 out.logProbs[row].append(choice.logProb)
                 out.entropies[row].append(choice.entropy)
@@ -146,9 +168,7 @@ extension Transformer {
             active = stillActive
             guard !active.isEmpty, out.tokens[active[0]].count < options.maxNewTokens else { break }
             let logits = step(cache: cache, rows: active, tokens: next, count: 1)
-            for (j, row) in active.enumerated() {
-                last[row] = Array(UnsafeBufferPointer(start: logits.ptr + j * v, count: v))
-            }
+            for (j, row) in active.enumerated() { last[row] = (logits, j) }
         }
         return out
     }
@@ -167,6 +187,12 @@ private func sampleIndex(weights: [Double], candidates: [Int], rng: inout Random
 /// Picks one token from `logits`: greedy when temperature is 0, else top-k / top-p filtered sampling.
 /// Returns the token with its log-probability and the entropy of the temperature-scaled distribution.
 public func chooseToken(logits: [Float], options: SamplingOptions, rng: inout RandomGenerator)
+    -> (token: Int32, logProb: Float, entropy: Float) {
+    logits.withUnsafeBufferPointer { chooseToken(logits: $0, options: options, rng: &rng) }
+}
+
+/// `chooseToken` over logits read in place (a row of a step's (R, V) logits, not copied).
+public func chooseToken(logits: UnsafeBufferPointer<Float>, options: SamplingOptions, rng: inout RandomGenerator)
     -> (token: Int32, logProb: Float, entropy: Float) {
     let v = logits.count
     let t = options.temperature > 0 ? options.temperature : 1

@@ -23,6 +23,22 @@ public struct ForwardOutput {
     public let attentions: [Tensor]
 }
 
+/// The result of a forward pass that stops before the output projection.
+public struct HiddenOutput {
+    /// The final hidden state after the last norm (B, T, C).
+    public let finalHidden: Tensor
+    /// Each layer's output (B, T, C), when asked for.
+    public let hiddenStates: [Tensor]
+    /// Each layer's attention probabilities (B, H, T, T), when asked for.
+    public let attentions: [Tensor]
+
+    public init(finalHidden: Tensor, hiddenStates: [Tensor], attentions: [Tensor]) {
+        self.finalHidden = finalHidden
+        self.hiddenStates = hiddenStates
+        self.attentions = attentions
+    }
+}
+
 /// A decoder-only transformer of the Llama / Qwen2 / Qwen3 family: pre-norm RMSNorm, rotary positions
 /// (HF rotate_half, optionally Llama 3 scaled), grouped-query attention, SwiGLU MLP, optional QKV bias,
 /// optional per-head q/k RMSNorm (Qwen3) and tied embeddings.
@@ -151,6 +167,15 @@ public final class Transformer {
     /// Forward pass; with a generator and `dropoutProbability` > 0 dropout is applied (training).
     public func forward(tokens: [Int32], batch b: Int, length t: Int, options: ForwardOptions = [],
                         dropout rng: inout RandomGenerator?) -> ForwardOutput {
+        let body = forwardHidden(tokens: tokens, batch: b, length: t, options: options, dropout: &rng)
+        let logits = project(body.finalHidden, outputWeightName)
+        return ForwardOutput(logits: logits, finalHidden: body.finalHidden, hiddenStates: body.hiddenStates, attentions: body.attentions)
+    }
+
+    /// The forward pass up to the final norm, without the output projection: for `fusedOutputLoss`, which
+    /// projects chunk by chunk (the logits (B, T, V) are never whole).
+    public func forwardHidden(tokens: [Int32], batch b: Int, length t: Int, options: ForwardOptions = [],
+                              dropout rng: inout RandomGenerator?) -> HiddenOutput {
         precondition(tokens.count == b * t, "forward: \(tokens.count) tokens for batch \(b) x length \(t)")
         precondition(t <= config.maxPositionEmbeddings, "sequence length \(t) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
         let c = config, p = parameters
@@ -163,8 +188,20 @@ public final class Transformer {
             if options.contains(.hiddenStates) { hidden.append(x) }
         }
         let h = rmsNorm(x, weight: p["model.norm.weight"], eps: c.rmsNormEps)
-        let logits = project(h, outputWeightName)
-        return ForwardOutput(logits: logits, finalHidden: h, hiddenStates: hidden, attentions: attentions)
+        return HiddenOutput(finalHidden: h, hiddenStates: hidden, attentions: attentions)
+    }
+
+    /// `forwardHidden` without dropout.
+    public func forwardHidden(tokens: [Int32], batch: Int, length: Int, options: ForwardOptions = []) -> HiddenOutput {
+        var none: RandomGenerator? = nil
+        return forwardHidden(tokens: tokens, batch: batch, length: length, options: options, dropout: &none)
+    }
+
+    /// The output projection's float weight (V, C) for `fusedOutputLoss`, or nil when the fused path does not
+    /// apply: the head runs in int8, or a calibration observer must see its input.
+    public var fusedOutputWeight: Tensor? {
+        guard quantizedLinears[outputWeightName] == nil, linearInputObserver == nil else { return nil }
+        return parameters[outputWeightName]
     }
 
     /// Decoder block `i` over the residual stream x (B, T, C): its output and its attention probabilities (B, H, T, T).

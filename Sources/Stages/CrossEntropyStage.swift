@@ -29,7 +29,14 @@ enum TeacherSFTStage {
 /// Trains one model with cross-entropy on the reference traces (`teacher-sft`, `baseline-ce`).
 final class CrossEntropyStage: TrainingStage {
     override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
-        let logits = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
+        let m = model(share: share)
+        if let weight = m.fusedOutputWeight {  // the fused, chunked output layer: the (B, T, V) logits are never whole
+            let hidden = m.forwardHidden(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).finalHidden
+            let f = fusedOutputLoss(hidden: hidden, weight: weight, targets: batch.targets,
+                                    terms: .crossEntropy(labelSmoothing: settings.labelSmoothing, ignoreIndex: TraceBatch.ignoreIndex))
+            return StepLoss(perTarget: f.loss, metrics: ["ce": (Double(f.crossEntropy), .target)])
+        }
+        let logits = m.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
         let ce = crossEntropy(logits, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex, labelSmoothing: settings.labelSmoothing)
         return StepLoss(perTarget: ce, metrics: ["ce": (Double(ce.toArray()[0]), .target)])
     }

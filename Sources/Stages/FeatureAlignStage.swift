@@ -128,10 +128,17 @@ final class FeatureAlignStage: OutputDistillStage {
 
     // The output terms are means over target tokens, the feature terms means over every position of the rows.
     override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
-        let teacher = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options) }
-        let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options, dropout: &dropout)
-        let out = topK.map { outputLoss(student: student.logits, targets: $0.targets(share: share, of: batch), batch: batch) }
-            ?? outputLoss(student: student.logits, teacher: teacher.logits, batch: batch)
+        let out: StepLoss, student: HiddenOutput, teacher: HiddenOutput
+        if topK == nil, let fused = fusedForward(batch, share: share, options: options, dropout: &dropout, context: context) {
+            (out, student, teacher) = fused
+        } else {
+            let t = withNoGrad { teacherModel.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options) }
+            let s = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options, dropout: &dropout)
+            out = topK.map { outputLoss(student: s.logits, targets: $0.targets(share: share, of: batch), batch: batch) }
+                ?? outputLoss(student: s.logits, teacher: t.logits, batch: batch)
+            student = HiddenOutput(finalHidden: s.finalHidden, hiddenStates: s.hiddenStates, attentions: s.attentions)
+            teacher = HiddenOutput(finalHidden: t.finalHidden, hiddenStates: t.hiddenStates, attentions: t.attentions)
+        }
         var metrics = out.metrics
         metrics["output"] = (Double(out.perTarget!.toArray()[0]), .target)
         let projection = share == 0 ? projection : projectionReplica

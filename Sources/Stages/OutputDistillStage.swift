@@ -71,6 +71,7 @@ class OutputDistillStage: TrainingStage {
             let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
             return outputLoss(student: student, targets: topK.targets(share: share, of: batch), batch: batch)
         }
+        if let fused = fusedForward(batch, share: share, dropout: &dropout, context: context) { return fused.loss }
         let teacher = withNoGrad { teacherModel.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
         let student = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
         return outputLoss(student: student, teacher: teacher, batch: batch)

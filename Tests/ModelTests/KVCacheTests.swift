@@ -45,6 +45,21 @@ struct KVCacheTests {
         #expect(cache.lengths == [15])
     }
 
+    @Test("a prefill projecting only the last positions gives (R, 1, V), each row's last logits of the full forward")
+    func lastPositionOnly() throws {
+        let model = try TinyModels.model(Self.config, seed: 23)
+        let v = Self.config.vocabSize
+        let seqs = [randomIds(7, below: v, seed: 30), randomIds(7, below: v, seed: 31)]
+        let cache = KVCache(config: Self.config, batch: 2, capacity: 10)
+        let last = model.step(cache: cache, rows: [0, 1], tokens: seqs[0] + seqs[1], count: 7, lastPositionOnly: true)
+        #expect(last.shape == [2, 1, v])
+        #expect(cache.lengths == [7, 7])
+        for r in 0..<2 { allClose(row(last, r), Self.fullLastLogits(model, seqs[r]), rtol: 1e-4, atol: 1e-4, "row \(r)") }
+        // the cache it filled decodes on as a full prefill's would
+        let next = model.step(cache: cache, rows: [1], tokens: [3], count: 1)
+        allClose(next.toArray(), Self.fullLastLogits(model, seqs[1] + [3]), rtol: 1e-4, atol: 1e-4, "after the prefill")
+    }
+
     @Test("rows of different prompt lengths share one cache; rows step in any order and as subsets")
     func raggedRows() throws {
         let model = try TinyModels.model(Self.config, seed: 22)

@@ -1,0 +1,154 @@
+import Foundation
+import Model
+import Tensor
+
+/// Throughput and peak memory at the scale of a real small language model, the shapes of
+/// ../shared/anchors/torch_anchor_lm.py: SmolLM2-135M's architecture (30 layers, d 576, 9 / 3 heads, MLP 1536,
+/// vocabulary 49,152, tied embeddings, RoPE theta 100,000), randomly initialised; the student is the teacher cut
+/// to every third layer (10 layers); batch 8 x 256. Each phase runs in a child process of its own (`distill bench
+/// --lm-phase NAME`), so its peak RSS (VmHWM) is the phase's alone, as the anchor measures its phases.
+struct LMBench {
+    let reps: Int
+    static let phases = ["score", "train", "distill", "generate"]
+    static let batch = 8, length = 256, studentLayers = 10
+    static let prompts = 16, promptLength = 64, newTokens = 64
+    static let teacher = TransformerConfig(vocabSize: 49_152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30,
+                                           numAttentionHeads: 9, numKeyValueHeads: 3, rmsNormEps: 1e-5, ropeTheta: 100_000,
+                                           maxPositionEmbeddings: 8192, tieWordEmbeddings: true)
+
+    /// Runs each phase in a child process of this executable and adds its figures under `lm_` names.
+    func run(into report: inout BenchReport, threads: Int, blasThreads: Int, log: (String) -> Void) throws {
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        for phase in Self.phases {
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: exe)
+            child.arguments = ["bench", "--lm-phase", phase, "--reps", String(reps), "--threads", String(threads), "--blas-threads", String(blasThreads)]
+            let pipe = Pipe()
+            child.standardOutput = pipe
+            try child.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            child.waitUntilExit()
+            let text = String(decoding: data, as: UTF8.self)
+            guard child.terminationStatus == 0, let line = text.split(separator: "\n").last,
+                  let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+                throw BenchFailure(message: "lm phase \(phase) failed (exit status \(child.terminationStatus)); its output ended: \(text.suffix(500))")
+            }
+            var figures: [String: Double] = [:]
+            for (key, value) in object { figures[key] = (value as? NSNumber)?.doubleValue ?? (value as? Double) }
+            for key in figures.keys.sorted() { report["lm_" + key] = .double(figures[key]!) }
+            log(String(format: "lm %@: %.1f tok/s, peak RSS %.0f MB", phase, figures.first { $0.key.hasSuffix("tok_s") }?.value ?? 0,
+                       figures["peak_rss_mb_" + phase] ?? 0))
+        }
+    }
+
+    /// One phase in this process; returns its figures (the anchor's names, without `lm_`), peak RSS included.
+    func runPhase(_ phase: String) throws -> [String: Double] {
+        var rng = RandomGenerator(seed: 0)
+        let b = Self.batch, t = Self.length, v = Self.teacher.vocabSize
+        var data = RandomGenerator(seed: 1)
+        let x = (0..<(b * t)).map { _ in Int32(data.nextInt(below: v)) }
+        // position j predicts token j + 1; the last position of each row has no target (as the anchor's [:, :-1])
+        let y = (0..<(b * t)).map { $0 % t == t - 1 ? Int32(-100) : x[$0 + 1] }
+        var out: [String: Double] = [:]
+        switch phase {
+        case "score":
+            let teacher = try Transformer(config: Self.teacher, rng: &rng)
+            let s = medianSeconds(reps: reps, warmup: 1, minSample: 0) { _ = Self.score(teacher, x: x, y: y) }
+            out["score_tok_s"] = Double(b * t) / s
+            out["score_ms"] = s * 1e3
+        case "train":
+            var config = Self.teacher
+            config.numHiddenLayers = Self.studentLayers  // built directly, as the anchor's student: no teacher in memory
+            let student = try Transformer(config: config, rng: &rng)
+            let opt = AdamW(store: student.parameters, weightDecay: 0.01)
+            let models = [student, student.replica()]
+            let s = medianSeconds(reps: reps, warmup: 1, minSample: 0) {
+                for m in models { m.parameters.zeroGradients() }
+                Self.halves(x: x, y: y) { i, x, y in
+                    let m = models[i]
+                    let h = m.forwardHidden(tokens: x, batch: b / 2, length: t).finalHidden
+                    return fusedOutputLoss(hidden: h, weight: m.fusedOutputWeight!, targets: y, terms: .crossEntropy()).loss
+                }
+                student.parameters.addGradients(from: models[1].parameters)
+                opt.step(learningRate: 1e-4)
+            }
+            out["train_student_tok_s"] = Double(b * t) / s
+            out["train_student_ms"] = s * 1e3
+        case "distill":
+            let teacher = try Transformer(config: Self.teacher, rng: &rng)
+            let student = try teacher.cut(layers: Self.studentLayerList)
+            let opt = AdamW(store: student.parameters, weightDecay: 0.01)
+            let students = [student, student.replica()]
+            let terms = OutputLossTerms(distillationWeight: 0.5, crossEntropyWeight: 0.5, temperature: 2)
+            let s = medianSeconds(reps: reps, warmup: 1, minSample: 0) {
+                for m in students { m.parameters.zeroGradients() }
+                Self.halves(x: x, y: y) { i, x, y in
+                    let th = withNoGrad { teacher.forwardHidden(tokens: x, batch: b / 2, length: t).finalHidden }
+                    let m = students[i]
+                    let h = m.forwardHidden(tokens: x, batch: b / 2, length: t).finalHidden
+                    // the KL over the rows with a target, as the anchor's [:, :-1]
+                    return fusedOutputLoss(hidden: h, weight: m.fusedOutputWeight!, teacherHidden: th, teacherWeight: teacher.fusedOutputWeight!,
+                                           targets: y, rowMask: y.map { $0 >= 0 }, terms: terms).loss
+                }
+                student.parameters.addGradients(from: students[1].parameters)
+                opt.step(learningRate: 1e-4)
+            }
+            out["distill_tok_s"] = Double(b * t) / s
+            out["distill_ms"] = s * 1e3
+        case "generate":
+            let teacher = try Transformer(config: Self.teacher, rng: &rng)
+            let prompts = (0..<Self.prompts).map { _ in (0..<Self.promptLength).map { _ in Int32(data.nextInt(below: v)) } }
+            let options = SamplingOptions.greedy(maxNewTokens: Self.newTokens, stopTokens: [])
+            var none = RandomGenerator(seed: 2)
+            let s = medianSeconds(reps: max(2, reps / 2), warmup: 1, minSample: 0) {
+                _ = teacher.generate(prompts: prompts, options: options, rng: &none)
+            }
+            out["generate_tok_s"] = Double(Self.prompts * Self.newTokens) / s
+            out["generate_ms"] = s * 1e3
+        default:
+            throw BenchFailure(message: "unknown lm phase \"\(phase)\"; one of \(Self.phases.joined(separator: ", "))")
+        }
+        out["peak_rss_mb_" + phase] = try Self.peakResidentMegabytes()
+        return out
+    }
+
+    static var studentLayerList: [Int] { Transformer.everyKthLayer(teacher.numHiddenLayers / studentLayers, of: teacher.numHiddenLayers) }
+
+    /// Teacher forward without gradients, then log p(next token) per position through the chunked output layer.
+    static func score(_ model: Transformer, x: [Int32], y: [Int32]) -> [Float] {
+        let halves = Parallel.halves(Array(0..<batch))
+        var parts = [[Float]](repeating: [], count: halves.count)
+        withNoGrad {
+            parts.withUnsafeMutableBufferPointer { parts in
+                Parallel.split(halves.count) { i in
+                    let rows = halves[i], span = rows.first! * length..<(rows.last! + 1) * length
+                    let h = model.forwardHidden(tokens: Array(x[span]), batch: rows.count, length: length).finalHidden
+                    parts[i] = tokenLogProbs(hidden: h, weight: model.fusedOutputWeight!, targets: Array(y[span]))
+                }
+            }
+        }
+        return parts.flatMap { $0 }
+    }
+
+    /// The step's two halves at once, one per core, each half's loss backpropagated at weight 1/2 (as the stages).
+    private static func halves(x: [Int32], y: [Int32], _ loss: (Int, [Int32], [Int32]) -> Tensor) {
+        let xs = Parallel.halves(x), ys = Parallel.halves(y)
+        Parallel.split(2) { i in loss(i, xs[i], ys[i]).backward(seed: Tensor(shape: [], values: [0.5])) }
+    }
+
+    /// This process's peak resident set (VmHWM of /proc/self/status) in MB (2^20 bytes, as ru_maxrss / 1024).
+    static func peakResidentMegabytes() throws -> Double {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Double(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") else {
+            throw BenchFailure(message: "/proc/self/status has no VmHWM line: peak RSS cannot be measured on this system")
+        }
+        return kb / 1024
+    }
+}
+
+/// A bench phase that could not run.
+struct BenchFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}

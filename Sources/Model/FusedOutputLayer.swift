@@ -1,0 +1,293 @@
+import Foundation
+import Tensor
+
+// The output layer fused with its losses and chunked over tokens (as Liger-Kernel's fused linear
+// cross-entropy / JSD): the vocabulary projection, CE, the temperature divergence and their gradients run
+// chunk by chunk, so only one chunk's student logits, teacher logits and logit gradient exist at a time.
+// Shapes: N rows (tokens), C hidden width (Ct the teacher's), V vocabulary, R rows in one chunk.
+
+/// The loss terms of the output layer: weight_kd * T^2 * D(teacher_T || student_T) + weight_ce * CE, as the
+/// distillation stages combine them (weight_kd = alpha, weight_ce = 1 - alpha).
+public struct OutputLossTerms: Sendable, Equatable {
+    /// Weight of the distillation term (0: no teacher needed).
+    public var distillationWeight: Float
+    /// Weight of the cross-entropy term.
+    public var crossEntropyWeight: Float
+    /// Softmax temperature of the distillation term (the T^2 factor is included, as `distillationLoss`).
+    public var temperature: Float
+    /// Which divergence the distillation term is.
+    public var divergence: Divergence
+    /// CE label smoothing eps: targets (1 - eps) one-hot + eps / V (as PyTorch).
+    public var labelSmoothing: Float
+    /// Rows whose target is this get no CE (prompt and padding positions).
+    public var ignoreIndex: Int32
+
+    public init(distillationWeight: Float = 0, crossEntropyWeight: Float = 1, temperature: Float = 1,
+                divergence: Divergence = .forwardKL, labelSmoothing: Float = 0, ignoreIndex: Int32 = -100) {
+        self.distillationWeight = distillationWeight
+        self.crossEntropyWeight = crossEntropyWeight
+        self.temperature = temperature
+        self.divergence = divergence
+        self.labelSmoothing = labelSmoothing
+        self.ignoreIndex = ignoreIndex
+    }
+
+    /// Cross-entropy alone (teacher-sft, baseline-ce, a plain training step).
+    public static func crossEntropy(labelSmoothing: Float = 0, ignoreIndex: Int32 = -100) -> OutputLossTerms {
+        OutputLossTerms(labelSmoothing: labelSmoothing, ignoreIndex: ignoreIndex)
+    }
+}
+
+/// The result of `fusedOutputLoss`: the weighted loss (a scalar that backpropagates) and its two parts.
+public struct FusedOutputLoss {
+    /// weight_kd * kd + weight_ce * ce, recorded for backward.
+    public let loss: Tensor
+    /// T^2 times the mean divergence over the masked rows (0 when no teacher was given or no row counts).
+    public let distillation: Float
+    /// The mean cross-entropy over rows with a target (0 when none has one).
+    public let crossEntropy: Float
+}
+
+/// How many rows one chunk of the fused output layer holds.
+public enum OutputChunking {
+    /// Floats one chunk's logits buffer may hold (16M floats, 64 MB): at a 49,152 vocabulary 256-341 rows, so the
+    /// projections stay large enough for sgemm's full speed while the student logits, the teacher logits and
+    /// the gradient together stay near 130 MB per share instead of 3 x N x V. Set it before work starts.
+    public nonisolated(unsafe) static var maximumElements = 1 << 24
+
+    /// Rows per chunk for `rows` rows over a vocabulary of `vocabulary`: as many as fit `maximumElements`
+    /// (at least 16), balanced so the last chunk is not a sliver.
+    public static func rowsPerChunk(rows: Int, vocabulary: Int) -> Int {
+        let cap = max(16, maximumElements / max(vocabulary, 1))
+        guard rows > cap else { return max(rows, 1) }
+        let chunks = (rows + cap - 1) / cap
+        return (rows + chunks - 1) / chunks
+    }
+}
+
+/// The output projection fused with CE and a temperature divergence, chunked over rows.
+///
+/// Equals `linear(hidden, weight)` followed by `distillationLoss` (against `linear(teacherHidden,
+/// teacherWeight)`) and `crossEntropy`, weighted by `terms`, within float rounding; the logits are never whole.
+/// The gradients with respect to `hidden` and `weight` (when they require one) are computed chunk by chunk in
+/// this call and kept (N x C and V x C, the sizes of the inputs), so backward only scales them by the upstream
+/// gradient. The teacher side gets no gradient.
+/// - Parameters:
+///   - hidden: the student's final hidden states (..., C), one row per position.
+///   - weight: the student's output weight (V, C) (`lm_head`, or the embedding when tied).
+///   - teacherHidden: the teacher's final hidden states (..., Ct) on the same rows; nil when the distillation
+///     weight is 0.
+///   - teacherWeight: the teacher's output weight (V, Ct).
+///   - targets: next-token ids per row (`terms.ignoreIndex` where there is none); nil for no CE.
+///   - rowMask: rows the divergence averages over (nil: all).
+///   - chunkRows: rows per chunk (default `OutputChunking.rowsPerChunk`).
+public func fusedOutputLoss(hidden: Tensor, weight: Tensor, teacherHidden: Tensor? = nil, teacherWeight: Tensor? = nil,
+                            targets: [Int32]?, rowMask: [Bool]? = nil, terms: OutputLossTerms,
+                            chunkRows: Int? = nil) -> FusedOutputLoss {
+    let c = hidden.lastDim, n = hidden.rows, v = weight.rows
+    precondition(weight.rank == 2 && weight.lastDim == c, "fusedOutputLoss: weight \(weight.shape) does not fit hidden \(hidden.shape) (needs (V, \(c)))")
+    precondition(targets == nil || targets!.count == n, "fusedOutputLoss: \(targets!.count) targets for \(n) rows")
+    precondition(rowMask == nil || rowMask!.count == n, "fusedOutputLoss: row mask has \(rowMask!.count) entries for \(n) rows")
+    precondition(terms.temperature > 0, "distillation temperature must be positive, got \(terms.temperature)")
+    precondition(terms.labelSmoothing >= 0 && terms.labelSmoothing < 1, "label smoothing must be in [0, 1), got \(terms.labelSmoothing)")
+    let distilling = terms.distillationWeight != 0 || teacherHidden != nil
+    var kind = terms.divergence
+    if distilling {
+        guard let th = teacherHidden, let tw = teacherWeight else {
+            preconditionFailure("fusedOutputLoss: a distillation weight of \(terms.distillationWeight) needs the teacher's hidden states and output weight")
+        }
+        precondition(th.rows == n && tw.rank == 2 && tw.rows == v && tw.lastDim == th.lastDim,
+                     "fusedOutputLoss: teacher hidden \(th.shape) and weight \(tw.shape) do not fit \(n) rows over a vocabulary of \(v)")
+        if case .jsd(let beta) = kind {
+            precondition(beta >= 0 && beta <= 1, "JSD beta must be in [0, 1], got \(beta)")
+            if beta == 0 { kind = .forwardKL } else if beta == 1 { kind = .reverseKL }
+        }
+    }
+    let ceRows = targets.map { t in (0..<n).filter { t[$0] != terms.ignoreIndex } } ?? []
+    for r in ceRows { precondition(targets![r] >= 0 && Int(targets![r]) < v, "fusedOutputLoss: target \(targets![r]) outside 0..<\(v) at row \(r)") }
+    let kdCount = distilling ? (rowMask?.reduce(0) { $0 + ($1 ? 1 : 0) } ?? n) : 0
+    let wantsGrad = GradMode.isEnabled && (hidden.requiresGrad || weight.requiresGrad)
+    // per-unit-of-loss factors of each row's logit gradient: CE (p - q) / count, KD T (...) / count (T^2 / T)
+    let ceScale = ceRows.isEmpty ? 0 : terms.crossEntropyWeight / Float(ceRows.count)
+    let kdScale = kdCount == 0 ? 0 : terms.distillationWeight * terms.temperature / Float(kdCount)
+    let rowsPerChunk = chunkRows ?? OutputChunking.rowsPerChunk(rows: n, vocabulary: v)
+    precondition(rowsPerChunk >= 1, "fusedOutputLoss: chunk of \(rowsPerChunk) rows")
+
+    var ceLoss = [Double](repeating: 0, count: n), kdLoss = [Double](repeating: 0, count: n)  // per row, summed in order
+    let gradHidden = wantsGrad && hidden.requiresGrad ? Tensor.uninitialized([n, c]) : nil  // (N, C)
+    let gradWeight = wantsGrad && weight.requiresGrad ? Tensor.uninitialized([v, c]) : nil  // (V, C)
+    let chunkCap = min(rowsPerChunk, n)
+    let z = Tensor.uninitialized([chunkCap, v])  // (R, V) student logits, then their gradient
+    let u = distilling ? Tensor.uninitialized([chunkCap, v]) : nil  // (R, V) teacher logits
+    var lo = 0
+    while lo < n {
+        let r = min(rowsPerChunk, n - lo)
+        sgemm(transA: false, transB: true, m: r, n: v, k: c, a: hidden.ptr + lo * c, lda: c, b: weight.ptr, ldb: c,
+              beta: 0, c: z.ptr, ldc: v)
+        if let u, let th = teacherHidden, let tw = teacherWeight {
+            let ct = th.lastDim
+            sgemm(transA: false, transB: true, m: r, n: v, k: ct, a: th.ptr + lo * ct, lda: ct, b: tw.ptr, ldb: ct,
+                  beta: 0, c: u.ptr, ldc: v)
+        }
+        let base = lo
+        ceLoss.withUnsafeMutableBufferPointer { ceOut in
+            kdLoss.withUnsafeMutableBufferPointer { kdOut in
+                let ceOut = ceOut.baseAddress!, kdOut = kdOut.baseAddress!
+                Parallel.forRanges(r, work: r * v * 16) { range in
+                    var scratch = OutputRowScratch(v)
+                    for i in range {
+                        let row = base + i
+                        let target: Int? = targets.flatMap { $0[row] == terms.ignoreIndex ? nil : Int($0[row]) }
+                        let inKD = distilling && (rowMask?[row] ?? true)
+                        let (ce, kd) = outputRow(z.ptr + i * v, u.map { $0.ptr + i * v }, v: v, target: target, inKD: inKD,
+                                                 kind: kind, terms: terms, ceScale: ceScale, kdScale: kdScale,
+                                                 gradient: wantsGrad, scratch: &scratch)
+                        ceOut[row] = ce
+                        kdOut[row] = kd
+                    }
+                }
+            }
+        }
+        if let gh = gradHidden {  // dH (R, C) = G (R, V) W (V, C)
+            sgemm(transA: false, transB: false, m: r, n: c, k: v, a: z.ptr, lda: v, b: weight.ptr, ldb: c,
+                  beta: 0, c: gh.ptr + lo * c, ldc: c)
+        }
+        if let gw = gradWeight {  // dW (V, C) += G^T (V, R) H (R, C)
+            sgemm(transA: true, transB: false, m: v, n: c, k: r, a: z.ptr, lda: v, b: hidden.ptr + lo * c, ldb: c,
+                  beta: lo == 0 ? 0 : 1, c: gw.ptr, ldc: c)
+        }
+        lo += r
+    }
+    let ce = ceRows.isEmpty ? 0 : Float(ceRows.reduce(0.0) { $0 + ceLoss[$1] } / Double(ceRows.count))
+    let kdSum = kdLoss.reduce(0, +)
+    let kd = kdCount == 0 ? 0 : Float(kdSum / Double(kdCount)) * terms.temperature * terms.temperature
+    let out = Tensor(shape: [], values: [terms.distillationWeight * kd + terms.crossEntropyWeight * ce])
+    if wantsGrad {
+        Tensor.record(out, inputs: [hidden, weight]) { g in
+            let s = g.ptr[0]
+            if let gh = gradHidden { vaxpy(gh.count, s, gh.ptr, hidden.gradPointer()) }
+            if let gw = gradWeight { vaxpy(gw.count, s, gw.ptr, weight.gradPointer()) }
+        }
+    }
+    return FusedOutputLoss(loss: out, distillation: kd, crossEntropy: ce)
+}
+
+/// One thread's row buffers: log-probs at T = 1 (CE), of the student at T and of the teacher at T, and the
+/// logits divided by T (log-softmax does not run in place).
+private struct OutputRowScratch {
+    var logp: [Float], ls: [Float], lt: [Float], scaled: [Float]
+    init(_ v: Int) {
+        logp = [Float](repeating: 0, count: v)
+        ls = [Float](repeating: 0, count: v)
+        lt = [Float](repeating: 0, count: v)
+        scaled = [Float](repeating: 0, count: v)
+    }
+}
+
+/// One row's CE and divergence (before T^2 and the means), the same arithmetic as `crossEntropy` and
+/// `distillationLoss`; with `gradient`, overwrites the student logits `z` with this row's share of the
+/// weighted loss's gradient (zero for a row in neither term).
+@inline(__always)
+private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>?, v: Int, target: Int?, inKD: Bool,
+                       kind: Divergence, terms: OutputLossTerms, ceScale: Float, kdScale: Float, gradient: Bool,
+                       scratch: inout OutputRowScratch) -> (ce: Double, kd: Double) {
+    var ce = 0.0, kd = 0.0
+    let eps = terms.labelSmoothing, invT = 1 / terms.temperature
+    scratch.logp.withUnsafeMutableBufferPointer { lpBuf in
+    scratch.ls.withUnsafeMutableBufferPointer { lsBuf in
+    scratch.lt.withUnsafeMutableBufferPointer { ltBuf in
+    scratch.scaled.withUnsafeMutableBufferPointer { scBuf in
+        let lp = lpBuf.baseAddress!, ls = lsBuf.baseAddress!, lt = ltBuf.baseAddress!, sc = scBuf.baseAddress!
+        if let t = target {
+            logSoftmaxRows(z, lp, rows: 1, cols: v)
+            var loss = -(1 - eps) * lp[t]
+            if eps > 0 { loss -= eps / Float(v) * vsum(lp, v) }
+            ce = Double(loss)
+        }
+        if inKD, let u {
+            mapVec(v, z, sc) { $0 * invT }
+            logSoftmaxRows(sc, ls, rows: 1, cols: v)
+            mapVec(v, u, sc) { $0 * invT }
+            logSoftmaxRows(sc, lt, rows: 1, cols: v)
+            switch kind {
+            case .forwardKL:
+                kd = Double(sumVec2(v, ls, lt) { la, lb in vexp(lb) * (lb - la) })
+            case .reverseKL:
+                kd = Double(sumVec2(v, ls, lt) { la, lb in vexp(la) * (la - lb) })
+            case .jsd(let beta):
+                var s: Float = 0
+                for j in 0..<v {
+                    let ps = fexp(ls[j]), pt = fexp(lt[j])
+                    let lm = logMixture(ls[j], lt[j], beta)
+                    s += beta * pt * (lt[j] - lm) + (1 - beta) * ps * (ls[j] - lm)
+                }
+                kd = Double(s)
+            }
+        }
+        guard gradient else { return }
+        // The row's gradient, written over z (its logits are not read again).
+        z.update(repeating: 0, count: v)
+        if let t = target, ceScale != 0 {
+            let k = ceScale, w = eps / Float(v)
+            accumulateVec2(v, lp, lp, into: z) { la, _ in k * (vexp(la) - w) }
+            z[t] -= k * (1 - eps)
+        }
+        if inKD, u != nil, kdScale != 0 {
+            let k = kdScale
+            switch kind {
+            case .forwardKL:
+                accumulateVec2(v, ls, lt, into: z) { la, lb in k * (vexp(la) - vexp(lb)) }
+            case .reverseKL, .jsd:
+                // dL/dz_s = T p_s (q - <p_s, q>) with q = dL/dlog p_s; lt is not needed after q, so q replaces it
+                if case .jsd(let beta) = kind {
+                    for j in 0..<v { lt[j] = (1 - beta) * (ls[j] - logMixture(ls[j], lt[j], beta)) }
+                } else {
+                    for j in 0..<v { lt[j] = ls[j] - lt[j] + 1 }
+                }
+                let mean = sumVec2(v, ls, lt) { la, qv in vexp(la) * qv }
+                accumulateVec2(v, ls, lt, into: z) { la, qv in k * vexp(la) * (qv - mean) }
+            }
+        }
+    }
+    }
+    }
+    }
+    return (ce, kd)
+}
+
+/// log p(target) of each row under softmax(hidden W^T), chunked like `fusedOutputLoss` (scoring a sequence
+/// never holds its (N, V) logits). Records nothing. Rows whose target is negative (no next token) give 0.
+/// - Parameters:
+///   - hidden: final hidden states (..., C), one row per position.
+///   - weight: the output weight (V, C).
+///   - targets: one id per row.
+///   - chunkRows: rows per chunk (default `OutputChunking.rowsPerChunk`).
+public func tokenLogProbs(hidden: Tensor, weight: Tensor, targets: [Int32], chunkRows: Int? = nil) -> [Float] {
+    let c = hidden.lastDim, n = hidden.rows, v = weight.rows
+    precondition(weight.rank == 2 && weight.lastDim == c, "tokenLogProbs: weight \(weight.shape) does not fit hidden \(hidden.shape)")
+    precondition(targets.count == n, "tokenLogProbs: \(targets.count) targets for \(n) rows")
+    let rowsPerChunk = chunkRows ?? OutputChunking.rowsPerChunk(rows: n, vocabulary: v)
+    var out = [Float](repeating: 0, count: n)
+    let z = Tensor.uninitialized([min(rowsPerChunk, max(n, 1)), v])  // (R, V) one chunk's logits
+    var lo = 0
+    while lo < n {
+        let r = min(rowsPerChunk, n - lo), base = lo
+        sgemm(transA: false, transB: true, m: r, n: v, k: c, a: hidden.ptr + lo * c, lda: c, b: weight.ptr, ldb: c,
+              beta: 0, c: z.ptr, ldc: v)
+        out.withUnsafeMutableBufferPointer { o in
+            let o = o.baseAddress!
+            Parallel.forRanges(r, work: r * v * 4) { range in
+                for i in range where targets[base + i] >= 0 {
+                    let t = Int(targets[base + i])
+                    precondition(t < v, "tokenLogProbs: target \(t) outside 0..<\(v) at row \(base + i)")
+                    let zr = z.ptr + i * v
+                    let m = vmax(zr, v)
+                    let s = sumVec2(v, zr, zr) { a, _ in vexp(a - m) }
+                    o[base + i] = zr[t] - m - Foundation.log(s)
+                }
+            }
+        }
+        lo += r
+    }
+    return out
+}
