@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Model
 
 // OpenBLAS picks its kernels when the library loads, before any Swift code runs, and 0.3.21 mis-detects
 // the AVX-512 machines as a slow "Prescott". Re-execute once with OPENBLAS_CORETYPE set to the core this CPU
@@ -13,6 +14,16 @@ setvbuf(stdout, nil, _IOLBF, 0)
 // A file-size limit (`ulimit -f`) must make a write fail with EFBIG, which the writers report with the path and the
 // cause, instead of killing the process with SIGXFSZ in the middle of a checkpoint.
 signal(SIGXFSZ, SIG_IGN)
+
+// The vocabulary from which the training stages use the fused output layer (`OutputChunking.minimumVocabulary`);
+// tests set 0 to run the fused path on small models.
+if let text = ProcessInfo.processInfo.environment["TRACEDISTILL_FUSED_MIN_VOCAB"] {
+    guard let n = Int(text), n >= 0 else {
+        FileHandle.standardError.write(Data("Error: TRACEDISTILL_FUSED_MIN_VOCAB=\(text): give a whole number >= 0 (0: always fused)\n".utf8))
+        exit(64)
+    }
+    OutputChunking.minimumVocabulary = n
+}
 
 /// The `distill` command: staged reasoning distillation on a CPU.
 struct Distill: ParsableCommand {

@@ -55,6 +55,15 @@ public enum OutputChunking {
     /// the gradient together stay near 130 MB per share instead of 3 x N x V. Set it before work starts.
     public nonisolated(unsafe) static var maximumElements = 1 << 24
 
+    /// The training stages take the fused path from this vocabulary size up. Below it the whole logits are small,
+    /// and the unfused path measured faster on the smoke curriculum (vocabulary 97, 2026-12-05, Sapphire Rapids:
+    /// baseline-ce 76 against 65 steps/s, feature-align 28 against 26) and keeps earlier runs' results bit for
+    /// bit. `distill` reads `TRACEDISTILL_FUSED_MIN_VOCAB` into it at start (0: always fused). Set it before work starts.
+    public nonisolated(unsafe) static var minimumVocabulary = 4096
+
+    /// Whether a stage should use the fused path for a model of this vocabulary (see `minimumVocabulary`).
+    public static func applies(vocabulary: Int) -> Bool { vocabulary >= minimumVocabulary }
+
     /// Rows per chunk for `rows` rows over a vocabulary of `vocabulary`: as many as fit `maximumElements`
     /// (at least 16), balanced so the last chunk is not a sliver.
     public static func rowsPerChunk(rows: Int, vocabulary: Int) -> Int {

@@ -30,7 +30,8 @@ enum TeacherSFTStage {
 final class CrossEntropyStage: TrainingStage {
     override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
         let m = model(share: share)
-        if let weight = m.fusedOutputWeight {  // the fused, chunked output layer: the (B, T, V) logits are never whole
+        // the fused, chunked output layer at large vocabularies: the (B, T, V) logits are never whole
+        if OutputChunking.applies(vocabulary: m.config.vocabSize), let weight = m.fusedOutputWeight {
             let hidden = m.forwardHidden(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).finalHidden
             let f = fusedOutputLoss(hidden: hidden, weight: weight, targets: batch.targets,
                                     terms: .crossEntropy(labelSmoothing: settings.labelSmoothing, ignoreIndex: TraceBatch.ignoreIndex))

@@ -14,11 +14,13 @@ extension OutputDistillStage {
     }
 
     /// Both forward passes (teacher without gradients) up to the final norm and the output terms through the
-    /// fused output layer; nil when either model's head cannot take it (int8, or observed for calibration).
+    /// fused output layer; nil when either model's head cannot take it (int8, or observed for calibration) or the
+    /// vocabulary is below `OutputChunking.minimumVocabulary`.
     func fusedForward(_ batch: TraceBatch, share: Int, options: ForwardOptions = [], dropout: inout RandomGenerator?,
                       context: RunContext) -> (loss: StepLoss, student: HiddenOutput, teacher: HiddenOutput)? {
         let studentModel = model(share: share), teacherModel = self.teacherModel
-        guard let studentWeight = studentModel.fusedOutputWeight, let teacherWeight = teacherModel.fusedOutputWeight else { return nil }
+        guard OutputChunking.applies(vocabulary: studentModel.config.vocabSize), let studentWeight = studentModel.fusedOutputWeight,
+              let teacherWeight = teacherModel.fusedOutputWeight else { return nil }
         let teacher = withNoGrad { teacherModel.forwardHidden(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options) }
         let student = studentModel.forwardHidden(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options, dropout: &dropout)
         let terms = outputTerms
