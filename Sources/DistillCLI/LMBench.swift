@@ -9,7 +9,7 @@ import Tensor
 /// --lm-phase NAME`), so its peak RSS (VmHWM) is the phase's alone, as the anchor measures its phases.
 struct LMBench {
     let reps: Int
-    static let phases = ["score", "train", "distill", "generate"]
+    static let phases = ["score", "train", "distill", "distill_topk", "generate"]
     static let batch = 8, length = 256, studentLayers = 10
     static let prompts = 16, promptLength = 64, newTokens = 64
     static let teacher = TransformerConfig(vocabSize: 49_152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30,
@@ -95,6 +95,20 @@ struct LMBench {
             }
             out["distill_tok_s"] = Double(b * t) / s
             out["distill_ms"] = s * 1e3
+        case "distill_topk":
+            // the student's step alone on cached top-k targets (k 64, T 2, 0.5 KL + 0.5 CE; synthetic targets, see
+            // `TopKDistillationStep`): the teacher does not run, so it is compared with the anchor's full distill
+            var config = Self.teacher
+            config.numHiddenLayers = Self.studentLayers
+            let student = try Transformer(config: config, rng: &rng)
+            let step = TopKDistillationStep(student: student, batch: b, length: t, k: 64, temperature: 2, alpha: 0.5)
+            let opt = AdamW(store: student.parameters, weightDecay: 0.01)
+            let s = medianSeconds(reps: reps, warmup: 1, minSample: 0) {
+                step.run()
+                opt.step(learningRate: 1e-4)
+            }
+            out["distill_topk_tok_s"] = Double(step.tokensPerStep) / s
+            out["distill_topk_ms"] = s * 1e3
         case "generate":
             let teacher = try Transformer(config: Self.teacher, rng: &rng)
             let prompts = (0..<Self.prompts).map { _ in (0..<Self.promptLength).map { _ in Int32(data.nextInt(below: v)) } }
