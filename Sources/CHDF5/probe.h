@@ -58,6 +58,40 @@ static inline size_t td_probe_bytes(td_probe_state *s, hssize_t count, size_t si
     return (size_t)(c * size) + 1;
 }
 
+/* Reads all n values of an attribute (dxpl < 0) or a dataset (through dxpl) of file type ft as the reader does:
+   variable-length strings as UTF-8, fixed-length strings and numbers as native; other variable-length types are
+   not read (the reader refuses them). */
+static inline herr_t td_probe_read(hid_t obj, hid_t dxpl, hid_t type, void *buf) {
+    return dxpl < 0 ? H5Aread(obj, type, buf) : H5Dread(obj, type, H5S_ALL, H5S_ALL, dxpl, buf);
+}
+
+static inline void td_probe_values(td_probe_state *s, hid_t obj, hid_t dxpl, hid_t ft, hssize_t n) {
+    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, H5T_VARIABLE);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+        size_t bytes = td_probe_bytes(s, n, sizeof(char *));
+        if (!bytes) _exit(4);
+        char **p = (char **)calloc(1, bytes);
+        if (!p) _exit(4);
+        if (td_probe_read(obj, dxpl, t, p) >= 0)
+            for (hssize_t i = 0; i < n; i++) if (p[i]) H5free_memory(p[i]);
+        free(p);
+        H5Tclose(t);
+    } else if (H5Tdetect_class(ft, H5T_VLEN) <= 0) {
+        hid_t t = H5Tget_class(ft) == H5T_STRING ? H5Tcopy(ft) : H5Tget_native_type(ft, H5T_DIR_DEFAULT);
+        if (t >= 0) {
+            size_t bytes = td_probe_bytes(s, n, H5Tget_size(t));
+            if (!bytes) _exit(4);
+            void *buf = malloc(bytes);
+            if (!buf) _exit(4);
+            td_probe_read(obj, dxpl, t, buf);
+            free(buf);
+            H5Tclose(t);
+        }
+    }
+}
+
 /* Reads one attribute as the reader does: strings as UTF-8 (variable- or fixed-length), numbers as native. */
 static inline void td_probe_attribute(td_probe_state *s, hid_t obj, const char *path, const char *name) {
     td_probe_mark(s, path, name);
@@ -67,33 +101,11 @@ static inline void td_probe_attribute(td_probe_state *s, hid_t obj, const char *
     hid_t ft = H5Aget_type(a), space = H5Aget_space(a);
     hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
     if (ft >= 0 && n >= 0) {
-        if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
-            hid_t t = H5Tcopy(H5T_C_S1);
-            H5Tset_size(t, H5T_VARIABLE);
-            H5Tset_cset(t, H5T_CSET_UTF8);
-            size_t bytes = td_probe_bytes(s, n, sizeof(char *));
-            if (!bytes) _exit(4);
-            char **p = (char **)calloc(1, bytes);
-            if (!p) _exit(4);
-            if (H5Aread(a, t, p) >= 0)
-                for (hssize_t i = 0; i < n; i++) if (p[i]) H5free_memory(p[i]);
-            free(p);
-            H5Tclose(t);
-        } else if (H5Tdetect_class(ft, H5T_VLEN) <= 0) {
-            hid_t t = H5Tget_class(ft) == H5T_STRING ? H5Tcopy(ft) : H5Tget_native_type(ft, H5T_DIR_DEFAULT);
-            if (t >= 0) {
-                size_t bytes = td_probe_bytes(s, n, H5Tget_size(t));
-                if (!bytes) _exit(4);
-                void *buf = malloc(bytes);
-                if (!buf) _exit(4);
-                H5Aread(a, t, buf);
-                free(buf);
-                H5Tclose(t);
-            }
-            if (H5Tget_class(ft) == H5T_INTEGER || H5Tget_class(ft) == H5T_FLOAT) {  /* as intAttribute/doubleAttribute */
-                long long v[1]; double d[1];
-                if (n == 1) { H5Aread(a, H5T_NATIVE_INT64, v); H5Aread(a, H5T_NATIVE_DOUBLE, d); }
-            }
+        td_probe_values(s, a, -1, ft, n);
+        if ((H5Tget_class(ft) == H5T_INTEGER || H5Tget_class(ft) == H5T_FLOAT) && n == 1) {  /* as intAttribute/doubleAttribute */
+            long long v[1]; double d[1];
+            H5Aread(a, H5T_NATIVE_INT64, v);
+            H5Aread(a, H5T_NATIVE_DOUBLE, d);
         }
     }
     if (space >= 0) H5Sclose(space);
@@ -155,30 +167,7 @@ static inline void td_probe_dataset(td_probe_state *s, hid_t parent, const char 
     if (!single && ft >= 0 && n > 0) {
         hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
         H5Pset_edc_check(dxpl, H5Z_DISABLE_EDC);
-        if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
-            hid_t t = H5Tcopy(H5T_C_S1);
-            H5Tset_size(t, H5T_VARIABLE);
-            H5Tset_cset(t, H5T_CSET_UTF8);
-            size_t bytes = td_probe_bytes(s, n, sizeof(char *));
-            if (!bytes) _exit(4);
-            char **p = (char **)calloc(1, bytes);
-            if (!p) _exit(4);
-            if (H5Dread(ds, t, H5S_ALL, H5S_ALL, dxpl, p) >= 0)
-                for (hssize_t i = 0; i < n; i++) if (p[i]) H5free_memory(p[i]);
-            free(p);
-            H5Tclose(t);
-        } else if (H5Tdetect_class(ft, H5T_VLEN) <= 0) {
-            hid_t t = H5Tget_class(ft) == H5T_STRING ? H5Tcopy(ft) : H5Tget_native_type(ft, H5T_DIR_DEFAULT);
-            if (t >= 0) {
-                size_t bytes = td_probe_bytes(s, n, H5Tget_size(t));
-                if (!bytes) _exit(4);
-                void *buf = malloc(bytes);
-                if (!buf) _exit(4);
-                H5Dread(ds, t, H5S_ALL, H5S_ALL, dxpl, buf);
-                free(buf);
-                H5Tclose(t);
-            }
-        }
+        td_probe_values(s, ds, dxpl, ft, n);
         H5Pclose(dxpl);
     }
     if (dcpl >= 0) H5Pclose(dcpl);
