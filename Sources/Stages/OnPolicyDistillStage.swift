@@ -211,9 +211,7 @@ final class OnPolicyDistillStage: Stage {
 
     func evaluate(_ context: RunContext) throws -> StageEvaluation {
         let values = try validate(context)
-        var metrics: [String: Double] = [:]
-        for (k, v) in values { metrics["validation/" + k] = v }
-        for (k, v) in start { metrics["validation/start_" + k] = v }
+        var metrics = validationMetrics(values, start: start)
         let stop = record(values, step: step, context: context)
         metrics["validation/best_score"] = -early.best
         return StageEvaluation(metrics: metrics, stop: stop)
@@ -223,11 +221,9 @@ final class OnPolicyDistillStage: Stage {
     /// that answers nothing right yet can still improve its traces), and keeps the student when it is the best
     /// so far; returns whether patience ran out.
     private func record(_ values: [String: Double], step: Int, context: RunContext) -> Bool {
-        guard let accuracy = values["answer_accuracy"] else { return false }
         // accuracy moves in steps of 1 / validation_problems; the reward's share stays far below one such step
-        let (improved, stop) = early.update(-(accuracy + 1e-6 * (values["reward"] ?? 0)), step: step)
-        if improved, config.restoreBest, let best = context.store(role: Self.bestRole) { best.copyValues(from: context.student.parameters) }
-        return stop
+        let score = values["answer_accuracy"].map { $0 + 1e-6 * (values["reward"] ?? 0) }
+        return early.record(score: score, step: step, keepingBestIn: config.restoreBest ? Self.bestRole : nil, context: context)
     }
 
     func progress() -> StageProgress {

@@ -134,9 +134,7 @@ final class PPOTraceStage: Stage {
 
     func evaluate(_ context: RunContext) throws -> StageEvaluation {
         let values = try validate(context)
-        var metrics: [String: Double] = [:]
-        for (k, v) in values { metrics["validation/" + k] = v }
-        for (k, v) in start { metrics["validation/start_" + k] = v }
+        var metrics = validationMetrics(values, start: start)
         let stop = record(values, step: step, context: context)
         metrics["validation/best_reward"] = -early.best
         return StageEvaluation(metrics: metrics, stop: stop)
@@ -145,10 +143,7 @@ final class PPOTraceStage: Stage {
     /// Feeds a validation's reward to early stopping and keeps the student when it is the best so far;
     /// returns whether patience ran out.
     private func record(_ values: [String: Double], step: Int, context: RunContext) -> Bool {
-        guard let reward = values["reward"] else { return false }
-        let (improved, stop) = early.update(-reward, step: step)
-        if improved, config.restoreBest, let best = context.store(role: Self.bestRole) { best.copyValues(from: context.student.parameters) }
-        return stop
+        early.record(score: values["reward"], step: step, keepingBestIn: config.restoreBest ? Self.bestRole : nil, context: context)
     }
 
     func progress() -> StageProgress {
@@ -173,4 +168,13 @@ final class PPOTraceStage: Stage {
         context.unregister(role: "reference")
         context.setOptimizers([])
     }
+}
+
+/// A sampling stage's validation row (ppo-trace, on-policy-distill): each figure as `validation/NAME`, and the
+/// stage start's as `validation/start_NAME` beside it.
+func validationMetrics(_ values: [String: Double], start: [String: Double]) -> [String: Double] {
+    var metrics: [String: Double] = [:]
+    for (k, v) in values { metrics["validation/" + k] = v }
+    for (k, v) in start { metrics["validation/start_" + k] = v }
+    return metrics
 }

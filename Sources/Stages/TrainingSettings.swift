@@ -87,6 +87,16 @@ public struct EarlyStopping: Equatable, Sendable {
         return (false, patience > 0 && evaluationsWithoutImprovement >= patience)
     }
 
+    /// Records a validation `score` (higher is better; nil when the validation has no such figure, and nothing
+    /// changes) and, when it improved and `role` names a registered store, copies the run's student into it (the
+    /// best student a stage hands on with `restore_best`). Returns whether patience ran out.
+    mutating func record(score: Double?, step: Int, keepingBestIn role: String?, context: RunContext) -> Bool {
+        guard let score else { return false }
+        let (improved, stop) = update(-score, step: step)
+        if improved, let role, let best = context.store(role: role) { best.copyValues(from: context.student.parameters) }
+        return stop
+    }
+
     /// The checkpoint form.
     public var state: [String: Double] {
         ["best": best, "best_step": Double(bestStep), "without_improvement": Double(evaluationsWithoutImprovement)]
