@@ -12,12 +12,7 @@ struct DropoutResumeTests {
     /// Global steps: teacher-sft 1-4, output-distill with dropout 0.3 5-7, output-distill at the student's rate 8-11;
     /// checkpoints every 2 steps, so step 9 is a kill after the checkpoint of step 8, inside the third stage.
     static let curriculum = """
-    name: t
-    seed: 1
-    data: {domains: [addition], train_size: 16, validation_size: 4, max_length: 96}
-    teacher: {hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128}
-    student: {layers: 2, hidden_size: 32, heads: 4, kv_heads: 2, intermediate_size: 48}
-    run: {checkpoint_every: 2, keep_checkpoints: 2}
+    \(tinyRunHead)
     stages:
       - kind: teacher-sft
         steps: 4

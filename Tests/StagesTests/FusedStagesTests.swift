@@ -10,12 +10,7 @@ import Testing
 struct FusedStagesTests {
     /// Global steps: teacher-sft 1-4, output-distill 5-8, baseline-ce 9-12; checkpoints every 2 steps.
     static let curriculum = """
-    name: t
-    seed: 1
-    data: {domains: [addition], train_size: 16, validation_size: 4, max_length: 96}
-    teacher: {hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128}
-    student: {layers: 2, hidden_size: 32, heads: 4, kv_heads: 2, intermediate_size: 48}
-    run: {checkpoint_every: 2, keep_checkpoints: 2}
+    \(tinyRunHead)
     stages:
       - kind: teacher-sft
         steps: 4

@@ -16,12 +16,7 @@ struct PruneStageTests {
     /// Student: 2 layers, d 32, 4 query heads in 2 KV groups of width 8, MLP 48, vocabulary 97 (the math tokenizer).
     /// Global steps: teacher-sft 1-4, prune 5-13 (3 rounds of 3 steps), output-distill 14-16; checkpoints every 2 steps.
     static let curriculum = """
-    name: t
-    seed: 1
-    data: {domains: [addition], train_size: 16, validation_size: 4, max_length: 96}
-    teacher: {hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128}
-    student: {layers: 2, hidden_size: 32, heads: 4, kv_heads: 2, intermediate_size: 48}
-    run: {checkpoint_every: 2, keep_checkpoints: 2}
+    \(tinyRunHead)
     stages:
       - kind: teacher-sft
         steps: 4
