@@ -40,7 +40,7 @@ extension OutputDistillConfiguration {
 }
 
 /// The top-k targets a distillation stage reads: the checked cache, and the targets of the batch in hand (read
-/// before the step's two halves run). While a step runs, the next batch's rows (known from the data cursor) are
+/// before the step's shards run). While a step runs, the next batch's rows (known from the data cursor) are
 /// read on a background thread, so the step does not wait for the file (HDF5 here is built thread-safe).
 final class TopKTargetsSource {
     typealias Loaded = (logProbs: [Float], ids: [Int32], leftover: [Float], counts: [Int])
