@@ -2,13 +2,19 @@ import Model
 import Tensor
 
 /// Settings of `teacher-sft`: the shared training keys only.
-public struct TeacherSFTConfiguration: StageConfiguration {
+public struct TeacherSFTConfiguration: StageConfiguration, Equatable {
     public var training: TrainingSettings
 
+    /// The settings; by default 300 steps at learning rate 3e-3.
+    public init(training: TrainingSettings = TeacherSFTConfiguration.defaultTraining) {
+        self.training = training
+    }
+
+    /// The defaults of a teacher-sft stage.
+    public static let defaultTraining = TrainingSettings(steps: 300, learningRate: 3e-3)
+
     public init(_ node: ConfigNode) throws {
-        var defaults = TrainingSettings(steps: 300)
-        defaults.learningRate = 3e-3
-        training = try TrainingSettings(node, defaults: defaults)
+        training = try TrainingSettings(node, defaults: Self.defaultTraining)
     }
 }
 
@@ -62,10 +68,16 @@ final class CrossEntropyStage: TrainingStage {
 /// reference traces the student's side has (`data.reference_traces`; saved as role `baseline`): the
 /// comparison that shows what distillation bought. By default it gets as many steps (of the same batch size)
 /// as the student's distillation stages together.
-public struct BaselineCEConfiguration: StageConfiguration {
+public struct BaselineCEConfiguration: StageConfiguration, Equatable {
     public var training: TrainingSettings
     /// True when `steps` was left out: the stage then matches the distillation stages' step count.
     public var matchDistillationSteps: Bool
+
+    /// The settings; `matchDistillationSteps` replaces `training.steps` by the distillation stages' steps.
+    public init(training: TrainingSettings = TrainingSettings(steps: 300), matchDistillationSteps: Bool = true) {
+        self.training = training
+        self.matchDistillationSteps = matchDistillationSteps
+    }
 
     public init(_ node: ConfigNode) throws {
         matchDistillationSteps = !(try node.child("steps")).isPresent

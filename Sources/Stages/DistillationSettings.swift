@@ -1,5 +1,6 @@
 import Model
 import PPO
+import StrictConfig
 
 /// How the distillation temperature moves through a stage: a schedule over epochs or steps.
 ///
@@ -9,9 +10,9 @@ import PPO
 ///
 /// When the base (or start) is left out and an earlier `temperature-search` stage chose a temperature, the
 /// chosen one is used; otherwise 2.0.
-public struct TemperatureSetting: Sendable, Equatable {
-    public enum Kind: String, Sendable { case constant, step, linearDecay = "linear_decay" }
-    public enum Unit: String, Sendable { case epoch, step }
+public struct TemperatureSetting: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, CaseIterable { case constant, step, linearDecay = "linear_decay" }
+    public enum Unit: String, Sendable, CaseIterable { case epoch, step }
     public var kind = Kind.constant
     /// The base (constant, step) or start (linear decay); nil: the searched temperature, else 2.0.
     public var base: Float?
@@ -29,31 +30,28 @@ public struct TemperatureSetting: Sendable, Equatable {
 
     public init() {}
 
+    /// Every field, each with its default.
+    public init(kind: Kind = .constant, base: Float? = nil,
+                earlyFactor: Float = TemperatureSchedule.stepDefaults.earlyFactor, earlyUntil: Int = TemperatureSchedule.stepDefaults.earlyUntil,
+                lateFactor: Float = TemperatureSchedule.stepDefaults.lateFactor, lateFrom: Int = TemperatureSchedule.stepDefaults.lateFrom,
+                decrement: Float = TemperatureSchedule.linearDecayDefaults.decrement, interval: Int = TemperatureSchedule.linearDecayDefaults.interval,
+                floor: Float = TemperatureSchedule.linearDecayDefaults.floor, unit: Unit = .epoch) {
+        self.kind = kind
+        self.base = base
+        self.earlyFactor = earlyFactor
+        self.earlyUntil = earlyUntil
+        self.lateFactor = lateFactor
+        self.lateFrom = lateFrom
+        self.decrement = decrement
+        self.interval = interval
+        self.floor = floor
+        self.unit = unit
+    }
+
     init(_ parent: ConfigNode, key: String) throws {
         let node = try parent.child(key)
         guard node.isPresent else { return }
-        if node.isScalar {
-            base = try parent.float(key, 2, range: 1e-3...100)
-            return
-        }
-        try node.requireMapping()
-        let name = try node.choice("schedule", kind.rawValue, ["constant", "step", "linear_decay"])
-        kind = Kind(rawValue: name)!
-        base = try node.optionalDouble(kind == .linearDecay ? "start" : "base", range: 1e-3...100).map(Float.init)
-        if kind == .step {
-            earlyFactor = try node.float("early_factor", earlyFactor, range: 1e-3...100)
-            earlyUntil = try node.int("early_until", earlyUntil, min: 0)
-            lateFactor = try node.float("late_factor", lateFactor, range: 1e-3...100)
-            lateFrom = try node.int("late_from", lateFrom, min: 0)
-        }
-        if kind == .linearDecay {
-            decrement = try node.float("decrement", decrement, range: 0...100)
-            interval = try node.int("interval", interval, min: 1)
-            floor = try node.float("floor", floor, range: 1e-3...100)
-        }
-        unit = Unit(rawValue: try node.choice("unit", unit.rawValue, ["epoch", "step"]))!
-        try node.finish()
-        do { try schedule(searched: nil).validate() } catch let e as TemperatureScheduleError { throw node.error(e.message) }
+        self = try node.decode(TemperatureSetting.self)
     }
 
     /// The schedule, with `searched` filling a missing base.
@@ -64,6 +62,56 @@ public struct TemperatureSetting: Sendable, Equatable {
         case .step: return .step(base: b, earlyFactor: earlyFactor, earlyUntil: earlyUntil, lateFactor: lateFactor, lateFrom: lateFrom)
         case .linearDecay: return .linearDecay(start: b, decrement: decrement, interval: interval, floor: min(floor, b))
         }
+    }
+}
+
+extension TemperatureSetting {
+    /// The schedule keys as the shared reader (`TemperatureScheduleSettings`, also PPO's) holds them.
+    var scheduleSettings: TemperatureScheduleSettings {
+        TemperatureScheduleSettings(kind: TemperatureScheduleSettings.Kind(rawValue: kind.rawValue)!, base: base, earlyFactor: earlyFactor,
+                                    earlyUntil: earlyUntil, lateFactor: lateFactor, lateFrom: lateFrom, decrement: decrement,
+                                    interval: interval, floor: floor)
+    }
+
+    /// Reads a number (a constant temperature) or a schedule mapping with `unit`, through the shared schedule reader.
+    public init(from decoder: Decoder) throws {
+        self.init()
+        guard let c = try? StrictContainer(decoder, known: nil) else {
+            // a single value: the constant's base
+            if (try? decoder.unkeyedContainer()) != nil {
+                throw ConfigIssue(path: decoder.codingPath, .wrongType(expected: "a mapping of keys to values", found: nil))
+            }
+            let single = try decoder.singleValueContainer()
+            let text = try? single.decode(String.self)
+            guard let v = (try? single.decode(Double.self)) ?? text.flatMap(Double.init), v.isFinite else {
+                throw ConfigIssue(path: decoder.codingPath, .wrongType(expected: "a number", found: text.map { "'\($0)'" }))
+            }
+            let range: ClosedRange<Double> = 1e-3...100
+            guard range.contains(v) else {
+                throw ConfigIssue(path: decoder.codingPath, .invalid("must be in \(range.lowerBound)...\(range.upperBound), found \(v)"))
+            }
+            base = Float(v)
+            return
+        }
+        let s = try TemperatureScheduleSettings.read(c, extraKeys: ["unit"])
+        kind = Kind(rawValue: s.kind.rawValue)!
+        base = try c.float(s.baseKey, range: 1e-3...100)
+        earlyFactor = s.earlyFactor
+        earlyUntil = s.earlyUntil
+        lateFactor = s.lateFactor
+        lateFrom = s.lateFrom
+        decrement = s.decrement
+        interval = s.interval
+        floor = s.floor ?? floor
+        unit = try c.choice("unit", Unit.self) ?? unit
+        do { try schedule(searched: nil).validate() } catch let e as TemperatureScheduleError { throw c.issue(e.message) }
+    }
+
+    /// Writes the schedule mapping (a missing base stays missing, so an earlier temperature-search still fills it).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: ConfigKey.self)
+        try scheduleSettings.encode(into: &c)
+        try c.encode(unit.rawValue, forKey: ConfigKey("unit"))
     }
 }
 
@@ -100,7 +148,7 @@ public enum DistillationData: String, Sendable {
 
 /// Settings of `output-distill` (and the output part of `feature-align`):
 /// loss = alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE (Hinton et al. 2015).
-public struct OutputDistillConfiguration: StageConfiguration {
+public struct OutputDistillConfiguration: StageConfiguration, Equatable {
     public var training: TrainingSettings
     /// Alpha moves linearly from `alphaStart` at the first step to `alphaEnd` at the last.
     public var alphaStart: Float = 0.9
@@ -112,6 +160,19 @@ public struct OutputDistillConfiguration: StageConfiguration {
     /// The teacher's side of the divergence: its full logits, run every step, or the top-k cache of an earlier
     /// `teacher-logits` stage (`DistillationTargets`).
     public var targets = DistillationTargets.full
+
+    /// Every field, each with its default.
+    public init(training: TrainingSettings = TrainingSettings(steps: 300), alphaStart: Float = 0.9, alphaEnd: Float = 0.5,
+                temperature: TemperatureSetting = TemperatureSetting(), divergence: Divergence = .forwardKL,
+                data: DistillationData? = nil, targets: DistillationTargets = .full) {
+        self.training = training
+        self.alphaStart = alphaStart
+        self.alphaEnd = alphaEnd
+        self.temperature = temperature
+        self.divergence = divergence
+        self.data = data
+        self.targets = targets
+    }
 
     public init(_ node: ConfigNode, defaultSteps: Int = 300, trainingDefaults: TrainingSettings? = nil) throws {
         training = try TrainingSettings(node, defaults: trainingDefaults ?? TrainingSettings(steps: defaultSteps))

@@ -12,7 +12,7 @@ import Tensor
 /// attention MSE compares attention probabilities on the same layer map (teacher heads averaged into student
 /// heads). `feature_gradient_scale` multiplies the feature terms' contribution (and so their gradients) without
 /// changing the reported values.
-public struct FeatureAlignConfiguration: StageConfiguration {
+public struct FeatureAlignConfiguration: StageConfiguration, Equatable {
     public var output: OutputDistillConfiguration
     public var outputWeight: Float = 0.5
     public var hiddenWeight: Float = 0.3
@@ -20,6 +20,18 @@ public struct FeatureAlignConfiguration: StageConfiguration {
     public var featureGradientScale: Float = 1
     /// Explicit (student layer, teacher layer) pairs; nil: the uniform map.
     public var layerMap: [[Int]]?
+
+    /// Every field, each with its default (the output part: 200 steps).
+    public init(output: OutputDistillConfiguration = OutputDistillConfiguration(training: TrainingSettings(steps: 200)),
+                outputWeight: Float = 0.5, hiddenWeight: Float = 0.3, attentionWeight: Float = 0.2, featureGradientScale: Float = 1,
+                layerMap: [[Int]]? = nil) {
+        self.output = output
+        self.outputWeight = outputWeight
+        self.hiddenWeight = hiddenWeight
+        self.attentionWeight = attentionWeight
+        self.featureGradientScale = featureGradientScale
+        self.layerMap = layerMap
+    }
 
     public init(_ node: ConfigNode) throws {
         output = try OutputDistillConfiguration(node, defaultSteps: 200)

@@ -27,7 +27,7 @@ import Tensor
 ///       validation_problems: 32
 ///       patience: 0
 ///       restore_best: true
-public struct OnPolicyDistillConfiguration: StageConfiguration {
+public struct OnPolicyDistillConfiguration: StageConfiguration, Equatable {
     /// Iterations (one sampled batch and one update each) in the budget.
     public var iterations = 40
     /// Validate (greedy, on validation questions) every this many iterations; also before the first and after the last.
@@ -45,6 +45,20 @@ public struct OnPolicyDistillConfiguration: StageConfiguration {
     public var reward = RewardConfig()
     /// The objective and the training settings.
     public var distillation = OnPolicyDistillationConfig()
+
+    /// Every field, each with its default.
+    public init(iterations: Int = 40, evalEvery: Int = 10, validationProblems: Int = 32, patience: Int = 0, restoreBest: Bool = true,
+                data: DistillationData? = nil, reward: RewardConfig = RewardConfig(),
+                distillation: OnPolicyDistillationConfig = OnPolicyDistillationConfig()) {
+        self.iterations = iterations
+        self.evalEvery = evalEvery
+        self.validationProblems = validationProblems
+        self.patience = patience
+        self.restoreBest = restoreBest
+        self.data = data
+        self.reward = reward
+        self.distillation = distillation
+    }
 
     public init(_ node: ConfigNode) throws {
         iterations = try node.int("iterations", iterations, min: 1)

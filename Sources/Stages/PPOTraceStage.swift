@@ -16,7 +16,7 @@ import Tensor
 ///       restore_best: true     # end with the student of the best validation reward (the start included)
 ///       reward: {weights: {answer: 1, step_validity: 0.5}}   # RewardConfig keys
 ///       ppo: {learning_rate: 1.0e-5, advantage: grpo, group_size: 4, temperature: {entropy_target: {target: 0.6}}}
-public struct PPOTraceConfiguration: StageConfiguration {
+public struct PPOTraceConfiguration: StageConfiguration, Equatable {
     /// PPO iterations (rollout + update) in the budget.
     public var iterations = 30
     /// Validate (greedy, on validation questions) every this many iterations; also before the first and after the last.
@@ -30,6 +30,18 @@ public struct PPOTraceConfiguration: StageConfiguration {
     public var restoreBest = true
     public var reward = RewardConfig()
     public var ppo = PPOConfig()
+
+    /// Every field, each with its default.
+    public init(iterations: Int = 30, evalEvery: Int = 10, validationProblems: Int = 32, patience: Int = 0, restoreBest: Bool = true,
+                reward: RewardConfig = RewardConfig(), ppo: PPOConfig = PPOConfig()) {
+        self.iterations = iterations
+        self.evalEvery = evalEvery
+        self.validationProblems = validationProblems
+        self.patience = patience
+        self.restoreBest = restoreBest
+        self.reward = reward
+        self.ppo = ppo
+    }
 
     public init(_ node: ConfigNode) throws {
         iterations = try node.int("iterations", iterations, min: 1)

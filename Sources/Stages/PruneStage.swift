@@ -56,6 +56,26 @@ public struct PruneConfiguration: StageConfiguration {
         "restore_best": "prune ends with the last round that satisfies `min_accuracy`; remove it",
     ]
 
+    /// Every field, each with its default; `fineTune`'s steps are replaced by `stepsPerRound`, and it neither
+    /// validates, stops early nor restores (prune does that per round).
+    public init(fineTune: OutputDistillConfiguration? = nil, score: PruneScore = .l1, fractionPerRound: Double = 0.05, stepsPerRound: Int = 20,
+                target: Double = 0.7, minAccuracy: Double? = nil, validationProblems: Int = 64, maxNewTokens: Int = 320, calibration: Int = 16) {
+        var f = fineTune ?? OutputDistillConfiguration(training: TrainingSettings(steps: stepsPerRound, learningRate: 5e-4, warmupSteps: 0))
+        f.training.steps = stepsPerRound
+        f.training.evalEvery = 0
+        f.training.patience = 0
+        f.training.restoreBest = false
+        self.fineTune = f
+        self.score = score
+        self.fractionPerRound = fractionPerRound
+        self.stepsPerRound = stepsPerRound
+        self.target = target
+        self.minAccuracy = minAccuracy
+        self.validationProblems = validationProblems
+        self.maxNewTokens = maxNewTokens
+        self.calibration = calibration
+    }
+
     public init(_ node: ConfigNode) throws {
         for key in Self.refused.keys.sorted() {
             let c = try node.child(key)

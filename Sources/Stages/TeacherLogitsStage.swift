@@ -4,7 +4,7 @@ import Model
 import Tensor
 
 /// Settings of `teacher-logits`.
-public struct TeacherLogitsConfiguration: StageConfiguration {
+public struct TeacherLogitsConfiguration: StageConfiguration, Equatable {
     /// Entries kept per target token; nil: `defaultK`, or the whole vocabulary when it is smaller.
     public var k: Int?
     /// The teacher temperature of the stored log-probs (a consuming stage at another T re-tempers them; see
@@ -17,6 +17,15 @@ public struct TeacherLogitsConfiguration: StageConfiguration {
     /// nil: teacher traces when a `teacher-traces` stage comes earlier, else the reference traces (as the
     /// distillation stages choose).
     public var data: DistillationData?
+
+    /// Every field, each with its default.
+    public init(k: Int? = nil, temperature: Float = 1, batchSize: Int = 16, chunkTargets: Int? = nil, data: DistillationData? = nil) {
+        self.k = k
+        self.temperature = temperature
+        self.batchSize = batchSize
+        self.chunkTargets = chunkTargets
+        self.data = data
+    }
 
     public init(_ node: ConfigNode) throws {
         k = try node.optionalInt("k", min: 1)

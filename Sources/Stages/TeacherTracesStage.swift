@@ -6,7 +6,7 @@ import Reward
 import Tensor
 
 /// Settings of `teacher-traces`.
-public struct TeacherTracesConfiguration: StageConfiguration {
+public struct TeacherTracesConfiguration: StageConfiguration, Equatable {
     /// Traces sampled per question (k).
     public var samples = 4
     /// Sampling temperature.
@@ -25,6 +25,19 @@ public struct TeacherTracesConfiguration: StageConfiguration {
     /// traces was kept (0: off). Rejection sampling otherwise drops exactly the questions the teacher finds
     /// hard, and the student never sees them worked.
     public var retrySamples = 0
+
+    /// Every field, each with its default.
+    public init(samples: Int = 4, temperature: Float = 0.8, topP: Float? = nil, questionsPerStep: Int = 8, keepPerQuestion: Int = 1,
+                maxNewTokens: Int = 224, limit: Int? = nil, retrySamples: Int = 0) {
+        self.samples = samples
+        self.temperature = temperature
+        self.topP = topP
+        self.questionsPerStep = questionsPerStep
+        self.keepPerQuestion = keepPerQuestion
+        self.maxNewTokens = maxNewTokens
+        self.limit = limit
+        self.retrySamples = retrySamples
+    }
 
     public init(_ node: ConfigNode) throws {
         samples = try node.int("samples", samples, min: 1)

@@ -4,7 +4,7 @@ import Model
 import Tensor
 
 /// Settings of `temperature-search`.
-public struct TemperatureSearchConfiguration: StageConfiguration {
+public struct TemperatureSearchConfiguration: StageConfiguration, Equatable {
     /// The range T is drawn from (uniformly).
     public var minTemperature: Float = 1
     public var maxTemperature: Float = 8
@@ -17,6 +17,19 @@ public struct TemperatureSearchConfiguration: StageConfiguration {
     /// The soft/hard weight during trials.
     public var alpha: Float = 0.9
     public var data: DistillationData?
+
+    /// Every field, each with its default.
+    public init(minTemperature: Float = 1, maxTemperature: Float = 8, trials: Int = 4, stepsPerTrial: Int = 20, batchSize: Int = 16,
+                learningRate: Float = 2e-3, alpha: Float = 0.9, data: DistillationData? = nil) {
+        self.minTemperature = minTemperature
+        self.maxTemperature = maxTemperature
+        self.trials = trials
+        self.stepsPerTrial = stepsPerTrial
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.alpha = alpha
+        self.data = data
+    }
 
     public init(_ node: ConfigNode) throws {
         minTemperature = try node.float("min_temperature", minTemperature, range: 1e-3...100)
