@@ -116,7 +116,7 @@ extension TemperatureSetting {
 }
 
 /// Which traces a distillation stage trains on.
-public enum DistillationData: String, Sendable {
+public enum DistillationData: String, Sendable, Codable, CaseIterable {
     /// The verified traces of an earlier `teacher-traces` stage.
     case teacherTraces = "teacher_traces"
     /// The reference traces of the curriculum's data (the first `data.reference_traces` rows).
