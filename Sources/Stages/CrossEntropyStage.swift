@@ -1,4 +1,5 @@
 import Model
+import StrictConfig
 import Tensor
 
 /// Settings of `teacher-sft`: the shared training keys only.
@@ -14,8 +15,18 @@ public struct TeacherSFTConfiguration: StageConfiguration, Equatable {
     public static let defaultTraining = TrainingSettings(steps: 300, learningRate: 3e-3)
 
     public init(_ node: ConfigNode) throws {
-        training = try TrainingSettings(node, defaults: Self.defaultTraining)
+        self = try node.decode(Self.self, keys: TrainingSettings.keys)
     }
+}
+
+extension TeacherSFTConfiguration: Codable {
+    /// Reads the training keys strictly (its `kind` is the curriculum's).
+    public init(from decoder: Decoder) throws {
+        _ = try StrictContainer(decoder, known: ["kind"] + TrainingSettings.keys)
+        training = try TrainingSettings(from: decoder, defaults: Self.defaultTraining)
+    }
+
+    public func encode(to encoder: Encoder) throws { try training.encode(to: encoder) }
 }
 
 /// `teacher-sft`: trains the teacher with cross-entropy on the reference traces (prompt masked), every
@@ -80,8 +91,7 @@ public struct BaselineCEConfiguration: StageConfiguration, Equatable {
     }
 
     public init(_ node: ConfigNode) throws {
-        matchDistillationSteps = !(try node.child("steps")).isPresent
-        training = try TrainingSettings(node, defaults: TrainingSettings(steps: 300))
+        self = try node.decode(Self.self, keys: TrainingSettings.keys)
     }
 
     /// The steps of the output-distill and feature-align stages of `curriculum`.
@@ -92,6 +102,18 @@ public struct BaselineCEConfiguration: StageConfiguration, Equatable {
             return sum
         }
     }
+}
+
+extension BaselineCEConfiguration: Codable {
+    /// Reads the training keys strictly; without `steps` the stage matches the distillation stages' steps.
+    public init(from decoder: Decoder) throws {
+        let c = try StrictContainer(decoder, known: ["kind"] + TrainingSettings.keys)
+        self.init(training: try TrainingSettings(from: decoder, defaults: TrainingSettings(steps: 300)), matchDistillationSteps: !c.contains("steps"))
+    }
+
+    /// The training keys; `steps` is left out when the stage matches the distillation stages (the resolved
+    /// configuration prints the count it runs instead).
+    public func encode(to encoder: Encoder) throws { try training.encode(to: encoder) }
 }
 
 enum BaselineCEStage {

@@ -164,20 +164,15 @@ extension TemperatureSetting {
 }
 
 extension OutputDistillConfiguration {
+    /// The settings' encoding with `data` resolved; comments for what is left to the model or to a search.
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        var lines = training.resolvedLines(steps: training.steps)
-        lines.append("alpha: {start: " + YAMLText.number(alphaStart) + ", end: " + YAMLText.number(alphaEnd) + "}")
-        lines.append("temperature: " + temperature.resolvedValue)
+        var resolved = self
+        resolved.data = resolvedData(in: curriculum, index: index)
+        var lines = ConfigTree.resolved(resolved)
+        if training.dropout == nil { lines.append("# dropout: the model's") }
         if temperature.base == nil {
             lines.append("# temperature \(temperature.kind == .linearDecay ? "start" : "base"): an earlier temperature-search's T, else \(TemperatureSetting.defaultBase)")
         }
-        switch divergence {
-        case .forwardKL: lines.append("divergence: forward_kl")
-        case .reverseKL: lines.append("divergence: reverse_kl")
-        case .jsd(let beta): lines += ["divergence: jsd", "jsd_beta: " + YAMLText.number(beta)]
-        }
-        lines.append("data: \(resolvedData(in: curriculum, index: index).rawValue)")
-        lines.append("targets: \(targets.rawValue)")
         return lines
     }
 }

@@ -174,34 +174,12 @@ public struct OutputDistillConfiguration: StageConfiguration, Equatable {
         self.targets = targets
     }
 
+    /// Reads the stage's keys (`feature-align` and `prune` read theirs beside them, and the curriculum checks the
+    /// union), with the training defaults `trainingDefaults`, else `defaultSteps` steps and the struct's defaults.
     public init(_ node: ConfigNode, defaultSteps: Int = 300, trainingDefaults: TrainingSettings? = nil) throws {
-        training = try TrainingSettings(node, defaults: trainingDefaults ?? TrainingSettings(steps: defaultSteps))
-        let alpha = try node.child("alpha")
-        if alpha.isScalar {
-            alphaStart = try node.float("alpha", alphaStart, range: 0...1)
-            alphaEnd = alphaStart
-        } else {
-            try alpha.requireMapping()
-            alphaStart = try alpha.float("start", alphaStart, range: 0...1)
-            alphaEnd = try alpha.float("end", alphaEnd, range: 0...1)
-            try alpha.finish()
-        }
-        temperature = try TemperatureSetting(node, key: "temperature")
-        let div = try node.choice("divergence", "forward_kl", ["forward_kl", "reverse_kl", "jsd"])
-        let beta = try node.optionalDouble("jsd_beta", range: 0...1)
-        switch div {
-        case "reverse_kl": divergence = .reverseKL
-        case "jsd": divergence = .jsd(beta: Float(beta ?? 0.5))
-        default: divergence = .forwardKL
-        }
-        if beta != nil && div != "jsd" { throw try node.child("jsd_beta").error("only used with divergence: jsd; remove it or set divergence: jsd") }
-        data = try node.optionalString("data").map { raw in
-            guard let d = DistillationData(rawValue: raw) else {
-                throw try node.child("data").error("'\(raw)' is not one of: teacher_traces, reference, both")
-            }
-            return d
-        }
-        targets = DistillationTargets(rawValue: try node.choice("targets", targets.rawValue, ["full", "topk"]))!
+        self = try node.decode(Self.self, keys: Self.keys,
+                               userInfo: [TrainingSettings.defaultsKey: trainingDefaults ?? TrainingSettings(steps: defaultSteps),
+                                          Self.embeddedKey: true])
     }
 
     public func check(in curriculum: Curriculum, index: Int) throws {
@@ -222,5 +200,86 @@ public struct OutputDistillConfiguration: StageConfiguration, Equatable {
     func alpha(at step: Int, of total: Int) -> Float {
         guard total > 1 else { return alphaStart }
         return alphaStart + (alphaEnd - alphaStart) * Float(step) / Float(total - 1)
+    }
+}
+
+extension OutputDistillConfiguration: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case alpha, temperature, divergence, jsdBeta = "jsd_beta", data, targets
+    }
+
+    /// The keys of an output-distill stage: the training keys and its own.
+    public static let keys = TrainingSettings.keys + CodingKeys.allCases.map(\.rawValue)
+
+    /// `userInfo` flag: the keys sit beside another stage kind's (feature-align, prune), which checks the union.
+    static let embeddedKey = CodingUserInfoKey(rawValue: "tracedistill.output-distill-embedded")!
+
+    /// Reads the stage's keys strictly, with the training defaults in `userInfo[TrainingSettings.defaultsKey]`.
+    public init(from decoder: Decoder) throws {
+        try self.init(from: decoder, trainingDefaults: decoder.userInfo[TrainingSettings.defaultsKey] as? TrainingSettings ?? TrainingSettings(steps: 300),
+                      embedded: decoder.userInfo[Self.embeddedKey] as? Bool ?? false)
+    }
+
+    /// Reads the keys over `trainingDefaults`; `embedded`: they sit beside another kind's keys, which checks the union.
+    init(from decoder: Decoder, trainingDefaults: TrainingSettings, embedded: Bool) throws {
+        let c = try StrictContainer(decoder, known: embedded ? nil : ["kind"] + Self.keys)
+        self.init(training: try TrainingSettings(from: decoder, defaults: trainingDefaults))
+        if let alpha = try c.value("alpha", AlphaSetting.self, expected: "a number in 0...1 or {start, end}") {
+            alphaStart = alpha.start ?? alphaStart
+            alphaEnd = alpha.end ?? (alpha.single ? alphaStart : alphaEnd)
+        }
+        temperature = try c.value("temperature", TemperatureSetting.self, expected: "a number or a schedule mapping") ?? temperature
+        let div = try c.choice("divergence", ["forward_kl", "reverse_kl", "jsd"]) ?? "forward_kl"
+        let beta = try c.double("jsd_beta", range: 0...1)
+        switch div {
+        case "reverse_kl": divergence = .reverseKL
+        case "jsd": divergence = .jsd(beta: Float(beta ?? 0.5))
+        default: divergence = .forwardKL
+        }
+        if beta != nil && div != "jsd" { throw c.issue("jsd_beta", "only used with divergence: jsd; remove it or set divergence: jsd") }
+        data = try c.choice("data", DistillationData.self) ?? data
+        targets = try c.choice("targets", DistillationTargets.self) ?? targets
+    }
+
+    /// The training keys and the stage's own (`data` as given; the resolved configuration fills it in).
+    public func encode(to encoder: Encoder) throws {
+        try training.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var alpha = c.nestedContainer(keyedBy: ConfigKey.self, forKey: .alpha)
+        try alpha.encode(alphaStart, forKey: ConfigKey("start"))
+        try alpha.encode(alphaEnd, forKey: ConfigKey("end"))
+        try c.encode(temperature, forKey: .temperature)
+        switch divergence {
+        case .forwardKL: try c.encode("forward_kl", forKey: .divergence)
+        case .reverseKL: try c.encode("reverse_kl", forKey: .divergence)
+        case .jsd(let beta):
+            try c.encode("jsd", forKey: .divergence)
+            try c.encode(beta, forKey: .jsdBeta)
+        }
+        try c.encodeIfPresent(data, forKey: .data)
+        try c.encode(targets.rawValue, forKey: .targets)
+    }
+}
+
+/// `alpha: 0.7` (start and end) or `alpha: {start: 0.9, end: 0.5}`.
+private struct AlphaSetting: Decodable {
+    var start, end: Float?
+    var single = false
+
+    init(from decoder: Decoder) throws {
+        if (try? decoder.container(keyedBy: ConfigKey.self)) != nil {
+            let c = try StrictContainer(decoder, known: ["start", "end"])
+            start = try c.float("start", range: 0...1)
+            end = try c.float("end", range: 0...1)
+            return
+        }
+        // a single number (or a number written as text): both ends, range-checked at `alpha` itself
+        let value = try decoder.singleValueContainer()
+        guard let v = (try? value.decode(Double.self)) ?? (try? value.decode(String.self)).flatMap(Double.init) else {
+            throw DecodingError.typeMismatch(Double.self, .init(codingPath: decoder.codingPath, debugDescription: "not a number"))
+        }
+        guard (0...1).contains(v) else { throw ConfigIssue(path: decoder.codingPath, .invalid("must be in 0.0...1.0, found \(v)")) }
+        start = Float(v)
+        single = true
     }
 }

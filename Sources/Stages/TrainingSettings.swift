@@ -71,9 +71,17 @@ extension TrainingSettings {
     /// `userInfo` key of the stage kind's defaults (a `TrainingSettings`); without it, 300 steps and the struct's defaults.
     public static let defaultsKey = CodingUserInfoKey(rawValue: "tracedistill.training-defaults")!
 
-    /// Reads the training keys at a stage's own level, strictly (the stage checks for keys of neither).
+    /// The keys a stage's training settings take (at the stage's own level).
+    public static let keys = CodingKeys.allCases.map(\.rawValue)
+
+    /// Reads the training keys at a stage's own level, with the defaults in `userInfo[defaultsKey]`.
     public init(from decoder: Decoder) throws {
-        self = decoder.userInfo[Self.defaultsKey] as? TrainingSettings ?? TrainingSettings(steps: 300)
+        try self.init(from: decoder, defaults: decoder.userInfo[Self.defaultsKey] as? TrainingSettings ?? TrainingSettings(steps: 300))
+    }
+
+    /// Reads the training keys at a stage's own level over `defaults`, strictly (the stage checks for keys of neither).
+    public init(from decoder: Decoder, defaults: TrainingSettings) throws {
+        self = defaults
         let c = try StrictContainer(decoder, known: nil)
         // 0 steps would hand an untrained model to every later stage (and exit 0): no stage takes 0 on purpose.
         // A stage to skip is left out; a teacher trained elsewhere is `teacher: {checkpoint: FILE}`.
