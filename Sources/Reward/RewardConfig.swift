@@ -79,6 +79,21 @@ public struct RewardConfig: Codable, Sendable, Equatable {
         try validate()
     }
 
+    /// Writes every key; the weights in `rewardNames` order (a dictionary's own order would change from run to run).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var w = c.nestedContainer(keyedBy: ConfigKey.self, forKey: .weights)
+        for name in Self.rewardNames + weights.keys.filter({ !Self.rewardNames.contains($0) }).sorted() {
+            if let v = weights[name] { try w.encode(v, forKey: ConfigKey(name)) }
+        }
+        try c.encode(firstInvalidPenalty, forKey: .firstInvalidPenalty)
+        try c.encode(noClaimScore, forKey: .noClaimScore)
+        try c.encode(answerFormatWeight, forKey: .answerFormatWeight)
+        try c.encode(maxStepCharacters, forKey: .maxStepCharacters)
+        try c.encode(maxLength, forKey: .maxLength)
+        try c.encode(lengthBuffer, forKey: .lengthBuffer)
+    }
+
     /// Checks every setting and their combinations.
     /// - Throws: `RewardConfigError.invalidValue` naming the key and how to fix it.
     public func validate() throws {
