@@ -178,17 +178,16 @@ extension OutputDistillConfiguration {
 }
 
 extension FeatureAlignConfiguration {
+    /// The settings' encoding (output-distill's keys, then the feature keys) with `data` resolved.
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        var lines = output.resolvedLines(in: curriculum, index: index)
-        lines += ["output_weight: " + YAMLText.number(outputWeight), "hidden_weight: " + YAMLText.number(hiddenWeight),
-                  "attention_weight: " + YAMLText.number(attentionWeight),
-                  "feature_gradient_scale: " + YAMLText.number(featureGradientScale)]
-        if let layerMap {
-            lines.append("layer_map: \(layerMap)")
-        } else {
-            lines.append("layer_map: uniform")
-            if curriculum.models.studentFromTeacher != nil { lines.append("# layer_map: each student layer with the teacher layer it was cut from") }
+        var resolved = self
+        resolved.output.data = output.resolvedData(in: curriculum, index: index)
+        var lines = ConfigTree.resolved(resolved)
+        if output.training.dropout == nil { lines.append("# dropout: the model's") }
+        if output.temperature.base == nil {
+            lines.append("# temperature \(output.temperature.kind == .linearDecay ? "start" : "base"): an earlier temperature-search's T, else \(TemperatureSetting.defaultBase)")
         }
+        if layerMap == nil, curriculum.models.studentFromTeacher != nil { lines.append("# layer_map: each student layer with the teacher layer it was cut from") }
         return lines
     }
 }
@@ -207,39 +206,16 @@ extension TemperatureSearchConfiguration {
     }
 }
 
-extension RewardConfig {
-    /// The flow form `reward:` reads back (every key, weights sorted by name).
-    var resolvedFlow: String {
-        let w = weights.keys.sorted().map { "\($0): " + YAMLText.number(weights[$0]!) }.joined(separator: ", ")
-        return "{weights: {\(w)}, first_invalid_penalty: " + YAMLText.number(firstInvalidPenalty)
-            + ", no_claim_score: " + YAMLText.number(noClaimScore) + ", answer_format_weight: " + YAMLText.number(answerFormatWeight)
-            + ", max_step_characters: \(maxStepCharacters), max_length: \(maxLength), length_buffer: \(lengthBuffer)}"
-    }
-}
-
 extension OnPolicyDistillConfiguration {
+    /// The settings' encoding, gkd's `data` resolved.
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        let d = distillation
-        var lines = ["iterations: \(iterations)", "eval_every: \(evalEvery)", "validation_problems: \(validationProblems)",
-                     "patience: \(patience)", "restore_best: \(restoreBest)", "objective: \(d.objective.rawValue)"]
-        if d.objective == .gkd {
-            lines += ["beta: " + YAMLText.number(d.beta), "lambda: " + YAMLText.number(d.lambda),
-                      "data: \(DistillationData.resolve(data, in: curriculum, index: index).rawValue)"]
-        }
-        lines += ["learning_rate: " + YAMLText.number(d.learningRate), "weight_decay: " + YAMLText.number(d.weightDecay),
-                  "max_grad_norm: " + YAMLText.number(d.maxGradNorm ?? 1),
-                  "prompts_per_iteration: \(d.promptsPerIteration)", "samples_per_prompt: \(d.samplesPerPrompt)",
-                  "max_new_tokens: \(d.maxNewTokens)", "temperature: " + ConfigTree.inline(d.temperature),
-                  "reward_weight: " + YAMLText.number(d.rewardWeight), "reward_discount: " + YAMLText.number(d.rewardDiscount),
-                  "step_rewards: \(d.stepRewards)", "reward: " + reward.resolvedFlow]
-        return lines
+        var resolved = self
+        if distillation.objective == .gkd { resolved.data = DistillationData.resolve(data, in: curriculum, index: index) }
+        return ConfigTree.resolved(resolved)
     }
 }
 
 extension PPOTraceConfiguration {
-    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        return ["iterations: \(iterations)", "eval_every: \(evalEvery)", "validation_problems: \(validationProblems)",
-                "patience: \(patience)", "restore_best: \(restoreBest)",
-                "reward: " + reward.resolvedFlow, "ppo: " + ConfigTree.inline(ppo)]
-    }
+    /// The settings' encoding (`reward` and `ppo` as nested mappings).
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] { ConfigTree.resolved(self) }
 }

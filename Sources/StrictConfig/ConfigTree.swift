@@ -60,8 +60,9 @@ public indirect enum ConfigTree: Equatable, Sendable {
         case .scalar(let text): return text
         case .null: return "null"
         case .list(let items):
+            // single values, or lists of them (`layer_map: [[0, 1], [1, 3]]`); a list of mappings is written in blocks
             let parts = items.map(\.flow)
-            guard parts.allSatisfy({ $0 != nil }), items.allSatisfy({ $0.isSingle }) else { return nil }
+            guard parts.allSatisfy({ $0 != nil }), items.allSatisfy({ $0.isSingle || $0.isFlatList }) else { return nil }
             return "[" + parts.map { $0! }.joined(separator: ", ") + "]"
         case .mapping(let entries):
             guard entries.allSatisfy({ $0.value.isSingle }) else { return nil }
@@ -77,6 +78,11 @@ public indirect enum ConfigTree: Equatable, Sendable {
         case .list(let items): return "[" + items.map(\.inlineFlow).joined(separator: ", ") + "]"
         case .mapping(let entries): return "{" + entries.map { "\($0.key): \($0.value.inlineFlow)" }.joined(separator: ", ") + "}"
         }
+    }
+
+    private var isFlatList: Bool {
+        if case .list(let items) = self { return items.allSatisfy(\.isSingle) }
+        return false
     }
 
     private var isSingle: Bool {
