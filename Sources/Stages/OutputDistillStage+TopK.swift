@@ -4,7 +4,7 @@ import Model
 import Tensor
 
 /// The teacher's side of a distillation stage's divergence.
-public enum DistillationTargets: String, Sendable {
+public enum DistillationTargets: String, Sendable, Codable, CaseIterable {
     /// The teacher runs on every batch and its full distribution is the target.
     case full
     /// The top-k cache of the nearest earlier `teacher-logits` stage, read as the batches come; the teacher does
