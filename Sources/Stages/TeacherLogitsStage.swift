@@ -114,6 +114,10 @@ final class TeacherLogitsStage: Stage {
         }
         header = TopKTargetsPlan.header(examples: examples, teacher: context.teacher, k: k, temperature: c.temperature, chunkTargets: c.chunkTargets)
         guard header.targets > 0 else { throw StageError.noData(stage: index, reason: "the rows have no target tokens") }
+        guard context.writesFiles else {
+            throw StageError.cannotRun(stage: index, reason: "teacher-logits writes its targets cache \(Self.fileName(index: index)) into the run folder, "
+                                       + "and this run is in memory; give the runner a checkpoint directory, or leave this stage out")
+        }
         path = context.runDirectory + "/" + Self.fileName(index: index)
     }
 
