@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "PPOTests", dependencies: ["PPO", "Model", "Tensor", "Reward", "Data", "TestSupport"],
                     swiftSettings: plain),
         // Checkpoint: the tests write tiny checkpoints and run folders for the `distill eval` / `report` commands.
-        .testTarget(name: "EvalTests", dependencies: ["Eval", "Data", "Reward", "Model", "Tensor", "Checkpoint", "TestSupport"],
+        .testTarget(name: "EvalTests", dependencies: ["Eval", "Stages", "Data", "Reward", "Model", "Tensor", "Checkpoint", "TestSupport"],
                     swiftSettings: plain),
         // Checkpoint, Data, Model, Tensor: the `distill plot` test writes a tiny teacher+student checkpoint and
         // regenerates the problem it shows.

@@ -32,7 +32,7 @@ public struct TeacherLogitsConfiguration: StageConfiguration {
     }
 
     public func check(in curriculum: Curriculum, index: Int) throws {
-        let tracesBefore = curriculum.stages.prefix(index).contains { $0.kind == TeacherTracesStage.kindName }
+        let tracesBefore = curriculum.hasTeacherTraces(before: index)
         if let data, data != .reference, !tracesBefore {
             throw curriculum.stageError(index, "data", "data: \(data.rawValue) needs a teacher-traces stage earlier in the curriculum; add one or use data: reference")
         }
@@ -81,7 +81,7 @@ extension Curriculum {
 /// (damaged by the crash, deleted) is rebuilt from the first row.
 final class TeacherLogitsStage: Stage {
     static let kindName = "teacher-logits"
-    static let kind = StageKind(name: kindName, parse: TeacherLogitsConfiguration.init) { c, context, index in
+    static let kind = StageKind(name: kindName, reportRow: .none(note: "only writes the teacher's top-k targets cache"), parse: TeacherLogitsConfiguration.init) { c, context, index in
         try TeacherLogitsStage(c, context: context, index: index)
     }
 

@@ -56,7 +56,7 @@ public struct TeacherTracesConfiguration: StageConfiguration {
 /// live in the checkpoint (artifact `teacher_traces.jsonl`) and in the run folder.
 final class TeacherTracesStage: Stage {
     static let kindName = "teacher-traces"
-    static let kind = StageKind(name: kindName, parse: TeacherTracesConfiguration.init) { c, context, index in
+    static let kind = StageKind(name: kindName, reportRow: .none(note: "only writes traces"), parse: TeacherTracesConfiguration.init) { c, context, index in
         TeacherTracesStage(c, context: context, index: index)
     }
 
