@@ -1,3 +1,5 @@
+import Tensor
+
 /// How the PPO stage chooses its sampling temperature (configuration; `TemperatureController` runs it).
 public enum TemperatureControl: Codable, Sendable, Equatable {
     /// The entropy-targeting controller (see `EntropyTemperatureController`).

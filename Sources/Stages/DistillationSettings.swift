@@ -1,5 +1,6 @@
 import Model
 import PPO
+import Tensor
 
 /// How the distillation temperature moves through a stage: a schedule over epochs or steps.
 ///
