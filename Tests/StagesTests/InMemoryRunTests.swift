@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Model
 import Stages
@@ -105,6 +106,43 @@ struct InMemoryRunTests {
             Issue.record("teacher-logits must refuse to run in memory")
         } catch StageError.cannotRun(let stage, let reason) {
             #expect(stage == 0 && reason.contains("in memory") && reason.contains("checkpoint directory"), "\(reason)")
+        }
+    }
+
+    @Test("a run on the caller's models into a checkpoint directory, stopped and resumed into fresh models of that shape, ends as the in-memory run")
+    func stopAndResumeCallerModels() throws {
+        let text = tinyRunHead + "\nstages:\n  - kind: teacher-sft\n    steps: 6\n    batch_size: 4\n  - kind: output-distill\n    steps: 4\n    batch_size: 2\n"
+        let curriculum = try Curriculum(text: text)
+        // not the curriculum's shapes: the runner must train these, and resume must load into them
+        func models(seed: UInt64) throws -> (Transformer, Transformer) {
+            var rng = RandomGenerator(seed: seed)
+            let teacher = try Transformer(config: TransformerConfig(vocabSize: Tokenizer.math.vocabularySize, hiddenSize: 24, intermediateSize: 40,
+                                                                    numHiddenLayers: 1, numAttentionHeads: 2, maxPositionEmbeddings: 128), rng: &rng)
+            let student = try Transformer(config: teacher.config.shrunk(by: ShrinkSpec(layers: 1, hiddenSize: 16, heads: 2, intermediateSize: 24)),
+                                          rng: &rng)
+            return (teacher, student)
+        }
+        let (t0, s0) = try models(seed: 5)
+        let reference = try CurriculumRunner(curriculum: curriculum, teacher: t0, student: s0)
+        #expect(try reference.run() == .completed)
+        try withRunFolder("caller-resume") { dir in
+            let (t1, s1) = try models(seed: 5)
+            var steps = 0
+            let first = try CurriculumRunner(curriculum: curriculum, teacher: t1, student: s1, checkpointDirectory: dir,
+                                             observer: { if case .stepFinished = $0 { steps += 1 } })
+            first.stopRequested = { steps >= 5 ? SIGINT : nil }
+            guard case .interrupted(_, let path) = try first.run() else {
+                Issue.record("the run did not stop")
+                return
+            }
+            #expect(path.hasSuffix("step-5.h5"))
+            let (t2, s2) = try models(seed: 99)
+            let resumed = try CurriculumRunner(resuming: dir, teacher: t2, student: s2)
+            #expect(try resumed.run() == .completed)
+            #expect(resumed.context.student === s2)
+            #expect(Self.bits(s2.parameters) == Self.bits(reference.context.student.parameters))
+            #expect(Self.bits(t2.parameters) == Self.bits(reference.context.teacher.parameters))
+            #expect(FileManager.default.fileExists(atPath: dir + "/stage-1-output-distill.h5"))
         }
     }
 }
