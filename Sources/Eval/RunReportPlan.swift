@@ -4,13 +4,14 @@ import Foundation
 /// Which models of a finished run `distill report` evaluates, in table order.
 ///
 /// The runner keeps one checkpoint per completed stage, `RUN_DIR/stage-<index>-<kind>.h5` (index 0-based), beside
-/// its periodic `step-<N>.h5` checkpoints (ignored here). Rows:
-/// 1. `teacher`: role `teacher` of the `teacher-sft` stage file, or, without that stage, of the first stage file
-///    holding a teacher;
-/// 2. `student after <kind>`: role `student` of every other stage file in index order (output-distill,
-///    feature-align, ppo-trace, ...), except `teacher-traces` and `teacher-logits` (data only) and `baseline-ce`;
-/// 3. `baseline (CE only)`: role `baseline` of the `baseline-ce` stage file, a student of the same size trained
-///    with cross-entropy on the reference traces alone.
+/// its periodic `step-<N>.h5` checkpoints (ignored here). Each kind says what its file gives (`rowOf`, the stage
+/// kinds' `StageReportRow`; a kind it does not know gives a student row). Rows:
+/// 1. `teacher`: role `teacher` of the first `.teacher` stage file (`teacher-sft`), or, without one, of the first
+///    stage file holding a teacher;
+/// 2. `student after <kind>`: role `student` of every `.student` stage file in index order (output-distill,
+///    feature-align, ppo-trace, ...); `.none` kinds (`teacher-traces`, `teacher-logits`: data only) get a note;
+/// 3. `baseline (CE only)`: role `baseline` of the `.baseline` stage file (`baseline-ce`), a student of the same size
+///    trained with cross-entropy on the reference traces alone.
 public struct RunReportPlan: Sendable, Equatable {
     /// One row to evaluate.
     public struct Row: Sendable, Equatable {
@@ -53,15 +54,6 @@ public struct RunReportPlan: Sendable, Equatable {
         }
     }
 
-    /// The stage kind whose file holds the trained teacher.
-    public static let teacherKind = "teacher-sft"
-    /// The stage kind that only writes teacher traces (no model row).
-    public static let tracesKind = "teacher-traces"
-    /// The stage kind that only writes the teacher's top-k targets cache (no model row).
-    public static let logitsKind = "teacher-logits"
-    /// The stage kind whose file holds the CE-only baseline.
-    public static let baselineKind = "baseline-ce"
-
     /// The rows, in table order.
     public var rows: [Row]
     /// What was skipped or substituted, and why (shown under the table).
@@ -71,7 +63,7 @@ public struct RunReportPlan: Sendable, Equatable {
     /// - Throws: `EvalError.runFolder` when the folder is missing, holds no stage files, or holds two files for one
     ///   stage index; `EvalError.missingRole` when a teacher-sft file has no teacher or a baseline-ce file no
     ///   baseline; the source's errors for unreadable files.
-    public init(runDirectory: String, source: ModelSource) throws {
+    public init(runDirectory: String, source: ModelSource, rowOf: (String) -> StageReportRow?) throws {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: runDirectory, isDirectory: &isFolder), isFolder.boolValue else {
             throw EvalError.runFolder(path: runDirectory, reason: "no such folder; give the folder `distill run` wrote the checkpoints to")
@@ -87,11 +79,13 @@ public struct RunReportPlan: Sendable, Equatable {
                                       + "periodic step-<N>.h5 ones; the runner keeps one when each stage completes: finish the run "
                                       + "(`distill resume`) or give the folder of a finished one")
         }
-        try self.init(stageFiles: files, roles: { try source.roles(inFile: $0) }, folder: runDirectory)
+        try self.init(stageFiles: files, roles: { try source.roles(inFile: $0) }, folder: runDirectory, rowOf: rowOf)
     }
 
-    /// Plans the rows from known stage files (`roles` tells the roles each file holds).
-    public init(stageFiles: [StageFile], roles: (String) throws -> [String], folder: String) throws {
+    /// Plans the rows from known stage files (`roles` tells the roles each file holds, `rowOf` what a kind's file
+    /// gives; nil: a kind it does not know, a student row).
+    public init(stageFiles: [StageFile], roles: (String) throws -> [String], folder: String,
+                rowOf: (String) -> StageReportRow?) throws {
         let files = stageFiles.sorted { $0.index < $1.index }
         for (a, b) in zip(files, files.dropFirst()) where a.index == b.index {
             throw EvalError.runFolder(path: folder, reason: "two checkpoints for stage \(a.index): \((a.path as NSString).lastPathComponent) "
@@ -100,7 +94,8 @@ public struct RunReportPlan: Sendable, Equatable {
         var rows: [Row] = [], notes: [String] = []
         let name = { (f: StageFile) in (f.path as NSString).lastPathComponent }
         // Teacher.
-        if let sft = files.first(where: { $0.kind == Self.teacherKind }) {
+        func row(_ f: StageFile) -> StageReportRow { rowOf(f.kind) ?? .student }
+        if let sft = files.first(where: { row($0) == .teacher }) {
             let available = try roles(sft.path)
             guard available.contains("teacher") else {
                 throw EvalError.missingRole(file: sft.path, role: "teacher", available: available)
@@ -108,23 +103,19 @@ public struct RunReportPlan: Sendable, Equatable {
             rows.append(Row(label: "teacher", role: "teacher", file: sft.path, stageIndex: sft.index, stageKind: sft.kind))
         } else if let any = try files.first(where: { try roles($0.path).contains("teacher") }) {
             rows.append(Row(label: "teacher", role: "teacher", file: any.path, stageIndex: any.index, stageKind: any.kind))
-            notes.append("no \(Self.teacherKind) stage: the teacher row is the teacher stored in \(name(any)) (a given teacher checkpoint)")
+            notes.append("no teacher-sft stage: the teacher row is the teacher stored in \(name(any)) (a given teacher checkpoint)")
         } else {
             notes.append("no stage file holds a teacher: no teacher row")
         }
         // Students, then the baseline.
         var baselines: [Row] = []
-        for f in files where f.kind != Self.teacherKind {
-            if f.kind == Self.tracesKind {
-                notes.append("\(name(f)): \(Self.tracesKind) only writes traces; no row")
-                continue
-            }
-            if f.kind == Self.logitsKind {
-                notes.append("\(name(f)): \(Self.logitsKind) only writes the teacher's top-k targets cache; no row")
+        for f in files where row(f) != .teacher {
+            if case .none(let note) = row(f) {
+                notes.append("\(name(f)): \(f.kind) \(note); no row")
                 continue
             }
             let available = try roles(f.path)
-            if f.kind == Self.baselineKind {
+            if row(f) == .baseline {
                 guard available.contains("baseline") else {
                     throw EvalError.missingRole(file: f.path, role: "baseline", available: available)
                 }
@@ -135,7 +126,7 @@ public struct RunReportPlan: Sendable, Equatable {
                 notes.append("\(name(f)): no student role (has \(available.joined(separator: ", "))); no row")
             }
         }
-        if baselines.isEmpty { notes.append("no \(Self.baselineKind) stage: no baseline row (add the stage to the curriculum to compare)") }
+        if baselines.isEmpty { notes.append("no baseline-ce stage: no baseline row (add the stage to the curriculum to compare)") }
         if baselines.count > 1 {
             for i in baselines.indices { baselines[i].label += " (stage \(baselines[i].stageIndex))" }
         }

@@ -1,3 +1,5 @@
+import Tensor
+
 /// Every setting of on-policy distillation (`OnPolicyDistiller`); every default is here. The curriculum's
 /// `on-policy-distill` stage reads the same names in snake_case and checks each with its file and line.
 public struct OnPolicyDistillationConfig: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import StrictConfig
+import Tensor
 
 /// How the PPO stage chooses its sampling temperature (configuration; `TemperatureController` runs it).
 public enum TemperatureControl: Codable, Sendable, Equatable {

@@ -1,4 +1,5 @@
 import StrictConfig
+import Tensor
 
 /// A temperature schedule as a curriculum writes it, read in this one place for the distillation stages'
 /// `temperature` and PPO's sampling `temperature`:

@@ -34,7 +34,7 @@ extension TeacherSFTConfiguration: Codable {
 /// When the curriculum names a teacher checkpoint the stage has nothing to do and completes at once.
 enum TeacherSFTStage {
     static let kindName = "teacher-sft"
-    static let kind = StageKind(name: kindName, parse: TeacherSFTConfiguration.init) { c, context, index in
+    static let kind = StageKind(name: kindName, reportRow: .teacher, parse: TeacherSFTConfiguration.init) { c, context, index in
         var settings = c.training
         if context.curriculum.models.teacherCheckpoint != nil { settings.steps = 0 }
         let objective = CrossEntropyObjective(model: context.teacher, modelRole: "teacher", settings: settings, context: context)
@@ -113,11 +113,7 @@ public struct BaselineCEConfiguration: StageConfiguration, Equatable {
 
     /// The steps of the output-distill and feature-align stages of `curriculum`.
     func distillationSteps(in curriculum: Curriculum) -> Int {
-        curriculum.stages.reduce(0) { sum, entry in
-            if let c = entry.configuration as? OutputDistillConfiguration { return sum + c.training.steps }
-            if let c = entry.configuration as? FeatureAlignConfiguration { return sum + c.output.training.steps }
-            return sum
-        }
+        curriculum.stages.reduce(0) { $0 + $1.configuration.distillationSteps }
     }
 }
 
@@ -135,7 +131,7 @@ extension BaselineCEConfiguration: Codable {
 
 enum BaselineCEStage {
     static let kindName = "baseline-ce"
-    static let kind = StageKind(name: kindName, parse: BaselineCEConfiguration.init) { c, context, index in
+    static let kind = StageKind(name: kindName, reportRow: .baseline, parse: BaselineCEConfiguration.init) { c, context, index in
         var settings = c.training
         if c.matchDistillationSteps { settings.steps = max(1, c.distillationSteps(in: context.curriculum)) }
         var rng = RandomGenerator(seed: context.curriculum.seed &+ 0x57D_E27)  // the student's initial weights

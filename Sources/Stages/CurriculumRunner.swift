@@ -25,7 +25,7 @@ public enum RunEvent {
     /// `distill resume --accept-changes` took an edited curriculum.yaml: the run continues at `globalStep` in stage
     /// `stageIndex` with these keys changed (recorded in the next checkpoint).
     case curriculumChanged(globalStep: Int, stageIndex: Int, stageKind: String, stageStep: Int, changes: [CurriculumKeyChange])
-    /// A stage completed; `checkpoint` is its kept end-of-stage file.
+    /// A stage completed; `checkpoint` is its kept end-of-stage file ("" in an in-memory run).
     case stageFinished(index: Int, kind: String, checkpoint: String)
 }
 
@@ -33,7 +33,7 @@ public enum RunEvent {
 public enum RunOutcome: Equatable {
     /// Every stage completed.
     case completed
-    /// A stop was requested (SIGINT/SIGTERM); a checkpoint was written after the current step.
+    /// A stop was requested (SIGINT/SIGTERM); a checkpoint was written after the current step ("" in memory: none).
     case interrupted(signal: Int32, checkpoint: String)
 }
 
@@ -107,6 +107,9 @@ public final class CurriculumRunner {
     private(set) var globalStep = 0
     private var stageIndex = 0
     private var history: [Int: [String: [Double]]] = [:]
+    /// Every metric logged so far, by stage index: name -> one value per logged row (NaN where a row lacks it), with
+    /// the rows' `global_step` (what checkpoints store under /metrics).
+    public var metricsHistory: [Int: [String: [Double]]] { history }
     private var lastValidation: Double?
     private var current: (any Stage)?
     private var state: StageState = .pending
@@ -117,14 +120,51 @@ public final class CurriculumRunner {
     private var lock: RunFolderLock?
     private var directory: CheckpointDirectory { CheckpointDirectory(path: runDirectory) }
 
-    /// A fresh run of `curriculum` into `runDirectory` (which must not hold checkpoints yet).
-    public init(curriculum: Curriculum, runDirectory: String, registry: StageRegistry = .standard,
-                logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
-        if !(try CheckpointDirectory(path: runDirectory).files()).isEmpty { throw RunError.alreadyStarted(directory: runDirectory) }
+    /// A fresh run of `curriculum` into `runDirectory` (which must not hold checkpoints yet), with the teacher and
+    /// student its `teacher:`/`student:` settings describe.
+    public convenience init(curriculum: Curriculum, runDirectory: String, registry: StageRegistry = .standard,
+                            logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+        try self.init(curriculum: curriculum, checkpointDirectory: runDirectory, registry: registry, logger: logger, observer: observer) {
+            try CurriculumModels(curriculum: curriculum)
+        }
+    }
+
+    /// A fresh run of `curriculum`'s stages on a teacher and a student the caller already holds (the curriculum's
+    /// `teacher:`/`student:` settings are not read; the models train in place, and `context.student` is the student
+    /// afterwards, a new object when a stage such as `prune` replaced it).
+    ///
+    /// - Parameters:
+    ///   - codec: how text becomes ids; nil: the math tokenizer with the curriculum's prompt template.
+    ///   - checkpointDirectory: where checkpoints go, as `distill run --run-dir` (resume with
+    ///     `init(resuming:teacher:student:)`); nil: an in-memory run that writes no file at all. Its results equal
+    ///     those of a run into a folder, bit for bit.
+    /// - Throws: `RunModelError` when the vocabularies do not fit; `StageError.cannotRun` (when the stage is
+    ///   built) in an in-memory run for a stage that must write a file (`teacher-logits`).
+    public convenience init(curriculum: Curriculum, teacher: Transformer, student: Transformer, codec: TraceCodec? = nil,
+                            checkpointDirectory: String? = nil, registry: StageRegistry = .standard,
+                            logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+        try self.init(curriculum: curriculum, checkpointDirectory: checkpointDirectory, registry: registry, logger: logger, observer: observer) {
+            try CurriculumModels(teacher: teacher, student: student,
+                                 codec: codec ?? CurriculumModels.mathCodec(curriculum: curriculum, key: "data.prompt_template"))
+        }
+    }
+
+    /// A fresh run over the models `models` builds; nil `checkpointDirectory`: in memory.
+    private init(curriculum: Curriculum, checkpointDirectory: String?, registry: StageRegistry, logger: Logger,
+                 observer: @escaping (RunEvent) -> Void, models: () throws -> CurriculumModels) throws {
         self.curriculum = curriculum
-        self.runDirectory = runDirectory
         self.registry = registry
         self.observer = observer
+        guard let runDirectory = checkpointDirectory else {
+            self.runDirectory = RunContext.inMemoryLabel
+            context = try RunContext(curriculum: curriculum, models: try models(), runDirectory: nil, logger: logger)
+            context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
+            context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
+            observer(.started(resolvedConfiguration: curriculum.resolvedDescription))
+            return
+        }
+        if !(try CheckpointDirectory(path: runDirectory).files()).isEmpty { throw RunError.alreadyStarted(directory: runDirectory) }
+        self.runDirectory = runDirectory
         // A run that cannot start (data that does not load, a folder it cannot write) leaves nothing it made: the
         // folders it created, or in a folder that was there, the files it added; never what existed before.
         let createdRoot = Self.topmostMissingFolder(of: runDirectory)
@@ -141,7 +181,7 @@ public final class CurriculumRunner {
         // another process may have started this run between the check above and the lock
         if !(try CheckpointDirectory(path: runDirectory).files()).isEmpty { throw RunError.alreadyStarted(directory: runDirectory) }
         do {
-            context = try RunContext(curriculum: curriculum, runDirectory: runDirectory, logger: logger)
+            context = try RunContext(curriculum: curriculum, models: try models(), runDirectory: runDirectory, logger: logger)
             context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
             context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
             let curriculumCopy = runDirectory + "/curriculum.yaml"
@@ -200,8 +240,27 @@ public final class CurriculumRunner {
     /// to a run in progress are refused (`RunError.curriculumChangeRefused`), and the others are taken: the run goes
     /// on with the edited curriculum, and the next checkpoint stores its text and a record of the change (artifact
     /// `curriculum_changes.jsonl`). A missing `curriculum.yaml` is written back from the checkpoint.
-    public init(resuming runDirectory: String, acceptChanges: Bool = false, registry: StageRegistry = .standard,
-                logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+    public convenience init(resuming runDirectory: String, acceptChanges: Bool = false, registry: StageRegistry = .standard,
+                            logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+        try self.init(resuming: runDirectory, acceptChanges: acceptChanges, registry: registry, logger: logger, observer: observer,
+                      models: nil)
+    }
+
+    /// Continues a run begun with `init(curriculum:teacher:student:checkpointDirectory:)` in `runDirectory`: the
+    /// checkpoint's weights load into `teacher` and `student` (of the architectures the run started with), as
+    /// `init(resuming:acceptChanges:)` does for the curriculum's own models.
+    public convenience init(resuming runDirectory: String, teacher: Transformer, student: Transformer, codec: TraceCodec? = nil,
+                            acceptChanges: Bool = false, registry: StageRegistry = .standard,
+                            logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+        try self.init(resuming: runDirectory, acceptChanges: acceptChanges, registry: registry, logger: logger, observer: observer) { curriculum in
+            try CurriculumModels(teacher: teacher, student: student,
+                                 codec: codec ?? CurriculumModels.mathCodec(curriculum: curriculum, key: "data.prompt_template"))
+        }
+    }
+
+    /// The resume over the models `models` builds for the curriculum (nil: the curriculum's own).
+    private init(resuming runDirectory: String, acceptChanges: Bool, registry: StageRegistry, logger: Logger,
+                 observer: @escaping (RunEvent) -> Void, models: ((Curriculum) throws -> CurriculumModels)?) throws {
         let folder = CheckpointDirectory(path: runDirectory)
         guard !(try folder.files()).isEmpty else { throw RunError.noCheckpoint(directory: runDirectory, skipped: []) }
         lock = try RunFolderLock(runDirectory: runDirectory)
@@ -236,7 +295,8 @@ public final class CurriculumRunner {
         self.runDirectory = runDirectory
         self.registry = registry
         self.observer = observer
-        context = try RunContext(curriculum: curriculum, runDirectory: runDirectory, logger: logger)
+        context = try RunContext(curriculum: curriculum, models: try models?(curriculum) ?? CurriculumModels(curriculum: curriculum),
+                                 runDirectory: runDirectory, logger: logger)
         guard records.count == curriculum.stages.count, zip(records, curriculum.stages).allSatisfy({ $0.kind == $1.kind }) else {
             throw RunError.mismatch(checkpoint: path, reason: "its stage list \(records.map(\.kind)) differs from the curriculum's \(curriculum.stages.map(\.kind))")
         }
@@ -356,7 +416,7 @@ public final class CurriculumRunner {
     /// Runs the remaining stages. Returns `.interrupted` when `stopRequested` fired (after a checkpoint).
     @discardableResult
     public func run() throws -> RunOutcome {
-        if lock == nil { lock = try RunFolderLock(runDirectory: runDirectory) }
+        if lock == nil && context.writesFiles { lock = try RunFolderLock(runDirectory: runDirectory) }
         defer { lock = nil }
         while stageIndex < curriculum.stages.count {
             let index = stageIndex, kind = curriculum.stages[index].kind
@@ -405,10 +465,12 @@ public final class CurriculumRunner {
                 }
                 try stage.finish(context)
                 let path = try checkpoint(stage)
-                let kept = runDirectory + "/stage-\(index)-\(kind).h5"
-                unlink(kept)
-                guard link(path, kept) == 0 else {
-                    throw CheckpointError.io(file: kept, reason: "cannot link \(path): \(String(cString: strerror(errno)))")
+                let kept = context.writesFiles ? runDirectory + "/stage-\(index)-\(kind).h5" : ""
+                if context.writesFiles {
+                    unlink(kept)
+                    guard link(path, kept) == 0 else {
+                        throw CheckpointError.io(file: kept, reason: "cannot link \(path): \(String(cString: strerror(errno)))")
+                    }
                 }
                 observer(.stageFinished(index: index, kind: kind, checkpoint: kept))
                 faults.afterStage(index)
@@ -461,6 +523,8 @@ public final class CurriculumRunner {
         record.controllers = progress.controllers
         record.controllers["progress"] = ["total_steps": Double(stage.totalSteps)]
         context.stageRecords[stageIndex] = record
+        // in memory: the records above are all a checkpoint leaves behind
+        guard context.writesFiles else { return "" }
         let contents = CheckpointContents(
             curriculum: curriculum.text,
             models: context.roleStores.map { ModelSnapshot(role: $0.role, configJSON: $0.configJSON, store: $0.store) },

@@ -1,6 +1,7 @@
 import Model
 import PPO
 import StrictConfig
+import Tensor
 
 /// How the distillation temperature moves through a stage: a schedule over epochs or steps.
 ///
@@ -142,7 +143,7 @@ public enum DistillationData: String, Sendable, Codable, CaseIterable {
     /// `data` as written, or the default: teacher traces when a `teacher-traces` stage comes before `index`.
     static func resolve(_ data: DistillationData?, in curriculum: Curriculum, index: Int) -> DistillationData {
         if let data { return data }
-        return curriculum.stages.prefix(index).contains { $0.kind == TeacherTracesStage.kindName } ? .teacherTraces : .reference
+        return curriculum.hasTeacherTraces(before: index) ? .teacherTraces : .reference
     }
 }
 
@@ -184,7 +185,7 @@ public struct OutputDistillConfiguration: StageConfiguration, Equatable {
 
     public func check(in curriculum: Curriculum, index: Int) throws {
         try checkTargets(in: curriculum, index: index)
-        let tracesBefore = curriculum.stages.prefix(index).contains { $0.kind == TeacherTracesStage.kindName }
+        let tracesBefore = curriculum.hasTeacherTraces(before: index)
         if let data, data != .reference, !tracesBefore {
             throw CurriculumError(file: curriculum.file, keyPath: "stages[\(index)].data", line: nil,
                                   message: "data: \(data.rawValue) needs a teacher-traces stage earlier in the curriculum; add one or use data: reference")

@@ -67,7 +67,7 @@ public struct OnPolicyDistillConfiguration: StageConfiguration, Equatable {
 
     /// Off-policy batches of teacher traces need a `teacher-traces` stage before this one (as output-distill's `data`).
     public func check(in curriculum: Curriculum, index: Int) throws {
-        let tracesBefore = curriculum.stages.prefix(index).contains { $0.kind == TeacherTracesStage.kindName }
+        let tracesBefore = curriculum.hasTeacherTraces(before: index)
         if let data, data != .reference, !tracesBefore {
             throw CurriculumError(file: curriculum.file, keyPath: "stages[\(index)].data", line: nil,
                                   message: "data: \(data.rawValue) needs a teacher-traces stage earlier in the curriculum; add one or use data: reference")

@@ -20,7 +20,10 @@ public struct RoleStore {
 /// and puts it back on resume.
 public final class RunContext {
     public let curriculum: Curriculum
+    /// The run folder; `RunContext.inMemoryLabel` in an in-memory run (see `writesFiles`).
     public let runDirectory: String
+    /// False in an in-memory run: no checkpoint, no stage file, nothing in any folder.
+    public let writesFiles: Bool
     /// How questions and traces become ids for these models (tokenizer and prompt template).
     public let codec: TraceCodec
     /// The tokenizer the models read.
@@ -51,80 +54,42 @@ public final class RunContext {
 
     /// Builds the teacher and student from the curriculum (random initialisation from seeds derived from the
     /// curriculum seed, or the teacher from its checkpoint) and generates or loads the data.
-    public init(curriculum: Curriculum, runDirectory: String, logger: Logger) throws {
+    public convenience init(curriculum: Curriculum, runDirectory: String, logger: Logger) throws {
+        let models = try CurriculumModels(curriculum: curriculum)
+        try self.init(curriculum: curriculum, models: models, runDirectory: runDirectory, logger: logger)
+    }
+
+    /// A run of `curriculum` with a teacher and a student the caller already holds (its `teacher:`/`student:` settings
+    /// are not read). `codec` says how text becomes ids (default: the math tokenizer with the curriculum's prompt
+    /// template). `runDirectory` nil: an in-memory run that writes no file (stages that must write a file refuse).
+    /// - Throws: `RunModelError` when the models' vocabularies differ from each other or from the tokenizer's.
+    public convenience init(curriculum: Curriculum, teacher: Transformer, student: Transformer, codec: TraceCodec? = nil,
+                            runDirectory: String?, logger: Logger) throws {
+        let models = try CurriculumModels(teacher: teacher, student: student,
+                                          codec: codec ?? CurriculumModels.mathCodec(curriculum: curriculum, key: "data.prompt_template"))
+        try self.init(curriculum: curriculum, models: models, runDirectory: runDirectory, logger: logger)
+    }
+
+    /// The run's context over `models`; the data is generated or loaded here.
+    init(curriculum: Curriculum, models: CurriculumModels, runDirectory: String?, logger: Logger) throws {
         self.curriculum = curriculum
-        self.runDirectory = runDirectory
+        self.runDirectory = runDirectory ?? RunContext.inMemoryLabel
+        writesFiles = runDirectory != nil
         self.logger = logger
         rng = RandomGenerator(seed: curriculum.seed)
-        var teacherRNG = RandomGenerator(seed: curriculum.seed &+ 0x7EAC_8E5)
-        var studentRNG = RandomGenerator(seed: curriculum.seed &+ 0x57D_E27)
-        let template = curriculum.data.promptTemplate
-        func codec(_ tokenizer: any TextTokenizer, chatTemplate: String?, key: String) throws -> TraceCodec {
-            do { return try TraceCodec(tokenizer: tokenizer, template: template ?? PromptTemplate.family(ofChatTemplate: chatTemplate)) }
-            catch let e as TraceCodecError {
-                throw CurriculumError(file: curriculum.file, keyPath: template == nil ? key : "data.prompt_template", line: nil, message: e.message)
-            }
-        }
-        if let source = curriculum.models.teacherImport {
-            let imported = try ModelImporter.load(source.path)
-            guard let tokenizer = imported.tokenizer else {
-                throw CurriculumError(file: curriculum.file, keyPath: "teacher", line: nil,
-                                      message: "\(source.path) carries no tokenizer (tokenizer.json or tokenizer.ggml.*); a real teacher needs its own")
-            }
-            teacher = imported.model
-            self.codec = try codec(tokenizer, chatTemplate: imported.chatTemplate, key: "teacher")
-            chatTemplate = imported.chatTemplate
-        } else if let path = curriculum.models.teacherCheckpoint {
-            let reader = try CheckpointReader(path: path)
-            let loaded = try reader.loadTransformer(role: "teacher")
-            try Self.refuseQuantized(loaded, path: path, key: "teacher.checkpoint", file: curriculum.file)
-            if try reader.tokenizerJSON() != nil {
-                // an imported (or distilled-from-imported) teacher: its BPE tokenizer and templates travel with it
-                do { self.codec = try reader.codec(vocabularySize: loaded.config.vocabSize, role: "teacher", template: template) }
-                catch let e as CheckpointError {
-                    throw CurriculumError(file: curriculum.file, keyPath: template == nil ? "teacher.checkpoint" : "data.prompt_template",
-                                          line: nil, message: "\(e)")
-                }
-                chatTemplate = try reader.chatTemplate()
-            } else {
-                guard loaded.config.vocabSize == Tokenizer.math.vocabularySize else {
-                    throw CurriculumError(file: curriculum.file, keyPath: "teacher.checkpoint", line: nil,
-                                          message: "\(path) holds a teacher with vocabulary \(loaded.config.vocabSize), not the math tokenizer's \(Tokenizer.math.vocabularySize)")
-                }
-                chatTemplate = nil
-                self.codec = try codec(Tokenizer.math, chatTemplate: nil, key: "teacher.checkpoint")
-            }
-            teacher = loaded
-        } else {
-            chatTemplate = nil
-            self.codec = try codec(Tokenizer.math, chatTemplate: nil, key: "data.prompt_template")
-            teacher = try Transformer(config: curriculum.models.teacher, rng: &teacherRNG)
-        }
-        tokenizerJSON = (self.codec.tokenizer as? BPETokenizer)?.tokenizerJSON()
-        data = try RunData(curriculum: curriculum, codec: self.codec)
+        teacher = models.teacher
+        codec = models.codec
+        chatTemplate = models.chatTemplate
+        tokenizerJSON = (models.codec.tokenizer as? BPETokenizer)?.tokenizerJSON()
+        data = try RunData(curriculum: curriculum, codec: models.codec)
         // rows longer than max_length are left out; say how many, so a too-small max_length is never silent
         logger.notice("data: \(data.train.count) training and \(data.validation.count) validation rows; \(data.droppedForLength) longer than max_length \(curriculum.data.maxLength) tokens left out")
-        if let path = curriculum.models.studentCheckpoint {
-            let loaded = try CheckpointReader(path: path).loadTransformer(role: "student")
-            try Self.refuseQuantized(loaded, path: path, key: "student.checkpoint", file: curriculum.file)
-            guard loaded.config.vocabSize == teacher.config.vocabSize else {
-                throw CurriculumError(file: curriculum.file, keyPath: "student.checkpoint", line: nil,
-                                      message: "\(path) holds a student with vocabulary \(loaded.config.vocabSize), the teacher's is \(teacher.config.vocabSize); give a student of this tokenizer")
-            }
-            student = loaded
-            studentSourceLayers = nil
-        } else if let cut = curriculum.models.studentFromTeacher {
-            let layers = cut.resolve(teacherLayers: teacher.config.numHiddenLayers)
-            do { student = try teacher.cut(layers: layers) } catch let e as ConfigurationError {
-                throw CurriculumError(file: curriculum.file, keyPath: "student.from_teacher", line: nil, message: e.message)
-            }
-            studentSourceLayers = layers
-        } else {
-            student = try Transformer(config: try teacher.config.shrunk(by: curriculum.models.shrink), rng: &studentRNG)
-            studentSourceLayers = nil
-        }
-        student.dropoutProbability = curriculum.models.studentDropout
+        student = models.student
+        studentSourceLayers = models.studentSourceLayers
     }
+
+    /// What `runDirectory` says in an in-memory run (in messages only: nothing is written there).
+    public static let inMemoryLabel = "(in memory)"
 
     /// Puts `model` in the student's place (a physically smaller student made by pruning, or one rebuilt in the
     /// architecture a checkpoint stored). What held the old student's parameter store goes with it: the optimizers

@@ -1,4 +1,5 @@
 import Checkpoint
+import Eval
 
 /// A stage kind's parsed settings. `check` sees the whole curriculum, for rules that span stages
 /// (for example: distilling from teacher traces needs a `teacher-traces` stage before).
@@ -9,6 +10,12 @@ public protocol StageConfiguration {
     /// nested keys indented by two spaces; `#` comments for what has no key) that this kind's parser reads back
     /// to the same settings. The `kind` line is not included.
     func resolvedLines(in curriculum: Curriculum, index: Int) -> [String]
+    /// True when the stage leaves verified teacher traces for later stages (`RunContext.teacherTraces()`), so their
+    /// `data` defaults to them.
+    var producesTeacherTraces: Bool { get }
+    /// The steps this stage trains the student on the teacher's outputs over traces (output-distill, feature-align):
+    /// what `baseline-ce` matches by default. 0 for a stage that does not.
+    var distillationSteps: Int { get }
 }
 
 extension StageConfiguration {
@@ -16,6 +23,15 @@ extension StageConfiguration {
     /// A stage kind that does not say: a comment, so the printed configuration still reads back.
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
         ["# (this stage kind does not print its resolved settings)"]
+    }
+    public var producesTeacherTraces: Bool { false }
+    public var distillationSteps: Int { 0 }
+}
+
+extension Curriculum {
+    /// True when a stage before `index` produces teacher traces.
+    public func hasTeacherTraces(before index: Int) -> Bool {
+        stages.prefix(index).contains { $0.configuration.producesTeacherTraces }
     }
 }
 
@@ -82,11 +98,17 @@ public struct StageKind {
     public let parse: (ConfigNode) throws -> any StageConfiguration
     /// Builds the stage for the stage at `index`; it registers its models and optimizers with the context.
     public let make: (any StageConfiguration, RunContext, Int) throws -> any Stage
+    /// What the stage's end-of-stage file adds to `distill report`: a teacher, a student or a baseline row, or none.
+    public let reportRow: StageReportRow
+    /// True when the stage trains the student (its report row is the student after it).
+    public var trainsStudent: Bool { reportRow == .student }
 
-    /// A kind whose settings type is `C`.
-    public init<C: StageConfiguration>(name: String, parse: @escaping (ConfigNode) throws -> C,
+    /// A kind whose settings type is `C`; `reportRow` says what `distill report` shows for it (by default the student
+    /// after it).
+    public init<C: StageConfiguration>(name: String, reportRow: StageReportRow = .student, parse: @escaping (ConfigNode) throws -> C,
                                        make: @escaping (C, RunContext, Int) throws -> any Stage) {
         self.name = name
+        self.reportRow = reportRow
         self.parse = { try parse($0) }
         self.make = { configuration, context, index in
             guard let c = configuration as? C else {
@@ -114,6 +136,9 @@ public struct StageRegistry {
 
     /// Every registered name, sorted.
     public var names: [String] { kinds.keys.sorted() }
+
+    /// The report row of the kind called `name`; nil for a kind not registered here.
+    public func reportRow(ofKind name: String) -> StageReportRow? { kinds[name]?.reportRow }
 
     /// The built-in kinds.
     public static var standard: StageRegistry {

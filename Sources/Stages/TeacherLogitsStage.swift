@@ -33,7 +33,7 @@ public struct TeacherLogitsConfiguration: StageConfiguration, Equatable {
     }
 
     public func check(in curriculum: Curriculum, index: Int) throws {
-        let tracesBefore = curriculum.stages.prefix(index).contains { $0.kind == TeacherTracesStage.kindName }
+        let tracesBefore = curriculum.hasTeacherTraces(before: index)
         if let data, data != .reference, !tracesBefore {
             throw curriculum.stageError(index, "data", "data: \(data.rawValue) needs a teacher-traces stage earlier in the curriculum; add one or use data: reference")
         }
@@ -101,7 +101,7 @@ extension Curriculum {
 /// (damaged by the crash, deleted) is rebuilt from the first row.
 final class TeacherLogitsStage: Stage {
     static let kindName = "teacher-logits"
-    static let kind = StageKind(name: kindName, parse: TeacherLogitsConfiguration.init) { c, context, index in
+    static let kind = StageKind(name: kindName, reportRow: .none(note: "only writes the teacher's top-k targets cache"), parse: TeacherLogitsConfiguration.init) { c, context, index in
         try TeacherLogitsStage(c, context: context, index: index)
     }
 
@@ -134,6 +134,10 @@ final class TeacherLogitsStage: Stage {
         }
         header = TopKTargetsPlan.header(examples: examples, teacher: context.teacher, k: k, temperature: c.temperature, chunkTargets: c.chunkTargets)
         guard header.targets > 0 else { throw StageError.noData(stage: index, reason: "the rows have no target tokens") }
+        guard context.writesFiles else {
+            throw StageError.cannotRun(stage: index, reason: "teacher-logits writes its targets cache \(Self.fileName(index: index)) into the run folder, "
+                                       + "and this run is in memory; give the runner a checkpoint directory, or leave this stage out")
+        }
         path = context.runDirectory + "/" + Self.fileName(index: index)
     }
 

@@ -82,7 +82,7 @@ extension TeacherTracesConfiguration: Codable {
 /// live in the checkpoint (artifact `teacher_traces.jsonl`) and in the run folder.
 final class TeacherTracesStage: Stage {
     static let kindName = "teacher-traces"
-    static let kind = StageKind(name: kindName, parse: TeacherTracesConfiguration.init) { c, context, index in
+    static let kind = StageKind(name: kindName, reportRow: .none(note: "only writes traces"), parse: TeacherTracesConfiguration.init) { c, context, index in
         TeacherTracesStage(c, context: context, index: index)
     }
 
@@ -208,7 +208,8 @@ final class TeacherTracesStage: Stage {
 
     func finish(_ context: RunContext) throws {
         let traces = try context.teacherTraces()
-        try TraceDataset.write(traces, to: context.runDirectory + "/teacher-traces.jsonl")
+        // in memory the traces stay in the context's artifacts only
+        if context.writesFiles { try TraceDataset.write(traces, to: context.runDirectory + "/teacher-traces.jsonl") }
         let samples = max(counts["samples"] ?? 0, 1)
         context.logger.info("teacher-traces: kept \(traces.count) verified traces for \(Int(counts["questions_with_trace"] ?? 0)) of \(questions.count) questions (answer accuracy \(String(format: "%.3f", (counts["correct"] ?? 0) / samples)); \(Int(counts["recovered"] ?? 0)) of \(Int(counts["retried"] ?? 0)) retried questions recovered)")
     }

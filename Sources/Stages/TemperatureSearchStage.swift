@@ -37,7 +37,7 @@ public struct TemperatureSearchConfiguration: StageConfiguration, Equatable {
     }
 
     public func check(in curriculum: Curriculum, index: Int) throws {
-        if let data, data != .reference, !curriculum.stages.prefix(index).contains(where: { $0.kind == TeacherTracesStage.kindName }) {
+        if let data, data != .reference, !curriculum.hasTeacherTraces(before: index) {
             throw CurriculumError(file: curriculum.file, keyPath: "stages[\(index)].data", line: nil,
                                   message: "data: \(data.rawValue) needs a teacher-traces stage earlier; add one or use data: reference")
         }

@@ -1,7 +1,11 @@
 import Eval
+import Stages
 import Testing
 
 // Which rows `distill report` evaluates, from the stage file names and the roles each file holds.
+
+/// What the built-in stage kinds say their files give.
+private func standardRow(_ kind: String) -> StageReportRow? { StageRegistry.standard.reportRow(ofKind: kind) }
 
 private func files(_ names: [String]) -> [RunReportPlan.StageFile] {
     names.map { RunReportPlan.StageFile.parse(name: $0, folder: "/run")! }
@@ -25,7 +29,7 @@ private func files(_ names: [String]) -> [RunReportPlan.StageFile] {
         "/run/stage-4-ppo-trace.h5": ["student", "value_head"],
         "/run/stage-5-baseline-ce.h5": ["baseline"],
     ]
-    let plan = try RunReportPlan(stageFiles: files(roles.keys.map { String($0.dropFirst(5)) }), roles: { roles[$0]! }, folder: "/run")
+    let plan = try RunReportPlan(stageFiles: files(roles.keys.map { String($0.dropFirst(5)) }), roles: { roles[$0]! }, folder: "/run", rowOf: standardRow)
     #expect(plan.rows.map(\.label) == ["teacher", "student after output-distill", "student after feature-align",
                                        "student after ppo-trace", "baseline (CE only)"])
     #expect(plan.rows.map(\.role) == ["teacher", "student", "student", "student", "baseline"])
@@ -43,26 +47,26 @@ private func files(_ names: [String]) -> [RunReportPlan.StageFile] {
         "/run/stage-2-grpo-trace.h5": ["student"],
         "/run/stage-3-export.h5": ["reference"],
     ]
-    let plan = try RunReportPlan(stageFiles: files(roles.keys.map { String($0.dropFirst(5)) }), roles: { roles[$0]! }, folder: "/run")
+    let plan = try RunReportPlan(stageFiles: files(roles.keys.map { String($0.dropFirst(5)) }), roles: { roles[$0]! }, folder: "/run", rowOf: standardRow)
     #expect(plan.rows.map(\.label) == ["teacher", "student after output-distill", "student after grpo-trace"])
     #expect(plan.rows[0].file == "/run/stage-0-teacher-traces.h5")
     #expect(plan.notes.contains { $0.contains("no teacher-sft stage") && $0.contains("stage-0-teacher-traces.h5") })
     #expect(plan.notes.contains { $0.contains("stage-3-export.h5") && $0.contains("no student role") })
     #expect(plan.notes.contains { $0.contains("no baseline-ce stage") })
 
-    let noTeacher = try RunReportPlan(stageFiles: files(["stage-0-output-distill.h5"]), roles: { _ in ["student"] }, folder: "/run")
+    let noTeacher = try RunReportPlan(stageFiles: files(["stage-0-output-distill.h5"]), roles: { _ in ["student"] }, folder: "/run", rowOf: standardRow)
     #expect(noTeacher.rows.map(\.label) == ["student after output-distill"])
     #expect(noTeacher.notes.contains("no stage file holds a teacher: no teacher row"))
 }
 
 @Test func badRunFoldersAreTypedErrors() {
     #expect(throws: EvalError.runFolder(path: "/run", reason: "two checkpoints for stage 2: stage-2-a.h5 and stage-2-b.h5; remove the stale one")) {
-        try RunReportPlan(stageFiles: files(["stage-2-a.h5", "stage-2-b.h5"]), roles: { _ in ["student"] }, folder: "/run")
+        try RunReportPlan(stageFiles: files(["stage-2-a.h5", "stage-2-b.h5"]), roles: { _ in ["student"] }, folder: "/run", rowOf: standardRow)
     }
     #expect(throws: EvalError.missingRole(file: "/run/stage-0-teacher-sft.h5", role: "teacher", available: ["student"])) {
-        try RunReportPlan(stageFiles: files(["stage-0-teacher-sft.h5"]), roles: { _ in ["student"] }, folder: "/run")
+        try RunReportPlan(stageFiles: files(["stage-0-teacher-sft.h5"]), roles: { _ in ["student"] }, folder: "/run", rowOf: standardRow)
     }
     #expect(throws: EvalError.missingRole(file: "/run/stage-1-baseline-ce.h5", role: "baseline", available: ["student"])) {
-        try RunReportPlan(stageFiles: files(["stage-1-baseline-ce.h5"]), roles: { _ in ["student"] }, folder: "/run")
+        try RunReportPlan(stageFiles: files(["stage-1-baseline-ce.h5"]), roles: { _ in ["student"] }, folder: "/run", rowOf: standardRow)
     }
 }

@@ -3,6 +3,7 @@ import Data
 import Model
 import PPO
 import Stages
+import Tensor
 import Foundation
 import Testing
 
