@@ -45,6 +45,7 @@ let package = Package(
         .library(name: "Eval", targets: ["Eval"]),
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "Stages", targets: ["Stages"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -125,5 +126,15 @@ let package = Package(
                     dependencies: ["Telemetry", "Checkpoint", "Data", "Model", "Tensor", "TestSupport",
                                    .product(name: "Logging", package: "swift-log")],
                     swiftSettings: plain),
+        // CMPI: Open MPI (Debian's libopenmpi-dev); only Distributed imports it.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        // Distributed: ranks, collectives and the order-fixed gradient reduction over MPI; a process not started by
+        // mpirun never initialises MPI.
+        .target(name: "Distributed", dependencies: ["CMPI", "Tensor"], swiftSettings: plain),
+        // mpi-check: the checks `make test-mpi` runs under mpirun (exact sums, gather order, a killed rank).
+        .executableTarget(name: "MPICheck", dependencies: ["Distributed", "Tensor"], path: "Tests/MPICheck",
+                          swiftSettings: plain),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Tensor"], swiftSettings: plain),
     ]
 )
