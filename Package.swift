@@ -82,7 +82,7 @@ let package = Package(
                 swiftSettings: plain),
         .target(name: "Stages",
                 dependencies: ["Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Data", "Reward", "PPO", "Eval", "Telemetry",
-                               "FileErrors",
+                               "FileErrors", "Distributed",
                                .product(name: "Yams", package: "Yams"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: plain),
@@ -90,6 +90,7 @@ let package = Package(
             name: "DistillCLI",
             dependencies: [
                 "Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO", "Telemetry", "FileErrors",
+                "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

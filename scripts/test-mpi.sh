@@ -31,4 +31,53 @@ elif ! grep -q "process rank 1 .*exited on signal 9" <<<"$out"; then fail "kille
 elif [ $ms -gt 20000 ]; then fail "killed rank: the job took $ms ms to end"
 else pass "killed rank: the job ended in $ms ms (exit $rc), mpirun named rank 1"; fi
 
+# distill under mpirun. OPENBLAS_NUM_THREADS=1: the ranks share two cores.
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$(make -s print-coretype)}" OPENBLAS_NUM_THREADS=1
+RUN=("${MPIRUN[@]}" -x OPENBLAS_CORETYPE -x OPENBLAS_NUM_THREADS)
+# SHA-256 of every role's parameters in every kept stage-end checkpoint of a run folder
+hashes() { for f in "$1"/stage-*.h5; do echo "$(basename "$f") $("$DISTILL" inspect "$f" --json --hash | python3 -c 'import json, sys; print(sorted((r["role"], r["sha256"]) for r in json.load(sys.stdin)["roles"]))')"; done; }
+
+# ranks that read different curricula (two files, one seed changed) stop before the first step, naming rank 1
+mkdir -p "$work/a" "$work/b"
+cp curricula/smoke.yaml "$work/a/c.yaml"
+sed 's/^seed: 12$/seed: 13/' curricula/smoke.yaml > "$work/b/c.yaml"
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/a/c.yaml" --run-dir "$work/mismatch" : -np 1 $DISTILL run "$work/b/c.yaml" --run-dir "$work/mismatch" 2>&1); rc=$?
+if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "curriculum mismatch: exit $rc"
+elif ! grep -q "rank 1 of 2 read a different curriculum than rank 0 from $work/b/c.yaml" <<<"$out"; then fail "curriculum mismatch: no error naming rank 1 and its file: $out"
+elif ls "$work/mismatch"/step-*.h5 >/dev/null 2>&1; then fail "curriculum mismatch: a checkpoint was written"
+else pass "curriculum mismatch: rank 1 named with its file, no step taken"; fi
+
+# a rank whose data file is missing (same curriculum text, a folder without data.jsonl) stops every rank first
+mkdir -p "$work/c" "$work/d"
+python3 - "$work" <<'PY'
+import sys, re
+work = sys.argv[1]
+text = open("curricula/smoke.yaml").read().replace("data:\n", "data:\n  train_file: data.jsonl\n", 1)
+for d in ("c", "d"):
+    open(f"{work}/{d}/c.yaml", "w").write(text)
+PY
+"$DISTILL" generate-data --domain addition --count 40 --seed 3 --out "$work/c/data.jsonl" >/dev/null 2>&1 \
+  || fail "data: distill generate-data failed"
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/c/c.yaml" --run-dir "$work/nodata" : -np 1 $DISTILL run "$work/d/c.yaml" --run-dir "$work/nodata" 2>&1); rc=$?
+if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "missing data: exit $rc"
+elif ! grep -q "rank 1 of 2 cannot start: .*no file at $work/d/data.jsonl" <<<"$out"; then fail "missing data: no error naming rank 1 and the file: $out"
+elif ls "$work/nodata"/step-*.h5 >/dev/null 2>&1; then fail "missing data: a checkpoint was written"
+else pass "missing data: rank 1 named with the missing file, no step taken"; fi
+
+# the smoke curriculum: one process, and 2 ranks with rank 1 killed by SIGKILL after global step 150 then resumed
+# with 2 ranks, end with the same weights in every stage-end checkpoint (every rank computes every step; rank 0
+# writes)
+if ! "$DISTILL" run curricula/smoke.yaml --run-dir "$work/one" >"$work/one.out" 2>&1; then fail "smoke: the one-process run failed: $(tail -5 "$work/one.out")"; fi
+start=$(date +%s%N)
+out=$(timeout 300 "${RUN[@]}" -np 1 $DISTILL run curricula/smoke.yaml --run-dir "$work/two" \
+      : -np 1 -x TRACEDISTILL_FAULT=kill-after-step:150 $DISTILL run curricula/smoke.yaml --run-dir "$work/two" 2>&1); rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "smoke with a killed rank: exit $rc"
+elif ! grep -q "process rank 1 .*exited on signal 9" <<<"$out"; then fail "smoke with a killed rank: mpirun did not name rank 1: $out"
+elif ! grep -q "rank 0 of 2: stopped by mpirun.*mpirun -np N distill resume $work/two" <<<"$out"; then fail "smoke with a killed rank: no resume advice: $out"
+else pass "smoke with a killed rank: the job ended (exit $rc, $ms ms in all), rank 1 named, resume advised"; fi
+if ! out=$(timeout 300 "${RUN[@]}" -np 2 $DISTILL resume "$work/two" 2>&1); then fail "smoke resume at 2 ranks: $(tail -5 <<<"$out")"
+elif [ "$(hashes "$work/one")" != "$(hashes "$work/two")" ]; then fail "smoke: the 2-rank run, killed and resumed, ends with other weights than one process"
+else pass "smoke: 2 ranks, rank 1 killed and resumed, bit-identical to one process in all $(ls "$work/one"/stage-*.h5 | wc -l) stage-end checkpoints"; fi
+
 exit $failed

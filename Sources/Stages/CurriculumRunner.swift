@@ -1,4 +1,5 @@
 import Checkpoint
+import Distributed
 import FileErrors
 import Foundation
 import Logging
@@ -101,8 +102,16 @@ public final class CurriculumRunner {
     public let context: RunContext
     let registry: StageRegistry
     let observer: (RunEvent) -> Void
-    /// Polled after every unit of work: a non-nil signal number stops the run after a checkpoint.
+    /// Polled after every unit of work: a non-nil signal number stops the run after a checkpoint. Under mpirun a
+    /// signal seen by any rank stops every rank at the same step.
     public var stopRequested: () -> Int32? = { nil }
+    /// The processes of the job (`LocalProcess` outside mpirun). Rank 0 alone holds the folder's lock and writes
+    /// checkpoints, curriculum.yaml and the stages' files; every rank computes every step.
+    public let group: any Collective
+    /// The newest checkpoint this process resumed from (nil: a fresh run); every rank must resume from the same one.
+    private var resumedFrom: String?
+    /// Set once `run()` has checked that every rank read the same curriculum and checkpoint.
+    private var ranksChecked = false
 
     private(set) var globalStep = 0
     private var stageIndex = 0
@@ -118,13 +127,26 @@ public final class CurriculumRunner {
     private var directory: CheckpointDirectory { CheckpointDirectory(path: runDirectory) }
 
     /// A fresh run of `curriculum` into `runDirectory` (which must not hold checkpoints yet).
+    ///
+    /// Under mpirun (`group` of several ranks) only rank 0 makes the folder, takes its lock and writes into it; every
+    /// rank loads the models and data itself. Make the runner on every rank inside `group.together { ... }`, so that a
+    /// rank that cannot start stops every rank.
     public init(curriculum: Curriculum, runDirectory: String, registry: StageRegistry = .standard,
-                logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+                logger: Logger = Logger(label: "tracedistill.run"), group: any Collective = LocalProcess(),
+                observer: @escaping (RunEvent) -> Void = { _ in }) throws {
         if !(try CheckpointDirectory(path: runDirectory).files()).isEmpty { throw RunError.alreadyStarted(directory: runDirectory) }
         self.curriculum = curriculum
         self.runDirectory = runDirectory
         self.registry = registry
         self.observer = observer
+        self.group = group
+        guard group.isWriter else {
+            context = try RunContext(curriculum: curriculum, runDirectory: runDirectory, logger: logger)
+            context.group = group
+            context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
+            context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
+            return
+        }
         // A run that cannot start (data that does not load, a folder it cannot write) leaves nothing it made: the
         // folders it created, or in a folder that was there, the files it added; never what existed before.
         let createdRoot = Self.topmostMissingFolder(of: runDirectory)
@@ -142,6 +164,7 @@ public final class CurriculumRunner {
         if !(try CheckpointDirectory(path: runDirectory).files()).isEmpty { throw RunError.alreadyStarted(directory: runDirectory) }
         do {
             context = try RunContext(curriculum: curriculum, runDirectory: runDirectory, logger: logger)
+            context.group = group
             context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
             context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
             let curriculumCopy = runDirectory + "/curriculum.yaml"
@@ -200,11 +223,15 @@ public final class CurriculumRunner {
     /// to a run in progress are refused (`RunError.curriculumChangeRefused`), and the others are taken: the run goes
     /// on with the edited curriculum, and the next checkpoint stores its text and a record of the change (artifact
     /// `curriculum_changes.jsonl`). A missing `curriculum.yaml` is written back from the checkpoint.
+    ///
+    /// Under mpirun every rank reads the newest valid checkpoint itself; `run()` checks they all found the same file.
     public init(resuming runDirectory: String, acceptChanges: Bool = false, registry: StageRegistry = .standard,
-                logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+                logger: Logger = Logger(label: "tracedistill.run"), group: any Collective = LocalProcess(),
+                observer: @escaping (RunEvent) -> Void = { _ in }) throws {
         let folder = CheckpointDirectory(path: runDirectory)
         guard !(try folder.files()).isEmpty else { throw RunError.noCheckpoint(directory: runDirectory, skipped: []) }
-        lock = try RunFolderLock(runDirectory: runDirectory)
+        if group.isWriter { lock = try RunFolderLock(runDirectory: runDirectory) }
+        self.group = group
         let (found, skipped) = try folder.latestValid()
         guard let path = found else { throw RunError.noCheckpoint(directory: runDirectory, skipped: skipped.map(\.description)) }
         let reader = try CheckpointReader(path: path)
@@ -237,6 +264,8 @@ public final class CurriculumRunner {
         self.registry = registry
         self.observer = observer
         context = try RunContext(curriculum: curriculum, runDirectory: runDirectory, logger: logger)
+        context.group = group
+        resumedFrom = path
         guard records.count == curriculum.stages.count, zip(records, curriculum.stages).allSatisfy({ $0.kind == $1.kind }) else {
             throw RunError.mismatch(checkpoint: path, reason: "its stage list \(records.map(\.kind)) differs from the curriculum's \(curriculum.stages.map(\.kind))")
         }
@@ -272,7 +301,7 @@ public final class CurriculumRunner {
         if restored == .completed {
             // a crash between the stage's end checkpoint and its kept copy: make the copy now
             let kept = runDirectory + "/stage-\(stageIndex)-\(record.kind).h5"
-            if !FileManager.default.fileExists(atPath: kept) {
+            if group.isWriter && !FileManager.default.fileExists(atPath: kept) {
                 guard link(path, kept) == 0 else {
                     throw CheckpointError.io(file: kept, reason: "cannot link \(path): \(String(cString: strerror(errno)))")
                 }
@@ -356,8 +385,12 @@ public final class CurriculumRunner {
     /// Runs the remaining stages. Returns `.interrupted` when `stopRequested` fired (after a checkpoint).
     @discardableResult
     public func run() throws -> RunOutcome {
-        if lock == nil { lock = try RunFolderLock(runDirectory: runDirectory) }
+        if lock == nil && group.isWriter { lock = try RunFolderLock(runDirectory: runDirectory) }
         defer { lock = nil }
+        if !ranksChecked {
+            try checkRanksAgree()
+            ranksChecked = true
+        }
         while stageIndex < curriculum.stages.count {
             let index = stageIndex, kind = curriculum.stages[index].kind
             let stage: any Stage
@@ -386,7 +419,7 @@ public final class CurriculumRunner {
                         try apply(.budgetExhausted, stage)
                         break
                     }
-                    if let signal = stopRequested() {
+                    if let signal = try group.anySignal(stopRequested()) {
                         return .interrupted(signal: signal, checkpoint: try checkpoint(stage))
                     }
                     let metrics = try stage.advance(context)
@@ -406,10 +439,14 @@ public final class CurriculumRunner {
                 try stage.finish(context)
                 let path = try checkpoint(stage)
                 let kept = runDirectory + "/stage-\(index)-\(kind).h5"
-                unlink(kept)
-                guard link(path, kept) == 0 else {
-                    throw CheckpointError.io(file: kept, reason: "cannot link \(path): \(String(cString: strerror(errno)))")
+                if group.isWriter {
+                    unlink(kept)
+                    guard link(path, kept) == 0 else {
+                        throw CheckpointError.io(file: kept, reason: "cannot link \(path): \(String(cString: strerror(errno)))")
+                    }
                 }
+                // the next stage may read what rank 0 wrote at this one's end (teacher-logits' cache)
+                try group.barrier()
                 observer(.stageFinished(index: index, kind: kind, checkpoint: kept))
                 faults.afterStage(index)
             } catch let error where !(error is RunError) && !state.isFinal && !(error is CheckpointError) {
@@ -427,6 +464,22 @@ public final class CurriculumRunner {
             state = .pending
         }
         return .completed
+    }
+
+    /// Before the first step: every rank read the same curriculum (SHA-256 of its text) and resumed from the same
+    /// checkpoint as rank 0, or every rank stops with the first rank that differs named.
+    private func checkRanksAgree() throws {
+        guard group.size > 1 else { return }
+        let mine = sha256Hex(curriculum.text) + "\n" + (resumedFrom ?? "") + "\n" + curriculum.file
+        let all = try group.allgather(Array(mine.utf8)).map { String(decoding: $0, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) }
+        for (r, other) in all.enumerated() where other.prefix(2) != all[0].prefix(2) {
+            if other[0] != all[0][0] {
+                throw DistributedError.curriculumMismatch(rank: r, size: group.size, expected: String(all[0][0]), found: String(other[0]),
+                                                          file: String(other[2]))
+            }
+            throw DistributedError.rankFailed(rank: r, size: group.size,
+                                              reason: "it resumes from \(other[1]), rank 0 from \(all[0][1]); every rank must see the same run folder")
+        }
     }
 
     private func apply(_ event: StageEvent, _ stage: any Stage) throws {
@@ -471,6 +524,7 @@ public final class CurriculumRunner {
             tokenizerJSON: context.tokenizerJSON, chatTemplate: context.chatTemplate,
             promptTemplate: context.tokenizerJSON == nil ? nil : context.codec.template.description, metrics: history, artifacts: context.artifacts)
         let path = directory.file(step: globalStep)
+        guard group.isWriter else { return path }
         savesDone += 1
         do {
             try CheckpointWriter.save(contents, to: path, beforeRename: faults.duringSave(savesDone, globalStep: globalStep))
