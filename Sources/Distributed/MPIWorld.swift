@@ -17,6 +17,9 @@ public final class MPIWorld: Collective {
     /// Exact (order-fixed) gradient sums; false: MPI_Allreduce.
     public var exact = true
     private let comm: MPI_Comm
+    /// The slices of every rank's subtree sums that `sum` receives, kept between calls (a gradient-sized buffer
+    /// allocated once, not every step).
+    private var received: [Float] = []
 
     private init(rank: Int, size: Int) {
         self.rank = rank
@@ -149,17 +152,28 @@ public final class MPIWorld: Collective {
             return
         }
         let nodes = blocks.map { ShardTree.nodes(covering: $0, count: shardCount) }
-        // the sums of this rank's subtrees, each n values
-        let mine = nodes[rank].map { node in ShardTree.sum(Array(local[(node.lowerBound - first) ..< (node.upperBound - first)])) }
+        // the sums of this rank's subtrees, each n values; a subtree of one shard is that shard itself (no copy)
+        let mine = nodes[rank].map { node in
+            node.count == 1 ? local[node.lowerBound - first] : ShardTree.sum(Array(local[(node.lowerBound - first) ..< (node.upperBound - first)]))
+        }
         // rank s owns values slices[s]: it gets that slice of every subtree sum, and gives back that slice of the total
         let slices = (0..<size).map { s in (s * n / size) ..< ((s + 1) * n / size) }
-        var send = [Float]()
-        send.reserveCapacity(mine.count * n)
+        // what goes to rank s: slice s of each subtree sum, in subtree order. With one subtree here (the usual case)
+        // that is the subtree sum itself, sent in place.
+        var packed: [Float] = []
         var sendCounts = [Int32](), sendDispls = [Int32]()
-        for s in 0..<size {
-            sendDispls.append(try Self.count(send.count, "alltoall"))
-            for part in mine { send += part[slices[s]] }
-            sendCounts.append(try Self.count(mine.count * slices[s].count, "alltoall"))
+        if mine.count == 1 {
+            for s in 0..<size {
+                sendDispls.append(try Self.count(slices[s].lowerBound, "alltoall"))
+                sendCounts.append(try Self.count(slices[s].count, "alltoall"))
+            }
+        } else {
+            packed.reserveCapacity(mine.count * n)
+            for s in 0..<size {
+                sendDispls.append(try Self.count(packed.count, "alltoall"))
+                for part in mine { packed += part[slices[s]] }
+                sendCounts.append(try Self.count(mine.count * slices[s].count, "alltoall"))
+            }
         }
         let width = slices[rank].count
         var recvCounts = [Int32](), recvDispls = [Int32]()
@@ -169,15 +183,22 @@ public final class MPIWorld: Collective {
             recvCounts.append(try Self.count(nodes[r].count * width, "alltoall"))
             at += nodes[r].count * width
         }
-        var received = [Float](repeating: 0, count: at)
+        if received.count < at { received = [Float](repeating: 0, count: at) }
+        let send = mine.count == 1 ? mine[0] : packed
         try send.withUnsafeBufferPointer { s in
             try received.withUnsafeMutableBufferPointer { r in
                 try Self.check("MPI_Alltoallv", MPI_Alltoallv(s.baseAddress, sendCounts, sendDispls, td_mpi_float(),
                                                               r.baseAddress, recvCounts, recvDispls, td_mpi_float(), comm))
             }
         }
-        var slice = [Float](repeating: 0, count: width)
-        received.withUnsafeBufferPointer { r in
+        // this rank's slice of the total, combined in the tree's order, straight into its place in `total`; then every
+        // rank's slice to every rank (in place)
+        var counts = [Int32](), displs = [Int32]()
+        for s in 0..<size {
+            counts.append(try Self.count(slices[s].count, "allgather"))
+            displs.append(try Self.count(slices[s].lowerBound, "allgather"))
+        }
+        try received.withUnsafeBufferPointer { r in
             var parts: [Range<Int>: UnsafeBufferPointer<Float>] = [:]
             var offset = 0
             for list in nodes {
@@ -186,10 +207,12 @@ public final class MPIWorld: Collective {
                     offset += width
                 }
             }
-            slice.withUnsafeMutableBufferPointer { ShardTree.combine(parts, count: shardCount, into: $0) }
+            try total.withUnsafeMutableBufferPointer { t in
+                ShardTree.combine(parts, count: shardCount, into: UnsafeMutableBufferPointer(rebasing: t[slices[rank]]))
+                try Self.check("MPI_Allgatherv", MPI_Allgatherv(td_mpi_in_place(), 0, td_mpi_float(), t.baseAddress, counts, displs,
+                                                                td_mpi_float(), comm))
+            }
         }
-        let (all, _) = try allgatherv(slice, td_mpi_float(), "allgather")
-        total = all
     }
 
     public func gather(local: [[Double]], first: Int, shardCount: Int) throws -> [[Double]] {

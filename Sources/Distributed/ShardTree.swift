@@ -34,6 +34,11 @@ public enum ShardTree {
             }
             precondition(node.count > 1, "ShardTree.combine: shard \(node.lowerBound) is in no given subtree")
             let half = node.lowerBound + node.count / 2
+            if let l = parts[node.lowerBound ..< half], let r = parts[half ..< node.upperBound] {
+                // both halves given (each rank's block one subtree): one pass, no scratch
+                for i in 0..<dst.count { dst[i] = l[i] + r[i] }
+                return
+            }
             let right = UnsafeMutableBufferPointer<Float>.allocate(capacity: dst.count)
             defer { right.deallocate() }
             eval(half ..< node.upperBound, right)
