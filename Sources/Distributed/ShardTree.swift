@@ -14,7 +14,7 @@ public enum ShardTree {
                 found.append(node)
                 return
             }
-            let half = node.lowerBound + node.count / 2
+            let half = node.lowerBound + ShardSum.split(node.count)
             visit(node.lowerBound ..< half)
             visit(half ..< node.upperBound)
         }
@@ -33,7 +33,7 @@ public enum ShardTree {
                 return
             }
             precondition(node.count > 1, "ShardTree.combine: shard \(node.lowerBound) is in no given subtree")
-            let half = node.lowerBound + node.count / 2
+            let half = node.lowerBound + ShardSum.split(node.count)
             if let l = parts[node.lowerBound ..< half], let r = parts[half ..< node.upperBound] {
                 // both halves given (each rank's block one subtree): one pass, no scratch
                 for i in 0..<dst.count { dst[i] = l[i] + r[i] }
