@@ -16,6 +16,13 @@ trap 'rm -rf "$work"' EXIT
 for n in 1 2 3 4; do
   if out=$(timeout 120 "${MPIRUN[@]}" -np $n $CHECK sum 2>&1); then pass "$(echo "$out" | grep 'mpi-check')"; else fail "sum at $n ranks: $out"; fi
 done
+# the same check with TRACEDISTILL_MPI_SUM=allreduce must fail at 3 ranks: MPI_Allreduce adds in another order
+if out=$(timeout 120 "${MPIRUN[@]}" -np 3 -x TRACEDISTILL_MPI_SUM=allreduce $CHECK sum 2>&1); then fail "sum with allreduce at 3 ranks passed: the check cannot tell the orders apart"
+elif ! grep -q "one process gives" <<<"$out"; then fail "sum with allreduce at 3 ranks: $out"
+else pass "sum with TRACEDISTILL_MPI_SUM=allreduce at 3 ranks differs from one process, as it must"; fi
+if out=$(timeout 60 "${MPIRUN[@]}" -np 2 -x TRACEDISTILL_MPI_SUM=fast $CHECK sum 2>&1) || ! grep -q "TRACEDISTILL_MPI_SUM=fast: expected exact (the default) or allreduce" <<<"$out"; then
+  fail "TRACEDISTILL_MPI_SUM=fast was not refused by name: $out"
+else pass "TRACEDISTILL_MPI_SUM=fast refused, naming the variable and its values"; fi
 for n in 1 2 4; do
   if out=$(timeout 60 "${MPIRUN[@]}" -np $n $CHECK gather 2>&1); then pass "$(echo "$out" | grep 'mpi-check')"; else fail "gather at $n ranks: $out"; fi
 done

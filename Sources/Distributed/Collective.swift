@@ -96,9 +96,26 @@ public enum Launch {
 
     /// The job this process belongs to: `MPIWorld` (MPI initialised here, finalised at exit) when started by a
     /// launcher, else a `LocalProcess` that never touches MPI. Made once, on first use.
-    public static func world() throws -> any Collective {
+    ///
+    /// `TRACEDISTILL_MPI_SUM=allreduce` in the environment makes the world's gradient sums MPI_Allreduce (its bits
+    /// then depend on the number of ranks); unset or `exact`, the order-fixed sum. Anything else is an error.
+    public static func world(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any Collective {
         if let made = made { return made }
-        let group: any Collective = isMPIJob() ? try MPIWorld.initialize() : LocalProcess()
+        var exact = true
+        switch environment["TRACEDISTILL_MPI_SUM"] {
+        case nil, "exact": exact = true
+        case "allreduce": exact = false
+        case let other?:
+            throw DistributedError.badSetting(name: "TRACEDISTILL_MPI_SUM", value: other, expected: "exact (the default) or allreduce")
+        }
+        let group: any Collective
+        if isMPIJob(environment: environment) {
+            let world = try MPIWorld.initialize()
+            world.exact = exact
+            group = world
+        } else {
+            group = LocalProcess()
+        }
         made = group
         return group
     }

@@ -11,6 +11,8 @@ public enum DistributedError: Error, CustomStringConvertible, Equatable {
     case rankFailed(rank: Int, size: Int, reason: String)
     /// A rank read a different curriculum than rank 0 (SHA-256 of the text), so its steps would not match.
     case curriculumMismatch(rank: Int, size: Int, expected: String, found: String, file: String)
+    /// An environment variable holds a value it cannot take.
+    case badSetting(name: String, value: String, expected: String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum DistributedError: Error, CustomStringConvertible, Equatable {
         case .rankFailed(let rank, let size, let reason):
             return "rank \(rank) of \(size) cannot start: \(reason). Every rank stopped before the first step; "
                 + "fix it on that rank's host, then start the job again"
+        case .badSetting(let name, let value, let expected):
+            return "\(name)=\(value): expected \(expected)"
         case .curriculumMismatch(let rank, let size, let expected, let found, let file):
             return "rank \(rank) of \(size) read a different curriculum than rank 0 from \(file) (SHA-256 \(found.prefix(12)), "
                 + "rank 0: \(expected.prefix(12))); every rank stopped before the first step. "
