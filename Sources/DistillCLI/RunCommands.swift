@@ -146,6 +146,13 @@ private func drive(_ runner: CurriculumRunner, runDirectory: String, reporter: R
     case .completed:
         print("run completed: \(runDirectory)")
     case .interrupted(let signal, let checkpoint):
+        if runner.group.size > 1 {
+            // rank 0's checkpoint is written; no rank may exit before (mpirun ends the job at the first non-zero
+            // exit), and the SIGTERM mpirun then sends is no news
+            try runner.group.barrier()
+            Glibc.signal(SIGTERM, SIG_IGN)
+            Glibc.signal(SIGINT, SIG_IGN)
+        }
         let launch = runner.group.size > 1 ? "mpirun -np N distill" : "distill"
         if runner.group.isWriter {
             eprint("stopped by signal \(signal) after a checkpoint (\(checkpoint)); continue with: \(launch) resume \(runDirectory)")
