@@ -87,4 +87,32 @@ if ! out=$(timeout 300 "${RUN[@]}" -np 2 $DISTILL resume "$work/two" 2>&1); then
 elif [ "$(hashes "$work/one")" != "$(hashes "$work/two")" ]; then fail "smoke: the 2-rank run, killed and resumed, ends with other weights than one process"
 else pass "smoke: 2 ranks, rank 1 killed and resumed, bit-identical to one process in all $(ls "$work/one"/stage-*.h5 | wc -l) stage-end checkpoints"; fi
 
+# a rank that drifts (rank 1 on the fused output layer, which gives other bits: TRACEDISTILL_FUSED_MIN_VOCAB=0) is
+# caught at the first checkpoint after a training step, named, and that checkpoint is not written
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" \
+      : -np 1 -x TRACEDISTILL_FUSED_MIN_VOCAB=0 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" 2>&1); rc=$?
+if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "drifting rank: exit $rc"
+elif ! grep -q "rank 1 of 2 holds other weights than rank 0 at global step 10 (teacher: rank 0 " <<<"$out"; then fail "drifting rank: not named at step 10: $out"
+elif [ -e "$work/drift/step-10.h5" ]; then fail "drifting rank: step-10.h5 was written"
+else pass "drifting rank: rank 1 named at global step 10 with the role whose weights differ; step-10.h5 not written"; fi
+
+# teacher-logits at 2 ranks: rank 0 alone writes the top-k cache, both ranks distill from it; the stage ends match
+# one process's (the curriculum of Tests/StagesTests/TopKTargetsTests.swift)
+cat > "$work/topk.yaml" <<'YAML'
+name: t
+seed: 1
+data: {domains: [addition], train_size: 12, validation_size: 4, max_length: 128}
+teacher: {hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128}
+student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}
+run: {checkpoint_every: 1, keep_checkpoints: 2}
+stages:
+  - {kind: teacher-logits, k: 8, temperature: 2.0, batch_size: 2, chunk_targets: 32, data: reference}
+  - {kind: output-distill, steps: 3, batch_size: 4, data: reference, targets: topk, temperature: 2.0}
+  - {kind: feature-align, steps: 2, batch_size: 4, data: reference, targets: topk, temperature: 2.0}
+YAML
+if ! "$DISTILL" run "$work/topk.yaml" --run-dir "$work/topk1" >"$work/topk1.out" 2>&1; then fail "top-k, one process: $(tail -5 "$work/topk1.out")"
+elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL run "$work/topk.yaml" --run-dir "$work/topk2" 2>&1); then fail "top-k at 2 ranks: $(tail -5 <<<"$out")"
+elif [ "$(hashes "$work/topk1")" != "$(hashes "$work/topk2")" ]; then fail "top-k: 2 ranks end with other weights than one process"
+else pass "top-k: the teacher-logits cache written by rank 0, read by both; all 3 stage ends bit-identical to one process"; fi
+
 exit $failed

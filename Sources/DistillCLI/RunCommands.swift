@@ -183,7 +183,8 @@ private func runAcrossRanks(_ group: any Collective,
     } catch {
         let together: Bool
         if agreed { together = true } else if case DistributedError.rankFailed = error { together = true }
-        else if case DistributedError.curriculumMismatch = error { together = true } else { together = false }
+        else if case DistributedError.curriculumMismatch = error { together = true }
+        else if case DistributedError.ranksDiverged = error { together = true } else { together = false }
         if !together, let world = group as? MPIWorld {
             world.abort(1, message: "\(error). The job stopped on every rank; the newest checkpoint in \(runDirectory) is whole: "
                         + "once the cause is fixed, continue with `mpirun -np N distill resume \(runDirectory)`")

@@ -11,6 +11,9 @@ public enum DistributedError: Error, CustomStringConvertible, Equatable {
     case rankFailed(rank: Int, size: Int, reason: String)
     /// A rank read a different curriculum than rank 0 (SHA-256 of the text), so its steps would not match.
     case curriculumMismatch(rank: Int, size: Int, expected: String, found: String, file: String)
+    /// A rank's weights differ from rank 0's at a checkpoint (`detail`: each role's SHA-256 on both): the ranks no
+    /// longer compute the same run.
+    case ranksDiverged(rank: Int, size: Int, globalStep: Int, detail: String)
     /// An environment variable holds a value it cannot take.
     case badSetting(name: String, value: String, expected: String)
 
@@ -25,6 +28,10 @@ public enum DistributedError: Error, CustomStringConvertible, Equatable {
         case .rankFailed(let rank, let size, let reason):
             return "rank \(rank) of \(size) cannot start: \(reason). Every rank stopped before the first step; "
                 + "fix it on that rank's host, then start the job again"
+        case .ranksDiverged(let rank, let size, let step, let detail):
+            return "rank \(rank) of \(size) holds other weights than rank 0 at global step \(step) (\(detail)); the ranks no longer "
+                + "compute the same run: every rank must run the same build with the same environment on the same data. "
+                + "The checkpoint of this step was not written"
         case .badSetting(let name, let value, let expected):
             return "\(name)=\(value): expected \(expected)"
         case .curriculumMismatch(let rank, let size, let expected, let found, let file):

@@ -449,7 +449,7 @@ public final class CurriculumRunner {
                 try group.barrier()
                 observer(.stageFinished(index: index, kind: kind, checkpoint: kept))
                 faults.afterStage(index)
-            } catch let error where !(error is RunError) && !state.isFinal && !(error is CheckpointError) {
+            } catch let error where !(error is RunError) && !state.isFinal && !(error is CheckpointError) && !(error is DistributedError) {
                 let reason = "\(error)"
                 try? apply(.error(reason: reason), stage)
                 context.stageRecords[index].failureReason = reason
@@ -479,6 +479,20 @@ public final class CurriculumRunner {
             }
             throw DistributedError.rankFailed(rank: r, size: group.size,
                                               reason: "it resumes from \(other[1]), rank 0 from \(all[0][1]); every rank must see the same run folder")
+        }
+    }
+
+    /// At every checkpoint under mpirun: every rank's models (SHA-256 over each role's parameters) are rank 0's, which
+    /// is what rank 0 is about to write for all of them; a rank that drifted (other data, another library build)
+    /// stops every rank, named.
+    private func checkRanksHoldSameWeights() throws {
+        guard group.size > 1 else { return }
+        let mine = context.roleStores.map { $0.role + " " + parameterHash($0.store) }.joined(separator: "\n")
+        let all = try group.allgather(Array(mine.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        if let r = all.firstIndex(where: { $0 != all[0] }) {
+            let theirs = all[r].split(separator: "\n"), ours = all[0].split(separator: "\n")
+            let differing = zip(ours, theirs).filter { $0 != $1 }.map { "\($0.0.prefix(while: { $0 != " " })): rank 0 \($0.0.split(separator: " ").last?.prefix(12) ?? ""), rank \(r) \($0.1.split(separator: " ").last?.prefix(12) ?? "")" }
+            throw DistributedError.ranksDiverged(rank: r, size: group.size, globalStep: globalStep, detail: differing.joined(separator: "; "))
         }
     }
 
@@ -524,6 +538,7 @@ public final class CurriculumRunner {
             tokenizerJSON: context.tokenizerJSON, chatTemplate: context.chatTemplate,
             promptTemplate: context.tokenizerJSON == nil ? nil : context.codec.template.description, metrics: history, artifacts: context.artifacts)
         let path = directory.file(step: globalStep)
+        try checkRanksHoldSameWeights()
         guard group.isWriter else { return path }
         savesDone += 1
         do {
