@@ -61,15 +61,14 @@ struct LMBench {
             config.numHiddenLayers = Self.studentLayers  // built directly, as the anchor's student: no teacher in memory
             let student = try Transformer(config: config, rng: &rng)
             let opt = AdamW(store: student.parameters, weightDecay: 0.01)
-            let models = [student, student.replica()]
+            let models = ReplicaSet(student) { $0.replica() }
+            let step = TrainingStep(BenchObjective(length: t, stores: { [models[$0].parameters] }) { r, x, y, rows in
+                let m = models[r]
+                let h = m.forwardHidden(tokens: x, batch: rows, length: t).finalHidden
+                return fusedOutputLoss(hidden: h, weight: m.fusedOutputWeight!, targets: y, terms: .crossEntropy()).loss
+            })
             let s = medianSeconds(reps: reps, warmup: 1, minSample: 0) {
-                for m in models { m.parameters.zeroGradients() }
-                Self.halves(x: x, y: y) { i, x, y in
-                    let m = models[i]
-                    let h = m.forwardHidden(tokens: x, batch: b / 2, length: t).finalHidden
-                    return fusedOutputLoss(hidden: h, weight: m.fusedOutputWeight!, targets: y, terms: .crossEntropy()).loss
-                }
-                student.parameters.addGradients(from: models[1].parameters)
+                step.benchGradients(BenchObjective.Batch(x: x, y: y, rows: b))
                 opt.step(learningRate: 1e-4)
             }
             out["train_student_tok_s"] = Double(b * t) / s
@@ -78,19 +77,18 @@ struct LMBench {
             let teacher = try Transformer(config: Self.teacher, rng: &rng)
             let student = try teacher.cut(layers: Self.studentLayerList)
             let opt = AdamW(store: student.parameters, weightDecay: 0.01)
-            let students = [student, student.replica()]
+            let students = ReplicaSet(student) { $0.replica() }
             let terms = OutputLossTerms(distillationWeight: 0.5, crossEntropyWeight: 0.5, temperature: 2)
+            let step = TrainingStep(BenchObjective(length: t, stores: { [students[$0].parameters] }) { r, x, y, rows in
+                let th = withNoGrad { teacher.forwardHidden(tokens: x, batch: rows, length: t).finalHidden }
+                let m = students[r]
+                let h = m.forwardHidden(tokens: x, batch: rows, length: t).finalHidden
+                // the KL over the rows with a target, as the anchor's [:, :-1]
+                return fusedOutputLoss(hidden: h, weight: m.fusedOutputWeight!, teacherHidden: th, teacherWeight: teacher.fusedOutputWeight!,
+                                       targets: y, rowMask: y.map { $0 >= 0 }, terms: terms).loss
+            })
             let s = medianSeconds(reps: reps, warmup: 1, minSample: 0) {
-                for m in students { m.parameters.zeroGradients() }
-                Self.halves(x: x, y: y) { i, x, y in
-                    let th = withNoGrad { teacher.forwardHidden(tokens: x, batch: b / 2, length: t).finalHidden }
-                    let m = students[i]
-                    let h = m.forwardHidden(tokens: x, batch: b / 2, length: t).finalHidden
-                    // the KL over the rows with a target, as the anchor's [:, :-1]
-                    return fusedOutputLoss(hidden: h, weight: m.fusedOutputWeight!, teacherHidden: th, teacherWeight: teacher.fusedOutputWeight!,
-                                           targets: y, rowMask: y.map { $0 >= 0 }, terms: terms).loss
-                }
-                student.parameters.addGradients(from: students[1].parameters)
+                step.benchGradients(BenchObjective.Batch(x: x, y: y, rows: b))
                 opt.step(learningRate: 1e-4)
             }
             out["distill_tok_s"] = Double(b * t) / s
@@ -142,12 +140,6 @@ struct LMBench {
             }
         }
         return parts.flatMap { $0 }
-    }
-
-    /// The step's two halves at once, one per core, each half's loss backpropagated at weight 1/2 (as the stages).
-    private static func halves(x: [Int32], y: [Int32], _ loss: (Int, [Int32], [Int32]) -> Tensor) {
-        let xs = Parallel.halves(x), ys = Parallel.halves(y)
-        Parallel.split(2) { i in loss(i, xs[i], ys[i]).backward(seed: Tensor(shape: [], values: [0.5])) }
     }
 
     /// This process's peak resident set (VmHWM of /proc/self/status) in MB (2^20 bytes, as ru_maxrss / 1024).

@@ -29,14 +29,12 @@ struct ModelBench {
         for (name, cfg) in [("student", Self.student), ("teacher", Self.teacher)] {
             let model = try Transformer(config: cfg, rng: &rng)
             let opt = AdamW(store: model.parameters, weightDecay: 0.01)
-            let models = [model, model.replica()]
+            let models = ReplicaSet(model) { $0.replica() }
+            let step = TrainingStep(BenchObjective(length: Self.length, stores: { [models[$0].parameters] }) { r, x, y, rows in
+                crossEntropy(models[r].forward(tokens: x, batch: rows, length: Self.length).logits, targets: y)
+            })
             let s = medianSeconds(reps: reps, warmup: 2, minSample: 0) {
-                for m in models { m.parameters.zeroGradients() }
-                Self.halves(x: x, y: y) { i, x, y in
-                    let out = models[i].forward(tokens: x, batch: Self.batch / 2, length: Self.length)
-                    return crossEntropy(out.logits, targets: y)
-                }
-                model.parameters.addGradients(from: models[1].parameters)
+                step.benchGradients(BenchObjective.Batch(x: x, y: y, rows: Self.batch))
                 opt.step(learningRate: 3e-4)
             }
             let gflops = Self.trainFlopsPerToken(cfg) * Double(tokens) / s / 1e9
@@ -49,14 +47,6 @@ struct ModelBench {
         try sample(into: &report, rng: &rng, log: log)
     }
 
-    /// One step's forward and backward as the training stages run it: the batch's two halves at once, one per
-    /// core, the second on replicas (`loss(i, tokens, targets)` builds share i's loss on share i's models);
-    /// each half's loss is a mean over its half, so each is backpropagated at weight 1/2.
-    private static func halves(x: [Int32], y: [Int32], _ loss: (Int, [Int32], [Int32]) -> Tensor) {
-        let xs = Parallel.halves(x), ys = Parallel.halves(y)
-        Parallel.split(2) { i in loss(i, xs[i], ys[i]).backward(seed: Tensor(shape: [], values: [0.5])) }
-    }
-
     /// Teacher forward (no grad) + student forward/backward with 0.5 KL(T=2) T^2 + 0.3 hidden MSE + 0.2 CE.
     private func distill(into report: inout BenchReport, x: [Int32], y: [Int32], sgemmPeak: Double,
                          rng: inout RandomGenerator, log: (String) -> Void) throws {
@@ -67,19 +57,18 @@ struct ModelBench {
         let optS = AdamW(store: student.parameters, weightDecay: 0.01)
         let optP = AdamW(store: projection.parameters, weightDecay: 0.01)
         let tokens = Self.batch * Self.length
-        let students = [student, student.replica()], projections = [projection, projection.replica()]
+        let students = ReplicaSet(student) { $0.replica() }, projections = ReplicaSet(projection) { $0.replica() }
+        let objective = BenchObjective(length: Self.length, stores: { [students[$0].parameters, projections[$0].parameters] }) { r, x, y, rows in
+            let t = withNoGrad { teacher.forward(tokens: x, batch: rows, length: Self.length, options: .hiddenStates) }
+            let o = students[r].forward(tokens: x, batch: rows, length: Self.length, options: .hiddenStates)
+            let kl = distillationLoss(student: o.logits, teacher: t.logits, temperature: 2)
+            let mse = projections[r].loss(studentHidden: o.hiddenStates, teacherHidden: t.hiddenStates)
+            let ce = crossEntropy(o.logits, targets: y)
+            return add(add(scale(kl, 0.5), scale(mse, 0.3)), scale(ce, 0.2))
+        }
+        let step = TrainingStep(objective)
         let s = medianSeconds(reps: reps, warmup: 2, minSample: 0) {
-            for (m, p) in zip(students, projections) { m.parameters.zeroGradients(); p.parameters.zeroGradients() }
-            Self.halves(x: x, y: y) { i, x, y in
-                let t = withNoGrad { teacher.forward(tokens: x, batch: Self.batch / 2, length: Self.length, options: .hiddenStates) }
-                let o = students[i].forward(tokens: x, batch: Self.batch / 2, length: Self.length, options: .hiddenStates)
-                let kl = distillationLoss(student: o.logits, teacher: t.logits, temperature: 2)
-                let mse = projections[i].loss(studentHidden: o.hiddenStates, teacherHidden: t.hiddenStates)
-                let ce = crossEntropy(o.logits, targets: y)
-                return add(add(scale(kl, 0.5), scale(mse, 0.3)), scale(ce, 0.2))
-            }
-            student.parameters.addGradients(from: students[1].parameters)
-            projection.parameters.addGradients(from: projections[1].parameters)
+            step.benchGradients(BenchObjective.Batch(x: x, y: y, rows: Self.batch))
             optS.step(learningRate: 3e-4)
             optP.step(learningRate: 3e-4)
         }

@@ -26,13 +26,6 @@ struct Minibatch {
     }
 }
 
-/// What `halfLoss` computed for one half of a minibatch: the loss to differentiate and its parts.
-struct HalfLoss {
-    let tensor: Tensor
-    var loss: Double { Double(tensor.item) }
-    let policyLoss, entropy, valueLoss, clipFraction, valueClipFraction, approximateKL: Double
-}
-
 /// One minibatch's loss and its parts, each a mean over the minibatch's completion tokens.
 public struct PPOMinibatchLoss: Sendable, Equatable {
     /// The loss whose gradients `minibatchGradients` computed.
@@ -85,7 +78,8 @@ extension PPOTrainer {
                 }
                 s.gradientNorm += Double(norm)
                 s.updates += 1
-                guard norm.isFinite else { s.skippedSteps += 1; continue }  // a NaN step would ruin the weights
+                // a NaN step would ruin the weights (a shard whose loss is not finite is not backpropagated)
+                guard norm.isFinite, mb.loss.isFinite else { s.skippedSteps += 1; continue }
                 policyOptimizer.step(learningRate: policyRate)
                 if usesCritic { valueOptimizer.step(learningRate: valueRate) }
             }
@@ -101,43 +95,28 @@ extension PPOTrainer {
     /// clipped surrogate - entropy coefficient x entropy (+ value coefficient x clipped value loss), each a mean
     /// over the minibatch's completion tokens. Returns the loss's parts, also token means.
     ///
-    /// The minibatch runs in two halves at once, one per core (`Parallel.split`), the second on replicas of
-    /// the models with gradients of their own that are then added to the models'. Each half's loss is a mean
-    /// over its own tokens, so weighting it by its share of the minibatch's tokens makes the sum the
-    /// minibatch's mean. The halves are fixed by `rows`, so the result does not depend on the thread count.
+    /// The minibatch runs through the data-parallel `TrainingStep` (`PPOUpdateObjective`): two shards at once, one
+    /// per core, the second on replicas of the models; each shard's loss is a mean over its own tokens, weighted by
+    /// its share of the minibatch's tokens. The shards are fixed by `rows`, so the result does not depend on the
+    /// thread count. A loss that is not a number leaves the gradients unfinished: `update` skips such a step.
     public func minibatchGradients(_ batch: PPOBatch, rows: [Int]) -> PPOMinibatchLoss {
         precondition(!rows.isEmpty, "minibatchGradients: no rows")
-        let pieces = Parallel.halves(rows).map { Minibatch(batch, rows: $0) }
-        let counts = pieces.map { piece in piece.mask.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
-        let weights = counts.map { Double($0) / Double(max(counts.reduce(0, +), 1)) }
-        let models = [(policy, valueHead), (replicas.policy, replicas.valueHead)].prefix(pieces.count)
-        for (model, head) in models {
-            model.parameters.zeroGradients()
-            if usesCritic { head.parameters.zeroGradients() }
+        let result: TrainingStepResult
+        do {
+            result = try updateStep.gradients(PPOMinibatchRows(batch: batch, rows: rows))
+        } catch {
+            preconditionFailure("the PPO objective throws nothing and the local reduction cannot fail: \(error)")
         }
-        var halves = [HalfLoss?](repeating: nil, count: pieces.count)
-        halves.withUnsafeMutableBufferPointer { out in
-            Parallel.split(pieces.count) { i in
-                let half = halfLoss(pieces[i], policy: models[i].0, valueHead: models[i].1, temperature: batch.temperature)
-                half.tensor.backward(seed: Tensor(shape: [], values: [Float(weights[i])]))
-                out[i] = half
-            }
-        }
-        if pieces.count > 1 {
-            policy.parameters.addGradients(from: replicas.policy.parameters)
-            if usesCritic { valueHead.parameters.addGradients(from: replicas.valueHead.parameters) }
-        }
-        let done = halves.map { $0! }
-        func weighted(_ value: (HalfLoss) -> Double) -> Double { zip(done, weights).reduce(0) { $0 + value($1.0) * $1.1 } }
-        return PPOMinibatchLoss(loss: weighted(\.loss), policyLoss: weighted(\.policyLoss), entropy: weighted(\.entropy),
-                                valueLoss: weighted(\.valueLoss), clipFraction: weighted(\.clipFraction),
-                                valueClipFraction: weighted(\.valueClipFraction), approximateKL: weighted(\.approximateKL))
+        let m = result.metrics
+        return PPOMinibatchLoss(loss: result.loss, policyLoss: m["policy_loss"]!, entropy: m["entropy"]!,
+                                valueLoss: m["value_loss"]!, clipFraction: m["clip_fraction"]!,
+                                valueClipFraction: m["value_clip_fraction"]!, approximateKL: m["approximate_kl"]!)
     }
 
-    /// The loss of one half of a minibatch on `policy` and `valueHead` (the trainer's own or their replicas):
+    /// The loss of one shard of a minibatch on `policy` and `valueHead` (the trainer's own or their replicas):
     /// clipped surrogate - entropy coefficient x entropy (+ value coefficient x clipped value loss), each a
-    /// mean over the half's tokens, with the parts as metrics.
-    func halfLoss(_ mb: Minibatch, policy: Transformer, valueHead: ValueHead, temperature: Float) -> HalfLoss {
+    /// mean over the shard's tokens, with the parts as metrics.
+    func shardLoss(_ mb: Minibatch, policy: Transformer, valueHead: ValueHead, temperature: Float) -> ShardLoss {
         let out = policy.forward(tokens: mb.inputs, batch: mb.rows, length: mb.length)
         let logp = selectedLogProbs(out.logits, targets: mb.targets, temperature: temperature, mask: mb.mask)
         let pg = clippedPolicyLoss(logProbs: logp, oldLogProbs: mb.oldLogProbs, advantages: mb.advantages,
@@ -152,30 +131,59 @@ extension PPOTrainer {
             entropy = withNoGrad { Double(maskedMean(tokenEntropy(out.logits, temperature: temperature, mask: mb.mask), mask: mb.mask).item) }
         }
         let pl = Double(pg.loss.item)
-        guard usesCritic else {
-            return HalfLoss(tensor: loss, policyLoss: pl, entropy: entropy, valueLoss: 0, clipFraction: pg.clipFraction,
-                            valueClipFraction: 0, approximateKL: pg.approximateKL)
+        func parts(valueLoss: Double, valueClipFraction: Double) -> [String: (value: Double, unit: ShardLoss.Unit)] {
+            ["policy_loss": (pl, .target), "entropy": (entropy, .target), "value_loss": (valueLoss, .target),
+             "clip_fraction": (pg.clipFraction, .target), "value_clip_fraction": (valueClipFraction, .target),
+             "approximate_kl": (pg.approximateKL, .target)]
         }
+        guard usesCritic else { return ShardLoss(perTarget: loss, metrics: parts(valueLoss: 0, valueClipFraction: 0)) }
         let v = clippedValueLoss(values: valueHead(out.finalHidden), oldValues: mb.values, returns: mb.returns,
                                  mask: mb.mask, clip: config.valueClip)
-        return HalfLoss(tensor: add(loss, scale(v.loss, config.valueCoefficient)), policyLoss: pl, entropy: entropy,
-                        valueLoss: Double(v.loss.item), clipFraction: pg.clipFraction, valueClipFraction: v.clipFraction,
-                        approximateKL: pg.approximateKL)
+        return ShardLoss(perTarget: add(loss, scale(v.loss, config.valueCoefficient)),
+                         metrics: parts(valueLoss: Double(v.loss.item), valueClipFraction: v.clipFraction))
     }
 
     /// Global-norm clipping over the policy and (with a critic) the value head together, as
-    /// `torch.nn.utils.clip_grad_norm_` over both parameter lists. Returns the norm before clipping.
-    func clipGradients() -> Float {
-        let stores = usesCritic ? [policy.parameters, valueHead.parameters] : [policy.parameters]
-        let norm = stores.reduce(Float(0)) { let n = $1.gradientNorm(); return $0 + n * n }.squareRoot()
-        guard let maxNorm = config.maxGradNorm, norm > maxNorm, norm.isFinite else { return norm }
-        let k = maxNorm / (norm + 1e-6)
-        for store in stores {
-            let g = store.gradients.base
-            for v in store.views where !v.frozen {
-                for i in v.offset..<(v.offset + v.count) { g[i] *= k }
-            }
-        }
-        return norm
+    /// `torch.nn.utils.clip_grad_norm_` over both parameter lists (`GradientClip`). Returns the norm before clipping.
+    func clipGradients() -> Float { updateStep.clipGradients(maxNorm: config.maxGradNorm) }
+}
+
+/// The rows of a scored batch that form one PPO minibatch: what `PPOUpdateObjective` trains on.
+struct PPOMinibatchRows {
+    let batch: PPOBatch
+    let rows: [Int]
+}
+
+/// The PPO update's loss as a `TrainingObjective`: a minibatch's rows cut into contiguous shards, each shard's
+/// clipped surrogate, entropy bonus and clipped value loss (token means) on the policy and value head, or on
+/// their replicas.
+final class PPOUpdateObjective: TrainingObjective {
+    unowned let trainer: PPOTrainer
+    let policies: ReplicaSet<Transformer>
+    let heads: ReplicaSet<ValueHead>
+
+    init(trainer: PPOTrainer) {
+        self.trainer = trainer
+        policies = ReplicaSet(trainer.policy) { $0.replica() }
+        heads = ReplicaSet(trainer.valueHead) { $0.replica() }
+    }
+
+    /// The policy, and the value head when it takes part (GAE).
+    var trainedStores: [ParameterStore] { replicaStores(0) }
+
+    func replicaStores(_ replica: Int) -> [ParameterStore] {
+        trainer.usesCritic ? [policies[replica].parameters, heads[replica].parameters] : [policies[replica].parameters]
+    }
+
+    func shards(of batch: PPOMinibatchRows, count: Int) -> [(minibatch: Minibatch, temperature: Float)] {
+        shardRanges(batch.rows.count, shards: count).map { (Minibatch(batch.batch, rows: Array(batch.rows[$0])), batch.batch.temperature) }
+    }
+
+    func size(of shard: (minibatch: Minibatch, temperature: Float)) -> ShardSize {
+        ShardSize(targets: shard.minibatch.mask.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }, rows: shard.minibatch.rows)
+    }
+
+    func loss(_ shard: inout (minibatch: Minibatch, temperature: Float), replica: Int) -> ShardLoss {
+        trainer.shardLoss(shard.minibatch, policy: policies[replica], valueHead: heads[replica], temperature: shard.temperature)
     }
 }

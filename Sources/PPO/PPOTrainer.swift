@@ -51,9 +51,8 @@ public final class PPOTrainer {
     /// Multiplies both learning rates (a stage may schedule it; 1 by default).
     public var learningRateScale: Float = 1
     let verifier = StepVerifier()
-    /// The policy and value head over the same weights with gradients of their own: the update runs the
-    /// second half of each minibatch on them while the first runs on `policy` and `valueHead`.
-    lazy var replicas = (policy: policy.replica(), valueHead: valueHead.replica())
+    /// The update's data-parallel step: each minibatch's shards on the policy and value head and their replicas.
+    lazy var updateStep = TrainingStep(PPOUpdateObjective(trainer: self))
 
     /// A trainer with the character tokenizer's plain layout (`<bos>QUESTION\n`, completions ended by `<eos>`).
     public convenience init(policy: Transformer, valueHead: ValueHead, reference: Transformer, teacher: Transformer?,

@@ -20,30 +20,47 @@ enum TeacherSFTStage {
     static let kind = StageKind(name: kindName, parse: TeacherSFTConfiguration.init) { c, context, index in
         var settings = c.training
         if context.curriculum.models.teacherCheckpoint != nil { settings.steps = 0 }
-        return try CrossEntropyStage(settings: settings, index: index, context: context, model: context.teacher,
-                                     modelRole: "teacher", examples: context.data.trainTokens,
-                                     validationExamples: context.data.validationTokens)
+        let objective = CrossEntropyObjective(model: context.teacher, modelRole: "teacher", settings: settings, context: context)
+        return try TrainingStage(settings: settings, index: index, context: context, objective: objective,
+                                 modelRole: "teacher", examples: context.data.trainTokens,
+                                 validationExamples: context.data.validationTokens)
     }
 }
 
-/// Trains one model with cross-entropy on the reference traces (`teacher-sft`, `baseline-ce`).
-final class CrossEntropyStage: TrainingStage {
-    override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
-        let m = model(share: share)
-        // the fused, chunked output layer at large vocabularies: the (B, T, V) logits are never whole
-        if OutputChunking.applies(vocabulary: m.config.vocabSize), let weight = m.fusedOutputWeight {
-            let hidden = m.forwardHidden(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).finalHidden
-            let f = fusedOutputLoss(hidden: hidden, weight: weight, targets: batch.targets,
-                                    terms: .crossEntropy(labelSmoothing: settings.labelSmoothing, ignoreIndex: TraceBatch.ignoreIndex))
-            return StepLoss(perTarget: f.loss, metrics: ["ce": (Double(f.crossEntropy), .target)])
-        }
-        let logits = m.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &dropout).logits
-        let ce = crossEntropy(logits, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex, labelSmoothing: settings.labelSmoothing)
-        return StepLoss(perTarget: ce, metrics: ["ce": (Double(ce.toArray()[0]), .target)])
+/// Cross-entropy on the reference traces (prompt masked, label smoothing), the objective of `teacher-sft` and
+/// `baseline-ce`.
+final class CrossEntropyObjective: StageObjective {
+    let models: ReplicaSet<Transformer>
+    let modelRole: String
+    let settings: TrainingSettings
+    let context: RunContext
+    var model: Transformer { models.module }
+    var trained: [(role: String, store: ParameterStore)] { [(modelRole, model.parameters)] }
+
+    init(model: Transformer, modelRole: String, settings: TrainingSettings, context: RunContext) {
+        models = ReplicaSet(model) { $0.replica() }
+        self.modelRole = modelRole
+        self.settings = settings
+        self.context = context
     }
 
-    override func finish(_ context: RunContext) throws {
-        try super.finish(context)
+    func replicaStores(_ replica: Int) -> [ParameterStore] { [models[replica].parameters] }
+
+    func loss(_ shard: inout TraceShard, replica: Int) throws -> ShardLoss {
+        let m = models[replica], batch = shard.batch
+        // the fused, chunked output layer at large vocabularies: the (B, T, V) logits are never whole
+        if OutputChunking.applies(vocabulary: m.config.vocabSize), let weight = m.fusedOutputWeight {
+            let hidden = m.forwardHidden(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &shard.dropout).finalHidden
+            let f = fusedOutputLoss(hidden: hidden, weight: weight, targets: batch.targets,
+                                    terms: .crossEntropy(labelSmoothing: settings.labelSmoothing, ignoreIndex: TraceBatch.ignoreIndex))
+            return ShardLoss(perTarget: f.loss, metrics: ["ce": (Double(f.crossEntropy), .target)])
+        }
+        let logits = m.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &shard.dropout).logits
+        let ce = crossEntropy(logits, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex, labelSmoothing: settings.labelSmoothing)
+        return ShardLoss(perTarget: ce, metrics: ["ce": (Double(ce.toArray()[0]), .target)])
+    }
+
+    func finish(_ context: RunContext) throws {
         // A student cut from the teacher takes the trained teacher's layers, not the ones it was cut from at the start.
         if modelRole == "teacher", settings.steps > 0, let layers = context.studentSourceLayers {
             context.student.copyLayers(from: context.teacher, layers: layers)
@@ -51,7 +68,7 @@ final class CrossEntropyStage: TrainingStage {
         }
     }
 
-    override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {
+    func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {
         let logits = model.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
         let ce = Double(crossEntropy(logits, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex).toArray()[0])
         return ["validation/loss": ce, "validation/ce": ce, "validation/token_accuracy": tokenAccuracy(logits, batch)]
@@ -92,8 +109,9 @@ enum BaselineCEStage {
         baseline.dropoutProbability = context.student.dropoutProbability
         // registered as a role, so it is saved with every later checkpoint and the report can evaluate it
         context.register(role: "baseline", store: baseline.parameters, configJSON: baseline.config.jsonString())
-        return try CrossEntropyStage(settings: settings, index: index, context: context, model: baseline, modelRole: "baseline",
-                                     examples: context.data.referenceTokens, validationExamples: context.data.validationTokens)
+        let objective = CrossEntropyObjective(model: baseline, modelRole: "baseline", settings: settings, context: context)
+        return try TrainingStage(settings: settings, index: index, context: context, objective: objective, modelRole: "baseline",
+                                 examples: context.data.referenceTokens, validationExamples: context.data.validationTokens)
     }
 }
 

@@ -77,14 +77,21 @@ public struct FeatureAlignConfiguration: StageConfiguration {
 }
 
 /// `feature-align`: output distillation plus hidden-state and attention-map alignment.
-final class FeatureAlignStage: OutputDistillStage {
+enum FeatureAlignStage {
     static let featureKindName = "feature-align"
     static let featureKind = StageKind(name: featureKindName, parse: FeatureAlignConfiguration.init) { c, context, index in
-        try FeatureAlignStage(c, context: context, index: index)
+        let objective = try FeatureAlignObjective(c, context: context, index: index)
+        return try TrainingStage(settings: c.output.training, index: index, context: context, objective: objective, modelRole: "student",
+                                 examples: objective.examples, validationExamples: context.data.validationTokens)
     }
+}
 
+/// The loss of `feature-align`: output_weight * (the output-distill loss) + feature_gradient_scale * (hidden_weight *
+/// hidden MSE + attention_weight * attention MSE), the projections trained with the student.
+final class FeatureAlignObjective: OutputDistillObjective {
     let features: FeatureAlignConfiguration
-    let projection: HiddenProjection
+    let projections: ReplicaSet<HiddenProjection>
+    var projection: HiddenProjection { projections.module }
 
     init(_ c: FeatureAlignConfiguration, context: RunContext, index: Int) throws {
         features = c
@@ -97,11 +104,16 @@ final class FeatureAlignStage: OutputDistillStage {
         let map = c.pairs(studentLayers: context.student.config.numHiddenLayers, teacherLayers: context.teacher.config.numHiddenLayers,
                           sourceLayers: context.studentSourceLayers)
         var rng = RandomGenerator(seed: context.curriculum.seed &+ 0x9203 &+ UInt64(index))
-        projection = HiddenProjection(layerMap: map, studentWidth: context.student.config.hiddenSize,
-                                      teacherWidth: context.teacher.config.hiddenSize, rng: &rng)
+        let projection = HiddenProjection(layerMap: map, studentWidth: context.student.config.hiddenSize,
+                                          teacherWidth: context.teacher.config.hiddenSize, rng: &rng)
+        projections = ReplicaSet(projection) { $0.replica() }
         context.register(role: "projection", store: projection.parameters)
-        try super.init(c.output, context: context, index: index, extraTrained: [("projection", projection.parameters)])
+        try super.init(c.output, context: context, index: index)
     }
+
+    override var trained: [(role: String, store: ParameterStore)] { super.trained + [("projection", projection.parameters)] }
+
+    override func replicaStores(_ replica: Int) -> [ParameterStore] { super.replicaStores(replica) + [projections[replica].parameters] }
 
     private var options: ForwardOptions {
         var o: ForwardOptions = []
@@ -119,29 +131,23 @@ final class FeatureAlignStage: OutputDistillStage {
         return scale(total!, 1 / Float(projection.layerMap.count))
     }
 
-    /// The projection's weights with gradients of their own (the second half of each step).
-    private lazy var projectionReplica = projection.replica()
-
-    override var replicaStores: [(store: ParameterStore, replica: ParameterStore)] {
-        super.replicaStores + [(projection.parameters, projectionReplica.parameters)]
-    }
-
     // The output terms are means over target tokens, the feature terms means over every position of the rows.
-    override func stepLoss(_ batch: TraceBatch, share: Int, dropout: inout RandomGenerator?, context: RunContext) throws -> StepLoss {
-        let out: StepLoss, student: HiddenOutput, teacher: HiddenOutput
-        if topK == nil, let fused = fusedForward(batch, share: share, options: options, dropout: &dropout, context: context) {
+    override func loss(_ shard: inout TraceShard, replica: Int) throws -> ShardLoss {
+        let batch = shard.batch, studentModel = students[replica]
+        let out: ShardLoss, student: HiddenOutput, teacher: HiddenOutput
+        if topK == nil, let fused = fusedForward(batch, student: studentModel, options: options, dropout: &shard.dropout) {
             (out, student, teacher) = fused
         } else {
             let t = withNoGrad { teacherModel.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options) }
-            let s = model(share: share).forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options, dropout: &dropout)
-            out = topK.map { outputLoss(student: s.logits, targets: $0.targets(share: share, of: batch), batch: batch) }
+            let s = studentModel.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options, dropout: &shard.dropout)
+            out = topK.map { outputLoss(student: s.logits, targets: $0.targets(shard: shard.index, of: shard.count, batch: batch), batch: batch) }
                 ?? outputLoss(student: s.logits, teacher: t.logits, batch: batch)
             student = HiddenOutput(finalHidden: s.finalHidden, hiddenStates: s.hiddenStates, attentions: s.attentions)
             teacher = HiddenOutput(finalHidden: t.finalHidden, hiddenStates: t.hiddenStates, attentions: t.attentions)
         }
         var metrics = out.metrics
         metrics["output"] = (Double(out.perTarget!.toArray()[0]), .target)
-        let projection = share == 0 ? projection : projectionReplica
+        let projection = projections[replica]
         var feature: Tensor?
         if features.hiddenWeight > 0 {
             let h = projection.loss(studentHidden: student.hiddenStates, teacherHidden: teacher.hiddenStates)
@@ -154,8 +160,8 @@ final class FeatureAlignStage: OutputDistillStage {
             let term = scale(a, features.attentionWeight)
             feature = feature.map { add($0, term) } ?? term
         }
-        return StepLoss(perTarget: scale(out.perTarget!, features.outputWeight),
-                        perRow: feature.map { scale($0, features.featureGradientScale) }, metrics: metrics)
+        return ShardLoss(perTarget: scale(out.perTarget!, features.outputWeight),
+                         perRow: feature.map { scale($0, features.featureGradientScale) }, metrics: metrics)
     }
 
     override func validationMetrics(_ batch: TraceBatch, context: RunContext) throws -> [String: Double] {

@@ -4,7 +4,7 @@ import Tensor
 // The output terms through the fused, chunked output layer (`fusedOutputLoss`): the teacher's and the
 // student's (B, T, V) logits and their gradient are never whole, which at a 49K vocabulary is most of a
 // step's memory and a good part of its time. The unfused `outputLoss` stays for int8 heads.
-extension OutputDistillStage {
+extension OutputDistillObjective {
     /// The loss terms of this step: alpha T^2 D(teacher_T || student_T) + (1 - alpha) CE with label smoothing.
     var outputTerms: OutputLossTerms {
         let a = alpha
@@ -16,9 +16,9 @@ extension OutputDistillStage {
     /// Both forward passes (teacher without gradients) up to the final norm and the output terms through the
     /// fused output layer; nil when either model's head cannot take it (int8, or observed for calibration) or the
     /// vocabulary is below `OutputChunking.minimumVocabulary`.
-    func fusedForward(_ batch: TraceBatch, share: Int, options: ForwardOptions = [], dropout: inout RandomGenerator?,
-                      context: RunContext) -> (loss: StepLoss, student: HiddenOutput, teacher: HiddenOutput)? {
-        let studentModel = model(share: share), teacherModel = self.teacherModel
+    func fusedForward(_ batch: TraceBatch, student studentModel: Transformer, options: ForwardOptions = [],
+                      dropout: inout RandomGenerator?) -> (loss: ShardLoss, student: HiddenOutput, teacher: HiddenOutput)? {
+        let teacherModel = self.teacherModel
         guard OutputChunking.applies(vocabulary: studentModel.config.vocabSize), let studentWeight = studentModel.fusedOutputWeight,
               let teacherWeight = teacherModel.fusedOutputWeight else { return nil }
         let teacher = withNoGrad { teacherModel.forwardHidden(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options) }
@@ -26,9 +26,9 @@ extension OutputDistillStage {
         let terms = outputTerms
         let f = fusedOutputLoss(hidden: student.finalHidden, weight: studentWeight, teacherHidden: teacher.finalHidden,
                                 teacherWeight: teacherWeight, targets: batch.targets, rowMask: batch.rowMask, terms: terms)
-        let loss = StepLoss(perTarget: f.loss, metrics: ["kd": (Double(f.distillation), .target), "ce": (Double(f.crossEntropy), .target),
-                                                         "alpha": (Double(terms.distillationWeight), .target),
-                                                         "temperature": (Double(terms.temperature), .target)])
+        let loss = ShardLoss(perTarget: f.loss, metrics: ["kd": (Double(f.distillation), .target), "ce": (Double(f.crossEntropy), .target),
+                                                          "alpha": (Double(terms.distillationWeight), .target),
+                                                          "temperature": (Double(terms.temperature), .target)])
         return (loss, student, teacher)
     }
 }

@@ -103,14 +103,14 @@ final class TopKTargetsSource {
         prefetch = (next, pending)
     }
 
-    /// The targets of share `share` (0 or 1, as `TraceBatch.halves`) of the loaded batch, positioned on `batch`,
-    /// that share's rows.
-    func targets(share: Int, of batch: TraceBatch) -> TopKTargets {
+    /// The targets of shard `shard` of `shards` (as `TraceBatch.shards`) of the loaded batch, positioned on
+    /// `batch`, that shard's rows.
+    func targets(shard: Int, of shards: Int, batch: TraceBatch) -> TopKTargets {
         guard let loaded else { preconditionFailure("TopKTargetsSource: no batch loaded") }
-        let halves = Parallel.halves(Array(0..<rows.count))
-        precondition(share < halves.count && halves[share].count == batch.batch, "share \(share) of \(rows.count) rows is not \(batch.batch) rows")
+        let parts = shardRanges(rows.count, shards: shards)
+        precondition(shard < parts.count && parts[shard].count == batch.batch, "shard \(shard) of \(rows.count) rows is not \(batch.batch) rows")
         let k = reader.header.k
-        let local = halves[share]
+        let local = Array(parts[shard])
         let start = loaded.counts[..<local.first!].reduce(0, +)
         var positions: [Int] = []
         for (b, global) in local.enumerated() {
@@ -119,7 +119,7 @@ final class TopKTargetsSource {
             positions += range.map { b * batch.length + $0 }
         }
         let n = positions.count
-        precondition(n == batch.targetCount, "share \(share): \(n) cached targets for \(batch.targetCount) target tokens")
+        precondition(n == batch.targetCount, "shard \(shard): \(n) cached targets for \(batch.targetCount) target tokens")
         return TopKTargets(k: k, temperature: reader.header.temperature, positions: positions,
                            logProbs: Array(loaded.logProbs[(start * k)..<((start + n) * k)]),
                            ids: Array(loaded.ids[(start * k)..<((start + n) * k)]),
@@ -127,14 +127,14 @@ final class TopKTargetsSource {
     }
 }
 
-extension OutputDistillStage {
+extension OutputDistillObjective {
     /// alpha * T^2 * (divergence over the top-k buckets) + (1 - alpha) * CE, the cached counterpart of `outputLoss`.
-    func outputLoss(student: Tensor, targets: TopKTargets, batch: TraceBatch) -> StepLoss {
+    func outputLoss(student: Tensor, targets: TopKTargets, batch: TraceBatch) -> ShardLoss {
         let t = temperature, a = alpha
         let kd = topKDistillationLoss(student: student, targets: targets, temperature: t, divergence: distill.divergence)
         let ce = crossEntropy(student, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex, labelSmoothing: settings.labelSmoothing)
         let loss = add(scale(kd, a), scale(ce, 1 - a))
-        return StepLoss(perTarget: loss, metrics: ["kd": (Double(kd.toArray()[0]), .target), "ce": (Double(ce.toArray()[0]), .target),
-                                                   "alpha": (Double(a), .target), "temperature": (Double(t), .target)])
+        return ShardLoss(perTarget: loss, metrics: ["kd": (Double(kd.toArray()[0]), .target), "ce": (Double(ce.toArray()[0]), .target),
+                                                    "alpha": (Double(a), .target), "temperature": (Double(t), .target)])
     }
 }

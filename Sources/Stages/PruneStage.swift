@@ -186,7 +186,7 @@ final class PruneStage: Stage {
     /// The last pruned student whose validation accuracy met `min_accuracy` (nil: none yet, the original stands in).
     private var kept: Transformer?
     /// The fine-tuning of the round in progress (nil between rounds).
-    private var fineTune: OutputDistillStage?
+    private var fineTune: TrainingStage<OutputDistillObjective>?
     private(set) var step = 0
     private var round = 0
     private var roundStep = 0
@@ -281,8 +281,8 @@ final class PruneStage: Stage {
     }
 
     /// The output-distill fine-tuning of the current student from the frozen start, at the round's step and data position.
-    private func makeFineTune(_ context: RunContext) throws -> OutputDistillStage {
-        let stage = try OutputDistillStage(config.fineTune, context: context, index: index, teacher: original, examples: examples)
+    private func makeFineTune(_ context: RunContext) throws -> TrainingStage<OutputDistillObjective> {
+        let stage = try OutputDistillStage.make(config.fineTune, context: context, index: index, teacher: original, examples: examples)
         try stage.restore(StageProgress(step: roundStep, data: data), context: context)
         return stage
     }

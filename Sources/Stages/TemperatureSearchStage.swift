@@ -47,8 +47,17 @@ public struct TemperatureSearchConfiguration: StageConfiguration {
 
 /// `temperature-search`: random search over the distillation temperature. Each trial (one unit of work) copies
 /// the current student, trains the copy for a short budget at a T drawn from the range, and scores it by
-/// validation KL(teacher || student) at T = 1; the student itself is not changed. The best T is kept in the
-/// stage's record and becomes the default base temperature of the distillation stages that follow.
+/// validation KL(teacher || student) at T = 1 (the next distillation stage's validation loss); the student itself
+/// is not changed. The best T is kept in the stage's record and becomes the default base temperature of the
+/// distillation stages that follow.
+///
+/// A trial trains with the loss and optimisation of the next `output-distill` or `feature-align` stage (its output
+/// terms), so T is tuned for the loss that stage will use: its divergence, label smoothing, gradient clip and
+/// learning-rate schedule (warmup and cosine over that stage's steps, the trial running its first
+/// `steps_per_trial`, peaking at this stage's `learning_rate`), through the same `OutputDistillObjective` and
+/// `TrainingStep`. The trial's alpha is this stage's `alpha`, its batch size this stage's `batch_size`; the teacher
+/// runs in full (a next stage's `targets: topk` cache is not read). Without a distillation stage after it, a trial
+/// uses an output-distill stage's defaults.
 final class TemperatureSearchStage: Stage {
     static let kindName = "temperature-search"
     static let kind = StageKind(name: kindName, parse: TemperatureSearchConfiguration.init) { c, context, index in
@@ -58,6 +67,8 @@ final class TemperatureSearchStage: Stage {
     let config: TemperatureSearchConfiguration
     let index: Int
     let examples: [TokenizedTrace]
+    /// The settings of the distillation stage the search tunes T for (see the type's comment).
+    let next: OutputDistillConfiguration
     private(set) var step = 0
     private var results: [String: Double] = [:]
     private var best: (temperature: Double, loss: Double)?
@@ -69,6 +80,32 @@ final class TemperatureSearchStage: Stage {
         // a search is only a short probe: without teacher traces it scores candidates on the references
         if data == .teacherTraces, try context.teacherTraces().isEmpty { data = .reference }
         examples = try data.examples(context, index: index)
+        next = try Self.nextDistillation(in: context.curriculum, after: index)
+    }
+
+    /// The output settings of the first `output-distill` or `feature-align` stage after `index`, or an
+    /// output-distill stage's defaults when there is none.
+    static func nextDistillation(in curriculum: Curriculum, after index: Int) throws -> OutputDistillConfiguration {
+        for entry in curriculum.stages.dropFirst(index + 1) {
+            if let c = entry.configuration as? OutputDistillConfiguration { return c }
+            if let c = entry.configuration as? FeatureAlignConfiguration { return c.output }
+        }
+        return try OutputDistillConfiguration(ConfigNode.parse(yaml: "{}", file: curriculum.file))
+    }
+
+    /// The settings a trial at temperature `t` trains with: the next stage's, at constant T = `t` and alpha, on
+    /// the full teacher.
+    func trialConfiguration(temperature t: Float) -> OutputDistillConfiguration {
+        var c = next
+        c.temperature = TemperatureSetting()
+        c.temperature.base = t
+        c.alphaStart = config.alpha
+        c.alphaEnd = config.alpha
+        c.targets = .full
+        c.training.batchSize = config.batchSize
+        c.training.learningRate = config.learningRate
+        c.training.minLearningRate = min(c.training.minLearningRate, config.learningRate)
+        return c
     }
 
     var totalSteps: Int { config.trials }
@@ -79,25 +116,31 @@ final class TemperatureSearchStage: Stage {
         var initRNG = RandomGenerator(seed: 0)
         let trial = try Transformer(config: context.student.config, rng: &initRNG)
         trial.parameters.copyValues(from: context.student.parameters)
+        trial.dropoutProbability = 0  // a trial draws nothing from the run's generator but its T
+        let c = trialConfiguration(temperature: t)
+        let objective = try OutputDistillObjective(c, context: context, index: index, student: trial, teacher: context.teacher,
+                                                   examples: examples)
+        let trainingStep = TrainingStep(objective)
         let optimizer = AdamW(store: trial.parameters)
         var cursor = DataCursor(count: examples.count, seed: context.curriculum.seed &+ UInt64(index) &* 7919 &+ UInt64(step))
-        for _ in 0..<config.stepsPerTrial {
-            let batch = TraceBatch(cursor.next(config.batchSize).map { examples[$0] })
-            trial.parameters.zeroGradients()
-            let teacher = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
-            let student = trial.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits
-            let kd = distillationLoss(student: student, teacher: teacher, temperature: t, rowMask: batch.rowMask)
-            let ce = crossEntropy(student, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex)
-            add(scale(kd, config.alpha), scale(ce, 1 - config.alpha)).backward()
-            _ = trial.parameters.clipGradients(maxNorm: 1)
-            optimizer.step(learningRate: config.learningRate)
+        var firstLoss = Double.nan, diverged = false
+        for s in 0..<config.stepsPerTrial {
+            let rows = cursor.next(config.batchSize)
+            try objective.prepare(rows: rows, next: nil, step: s)
+            let result = try trainingStep.gradients(TraceBatch(rows.map { examples[$0] }))
+            if s == 0 { firstLoss = result.loss }
+            guard result.loss.isFinite else { diverged = true; break }
+            trainingStep.clipGradients(maxNorm: c.training.gradientClip)
+            optimizer.step(learningRate: c.training.schedule.rate(at: s))
         }
-        let loss = withNoGrad { validationKL(trial, context) }
+        // a trial whose loss stopped being a number is never chosen
+        let loss = diverged ? Double.infinity : withNoGrad { validationKL(trial, context) }
         results["t_\(step)"] = Double(t)
         results["loss_\(step)"] = loss
         if best == nil || loss < best!.loss { best = (Double(t), loss) }
         step += 1
-        return ["trial_temperature": Double(t), "validation/loss": loss, "best_temperature": best!.temperature]
+        return ["trial_temperature": Double(t), "trial_first_loss": firstLoss, "validation/loss": loss,
+                "best_temperature": best!.temperature]
     }
 
     private func validationKL(_ model: Transformer, _ context: RunContext) -> Double {

@@ -68,6 +68,13 @@ public struct TraceBatch {
         return Parallel.halves(Array(0..<batch)).map { rows($0.first!..<($0.last! + 1)) }
     }
 
+    /// The rows cut into `count` contiguous shards (`shardRanges`: for 2 the same as `halves`), or the batch
+    /// alone when it has one row: the shards a `TrainingStep` runs.
+    public func shards(_ count: Int) -> [TraceBatch] {
+        guard batch >= 2 && count >= 2 else { return [self] }
+        return shardRanges(batch, shards: count).map { rows($0) }
+    }
+
     /// A batch of these padded rows; the mask and count follow from the targets.
     private init(tokens: [Int32], batch: Int, length: Int, targets: [Int32]) {
         self.tokens = tokens

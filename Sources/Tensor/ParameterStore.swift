@@ -130,19 +130,17 @@ public final class ParameterStore: @unchecked Sendable {
         return Float(total.squareRoot())
     }
 
-    /// Global-norm gradient clipping: scales all gradients by maxNorm / norm when norm > maxNorm.
-    /// The direction is unchanged. Returns the norm before clipping.
+    /// Global-norm gradient clipping: scales all gradients by maxNorm / (norm + 1e-6) when norm > maxNorm
+    /// (`GradientClip.apply` over this store alone). The direction is unchanged. Returns the norm before clipping.
     @discardableResult
-    public func clipGradients(maxNorm: Float) -> Float {
-        let norm = gradientNorm()
-        if norm > maxNorm && norm.isFinite {
-            let s = maxNorm / (norm + 1e-6)
-            forEachTrainableRange { off, n in
-                let g = gradients.base + off
-                for i in 0..<n { g[i] *= s }
-            }
+    public func clipGradients(maxNorm: Float) -> Float { GradientClip.apply(to: [self], maxNorm: maxNorm) }
+
+    /// Multiplies the gradient of every trainable (non-frozen) parameter by `factor`.
+    public func scaleTrainableGradients(by factor: Float) {
+        forEachTrainableRange { off, n in
+            let g = gradients.base + off
+            for i in 0..<n { g[i] *= factor }
         }
-        return norm
     }
 
     /// Calls `body(offset, count)` for each maximal run of trainable (non-frozen) parameters.

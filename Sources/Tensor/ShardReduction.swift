@@ -43,8 +43,7 @@ public enum ShardSum {
         case 1:
             if p[0] != UnsafePointer(o) { o.update(from: p[0], count: n) }
         case 2:
-            let a = p[0], b = p[1]
-            for j in 0..<n { o[j] = a[j] + b[j] }
+            Self.add(p[0], p[1], into: o, n)
         default:
             // one block at a time: the left subtree into the destination, the right into scratch, then added
             let depth = Int.bitWidth - p.count.leadingZeroBitCount + 1
@@ -58,7 +57,7 @@ public enum ShardSum {
                 let mid = lo + split(hi - lo)
                 sum(lo, mid, start, m, dst, free)
                 sum(mid, hi, start, m, free, free + block)
-                for j in 0..<m { dst[j] += free[j] }
+                ShardSum.add(dst, free, into: dst, m)
             }
             var start = 0
             while start < n {
@@ -67,6 +66,21 @@ public enum ShardSum {
                 start += m
             }
         }
+    }
+}
+
+extension ShardSum {
+    /// out[j] = a[j] + b[j] for j < n, 16 lanes at a time (each lane one IEEE addition: the bits of the scalar
+    /// loop); `out` may be `a` or `b`.
+    @inline(__always)
+    static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ n: Int) {
+        var j = 0
+        while j + simdWidth <= n {
+            let r = UnsafeRawPointer(a + j).loadUnaligned(as: Vec.self) + UnsafeRawPointer(b + j).loadUnaligned(as: Vec.self)
+            UnsafeMutableRawPointer(out + j).storeBytes(of: r, as: Vec.self)
+            j += simdWidth
+        }
+        while j < n { out[j] = a[j] + b[j]; j += 1 }
     }
 }
 
