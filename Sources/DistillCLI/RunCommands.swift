@@ -144,7 +144,7 @@ private func drive(_ runner: CurriculumRunner, runDirectory: String, reporter: R
     try reporter.close()
     switch outcome {
     case .completed:
-        print("run completed: \(runDirectory)")
+        if runner.group.isWriter { print("run completed: \(runDirectory)") }
     case .interrupted(let signal, let checkpoint):
         if runner.group.size > 1 {
             // rank 0's checkpoint is written; no rank may exit before (mpirun ends the job at the first non-zero
