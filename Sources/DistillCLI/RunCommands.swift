@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Stages
 import Telemetry
+import Tensor
 
 /// The signal that asked the run to stop (0: none). Set from the signal handler, read between steps.
 nonisolated(unsafe) private var pendingSignal: Int32 = 0
@@ -184,7 +185,9 @@ private func runAcrossRanks(_ group: any Collective,
         let together: Bool
         if agreed { together = true } else if case DistributedError.rankFailed = error { together = true }
         else if case DistributedError.curriculumMismatch = error { together = true }
-        else if case DistributedError.ranksDiverged = error { together = true } else { together = false }
+        else if case DistributedError.ranksDiverged = error { together = true }
+        else if error is TrainingStepError { together = true }  // every rank computes the same shard count
+        else { together = false }
         if !together, let world = group as? MPIWorld {
             world.abort(1, message: "\(error). The job stopped on every rank; the newest checkpoint in \(runDirectory) is whole: "
                         + "once the cause is fixed, continue with `mpirun -np N distill resume \(runDirectory)`")

@@ -449,7 +449,10 @@ public final class CurriculumRunner {
                 try group.barrier()
                 observer(.stageFinished(index: index, kind: kind, checkpoint: kept))
                 faults.afterStage(index)
-            } catch let error where !(error is RunError) && !state.isFinal && !(error is CheckpointError) && !(error is DistributedError) {
+            } catch let error where !(error is RunError) && !state.isFinal && !(error is CheckpointError) && !(error is DistributedError)
+                                    && !(error is TrainingStepError) {
+                // (not the stage's failure: ranks that disagree, or more ranks than a step has shards, are the launch's;
+                // the run resumes once it is fixed)
                 let reason = "\(error)"
                 try? apply(.error(reason: reason), stage)
                 context.stageRecords[index].failureReason = reason
