@@ -87,12 +87,24 @@ if ! out=$(timeout 300 "${RUN[@]}" -np 2 $DISTILL resume "$work/two" 2>&1); then
 elif [ "$(hashes "$work/one")" != "$(hashes "$work/two")" ]; then fail "smoke: the 2-rank run, killed and resumed, ends with other weights than one process"
 else pass "smoke: 2 ranks, rank 1 killed and resumed, bit-identical to one process in all $(ls "$work/one"/stage-*.h5 | wc -l) stage-end checkpoints"; fi
 
-# a rank that drifts (rank 1 on the fused output layer, which gives other bits: TRACEDISTILL_FUSED_MIN_VOCAB=0) is
-# caught at the first checkpoint after a training step, named, and that checkpoint is not written
+# the graceful stop under mpirun (SIGUSR1 to mpirun, forwarded to every rank) after a few seconds, then the run
+# resumed by one process without mpirun: another N continues bit-identically
+"${RUN[@]}" -np 2 $DISTILL run curricula/smoke.yaml --run-dir "$work/usr1" >"$work/usr1.out" 2>&1 &
+launcher=$!
+sleep 8
+kill -USR1 $launcher
+wait $launcher; rc=$?
+if [ $rc -eq 0 ] || ! grep -q "stopped by signal 10 after a checkpoint" "$work/usr1.out"; then fail "SIGUSR1: exit $rc, $(tail -5 "$work/usr1.out")"
+elif ! out=$(timeout 300 $DISTILL resume "$work/usr1" 2>&1); then fail "SIGUSR1: resume by one process: $(tail -5 <<<"$out")"
+elif [ "$(hashes "$work/one")" != "$(hashes "$work/usr1")" ]; then fail "SIGUSR1: stopped at 2 ranks, resumed by 1: other weights than one process"
+else pass "SIGUSR1: 2 ranks stopped together after rank 0's checkpoint; resumed by one process, bit-identical to one process"; fi
+
+# a rank that drifts (the fault hook nudges rank 1's student after global step 5) is caught at the next checkpoint
+# (step 10), named with the role that differs, and that checkpoint is not written
 out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" \
-      : -np 1 -x TRACEDISTILL_FUSED_MIN_VOCAB=0 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" 2>&1); rc=$?
+      : -np 1 -x TRACEDISTILL_FAULT=perturb-after-step:5 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" 2>&1); rc=$?
 if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "drifting rank: exit $rc"
-elif ! grep -q "rank 1 of 2 holds other weights than rank 0 at global step 10 (teacher: rank 0 " <<<"$out"; then fail "drifting rank: not named at step 10: $out"
+elif ! grep -q "rank 1 of 2 holds other weights than rank 0 at global step 10 (student: rank 0 " <<<"$out"; then fail "drifting rank: not named at step 10: $out"
 elif [ -e "$work/drift/step-10.h5" ]; then fail "drifting rank: step-10.h5 was written"
 else pass "drifting rank: rank 1 named at global step 10 with the role whose weights differ; step-10.h5 not written"; fi
 

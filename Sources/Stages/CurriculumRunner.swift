@@ -429,6 +429,7 @@ public final class CurriculumRunner {
                     observer(.stepFinished(index: index, kind: kind, step: stage.step, totalSteps: stage.totalSteps,
                                            globalStep: globalStep, metrics: metrics))
                     faults.afterStep(globalStep)
+                    if globalStep == faults.perturbAfterStep { context.student.parameters.values.base[0] += 0.001 }
                     if stage.isEvaluationDue {
                         try apply(.evalDue, stage)
                         try checkpoint(stage)
@@ -566,7 +567,9 @@ public final class CurriculumRunner {
 /// `kill-in-save-at-step:N` (during the first save at global step N or later, temporary file written, not renamed),
 /// `kill-after-save-at-step:N` (right after the first save at global step N or later is renamed, before old files are pruned),
 /// `kill-after-stage:I` (right after stage I's end checkpoint),
-/// `stall-after-step:N` (after global step N the process waits, holding the run folder's lock, until it is killed).
+/// `stall-after-step:N` (after global step N the process waits, holding the run folder's lock, until it is killed),
+/// `perturb-after-step:N` (after global step N the student's first parameter grows by 0.001 in this process only: a
+/// rank that drifts, for the mpirun tests).
 /// Unset in normal use.
 struct FaultInjection {
     var afterStepN: Int?
@@ -575,6 +578,7 @@ struct FaultInjection {
     var afterSaveAtStep: Int?
     var afterStageI: Int?
     var stallAfterStep: Int?
+    var perturbAfterStep: Int?
 
     init(environment: [String: String]) {
         for part in (environment["TRACEDISTILL_FAULT"] ?? "").split(separator: ",") {
@@ -587,6 +591,7 @@ struct FaultInjection {
             case "kill-after-save-at-step": afterSaveAtStep = n
             case "kill-after-stage": afterStageI = n
             case "stall-after-step": stallAfterStep = n
+            case "perturb-after-step": perturbAfterStep = n
             default: break
             }
         }
