@@ -38,7 +38,8 @@ elif ! grep -q "process rank 1 .*exited on signal 9" <<<"$out"; then fail "kille
 elif [ $ms -gt 20000 ]; then fail "killed rank: the job took $ms ms to end"
 else pass "killed rank: the job ended in $ms ms (exit $rc), mpirun named rank 1"; fi
 
-# distill under mpirun. OPENBLAS_NUM_THREADS=1: the ranks share two cores.
+# distill under mpirun: --threads 1 per rank, the ranks share two cores (the one-process runs keep the default 2;
+# the thread count does not change the bits).
 export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$(make -s print-coretype)}" OPENBLAS_NUM_THREADS=1
 RUN=("${MPIRUN[@]}" -x OPENBLAS_CORETYPE -x OPENBLAS_NUM_THREADS)
 # SHA-256 of every role's parameters in every kept stage-end checkpoint of a run folder
@@ -48,7 +49,7 @@ hashes() { for f in "$1"/stage-*.h5; do echo "$(basename "$f") $("$DISTILL" insp
 mkdir -p "$work/a" "$work/b"
 cp curricula/smoke.yaml "$work/a/c.yaml"
 sed 's/^seed: 12$/seed: 13/' curricula/smoke.yaml > "$work/b/c.yaml"
-out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/a/c.yaml" --run-dir "$work/mismatch" : -np 1 $DISTILL run "$work/b/c.yaml" --run-dir "$work/mismatch" 2>&1); rc=$?
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/a/c.yaml" --run-dir "$work/mismatch" --threads 1 : -np 1 $DISTILL run "$work/b/c.yaml" --run-dir "$work/mismatch" 2>&1); rc=$?
 if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "curriculum mismatch: exit $rc"
 elif ! grep -q "rank 1 of 2 read a different curriculum than rank 0 from $work/b/c.yaml" <<<"$out"; then fail "curriculum mismatch: no error naming rank 1 and its file: $out"
 elif ls "$work/mismatch"/step-*.h5 >/dev/null 2>&1; then fail "curriculum mismatch: a checkpoint was written"
@@ -65,7 +66,7 @@ for d in ("c", "d"):
 PY
 "$DISTILL" generate-data --domain addition --count 40 --seed 3 --out "$work/c/data.jsonl" >/dev/null 2>&1 \
   || fail "data: distill generate-data failed"
-out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/c/c.yaml" --run-dir "$work/nodata" : -np 1 $DISTILL run "$work/d/c.yaml" --run-dir "$work/nodata" 2>&1); rc=$?
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/c/c.yaml" --run-dir "$work/nodata" --threads 1 : -np 1 $DISTILL run "$work/d/c.yaml" --run-dir "$work/nodata" 2>&1); rc=$?
 if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "missing data: exit $rc"
 elif ! grep -q "rank 1 of 2 cannot start: .*no file at $work/d/data.jsonl" <<<"$out"; then fail "missing data: no error naming rank 1 and the file: $out"
 elif ls "$work/nodata"/step-*.h5 >/dev/null 2>&1; then fail "missing data: a checkpoint was written"
@@ -76,20 +77,20 @@ else pass "missing data: rank 1 named with the missing file, no step taken"; fi
 # writes)
 if ! "$DISTILL" run curricula/smoke.yaml --run-dir "$work/one" >"$work/one.out" 2>&1; then fail "smoke: the one-process run failed: $(tail -5 "$work/one.out")"; fi
 start=$(date +%s%N)
-out=$(timeout 300 "${RUN[@]}" -np 1 $DISTILL run curricula/smoke.yaml --run-dir "$work/two" \
-      : -np 1 -x TRACEDISTILL_FAULT=kill-after-step:150 $DISTILL run curricula/smoke.yaml --run-dir "$work/two" 2>&1); rc=$?
+out=$(timeout 300 "${RUN[@]}" -np 1 $DISTILL run curricula/smoke.yaml --run-dir "$work/two" --threads 1 \
+      : -np 1 -x TRACEDISTILL_FAULT=kill-after-step:150 $DISTILL run curricula/smoke.yaml --run-dir "$work/two" --threads 1 2>&1); rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "smoke with a killed rank: exit $rc"
 elif ! grep -q "process rank 1 .*exited on signal 9" <<<"$out"; then fail "smoke with a killed rank: mpirun did not name rank 1: $out"
 elif ! grep -q "rank 0 of 2: stopped by mpirun.*mpirun -np N distill resume $work/two" <<<"$out"; then fail "smoke with a killed rank: no resume advice: $out"
 else pass "smoke with a killed rank: the job ended (exit $rc, $ms ms in all), rank 1 named, resume advised"; fi
-if ! out=$(timeout 300 "${RUN[@]}" -np 2 $DISTILL resume "$work/two" 2>&1); then fail "smoke resume at 2 ranks: $(tail -5 <<<"$out")"
+if ! out=$(timeout 300 "${RUN[@]}" -np 2 $DISTILL resume "$work/two" --threads 1 2>&1); then fail "smoke resume at 2 ranks: $(tail -5 <<<"$out")"
 elif [ "$(hashes "$work/one")" != "$(hashes "$work/two")" ]; then fail "smoke: the 2-rank run, killed and resumed, ends with other weights than one process"
 else pass "smoke: 2 ranks, rank 1 killed and resumed, bit-identical to one process in all $(ls "$work/one"/stage-*.h5 | wc -l) stage-end checkpoints"; fi
 
 # the graceful stop under mpirun (SIGUSR1 to mpirun, forwarded to every rank) after a few seconds, then the run
 # resumed by one process without mpirun: another N continues bit-identically
-"${RUN[@]}" -np 2 $DISTILL run curricula/smoke.yaml --run-dir "$work/usr1" >"$work/usr1.out" 2>&1 &
+"${RUN[@]}" -np 2 $DISTILL run curricula/smoke.yaml --run-dir "$work/usr1" --threads 1 >"$work/usr1.out" 2>&1 &
 launcher=$!
 sleep 8
 kill -USR1 $launcher
@@ -101,8 +102,8 @@ else pass "SIGUSR1: 2 ranks stopped together after rank 0's checkpoint; resumed 
 
 # a rank that drifts (the fault hook nudges rank 1's student after global step 5) is caught at the next checkpoint
 # (step 10), named with the role that differs, and that checkpoint is not written
-out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" \
-      : -np 1 -x TRACEDISTILL_FAULT=perturb-after-step:5 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" 2>&1); rc=$?
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" --threads 1 \
+      : -np 1 -x TRACEDISTILL_FAULT=perturb-after-step:5 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" --threads 1 2>&1); rc=$?
 if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "drifting rank: exit $rc"
 elif ! grep -q "rank 1 of 2 holds other weights than rank 0 at global step 10 (student: rank 0 " <<<"$out"; then fail "drifting rank: not named at step 10: $out"
 elif [ -e "$work/drift/step-10.h5" ]; then fail "drifting rank: step-10.h5 was written"
@@ -123,7 +124,7 @@ stages:
   - {kind: feature-align, steps: 2, batch_size: 4, data: reference, targets: topk, temperature: 2.0}
 YAML
 if ! "$DISTILL" run "$work/topk.yaml" --run-dir "$work/topk1" >"$work/topk1.out" 2>&1; then fail "top-k, one process: $(tail -5 "$work/topk1.out")"
-elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL run "$work/topk.yaml" --run-dir "$work/topk2" 2>&1); then fail "top-k at 2 ranks: $(tail -5 <<<"$out")"
+elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL run "$work/topk.yaml" --run-dir "$work/topk2" --threads 1 2>&1); then fail "top-k at 2 ranks: $(tail -5 <<<"$out")"
 elif [ "$(hashes "$work/topk1")" != "$(hashes "$work/topk2")" ]; then fail "top-k: 2 ranks end with other weights than one process"
 else pass "top-k: the teacher-logits cache written by rank 0, read by both; all 3 stage ends bit-identical to one process"; fi
 

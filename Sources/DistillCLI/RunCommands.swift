@@ -197,6 +197,18 @@ private func runAcrossRanks(_ group: any Collective,
     }
 }
 
+/// The threads one process (one rank under mpirun) computes with.
+struct ThreadOptions: ParsableArguments {
+    // parsing: .unconditional: `--threads -1` reaches validation instead of being taken for an option
+    @Option(parsing: .unconditional,
+            help: "Worker threads of this process (of each rank under mpirun): batch halves and split products and row kernels (default 2, this machine's cores).")
+    var threads = 2
+
+    func validate() throws {
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64, got \(threads)") }
+    }
+}
+
 /// `distill run CURRICULUM.yaml`: a whole curriculum, checkpointed and resumable.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -207,7 +219,7 @@ struct RunCommand: ParsableCommand {
 
             Several processes or machines (Open MPI): `mpirun -np N distill run CURRICULUM --run-dir DIR`, and `mpirun -np N distill resume DIR`. \
             On several hosts, give mpirun a hostfile with one rank per host (`host1 slots=1`, one line each), \
-            `--map-by ppr:1:node --bind-to none`, and the threads per rank with `-x OPENBLAS_NUM_THREADS=C` (C: the host's cores); \
+            `--map-by ppr:1:node --bind-to none`, and the threads per rank with `--threads C` (C: the host's cores); \
             the run folder and the curriculum's files must be at the same path on every host (a shared folder). \
             Rank 0 writes checkpoints and metrics; a rank that cannot load its data or reads another curriculum stops every rank before the first step. \
             Under mpirun, `kill -USR1 <mpirun pid>` is the graceful stop (checkpoint, then exit on every rank); Ctrl-C ends the job at once.
@@ -221,8 +233,11 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    @OptionGroup var threading: ThreadOptions
+
     func run() throws {
         try reportingErrors {
+            Parallel.threads = threading.threads
             var logger = logging.logger("tracedistill.run")
             let group = try Launch.world()
             if !group.isWriter { logger.logLevel = .error }  // rank 0 logs the run; the others only their errors
@@ -251,8 +266,11 @@ struct ResumeCommand: ParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    @OptionGroup var threading: ThreadOptions
+
     func run() throws {
         try reportingErrors {
+            Parallel.threads = threading.threads
             var logger = logging.logger("tracedistill.run")
             let group = try Launch.world()
             if !group.isWriter { logger.logLevel = .error }  // rank 0 logs the run; the others only their errors
