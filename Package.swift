@@ -45,6 +45,7 @@ let package = Package(
         .library(name: "Eval", targets: ["Eval"]),
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "Stages", targets: ["Stages"]),
+        .library(name: "StrictConfig", targets: ["StrictConfig"]),
         .library(name: "Distributed", targets: ["Distributed"]),
     ],
     dependencies: [
@@ -60,21 +61,25 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
-        .target(name: "Model", dependencies: ["Tensor", "Tokenizers"], swiftSettings: fastMath),
+        .target(name: "Model", dependencies: ["Tensor", "Tokenizers", "StrictConfig"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
         .target(name: "Tokenizers", dependencies: ["FileErrors"], swiftSettings: fastMath),
         // ModelIO: Hugging Face folders (config.json, safetensors) and GGUF files, read through mapped memory.
         .target(name: "ModelIO", dependencies: ["Model", "Tensor", "Tokenizers", "FileErrors"], swiftSettings: fastMath),
         // FileErrors: why a write failed (path, cause in words, fix), for every target that writes files. Foundation only.
         .target(name: "FileErrors", swiftSettings: plain),
+        // StrictConfig: the one strict layer every settings family decodes through (unknown keys, wrong types, nulls,
+        // ranges), over any Decoder: Yams' for curricula, Foundation's for JSON. No dependencies, so Model, Data and
+        // Reward use it without taking Yams.
+        .target(name: "StrictConfig", swiftSettings: plain),
         .target(name: "Checkpoint",
                 dependencies: ["Model", "Tensor", "Tokenizers", "CHDF5", "FileErrors", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: fastMath),
         // Data -> Reward: cleaning keeps only traces whose steps the Reward verifier accepts, and the
         // MATH adapter uses Reward's answer normaliser. Neither knows about models.
-        .target(name: "Data", dependencies: ["Reward", "FileErrors"], swiftSettings: plain),
-        .target(name: "Reward", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: plain),
-        .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor"], swiftSettings: fastMath),
+        .target(name: "Data", dependencies: ["Reward", "FileErrors", "StrictConfig"], swiftSettings: plain),
+        .target(name: "Reward", dependencies: ["StrictConfig", .product(name: "BigInt", package: "BigInt")], swiftSettings: plain),
+        .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor", "StrictConfig"], swiftSettings: fastMath),
         .target(name: "Eval", dependencies: ["Model", "Data", "Reward", "Tensor", "FileErrors"], swiftSettings: plain),
         // Telemetry: progress, logs, metrics files, TensorBoard events and SVG charts. Foundation, swift-log and
         // FileErrors only (no Tensor/Model), so the runner and the CLI both use it without pulling in training code.
@@ -82,7 +87,7 @@ let package = Package(
                 swiftSettings: plain),
         .target(name: "Stages",
                 dependencies: ["Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Data", "Reward", "PPO", "Eval", "Telemetry",
-                               "FileErrors", "Distributed",
+                               "FileErrors", "StrictConfig", "Distributed",
                                .product(name: "Yams", package: "Yams"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: plain),
@@ -113,8 +118,10 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Reward", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: plain),
         .testTarget(name: "RewardTests", dependencies: ["Reward"], swiftSettings: plain),
+        .testTarget(name: "StrictConfigTests", dependencies: ["StrictConfig", .product(name: "Yams", package: "Yams")],
+                    swiftSettings: plain),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Model", "ModelIO", "Tensor", "Data", "PPO", "FileErrors", "Eval",
-                                                       "TestSupport"],
+                                                       "Reward", "StrictConfig", "TestSupport"],
                     swiftSettings: plain),
         .testTarget(name: "PPOTests", dependencies: ["PPO", "Model", "Tensor", "Reward", "Data", "TestSupport"],
                     swiftSettings: plain),

@@ -130,8 +130,11 @@ public struct RunRecord: Sendable, Equatable {
 
 /// Everything a run needs to continue exactly where it stopped.
 public struct CheckpointContents {
-    /// The resolved curriculum as YAML text.
+    /// The curriculum's text as the user wrote it (attribute `curriculum`).
     public var curriculum: String
+    /// The resolved configuration, every default filled in, as YAML that `distill run` reads back to the same run
+    /// (attribute `curriculum_resolved`; nil: not stored, as in checkpoints written before it was).
+    public var resolvedCurriculum: String?
     public var models: [ModelSnapshot]
     public var optimizers: [OptimizerSnapshot]
     public var run: RunRecord
@@ -154,9 +157,10 @@ public struct CheckpointContents {
     public init(curriculum: String = "", models: [ModelSnapshot] = [], optimizers: [OptimizerSnapshot] = [],
                 run: RunRecord = RunRecord(), stages: [StageRecord] = [], tokenizer: Tokenizer? = nil,
                 tokenizerJSON: String? = nil, chatTemplate: String? = nil, promptTemplate: String? = nil,
-                metrics: [Int: [String: [Double]]] = [:], artifacts: [String: [UInt8]] = [:]) {
+                metrics: [Int: [String: [Double]]] = [:], artifacts: [String: [UInt8]] = [:], resolvedCurriculum: String? = nil) {
         precondition(tokenizer == nil || tokenizerJSON == nil, "a checkpoint holds one tokenizer: the character symbols or a tokenizer.json")
         self.curriculum = curriculum
+        self.resolvedCurriculum = resolvedCurriculum
         self.models = models
         self.optimizers = optimizers
         self.run = run
@@ -258,6 +262,7 @@ public enum CheckpointWriter {
         try f.setAttribute("library_version", libraryVersion)
         try f.setAttribute("curriculum", c.curriculum)
         try f.setAttribute("curriculum_sha256", sha256Hex(c.curriculum))
+        if let resolved = c.resolvedCurriculum { try f.setAttribute("curriculum_resolved", resolved) }
 
         let models = try f.createGroup("models")
         for m in c.models {

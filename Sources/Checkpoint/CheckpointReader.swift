@@ -14,6 +14,9 @@ public final class CheckpointReader {
     public let libraryVersion: String
     public let curriculum: String
     public let curriculumSHA256: String
+    /// The resolved configuration stored beside the curriculum (every default filled in), nil in checkpoints
+    /// written before it was stored.
+    public let resolvedCurriculum: String?
 
     /// Opens `path` and checks the format name and version.
     /// - Throws: `CheckpointError` (not found, a directory, wrong format, unsupported version, damaged).
@@ -43,6 +46,7 @@ public final class CheckpointReader {
             libraryVersion = try file.stringAttribute("library_version")
             curriculum = try file.stringAttribute("curriculum")
             curriculumSHA256 = try file.stringAttribute("curriculum_sha256")
+            resolvedCurriculum = file.hasAttribute("curriculum_resolved") ? try file.stringAttribute("curriculum_resolved") : nil
         } catch let e as HDF5Error {
             throw CheckpointError(e)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import StrictConfig
 
 /// Helpers for decoding JSON objects strictly: unknown keys, missing keys and wrong types become a
 /// `FieldError` naming the field, which the loaders turn into `DataError.malformedLine` with file and line.
@@ -9,32 +10,24 @@ struct FieldError: Error {
     let reason: String
 }
 
-/// Any string key, so an object's actual keys can be listed.
-struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
 /// A strict view of one JSON object.
 struct StrictObject {
-    let container: KeyedDecodingContainer<AnyKey>
+    let container: KeyedDecodingContainer<ConfigKey>
 
     /// Opens the decoder's top level as an object and rejects keys outside `known`.
     init(_ decoder: Decoder, known: [String]) throws {
-        do { container = try decoder.container(keyedBy: AnyKey.self) } catch {
+        do { container = try decoder.container(keyedBy: ConfigKey.self) } catch {
             throw FieldError(field: nil, reason: "expected a JSON object {...} on this line")
         }
-        for key in container.allKeys where !known.contains(key.stringValue) {
-            throw FieldError(field: key.stringValue,
+        for key in StrictContainer.unknownKeys(container.allKeys.map(\.stringValue), known: known) {
+            throw FieldError(field: key,
                              reason: "unknown field; the known fields are \(known.joined(separator: ", ")) (check the spelling)")
         }
     }
 
     /// A required field; `missing` replaces the default message when it is absent.
     func required<T: Decodable>(_ key: String, _ type: T.Type, _ expected: String, missing: String? = nil) throws -> T {
-        guard container.contains(AnyKey(stringValue: key)) else {
+        guard container.contains(ConfigKey(key)) else {
             throw FieldError(field: key, reason: missing ?? "missing; every row needs it")
         }
         return try decode(key, type, expected)
@@ -42,14 +35,14 @@ struct StrictObject {
 
     /// An optional field (absent or null gives nil).
     func optional<T: Decodable>(_ key: String, _ type: T.Type, _ expected: String) throws -> T? {
-        let k = AnyKey(stringValue: key)
+        let k = ConfigKey(key)
         guard container.contains(k) else { return nil }
         if (try? container.decodeNil(forKey: k)) == true { return nil }
         return try decode(key, type, expected)
     }
 
     private func decode<T: Decodable>(_ key: String, _ type: T.Type, _ expected: String) throws -> T {
-        do { return try container.decode(type, forKey: AnyKey(stringValue: key)) } catch {
+        do { return try container.decode(type, forKey: ConfigKey(key)) } catch {
             throw FieldError(field: key, reason: "expected \(expected)")
         }
     }

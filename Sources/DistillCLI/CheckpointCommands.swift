@@ -60,9 +60,21 @@ struct InspectCommand: ParsableCommand {
           help: "Do not verify every dataset's checksum first (the report then says the file was not verified).")
     var noVerify = false
 
+    @Flag(name: .customLong("resolved-curriculum"),
+          help: "Print only the resolved curriculum stored in the checkpoint: every default filled in, YAML that `distill run` reads back to the same run.")
+    var resolvedCurriculum = false
+
     func run() throws {
         try reportingErrors {
             let r = try CheckpointReader(path: file)
+            if resolvedCurriculum {
+                guard let text = r.resolvedCurriculum else {
+                    throw CommandFailure(message: "\(file) stores no resolved curriculum (it was written before checkpoints stored one); "
+                                         + "its curriculum as written is the `curriculum` attribute (h5dump -a /curriculum \(file))")
+                }
+                print(text)
+                return
+            }
             if !noVerify {
                 do { try r.verify() } catch let e as CheckpointError {
                     throw CommandFailure(message: "\(e)\n(inspect verifies every dataset's checksum; `distill inspect \(file) --no-verify` "

@@ -62,10 +62,10 @@ struct LMBench {
             let student = try Transformer(config: config, rng: &rng)
             let opt = AdamW(store: student.parameters, weightDecay: 0.01)
             let models = ReplicaSet(student) { $0.replica() }
-            let step = TrainingStep(BenchObjective(length: t, stores: { [models[$0].parameters] }) { r, x, y, rows in
+            let step = TrainingStep(BenchObjective(length: t, stores: { [models[$0].parameters] }) { r, shard in
                 let m = models[r]
-                let h = m.forwardHidden(tokens: x, batch: rows, length: t).finalHidden
-                return fusedOutputLoss(hidden: h, weight: m.fusedOutputWeight!, targets: y, terms: .crossEntropy()).loss
+                let h = m.forwardHidden(tokens: shard.x, batch: shard.rows, length: t).finalHidden
+                return fusedOutputLoss(hidden: h, weight: m.fusedOutputWeight!, targets: shard.y, terms: .crossEntropy()).loss
             })
             let s = medianSeconds(reps: reps, warmup: 1, minSample: 0) {
                 step.benchGradients(BenchObjective.Batch(x: x, y: y, rows: b))
@@ -79,13 +79,13 @@ struct LMBench {
             let opt = AdamW(store: student.parameters, weightDecay: 0.01)
             let students = ReplicaSet(student) { $0.replica() }
             let terms = OutputLossTerms(distillationWeight: 0.5, crossEntropyWeight: 0.5, temperature: 2)
-            let step = TrainingStep(BenchObjective(length: t, stores: { [students[$0].parameters] }) { r, x, y, rows in
-                let th = withNoGrad { teacher.forwardHidden(tokens: x, batch: rows, length: t).finalHidden }
+            let step = TrainingStep(BenchObjective(length: t, stores: { [students[$0].parameters] }) { r, shard in
+                let th = withNoGrad { teacher.forwardHidden(tokens: shard.x, batch: shard.rows, length: t).finalHidden }
                 let m = students[r]
-                let h = m.forwardHidden(tokens: x, batch: rows, length: t).finalHidden
+                let h = m.forwardHidden(tokens: shard.x, batch: shard.rows, length: t).finalHidden
                 // the KL over the rows with a target, as the anchor's [:, :-1]
                 return fusedOutputLoss(hidden: h, weight: m.fusedOutputWeight!, teacherHidden: th, teacherWeight: teacher.fusedOutputWeight!,
-                                       targets: y, rowMask: y.map { $0 >= 0 }, terms: terms).loss
+                                       targets: shard.y, rowMask: shard.y.map { $0 >= 0 }, terms: terms).loss
             })
             let s = medianSeconds(reps: reps, warmup: 1, minSample: 0) {
                 step.benchGradients(BenchObjective.Batch(x: x, y: y, rows: b))
@@ -99,13 +99,28 @@ struct LMBench {
             var config = Self.teacher
             config.numHiddenLayers = Self.studentLayers
             let student = try Transformer(config: config, rng: &rng)
-            let step = TopKDistillationStep(student: student, batch: b, length: t, k: 64, temperature: 2, alpha: 0.5)
+            // the synthetic inputs of `TopKDistillationStep`, run as the stages run a top-k step: TrainingStep's shards,
+            // each shard's rows' cached targets sliced out as `TopKTargetsSource` does
+            let data = TopKDistillationStep(student: student, batch: b, length: t, k: 64, temperature: 2, alpha: 0.5)
+            let k = data.targets.k
+            let students = ReplicaSet(student) { $0.replica() }
+            let step = TrainingStep(BenchObjective(length: t, stores: { [students[$0].parameters] }) { r, shard in
+                let n = shard.rows * t, lo = shard.first * t
+                let targets = TopKTargets(k: k, temperature: data.targets.temperature, positions: Array(0..<n),
+                                          logProbs: Array(data.targets.logProbs[(lo * k)..<((lo + n) * k)]),
+                                          ids: Array(data.targets.ids[(lo * k)..<((lo + n) * k)]),
+                                          leftover: Array(data.targets.leftover[lo..<(lo + n)]))
+                let logits = students[r].forward(tokens: shard.x, batch: shard.rows, length: t).logits
+                let kd = topKDistillationLoss(student: logits, targets: targets, temperature: data.temperature)
+                let ce = crossEntropy(logits, targets: shard.y)
+                return add(scale(kd, data.alpha), scale(ce, 1 - data.alpha))
+            })
             let opt = AdamW(store: student.parameters, weightDecay: 0.01)
             let s = medianSeconds(reps: reps, warmup: 1, minSample: 0) {
-                step.run()
+                step.benchGradients(BenchObjective.Batch(x: data.tokens, y: data.labels, rows: b))
                 opt.step(learningRate: 1e-4)
             }
-            out["distill_topk_tok_s"] = Double(step.tokensPerStep) / s
+            out["distill_topk_tok_s"] = Double(data.tokensPerStep) / s
             out["distill_topk_ms"] = s * 1e3
         case "generate":
             let teacher = try Transformer(config: Self.teacher, rng: &rng)

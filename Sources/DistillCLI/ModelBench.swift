@@ -30,8 +30,8 @@ struct ModelBench {
             let model = try Transformer(config: cfg, rng: &rng)
             let opt = AdamW(store: model.parameters, weightDecay: 0.01)
             let models = ReplicaSet(model) { $0.replica() }
-            let step = TrainingStep(BenchObjective(length: Self.length, stores: { [models[$0].parameters] }) { r, x, y, rows in
-                crossEntropy(models[r].forward(tokens: x, batch: rows, length: Self.length).logits, targets: y)
+            let step = TrainingStep(BenchObjective(length: Self.length, stores: { [models[$0].parameters] }) { r, shard in
+                crossEntropy(models[r].forward(tokens: shard.x, batch: shard.rows, length: Self.length).logits, targets: shard.y)
             })
             let s = medianSeconds(reps: reps, warmup: 2, minSample: 0) {
                 step.benchGradients(BenchObjective.Batch(x: x, y: y, rows: Self.batch))
@@ -58,12 +58,12 @@ struct ModelBench {
         let optP = AdamW(store: projection.parameters, weightDecay: 0.01)
         let tokens = Self.batch * Self.length
         let students = ReplicaSet(student) { $0.replica() }, projections = ReplicaSet(projection) { $0.replica() }
-        let objective = BenchObjective(length: Self.length, stores: { [students[$0].parameters, projections[$0].parameters] }) { r, x, y, rows in
-            let t = withNoGrad { teacher.forward(tokens: x, batch: rows, length: Self.length, options: .hiddenStates) }
-            let o = students[r].forward(tokens: x, batch: rows, length: Self.length, options: .hiddenStates)
+        let objective = BenchObjective(length: Self.length, stores: { [students[$0].parameters, projections[$0].parameters] }) { r, shard in
+            let t = withNoGrad { teacher.forward(tokens: shard.x, batch: shard.rows, length: Self.length, options: .hiddenStates) }
+            let o = students[r].forward(tokens: shard.x, batch: shard.rows, length: Self.length, options: .hiddenStates)
             let kl = distillationLoss(student: o.logits, teacher: t.logits, temperature: 2)
             let mse = projections[r].loss(studentHidden: o.hiddenStates, teacherHidden: t.hiddenStates)
-            let ce = crossEntropy(o.logits, targets: y)
+            let ce = crossEntropy(o.logits, targets: shard.y)
             return add(add(scale(kl, 0.5), scale(mse, 0.3)), scale(ce, 0.2))
         }
         let step = TrainingStep(objective)

@@ -159,7 +159,8 @@ struct QuantizeCommand: ParsableCommand {
                                           stages: try reader.stages(), tokenizer: try reader.tokenizer(),
                                           tokenizerJSON: try reader.tokenizerJSON(), chatTemplate: try reader.chatTemplate(),
                                           promptTemplate: try reader.promptTemplate(),
-                                          artifacts: base.map { ["curriculum_base_directory": $0] } ?? [:])
+                                          artifacts: base.map { ["curriculum_base_directory": $0] } ?? [:],
+                                          resolvedCurriculum: reader.resolvedCurriculum)
         try CheckpointWriter.save(contents, to: out)
     }
 

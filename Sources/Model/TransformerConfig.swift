@@ -1,4 +1,5 @@
 import Foundation
+import StrictConfig
 import Tensor
 
 /// A bad model configuration: which key, what value, and what to change.
@@ -221,8 +222,8 @@ public struct TransformerConfig: Codable, Sendable, Equatable {
             throw ConfigurationError(key: "model_type", message: "must be one of \(Self.supportedModelTypes.joined(separator: ", ")) (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM), got \"\(modelType)\"; mixture-of-experts and other architectures are not supported")
         }
         let known = Set(CodingKeys.allCases.map(\.rawValue)).union(Self.informationalKeys)
-        let any = try decoder.container(keyedBy: AnyKey.self)
-        if let unknown = any.allKeys.map(\.stringValue).filter({ !known.contains($0) }).sorted().first {
+        let any = try decoder.container(keyedBy: ConfigKey.self)
+        if let unknown = StrictContainer.unknownKeys(any.allKeys.map(\.stringValue), known: Array(known)).first {
             throw ConfigurationError(key: unknown, message: "unknown key; remove it (known keys: \(CodingKeys.allCases.map(\.rawValue).prefix(12).joined(separator: ", ")))")
         }
         let arch = try decoder.container(keyedBy: ArchitectureKeys.self)
@@ -352,11 +353,4 @@ public struct ShrinkSpec: Codable, Sendable, Equatable {
         self.kvHeads = kvHeads
         self.intermediateSize = intermediateSize
     }
-}
-
-struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
 }

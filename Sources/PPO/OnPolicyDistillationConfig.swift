@@ -37,6 +37,26 @@ public struct OnPolicyDistillationConfig: Sendable, Equatable {
     /// The defaults.
     public init() {}
 
+    /// Every field, each with its default.
+    public init(objective: OnPolicyObjective = .gkd, beta: Float = 0.5, lambda: Double = 0.5, learningRate: Float = 1e-5,
+                weightDecay: Float = 0, maxGradNorm: Float? = 1, promptsPerIteration: Int = 16, samplesPerPrompt: Int = 1,
+                maxNewTokens: Int = 64, temperature: TemperatureControl = .schedule(.constant(temperature: 1)),
+                rewardWeight: Float = 0, rewardDiscount: Float = 1, stepRewards: Bool = true) {
+        self.objective = objective
+        self.beta = beta
+        self.lambda = lambda
+        self.learningRate = learningRate
+        self.weightDecay = weightDecay
+        self.maxGradNorm = maxGradNorm
+        self.promptsPerIteration = promptsPerIteration
+        self.samplesPerPrompt = samplesPerPrompt
+        self.maxNewTokens = maxNewTokens
+        self.temperature = temperature
+        self.rewardWeight = rewardWeight
+        self.rewardDiscount = rewardDiscount
+        self.stepRewards = stepRewards
+    }
+
     /// Checks every field and their combinations.
     /// - Throws: `PPOConfigError` naming the field (snake_case) and how to fix it.
     public func validate() throws {

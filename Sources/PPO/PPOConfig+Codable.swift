@@ -1,5 +1,8 @@
 // PPOConfig's file form: snake_case keys, every key optional (defaults from the struct), unknown keys an
-// error (Codable ignores them by default, which hides typos), and the decoded config validated.
+// error (Codable ignores them by default, which hides typos), and the decoded config validated. The checks are the
+// strict layer's (`StrictContainer`), shared with every other settings family.
+
+import StrictConfig
 
 extension PPOConfig: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -13,58 +16,59 @@ extension PPOConfig: Codable {
         case promptsPerIteration = "prompts_per_iteration", maxNewTokens = "max_new_tokens", temperature
     }
 
-    /// Decodes from snake_case keys; omitted keys keep their defaults, `null` turns an optional setting off.
+    /// The settings that `null` turns off; anywhere else null would silently mean the default, so it is refused.
+    static let nullable: [CodingKeys] = [.valueLearningRate, .dualClip, .valueClip, .approxKLLimit, .klTarget, .maxGradNorm]
+
+    /// Decodes from snake_case keys through the strict layer; omitted keys keep their defaults, `null` turns an
+    /// optional setting off.
     /// - Throws: `PPOConfigError` naming an unknown key, a value of the wrong type, or a failed check.
     public init(from decoder: Decoder) throws {
         self.init()
-        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), prefix: "")
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        // null is a value only where it means "off"; anywhere else it would silently mean the default.
-        let nullable: [CodingKeys] = [.valueLearningRate, .dualClip, .valueClip, .approxKLLimit, .klTarget, .maxGradNorm]
-        for key in CodingKeys.allCases where !nullable.contains(key) && c.contains(key) && ((try? c.decodeNil(forKey: key)) ?? false) {
-            throw PPOConfigError(field: key.rawValue, reason: "is null; a key without a value is not read as its default: delete the line to get the default, or give a value (null turns off only "
-                                 + nullable.map(\.rawValue).joined(separator: ", ") + ")")
-        }
-        func read<T: Decodable>(_ key: CodingKeys, _ type: T.Type, _ what: String, into value: inout T) throws {
-            if let v = try decodeField(c, key, T?.self, key.rawValue, what) { value = v }
-        }
-        // An optional setting given as null is turned off; absent keeps the default.
-        func readOptional<T: Decodable>(_ key: CodingKeys, _ what: String, into value: inout T?) throws {
-            guard c.contains(key) else { return }
-            value = try decodeField(c, key, T?.self, key.rawValue, what + " or null")
-        }
-        try read(.learningRate, Float.self, "a number", into: &learningRate)
-        try readOptional(.valueLearningRate, "a number", into: &valueLearningRate)
-        try read(.weightDecay, Float.self, "a number", into: &weightDecay)
-        try read(.clipEpsilon, Float.self, "a number", into: &clipEpsilon)
-        try readOptional(.dualClip, "a number", into: &dualClip)
-        try readOptional(.valueClip, "a number", into: &valueClip)
-        try read(.valueCoefficient, Float.self, "a number", into: &valueCoefficient)
-        try read(.entropyCoefficient, Float.self, "a number", into: &entropyCoefficient)
-        try read(.gamma, Float.self, "a number", into: &gamma)
-        try read(.lambda, Float.self, "a number", into: &lambda)
-        try read(.epochs, Int.self, "an integer", into: &epochs)
-        try read(.minibatches, Int.self, "an integer", into: &minibatches)
-        try readOptional(.approxKLLimit, "a number", into: &approxKLLimit)
-        try read(.klEstimator, KLEstimator.self, "k1 or k3", into: &klEstimator)
-        try read(.klCoefficient, Double.self, "a number", into: &klCoefficient)
-        try readOptional(.klTarget, "a number", into: &klTarget)
-        try read(.klHorizon, Int.self, "an integer", into: &klHorizon)
-        try read(.advantage, AdvantageEstimator.self, "gae or grpo", into: &advantage)
-        try read(.groupSize, Int.self, "an integer", into: &groupSize)
-        try read(.scaleRewards, RewardScaling.self, "group, batch or none", into: &scaleRewards)
-        try read(.whitenAdvantages, Bool.self, "true or false", into: &whitenAdvantages)
-        try readOptional(.maxGradNorm, "a number", into: &maxGradNorm)
-        try read(.teacherLogRatioCoefficient, Float.self, "a number", into: &teacherLogRatioCoefficient)
-        try read(.stepRewards, Bool.self, "true or false", into: &stepRewards)
-        try read(.promptsPerIteration, Int.self, "an integer", into: &promptsPerIteration)
-        try read(.maxNewTokens, Int.self, "an integer", into: &maxNewTokens)
-        if c.contains(.temperature) {
-            do { temperature = try c.decode(TemperatureControl.self, forKey: .temperature) } catch let e as PPOConfigError {
-                throw e
-            } catch {
-                throw PPOConfigError(field: "temperature", reason: "expected a number, {entropy_target: {...}} or {schedule: constant|step|linear_decay, ...}")
+        do {
+            let c = try StrictContainer(decoder, known: CodingKeys.allCases.map(\.rawValue))
+            func read<T: Decodable>(_ key: CodingKeys, _ what: String, into value: inout T) throws {
+                if let v = try c.value(key.rawValue, T.self, expected: what) { value = v }
             }
+            // Floats are read as doubles and rounded once, as every other setting of a curriculum.
+            func read(_ key: CodingKeys, into value: inout Float) throws {
+                if let v = try c.float(key.rawValue) { value = v }
+            }
+            // An optional setting given as null is turned off; absent keeps the default.
+            func readOptional(_ key: CodingKeys, into value: inout Float?) throws {
+                if let v = try c.nullable(key.rawValue, Double.self, expected: "a number or null") { value = v.map(Float.init) }
+            }
+            func readOptional(_ key: CodingKeys, into value: inout Double?) throws {
+                if let v = try c.nullable(key.rawValue, Double.self, expected: "a number or null") { value = v }
+            }
+            try read(.learningRate, into: &learningRate)
+            try readOptional(.valueLearningRate, into: &valueLearningRate)
+            try read(.weightDecay, into: &weightDecay)
+            try read(.clipEpsilon, into: &clipEpsilon)
+            try readOptional(.dualClip, into: &dualClip)
+            try readOptional(.valueClip, into: &valueClip)
+            try read(.valueCoefficient, into: &valueCoefficient)
+            try read(.entropyCoefficient, into: &entropyCoefficient)
+            try read(.gamma, into: &gamma)
+            try read(.lambda, into: &lambda)
+            try read(.epochs, "an integer", into: &epochs)
+            try read(.minibatches, "an integer", into: &minibatches)
+            try readOptional(.approxKLLimit, into: &approxKLLimit)
+            try read(.klEstimator, "k1 or k3", into: &klEstimator)
+            try read(.klCoefficient, "a number", into: &klCoefficient)
+            try readOptional(.klTarget, into: &klTarget)
+            try read(.klHorizon, "an integer", into: &klHorizon)
+            try read(.advantage, "gae or grpo", into: &advantage)
+            try read(.groupSize, "an integer", into: &groupSize)
+            try read(.scaleRewards, "group, batch or none", into: &scaleRewards)
+            try read(.whitenAdvantages, "true or false", into: &whitenAdvantages)
+            try readOptional(.maxGradNorm, into: &maxGradNorm)
+            try read(.teacherLogRatioCoefficient, into: &teacherLogRatioCoefficient)
+            try read(.stepRewards, "true or false", into: &stepRewards)
+            try read(.promptsPerIteration, "an integer", into: &promptsPerIteration)
+            try read(.maxNewTokens, "an integer", into: &maxNewTokens)
+            try read(.temperature, "a number, {entropy_target: {...}} or {schedule: constant|step|linear_decay, ...}", into: &temperature)
+        } catch let issue as ConfigIssue {
+            throw PPOConfigError(issue, under: decoder.codingPath.count, nullable: Self.nullable.map(\.rawValue))
         }
         try validate()
     }
@@ -99,51 +103,5 @@ extension PPOConfig: Codable {
         try c.encode(promptsPerIteration, forKey: .promptsPerIteration)
         try c.encode(maxNewTokens, forKey: .maxNewTokens)
         try c.encode(temperature, forKey: .temperature)
-    }
-}
-
-/// Any key, so the keys a decoder holds can be listed and compared with the known ones.
-struct AnyCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-/// Throws `PPOConfigError` for the first key of `decoder`'s object that is not in `known`.
-func rejectUnknownKeys(_ decoder: Decoder, known: [String], prefix: String) throws {
-    let keys: KeyedDecodingContainer<AnyCodingKey>
-    do { keys = try decoder.container(keyedBy: AnyCodingKey.self) } catch {
-        throw PPOConfigError(field: prefix.isEmpty ? "(top level)" : String(prefix.dropLast()), reason: "expected an object of settings")
-    }
-    for key in keys.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) where !known.contains(key.stringValue) {
-        throw PPOConfigError(field: prefix + key.stringValue,
-                             reason: "unknown key; known keys are \(known.joined(separator: ", "))")
-    }
-}
-
-/// Decodes one field, turning a type mismatch into a `PPOConfigError` that names the field.
-func decodeField<K: CodingKey, T: Decodable>(_ c: KeyedDecodingContainer<K>, _ key: K, _ type: T.Type,
-                                              _ field: String, _ expected: String) throws -> T {
-    do {
-        if let optional = type as? any OptionalDecodable.Type {
-            return try optional.decodeOptional(from: c, key: key) as! T
-        }
-        return try c.decode(type, forKey: key)
-    } catch let e as PPOConfigError {
-        throw e
-    } catch {
-        throw PPOConfigError(field: field, reason: "expected \(expected)")
-    }
-}
-
-/// Lets `decodeField` read `T?` with `decodeIfPresent` (absent or null gives nil).
-protocol OptionalDecodable {
-    static func decodeOptional<K: CodingKey>(from c: KeyedDecodingContainer<K>, key: K) throws -> Any
-}
-
-extension Optional: OptionalDecodable where Wrapped: Decodable {
-    static func decodeOptional<K: CodingKey>(from c: KeyedDecodingContainer<K>, key: K) throws -> Any {
-        try c.decodeIfPresent(Wrapped.self, forKey: key) as Any
     }
 }

@@ -1,3 +1,5 @@
+import StrictConfig
+
 /// How the PPO stage chooses its sampling temperature (configuration; `TemperatureController` runs it).
 public enum TemperatureControl: Codable, Sendable, Equatable {
     /// The entropy-targeting controller (see `EntropyTemperatureController`).
@@ -11,128 +13,91 @@ public enum TemperatureControl: Codable, Sendable, Equatable {
     public static let defaultEntropyTarget = TemperatureControl.entropyTarget(target: 0.5, rate: 0.1, minimum: 0.5,
                                                                               maximum: 1.5, initial: 1)
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case entropyTarget = "entropy_target", schedule
-        case base, start, earlyFactor = "early_factor", earlyUntil = "early_until", lateFactor = "late_factor"
-        case lateFrom = "late_from", decrement, interval, floor
-    }
     enum EntropyKeys: String, CodingKey, CaseIterable { case target, rate, minimum, maximum, initial }
-
-    /// The keys each schedule takes beside `schedule` (the distillation stages' `temperature` form).
-    static let scheduleKeys: [String: [CodingKeys]] = [
-        "constant": [.base],
-        "step": [.base, .earlyFactor, .earlyUntil, .lateFactor, .lateFrom],
-        "linear_decay": [.start, .decrement, .interval, .floor],
-    ]
 
     /// Reads one of:
     /// - a number: that temperature throughout;
     /// - `{"entropy_target": {"target": .., "rate": .., "minimum": .., "maximum": .., "initial": ..}}` (omitted
     ///   fields keep the defaults);
-    /// - a schedule over iterations in the distillation stages' form: `{"schedule": "constant", "base": 0.8}`,
-    ///   `{"schedule": "step", "base": 1, "early_factor": 1.5, "early_until": 5, "late_factor": 0.8,
-    ///   "late_from": 15}` or `{"schedule": "linear_decay", "start": 1.2, "decrement": 0.1, "interval": 10,
-    ///   "floor": 0.7}` (omitted values: base and start 1, the rest from `TemperatureSchedule.stepDefaults` and
-    ///   `linearDecayDefaults`).
+    /// - a schedule over iterations in the distillation stages' form (`TemperatureScheduleSettings`):
+    ///   `{"schedule": "constant", "base": 0.8}`, `{"schedule": "step", "base": 1, "early_factor": 1.5, ...}` or
+    ///   `{"schedule": "linear_decay", "start": 1.2, "decrement": 0.1, "interval": 10, "floor": 0.7}` (omitted
+    ///   values: base and start 1, the rest from `TemperatureSchedule.stepDefaults` and `linearDecayDefaults`).
+    /// - Throws: `PPOConfigError` with the field under `temperature.`.
     public init(from decoder: Decoder) throws {
-        if let single = try? decoder.singleValueContainer(), let t = try? single.decode(Float.self) {
-            self = .schedule(.constant(temperature: t))
+        let depth = decoder.codingPath.count
+        if let single = try? decoder.singleValueContainer(), let t = try? single.decode(Double.self) {
+            self = .schedule(.constant(temperature: Float(t)))
             try validate()
             return
         }
-        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), prefix: "temperature.")
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        switch (c.contains(.entropyTarget), c.contains(.schedule)) {
-        case (true, false):
-            if let extra = c.allKeys.first(where: { $0 != .entropyTarget }) {
-                throw PPOConfigError(field: "temperature.\(extra.stringValue)", reason: "belongs to a schedule, not to entropy_target; remove it")
+        do {
+            let c: StrictContainer
+            do { c = try StrictContainer(decoder, known: nil) } catch {
+                throw ConfigIssue(path: decoder.codingPath, .invalid("expected a number, {entropy_target: {...}} or {schedule: constant|step|linear_decay, ...}"))
             }
-            self = try Self.readEntropyTarget(c)
-        case (false, true):
-            self = .schedule(try Self.readSchedule(c))
-        default:
-            throw PPOConfigError(field: "temperature", reason: "give exactly one of entropy_target or schedule (or a number for a constant temperature)")
+            switch (c.contains("entropy_target"), c.contains("schedule")) {
+            case (true, false):
+                if let extra = c.keys.filter({ $0 != "entropy_target" }).sorted().first {
+                    throw c.issue(extra, TemperatureScheduleSettings.keys.values.contains { $0.contains(extra) }
+                                  ? "belongs to a schedule, not to entropy_target; remove it"
+                                  : "unknown key; known keys are entropy_target, schedule (with its keys)")
+                }
+                guard case .entropyTarget(var target, var rate, var minimum, var maximum, var initial) = Self.defaultEntropyTarget else {
+                    preconditionFailure("the default temperature control is entropy-targeting")
+                }
+                let e = try c.value("entropy_target", EntropyTargetKeys.self, expected: "an object {target, rate, minimum, maximum, initial}")!
+                target = e.target ?? target
+                rate = e.rate ?? rate
+                minimum = e.minimum ?? minimum
+                maximum = e.maximum ?? maximum
+                initial = e.initial ?? initial
+                self = .entropyTarget(target: target, rate: rate, minimum: minimum, maximum: maximum, initial: initial)
+            case (false, true):
+                self = .schedule(try TemperatureScheduleSettings.read(c).schedule(base: 1))
+            default:
+                if let extra = StrictContainer.unknownKeys(c.keys, known: ["entropy_target", "schedule"]).first, !c.contains("schedule") {
+                    throw ConfigIssue(path: c.codingPath + [ConfigKey(extra)], .unknownKey(known: ["entropy_target", "schedule"]))
+                }
+                throw c.issue("give exactly one of entropy_target or schedule (or a number for a constant temperature)")
+            }
+        } catch let issue as ConfigIssue {
+            throw PPOConfigError(issue, under: depth, prefix: "temperature")
         }
         try validate()
     }
 
-    private static func readEntropyTarget(_ c: KeyedDecodingContainer<CodingKeys>) throws -> TemperatureControl {
-        let e: KeyedDecodingContainer<EntropyKeys>
-        do { e = try c.nestedContainer(keyedBy: EntropyKeys.self, forKey: .entropyTarget) } catch {
-            throw PPOConfigError(field: "temperature.entropy_target", reason: "expected an object {target, rate, minimum, maximum, initial}")
-        }
-        try rejectUnknownKeys(try c.superDecoder(forKey: .entropyTarget), known: EntropyKeys.allCases.map(\.rawValue),
-                              prefix: "temperature.entropy_target.")
-        guard case .entropyTarget(var target, var rate, var minimum, var maximum, var initial) = defaultEntropyTarget else {
-            preconditionFailure("the default temperature control is entropy-targeting")
-        }
-        let p = "temperature.entropy_target."
-        if let v = try decodeField(e, .target, Double?.self, p + "target", "a number") { target = v }
-        if let v = try decodeField(e, .rate, Double?.self, p + "rate", "a number") { rate = v }
-        if let v = try decodeField(e, .minimum, Float?.self, p + "minimum", "a number") { minimum = v }
-        if let v = try decodeField(e, .maximum, Float?.self, p + "maximum", "a number") { maximum = v }
-        if let v = try decodeField(e, .initial, Float?.self, p + "initial", "a number") { initial = v }
-        return .entropyTarget(target: target, rate: rate, minimum: minimum, maximum: maximum, initial: initial)
-    }
-
-    private static func readSchedule(_ c: KeyedDecodingContainer<CodingKeys>) throws -> TemperatureSchedule {
-        let kinds = scheduleKeys.keys.sorted()
-        let name = try decodeField(c, .schedule, String.self, "temperature.schedule", "one of \(kinds.joined(separator: ", "))")
-        guard let allowed = scheduleKeys[name] else {
-            throw PPOConfigError(field: "temperature.schedule", reason: "'\(name)' is not one of \(kinds.joined(separator: ", "))")
-        }
-        if let extra = c.allKeys.first(where: { $0 != .schedule && !allowed.contains($0) }) {
-            throw PPOConfigError(field: "temperature.\(extra.stringValue)",
-                                 reason: "is not a key of the \(name) schedule; its keys are \(allowed.map(\.rawValue).joined(separator: ", "))")
-        }
-        func float(_ key: CodingKeys, _ fallback: Float) throws -> Float {
-            try decodeField(c, key, Float?.self, "temperature.\(key.rawValue)", "a number") ?? fallback
-        }
-        func int(_ key: CodingKeys, _ fallback: Int) throws -> Int {
-            try decodeField(c, key, Int?.self, "temperature.\(key.rawValue)", "a whole number") ?? fallback
-        }
-        switch name {
-        case "constant":
-            return .constant(temperature: try float(.base, 1))
-        case "step":
-            let d = TemperatureSchedule.stepDefaults
-            return .step(base: try float(.base, 1), earlyFactor: try float(.earlyFactor, d.earlyFactor),
-                         earlyUntil: try int(.earlyUntil, d.earlyUntil), lateFactor: try float(.lateFactor, d.lateFactor),
-                         lateFrom: try int(.lateFrom, d.lateFrom))
-        default:
-            let d = TemperatureSchedule.linearDecayDefaults, start = try float(.start, 1)
-            return .linearDecay(start: start, decrement: try float(.decrement, d.decrement), interval: try int(.interval, d.interval),
-                                floor: try float(.floor, min(d.floor, start)))
+    /// The keys of `entropy_target`, each optional (the default fills what is left out).
+    private struct EntropyTargetKeys: Decodable {
+        var target, rate: Double?
+        var minimum, maximum, initial: Float?
+        init(from decoder: Decoder) throws {
+            let c = try StrictContainer(decoder, known: EntropyKeys.allCases.map(\.rawValue))
+            target = try c.double("target")
+            rate = try c.double("rate")
+            minimum = try c.float("minimum")
+            maximum = try c.float("maximum")
+            initial = try c.float("initial")
         }
     }
 
     /// Writes the form `init(from:)` reads.
     public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
+        var c = encoder.container(keyedBy: ConfigKey.self)
         switch self {
         case .entropyTarget(let target, let rate, let minimum, let maximum, let initial):
-            var e = c.nestedContainer(keyedBy: EntropyKeys.self, forKey: .entropyTarget)
+            var e = c.nestedContainer(keyedBy: EntropyKeys.self, forKey: ConfigKey("entropy_target"))
             try e.encode(target, forKey: .target)
             try e.encode(rate, forKey: .rate)
             try e.encode(minimum, forKey: .minimum)
             try e.encode(maximum, forKey: .maximum)
             try e.encode(initial, forKey: .initial)
         case .schedule(.constant(let t)):
-            try c.encode("constant", forKey: .schedule)
-            try c.encode(t, forKey: .base)
+            try TemperatureScheduleSettings(kind: .constant, base: t).encode(into: &c)
         case .schedule(.step(let base, let ef, let eu, let lf, let lt)):
-            try c.encode("step", forKey: .schedule)
-            try c.encode(base, forKey: .base)
-            try c.encode(ef, forKey: .earlyFactor)
-            try c.encode(eu, forKey: .earlyUntil)
-            try c.encode(lf, forKey: .lateFactor)
-            try c.encode(lt, forKey: .lateFrom)
+            try TemperatureScheduleSettings(kind: .step, base: base, earlyFactor: ef, earlyUntil: eu, lateFactor: lf, lateFrom: lt).encode(into: &c)
         case .schedule(.linearDecay(let start, let decrement, let interval, let floor)):
-            try c.encode("linear_decay", forKey: .schedule)
-            try c.encode(start, forKey: .start)
-            try c.encode(decrement, forKey: .decrement)
-            try c.encode(interval, forKey: .interval)
-            try c.encode(floor, forKey: .floor)
+            try TemperatureScheduleSettings(kind: .linearDecay, base: start, decrement: decrement, interval: interval, floor: floor).encode(into: &c)
         }
     }
 

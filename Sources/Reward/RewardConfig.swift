@@ -1,3 +1,5 @@
+import StrictConfig
+
 /// The settings of the built-in composite reward: a weight per reward and each reward's parameters.
 ///
 /// JSON (or YAML through any `Decoder`) keys are snake_case; omitted keys keep their defaults, and `weights`
@@ -30,6 +32,18 @@ public struct RewardConfig: Codable, Sendable, Equatable {
     /// The default settings.
     public init() {}
 
+    /// Every field, each with its default; `weights` merges over the default weights, as in a file.
+    public init(weights: [String: Double] = [:], firstInvalidPenalty: Double = 0.5, noClaimScore: Double = 0, answerFormatWeight: Double = 0.5,
+                maxStepCharacters: Int = 200, maxLength: Int = 512, lengthBuffer: Int = 128) {
+        self.weights.merge(weights) { $1 }
+        self.firstInvalidPenalty = firstInvalidPenalty
+        self.noClaimScore = noClaimScore
+        self.answerFormatWeight = answerFormatWeight
+        self.maxStepCharacters = maxStepCharacters
+        self.maxLength = maxLength
+        self.lengthBuffer = lengthBuffer
+    }
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case weights
         case firstInvalidPenalty = "first_invalid_penalty"
@@ -40,46 +54,44 @@ public struct RewardConfig: Codable, Sendable, Equatable {
         case lengthBuffer = "length_buffer"
     }
 
-    /// Any key, so unknown ones can be listed instead of silently ignored.
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
+    /// Decodes with every check of `validate()` through the strict layer; errors are `RewardConfigError`s naming the key.
+    public init(from decoder: Decoder) throws {
+        do {
+            let c = try StrictContainer(decoder, known: CodingKeys.allCases.map(\.rawValue))
+            if let w = try c.value("weights", [String: Double].self, expected: "an object of reward name to number") {
+                for (name, weight) in w {
+                    guard Self.rewardNames.contains(name) else {
+                        throw ConfigIssue(path: c.codingPath + [ConfigKey("weights"), ConfigKey(name)],
+                                          .unknownKey(known: Self.rewardNames.map { "weights.\($0)" }))
+                    }
+                    weights[name] = weight
+                }
+            }
+            firstInvalidPenalty = try c.value("first_invalid_penalty", Double.self, expected: "a number") ?? firstInvalidPenalty
+            noClaimScore = try c.value("no_claim_score", Double.self, expected: "a number") ?? noClaimScore
+            answerFormatWeight = try c.value("answer_format_weight", Double.self, expected: "a number") ?? answerFormatWeight
+            maxStepCharacters = try c.value("max_step_characters", Int.self, expected: "an integer") ?? maxStepCharacters
+            maxLength = try c.value("max_length", Int.self, expected: "an integer") ?? maxLength
+            lengthBuffer = try c.value("length_buffer", Int.self, expected: "an integer") ?? lengthBuffer
+        } catch let issue as ConfigIssue {
+            throw RewardConfigError(issue, under: decoder.codingPath.count)
+        }
+        try validate()
     }
 
-    /// Decodes with every check of `validate()`; errors are `RewardConfigError`s naming the key.
-    public init(from decoder: Decoder) throws {
-        let keys = try decoder.container(keyedBy: AnyKey.self)
-        let known = CodingKeys.allCases.map(\.rawValue)
-        for key in keys.allKeys where !known.contains(key.stringValue) {
-            throw RewardConfigError.unknownKey(key.stringValue, known: known)
+    /// Writes every key; the weights in `rewardNames` order (a dictionary's own order would change from run to run).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var w = c.nestedContainer(keyedBy: ConfigKey.self, forKey: .weights)
+        for name in Self.rewardNames + weights.keys.filter({ !Self.rewardNames.contains($0) }).sorted() {
+            if let v = weights[name] { try w.encode(v, forKey: ConfigKey(name)) }
         }
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        // null would silently mean the default: refuse it and say how to get the default.
-        for key in CodingKeys.allCases where c.contains(key) && ((try? c.decodeNil(forKey: key)) ?? false) {
-            throw RewardConfigError.invalidValue(key: key.rawValue, reason: "is null; a key without a value is not read as its default: delete the line to get the default, or give a value")
-        }
-        func value<T: Decodable>(_ key: CodingKeys, _ type: T.Type, _ expected: String) throws -> T? {
-            do { return try c.decodeIfPresent(type, forKey: key) } catch {
-                throw RewardConfigError.invalidValue(key: key.rawValue, reason: "expected \(expected)")
-            }
-        }
-        if let w = try value(.weights, [String: Double].self, "an object of reward name to number") {
-            for (name, weight) in w {
-                guard Self.rewardNames.contains(name) else {
-                    throw RewardConfigError.unknownKey("weights.\(name)", known: Self.rewardNames.map { "weights.\($0)" })
-                }
-                weights[name] = weight
-            }
-        }
-        if let v = try value(.firstInvalidPenalty, Double.self, "a number") { firstInvalidPenalty = v }
-        if let v = try value(.noClaimScore, Double.self, "a number") { noClaimScore = v }
-        if let v = try value(.answerFormatWeight, Double.self, "a number") { answerFormatWeight = v }
-        if let v = try value(.maxStepCharacters, Int.self, "an integer") { maxStepCharacters = v }
-        if let v = try value(.maxLength, Int.self, "an integer") { maxLength = v }
-        if let v = try value(.lengthBuffer, Int.self, "an integer") { lengthBuffer = v }
-        try validate()
+        try c.encode(firstInvalidPenalty, forKey: .firstInvalidPenalty)
+        try c.encode(noClaimScore, forKey: .noClaimScore)
+        try c.encode(answerFormatWeight, forKey: .answerFormatWeight)
+        try c.encode(maxStepCharacters, forKey: .maxStepCharacters)
+        try c.encode(maxLength, forKey: .maxLength)
+        try c.encode(lengthBuffer, forKey: .lengthBuffer)
     }
 
     /// Checks every setting and their combinations.

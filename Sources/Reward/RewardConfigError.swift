@@ -1,3 +1,5 @@
+import StrictConfig
+
 /// A reward configuration that cannot be used, naming the key and how to fix it.
 public enum RewardConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A key the configuration does not have (often a typo).
@@ -12,6 +14,18 @@ public enum RewardConfigError: Error, Equatable, Sendable, CustomStringConvertib
             return "unknown reward config key '\(key)'; the known keys are \(known.joined(separator: ", "))"
         case .invalidValue(let key, let reason):
             return "reward config key '\(key)': \(reason)"
+        }
+    }
+}
+
+extension RewardConfigError {
+    /// The strict layer's `issue`, with its key path taken from the `depth`th key on (the reward settings' own root).
+    init(_ issue: ConfigIssue, under depth: Int) {
+        let key = Array(issue.path.dropFirst(depth)).map { $0 as CodingKey }.dottedPath
+        switch issue.problem {
+        case .unknownKey(let known): self = .unknownKey(key, known: known)
+        case .wrongType(let expected, _): self = .invalidValue(key: key, reason: "expected \(expected)")
+        case .null, .invalid: self = .invalidValue(key: key, reason: issue.message)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StrictConfig
 import Yams
 
 /// A curriculum that cannot be used as written: names the file, the key path and the line, and says what to do.
@@ -26,7 +27,7 @@ public final class ConfigNode {
     /// The dotted key path of this node.
     public let path: String
     let node: Yams.Node?
-    private var used: Set<String> = []
+    var used: Set<String> = []
 
     init(file: String, path: String, node: Yams.Node?) {
         self.file = file
@@ -207,47 +208,56 @@ public final class ConfigNode {
 }
 
 extension ConfigNode {
-    /// The subtree as JSON-compatible values (mappings to dictionaries, lists to arrays, scalars typed as YAML
-    /// resolves them), for settings types that decode themselves with Codable.
-    public func jsonValue() -> Any {
-        func convert(_ n: Yams.Node) -> Any {
-            switch n {
-            case .mapping(let m):
-                var out: [String: Any] = [:]
-                for (k, v) in m { out[k.string ?? "\(k)"] = convert(v) }
-                return out
-            case .sequence(let s):
-                return s.map(convert)
-            case .scalar(let s):
-                if s.style == .plain {
-                    if ["~", "null", "Null", "NULL", ""].contains(s.string) { return NSNull() }
-                    if let b = n.bool { return b }
-                    if let i = n.int { return i }
-                    if let f = n.float { return f }
-                }
-                return s.string
-            case .alias:
-                return NSNull()
-            }
+    /// Decodes the subtree with `T`'s Codable through Yams' decoder (the node as the parser gave it: no detour
+    /// through JSON). The strict layer's issues (`ConfigIssue`), and `PPOConfigError` / `RewardConfigError` whose
+    /// field `field(of:)` names, become a `CurriculumError` at the key path and line. `keys` are marked as read,
+    /// for `finish()` (a settings type whose keys sit beside the caller's, as a stage's training settings).
+    /// - Parameters:
+    ///   - userInfo: contextual defaults for `T` (as `TrainingSettings.defaultsKey`).
+    public func decode<T: Decodable>(_ type: T.Type, keys: [String] = [], userInfo: [CodingUserInfoKey: Any] = [:],
+                                     field: (Error) -> (field: String, message: String)? = { _ in nil }) throws -> T {
+        for key in keys { used.insert(key) }
+        guard let node else {
+            // an absent key decodes as an empty mapping: every default
+            return try ConfigNode(file: file, path: path, node: .mapping(.init([]))).decode(type, userInfo: userInfo, field: field)
         }
-        return node.map(convert) ?? [String: Any]()
-    }
-
-    /// Decodes the subtree with `T`'s Codable; an error naming a field (as `field(of:)` extracts it) is turned
-    /// into a `CurriculumError` at that field's key path and line.
-    public func decode<T: Decodable>(_ type: T.Type, field: (Error) -> (field: String, message: String)?) throws -> T {
-        let data = try JSONSerialization.data(withJSONObject: jsonValue(), options: [.fragmentsAllowed])
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            return try YAMLDecoder().decode(T.self, from: node, userInfo: userInfo)
+        } catch let issue as ConfigIssue {
+            throw error(at: issue.path.map { $0 as CodingKey }, unknownKey: { if case .unknownKey = issue.problem { return true } else { return false } }(),
+                        message: issue.message)
+        } catch let e as CurriculumError {
+            throw e
         } catch {
             guard let (name, message) = field(error) else { throw self.error("\(error)") }
-            var target: ConfigNode = self
-            for part in name.split(separator: ".") {
-                guard let next = try? target.child(String(part)), next.isPresent else { break }
-                target = next
-            }
-            throw CurriculumError(file: file, keyPath: path + (name.isEmpty ? "" : "." + name), line: target.line ?? line, message: message)
+            let keys: [CodingKey] = name.split(separator: ".").map { ConfigKey(String($0)) }
+            throw self.error(at: keys, unknownKey: false, message: message)
         }
+    }
+
+    /// An error at `relative` below this node: its full key path, and the line of the deepest node of the path that
+    /// is written (of the key itself for an unknown key, of the value otherwise).
+    func error(at relative: [CodingKey], unknownKey: Bool, message: String) -> CurriculumError {
+        var line = self.line
+        var current = node
+        for (i, key) in relative.enumerated() {
+            switch current {
+            case .mapping(let m)?:
+                guard let pair = m.first(where: { $0.key.string == key.stringValue }) else { current = nil; break }
+                line = (unknownKey && i == relative.count - 1 ? pair.key.mark?.line : pair.value.mark?.line) ?? line
+                current = pair.value
+            case .sequence(let s)?:
+                guard let index = key.intValue, s.indices.contains(index) else { current = nil; break }
+                line = s[index].mark?.line ?? line
+                current = s[index]
+            default:
+                current = nil
+            }
+            if current == nil { break }
+        }
+        let rest = relative.dottedPath
+        let keyPath = rest.isEmpty ? path : path.isEmpty ? rest : rest.hasPrefix("[") ? path + rest : path + "." + rest
+        return CurriculumError(file: file, keyPath: keyPath, line: line, message: message)
     }
 }
 

@@ -1,15 +1,32 @@
 import Model
+import StrictConfig
 import Tensor
 
 /// Settings of `teacher-sft`: the shared training keys only.
-public struct TeacherSFTConfiguration: StageConfiguration {
+public struct TeacherSFTConfiguration: StageConfiguration, Equatable {
     public var training: TrainingSettings
 
-    public init(_ node: ConfigNode) throws {
-        var defaults = TrainingSettings(steps: 300)
-        defaults.learningRate = 3e-3
-        training = try TrainingSettings(node, defaults: defaults)
+    /// The settings; by default 300 steps at learning rate 3e-3.
+    public init(training: TrainingSettings = TeacherSFTConfiguration.defaultTraining) {
+        self.training = training
     }
+
+    /// The defaults of a teacher-sft stage.
+    public static let defaultTraining = TrainingSettings(steps: 300, learningRate: 3e-3)
+
+    public init(_ node: ConfigNode) throws {
+        self = try node.decode(Self.self, keys: TrainingSettings.keys)
+    }
+}
+
+extension TeacherSFTConfiguration: Codable {
+    /// Reads the training keys strictly (its `kind` is the curriculum's).
+    public init(from decoder: Decoder) throws {
+        _ = try StrictContainer(decoder, known: ["kind"] + TrainingSettings.keys)
+        training = try TrainingSettings(from: decoder, defaults: Self.defaultTraining)
+    }
+
+    public func encode(to encoder: Encoder) throws { try training.encode(to: encoder) }
 }
 
 /// `teacher-sft`: trains the teacher with cross-entropy on the reference traces (prompt masked), every
@@ -79,14 +96,19 @@ final class CrossEntropyObjective: StageObjective {
 /// reference traces the student's side has (`data.reference_traces`; saved as role `baseline`): the
 /// comparison that shows what distillation bought. By default it gets as many steps (of the same batch size)
 /// as the student's distillation stages together.
-public struct BaselineCEConfiguration: StageConfiguration {
+public struct BaselineCEConfiguration: StageConfiguration, Equatable {
     public var training: TrainingSettings
     /// True when `steps` was left out: the stage then matches the distillation stages' step count.
     public var matchDistillationSteps: Bool
 
+    /// The settings; `matchDistillationSteps` replaces `training.steps` by the distillation stages' steps.
+    public init(training: TrainingSettings = TrainingSettings(steps: 300), matchDistillationSteps: Bool = true) {
+        self.training = training
+        self.matchDistillationSteps = matchDistillationSteps
+    }
+
     public init(_ node: ConfigNode) throws {
-        matchDistillationSteps = !(try node.child("steps")).isPresent
-        training = try TrainingSettings(node, defaults: TrainingSettings(steps: 300))
+        self = try node.decode(Self.self, keys: TrainingSettings.keys)
     }
 
     /// The steps of the output-distill and feature-align stages of `curriculum`.
@@ -97,6 +119,18 @@ public struct BaselineCEConfiguration: StageConfiguration {
             return sum
         }
     }
+}
+
+extension BaselineCEConfiguration: Codable {
+    /// Reads the training keys strictly; without `steps` the stage matches the distillation stages' steps.
+    public init(from decoder: Decoder) throws {
+        let c = try StrictContainer(decoder, known: ["kind"] + TrainingSettings.keys)
+        self.init(training: try TrainingSettings(from: decoder, defaults: TrainingSettings(steps: 300)), matchDistillationSteps: !c.contains("steps"))
+    }
+
+    /// The training keys; `steps` is left out when the stage matches the distillation stages (the resolved
+    /// configuration prints the count it runs instead).
+    public func encode(to encoder: Encoder) throws { try training.encode(to: encoder) }
 }
 
 enum BaselineCEStage {

@@ -2,17 +2,19 @@ import Foundation
 import Model
 import PPO
 import Reward
+import StrictConfig
 
 // The resolved configuration: every default filled in, printed at the start of a run as YAML that `distill run`
 // reads back to a curriculum with the same meaning (what each stage runs, not only what the file said: a
 // baseline-ce without `steps` prints the steps it runs). What has no key (the student's resolved layers, an
-// imported teacher's architecture) is printed as a `#` comment.
+// imported teacher's architecture) is printed as a `#` comment. Settings that are Codable print their own
+// encoding (`ConfigTree`, the same keys their decoder reads); the others still list their keys here.
 
 extension Curriculum {
     /// The settings with every default filled in, as curriculum YAML (printed at the start of a run).
     public var resolvedDescription: String {
         var lines = ["name: " + YAMLText.string(name), "seed: \(seed)"]
-        lines.append("run: {checkpoint_every: \(run.checkpointEvery), keep_checkpoints: \(run.keepCheckpoints), log_every: \(run.logEvery)}")
+        lines += ConfigTree.resolved(["run": run])
         lines.append("data:")
         lines.append("  domains: [" + data.domains.map(\.rawValue).joined(separator: ", ") + "]")
         lines.append("  difficulty: \(data.difficulty)")
@@ -112,51 +114,28 @@ enum YAMLText {
         }
         return out + "\""
     }
+}
 
-    /// An `Encodable` value as its JSON text with sorted keys, which YAML reads as a flow mapping; numbers get a
-    /// decimal point before an exponent (`1e-05` -> `1.0e-05`) for the same reason as `number`.
-    static func flow<T: Encodable>(encoding value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(value), let json = String(data: data, encoding: .utf8) else { return "{}" }
-        var out = ""
-        var inString = false, escaped = false
-        var number = ""
-        func flushNumber() {
-            if let e = number.firstIndex(where: { $0 == "e" || $0 == "E" }), !number[..<e].contains(".") {
-                number.insert(contentsOf: ".0", at: e)
-            }
-            out += number
-            number = ""
-        }
-        for ch in json {
-            if inString {
-                out.append(ch)
-                if escaped { escaped = false } else if ch == "\\" { escaped = true } else if ch == "\"" { inString = false }
-                continue
-            }
-            if ch.isNumber || ch == "-" || ch == "+" || ch == "." || ((ch == "e" || ch == "E") && !number.isEmpty) {
-                number.append(ch)
-                continue
-            }
-            flushNumber()
-            if ch == "\"" { inString = true }
-            out.append(ch)
-        }
-        flushNumber()
-        return out
+extension ConfigTree {
+    /// The YAML lines of `value`'s encoding (settings encode plain numbers, texts and flags: it cannot fail).
+    static func resolved<T: Encodable>(_ value: T) -> [String] {
+        do { return try ConfigTree.encoding(value).yamlLines } catch { preconditionFailure("settings encode without failing: \(error)") }
+    }
+
+    /// `value`'s encoding in flow style on one line.
+    static func inline<T: Encodable>(_ value: T) -> String {
+        do { return try ConfigTree.encoding(value).inlineFlow } catch { preconditionFailure("settings encode without failing: \(error)") }
     }
 }
 
 extension TrainingSettings {
-    /// The shared training keys; `steps` is the count the stage runs.
+    /// The shared training keys as the struct encodes them; `steps` is the count the stage runs.
     func resolvedLines(steps: Int) -> [String] {
-        ["steps: \(steps)", "batch_size: \(batchSize)", "learning_rate: " + YAMLText.number(learningRate),
-         "warmup_steps: \(warmupSteps)", "min_learning_rate: " + YAMLText.number(minLearningRate),
-         "weight_decay: " + YAMLText.number(weightDecay), "gradient_clip: " + YAMLText.number(gradientClip),
-         "label_smoothing: " + YAMLText.number(labelSmoothing),
-         dropout.map { "dropout: " + YAMLText.number($0) } ?? "# dropout: the model's",
-         "eval_every: \(evalEvery)", "patience: \(patience)", "restore_best: \(restoreBest)"]
+        var settings = self
+        settings.steps = steps
+        var lines = ConfigTree.resolved(settings)
+        if dropout == nil, let i = lines.firstIndex(where: { $0.hasPrefix("eval_every:") }) { lines.insert("# dropout: the model's", at: i) }
+        return lines
     }
 }
 
@@ -179,111 +158,64 @@ extension BaselineCEConfiguration {
 }
 
 extension TemperatureSetting {
-    /// The `temperature` value as it reads back: a mapping with its schedule (a missing base stays missing, so
-    /// an earlier temperature-search still fills it).
-    var resolvedValue: String {
-        var parts = ["schedule: \(kind.rawValue)"]
-        let baseKey = kind == .linearDecay ? "start" : "base"
-        if let base { parts.append("\(baseKey): " + YAMLText.number(base)) }
-        switch kind {
-        case .constant: break
-        case .step:
-            parts += ["early_factor: " + YAMLText.number(earlyFactor), "early_until: \(earlyUntil)",
-                      "late_factor: " + YAMLText.number(lateFactor), "late_from: \(lateFrom)"]
-        case .linearDecay:
-            parts += ["decrement: " + YAMLText.number(decrement), "interval: \(interval)", "floor: " + YAMLText.number(floor)]
-        }
-        parts.append("unit: \(unit.rawValue)")
-        return "{" + parts.joined(separator: ", ") + "}"
-    }
+    /// The `temperature` value as it reads back: its encoding, a mapping with its schedule (a missing base stays
+    /// missing, so an earlier temperature-search still fills it).
+    var resolvedValue: String { ConfigTree.inline(self) }
 }
 
 extension OutputDistillConfiguration {
+    /// The settings' encoding with `data` resolved; comments for what is left to the model or to a search.
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        var lines = training.resolvedLines(steps: training.steps)
-        lines.append("alpha: {start: " + YAMLText.number(alphaStart) + ", end: " + YAMLText.number(alphaEnd) + "}")
-        lines.append("temperature: " + temperature.resolvedValue)
+        var resolved = self
+        resolved.data = resolvedData(in: curriculum, index: index)
+        var lines = ConfigTree.resolved(resolved)
+        if training.dropout == nil { lines.append("# dropout: the model's") }
         if temperature.base == nil {
             lines.append("# temperature \(temperature.kind == .linearDecay ? "start" : "base"): an earlier temperature-search's T, else \(TemperatureSetting.defaultBase)")
         }
-        switch divergence {
-        case .forwardKL: lines.append("divergence: forward_kl")
-        case .reverseKL: lines.append("divergence: reverse_kl")
-        case .jsd(let beta): lines += ["divergence: jsd", "jsd_beta: " + YAMLText.number(beta)]
-        }
-        lines.append("data: \(resolvedData(in: curriculum, index: index).rawValue)")
-        lines.append("targets: \(targets.rawValue)")
         return lines
     }
 }
 
 extension FeatureAlignConfiguration {
+    /// The settings' encoding (output-distill's keys, then the feature keys) with `data` resolved.
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        var lines = output.resolvedLines(in: curriculum, index: index)
-        lines += ["output_weight: " + YAMLText.number(outputWeight), "hidden_weight: " + YAMLText.number(hiddenWeight),
-                  "attention_weight: " + YAMLText.number(attentionWeight),
-                  "feature_gradient_scale: " + YAMLText.number(featureGradientScale)]
-        if let layerMap {
-            lines.append("layer_map: \(layerMap)")
-        } else {
-            lines.append("layer_map: uniform")
-            if curriculum.models.studentFromTeacher != nil { lines.append("# layer_map: each student layer with the teacher layer it was cut from") }
+        var resolved = self
+        resolved.output.data = output.resolvedData(in: curriculum, index: index)
+        var lines = ConfigTree.resolved(resolved)
+        if output.training.dropout == nil { lines.append("# dropout: the model's") }
+        if output.temperature.base == nil {
+            lines.append("# temperature \(output.temperature.kind == .linearDecay ? "start" : "base"): an earlier temperature-search's T, else \(TemperatureSetting.defaultBase)")
         }
+        if layerMap == nil, curriculum.models.studentFromTeacher != nil { lines.append("# layer_map: each student layer with the teacher layer it was cut from") }
         return lines
     }
 }
 
 extension TeacherTracesConfiguration {
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        ["samples: \(samples)", "temperature: " + YAMLText.number(temperature),
-         topP.map { "top_p: " + YAMLText.number($0) } ?? "# top_p: off",
-         "questions_per_step: \(questionsPerStep)", "keep_per_question: \(keepPerQuestion)", "max_new_tokens: \(maxNewTokens)",
-         limit.map { "limit: \($0)" } ?? "# limit: every training question", "retry_samples: \(retrySamples)"]
+        ConfigTree.resolved(self) + (topP == nil ? ["# top_p: off"] : []) + (limit == nil ? ["# limit: every training question"] : [])
     }
 }
 
 extension TemperatureSearchConfiguration {
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        ["min_temperature: " + YAMLText.number(minTemperature), "max_temperature: " + YAMLText.number(maxTemperature),
-         "trials: \(trials)", "steps_per_trial: \(stepsPerTrial)", "batch_size: \(batchSize)",
-         "learning_rate: " + YAMLText.number(learningRate), "alpha: " + YAMLText.number(alpha),
-         "data: \(DistillationData.resolve(data, in: curriculum, index: index).rawValue)"]
-    }
-}
-
-extension RewardConfig {
-    /// The flow form `reward:` reads back (every key, weights sorted by name).
-    var resolvedFlow: String {
-        let w = weights.keys.sorted().map { "\($0): " + YAMLText.number(weights[$0]!) }.joined(separator: ", ")
-        return "{weights: {\(w)}, first_invalid_penalty: " + YAMLText.number(firstInvalidPenalty)
-            + ", no_claim_score: " + YAMLText.number(noClaimScore) + ", answer_format_weight: " + YAMLText.number(answerFormatWeight)
-            + ", max_step_characters: \(maxStepCharacters), max_length: \(maxLength), length_buffer: \(lengthBuffer)}"
+        var resolved = self
+        resolved.data = DistillationData.resolve(data, in: curriculum, index: index)
+        return ConfigTree.resolved(resolved)
     }
 }
 
 extension OnPolicyDistillConfiguration {
+    /// The settings' encoding, gkd's `data` resolved.
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        let d = distillation
-        var lines = ["iterations: \(iterations)", "eval_every: \(evalEvery)", "validation_problems: \(validationProblems)",
-                     "patience: \(patience)", "restore_best: \(restoreBest)", "objective: \(d.objective.rawValue)"]
-        if d.objective == .gkd {
-            lines += ["beta: " + YAMLText.number(d.beta), "lambda: " + YAMLText.number(d.lambda),
-                      "data: \(DistillationData.resolve(data, in: curriculum, index: index).rawValue)"]
-        }
-        lines += ["learning_rate: " + YAMLText.number(d.learningRate), "weight_decay: " + YAMLText.number(d.weightDecay),
-                  "max_grad_norm: " + YAMLText.number(d.maxGradNorm ?? 1),
-                  "prompts_per_iteration: \(d.promptsPerIteration)", "samples_per_prompt: \(d.samplesPerPrompt)",
-                  "max_new_tokens: \(d.maxNewTokens)", "temperature: " + YAMLText.flow(encoding: d.temperature),
-                  "reward_weight: " + YAMLText.number(d.rewardWeight), "reward_discount: " + YAMLText.number(d.rewardDiscount),
-                  "step_rewards: \(d.stepRewards)", "reward: " + reward.resolvedFlow]
-        return lines
+        var resolved = self
+        if distillation.objective == .gkd { resolved.data = DistillationData.resolve(data, in: curriculum, index: index) }
+        return ConfigTree.resolved(resolved)
     }
 }
 
 extension PPOTraceConfiguration {
-    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        return ["iterations: \(iterations)", "eval_every: \(evalEvery)", "validation_problems: \(validationProblems)",
-                "patience: \(patience)", "restore_best: \(restoreBest)",
-                "reward: " + reward.resolvedFlow, "ppo: " + YAMLText.flow(encoding: ppo)]
-    }
+    /// The settings' encoding (`reward` and `ppo` as nested mappings).
+    public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] { ConfigTree.resolved(self) }
 }

@@ -4,16 +4,35 @@ import Data
 import Foundation
 import Model
 import ModelIO
+import StrictConfig
 
-/// Run-wide settings: how often to checkpoint and how many files to keep.
-public struct RunSettings: Sendable, Equatable {
+/// Run-wide settings: how often to checkpoint and how many files to keep (`run:` in a curriculum).
+public struct RunSettings: Sendable, Equatable, Codable {
     /// Write a checkpoint after every this many global steps (and at every stage state change).
     public var checkpointEvery = 50
     /// Periodic checkpoints kept besides the best one (stage-end checkpoints are always kept).
     public var keepCheckpoints = 3
     /// Print a progress line every this many steps when the output is not a terminal.
     public var logEvery = 10
-    public init() {}
+
+    /// Every field, each with its default.
+    public init(checkpointEvery: Int = 50, keepCheckpoints: Int = 3, logEvery: Int = 10) {
+        self.checkpointEvery = checkpointEvery
+        self.keepCheckpoints = keepCheckpoints
+        self.logEvery = logEvery
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", logEvery = "log_every"
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try StrictContainer(decoder, known: CodingKeys.allCases.map(\.rawValue))
+        checkpointEvery = try c.int("checkpoint_every", min: 1) ?? checkpointEvery
+        keepCheckpoints = try c.int("keep_checkpoints", min: 1) ?? keepCheckpoints
+        logEvery = try c.int("log_every", min: 1) ?? logEvery
+    }
 }
 
 /// Where the questions and reference traces come from.
@@ -44,6 +63,22 @@ public struct DataSettings: Sendable, Equatable {
     /// teacher's family (its chat template), plain for the built-in models.
     public var promptTemplate: PromptTemplate?
     public init() {}
+
+    /// Every field, each with its default.
+    public init(domains: [TaskDomain] = TaskDomain.allCases, difficulty: Int = 1, trainSize: Int = 512, referenceTraces: Int? = nil,
+                validationSize: Int = 64, seed: UInt64? = nil, maxLength: Int = 256, trainFile: String? = nil, validationFile: String? = nil,
+                promptTemplate: PromptTemplate? = nil) {
+        self.domains = domains
+        self.difficulty = difficulty
+        self.trainSize = trainSize
+        self.referenceTraces = referenceTraces
+        self.validationSize = validationSize
+        self.seed = seed
+        self.maxLength = maxLength
+        self.trainFile = trainFile
+        self.validationFile = validationFile
+        self.promptTemplate = promptTemplate
+    }
 }
 
 /// The teacher's architecture (Hugging Face config keys) and how the student shrinks it.
@@ -70,6 +105,20 @@ public struct ModelSettings: Sendable, Equatable {
     /// final norm and head; nil: the student is `shrink`'s (or `studentCheckpoint`'s), freshly initialised.
     public var studentFromTeacher: TeacherLayerChoice?
     public init() {}
+
+    /// Every field, each with its default (`teacher`: the anchor's teacher shape; `shrink`: its student).
+    public init(teacher: TransformerConfig? = nil, teacherCheckpoint: String? = nil, teacherImport: TeacherImport? = nil, shrink: ShrinkSpec? = nil,
+                studentCheckpoint: String? = nil, studentCheckpointConfig: TransformerConfig? = nil, studentDropout: Float = 0,
+                studentFromTeacher: TeacherLayerChoice? = nil) {
+        if let teacher { self.teacher = teacher }
+        self.teacherCheckpoint = teacherCheckpoint
+        self.teacherImport = teacherImport
+        if let shrink { self.shrink = shrink }
+        self.studentCheckpoint = studentCheckpoint
+        self.studentCheckpointConfig = studentCheckpointConfig
+        self.studentDropout = studentDropout
+        self.studentFromTeacher = studentFromTeacher
+    }
 }
 
 /// A teacher read from a Hugging Face folder or a GGUF file.
@@ -112,6 +161,13 @@ public struct StageEntry {
     public let kind: String
     /// The stage's parsed, validated configuration.
     public let configuration: any StageConfiguration
+
+    /// Stage `index` of kind `kind` with these settings.
+    public init(index: Int, kind: String, configuration: any StageConfiguration) {
+        self.index = index
+        self.kind = kind
+        self.configuration = configuration
+    }
 }
 
 /// A whole run described by one YAML file: models, data and the stages in order.
@@ -131,8 +187,8 @@ public struct StageEntry {
 public struct Curriculum {
     /// The file it was read from ("<text>" when given as text).
     public let file: String
-    /// The file's text, stored in every checkpoint.
-    public let text: String
+    /// The file's text, stored in every checkpoint (for a curriculum built in Swift: its resolved text).
+    public private(set) var text: String
     /// Folder that relative paths in the file are resolved against.
     public let baseDirectory: String
     public var name = "curriculum"
@@ -141,6 +197,31 @@ public struct Curriculum {
     public var data = DataSettings()
     public var models = ModelSettings()
     public var stages: [StageEntry] = []
+
+    /// A curriculum built in Swift, without YAML. Every value and combination is checked as in a file (by reading
+    /// the resolved text back: an error names the key path as a file would write it), and `text` is that resolved
+    /// text, so checkpoints, `distill resume` and `distill run` on it work as for a file.
+    /// - Parameters:
+    ///   - stages: each stage's kind (as `kind:` names it) and its settings.
+    public init(name: String = "curriculum", seed: UInt64 = 0, run: RunSettings = RunSettings(), data: DataSettings = DataSettings(),
+                models: ModelSettings = ModelSettings(), stages: [(kind: String, configuration: any StageConfiguration)],
+                baseDirectory: String = FileManager.default.currentDirectoryPath, registry: StageRegistry = .standard) throws {
+        file = "<swift>"
+        text = ""
+        self.baseDirectory = baseDirectory
+        self.name = name
+        self.seed = seed
+        self.run = run
+        self.data = data
+        self.models = models
+        self.stages = stages.enumerated().map { StageEntry(index: $0.offset, kind: $0.element.kind, configuration: $0.element.configuration) }
+        for entry in self.stages where registry[entry.kind] == nil {
+            throw CurriculumError(file: file, keyPath: "stages[\(entry.index)].kind", line: nil,
+                                  message: "unknown stage kind '\(entry.kind)'; known kinds: \(registry.names.joined(separator: ", "))")
+        }
+        text = resolvedDescription
+        _ = try Curriculum(text: text, file: file, baseDirectory: baseDirectory, registry: registry)
+    }
 
     /// Reads and validates a curriculum file.
     public static func load(path: String, registry: StageRegistry = .standard) throws -> Curriculum {
@@ -167,12 +248,7 @@ public struct Curriculum {
         name = try root.string("name", name)
         seed = UInt64(try root.int("seed", 0, min: 0))
 
-        let r = try root.child("run")
-        try r.requireMapping()
-        run.checkpointEvery = try r.int("checkpoint_every", run.checkpointEvery, min: 1)
-        run.keepCheckpoints = try r.int("keep_checkpoints", run.keepCheckpoints, min: 1)
-        run.logEvery = try r.int("log_every", run.logEvery, min: 1)
-        try r.finish()
+        run = try root.child("run").decode(RunSettings.self)
 
         let d = try root.child("data")
         try d.requireMapping()

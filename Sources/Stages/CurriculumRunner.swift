@@ -540,7 +540,8 @@ public final class CurriculumRunner {
                            validationMetric: lastValidation, rowsDroppedForLength: context.data.droppedForLength),
             stages: context.stageRecords, tokenizer: context.tokenizer as? Tokenizer,
             tokenizerJSON: context.tokenizerJSON, chatTemplate: context.chatTemplate,
-            promptTemplate: context.tokenizerJSON == nil ? nil : context.codec.template.description, metrics: history, artifacts: context.artifacts)
+            promptTemplate: context.tokenizerJSON == nil ? nil : context.codec.template.description, metrics: history, artifacts: context.artifacts,
+            resolvedCurriculum: curriculum.resolvedDescription)
         let path = directory.file(step: globalStep)
         try checkRanksHoldSameWeights()
         guard group.isWriter else { return path }

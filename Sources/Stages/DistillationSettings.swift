@@ -1,5 +1,6 @@
 import Model
 import PPO
+import StrictConfig
 
 /// How the distillation temperature moves through a stage: a schedule over epochs or steps.
 ///
@@ -9,9 +10,9 @@ import PPO
 ///
 /// When the base (or start) is left out and an earlier `temperature-search` stage chose a temperature, the
 /// chosen one is used; otherwise 2.0.
-public struct TemperatureSetting: Sendable, Equatable {
-    public enum Kind: String, Sendable { case constant, step, linearDecay = "linear_decay" }
-    public enum Unit: String, Sendable { case epoch, step }
+public struct TemperatureSetting: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, CaseIterable { case constant, step, linearDecay = "linear_decay" }
+    public enum Unit: String, Sendable, CaseIterable { case epoch, step }
     public var kind = Kind.constant
     /// The base (constant, step) or start (linear decay); nil: the searched temperature, else 2.0.
     public var base: Float?
@@ -29,31 +30,28 @@ public struct TemperatureSetting: Sendable, Equatable {
 
     public init() {}
 
+    /// Every field, each with its default.
+    public init(kind: Kind = .constant, base: Float? = nil,
+                earlyFactor: Float = TemperatureSchedule.stepDefaults.earlyFactor, earlyUntil: Int = TemperatureSchedule.stepDefaults.earlyUntil,
+                lateFactor: Float = TemperatureSchedule.stepDefaults.lateFactor, lateFrom: Int = TemperatureSchedule.stepDefaults.lateFrom,
+                decrement: Float = TemperatureSchedule.linearDecayDefaults.decrement, interval: Int = TemperatureSchedule.linearDecayDefaults.interval,
+                floor: Float = TemperatureSchedule.linearDecayDefaults.floor, unit: Unit = .epoch) {
+        self.kind = kind
+        self.base = base
+        self.earlyFactor = earlyFactor
+        self.earlyUntil = earlyUntil
+        self.lateFactor = lateFactor
+        self.lateFrom = lateFrom
+        self.decrement = decrement
+        self.interval = interval
+        self.floor = floor
+        self.unit = unit
+    }
+
     init(_ parent: ConfigNode, key: String) throws {
         let node = try parent.child(key)
         guard node.isPresent else { return }
-        if node.isScalar {
-            base = try parent.float(key, 2, range: 1e-3...100)
-            return
-        }
-        try node.requireMapping()
-        let name = try node.choice("schedule", kind.rawValue, ["constant", "step", "linear_decay"])
-        kind = Kind(rawValue: name)!
-        base = try node.optionalDouble(kind == .linearDecay ? "start" : "base", range: 1e-3...100).map(Float.init)
-        if kind == .step {
-            earlyFactor = try node.float("early_factor", earlyFactor, range: 1e-3...100)
-            earlyUntil = try node.int("early_until", earlyUntil, min: 0)
-            lateFactor = try node.float("late_factor", lateFactor, range: 1e-3...100)
-            lateFrom = try node.int("late_from", lateFrom, min: 0)
-        }
-        if kind == .linearDecay {
-            decrement = try node.float("decrement", decrement, range: 0...100)
-            interval = try node.int("interval", interval, min: 1)
-            floor = try node.float("floor", floor, range: 1e-3...100)
-        }
-        unit = Unit(rawValue: try node.choice("unit", unit.rawValue, ["epoch", "step"]))!
-        try node.finish()
-        do { try schedule(searched: nil).validate() } catch let e as TemperatureScheduleError { throw node.error(e.message) }
+        self = try node.decode(TemperatureSetting.self)
     }
 
     /// The schedule, with `searched` filling a missing base.
@@ -67,8 +65,58 @@ public struct TemperatureSetting: Sendable, Equatable {
     }
 }
 
+extension TemperatureSetting {
+    /// The schedule keys as the shared reader (`TemperatureScheduleSettings`, also PPO's) holds them.
+    var scheduleSettings: TemperatureScheduleSettings {
+        TemperatureScheduleSettings(kind: TemperatureScheduleSettings.Kind(rawValue: kind.rawValue)!, base: base, earlyFactor: earlyFactor,
+                                    earlyUntil: earlyUntil, lateFactor: lateFactor, lateFrom: lateFrom, decrement: decrement,
+                                    interval: interval, floor: floor)
+    }
+
+    /// Reads a number (a constant temperature) or a schedule mapping with `unit`, through the shared schedule reader.
+    public init(from decoder: Decoder) throws {
+        self.init()
+        guard let c = try? StrictContainer(decoder, known: nil) else {
+            // a single value: the constant's base
+            if (try? decoder.unkeyedContainer()) != nil {
+                throw ConfigIssue(path: decoder.codingPath, .wrongType(expected: "a mapping of keys to values", found: nil))
+            }
+            let single = try decoder.singleValueContainer()
+            let text = try? single.decode(String.self)
+            guard let v = (try? single.decode(Double.self)) ?? text.flatMap(Double.init), v.isFinite else {
+                throw ConfigIssue(path: decoder.codingPath, .wrongType(expected: "a number", found: text.map { "'\($0)'" }))
+            }
+            let range: ClosedRange<Double> = 1e-3...100
+            guard range.contains(v) else {
+                throw ConfigIssue(path: decoder.codingPath, .invalid("must be in \(range.lowerBound)...\(range.upperBound), found \(v)"))
+            }
+            base = Float(v)
+            return
+        }
+        let s = try TemperatureScheduleSettings.read(c, extraKeys: ["unit"])
+        kind = Kind(rawValue: s.kind.rawValue)!
+        base = try c.float(s.baseKey, range: 1e-3...100)
+        earlyFactor = s.earlyFactor
+        earlyUntil = s.earlyUntil
+        lateFactor = s.lateFactor
+        lateFrom = s.lateFrom
+        decrement = s.decrement
+        interval = s.interval
+        floor = s.floor ?? floor
+        unit = try c.choice("unit", Unit.self) ?? unit
+        do { try schedule(searched: nil).validate() } catch let e as TemperatureScheduleError { throw c.issue(e.message) }
+    }
+
+    /// Writes the schedule mapping (a missing base stays missing, so an earlier temperature-search still fills it).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: ConfigKey.self)
+        try scheduleSettings.encode(into: &c)
+        try c.encode(unit.rawValue, forKey: ConfigKey("unit"))
+    }
+}
+
 /// Which traces a distillation stage trains on.
-public enum DistillationData: String, Sendable {
+public enum DistillationData: String, Sendable, Codable, CaseIterable {
     /// The verified traces of an earlier `teacher-traces` stage.
     case teacherTraces = "teacher_traces"
     /// The reference traces of the curriculum's data (the first `data.reference_traces` rows).
@@ -100,7 +148,7 @@ public enum DistillationData: String, Sendable {
 
 /// Settings of `output-distill` (and the output part of `feature-align`):
 /// loss = alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE (Hinton et al. 2015).
-public struct OutputDistillConfiguration: StageConfiguration {
+public struct OutputDistillConfiguration: StageConfiguration, Equatable {
     public var training: TrainingSettings
     /// Alpha moves linearly from `alphaStart` at the first step to `alphaEnd` at the last.
     public var alphaStart: Float = 0.9
@@ -113,34 +161,25 @@ public struct OutputDistillConfiguration: StageConfiguration {
     /// `teacher-logits` stage (`DistillationTargets`).
     public var targets = DistillationTargets.full
 
+    /// Every field, each with its default.
+    public init(training: TrainingSettings = TrainingSettings(steps: 300), alphaStart: Float = 0.9, alphaEnd: Float = 0.5,
+                temperature: TemperatureSetting = TemperatureSetting(), divergence: Divergence = .forwardKL,
+                data: DistillationData? = nil, targets: DistillationTargets = .full) {
+        self.training = training
+        self.alphaStart = alphaStart
+        self.alphaEnd = alphaEnd
+        self.temperature = temperature
+        self.divergence = divergence
+        self.data = data
+        self.targets = targets
+    }
+
+    /// Reads the stage's keys (`feature-align` and `prune` read theirs beside them, and the curriculum checks the
+    /// union), with the training defaults `trainingDefaults`, else `defaultSteps` steps and the struct's defaults.
     public init(_ node: ConfigNode, defaultSteps: Int = 300, trainingDefaults: TrainingSettings? = nil) throws {
-        training = try TrainingSettings(node, defaults: trainingDefaults ?? TrainingSettings(steps: defaultSteps))
-        let alpha = try node.child("alpha")
-        if alpha.isScalar {
-            alphaStart = try node.float("alpha", alphaStart, range: 0...1)
-            alphaEnd = alphaStart
-        } else {
-            try alpha.requireMapping()
-            alphaStart = try alpha.float("start", alphaStart, range: 0...1)
-            alphaEnd = try alpha.float("end", alphaEnd, range: 0...1)
-            try alpha.finish()
-        }
-        temperature = try TemperatureSetting(node, key: "temperature")
-        let div = try node.choice("divergence", "forward_kl", ["forward_kl", "reverse_kl", "jsd"])
-        let beta = try node.optionalDouble("jsd_beta", range: 0...1)
-        switch div {
-        case "reverse_kl": divergence = .reverseKL
-        case "jsd": divergence = .jsd(beta: Float(beta ?? 0.5))
-        default: divergence = .forwardKL
-        }
-        if beta != nil && div != "jsd" { throw try node.child("jsd_beta").error("only used with divergence: jsd; remove it or set divergence: jsd") }
-        data = try node.optionalString("data").map { raw in
-            guard let d = DistillationData(rawValue: raw) else {
-                throw try node.child("data").error("'\(raw)' is not one of: teacher_traces, reference, both")
-            }
-            return d
-        }
-        targets = DistillationTargets(rawValue: try node.choice("targets", targets.rawValue, ["full", "topk"]))!
+        self = try node.decode(Self.self, keys: Self.keys,
+                               userInfo: [TrainingSettings.defaultsKey: trainingDefaults ?? TrainingSettings(steps: defaultSteps),
+                                          Self.embeddedKey: true])
     }
 
     public func check(in curriculum: Curriculum, index: Int) throws {
@@ -161,5 +200,86 @@ public struct OutputDistillConfiguration: StageConfiguration {
     func alpha(at step: Int, of total: Int) -> Float {
         guard total > 1 else { return alphaStart }
         return alphaStart + (alphaEnd - alphaStart) * Float(step) / Float(total - 1)
+    }
+}
+
+extension OutputDistillConfiguration: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case alpha, temperature, divergence, jsdBeta = "jsd_beta", data, targets
+    }
+
+    /// The keys of an output-distill stage: the training keys and its own.
+    public static let keys = TrainingSettings.keys + CodingKeys.allCases.map(\.rawValue)
+
+    /// `userInfo` flag: the keys sit beside another stage kind's (feature-align, prune), which checks the union.
+    static let embeddedKey = CodingUserInfoKey(rawValue: "tracedistill.output-distill-embedded")!
+
+    /// Reads the stage's keys strictly, with the training defaults in `userInfo[TrainingSettings.defaultsKey]`.
+    public init(from decoder: Decoder) throws {
+        try self.init(from: decoder, trainingDefaults: decoder.userInfo[TrainingSettings.defaultsKey] as? TrainingSettings ?? TrainingSettings(steps: 300),
+                      embedded: decoder.userInfo[Self.embeddedKey] as? Bool ?? false)
+    }
+
+    /// Reads the keys over `trainingDefaults`; `embedded`: they sit beside another kind's keys, which checks the union.
+    init(from decoder: Decoder, trainingDefaults: TrainingSettings, embedded: Bool) throws {
+        let c = try StrictContainer(decoder, known: embedded ? nil : ["kind"] + Self.keys)
+        self.init(training: try TrainingSettings(from: decoder, defaults: trainingDefaults))
+        if let alpha = try c.value("alpha", AlphaSetting.self, expected: "a number in 0...1 or {start, end}") {
+            alphaStart = alpha.start ?? alphaStart
+            alphaEnd = alpha.end ?? (alpha.single ? alphaStart : alphaEnd)
+        }
+        temperature = try c.value("temperature", TemperatureSetting.self, expected: "a number or a schedule mapping") ?? temperature
+        let div = try c.choice("divergence", ["forward_kl", "reverse_kl", "jsd"]) ?? "forward_kl"
+        let beta = try c.double("jsd_beta", range: 0...1)
+        switch div {
+        case "reverse_kl": divergence = .reverseKL
+        case "jsd": divergence = .jsd(beta: Float(beta ?? 0.5))
+        default: divergence = .forwardKL
+        }
+        if beta != nil && div != "jsd" { throw c.issue("jsd_beta", "only used with divergence: jsd; remove it or set divergence: jsd") }
+        data = try c.choice("data", DistillationData.self) ?? data
+        targets = try c.choice("targets", DistillationTargets.self) ?? targets
+    }
+
+    /// The training keys and the stage's own (`data` as given; the resolved configuration fills it in).
+    public func encode(to encoder: Encoder) throws {
+        try training.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var alpha = c.nestedContainer(keyedBy: ConfigKey.self, forKey: .alpha)
+        try alpha.encode(alphaStart, forKey: ConfigKey("start"))
+        try alpha.encode(alphaEnd, forKey: ConfigKey("end"))
+        try c.encode(temperature, forKey: .temperature)
+        switch divergence {
+        case .forwardKL: try c.encode("forward_kl", forKey: .divergence)
+        case .reverseKL: try c.encode("reverse_kl", forKey: .divergence)
+        case .jsd(let beta):
+            try c.encode("jsd", forKey: .divergence)
+            try c.encode(beta, forKey: .jsdBeta)
+        }
+        try c.encodeIfPresent(data, forKey: .data)
+        try c.encode(targets.rawValue, forKey: .targets)
+    }
+}
+
+/// `alpha: 0.7` (start and end) or `alpha: {start: 0.9, end: 0.5}`.
+private struct AlphaSetting: Decodable {
+    var start, end: Float?
+    var single = false
+
+    init(from decoder: Decoder) throws {
+        if (try? decoder.container(keyedBy: ConfigKey.self)) != nil {
+            let c = try StrictContainer(decoder, known: ["start", "end"])
+            start = try c.float("start", range: 0...1)
+            end = try c.float("end", range: 0...1)
+            return
+        }
+        // a single number (or a number written as text): both ends, range-checked at `alpha` itself
+        let value = try decoder.singleValueContainer()
+        guard let v = (try? value.decode(Double.self)) ?? (try? value.decode(String.self)).flatMap(Double.init) else {
+            throw DecodingError.typeMismatch(Double.self, .init(codingPath: decoder.codingPath, debugDescription: "not a number"))
+        }
+        guard (0...1).contains(v) else { throw ConfigIssue(path: decoder.codingPath, .invalid("must be in 0.0...1.0, found \(v)")) }
+        start = Float(v)
+        single = true
     }
 }

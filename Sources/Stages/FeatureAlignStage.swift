@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import StrictConfig
 import Tensor
 
 /// Settings of `feature-align`: the output-distill settings plus the feature terms.
@@ -12,7 +13,7 @@ import Tensor
 /// attention MSE compares attention probabilities on the same layer map (teacher heads averaged into student
 /// heads). `feature_gradient_scale` multiplies the feature terms' contribution (and so their gradients) without
 /// changing the reported values.
-public struct FeatureAlignConfiguration: StageConfiguration {
+public struct FeatureAlignConfiguration: StageConfiguration, Equatable {
     public var output: OutputDistillConfiguration
     public var outputWeight: Float = 0.5
     public var hiddenWeight: Float = 0.3
@@ -21,33 +22,20 @@ public struct FeatureAlignConfiguration: StageConfiguration {
     /// Explicit (student layer, teacher layer) pairs; nil: the uniform map.
     public var layerMap: [[Int]]?
 
+    /// Every field, each with its default (the output part: 200 steps).
+    public init(output: OutputDistillConfiguration = OutputDistillConfiguration(training: TrainingSettings(steps: 200)),
+                outputWeight: Float = 0.5, hiddenWeight: Float = 0.3, attentionWeight: Float = 0.2, featureGradientScale: Float = 1,
+                layerMap: [[Int]]? = nil) {
+        self.output = output
+        self.outputWeight = outputWeight
+        self.hiddenWeight = hiddenWeight
+        self.attentionWeight = attentionWeight
+        self.featureGradientScale = featureGradientScale
+        self.layerMap = layerMap
+    }
+
     public init(_ node: ConfigNode) throws {
-        output = try OutputDistillConfiguration(node, defaultSteps: 200)
-        outputWeight = try node.float("output_weight", outputWeight, range: 0...100)
-        hiddenWeight = try node.float("hidden_weight", hiddenWeight, range: 0...100)
-        attentionWeight = try node.float("attention_weight", attentionWeight, range: 0...100)
-        featureGradientScale = try node.float("feature_gradient_scale", featureGradientScale, range: 0...1000)
-        let map = try node.child("layer_map")
-        if map.isPresent {
-            if map.isScalar {
-                guard try node.string("layer_map", "uniform") == "uniform" else {
-                    throw map.error("use `uniform` or a list of [student, teacher] layer pairs such as [[0, 1], [1, 3]]")
-                }
-            } else {
-                layerMap = try map.elements().map { pair in
-                    let items = try pair.elements()
-                    guard items.count == 2 else { throw pair.error("each pair is [student layer, teacher layer]") }
-                    return try items.map { item in
-                        guard item.isScalar, let v = item.intValue, v >= 0 else { throw item.error("a layer index (0-based integer)") }
-                        return v
-                    }
-                }
-                if layerMap!.isEmpty { throw map.error("list at least one pair, or write `uniform`") }
-            }
-        }
-        if outputWeight + hiddenWeight + attentionWeight <= 0 {
-            throw node.error("output_weight, hidden_weight and attention_weight are all 0; give at least one a positive weight")
-        }
+        self = try node.decode(Self.self, keys: OutputDistillConfiguration.keys + CodingKeys.allCases.map(\.rawValue))
     }
 
     public func check(in curriculum: Curriculum, index: Int) throws {
@@ -73,6 +61,50 @@ public struct FeatureAlignConfiguration: StageConfiguration {
         if let layerMap { return layerMap.map { ($0[0], $0[1]) } }
         if let sourceLayers { return sourceLayers.enumerated().map { (student: $0.offset, teacher: $0.element) } }
         return HiddenProjection.uniformLayerMap(studentLayers: studentLayers, teacherLayers: teacherLayers)
+    }
+}
+
+extension FeatureAlignConfiguration: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case outputWeight = "output_weight", hiddenWeight = "hidden_weight", attentionWeight = "attention_weight"
+        case featureGradientScale = "feature_gradient_scale", layerMap = "layer_map"
+    }
+
+    /// Reads the output-distill keys (200 steps by default) and the feature keys beside them, strictly.
+    public init(from decoder: Decoder) throws {
+        let c = try StrictContainer(decoder, known: ["kind"] + OutputDistillConfiguration.keys + CodingKeys.allCases.map(\.rawValue))
+        self.init(output: try OutputDistillConfiguration(from: decoder, trainingDefaults: TrainingSettings(steps: 200), embedded: true))
+        outputWeight = try c.float("output_weight", range: 0...100) ?? outputWeight
+        hiddenWeight = try c.float("hidden_weight", range: 0...100) ?? hiddenWeight
+        attentionWeight = try c.float("attention_weight", range: 0...100) ?? attentionWeight
+        featureGradientScale = try c.float("feature_gradient_scale", range: 0...1000) ?? featureGradientScale
+        if let text = try? c.value("layer_map", String.self, expected: "a string") {
+            guard text == "uniform" else { throw c.issue("layer_map", "use `uniform` or a list of [student, teacher] layer pairs such as [[0, 1], [1, 3]]") }
+        } else if let pairs = try c.value("layer_map", [[Int]].self, expected: "`uniform` or a list of [student, teacher] layer pairs such as [[0, 1], [1, 3]]") {
+            let at = c.codingPath + [ConfigKey("layer_map")]
+            for (i, pair) in pairs.enumerated() {
+                guard pair.count == 2 else { throw ConfigIssue(path: at + [ConfigKey(intValue: i)], .invalid("each pair is [student layer, teacher layer]")) }
+                for (j, v) in pair.enumerated() where v < 0 {
+                    throw ConfigIssue(path: at + [ConfigKey(intValue: i), ConfigKey(intValue: j)], .invalid("a layer index (0-based integer)"))
+                }
+            }
+            if pairs.isEmpty { throw c.issue("layer_map", "list at least one pair, or write `uniform`") }
+            layerMap = pairs
+        }
+        if outputWeight + hiddenWeight + attentionWeight <= 0 {
+            throw c.issue("output_weight, hidden_weight and attention_weight are all 0; give at least one a positive weight")
+        }
+    }
+
+    /// The output-distill keys and the feature keys (`layer_map: uniform` when no map is given).
+    public func encode(to encoder: Encoder) throws {
+        try output.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(outputWeight, forKey: .outputWeight)
+        try c.encode(hiddenWeight, forKey: .hiddenWeight)
+        try c.encode(attentionWeight, forKey: .attentionWeight)
+        try c.encode(featureGradientScale, forKey: .featureGradientScale)
+        if let layerMap { try c.encode(layerMap, forKey: .layerMap) } else { try c.encode("uniform", forKey: .layerMap) }
     }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import Model
 import PPO
 import Reward
+import StrictConfig
 import Tensor
 
 /// Settings of `on-policy-distill`.
@@ -27,7 +28,7 @@ import Tensor
 ///       validation_problems: 32
 ///       patience: 0
 ///       restore_best: true
-public struct OnPolicyDistillConfiguration: StageConfiguration {
+public struct OnPolicyDistillConfiguration: StageConfiguration, Equatable {
     /// Iterations (one sampled batch and one update each) in the budget.
     public var iterations = 40
     /// Validate (greedy, on validation questions) every this many iterations; also before the first and after the last.
@@ -46,65 +47,22 @@ public struct OnPolicyDistillConfiguration: StageConfiguration {
     /// The objective and the training settings.
     public var distillation = OnPolicyDistillationConfig()
 
+    /// Every field, each with its default.
+    public init(iterations: Int = 40, evalEvery: Int = 10, validationProblems: Int = 32, patience: Int = 0, restoreBest: Bool = true,
+                data: DistillationData? = nil, reward: RewardConfig = RewardConfig(),
+                distillation: OnPolicyDistillationConfig = OnPolicyDistillationConfig()) {
+        self.iterations = iterations
+        self.evalEvery = evalEvery
+        self.validationProblems = validationProblems
+        self.patience = patience
+        self.restoreBest = restoreBest
+        self.data = data
+        self.reward = reward
+        self.distillation = distillation
+    }
+
     public init(_ node: ConfigNode) throws {
-        iterations = try node.int("iterations", iterations, min: 1)
-        evalEvery = try node.int("eval_every", evalEvery, min: 0)
-        validationProblems = try node.int("validation_problems", validationProblems, min: 1)
-        patience = try node.int("patience", patience, min: 0)
-        restoreBest = try node.bool("restore_best", restoreBest)
-        var d = OnPolicyDistillationConfig()
-        let objective = try node.choice("objective", d.objective.rawValue, OnPolicyObjective.allCases.map(\.rawValue))
-        d.objective = OnPolicyObjective(rawValue: objective)!
-        let beta = try node.optionalDouble("beta", range: 0...1)
-        let lambda = try node.optionalDouble("lambda", range: 0...1)
-        let rawData = try node.optionalString("data")
-        if d.objective != .gkd {
-            for (key, given) in [("beta", beta != nil), ("lambda", lambda != nil), ("data", rawData != nil)] where given {
-                throw try node.child(key).error("only used with objective: gkd; remove it or set objective: gkd")
-            }
-        }
-        if let beta { d.beta = Float(beta) }
-        if let lambda { d.lambda = lambda }
-        if d.objective != .gkd { d.lambda = 1 }  // reverse_kl_pg trains on the student's samples only
-        data = try rawData.map { raw in
-            guard let v = DistillationData(rawValue: raw) else {
-                throw try node.child("data").error("'\(raw)' is not one of: teacher_traces, reference, both")
-            }
-            return v
-        }
-        d.learningRate = try node.float("learning_rate", d.learningRate, range: 1e-12...10)
-        d.weightDecay = try node.float("weight_decay", d.weightDecay, range: 0...10)
-        d.maxGradNorm = try node.float("max_grad_norm", d.maxGradNorm ?? 1, range: 1e-9...1e9)
-        d.promptsPerIteration = try node.int("prompts_per_iteration", d.promptsPerIteration, min: 1)
-        d.samplesPerPrompt = try node.int("samples_per_prompt", d.samplesPerPrompt, min: 1)
-        d.maxNewTokens = try node.int("max_new_tokens", d.maxNewTokens, min: 1)
-        let t = try node.child("temperature")
-        if t.isPresent {
-            d.temperature = try t.decode(TemperatureControl.self) { error in
-                guard let e = error as? PPOConfigError else { return nil }
-                // the decoder names fields from `temperature`; this node is `temperature` already
-                let field = e.field == "temperature" ? "" : String(e.field.dropFirst(e.field.hasPrefix("temperature.") ? 12 : 0))
-                return (field, e.reason)
-            }
-        }
-        d.rewardWeight = try node.float("reward_weight", d.rewardWeight, range: 0...1e6)
-        d.rewardDiscount = try node.float("reward_discount", d.rewardDiscount, range: 0...1)
-        d.stepRewards = try node.bool("step_rewards", d.stepRewards)
-        let r = try node.child("reward")
-        if r.isPresent {
-            try r.requireMapping()
-            reward = try r.decode(RewardConfig.self) { error in
-                switch error as? RewardConfigError {
-                case .unknownKey(let key, let known)?: return (key, "unknown key; known keys: \(known.joined(separator: ", "))")
-                case .invalidValue(let key, let reason)?: return (key, reason)
-                default: return nil
-                }
-            }
-        }
-        do { try d.validate() } catch let e as PPOConfigError {
-            throw try node.child(e.field.split(separator: ".").first.map(String.init) ?? e.field).error(e.reason)
-        }
-        distillation = d
+        self = try node.decode(Self.self, keys: CodingKeys.allCases.map(\.rawValue))
     }
 
     /// Off-policy batches of teacher traces need a `teacher-traces` stage before this one (as output-distill's `data`).
@@ -114,6 +72,89 @@ public struct OnPolicyDistillConfiguration: StageConfiguration {
             throw CurriculumError(file: curriculum.file, keyPath: "stages[\(index)].data", line: nil,
                                   message: "data: \(data.rawValue) needs a teacher-traces stage earlier in the curriculum; add one or use data: reference")
         }
+    }
+}
+
+extension OnPolicyDistillConfiguration: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case iterations, evalEvery = "eval_every", validationProblems = "validation_problems", patience, restoreBest = "restore_best"
+        case objective, beta, lambda, data, learningRate = "learning_rate", weightDecay = "weight_decay", maxGradNorm = "max_grad_norm"
+        case promptsPerIteration = "prompts_per_iteration", samplesPerPrompt = "samples_per_prompt", maxNewTokens = "max_new_tokens"
+        case temperature, rewardWeight = "reward_weight", rewardDiscount = "reward_discount", stepRewards = "step_rewards", reward
+    }
+
+    /// Reads the stage's keys strictly (its `kind` is the curriculum's); `temperature` and `reward` read themselves.
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try StrictContainer(decoder, known: ["kind"] + CodingKeys.allCases.map(\.rawValue))
+        iterations = try c.int("iterations", min: 1) ?? iterations
+        evalEvery = try c.int("eval_every", min: 0) ?? evalEvery
+        validationProblems = try c.int("validation_problems", min: 1) ?? validationProblems
+        patience = try c.int("patience", min: 0) ?? patience
+        restoreBest = try c.bool("restore_best") ?? restoreBest
+        var d = OnPolicyDistillationConfig()
+        d.objective = try c.choice("objective", OnPolicyObjective.self) ?? d.objective
+        let beta = try c.double("beta", range: 0...1)
+        let lambda = try c.double("lambda", range: 0...1)
+        let given = try c.choice("data", DistillationData.self)
+        if d.objective != .gkd {
+            for (key, isGiven) in [("beta", beta != nil), ("lambda", lambda != nil), ("data", given != nil)] where isGiven {
+                throw c.issue(key, "only used with objective: gkd; remove it or set objective: gkd")
+            }
+        }
+        if let beta { d.beta = Float(beta) }
+        if let lambda { d.lambda = lambda }
+        if d.objective != .gkd { d.lambda = 1 }  // reverse_kl_pg trains on the student's samples only
+        data = given
+        d.learningRate = try c.float("learning_rate", range: 1e-12...10) ?? d.learningRate
+        d.weightDecay = try c.float("weight_decay", range: 0...10) ?? d.weightDecay
+        d.maxGradNorm = try c.float("max_grad_norm", range: 1e-9...1e9) ?? d.maxGradNorm ?? 1
+        d.promptsPerIteration = try c.int("prompts_per_iteration", min: 1) ?? d.promptsPerIteration
+        d.samplesPerPrompt = try c.int("samples_per_prompt", min: 1) ?? d.samplesPerPrompt
+        d.maxNewTokens = try c.int("max_new_tokens", min: 1) ?? d.maxNewTokens
+        do {
+            d.temperature = try c.value("temperature", TemperatureControl.self, expected: "a number, {entropy_target: {...}} or a schedule") ?? d.temperature
+        } catch let e as PPOConfigError {
+            // the control names its fields from `temperature`, which is this key already
+            let below = e.field == "temperature" ? [] : e.field.dropFirst(e.field.hasPrefix("temperature.") ? 12 : 0).split(separator: ".").map { ConfigKey(String($0)) }
+            throw ConfigIssue(path: c.codingPath + [ConfigKey("temperature")] + below, .invalid(e.reason))
+        }
+        d.rewardWeight = try c.float("reward_weight", range: 0...1e6) ?? d.rewardWeight
+        d.rewardDiscount = try c.float("reward_discount", range: 0...1) ?? d.rewardDiscount
+        d.stepRewards = try c.bool("step_rewards") ?? d.stepRewards
+        reward = try c.settings("reward", RewardConfig.self) ?? reward
+        do { try d.validate() } catch let e as PPOConfigError {
+            throw c.issue(e.field.split(separator: ".").first.map(String.init) ?? e.field, e.reason)
+        }
+        distillation = d
+    }
+
+    /// Writes the keys `init(from:)` reads (the objective's own keys only with gkd).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let d = distillation
+        try c.encode(iterations, forKey: .iterations)
+        try c.encode(evalEvery, forKey: .evalEvery)
+        try c.encode(validationProblems, forKey: .validationProblems)
+        try c.encode(patience, forKey: .patience)
+        try c.encode(restoreBest, forKey: .restoreBest)
+        try c.encode(d.objective, forKey: .objective)
+        if d.objective == .gkd {
+            try c.encode(d.beta, forKey: .beta)
+            try c.encode(d.lambda, forKey: .lambda)
+            try c.encodeIfPresent(data, forKey: .data)
+        }
+        try c.encode(d.learningRate, forKey: .learningRate)
+        try c.encode(d.weightDecay, forKey: .weightDecay)
+        try c.encode(d.maxGradNorm ?? 1, forKey: .maxGradNorm)
+        try c.encode(d.promptsPerIteration, forKey: .promptsPerIteration)
+        try c.encode(d.samplesPerPrompt, forKey: .samplesPerPrompt)
+        try c.encode(d.maxNewTokens, forKey: .maxNewTokens)
+        try c.encode(d.temperature, forKey: .temperature)
+        try c.encode(d.rewardWeight, forKey: .rewardWeight)
+        try c.encode(d.rewardDiscount, forKey: .rewardDiscount)
+        try c.encode(d.stepRewards, forKey: .stepRewards)
+        try c.encode(reward, forKey: .reward)
     }
 }
 

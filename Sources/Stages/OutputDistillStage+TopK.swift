@@ -4,7 +4,7 @@ import Model
 import Tensor
 
 /// The teacher's side of a distillation stage's divergence.
-public enum DistillationTargets: String, Sendable {
+public enum DistillationTargets: String, Sendable, Codable, CaseIterable {
     /// The teacher runs on every batch and its full distribution is the target.
     case full
     /// The top-k cache of the nearest earlier `teacher-logits` stage, read as the batches come; the teacher does
@@ -40,7 +40,7 @@ extension OutputDistillConfiguration {
 }
 
 /// The top-k targets a distillation stage reads: the checked cache, and the targets of the batch in hand (read
-/// before the step's two halves run). While a step runs, the next batch's rows (known from the data cursor) are
+/// before the step's shards run). While a step runs, the next batch's rows (known from the data cursor) are
 /// read on a background thread, so the step does not wait for the file (HDF5 here is built thread-safe).
 final class TopKTargetsSource {
     typealias Loaded = (logProbs: [Float], ids: [Int32], leftover: [Float], counts: [Int])

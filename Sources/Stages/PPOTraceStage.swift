@@ -4,6 +4,7 @@ import Foundation
 import Model
 import PPO
 import Reward
+import StrictConfig
 import Tensor
 
 /// Settings of `ppo-trace`.
@@ -16,7 +17,7 @@ import Tensor
 ///       restore_best: true     # end with the student of the best validation reward (the start included)
 ///       reward: {weights: {answer: 1, step_validity: 0.5}}   # RewardConfig keys
 ///       ppo: {learning_rate: 1.0e-5, advantage: grpo, group_size: 4, temperature: {entropy_target: {target: 0.6}}}
-public struct PPOTraceConfiguration: StageConfiguration {
+public struct PPOTraceConfiguration: StageConfiguration, Equatable {
     /// PPO iterations (rollout + update) in the budget.
     public var iterations = 30
     /// Validate (greedy, on validation questions) every this many iterations; also before the first and after the last.
@@ -31,29 +32,58 @@ public struct PPOTraceConfiguration: StageConfiguration {
     public var reward = RewardConfig()
     public var ppo = PPOConfig()
 
+    /// Every field, each with its default.
+    public init(iterations: Int = 30, evalEvery: Int = 10, validationProblems: Int = 32, patience: Int = 0, restoreBest: Bool = true,
+                reward: RewardConfig = RewardConfig(), ppo: PPOConfig = PPOConfig()) {
+        self.iterations = iterations
+        self.evalEvery = evalEvery
+        self.validationProblems = validationProblems
+        self.patience = patience
+        self.restoreBest = restoreBest
+        self.reward = reward
+        self.ppo = ppo
+    }
+
     public init(_ node: ConfigNode) throws {
-        iterations = try node.int("iterations", iterations, min: 1)
-        evalEvery = try node.int("eval_every", evalEvery, min: 0)
-        validationProblems = try node.int("validation_problems", validationProblems, min: 1)
-        patience = try node.int("patience", patience, min: 0)
-        restoreBest = try node.bool("restore_best", restoreBest)
-        let r = try node.child("reward")
-        if r.isPresent {
-            try r.requireMapping()
-            reward = try r.decode(RewardConfig.self) { error in
-                switch error as? RewardConfigError {
-                case .unknownKey(let key, let known)?: return (key, "unknown key; known keys: \(known.joined(separator: ", "))")
-                case .invalidValue(let key, let reason)?: return (key, reason)
-                default: return nil
-                }
-            }
+        self = try node.decode(Self.self, keys: CodingKeys.allCases.map(\.rawValue))
+    }
+}
+
+extension PPOTraceConfiguration: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case iterations, evalEvery = "eval_every", validationProblems = "validation_problems", patience, restoreBest = "restore_best"
+        case reward, ppo
+    }
+
+    /// Reads the stage's keys strictly (its `kind` is the curriculum's); `reward` and `ppo` read themselves.
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try StrictContainer(decoder, known: ["kind"] + CodingKeys.allCases.map(\.rawValue))
+        iterations = try c.int("iterations", min: 1) ?? iterations
+        evalEvery = try c.int("eval_every", min: 0) ?? evalEvery
+        validationProblems = try c.int("validation_problems", min: 1) ?? validationProblems
+        patience = try c.int("patience", min: 0) ?? patience
+        restoreBest = try c.bool("restore_best") ?? restoreBest
+        reward = try c.settings("reward", RewardConfig.self) ?? reward
+        ppo = try c.settings("ppo", PPOConfig.self) ?? ppo
+    }
+}
+
+extension StrictContainer {
+    /// A reward or PPO settings object at `key`: their typed errors become issues at their key path below `key`.
+    func settings<T: Decodable>(_ key: String, _ type: T.Type) throws -> T? {
+        func issue(_ field: String, _ message: String) -> ConfigIssue {
+            let below = field == "(top level)" ? [] : field.split(separator: ".").map { ConfigKey(String($0)) }
+            return ConfigIssue(path: codingPath + [ConfigKey(key)] + below, .invalid(message))
         }
-        let p = try node.child("ppo")
-        if p.isPresent {
-            try p.requireMapping()
-            ppo = try p.decode(PPOConfig.self) { error in
-                (error as? PPOConfigError).map { ($0.field, $0.reason) }
-            }
+        do {
+            return try value(key, type, expected: "a mapping of keys to values")
+        } catch let e as PPOConfigError {
+            throw issue(e.field, e.reason)
+        } catch RewardConfigError.unknownKey(let field, let known) {
+            throw issue(field, "unknown key; known keys: \(known.joined(separator: ", "))")
+        } catch RewardConfigError.invalidValue(let field, let reason) {
+            throw issue(field, reason)
         }
     }
 }

@@ -3,10 +3,11 @@ import Data
 import Eval
 import Foundation
 import Model
+import StrictConfig
 import Tensor
 
 /// How `prune` ranks KV groups and MLP channels.
-public enum PruneScore: String, Sendable {
+public enum PruneScore: String, Sendable, Codable, CaseIterable {
     /// The L1 norm of the unit's weights (`Transformer.l1PruningScores`).
     case l1
     /// Mean |input| of the unit's output-projection columns on calibration traces times those columns' L1 norms
@@ -56,39 +57,28 @@ public struct PruneConfiguration: StageConfiguration {
         "restore_best": "prune ends with the last round that satisfies `min_accuracy`; remove it",
     ]
 
+    /// Every field, each with its default; `fineTune`'s steps are replaced by `stepsPerRound`, and it neither
+    /// validates, stops early nor restores (prune does that per round).
+    public init(fineTune: OutputDistillConfiguration? = nil, score: PruneScore = .l1, fractionPerRound: Double = 0.05, stepsPerRound: Int = 20,
+                target: Double = 0.7, minAccuracy: Double? = nil, validationProblems: Int = 64, maxNewTokens: Int = 320, calibration: Int = 16) {
+        var f = fineTune ?? OutputDistillConfiguration(training: TrainingSettings(steps: stepsPerRound, learningRate: 5e-4, warmupSteps: 0))
+        f.training.steps = stepsPerRound
+        f.training.evalEvery = 0
+        f.training.patience = 0
+        f.training.restoreBest = false
+        self.fineTune = f
+        self.score = score
+        self.fractionPerRound = fractionPerRound
+        self.stepsPerRound = stepsPerRound
+        self.target = target
+        self.minAccuracy = minAccuracy
+        self.validationProblems = validationProblems
+        self.maxNewTokens = maxNewTokens
+        self.calibration = calibration
+    }
+
     public init(_ node: ConfigNode) throws {
-        for key in Self.refused.keys.sorted() {
-            let c = try node.child(key)
-            if c.isPresent { throw c.error("not a prune key: \(Self.refused[key]!)") }
-        }
-        stepsPerRound = try node.int("steps_per_round", stepsPerRound, min: 1)
-        var defaults = TrainingSettings(steps: stepsPerRound)
-        // the student is trained already: a gentler rate, and no warmup to eat a short round
-        defaults.learningRate = 5e-4
-        defaults.warmupSteps = 0
-        fineTune = try OutputDistillConfiguration(node, defaultSteps: stepsPerRound, trainingDefaults: defaults)
-        fineTune.training.evalEvery = 0
-        fineTune.training.patience = 0
-        fineTune.training.restoreBest = false
-        score = PruneScore(rawValue: try node.choice("score", score.rawValue, ["l1", "activation"]))!
-        fractionPerRound = try node.double("fraction_per_round", fractionPerRound)
-        if !(fractionPerRound > 0 && fractionPerRound <= 0.5) {
-            throw try node.child("fraction_per_round").error("must be in (0, 0.5], found \(fractionPerRound): each round removes at most this "
-                                                             + "fraction of the prunable parameters (0.05 as the seeds advise)")
-        }
-        target = try node.double("target", target)
-        if !(target > 0 && target < 1) {
-            throw try node.child("target").error("must be a fraction in (0, 1) of the student's parameters when the stage begins, found \(target) "
-                                                 + "(0.7 keeps 70%)")
-        }
-        minAccuracy = try node.optionalDouble("min_accuracy", range: 0...1)
-        validationProblems = try node.int("validation_problems", validationProblems, min: 1)
-        maxNewTokens = try node.int("max_new_tokens", maxNewTokens, min: 1)
-        let calibrationNode = try node.child("calibration")
-        calibration = try node.int("calibration", calibration, min: 1)
-        if calibrationNode.isPresent && score != .activation {
-            throw calibrationNode.error("only used with score: activation; remove it or set score: activation")
-        }
+        self = try node.decode(Self.self, keys: OutputDistillConfiguration.keys + CodingKeys.allCases.map(\.rawValue))
         for key in ["target", "fraction_per_round"] { lines[key] = try node.child(key).line ?? node.line }
     }
 
@@ -148,6 +138,41 @@ public struct PruneConfiguration: StageConfiguration {
             !Self.refused.keys.contains { line.hasPrefix($0 + ":") }
         }
         return lines
+    }
+}
+
+extension PruneConfiguration: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case score, fractionPerRound = "fraction_per_round", stepsPerRound = "steps_per_round", target, minAccuracy = "min_accuracy"
+        case validationProblems = "validation_problems", maxNewTokens = "max_new_tokens", calibration
+    }
+
+    /// Reads the prune keys and the fine-tune's output-distill keys beside them, strictly; the training keys prune
+    /// fixes itself are refused with the reason.
+    public init(from decoder: Decoder) throws {
+        let c = try StrictContainer(decoder, known: ["kind"] + OutputDistillConfiguration.keys + CodingKeys.allCases.map(\.rawValue))
+        for key in Self.refused.keys.sorted() where c.contains(key) { throw c.issue(key, "not a prune key: \(Self.refused[key]!)") }
+        let rounds = try c.int("steps_per_round", min: 1) ?? 20
+        // the student is trained already: a gentler rate, and no warmup to eat a short round
+        let defaults = TrainingSettings(steps: rounds, learningRate: 5e-4, warmupSteps: 0)
+        self.init(fineTune: try OutputDistillConfiguration(from: decoder, trainingDefaults: defaults, embedded: true), stepsPerRound: rounds)
+        score = try c.choice("score", PruneScore.self) ?? score
+        fractionPerRound = try c.double("fraction_per_round") ?? fractionPerRound
+        if !(fractionPerRound > 0 && fractionPerRound <= 0.5) {
+            throw c.issue("fraction_per_round", "must be in (0, 0.5], found \(fractionPerRound): each round removes at most this "
+                          + "fraction of the prunable parameters (0.05 as the seeds advise)")
+        }
+        target = try c.double("target") ?? target
+        if !(target > 0 && target < 1) {
+            throw c.issue("target", "must be a fraction in (0, 1) of the student's parameters when the stage begins, found \(target) (0.7 keeps 70%)")
+        }
+        minAccuracy = try c.double("min_accuracy", range: 0...1)
+        validationProblems = try c.int("validation_problems", min: 1) ?? validationProblems
+        maxNewTokens = try c.int("max_new_tokens", min: 1) ?? maxNewTokens
+        calibration = try c.int("calibration", min: 1) ?? calibration
+        if c.contains("calibration") && score != .activation {
+            throw c.issue("calibration", "only used with score: activation; remove it or set score: activation")
+        }
     }
 }
 

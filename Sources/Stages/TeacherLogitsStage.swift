@@ -1,10 +1,11 @@
 import Checkpoint
 import Foundation
 import Model
+import StrictConfig
 import Tensor
 
 /// Settings of `teacher-logits`.
-public struct TeacherLogitsConfiguration: StageConfiguration {
+public struct TeacherLogitsConfiguration: StageConfiguration, Equatable {
     /// Entries kept per target token; nil: `defaultK`, or the whole vocabulary when it is smaller.
     public var k: Int?
     /// The teacher temperature of the stored log-probs (a consuming stage at another T re-tempers them; see
@@ -18,17 +19,17 @@ public struct TeacherLogitsConfiguration: StageConfiguration {
     /// distillation stages choose).
     public var data: DistillationData?
 
+    /// Every field, each with its default.
+    public init(k: Int? = nil, temperature: Float = 1, batchSize: Int = 16, chunkTargets: Int? = nil, data: DistillationData? = nil) {
+        self.k = k
+        self.temperature = temperature
+        self.batchSize = batchSize
+        self.chunkTargets = chunkTargets
+        self.data = data
+    }
+
     public init(_ node: ConfigNode) throws {
-        k = try node.optionalInt("k", min: 1)
-        temperature = try node.float("temperature", temperature, range: 1e-3...100)
-        batchSize = try node.int("batch_size", batchSize, min: 1)
-        chunkTargets = try node.optionalInt("chunk_targets", min: 1)
-        data = try node.optionalString("data").map { raw in
-            guard let d = DistillationData(rawValue: raw) else {
-                throw try node.child("data").error("'\(raw)' is not one of: teacher_traces, reference, both")
-            }
-            return d
-        }
+        self = try node.decode(Self.self, keys: CodingKeys.allCases.map(\.rawValue))
     }
 
     public func check(in curriculum: Curriculum, index: Int) throws {
@@ -53,10 +54,29 @@ public struct TeacherLogitsConfiguration: StageConfiguration {
     }
 
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        [k.map { "k: \($0)" } ?? "# k: \(Self.defaultK), or the teacher's vocabulary when smaller", "temperature: " + YAMLText.number(temperature), "batch_size: \(batchSize)",
-         chunkTargets.map { "chunk_targets: \($0)" } ?? "# chunk_targets: 16384 / k",
-         "data: \(resolvedData(in: curriculum, index: index).rawValue)",
-         "# cache file: RUN_DIR/\(TeacherLogitsStage.fileName(index: index))"]
+        var resolved = self
+        resolved.data = resolvedData(in: curriculum, index: index)
+        return ConfigTree.resolved(resolved)
+            + (k == nil ? ["# k: \(Self.defaultK), or the teacher's vocabulary when smaller"] : [])
+            + (chunkTargets == nil ? ["# chunk_targets: 16384 / k"] : [])
+            + ["# cache file: RUN_DIR/\(TeacherLogitsStage.fileName(index: index))"]
+    }
+}
+
+extension TeacherLogitsConfiguration: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case k, temperature, batchSize = "batch_size", chunkTargets = "chunk_targets", data
+    }
+
+    /// Reads the stage's keys strictly (its `kind` is the curriculum's).
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try StrictContainer(decoder, known: ["kind"] + CodingKeys.allCases.map(\.rawValue))
+        k = try c.int("k", min: 1) ?? k
+        temperature = try c.float("temperature", range: 1e-3...100) ?? temperature
+        batchSize = try c.int("batch_size", min: 1) ?? batchSize
+        chunkTargets = try c.int("chunk_targets", min: 1) ?? chunkTargets
+        data = try c.choice("data", DistillationData.self) ?? data
     }
 }
 

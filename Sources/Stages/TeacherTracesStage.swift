@@ -3,10 +3,11 @@ import Data
 import Foundation
 import Model
 import Reward
+import StrictConfig
 import Tensor
 
 /// Settings of `teacher-traces`.
-public struct TeacherTracesConfiguration: StageConfiguration {
+public struct TeacherTracesConfiguration: StageConfiguration, Equatable {
     /// Traces sampled per question (k).
     public var samples = 4
     /// Sampling temperature.
@@ -26,24 +27,49 @@ public struct TeacherTracesConfiguration: StageConfiguration {
     /// hard, and the student never sees them worked.
     public var retrySamples = 0
 
+    /// Every field, each with its default.
+    public init(samples: Int = 4, temperature: Float = 0.8, topP: Float? = nil, questionsPerStep: Int = 8, keepPerQuestion: Int = 1,
+                maxNewTokens: Int = 224, limit: Int? = nil, retrySamples: Int = 0) {
+        self.samples = samples
+        self.temperature = temperature
+        self.topP = topP
+        self.questionsPerStep = questionsPerStep
+        self.keepPerQuestion = keepPerQuestion
+        self.maxNewTokens = maxNewTokens
+        self.limit = limit
+        self.retrySamples = retrySamples
+    }
+
     public init(_ node: ConfigNode) throws {
-        samples = try node.int("samples", samples, min: 1)
-        temperature = try node.float("temperature", temperature, range: 0...10)
-        topP = try node.optionalDouble("top_p", range: 1e-6...1).map(Float.init)
-        questionsPerStep = try node.int("questions_per_step", questionsPerStep, min: 1)
-        keepPerQuestion = try node.int("keep_per_question", keepPerQuestion, min: 1)
-        maxNewTokens = try node.int("max_new_tokens", maxNewTokens, min: 1)
-        limit = try node.optionalInt("limit", min: 1)
-        retrySamples = try node.int("retry_samples", retrySamples, min: 0)
+        self = try node.decode(Self.self, keys: CodingKeys.allCases.map(\.rawValue))
+    }
+}
+
+extension TeacherTracesConfiguration: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case samples, temperature, topP = "top_p", questionsPerStep = "questions_per_step", keepPerQuestion = "keep_per_question"
+        case maxNewTokens = "max_new_tokens", limit, retrySamples = "retry_samples"
+    }
+
+    /// Reads the stage's keys strictly (its `kind` is the curriculum's).
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try StrictContainer(decoder, known: ["kind"] + CodingKeys.allCases.map(\.rawValue))
+        samples = try c.int("samples", min: 1) ?? samples
+        temperature = try c.float("temperature", range: 0...10) ?? temperature
+        topP = try c.float("top_p", range: 1e-6...1) ?? topP
+        questionsPerStep = try c.int("questions_per_step", min: 1) ?? questionsPerStep
+        keepPerQuestion = try c.int("keep_per_question", min: 1) ?? keepPerQuestion
+        maxNewTokens = try c.int("max_new_tokens", min: 1) ?? maxNewTokens
+        limit = try c.int("limit", min: 1) ?? limit
+        retrySamples = try c.int("retry_samples", min: 0) ?? retrySamples
         // greedy decoding gives one trace per question, however often it is asked
         if temperature == 0 {
             if samples > 1 {
-                throw try node.child("samples").error(
-                    "temperature 0 decodes greedily, so all \(samples) samples of a question are the same trace; set samples: 1, or a temperature above 0 to sample different traces")
+                throw c.issue("samples", "temperature 0 decodes greedily, so all \(samples) samples of a question are the same trace; set samples: 1, or a temperature above 0 to sample different traces")
             }
             if retrySamples > 0 {
-                throw try node.child("retry_samples").error(
-                    "temperature 0 decodes greedily, so a retry repeats the rejected trace; remove retry_samples, or set a temperature above 0")
+                throw c.issue("retry_samples", "temperature 0 decodes greedily, so a retry repeats the rejected trace; remove retry_samples, or set a temperature above 0")
             }
         }
     }

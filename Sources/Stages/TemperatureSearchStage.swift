@@ -1,10 +1,11 @@
 import Checkpoint
 import Foundation
 import Model
+import StrictConfig
 import Tensor
 
 /// Settings of `temperature-search`.
-public struct TemperatureSearchConfiguration: StageConfiguration {
+public struct TemperatureSearchConfiguration: StageConfiguration, Equatable {
     /// The range T is drawn from (uniformly).
     public var minTemperature: Float = 1
     public var maxTemperature: Float = 8
@@ -18,29 +19,51 @@ public struct TemperatureSearchConfiguration: StageConfiguration {
     public var alpha: Float = 0.9
     public var data: DistillationData?
 
+    /// Every field, each with its default.
+    public init(minTemperature: Float = 1, maxTemperature: Float = 8, trials: Int = 4, stepsPerTrial: Int = 20, batchSize: Int = 16,
+                learningRate: Float = 2e-3, alpha: Float = 0.9, data: DistillationData? = nil) {
+        self.minTemperature = minTemperature
+        self.maxTemperature = maxTemperature
+        self.trials = trials
+        self.stepsPerTrial = stepsPerTrial
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.alpha = alpha
+        self.data = data
+    }
+
     public init(_ node: ConfigNode) throws {
-        minTemperature = try node.float("min_temperature", minTemperature, range: 1e-3...100)
-        maxTemperature = try node.float("max_temperature", maxTemperature, range: 1e-3...100)
-        trials = try node.int("trials", trials, min: 1)
-        stepsPerTrial = try node.int("steps_per_trial", stepsPerTrial, min: 1)
-        batchSize = try node.int("batch_size", batchSize, min: 1)
-        learningRate = try node.float("learning_rate", learningRate, range: 1e-9...10)
-        alpha = try node.float("alpha", alpha, range: 0...1)
-        data = try node.optionalString("data").map { raw in
-            guard let d = DistillationData(rawValue: raw) else {
-                throw try node.child("data").error("'\(raw)' is not one of: teacher_traces, reference, both")
-            }
-            return d
-        }
-        if maxTemperature < minTemperature {
-            throw try node.child("max_temperature").error("\(maxTemperature) is below min_temperature \(minTemperature)")
-        }
+        self = try node.decode(Self.self, keys: CodingKeys.allCases.map(\.rawValue))
     }
 
     public func check(in curriculum: Curriculum, index: Int) throws {
         if let data, data != .reference, !curriculum.stages.prefix(index).contains(where: { $0.kind == TeacherTracesStage.kindName }) {
             throw CurriculumError(file: curriculum.file, keyPath: "stages[\(index)].data", line: nil,
                                   message: "data: \(data.rawValue) needs a teacher-traces stage earlier; add one or use data: reference")
+        }
+    }
+}
+
+extension TemperatureSearchConfiguration: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case minTemperature = "min_temperature", maxTemperature = "max_temperature", trials, stepsPerTrial = "steps_per_trial"
+        case batchSize = "batch_size", learningRate = "learning_rate", alpha, data
+    }
+
+    /// Reads the stage's keys strictly (its `kind` is the curriculum's).
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let c = try StrictContainer(decoder, known: ["kind"] + CodingKeys.allCases.map(\.rawValue))
+        minTemperature = try c.float("min_temperature", range: 1e-3...100) ?? minTemperature
+        maxTemperature = try c.float("max_temperature", range: 1e-3...100) ?? maxTemperature
+        trials = try c.int("trials", min: 1) ?? trials
+        stepsPerTrial = try c.int("steps_per_trial", min: 1) ?? stepsPerTrial
+        batchSize = try c.int("batch_size", min: 1) ?? batchSize
+        learningRate = try c.float("learning_rate", range: 1e-9...10) ?? learningRate
+        alpha = try c.float("alpha", range: 0...1) ?? alpha
+        data = try c.choice("data", DistillationData.self) ?? data
+        if maxTemperature < minTemperature {
+            throw c.issue("max_temperature", "\(maxTemperature) is below min_temperature \(minTemperature)")
         }
     }
 }

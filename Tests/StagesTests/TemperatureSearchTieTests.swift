@@ -74,4 +74,31 @@ struct TemperatureSearchTieTests {
             #expect(abs(old - next) > 1e-3, "the test must tell the next stage's loss from forward KL without smoothing (\(old) vs \(next))")
         }
     }
+    @Test("without a distillation stage after it, a trial trains with an output-distill stage's defaults (forward KL, no smoothing)")
+    func trialWithoutNextStage() throws {
+        let text = Self.curriculum.components(separatedBy: "\n  - kind: output-distill")[0]
+        #expect(!text.contains("output-distill"))
+        let c = try Curriculum(text: text)
+        try withRunFolder("tie-alone") { dir in
+            var trial: [String: Double] = [:]
+            let runner = try CurriculumRunner(curriculum: c, runDirectory: dir, observer: { event in
+                if case .stepFinished(0, _, _, _, _, let metrics) = event { trial = metrics }
+            })
+            let context = runner.context
+            let batch = TraceBatch(context.data.referenceTokens)
+            let (teacher, student) = withNoGrad {
+                (context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits,
+                 context.student.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits)
+            }
+            #expect(try runner.run() == .completed)
+            let t = Float(try #require(trial["trial_temperature"]))
+            let got = try #require(trial["trial_first_loss"])
+            let expected = withNoGrad {
+                let kd = distillationLoss(student: student, teacher: teacher, temperature: t, rowMask: batch.rowMask)
+                let ce = crossEntropy(student, targets: batch.targets, ignoreIndex: TraceBatch.ignoreIndex)
+                return Double(add(scale(kd, 0.6), scale(ce, 0.4)).item)
+            }
+            #expect(abs(got - expected) <= 2e-5 * max(1, abs(expected)), "trial \(got), forward KL without smoothing at T = \(t): \(expected)")
+        }
+    }
 }
