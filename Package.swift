@@ -50,6 +50,7 @@ let package = Package(
         .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "Stages", targets: ["Stages"]),
         .library(name: "StrictConfig", targets: ["StrictConfig"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -90,7 +91,7 @@ let package = Package(
                 swiftSettings: plain),
         .target(name: "Stages",
                 dependencies: ["Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Data", "Reward", "PPO", "Eval", "Telemetry",
-                               "FileErrors", "StrictConfig",
+                               "FileErrors", "StrictConfig", "Distributed",
                                .product(name: "Yams", package: "Yams"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: plain),
@@ -98,6 +99,7 @@ let package = Package(
             name: "DistillCLI",
             dependencies: [
                 "Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO", "Telemetry", "FileErrors",
+                "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,5 +138,15 @@ let package = Package(
                     dependencies: ["Telemetry", "Checkpoint", "Data", "Model", "Tensor", "TestSupport",
                                    .product(name: "Logging", package: "swift-log")],
                     swiftSettings: plain),
+        // CMPI: Open MPI (Debian's libopenmpi-dev); only Distributed imports it.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        // Distributed: ranks, collectives and the order-fixed gradient reduction over MPI; a process not started by
+        // mpirun never initialises MPI.
+        .target(name: "Distributed", dependencies: ["CMPI", "Tensor"], swiftSettings: plain),
+        // mpi-check: the checks `make test-mpi` runs under mpirun (exact sums, gather order, a killed rank).
+        .executableTarget(name: "MPICheck", dependencies: ["Distributed", "Tensor"], path: "Tests/MPICheck",
+                          swiftSettings: plain),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Tensor"], swiftSettings: plain),
     ]
 )

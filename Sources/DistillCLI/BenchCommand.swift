@@ -29,12 +29,16 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Let OpenBLAS thread products itself with this many threads instead of splitting them (0: split).")
     var blasThreads = 0
 
-    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint, ppo, tokenize, topk-cache (model needs kernels' sgemm peak); lm (SmolLM2-135M's shape, each part in a child process, not run by default).")
+    @Option(help: "Comma-separated phases to run: kernels, model, checkpoint, ppo, tokenize, topk-cache (model needs kernels' sgemm peak); lm (SmolLM2-135M's shape, each part in a child process, not run by default); mpi (gradient sums across 2 ranks under mpirun, on this host and, as root, across two network namespaces; not run by default).")
     var phases = "kernels,model,checkpoint,ppo,tokenize"
 
     // The child process of one lm part (score, train, distill, generate): prints its figures as JSON and exits.
     @Option(help: .hidden)
     var lmPhase: String?
+
+    // A rank of the mpi phase's mpirun job: rank 0 prints its figures as JSON.
+    @Flag(help: .hidden)
+    var mpiWorker = false
 
     @Option(help: "For tokenize: a tokenizer.json or GGUF file (default: SmolLM2's GGUF from `make smollm2`, else the SmolLM-style test tokenizer).")
     var tokenizer: String?
@@ -57,9 +61,9 @@ struct BenchCommand: ParsableCommand {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
         guard (0...64).contains(blasThreads) else { throw ValidationError("--blas-threads must be in 0...64, got \(blasThreads)") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be in 1...64, got \(threads)") }
-        let known: Set<String> = ["kernels", "model", "checkpoint", "ppo", "tokenize", "topk-cache", "lm"]
+        let known: Set<String> = ["kernels", "model", "checkpoint", "ppo", "tokenize", "topk-cache", "lm", "mpi"]
         for p in selectedPhases where !known.contains(p) {
-            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint, ppo, tokenize, topk-cache, lm")
+            throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint, ppo, tokenize, topk-cache, lm, mpi")
         }
         if let lmPhase, !LMBench.phases.contains(lmPhase) {
             throw ValidationError("--lm-phase: unknown part \"\(lmPhase)\"; choose from \(LMBench.phases.joined(separator: ", "))")
@@ -78,6 +82,10 @@ struct BenchCommand: ParsableCommand {
         if blasThreads > 0 { BLAS.useOpenBLASThreading(blasThreads) } else { BLAS.useSingleThread() }
         if let lmPhase {
             try printJSON(try LMBench(reps: reps).runPhase(lmPhase))
+            return
+        }
+        if mpiWorker {
+            if let figures = try MPIBench.worker(reps: reps) { try printJSON(figures) }
             return
         }
         var report = BenchReport()
@@ -103,6 +111,7 @@ struct BenchCommand: ParsableCommand {
         if selectedPhases.contains("lm") {
             try LMBench(reps: reps).run(into: &report, threads: threads, blasThreads: blasThreads, log: say)
         }
+        if selectedPhases.contains("mpi") { try MPIBench(reps: reps).run(into: &report, log: say) }
         if selectedPhases.contains("tokenize") {
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
             try TokenizeBench(reps: min(reps, 5), tokenizerPath: tokenizer ?? TokenizeBench.defaultTokenizer(packageRoot: root),

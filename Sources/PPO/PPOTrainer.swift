@@ -51,8 +51,11 @@ public final class PPOTrainer {
     /// Multiplies both learning rates (a stage may schedule it; 1 by default).
     public var learningRateScale: Float = 1
     let verifier = StepVerifier()
+    /// The processes the update spans (MPI ranks, each computing its block of a minibatch's shards); set before the
+    /// first update. Default: this process alone.
+    public var reduction: ShardReduction = LocalReduction()
     /// The update's data-parallel step: each minibatch's shards on the policy and value head and their replicas.
-    lazy var updateStep = TrainingStep(PPOUpdateObjective(trainer: self))
+    lazy var updateStep = TrainingStep(PPOUpdateObjective(trainer: self), reduction: reduction)
 
     /// A trainer with the character tokenizer's plain layout (`<bos>QUESTION\n`, completions ended by `<eos>`).
     public convenience init(policy: Transformer, valueHead: ValueHead, reference: Transformer, teacher: Transformer?,

@@ -1,4 +1,5 @@
 import Checkpoint
+import Distributed
 import FileErrors
 import Foundation
 import Logging
@@ -101,8 +102,18 @@ public final class CurriculumRunner {
     public let context: RunContext
     let registry: StageRegistry
     let observer: (RunEvent) -> Void
-    /// Polled after every unit of work: a non-nil signal number stops the run after a checkpoint.
+    /// Polled after every unit of work: a non-nil signal number stops the run after a checkpoint. Under mpirun a
+    /// signal seen by any rank stops every rank at the same step.
     public var stopRequested: () -> Int32? = { nil }
+    /// The processes of the job (`LocalProcess` outside mpirun). Rank 0 alone holds the folder's lock and writes
+    /// checkpoints, curriculum.yaml and the stages' files; every rank computes every step.
+    public let group: any Collective
+    /// Whether this process writes the run's files: a run into a folder, on rank 0.
+    private var writes: Bool { context.writesFiles && group.isWriter }
+    /// The newest checkpoint this process resumed from (nil: a fresh run); every rank must resume from the same one.
+    private var resumedFrom: String?
+    /// Set once `run()` has checked that every rank read the same curriculum and checkpoint.
+    private var ranksChecked = false
 
     private(set) var globalStep = 0
     private var stageIndex = 0
@@ -122,9 +133,15 @@ public final class CurriculumRunner {
 
     /// A fresh run of `curriculum` into `runDirectory` (which must not hold checkpoints yet), with the teacher and
     /// student its `teacher:`/`student:` settings describe.
+    ///
+    /// Under mpirun (`group` of several ranks) only rank 0 makes the folder, takes its lock and writes into it; every
+    /// rank loads the models and data itself. Make the runner on every rank inside `group.together { ... }`, so that a
+    /// rank that cannot start stops every rank.
     public convenience init(curriculum: Curriculum, runDirectory: String, registry: StageRegistry = .standard,
-                            logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
-        try self.init(curriculum: curriculum, checkpointDirectory: runDirectory, registry: registry, logger: logger, observer: observer) {
+                            logger: Logger = Logger(label: "tracedistill.run"), group: any Collective = LocalProcess(),
+                            observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+        try self.init(curriculum: curriculum, checkpointDirectory: runDirectory, registry: registry, logger: logger,
+                      group: group, observer: observer) {
             try CurriculumModels(curriculum: curriculum)
         }
     }
@@ -142,8 +159,10 @@ public final class CurriculumRunner {
     ///   built) in an in-memory run for a stage that must write a file (`teacher-logits`).
     public convenience init(curriculum: Curriculum, teacher: Transformer, student: Transformer, codec: TraceCodec? = nil,
                             checkpointDirectory: String? = nil, registry: StageRegistry = .standard,
-                            logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
-        try self.init(curriculum: curriculum, checkpointDirectory: checkpointDirectory, registry: registry, logger: logger, observer: observer) {
+                            logger: Logger = Logger(label: "tracedistill.run"), group: any Collective = LocalProcess(),
+                            observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+        try self.init(curriculum: curriculum, checkpointDirectory: checkpointDirectory, registry: registry, logger: logger,
+                      group: group, observer: observer) {
             try CurriculumModels(teacher: teacher, student: student,
                                  codec: codec ?? CurriculumModels.mathCodec(curriculum: curriculum, key: "data.prompt_template"))
         }
@@ -151,13 +170,15 @@ public final class CurriculumRunner {
 
     /// A fresh run over the models `models` builds; nil `checkpointDirectory`: in memory.
     private init(curriculum: Curriculum, checkpointDirectory: String?, registry: StageRegistry, logger: Logger,
-                 observer: @escaping (RunEvent) -> Void, models: () throws -> CurriculumModels) throws {
+                 group: any Collective, observer: @escaping (RunEvent) -> Void, models: () throws -> CurriculumModels) throws {
         self.curriculum = curriculum
         self.registry = registry
         self.observer = observer
+        self.group = group
         guard let runDirectory = checkpointDirectory else {
             self.runDirectory = RunContext.inMemoryLabel
             context = try RunContext(curriculum: curriculum, models: try models(), runDirectory: nil, logger: logger)
+            context.group = group
             context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
             context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
             observer(.started(resolvedConfiguration: curriculum.resolvedDescription))
@@ -165,6 +186,13 @@ public final class CurriculumRunner {
         }
         if !(try CheckpointDirectory(path: runDirectory).files()).isEmpty { throw RunError.alreadyStarted(directory: runDirectory) }
         self.runDirectory = runDirectory
+        guard group.isWriter else {
+            context = try RunContext(curriculum: curriculum, models: try models(), runDirectory: runDirectory, logger: logger)
+            context.group = group
+            context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
+            context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
+            return
+        }
         // A run that cannot start (data that does not load, a folder it cannot write) leaves nothing it made: the
         // folders it created, or in a folder that was there, the files it added; never what existed before.
         let createdRoot = Self.topmostMissingFolder(of: runDirectory)
@@ -182,6 +210,7 @@ public final class CurriculumRunner {
         if !(try CheckpointDirectory(path: runDirectory).files()).isEmpty { throw RunError.alreadyStarted(directory: runDirectory) }
         do {
             context = try RunContext(curriculum: curriculum, models: try models(), runDirectory: runDirectory, logger: logger)
+            context.group = group
             context.stageRecords = curriculum.stages.map { StageRecord(kind: $0.kind, state: StageState.pending.name) }
             context.artifacts[Self.baseArtifact] = Array(curriculum.baseDirectory.utf8)
             let curriculumCopy = runDirectory + "/curriculum.yaml"
@@ -240,10 +269,13 @@ public final class CurriculumRunner {
     /// to a run in progress are refused (`RunError.curriculumChangeRefused`), and the others are taken: the run goes
     /// on with the edited curriculum, and the next checkpoint stores its text and a record of the change (artifact
     /// `curriculum_changes.jsonl`). A missing `curriculum.yaml` is written back from the checkpoint.
+    ///
+    /// Under mpirun every rank reads the newest valid checkpoint itself; `run()` checks they all found the same file.
     public convenience init(resuming runDirectory: String, acceptChanges: Bool = false, registry: StageRegistry = .standard,
-                            logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
-        try self.init(resuming: runDirectory, acceptChanges: acceptChanges, registry: registry, logger: logger, observer: observer,
-                      models: nil)
+                            logger: Logger = Logger(label: "tracedistill.run"), group: any Collective = LocalProcess(),
+                            observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+        try self.init(resuming: runDirectory, acceptChanges: acceptChanges, registry: registry, logger: logger, group: group,
+                      observer: observer, models: nil)
     }
 
     /// Continues a run begun with `init(curriculum:teacher:student:checkpointDirectory:)` in `runDirectory`: the
@@ -251,8 +283,10 @@ public final class CurriculumRunner {
     /// `init(resuming:acceptChanges:)` does for the curriculum's own models.
     public convenience init(resuming runDirectory: String, teacher: Transformer, student: Transformer, codec: TraceCodec? = nil,
                             acceptChanges: Bool = false, registry: StageRegistry = .standard,
-                            logger: Logger = Logger(label: "tracedistill.run"), observer: @escaping (RunEvent) -> Void = { _ in }) throws {
-        try self.init(resuming: runDirectory, acceptChanges: acceptChanges, registry: registry, logger: logger, observer: observer) { curriculum in
+                            logger: Logger = Logger(label: "tracedistill.run"), group: any Collective = LocalProcess(),
+                            observer: @escaping (RunEvent) -> Void = { _ in }) throws {
+        try self.init(resuming: runDirectory, acceptChanges: acceptChanges, registry: registry, logger: logger, group: group,
+                      observer: observer) { curriculum in
             try CurriculumModels(teacher: teacher, student: student,
                                  codec: codec ?? CurriculumModels.mathCodec(curriculum: curriculum, key: "data.prompt_template"))
         }
@@ -260,10 +294,11 @@ public final class CurriculumRunner {
 
     /// The resume over the models `models` builds for the curriculum (nil: the curriculum's own).
     private init(resuming runDirectory: String, acceptChanges: Bool, registry: StageRegistry, logger: Logger,
-                 observer: @escaping (RunEvent) -> Void, models: ((Curriculum) throws -> CurriculumModels)?) throws {
+                 group: any Collective, observer: @escaping (RunEvent) -> Void, models: ((Curriculum) throws -> CurriculumModels)?) throws {
         let folder = CheckpointDirectory(path: runDirectory)
         guard !(try folder.files()).isEmpty else { throw RunError.noCheckpoint(directory: runDirectory, skipped: []) }
-        lock = try RunFolderLock(runDirectory: runDirectory)
+        if group.isWriter { lock = try RunFolderLock(runDirectory: runDirectory) }
+        self.group = group
         let (found, skipped) = try folder.latestValid()
         guard let path = found else { throw RunError.noCheckpoint(directory: runDirectory, skipped: skipped.map(\.description)) }
         let reader = try CheckpointReader(path: path)
@@ -297,6 +332,8 @@ public final class CurriculumRunner {
         self.observer = observer
         context = try RunContext(curriculum: curriculum, models: try models?(curriculum) ?? CurriculumModels(curriculum: curriculum),
                                  runDirectory: runDirectory, logger: logger)
+        context.group = group
+        resumedFrom = path
         guard records.count == curriculum.stages.count, zip(records, curriculum.stages).allSatisfy({ $0.kind == $1.kind }) else {
             throw RunError.mismatch(checkpoint: path, reason: "its stage list \(records.map(\.kind)) differs from the curriculum's \(curriculum.stages.map(\.kind))")
         }
@@ -332,7 +369,7 @@ public final class CurriculumRunner {
         if restored == .completed {
             // a crash between the stage's end checkpoint and its kept copy: make the copy now
             let kept = runDirectory + "/stage-\(stageIndex)-\(record.kind).h5"
-            if !FileManager.default.fileExists(atPath: kept) {
+            if group.isWriter && !FileManager.default.fileExists(atPath: kept) {
                 guard link(path, kept) == 0 else {
                     throw CheckpointError.io(file: kept, reason: "cannot link \(path): \(String(cString: strerror(errno)))")
                 }
@@ -416,8 +453,12 @@ public final class CurriculumRunner {
     /// Runs the remaining stages. Returns `.interrupted` when `stopRequested` fired (after a checkpoint).
     @discardableResult
     public func run() throws -> RunOutcome {
-        if lock == nil && context.writesFiles { lock = try RunFolderLock(runDirectory: runDirectory) }
+        if lock == nil && writes { lock = try RunFolderLock(runDirectory: runDirectory) }
         defer { lock = nil }
+        if !ranksChecked {
+            try checkRanksAgree()
+            ranksChecked = true
+        }
         while stageIndex < curriculum.stages.count {
             let index = stageIndex, kind = curriculum.stages[index].kind
             let stage: any Stage
@@ -446,7 +487,7 @@ public final class CurriculumRunner {
                         try apply(.budgetExhausted, stage)
                         break
                     }
-                    if let signal = stopRequested() {
+                    if let signal = try group.anySignal(stopRequested()) {
                         return .interrupted(signal: signal, checkpoint: try checkpoint(stage))
                     }
                     let metrics = try stage.advance(context)
@@ -456,6 +497,7 @@ public final class CurriculumRunner {
                     observer(.stepFinished(index: index, kind: kind, step: stage.step, totalSteps: stage.totalSteps,
                                            globalStep: globalStep, metrics: metrics))
                     faults.afterStep(globalStep)
+                    if globalStep == faults.perturbAfterStep { context.student.parameters.values.base[0] += 0.001 }
                     if stage.isEvaluationDue {
                         try apply(.evalDue, stage)
                         try checkpoint(stage)
@@ -466,15 +508,20 @@ public final class CurriculumRunner {
                 try stage.finish(context)
                 let path = try checkpoint(stage)
                 let kept = context.writesFiles ? runDirectory + "/stage-\(index)-\(kind).h5" : ""
-                if context.writesFiles {
+                if writes {
                     unlink(kept)
                     guard link(path, kept) == 0 else {
                         throw CheckpointError.io(file: kept, reason: "cannot link \(path): \(String(cString: strerror(errno)))")
                     }
                 }
+                // the next stage may read what rank 0 wrote at this one's end (teacher-logits' cache)
+                try group.barrier()
                 observer(.stageFinished(index: index, kind: kind, checkpoint: kept))
                 faults.afterStage(index)
-            } catch let error where !(error is RunError) && !state.isFinal && !(error is CheckpointError) {
+            } catch let error where !(error is RunError) && !state.isFinal && !(error is CheckpointError) && !(error is DistributedError)
+                                    && !(error is TrainingStepError) {
+                // (not the stage's failure: ranks that disagree, or more ranks than a step has shards, are the launch's;
+                // the run resumes once it is fixed)
                 let reason = "\(error)"
                 try? apply(.error(reason: reason), stage)
                 context.stageRecords[index].failureReason = reason
@@ -489,6 +536,36 @@ public final class CurriculumRunner {
             state = .pending
         }
         return .completed
+    }
+
+    /// Before the first step: every rank read the same curriculum (SHA-256 of its text) and resumed from the same
+    /// checkpoint as rank 0, or every rank stops with the first rank that differs named.
+    private func checkRanksAgree() throws {
+        guard group.size > 1 else { return }
+        let mine = sha256Hex(curriculum.text) + "\n" + (resumedFrom ?? "") + "\n" + curriculum.file
+        let all = try group.allgather(Array(mine.utf8)).map { String(decoding: $0, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) }
+        for (r, other) in all.enumerated() where other.prefix(2) != all[0].prefix(2) {
+            if other[0] != all[0][0] {
+                throw DistributedError.curriculumMismatch(rank: r, size: group.size, expected: String(all[0][0]), found: String(other[0]),
+                                                          file: String(other[2]))
+            }
+            throw DistributedError.rankFailed(rank: r, size: group.size,
+                                              reason: "it resumes from \(other[1]), rank 0 from \(all[0][1]); every rank must see the same run folder")
+        }
+    }
+
+    /// At every checkpoint under mpirun: every rank's models (SHA-256 over each role's parameters) are rank 0's, which
+    /// is what rank 0 is about to write for all of them; a rank that drifted (other data, another library build)
+    /// stops every rank, named.
+    private func checkRanksHoldSameWeights() throws {
+        guard group.size > 1 else { return }
+        let mine = context.roleStores.map { $0.role + " " + parameterHash($0.store) }.joined(separator: "\n")
+        let all = try group.allgather(Array(mine.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        if let r = all.firstIndex(where: { $0 != all[0] }) {
+            let theirs = all[r].split(separator: "\n"), ours = all[0].split(separator: "\n")
+            let differing = zip(ours, theirs).filter { $0 != $1 }.map { "\($0.0.prefix(while: { $0 != " " })): rank 0 \($0.0.split(separator: " ").last?.prefix(12) ?? ""), rank \(r) \($0.1.split(separator: " ").last?.prefix(12) ?? "")" }
+            throw DistributedError.ranksDiverged(rank: r, size: group.size, globalStep: globalStep, detail: differing.joined(separator: "; "))
+        }
     }
 
     private func apply(_ event: StageEvent, _ stage: any Stage) throws {
@@ -536,6 +613,8 @@ public final class CurriculumRunner {
             promptTemplate: context.tokenizerJSON == nil ? nil : context.codec.template.description, metrics: history, artifacts: context.artifacts,
             resolvedCurriculum: curriculum.resolvedDescription)
         let path = directory.file(step: globalStep)
+        try checkRanksHoldSameWeights()
+        guard group.isWriter else { return path }
         savesDone += 1
         do {
             try CheckpointWriter.save(contents, to: path, beforeRename: faults.duringSave(savesDone, globalStep: globalStep))
@@ -559,7 +638,9 @@ public final class CurriculumRunner {
 /// `kill-in-save-at-step:N` (during the first save at global step N or later, temporary file written, not renamed),
 /// `kill-after-save-at-step:N` (right after the first save at global step N or later is renamed, before old files are pruned),
 /// `kill-after-stage:I` (right after stage I's end checkpoint),
-/// `stall-after-step:N` (after global step N the process waits, holding the run folder's lock, until it is killed).
+/// `stall-after-step:N` (after global step N the process waits, holding the run folder's lock, until it is killed),
+/// `perturb-after-step:N` (after global step N the student's first parameter grows by 0.001 in this process only: a
+/// rank that drifts, for the mpirun tests).
 /// Unset in normal use.
 struct FaultInjection {
     var afterStepN: Int?
@@ -568,6 +649,7 @@ struct FaultInjection {
     var afterSaveAtStep: Int?
     var afterStageI: Int?
     var stallAfterStep: Int?
+    var perturbAfterStep: Int?
 
     init(environment: [String: String]) {
         for part in (environment["TRACEDISTILL_FAULT"] ?? "").split(separator: ",") {
@@ -580,6 +662,7 @@ struct FaultInjection {
             case "kill-after-save-at-step": afterSaveAtStep = n
             case "kill-after-stage": afterStageI = n
             case "stall-after-step": stallAfterStep = n
+            case "perturb-after-step": perturbAfterStep = n
             default: break
             }
         }

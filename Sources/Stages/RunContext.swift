@@ -1,5 +1,6 @@
 import Checkpoint
 import Data
+import Distributed
 import Foundation
 import Logging
 import Model
@@ -51,6 +52,8 @@ public final class RunContext {
     public var stageRecords: [StageRecord] = []
     /// The run's logger.
     public var logger: Logger
+    /// The processes of the job (one outside mpirun); rank 0 writes the run's files, the runner sets it.
+    public internal(set) var group: any Collective = LocalProcess()
 
     /// Builds the teacher and student from the curriculum (random initialisation from seeds derived from the
     /// curriculum seed, or the teacher from its checkpoint) and generates or loads the data.

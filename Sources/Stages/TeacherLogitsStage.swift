@@ -145,6 +145,13 @@ final class TeacherLogitsStage: Stage {
     var isEvaluationDue: Bool { false }
 
     func advance(_ context: RunContext) throws -> [String: Double] {
+        // under mpirun rank 0 alone runs the teacher and writes the cache (one file in the shared run folder); the
+        // others keep step and wait for it at the stage's end (the runner's barrier), then read the same file
+        guard context.group.isWriter else {
+            rowsDone = min(rowsDone + config.batchSize, examples.count)
+            step += 1
+            return ["rows_done": Double(rowsDone)]
+        }
         let started = DispatchTime.now().uptimeNanoseconds
         let w = try openWriter(context)
         let rows = rowsDone..<min(rowsDone + config.batchSize, examples.count)
@@ -214,6 +221,10 @@ final class TeacherLogitsStage: Stage {
     }
 
     func finish(_ context: RunContext) throws {
+        guard context.group.isWriter else {
+            durableTargets = header.targets
+            return
+        }
         let w = try openWriter(context)
         if w.durableTargets < header.targets { try w.finish() }
         writer = nil

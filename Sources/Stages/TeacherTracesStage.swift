@@ -208,8 +208,11 @@ final class TeacherTracesStage: Stage {
 
     func finish(_ context: RunContext) throws {
         let traces = try context.teacherTraces()
-        // in memory the traces stay in the context's artifacts only
-        if context.writesFiles { try TraceDataset.write(traces, to: context.runDirectory + "/teacher-traces.jsonl") }
+        // in memory the traces stay in the context's artifacts only; under mpirun every rank sampled the same traces
+        // and rank 0 writes them
+        if context.writesFiles && context.group.isWriter {
+            try TraceDataset.write(traces, to: context.runDirectory + "/teacher-traces.jsonl")
+        }
         let samples = max(counts["samples"] ?? 0, 1)
         context.logger.info("teacher-traces: kept \(traces.count) verified traces for \(Int(counts["questions_with_trace"] ?? 0)) of \(questions.count) questions (answer accuracy \(String(format: "%.3f", (counts["correct"] ?? 0) / samples)); \(Int(counts["recovered"] ?? 0)) of \(Int(counts["retried"] ?? 0)) retried questions recovered)")
     }

@@ -83,7 +83,8 @@ final class TrainingStage<Objective: StageObjective>: Stage {
         self.settings = settings
         self.index = index
         self.objective = objective
-        trainingStep = TrainingStep(objective)
+        // under mpirun each rank computes its block of the shards and the gradients are summed in ShardSum's order
+        trainingStep = TrainingStep(objective, reduction: context.group)
         self.modelRole = modelRole
         self.optimizers = objective.trained.map { ($0.role, AdamW(store: $0.store, weightDecay: settings.weightDecay)) }
         self.examples = examples

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The multi-process checks of `make test-mpi` (run from the repository root after a release build of MPICheck and
+# distill). Each check prints PASS or FAIL with the reason; the script exits 1 if any failed.
+set -u
+MPIRUN=(mpirun --oversubscribe --allow-run-as-root)
+CHECK=.build/release/MPICheck
+DISTILL=.build/release/distill
+failed=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failed=1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# exact sums: bit-identical to one process's tree over every shard, for 1 to 4 ranks (3 exercises blocks that are
+# not one subtree each)
+for n in 1 2 3 4; do
+  if out=$(timeout 120 "${MPIRUN[@]}" -np $n $CHECK sum 2>&1); then pass "$(echo "$out" | grep 'mpi-check')"; else fail "sum at $n ranks: $out"; fi
+done
+# the same check with TRACEDISTILL_MPI_SUM=allreduce must fail at 3 ranks: MPI_Allreduce adds in another order
+if out=$(timeout 120 "${MPIRUN[@]}" -np 3 -x TRACEDISTILL_MPI_SUM=allreduce $CHECK sum 2>&1); then fail "sum with allreduce at 3 ranks passed: the check cannot tell the orders apart"
+elif ! grep -q "one process gives" <<<"$out"; then fail "sum with allreduce at 3 ranks: $out"
+else pass "sum with TRACEDISTILL_MPI_SUM=allreduce at 3 ranks differs from one process, as it must"; fi
+if out=$(timeout 60 "${MPIRUN[@]}" -np 2 -x TRACEDISTILL_MPI_SUM=fast $CHECK sum 2>&1) || ! grep -q "TRACEDISTILL_MPI_SUM=fast: expected exact (the default) or allreduce" <<<"$out"; then
+  fail "TRACEDISTILL_MPI_SUM=fast was not refused by name: $out"
+else pass "TRACEDISTILL_MPI_SUM=fast refused, naming the variable and its values"; fi
+for n in 1 2 4; do
+  if out=$(timeout 60 "${MPIRUN[@]}" -np $n $CHECK gather 2>&1); then pass "$(echo "$out" | grep 'mpi-check')"; else fail "gather at $n ranks: $out"; fi
+done
+
+# a rank killed with SIGKILL while the other waits in a collective: mpirun must end the job, name the rank, and not
+# hang (timeout 60 would return 124)
+start=$(date +%s%N)
+out=$(timeout 60 "${MPIRUN[@]}" -np 2 $CHECK kill 2>&1); rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ $rc -eq 124 ]; then fail "killed rank: the job still ran after 60 s"
+elif [ $rc -eq 0 ]; then fail "killed rank: mpirun exited 0"
+elif ! grep -q "process rank 1 .*exited on signal 9" <<<"$out"; then fail "killed rank: mpirun's message does not name rank 1 and signal 9: $out"
+elif [ $ms -gt 20000 ]; then fail "killed rank: the job took $ms ms to end"
+else pass "killed rank: the job ended in $ms ms (exit $rc), mpirun named rank 1"; fi
+
+# distill under mpirun: --threads 1 per rank, the ranks share two cores (the one-process runs keep the default 2;
+# the thread count does not change the bits).
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-$(make -s print-coretype)}" OPENBLAS_NUM_THREADS=1
+RUN=("${MPIRUN[@]}" -x OPENBLAS_CORETYPE -x OPENBLAS_NUM_THREADS)
+# SHA-256 of every role's parameters in every kept stage-end checkpoint of a run folder
+hashes() { for f in "$1"/stage-*.h5; do echo "$(basename "$f") $("$DISTILL" inspect "$f" --json --hash | python3 -c 'import json, sys; print(sorted((r["role"], r["sha256"]) for r in json.load(sys.stdin)["roles"]))')"; done; }
+
+# ranks that read different curricula (two files, one seed changed) stop before the first step, naming rank 1
+mkdir -p "$work/a" "$work/b"
+cp curricula/smoke.yaml "$work/a/c.yaml"
+sed 's/^seed: 12$/seed: 13/' curricula/smoke.yaml > "$work/b/c.yaml"
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/a/c.yaml" --run-dir "$work/mismatch" --threads 1 : -np 1 $DISTILL run "$work/b/c.yaml" --run-dir "$work/mismatch" 2>&1); rc=$?
+if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "curriculum mismatch: exit $rc"
+elif ! grep -q "rank 1 of 2 read a different curriculum than rank 0 from $work/b/c.yaml" <<<"$out"; then fail "curriculum mismatch: no error naming rank 1 and its file: $out"
+elif ls "$work/mismatch"/step-*.h5 >/dev/null 2>&1; then fail "curriculum mismatch: a checkpoint was written"
+else pass "curriculum mismatch: rank 1 named with its file, no step taken"; fi
+
+# a rank whose data file is missing (same curriculum text, a folder without data.jsonl) stops every rank first
+mkdir -p "$work/c" "$work/d"
+python3 - "$work" <<'PY'
+import sys, re
+work = sys.argv[1]
+text = open("curricula/smoke.yaml").read().replace("data:\n", "data:\n  train_file: data.jsonl\n", 1)
+for d in ("c", "d"):
+    open(f"{work}/{d}/c.yaml", "w").write(text)
+PY
+"$DISTILL" generate-data --domain addition --count 40 --seed 3 --out "$work/c/data.jsonl" >/dev/null 2>&1 \
+  || fail "data: distill generate-data failed"
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/c/c.yaml" --run-dir "$work/nodata" --threads 1 : -np 1 $DISTILL run "$work/d/c.yaml" --run-dir "$work/nodata" 2>&1); rc=$?
+if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "missing data: exit $rc"
+elif ! grep -q "rank 1 of 2 cannot start: .*no file at $work/d/data.jsonl" <<<"$out"; then fail "missing data: no error naming rank 1 and the file: $out"
+elif ls "$work/nodata"/step-*.h5 >/dev/null 2>&1; then fail "missing data: a checkpoint was written"
+else pass "missing data: rank 1 named with the missing file, no step taken"; fi
+
+# the smoke curriculum: one process, and 2 ranks with rank 1 killed by SIGKILL after global step 150 then resumed
+# with 2 ranks, end with the same weights in every stage-end checkpoint (every rank computes every step; rank 0
+# writes)
+if ! "$DISTILL" run curricula/smoke.yaml --run-dir "$work/one" >"$work/one.out" 2>&1; then fail "smoke: the one-process run failed: $(tail -5 "$work/one.out")"; fi
+start=$(date +%s%N)
+out=$(timeout 300 "${RUN[@]}" -np 1 $DISTILL run curricula/smoke.yaml --run-dir "$work/two" --threads 1 \
+      : -np 1 -x TRACEDISTILL_FAULT=kill-after-step:150 $DISTILL run curricula/smoke.yaml --run-dir "$work/two" --threads 1 2>&1); rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "smoke with a killed rank: exit $rc"
+elif ! grep -q "process rank 1 .*exited on signal 9" <<<"$out"; then fail "smoke with a killed rank: mpirun did not name rank 1: $out"
+elif ! grep -q "rank 0 of 2: stopped by mpirun.*mpirun -np N distill resume $work/two" <<<"$out"; then fail "smoke with a killed rank: no resume advice: $out"
+else pass "smoke with a killed rank: the job ended (exit $rc, $ms ms in all), rank 1 named, resume advised"; fi
+if ! out=$(timeout 300 "${RUN[@]}" -np 2 $DISTILL resume "$work/two" --threads 1 2>&1); then fail "smoke resume at 2 ranks: $(tail -5 <<<"$out")"
+elif [ "$(hashes "$work/one")" != "$(hashes "$work/two")" ]; then fail "smoke: the 2-rank run, killed and resumed, ends with other weights than one process"
+else pass "smoke: 2 ranks, rank 1 killed and resumed, bit-identical to one process in all $(ls "$work/one"/stage-*.h5 | wc -l) stage-end checkpoints"; fi
+
+# the graceful stop under mpirun (SIGUSR1 to mpirun, forwarded to every rank) after a few seconds, then the run
+# resumed by one process without mpirun: another N continues bit-identically
+"${RUN[@]}" -np 2 $DISTILL run curricula/smoke.yaml --run-dir "$work/usr1" --threads 1 >"$work/usr1.out" 2>&1 &
+launcher=$!
+sleep 8
+kill -USR1 $launcher
+wait $launcher; rc=$?
+if [ $rc -eq 0 ] || ! grep -q "stopped by signal 10 after a checkpoint" "$work/usr1.out"; then fail "SIGUSR1: exit $rc, $(tail -5 "$work/usr1.out")"
+elif ! out=$(timeout 300 $DISTILL resume "$work/usr1" 2>&1); then fail "SIGUSR1: resume by one process: $(tail -5 <<<"$out")"
+elif [ "$(hashes "$work/one")" != "$(hashes "$work/usr1")" ]; then fail "SIGUSR1: stopped at 2 ranks, resumed by 1: other weights than one process"
+else pass "SIGUSR1: 2 ranks stopped together after rank 0's checkpoint; resumed by one process, bit-identical to one process"; fi
+
+# a rank that drifts (the fault hook nudges rank 1's student after global step 5) is caught at the next checkpoint
+# (step 10), named with the role that differs, and that checkpoint is not written
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" --threads 1 \
+      : -np 1 -x TRACEDISTILL_FAULT=perturb-after-step:5 $DISTILL run curricula/smoke.yaml --run-dir "$work/drift" --threads 1 2>&1); rc=$?
+if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "drifting rank: exit $rc"
+elif ! grep -q "rank 1 of 2 holds other weights than rank 0 at global step 10 (student: rank 0 " <<<"$out"; then fail "drifting rank: not named at step 10: $out"
+elif [ -e "$work/drift/step-10.h5" ]; then fail "drifting rank: step-10.h5 was written"
+else pass "drifting rank: rank 1 named at global step 10 with the role whose weights differ; step-10.h5 not written"; fi
+
+# teacher-logits at 2 ranks: rank 0 alone writes the top-k cache, both ranks distill from it; the stage ends match
+# one process's (the curriculum of Tests/StagesTests/TopKTargetsTests.swift)
+cat > "$work/topk.yaml" <<'YAML'
+name: t
+seed: 1
+data: {domains: [addition], train_size: 12, validation_size: 4, max_length: 128}
+teacher: {hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128}
+student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}
+run: {checkpoint_every: 1, keep_checkpoints: 2}
+stages:
+  - {kind: teacher-logits, k: 8, temperature: 2.0, batch_size: 2, chunk_targets: 32, data: reference}
+  - {kind: output-distill, steps: 3, batch_size: 4, data: reference, targets: topk, temperature: 2.0}
+  - {kind: feature-align, steps: 2, batch_size: 4, data: reference, targets: topk, temperature: 2.0}
+YAML
+if ! "$DISTILL" run "$work/topk.yaml" --run-dir "$work/topk1" >"$work/topk1.out" 2>&1; then fail "top-k, one process: $(tail -5 "$work/topk1.out")"
+elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL run "$work/topk.yaml" --run-dir "$work/topk2" --threads 1 2>&1); then fail "top-k at 2 ranks: $(tail -5 <<<"$out")"
+elif [ "$(hashes "$work/topk1")" != "$(hashes "$work/topk2")" ]; then fail "top-k: 2 ranks end with other weights than one process"
+else pass "top-k: the teacher-logits cache written by rank 0, read by both; all 3 stage ends bit-identical to one process"; fi
+
+exit $failed
