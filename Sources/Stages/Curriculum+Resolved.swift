@@ -99,21 +99,7 @@ enum YAMLText {
     }
 
     /// A double-quoted string (every character kept, nothing read as a number, boolean or null).
-    static func string(_ text: String) -> String {
-        var out = "\""
-        for ch in text.unicodeScalars {
-            switch ch {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if ch.value < 0x20 { out += String(format: "\\x%02X", ch.value) } else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out + "\""
-    }
+    static func string(_ text: String) -> String { ConfigTree.quoted(text) }
 }
 
 extension ConfigTree {

@@ -99,7 +99,11 @@ public indirect enum ConfigTree: Equatable, Sendable {
         let words: Set<String> = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"]
         let simple = !s.isEmpty && s.unicodeScalars.allSatisfy { ($0.properties.isAlphabetic && $0.isASCII) || "_-".unicodeScalars.contains($0) || ("0"..."9").contains($0) }
             && !(("0"..."9").contains(s.unicodeScalars.first!) || s.first == "-") && !words.contains(s.lowercased())
-        if simple { return s }
+        return simple ? s : quoted(s)
+    }
+
+    /// A double-quoted YAML string: every character kept, nothing read as a number, boolean or null.
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         for ch in s.unicodeScalars {
             switch ch {
