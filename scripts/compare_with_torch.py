@@ -7,7 +7,11 @@ SmolLM2-135M's shape) against `distill bench --phases lm`, the same figure names
 The machine is shared and noisy: only ratios measured in the same window mean anything, so each round
 runs both, and the medians over rounds are compared.
 
+With --distill PATH given more than once (e.g. the binaries of two commits), every round runs the anchor and then
+each binary in turn, and the table has a column and a ratio to PyTorch for each: "before and after" in one window.
+
 Usage: python3 scripts/compare_with_torch.py [--rounds 3] [--python .venv-torch/bin/python] [--json OUT] [--ppo-only | --lm]
+                                             [--distill PATH ...]
 Needs a virtualenv with torch: python3 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0+cpu
 (and `transformers` for --lm)
 and a release build: swift build -c release
@@ -61,6 +65,8 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--json", default=None, help="also write all raw figures to this file")
     ap.add_argument("--ppo-only", action="store_true", help="compare only the PPO update (both sides run just that phase)")
+    ap.add_argument("--distill", action="append", default=None, metavar="PATH",
+                    help="a distill binary to compare (repeatable; default .build/release/distill)")
     ap.add_argument("--lm", action="store_true", help="compare at SmolLM2-135M's shape (torch_anchor_lm.py against --phases lm)")
     a = ap.parse_args()
     if a.ppo_only and a.lm:
@@ -71,34 +77,48 @@ def main():
         torch_args = ["--phases", "score,train,distill,generate"]
     our_phases = "lm" if a.lm else "ppo" if a.ppo_only else "kernels,model,ppo"
     pairs = PAIRS_LM if a.lm else [p for p in PAIRS if p[0] in LOWER_IS_BETTER] if a.ppo_only else PAIRS
-    distill = os.path.join(ROOT, ".build", "release", "distill")
-    for path, fix in [(distill, "run `swift build -c release`"), (a.python, "make the torch virtualenv (see --help)")]:
+    binaries = a.distill or [os.path.join(ROOT, ".build", "release", "distill")]
+    for path, fix in [(b, "run `swift build -c release`") for b in binaries] + [(a.python, "make the torch virtualenv (see --help)")]:
         if not os.path.exists(path):
             sys.exit(f"missing {path}: {fix}")
-    ours, theirs = [], []
+    ours, theirs = [[] for _ in binaries], []
     for r in range(a.rounds):
         print(f"round {r + 1}/{a.rounds}: torch anchor", file=sys.stderr, flush=True)
         t = subprocess.run([a.python, anchor, "--json", "--reps", str(a.reps)] + torch_args,
                            capture_output=True, text=True, check=True)
         theirs.append(last_json(t.stdout))
-        print(f"round {r + 1}/{a.rounds}: distill bench", file=sys.stderr, flush=True)
-        o = subprocess.run([distill, "bench", "--json", "--reps", str(a.reps), "--phases", our_phases],
-                           capture_output=True, text=True, check=True, cwd=ROOT)
-        ours.append(last_json(o.stdout))
+        for i, binary in enumerate(binaries):
+            print(f"round {r + 1}/{a.rounds}: {binary} bench", file=sys.stderr, flush=True)
+            o = subprocess.run([binary, "bench", "--json", "--reps", str(a.reps), "--phases", our_phases],
+                               capture_output=True, text=True, check=True, cwd=ROOT)
+            ours[i].append(last_json(o.stdout))
     rows = []
-    print(f"{'figure':34} {'TraceDistill':>13} {'PyTorch':>10} {'ratio':>7} {'goal':>6}")
+    if len(binaries) > 1:
+        for i, binary in enumerate(binaries):
+            print(f"[{i + 1}] {binary}")
+    heads = ["TraceDistill"] if len(binaries) == 1 else [f"[{i + 1}]" for i in range(len(binaries))]
+    print(f"{'figure':34} " + " ".join(f"{h:>13}" for h in heads) + f" {'PyTorch':>10} "
+          + " ".join(f"{'ratio' + ('' if len(binaries) == 1 else h):>9}" for h in heads) + f" {'goal':>6}")
     for ok, tk, name, goal in pairs:
-        o = statistics.median(x[ok] for x in ours if ok in x)
         t = statistics.median(x[tk] for x in theirs if tk in x)
-        if ok in LOWER_IS_BETTER:
-            ratio = t / o if o else float("nan")
+        values, ratios = [], []
+        for runs in ours:
+            o = statistics.median(x[ok] for x in runs if ok in x)
+            values.append(o)
+            if ok in LOWER_IS_BETTER:
+                ratios.append(t / o if o else float("nan"))
+            else:
+                ratios.append(o / t if t else float("nan"))
+        if len(binaries) == 1:
+            rows.append(dict(figure=name, ours=values[0], torch=t, ratio=ratios[0], goal=goal))
         else:
-            ratio = o / t if t else float("nan")
-        rows.append(dict(figure=name, ours=o, torch=t, ratio=ratio, goal=goal))
-        print(f"{name:34} {o:13.4g} {t:10.4g} {ratio:7.2f} {('>=%.1fx' % goal) if goal else '':>6}")
+            rows.append(dict(figure=name, ours=values, torch=t, ratio=ratios, goal=goal))
+        print(f"{name:34} " + " ".join(f"{o:13.4g}" for o in values) + f" {t:10.4g} "
+              + " ".join(f"{x:9.2f}" for x in ratios) + f" {('>=%.1fx' % goal) if goal else '':>6}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(dict(rows=rows, ours=ours, torch=theirs), f, indent=1)
+            json.dump(dict(rows=rows, binaries=binaries, ours=ours if len(binaries) > 1 else ours[0], torch=theirs),
+                      f, indent=1)
 
 
 if __name__ == "__main__":
