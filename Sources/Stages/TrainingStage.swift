@@ -84,7 +84,7 @@ final class TrainingStage<Objective: StageObjective>: Stage {
         self.index = index
         self.objective = objective
         // under mpirun each rank computes its block of the shards and the gradients are summed in ShardSum's order
-        trainingStep = TrainingStep(objective, reduction: context.group)
+        trainingStep = TrainingStep(objective, shardCount: context.curriculum.run.gradientShards, reduction: context.group)
         self.modelRole = modelRole
         self.optimizers = objective.trained.map { ($0.role, AdamW(store: $0.store, weightDecay: settings.weightDecay)) }
         self.examples = examples
