@@ -63,7 +63,8 @@ MPIRUN := mpirun --oversubscribe --allow-run-as-root
 
 ## test-mpi: the checks that need several processes, under mpirun (seconds): exact gradient sums bit-identical to one
 ## process for 1-4 ranks, gather order, a rank killed with SIGKILL ending the job (within 20 s), and `distill run`
-## refusing ranks that read different curricula
+## refusing ranks that read different curricula or cannot split run.gradient_shards; smoke at 2 and 4 ranks
+## bit-identical to one process, also after a rank is killed at a random moment (MPI_KILL_SEED=S replays one)
 test-mpi: setup
 	$(SWIFT_RELEASE) --product MPICheck
 	$(SWIFT_RELEASE) --product distill

@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "StrictConfigTests", dependencies: ["StrictConfig", .product(name: "Yams", package: "Yams")],
                     swiftSettings: plain),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Checkpoint", "Model", "ModelIO", "Tensor", "Data", "PPO", "FileErrors", "Eval",
-                                                       "Reward", "StrictConfig", "TestSupport"],
+                                                       "Reward", "StrictConfig", "Distributed", "TestSupport"],
                     swiftSettings: plain),
         .testTarget(name: "PPOTests", dependencies: ["PPO", "Model", "Tensor", "Reward", "Data", "TestSupport"],
                     swiftSettings: plain),

@@ -129,4 +129,61 @@ elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL run "$work/topk.yaml" --run-
 elif [ "$(hashes "$work/topk1")" != "$(hashes "$work/topk2")" ]; then fail "top-k: 2 ranks end with other weights than one process"
 else pass "top-k: the teacher-logits cache written by rank 0, read by both; all 3 stage ends bit-identical to one process"; fi
 
+# 4 ranks (two per core here): smoke cuts every training step into run.gradient_shards: 4, one shard per rank, and
+# ends with the same weights as one process; its validation metrics (each rank computes a block of the validation
+# batches) are the same numbers in metrics.jsonl
+out=$(timeout 300 "${RUN[@]}" -np 4 $DISTILL run curricula/smoke.yaml --run-dir "$work/four" --threads 1 2>&1); rc=$?
+if [ $rc -ne 0 ]; then fail "smoke at 4 ranks: exit $rc: $(tail -5 <<<"$out")"
+elif [ "$(hashes "$work/one")" != "$(hashes "$work/four")" ]; then fail "smoke: 4 ranks end with other weights than one process"
+else pass "smoke: 4 ranks bit-identical to one process in all $(ls "$work/one"/stage-*.h5 | wc -l) stage-end checkpoints"; fi
+# every validation metric of every row (global step, stage) as written, for runs that were never interrupted
+validation() { python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    v = {k: r[k] for k in sorted(r) if k.startswith("validation/")}
+    if v: print(r["step"], r["stage_index"], json.dumps(v))' "$1/metrics.jsonl"; }
+if [ -z "$(validation "$work/one")" ]; then fail "validation metrics: the one-process smoke run logged none"
+elif [ "$(validation "$work/one")" != "$(validation "$work/four")" ]; then fail "validation metrics at 4 ranks differ from one process's: $(diff <(validation "$work/one") <(validation "$work/four") | head -4)"
+else pass "validation metrics: $(validation "$work/one" | wc -l) validation rows in metrics.jsonl the same at 4 ranks as in one process"; fi
+
+# a shard count that 4 ranks cannot split evenly is refused before the first step, with the curriculum's line and
+# the values that work
+sed 's/^  gradient_shards: 4$/  gradient_shards: 6/' curricula/smoke.yaml > "$work/six.yaml"
+line=$(grep -n '^  gradient_shards: 6$' "$work/six.yaml" | cut -d: -f1)
+out=$(timeout 120 "${RUN[@]}" -np 4 $DISTILL run "$work/six.yaml" --run-dir "$work/six" --threads 1 2>&1); rc=$?
+if [ -z "$line" ]; then fail "gradient_shards refusal: curricula/smoke.yaml has no '  gradient_shards: 4' line to change"
+elif [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "gradient_shards 6 at 4 ranks: exit $rc"
+elif ! grep -q "$work/six.yaml:$line: run.gradient_shards: 6 shards per step cannot be split evenly over 4 processes (mpirun -np 4); set run.gradient_shards to a multiple of 4 (4, 8, 12, ...), or run a process count that divides 6: 1, 2, 3, 6" <<<"$out"; then
+  fail "gradient_shards 6 at 4 ranks: no error naming the file, line and the values that work: $out"
+elif ls "$work/six"/step-*.h5 >/dev/null 2>&1; then fail "gradient_shards 6 at 4 ranks: a checkpoint was written"
+else pass "gradient_shards 6 at 4 ranks refused before the first step at $(basename "$work/six.yaml"):$line, naming the values that work"; fi
+
+# a rank SIGKILLed at a random moment (seeded and printed: MPI_KILL_SEED=S replays it): a random rank, a random delay
+# after the first checkpoint is on disk. The job must end within seconds with mpirun naming the rank, and the run
+# resumed (with 4 ranks: another N) must end bit-identical to one process.
+seed=${MPI_KILL_SEED:-$(( $(date +%s%N) / 1000 % 1000000 ))}
+RANDOM=$seed
+victim_rank=$(( RANDOM % 2 )); delay_ms=$(( RANDOM % 3000 ))
+echo "random kill: MPI_KILL_SEED=$seed: rank $victim_rank, $delay_ms ms after the first checkpoint"
+"${RUN[@]}" -np 2 $DISTILL run curricula/smoke.yaml --run-dir "$work/rk" --threads 1 >"$work/rk.out" 2>&1 &
+launcher=$!
+for _ in $(seq 1200); do compgen -G "$work/rk/*.h5" >/dev/null && break; sleep 0.1; done
+sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+victim=""
+for p in $(pgrep -P $launcher); do
+  if tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim_rank"; then victim=$p; fi
+done
+start=$(date +%s%N)
+[ -n "$victim" ] && kill -KILL "$victim"
+wait $launcher; rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ -z "$victim" ]; then fail "random kill (MPI_KILL_SEED=$seed): no process of rank $victim_rank to kill (exit $rc): $(tail -3 "$work/rk.out")"
+elif [ $rc -eq 0 ]; then fail "random kill (MPI_KILL_SEED=$seed): mpirun exited 0"
+elif ! grep -q "process rank $victim_rank .*exited on signal 9" "$work/rk.out"; then fail "random kill (MPI_KILL_SEED=$seed): mpirun did not name rank $victim_rank: $(tail -5 "$work/rk.out")"
+elif [ $ms -gt 20000 ]; then fail "random kill (MPI_KILL_SEED=$seed): the job took $ms ms to end"
+elif ! out=$(timeout 300 "${RUN[@]}" -np 4 $DISTILL resume "$work/rk" --threads 1 2>&1); then fail "random kill (MPI_KILL_SEED=$seed): resume at 4 ranks: $(tail -5 <<<"$out")"
+elif [ "$(hashes "$work/one")" != "$(hashes "$work/rk")" ]; then fail "random kill (MPI_KILL_SEED=$seed): killed, resumed at 4 ranks: other weights than one process"
+else pass "random kill (MPI_KILL_SEED=$seed): rank $victim_rank killed $delay_ms ms after the first checkpoint, the job ended in $ms ms, resumed at 4 ranks bit-identical to one process"; fi
+
 exit $failed

@@ -54,8 +54,11 @@ public final class PPOTrainer {
     /// The processes the update spans (MPI ranks, each computing its block of a minibatch's shards); set before the
     /// first update. Default: this process alone.
     public var reduction: ShardReduction = LocalReduction()
+    /// The fixed shards each minibatch is cut into (a curriculum's `run.gradient_shards`); set before the first
+    /// update. Default 2.
+    public var shardCount = 2
     /// The update's data-parallel step: each minibatch's shards on the policy and value head and their replicas.
-    lazy var updateStep = TrainingStep(PPOUpdateObjective(trainer: self), reduction: reduction)
+    lazy var updateStep = TrainingStep(PPOUpdateObjective(trainer: self), shardCount: shardCount, reduction: reduction)
 
     /// A trainer with the character tokenizer's plain layout (`<bos>QUESTION\n`, completions ended by `<eos>`).
     public convenience init(policy: Transformer, valueHead: ValueHead, reference: Transformer, teacher: Transformer?,

@@ -6,7 +6,8 @@ import Model
 import ModelIO
 import StrictConfig
 
-/// Run-wide settings: how often to checkpoint and how many files to keep (`run:` in a curriculum).
+/// Run-wide settings: how often to checkpoint, how many files to keep and how many shards a training step's batch is
+/// cut into (`run:` in a curriculum).
 public struct RunSettings: Sendable, Equatable, Codable {
     /// Write a checkpoint after every this many global steps (and at every stage state change).
     public var checkpointEvery = 50
@@ -14,16 +15,23 @@ public struct RunSettings: Sendable, Equatable, Codable {
     public var keepCheckpoints = 3
     /// Print a progress line every this many steps when the output is not a terminal.
     public var logEvery = 10
+    /// The fixed shards every training step cuts its batch into (the training stages, the temperature-search trials
+    /// and the PPO update): their gradients are added in one fixed order, so the shard count, not the thread or
+    /// process count, decides the bits. Under mpirun each of N ranks computes gradientShards / N of them, so it must
+    /// be a multiple of N; a run gives the same weights at every N that divides it. Changing it changes the bits.
+    public var gradientShards = 2
 
     /// Every field, each with its default.
-    public init(checkpointEvery: Int = 50, keepCheckpoints: Int = 3, logEvery: Int = 10) {
+    public init(checkpointEvery: Int = 50, keepCheckpoints: Int = 3, logEvery: Int = 10, gradientShards: Int = 2) {
         self.checkpointEvery = checkpointEvery
         self.keepCheckpoints = keepCheckpoints
         self.logEvery = logEvery
+        self.gradientShards = gradientShards
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", logEvery = "log_every"
+        case gradientShards = "gradient_shards"
     }
 
     public init(from decoder: Decoder) throws {
@@ -32,6 +40,7 @@ public struct RunSettings: Sendable, Equatable, Codable {
         checkpointEvery = try c.int("checkpoint_every", min: 1) ?? checkpointEvery
         keepCheckpoints = try c.int("keep_checkpoints", min: 1) ?? keepCheckpoints
         logEvery = try c.int("log_every", min: 1) ?? logEvery
+        gradientShards = try c.int("gradient_shards", min: 1) ?? gradientShards
     }
 }
 

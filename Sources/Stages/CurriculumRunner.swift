@@ -552,6 +552,22 @@ public final class CurriculumRunner {
             throw DistributedError.rankFailed(rank: r, size: group.size,
                                               reason: "it resumes from \(other[1]), rank 0 from \(all[0][1]); every rank must see the same run folder")
         }
+        try checkShardsSplit()
+    }
+
+    /// Every rank computes the same number of a step's shards: `run.gradient_shards` must be a multiple of the rank
+    /// count, or every rank stops before the first step with the curriculum's line and the values that work.
+    private func checkShardsSplit() throws {
+        let shards = curriculum.run.gradientShards, n = group.size
+        guard shards % n != 0 else { return }
+        let node = try ConfigNode.parse(yaml: curriculum.text, file: curriculum.file).child("run")
+        let key = try node.child("gradient_shards")
+        let multiples = (1...3).map { String($0 * n) }.joined(separator: ", ")
+        let divisors = (1...shards).filter { shards % $0 == 0 }.map(String.init).joined(separator: ", ")
+        let found = key.isPresent ? "\(shards)" : "\(shards) (the default)"
+        throw CurriculumError(file: curriculum.file, keyPath: "run.gradient_shards", line: key.line ?? node.line,
+                              message: "\(found) shards per step cannot be split evenly over \(n) processes (mpirun -np \(n)); "
+                                  + "set run.gradient_shards to a multiple of \(n) (\(multiples), ...), or run a process count that divides \(shards): \(divisors)")
     }
 
     /// At every checkpoint under mpirun: every rank's models (SHA-256 over each role's parameters) are rank 0's, which

@@ -126,6 +126,7 @@ final class PPOTraceStage: Stage {
                                  teacher: c.ppo.teacherLogRatioCoefficient > 0 ? context.teacher : nil,
                                  codec: context.codec, reward: CompositeReward(config: c.reward), config: c.ppo)
         trainer.reduction = context.group  // under mpirun each rank computes its block of a minibatch's shards
+        trainer.shardCount = context.curriculum.run.gradientShards
         context.setOptimizers([("student", trainer.policyOptimizer), ("value_head", trainer.valueOptimizer)])
         // the teacher's verified trace for a question, when the teacher-traces stage kept one, else the
         // reference trace when the student's side has it (validation rows all have theirs)

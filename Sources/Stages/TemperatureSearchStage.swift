@@ -143,7 +143,7 @@ final class TemperatureSearchStage: Stage {
         let c = trialConfiguration(temperature: t)
         let objective = try OutputDistillObjective(c, context: context, index: index, student: trial, teacher: context.teacher,
                                                    examples: examples)
-        let trainingStep = TrainingStep(objective, reduction: context.group)
+        let trainingStep = TrainingStep(objective, shardCount: context.curriculum.run.gradientShards, reduction: context.group)
         let optimizer = AdamW(store: trial.parameters)
         var cursor = DataCursor(count: examples.count, seed: context.curriculum.seed &+ UInt64(index) &* 7919 &+ UInt64(step))
         var firstLoss = Double.nan, diverged = false

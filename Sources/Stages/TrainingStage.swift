@@ -1,4 +1,5 @@
 import Checkpoint
+import Distributed
 import Foundation
 import Model
 import Tensor
@@ -84,7 +85,7 @@ final class TrainingStage<Objective: StageObjective>: Stage {
         self.index = index
         self.objective = objective
         // under mpirun each rank computes its block of the shards and the gradients are summed in ShardSum's order
-        trainingStep = TrainingStep(objective, reduction: context.group)
+        trainingStep = TrainingStep(objective, shardCount: context.curriculum.run.gradientShards, reduction: context.group)
         self.modelRole = modelRole
         self.optimizers = objective.trained.map { ($0.role, AdamW(store: $0.store, weightDecay: settings.weightDecay)) }
         self.examples = examples
@@ -150,23 +151,37 @@ final class TrainingStage<Objective: StageObjective>: Stage {
         return stop
     }
 
-    /// The validation metrics over the whole validation split (each batch's weighted by its target tokens).
+    /// The validation metrics over the whole validation split (each batch's weighted by its target tokens). Under
+    /// mpirun each rank computes a block of the batches and the ranks gather every batch's metrics in batch order, so
+    /// the sums below add in the same order, to the same bits, for any number of ranks.
     private func validationPass(_ context: RunContext) throws -> [String: Double] {
+        let batches = stride(from: 0, to: validationExamples.count, by: settings.batchSize).map {
+            $0 ..< min($0 + settings.batchSize, validationExamples.count)
+        }
+        let results = try withNoGrad {
+            try context.group.mapInOrder(batches.count) { j in
+                let batch = TraceBatch(Array(validationExamples[batches[j]]))
+                var metrics = try objective.validationMetrics(batch, context: context)
+                metrics[Self.weightKey] = Double(batch.targetCount)
+                return MetricBytes.encode(metrics)
+            }
+        }
         var sums: [String: Double] = [:]
         var weight = 0.0
-        try withNoGrad {
-            var start = 0
-            while start < validationExamples.count {
-                let chunk = Array(validationExamples[start..<min(start + settings.batchSize, validationExamples.count)])
-                let batch = TraceBatch(chunk)
-                let w = Double(batch.targetCount)
-                for (k, v) in try objective.validationMetrics(batch, context: context) { sums[k, default: 0] += v * w }
-                weight += w
-                start += chunk.count
+        for (j, bytes) in results.enumerated() {
+            guard var metrics = MetricBytes.decode(bytes), let w = metrics.removeValue(forKey: Self.weightKey) else {
+                let n = batches.count, size = context.group.size
+                throw DistributedError.rankFailed(rank: (0..<size).first { $0 * n / size <= j && j < ($0 + 1) * n / size } ?? 0, size: size,
+                                                  reason: "sent validation batch \(j)'s metrics in \(bytes.count) bytes that do not decode")
             }
+            for (k, v) in metrics { sums[k, default: 0] += v * w }
+            weight += w
         }
         return sums.mapValues { $0 / max(weight, 1) }
     }
+
+    /// A batch's weight (its target tokens) beside its metrics in what a rank sends.
+    private static var weightKey: String { "\u{0}weight" }
 
     func progress() -> StageProgress {
         StageProgress(step: step, data: cursor.position, controllers: ["early_stopping": early.state])

@@ -21,7 +21,7 @@ struct SwiftCurriculumTests {
                             promptsPerIteration: 8, maxNewTokens: 64)
         return try Curriculum(
             name: "smoke", seed: 12,
-            run: RunSettings(checkpointEvery: 10, keepCheckpoints: 3, logEvery: 10),
+            run: RunSettings(checkpointEvery: 10, keepCheckpoints: 3, logEvery: 10, gradientShards: 4),
             data: DataSettings(domains: [.multiplication, .addition], difficulty: 1, trainSize: 96, validationSize: 16, maxLength: 128),
             models: ModelSettings(teacher: teacher, shrink: ShrinkSpec(layers: 1, hiddenSize: 32, heads: 2, intermediateSize: 86)),
             stages: [
