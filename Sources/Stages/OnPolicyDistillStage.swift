@@ -191,6 +191,7 @@ final class OnPolicyDistillStage: Stage {
         self.index = index
         distiller = try OnPolicyDistiller(student: context.student, teacher: context.teacher, codec: context.codec,
                                           reward: CompositeReward(config: c.reward), config: c.distillation)
+        distiller.reduction = context.group  // under mpirun each rank computes its block of a batch's shards
         context.setOptimizers([("student", distiller.optimizer)])
         var teacherTrace: [String: String] = [:]
         for t in try context.teacherTraces() where teacherTrace[t.question ?? ""] == nil { teacherTrace[t.question ?? ""] = t.traceText }
@@ -234,7 +235,7 @@ final class OnPolicyDistillStage: Stage {
             m = try distiller.iterate(problems: cursor.next(d.promptsPerIteration).map { problems[$0] }, rng: &context.rng)
         } else {
             let picked = traceCursor!.next(d.promptsPerIteration).map { traces[$0] }
-            m = distiller.iterate(prompts: picked.map { Array($0.tokens.prefix($0.promptLength)) },
+            m = try distiller.iterate(prompts: picked.map { Array($0.tokens.prefix($0.promptLength)) },
                                   completions: picked.map { Array($0.tokens.dropFirst($0.promptLength)) })
         }
         guard m.loss.isFinite else {
