@@ -74,7 +74,8 @@ let package = Package(
         .target(name: "FileErrors", swiftSettings: plain),
         // StrictConfig: the one strict layer every settings family decodes through (unknown keys, wrong types, nulls,
         // ranges), over any Decoder: Yams' for curricula, Foundation's for JSON. No dependencies, so Model, Data and
-        // Reward use it without taking Yams.
+        // Reward use it without taking Yams. It also holds JSONText, the one JSON text helper (Data's trace rows,
+        // Telemetry's metrics.jsonl, the CLI's --json), as the lowest target those three share.
         .target(name: "StrictConfig", swiftSettings: plain),
         .target(name: "Checkpoint",
                 dependencies: ["Model", "Tensor", "Tokenizers", "CHDF5", "FileErrors", .product(name: "Crypto", package: "swift-crypto")],
@@ -85,9 +86,10 @@ let package = Package(
         .target(name: "Reward", dependencies: ["StrictConfig", .product(name: "BigInt", package: "BigInt")], swiftSettings: plain),
         .target(name: "PPO", dependencies: ["Model", "Reward", "Tensor", "StrictConfig"], swiftSettings: fastMath),
         .target(name: "Eval", dependencies: ["Model", "Data", "Reward", "Tensor", "FileErrors"], swiftSettings: plain),
-        // Telemetry: progress, logs, metrics files, TensorBoard events and SVG charts. Foundation, swift-log and
-        // FileErrors only (no Tensor/Model), so the runner and the CLI both use it without pulling in training code.
-        .target(name: "Telemetry", dependencies: ["FileErrors", .product(name: "Logging", package: "swift-log")],
+        // Telemetry: progress, logs, metrics files, TensorBoard events and SVG charts. Foundation, swift-log,
+        // FileErrors and StrictConfig (for the one JSONText) only (no Tensor/Model), so the runner and the CLI both use
+        // it without pulling in training code.
+        .target(name: "Telemetry", dependencies: ["FileErrors", "StrictConfig", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: plain),
         .target(name: "Stages",
                 dependencies: ["Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Data", "Reward", "PPO", "Eval", "Telemetry",
@@ -99,7 +101,7 @@ let package = Package(
             name: "DistillCLI",
             dependencies: [
                 "Tensor", "Model", "ModelIO", "Tokenizers", "Checkpoint", "Stages", "Eval", "Data", "Reward", "PPO", "Telemetry", "FileErrors",
-                "Distributed",
+                "Distributed", "StrictConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

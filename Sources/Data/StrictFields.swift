@@ -47,26 +47,3 @@ struct StrictObject {
         }
     }
 }
-
-/// JSON text for the values a trace row holds (rows are assembled here, so they keep a fixed, readable key
-/// order; string escaping is Foundation's).
-enum JSONText {
-    /// A JSON string literal (Foundation's encoder; `/` is left as it is).
-    static func string(_ s: String) -> String {
-        // encoding a String cannot fail and always yields UTF-8
-        String(decoding: try! encoder.encode(s), as: UTF8.self)
-    }
-
-    /// One encoder for every string (a data file writes hundreds of thousands); it is only read after setup.
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = .withoutEscapingSlashes
-        return e
-    }()
-
-    /// A JSON number for a finite double (Swift's shortest round-trip form).
-    static func number(_ x: Double) -> String {
-        if x == x.rounded(), abs(x) < 1e15 { return String(Int(x)) }
-        return "\(x)"
-    }
-}

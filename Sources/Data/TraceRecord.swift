@@ -1,3 +1,5 @@
+import StrictConfig
+
 /// One reasoning trace: a question, its steps, the final answer, and where it came from (one JSONL row).
 ///
 /// ```json
@@ -70,13 +72,13 @@ public struct TraceRecord: Sendable, Equatable, Decodable {
     /// The row as one line of JSON (no trailing newline), keys in `fieldNames` order, absent fields left out.
     public var jsonLine: String {
         var parts: [String] = []
-        if let id { parts.append("\"id\": " + JSONText.string(id)) }
-        if let domain { parts.append("\"domain\": " + JSONText.string(domain)) }
-        if let question { parts.append("\"question\": " + JSONText.string(question)) }
-        parts.append("\"steps\": [" + steps.map(JSONText.string).joined(separator: ", ") + "]")
-        if let stepConfidence { parts.append("\"step_confidence\": [" + stepConfidence.map(JSONText.number).joined(separator: ", ") + "]") }
-        parts.append("\"answer\": " + JSONText.string(answer))
-        if let source { parts.append("\"source\": " + JSONText.string(source)) }
+        if let id { parts.append("\"id\": " + JSONText.quoted(id)) }
+        if let domain { parts.append("\"domain\": " + JSONText.quoted(domain)) }
+        if let question { parts.append("\"question\": " + JSONText.quoted(question)) }
+        parts.append("\"steps\": [" + steps.map(JSONText.quoted).joined(separator: ", ") + "]")
+        if let stepConfidence { parts.append("\"step_confidence\": [" + stepConfidence.map(JSONText.compactNumber).joined(separator: ", ") + "]") }
+        parts.append("\"answer\": " + JSONText.quoted(answer))
+        if let source { parts.append("\"source\": " + JSONText.quoted(source)) }
         return "{" + parts.joined(separator: ", ") + "}"
     }
 

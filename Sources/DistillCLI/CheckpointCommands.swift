@@ -4,6 +4,7 @@ import FileErrors
 import Foundation
 import Tokenizers
 import Model
+import StrictConfig
 import Tensor
 
 /// A typed library error printed as the command's failure, with exit code 1 (no stack trace).
@@ -18,23 +19,9 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as ValidationError { throw e } catch let e as ExitCode { throw e } catch { throw CommandFailure(error) }
 }
 
-/// Prints a JSON-compatible value as one line with sorted keys. JSON has no NaN or infinity: a non-finite number
-/// (a controller that has not measured anything yet, a log-prob of an impossible token) is written as `null`.
+/// Prints a JSON-compatible value as one line with sorted keys (`JSONText.line`: a non-finite number is `null`).
 func printJSON(_ value: Any) throws {
-    let data = try JSONSerialization.data(withJSONObject: jsonSafe(value), options: [.sortedKeys, .withoutEscapingSlashes])
-    print(String(decoding: data, as: UTF8.self))
-}
-
-/// `value` with every non-finite Double or Float, at any depth, replaced by `NSNull`.
-func jsonSafe(_ value: Any) -> Any {
-    switch value {
-    case let i as Int: return i
-    case let d as Double: return d.isFinite ? d : NSNull()
-    case let f as Float: return f.isFinite ? f : NSNull()
-    case let dict as [String: Any]: return dict.mapValues(jsonSafe)
-    case let array as [Any]: return array.map(jsonSafe)
-    default: return value
-    }
+    print(try JSONText.line(value))
 }
 
 /// `distill inspect FILE`: what a checkpoint holds.

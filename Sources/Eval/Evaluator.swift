@@ -137,9 +137,10 @@ public struct Evaluator: Sendable {
                     throw EvalError.nonFiniteLogits(model: label, problem: problems[i].id, step: step, sampled: true)
                 }
                 tokens += generation.tokens[j].count
-                let answer = ParsedTrace(codec.decode(completion: generation.tokens[j]).text).answer
-                answers[i].append(answer)
-                if let answer, AnswerNormalizer.equivalent(answer, problems[i].referenceAnswer) { correct[i] += 1 }
+                let verdict = TraceJudge.finalAnswer(of: ParsedTrace(codec.decode(completion: generation.tokens[j]).text),
+                                                     referenceAnswer: problems[i].referenceAnswer)
+                answers[i].append(verdict.answer)
+                if verdict.correct { correct[i] += 1 }
             }
             done += batch.count
             progress?(.sampling(label: label, done: done, total: pairs.count))

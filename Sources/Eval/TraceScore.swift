@@ -34,16 +34,20 @@ public struct TraceScore: Sendable, Equatable {
     /// Scores `completion` (the decoded text the model wrote after the prompt) against `problem`.
     public init(completion: String, problem: EvalProblem, tokenCount: Int, finished: Bool,
                 verifier: StepVerifier = StepVerifier()) {
-        let parsed = ParsedTrace(completion)
-        let steps = parsed.stepTexts
-        let verification = verifier.verify(steps: steps)
-        answer = parsed.answer
-        correct = parsed.answer.map { AnswerNormalizer.equivalent($0, problem.referenceAnswer) } ?? false
-        stepCount = steps.count
-        claimCount = verification.claimCount - verification.uncheckedClaimCount
-        validClaimCount = verification.validClaimCount
-        firstInvalidStep = verification.firstInvalidStep
-        stepF1 = Self.stepF1(steps, reference: problem.referenceSteps)
+        self.init(verdict: TraceJudge(verifier: verifier).judge(completion: completion, question: problem.question,
+                                                                referenceAnswer: problem.referenceAnswer),
+                  problem: problem, tokenCount: tokenCount, finished: finished)
+    }
+
+    /// The score of a trace `TraceJudge` has judged against `problem`.
+    public init(verdict: TraceJudgement, problem: EvalProblem, tokenCount: Int, finished: Bool) {
+        answer = verdict.answer
+        correct = verdict.correct
+        stepCount = verdict.stepCount
+        claimCount = verdict.checkedClaimCount
+        validClaimCount = verdict.validClaimCount
+        firstInvalidStep = verdict.firstInvalidStep
+        stepF1 = Self.stepF1(verdict.trace.stepTexts, reference: problem.referenceSteps)
         self.tokenCount = tokenCount
         self.finished = finished
         notAttempted = nil

@@ -86,7 +86,16 @@ public final class OnPolicyDistiller {
     public private(set) var iteration = 0
     /// Multiplies the learning rate (a stage may schedule it; 1 by default).
     public var learningRateScale: Float = 1
-    let verifier = StepVerifier()
+    /// The processes a step spans (MPI ranks, each computing its block of a batch's shards); set before the first
+    /// iteration. Default: this process alone.
+    public var reduction: ShardReduction = LocalReduction()
+    /// Fixed shards per step (the run's `gradient_shards`); under mpirun each rank computes its block of them. Set
+    /// before the first iteration.
+    public var shardCount = 2
+    /// The data-parallel step: each batch's shards on the student and its replicas.
+    lazy var trainingStep = TrainingStep(OnPolicyStepObjective(distiller: self), shardCount: shardCount,
+                                         reduction: reduction)
+    let traceJudge = TraceJudge()
 
     /// A distiller over the given models.
     /// - Throws: `PPOConfigError` for a bad config; `PPOError.modelMismatch` when the vocabularies differ or are
@@ -149,7 +158,7 @@ public final class OnPolicyDistiller {
             }
             rewards = placed
         }
-        var m = step(batch, rewards: rewards, samplingTemperature: temperature)
+        var m = try step(batch, rewards: rewards, samplingTemperature: temperature)
         let s = summarize(r)
         m.reward = s.reward
         m.answerAccuracy = s.answerAccuracy
@@ -164,11 +173,12 @@ public final class OnPolicyDistiller {
     /// included), for lambda's off-policy share. The temperature controller does not move: it follows the
     /// student's samples only.
     /// - Precondition: the objective is `gkd`; prompts and completions are non-empty and as many.
-    public func iterate(prompts: [[Int32]], completions: [[Int32]]) -> OnPolicyIterationMetrics {
+    /// - Throws: what the step's reduction throws (a lost MPI rank).
+    public func iterate(prompts: [[Int32]], completions: [[Int32]]) throws -> OnPolicyIterationMetrics {
         precondition(config.objective == .gkd, "off-policy batches are GKD's (lambda < 1); the objective is \(config.objective.rawValue)")
         let start = DispatchTime.now().uptimeNanoseconds
         let batch = PPOBatch(prompts: prompts, completions: completions, temperature: 1)
-        var m = step(batch, rewards: nil, samplingTemperature: temperatureController.temperature)
+        var m = try step(batch, rewards: nil, samplingTemperature: temperatureController.temperature)
         m.onPolicy = false
         iteration += 1
         m.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -177,27 +187,49 @@ public final class OnPolicyDistiller {
 
     /// One AdamW step on the objective over the completion tokens of `batch`; `rewards` (B, T) are the trace
     /// reward's per-token reward-to-go, unweighted, when the reward is on.
-    func step(_ batch: PPOBatch, rewards: [Float]?, samplingTemperature: Float) -> OnPolicyIterationMetrics {
-        let b = batch.batchSize, t = batch.length, mask = batch.mask
+    ///
+    /// The batch runs through the data-parallel `TrainingStep` (`OnPolicyStepObjective`): fixed shards of its rows at
+    /// once, one per core, the later ones on replicas of the student; each shard's loss a mean over its own scored
+    /// tokens, weighted by its share of the batch's; gradients summed in `ShardSum`'s fixed order across `reduction`'s
+    /// processes; then one global-norm clip (`GradientClip`).
+    /// - Throws: what the reduction throws (a lost MPI rank).
+    func step(_ batch: PPOBatch, rewards: [Float]?, samplingTemperature: Float) throws -> OnPolicyIterationMetrics {
+        let result = try trainingStep.gradients(OnPolicyStepBatch(batch: batch, rewards: rewards, samplingTemperature: samplingTemperature))
+        let norm = trainingStep.clipGradients(maxNorm: config.maxGradNorm)
+        // a NaN step would ruin the weights (a shard whose loss is not finite is not backpropagated)
+        if norm.isFinite && result.loss.isFinite { optimizer.step(learningRate: config.learningRate * learningRateScale) }
+        var m = OnPolicyIterationMetrics()
+        m.loss = result.loss
+        m.gradientNorm = Double(norm)
+        m.reverseKL = result.metrics["reverse_kl"]!
+        m.entropy = result.metrics["entropy"]!
+        m.temperature = Double(samplingTemperature)
+        m.completionLength = Double(batch.tokenCount) / Double(batch.batchSize)
+        return m
+    }
+
+    /// The loss of one shard on `student` (the distiller's or a replica): the objective, plus the reward term when
+    /// rewards are given, a mean over the shard's scored tokens; with the reverse KL and the sampling entropy as
+    /// token-mean metrics.
+    func shardLoss(_ s: OnPolicyShard, student: Transformer) -> ShardLoss {
+        let (b, t, mask) = (s.rows, s.length, s.mask)
         // The teacher's full distribution at every position (B*T, V): fine at the built-in vocabularies. With a
         // large vocabulary, the teacher's top-k log-probs (the top-k teacher cache) would replace these logits
         // here, and both objectives would read the teacher only at those ids.
-        let teacherLogits = withNoGrad { teacher.forward(tokens: batch.inputs, batch: b, length: t).logits }
+        let teacherLogits = withNoGrad { teacher.forward(tokens: s.inputs, batch: b, length: t).logits }
         let teacherLogProbs = withNoGrad {
-            selectedLogProbs(teacherLogits, targets: batch.targets, temperature: 1, mask: mask).toArray()
+            selectedLogProbs(teacherLogits, targets: s.targets, temperature: 1, mask: mask).toArray()
         }
-        student.parameters.zeroGradients()
-        let out = student.forward(tokens: batch.inputs, batch: b, length: t)
-        let logp = selectedLogProbs(out.logits, targets: batch.targets, temperature: 1, mask: mask)
+        let out = student.forward(tokens: s.inputs, batch: b, length: t)
+        let logp = selectedLogProbs(out.logits, targets: s.targets, temperature: 1, mask: mask)
         let studentLogProbs = logp.toArray()
-        var m = OnPolicyIterationMetrics()
         var pg: Tensor? = nil
-        if config.objective == .reverseKLPolicyGradient || rewards != nil {
-            var a = advantages(teacherLogProbs: teacherLogProbs, studentLogProbs: studentLogProbs, rewards: rewards, mask: mask)
-            if batch.temperature != 1 {
+        if config.objective == .reverseKLPolicyGradient || s.rewards != nil {
+            var a = advantages(teacherLogProbs: teacherLogProbs, studentLogProbs: studentLogProbs, rewards: s.rewards, mask: mask)
+            if s.temperature != 1 {
                 // the tokens were drawn from softmax(z / T), not from the T = 1 policy the gradient is of
                 let sampling = withNoGrad {
-                    selectedLogProbs(out.logits, targets: batch.targets, temperature: batch.temperature, mask: mask).toArray()
+                    selectedLogProbs(out.logits, targets: s.targets, temperature: s.temperature, mask: mask).toArray()
                 }
                 let w = importanceWeights(policyLogProbs: studentLogProbs, samplingLogProbs: sampling, mask: mask,
                                           cap: Self.importanceWeightCap)
@@ -213,18 +245,11 @@ public final class OnPolicyDistiller {
         case .reverseKLPolicyGradient:
             loss = pg!  // the objective is a policy gradient, so `pg` is set above
         }
-        loss.backward()
-        let norm = config.maxGradNorm.map { student.parameters.clipGradients(maxNorm: $0) } ?? student.parameters.gradientNorm()
-        if norm.isFinite { optimizer.step(learningRate: config.learningRate * learningRateScale) }  // a NaN step would ruin the weights
-        m.loss = Double(loss.item)
-        m.gradientNorm = Double(norm)
-        m.reverseKL = Advantages.maskedMoments(zip(studentLogProbs, teacherLogProbs).map { $0 - $1 }, mask: mask).mean
-        m.entropy = withNoGrad {
-            Advantages.maskedMoments(tokenEntropy(out.logits, temperature: samplingTemperature, mask: mask).toArray(), mask: mask).mean
+        let reverseKL = Advantages.maskedMoments(zip(studentLogProbs, teacherLogProbs).map { $0 - $1 }, mask: mask).mean
+        let entropy = withNoGrad {
+            Advantages.maskedMoments(tokenEntropy(out.logits, temperature: s.samplingTemperature, mask: mask).toArray(), mask: mask).mean
         }
-        m.temperature = Double(samplingTemperature)
-        m.completionLength = Double(batch.tokenCount) / Double(b)
-        return m
+        return ShardLoss(perTarget: loss, metrics: ["reverse_kl": (Double(reverseKL), .target), "entropy": (Double(entropy), .target)])
     }
 
     /// The policy-gradient term's per-token advantages: with `reverse_kl_pg` the teacher-student log-ratio of
@@ -256,58 +281,21 @@ public final class OnPolicyDistiller {
     /// - Throws: `PPOError` for empty or unencodable problems and over-long prompts.
     public func evaluate(problems: [PPOProblem], temperature: Float = 0, rng: inout RandomGenerator) throws -> PPOEvaluation {
         guard !problems.isEmpty else { throw PPOError.noProblems }
-        var all: [Rollout] = []
-        let chunk = 64  // bounds the KV cache of one generate call
-        for lo in stride(from: 0, to: problems.count, by: chunk) {
-            let part = Array(problems[lo..<min(lo + chunk, problems.count)])
-            all.append(try sample(part, groupSize: 1, temperature: temperature, rng: &rng, firstIndex: lo))
+        return try Rollout.evaluation(of: problems, rng: &rng) { part, first, rng in
+            try sample(part, groupSize: 1, temperature: temperature, rng: &rng, firstIndex: first)
         }
-        let s = summarize(Rollout.merge(all))
-        var e = PPOEvaluation()
-        e.problems = problems.count
-        e.meanReward = s.reward
-        e.rewardComponents = s.rewardComponents
-        e.verifiedStepRate = s.verifiedStepRate
-        e.answerAccuracy = s.answerAccuracy
-        e.completionLength = s.completionLength
-        return e
     }
 
-    /// Samples `groupSize` completions per problem (rows grouped by problem) and judges them; temperature 0 is greedy.
+    /// Samples `groupSize` completions per problem (rows grouped by problem) and judges them; temperature 0 is greedy
+    /// (PPO's rollout, with room for the completion within both models' context).
     func sample(_ problems: [PPOProblem], groupSize: Int, temperature: Float, rng: inout RandomGenerator,
                 firstIndex: Int = 0) throws -> Rollout {
-        var r = Rollout()
-        let limit = min(student.config.maxPositionEmbeddings, teacher.config.maxPositionEmbeddings)
-        var longest = 0
-        for (i, p) in problems.enumerated() {
-            let ids: [Int32]
-            do { ids = try codec.prompt(question: p.question) } catch let e as TokenizerError {
-                throw PPOError.unencodableQuestion(problem: firstIndex + i, error: e)
-            }
-            guard ids.count < limit else { throw PPOError.promptTooLong(problem: firstIndex + i, tokens: ids.count, limit: limit) }
-            longest = max(longest, ids.count)
-            for _ in 0..<groupSize {
-                r.problemIndex.append(firstIndex + i)
-                r.problems.append(p)
-                r.prompts.append(ids)
-            }
-        }
-        // room for the completion within both models' context
-        let maxNew = min(config.maxNewTokens, limit - longest)
-        let options = temperature > 0
-            ? SamplingOptions(temperature: temperature, maxNewTokens: maxNew, stopTokens: codec.stopIDs)
-            : SamplingOptions.greedy(maxNewTokens: maxNew, stopTokens: codec.stopIDs)
-        r.completions = student.generate(prompts: r.prompts, options: options, rng: &rng).tokens
-        r.texts = r.completions.map { CompletionText(tokens: $0, codec: codec) }
-        r.inputs = zip(r.problems, r.texts).map { p, t in
-            RewardInput(question: p.question, trace: t.text, referenceAnswer: p.referenceAnswer, teacherTrace: p.teacherTrace)
-        }
-        r.results = r.inputs.map { reward.evaluate($0) }
-        return r
+        try Rollout.sample(problems, policy: student, codec: codec,
+                           contextLimit: min(student.config.maxPositionEmbeddings, teacher.config.maxPositionEmbeddings),
+                           maxNewTokens: config.maxNewTokens, groupSize: groupSize, temperature: temperature, rng: &rng,
+                           firstIndex: firstIndex, reward: reward, judge: traceJudge)
     }
 
     /// Reward, verified-step rate, answer accuracy and length of a judged rollout.
-    func summarize(_ r: Rollout) -> PPOIterationMetrics {
-        Rollout.summarize(r, verifier: verifier)
-    }
+    func summarize(_ r: Rollout) -> PPOIterationMetrics { r.summary }
 }

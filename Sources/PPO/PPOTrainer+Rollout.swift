@@ -20,6 +20,8 @@ struct Rollout {
     var texts: [CompletionText] = []
     /// What the reward judged (parsed traces, shared with the metrics).
     var inputs: [RewardInput] = []
+    /// The trace judge's verdict on each row (answer, steps), for the metrics.
+    var verdicts: [TraceJudgement] = []
     /// The reward's verdicts.
     var results: [RewardResult] = []
     /// Training layout; nil until built.
@@ -29,7 +31,7 @@ struct Rollout {
         var r = Rollout()
         for p in parts {
             r.problemIndex += p.problemIndex; r.problems += p.problems; r.prompts += p.prompts
-            r.completions += p.completions; r.texts += p.texts; r.inputs += p.inputs; r.results += p.results
+            r.completions += p.completions; r.texts += p.texts; r.inputs += p.inputs; r.verdicts += p.verdicts; r.results += p.results
         }
         return r
     }
@@ -39,9 +41,7 @@ extension PPOTrainer {
     /// The prompt of a question in the codec's layout (with the character tokenizer: `<bos>` + question + newline).
     /// - Throws: `PPOError.unencodableQuestion` naming the problem.
     public func prompt(for problem: PPOProblem, index: Int = 0) throws -> [Int32] {
-        do { return try codec.prompt(question: problem.question) } catch let e as TokenizerError {
-            throw PPOError.unencodableQuestion(problem: index, error: e)
-        }
+        try Rollout.prompt(for: problem, codec: codec, index: index)
     }
 
     /// Longest sequence every scoring model can take.
@@ -52,37 +52,9 @@ extension PPOTrainer {
     /// Samples `groupSize` completions per problem (rows grouped by problem) and judges them; temperature 0 is greedy.
     func sample(_ problems: [PPOProblem], groupSize: Int, temperature: Float, rng: inout RandomGenerator,
                 firstIndex: Int = 0) throws -> Rollout {
-        var r = Rollout()
-        let limit = contextLimit
-        var longest = 0
-        for (i, p) in problems.enumerated() {
-            let ids = try prompt(for: p, index: firstIndex + i)
-            guard ids.count < limit else { throw PPOError.promptTooLong(problem: firstIndex + i, tokens: ids.count, limit: limit) }
-            longest = max(longest, ids.count)
-            for _ in 0..<groupSize {
-                r.problemIndex.append(firstIndex + i)
-                r.problems.append(p)
-                r.prompts.append(ids)
-            }
-        }
-        // room for the completion within every scoring model's context
-        let maxNew = min(config.maxNewTokens, limit - longest)
-        let options = temperature > 0
-            ? SamplingOptions(temperature: temperature, maxNewTokens: maxNew, stopTokens: codec.stopIDs)
-            : SamplingOptions.greedy(maxNewTokens: maxNew, stopTokens: codec.stopIDs)
-        let generation = policy.generate(prompts: r.prompts, options: options, rng: &rng)
-        r.completions = generation.tokens
-        judge(&r)
-        return r
-    }
-
-    /// Decodes and judges every row of `r`.
-    func judge(_ r: inout Rollout) {
-        r.texts = r.completions.map { CompletionText(tokens: $0, codec: codec) }
-        r.inputs = zip(r.problems, r.texts).map { p, t in
-            RewardInput(question: p.question, trace: t.text, referenceAnswer: p.referenceAnswer, teacherTrace: p.teacherTrace)
-        }
-        r.results = r.inputs.map { reward.evaluate($0) }
+        try Rollout.sample(problems, policy: policy, codec: codec, contextLimit: contextLimit, maxNewTokens: config.maxNewTokens,
+                           groupSize: groupSize, temperature: temperature, rng: &rng, firstIndex: firstIndex,
+                           reward: reward, judge: traceJudge)
     }
 
     /// Fills the behaviour log-probs, entropies and values (policy), the reference log-probs and, when the
@@ -163,31 +135,93 @@ extension PPOTrainer {
     }
 
     /// Reward, components, verified-step rate, answer accuracy and length over a judged rollout.
-    func summarize(_ r: Rollout) -> PPOIterationMetrics { Rollout.summarize(r, verifier: verifier) }
+    func summarize(_ r: Rollout) -> PPOIterationMetrics { r.summary }
 }
 
 extension Rollout {
+    /// The prompt of a question in the codec's layout (`PPOTrainer.prompt(for:index:)`).
+    /// - Throws: `PPOError.unencodableQuestion` naming the problem.
+    static func prompt(for problem: PPOProblem, codec: TraceCodec, index: Int) throws -> [Int32] {
+        do { return try codec.prompt(question: problem.question) } catch let e as TokenizerError {
+            throw PPOError.unencodableQuestion(problem: index, error: e)
+        }
+    }
+
+    /// Samples `groupSize` completions per problem from `policy` (rows grouped by problem, prompts in the codec's
+    /// layout, room for the completion within `contextLimit`), then decodes, judges and scores them (`judge(codec:
+    /// reward:judge:)`); temperature 0 is greedy. PPO's and on-policy distillation's sampling.
+    /// - Throws: `PPOError` for unencodable problems and prompts that fill the context.
+    static func sample(_ problems: [PPOProblem], policy: Transformer, codec: TraceCodec, contextLimit limit: Int, maxNewTokens: Int,
+                       groupSize: Int, temperature: Float, rng: inout RandomGenerator, firstIndex: Int,
+                       reward: CompositeReward, judge: TraceJudge) throws -> Rollout {
+        var r = Rollout()
+        var longest = 0
+        for (i, p) in problems.enumerated() {
+            let ids = try prompt(for: p, codec: codec, index: firstIndex + i)
+            guard ids.count < limit else { throw PPOError.promptTooLong(problem: firstIndex + i, tokens: ids.count, limit: limit) }
+            longest = max(longest, ids.count)
+            for _ in 0..<groupSize {
+                r.problemIndex.append(firstIndex + i)
+                r.problems.append(p)
+                r.prompts.append(ids)
+            }
+        }
+        // room for the completion within every scoring model's context
+        let maxNew = min(maxNewTokens, limit - longest)
+        let options = temperature > 0
+            ? SamplingOptions(temperature: temperature, maxNewTokens: maxNew, stopTokens: codec.stopIDs)
+            : SamplingOptions.greedy(maxNewTokens: maxNew, stopTokens: codec.stopIDs)
+        r.completions = policy.generate(prompts: r.prompts, options: options, rng: &rng).tokens
+        r.judge(codec: codec, reward: reward, judge: judge)
+        return r
+    }
+
+    /// Decodes every completion, judges it (`TraceJudge`: answer and steps) and scores it with `reward`.
+    mutating func judge(codec: TraceCodec, reward: CompositeReward, judge: TraceJudge) {
+        texts = completions.map { CompletionText(tokens: $0, codec: codec) }
+        verdicts = zip(problems, texts).map { p, t in
+            judge.judge(completion: t.text, question: p.question, referenceAnswer: p.referenceAnswer, teacherTrace: p.teacherTrace)
+        }
+        inputs = verdicts.map(\.input)
+        results = inputs.map { reward.evaluate($0) }
+    }
+
+    /// One pass over `problems` (one completion each, drawn by `sample` in chunks of 64, which bounds the KV cache
+    /// of one generate call) summarised as an evaluation: PPO's and on-policy distillation's validation.
+    static func evaluation(of problems: [PPOProblem], rng: inout RandomGenerator,
+                           sample: (_ part: [PPOProblem], _ firstIndex: Int, _ rng: inout RandomGenerator) throws -> Rollout)
+        throws -> PPOEvaluation {
+        var all: [Rollout] = []
+        let chunk = 64
+        for lo in stride(from: 0, to: problems.count, by: chunk) {
+            all.append(try sample(Array(problems[lo..<min(lo + chunk, problems.count)]), lo, &rng))
+        }
+        let s = merge(all).summary
+        var e = PPOEvaluation()
+        e.problems = problems.count
+        e.meanReward = s.reward
+        e.rewardComponents = s.rewardComponents
+        e.verifiedStepRate = s.verifiedStepRate
+        e.answerAccuracy = s.answerAccuracy
+        e.completionLength = s.completionLength
+        return e
+    }
+
     /// Reward, components, verified-step rate, answer accuracy and length over a judged rollout (PPO's and
     /// on-policy distillation's metrics and validation).
-    static func summarize(_ r: Rollout, verifier: StepVerifier) -> PPOIterationMetrics {
+    var summary: PPOIterationMetrics {
         var m = PPOIterationMetrics()
-        let n = Double(max(r.results.count, 1))
-        m.sequences = r.results.count
-        m.reward = r.results.reduce(0) { $0 + $1.total } / n
-        for result in r.results {
+        let n = Double(max(results.count, 1))
+        m.sequences = results.count
+        m.reward = results.reduce(0) { $0 + $1.total } / n
+        for result in results {
             for c in result.components { m.rewardComponents[c.name, default: 0] += c.value / n }
         }
-        var steps = 0, verified = 0, correct = 0
-        for input in r.inputs {
-            let v = verifier.verify(steps: input.trace.stepTexts)
-            steps += v.steps.count
-            verified += v.steps.filter { $0.status == .valid }.count
-            if let a = input.trace.answer, AnswerNormalizer.equivalent(a, input.referenceAnswer) { correct += 1 }
-        }
+        let steps = verdicts.reduce(0) { $0 + $1.stepCount }
+        let verified = verdicts.reduce(0) { $0 + $1.validStepCount }
         m.verifiedStepRate = steps > 0 ? Double(verified) / Double(steps) : 0
-        m.answerAccuracy = Double(correct) / n
-        m.completionLength = Double(r.completions.reduce(0) { $0 + $1.count }) / n
+        m.answerAccuracy = Double(verdicts.filter(\.correct).count) / n
+        m.completionLength = Double(completions.reduce(0) { $0 + $1.count }) / n
         return m
     }
 }
-

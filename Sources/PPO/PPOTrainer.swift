@@ -50,7 +50,7 @@ public final class PPOTrainer {
     public private(set) var iteration = 0
     /// Multiplies both learning rates (a stage may schedule it; 1 by default).
     public var learningRateScale: Float = 1
-    let verifier = StepVerifier()
+    let traceJudge = TraceJudge()
     /// The processes the update spans (MPI ranks, each computing its block of a minibatch's shards); set before the
     /// first update. Default: this process alone.
     public var reduction: ShardReduction = LocalReduction()
@@ -179,21 +179,8 @@ public final class PPOTrainer {
     public func evaluate(problems: [PPOProblem], temperature: Float = 0, rng: inout RandomGenerator) throws -> PPOEvaluation {
         guard !problems.isEmpty else { throw PPOError.noProblems }
         precondition(temperature >= 0 && temperature.isFinite, "evaluate: temperature must be >= 0, got \(temperature)")
-        var all: [Rollout] = []
-        let chunk = 64  // bounds the KV cache of one generate call
-        for lo in stride(from: 0, to: problems.count, by: chunk) {
-            let part = Array(problems[lo..<min(lo + chunk, problems.count)])
-            all.append(try sample(part, groupSize: 1, temperature: temperature, rng: &rng, firstIndex: lo))
+        return try Rollout.evaluation(of: problems, rng: &rng) { part, first, rng in
+            try sample(part, groupSize: 1, temperature: temperature, rng: &rng, firstIndex: first)
         }
-        var e = PPOEvaluation()
-        let merged = Rollout.merge(all)
-        let s = summarize(merged)
-        e.problems = problems.count
-        e.meanReward = s.reward
-        e.rewardComponents = s.rewardComponents
-        e.verifiedStepRate = s.verifiedStepRate
-        e.answerAccuracy = s.answerAccuracy
-        e.completionLength = s.completionLength
-        return e
     }
 }

@@ -29,16 +29,18 @@ import Tensor
 ///       patience: 0
 ///       restore_best: true
 public struct OnPolicyDistillConfiguration: StageConfiguration, Equatable {
+    /// The iteration budget, validation, early stopping and restore-best (shared with the other sampling stage).
+    public var loop = ValidatedLoopSettings(iterations: 40)
     /// Iterations (one sampled batch and one update each) in the budget.
-    public var iterations = 40
+    public var iterations: Int { get { loop.iterations } set { loop.iterations = newValue } }
     /// Validate (greedy, on validation questions) every this many iterations; also before the first and after the last.
-    public var evalEvery = 10
+    public var evalEvery: Int { get { loop.evalEvery } set { loop.evalEvery = newValue } }
     /// Validation questions scored each time.
-    public var validationProblems = 32
+    public var validationProblems: Int { get { loop.validationProblems } set { loop.validationProblems = newValue } }
     /// Stop after this many validations without a better validation accuracy (0: never stop early).
-    public var patience = 0
+    public var patience: Int { get { loop.patience } set { loop.patience = newValue } }
     /// At the end, put back the student of the best validation accuracy, the stage's start included.
-    public var restoreBest = true
+    public var restoreBest: Bool { get { loop.restoreBest } set { loop.restoreBest = newValue } }
     /// gkd's off-policy traces; nil resolves as output-distill's `data` does (teacher traces after a
     /// `teacher-traces` stage, else the references).
     public var data: DistillationData? = nil
@@ -51,11 +53,8 @@ public struct OnPolicyDistillConfiguration: StageConfiguration, Equatable {
     public init(iterations: Int = 40, evalEvery: Int = 10, validationProblems: Int = 32, patience: Int = 0, restoreBest: Bool = true,
                 data: DistillationData? = nil, reward: RewardConfig = RewardConfig(),
                 distillation: OnPolicyDistillationConfig = OnPolicyDistillationConfig()) {
-        self.iterations = iterations
-        self.evalEvery = evalEvery
-        self.validationProblems = validationProblems
-        self.patience = patience
-        self.restoreBest = restoreBest
+        loop = ValidatedLoopSettings(iterations: iterations, evalEvery: evalEvery, validationProblems: validationProblems,
+                                     patience: patience, restoreBest: restoreBest)
         self.data = data
         self.reward = reward
         self.distillation = distillation
@@ -87,11 +86,7 @@ extension OnPolicyDistillConfiguration: Codable {
     public init(from decoder: Decoder) throws {
         self.init()
         let c = try StrictContainer(decoder, known: ["kind"] + CodingKeys.allCases.map(\.rawValue))
-        iterations = try c.int("iterations", min: 1) ?? iterations
-        evalEvery = try c.int("eval_every", min: 0) ?? evalEvery
-        validationProblems = try c.int("validation_problems", min: 1) ?? validationProblems
-        patience = try c.int("patience", min: 0) ?? patience
-        restoreBest = try c.bool("restore_best") ?? restoreBest
+        try loop.read(c)
         var d = OnPolicyDistillationConfig()
         d.objective = try c.choice("objective", OnPolicyObjective.self) ?? d.objective
         let beta = try c.double("beta", range: 0...1)
@@ -129,15 +124,11 @@ extension OnPolicyDistillConfiguration: Codable {
         distillation = d
     }
 
-    /// Writes the keys `init(from:)` reads (the objective's own keys only with gkd).
+    /// Writes the keys `init(from:)` reads: the loop's, then the objective's (its own keys only with gkd).
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         let d = distillation
-        try c.encode(iterations, forKey: .iterations)
-        try c.encode(evalEvery, forKey: .evalEvery)
-        try c.encode(validationProblems, forKey: .validationProblems)
-        try c.encode(patience, forKey: .patience)
-        try c.encode(restoreBest, forKey: .restoreBest)
+        try loop.encode(to: encoder)
         try c.encode(d.objective, forKey: .objective)
         if d.objective == .gkd {
             try c.encode(d.beta, forKey: .beta)
@@ -179,27 +170,19 @@ final class OnPolicyDistillStage: Stage {
     let traces: [TokenizedTrace]
     private var cursor: DataCursor
     private var traceCursor: DataCursor?
-    private(set) var step = 0
-    /// Validation values at the stage's start (before any update), for the before/after comparison.
-    private var start: [String: Double] = [:]
-    /// Watches the validation accuracy, ties broken by the reward (as its negative: lower is better).
-    private var early: EarlyStopping
-    private static let bestRole = "student_best"
+    /// Validation, early stopping on the validation accuracy (ties broken by the reward) and restore-best.
+    private var loop: ValidatedLoop
+    var step: Int { loop.step }
 
     init(_ c: OnPolicyDistillConfiguration, context: RunContext, index: Int) throws {
         config = c
         self.index = index
         distiller = try OnPolicyDistiller(student: context.student, teacher: context.teacher, codec: context.codec,
                                           reward: CompositeReward(config: c.reward), config: c.distillation)
+        distiller.reduction = context.group  // under mpirun each rank computes its block of a batch's shards
+        distiller.shardCount = context.curriculum.run.gradientShards
         context.setOptimizers([("student", distiller.optimizer)])
-        var teacherTrace: [String: String] = [:]
-        for t in try context.teacherTraces() where teacherTrace[t.question ?? ""] == nil { teacherTrace[t.question ?? ""] = t.traceText }
-        func problem(_ r: TraceRecord, reference: Bool) -> PPOProblem {
-            PPOProblem(question: r.question ?? "", referenceAnswer: r.answer,
-                       teacherTrace: teacherTrace[r.question ?? ""] ?? (reference ? r.traceText : nil))
-        }
-        problems = context.data.train.enumerated().map { problem($1, reference: $0 < context.data.referenceCount) }
-        validation = context.data.validation.prefix(c.validationProblems).map { problem($0, reference: true) }
+        (problems, validation) = try context.ppoProblems(validationCount: c.validationProblems)
         guard !problems.isEmpty else { throw StageError.noData(stage: index, reason: "no training questions to sample") }
         guard !validation.isEmpty else { throw StageError.noData(stage: index, reason: "no validation questions; raise data.validation_size") }
         cursor = DataCursor(count: problems.count, seed: context.curriculum.seed &+ UInt64(index) &* 1_000_003)
@@ -212,19 +195,19 @@ final class OnPolicyDistillStage: Stage {
         } else {
             traces = []
         }
-        early = EarlyStopping(patience: c.patience)
-        if c.restoreBest { context.registerCopy(of: context.student, role: Self.bestRole) }
+        // accuracy moves in steps of 1 / validation_problems; the reward's share stays far below one such step (a
+        // student that answers nothing right yet can still improve its traces)
+        loop = ValidatedLoop(c.loop, context: context) { values in
+            values["answer_accuracy"].map { $0 + 1e-6 * (values["reward"] ?? 0) }
+        }
     }
 
-    var totalSteps: Int { config.iterations }
+    var totalSteps: Int { loop.totalSteps }
 
-    var isEvaluationDue: Bool { step == totalSteps || (config.evalEvery > 0 && step % config.evalEvery == 0) }
+    var isEvaluationDue: Bool { loop.isEvaluationDue }
 
     func advance(_ context: RunContext) throws -> [String: Double] {
-        if step == 0 && start.isEmpty {
-            start = try validate(context)
-            _ = record(start, step: 0, context: context)
-        }
+        try loop.validateStart(context) { try validate(context) }
         let d = config.distillation
         // TRL's GKD: an iteration is on-policy with probability lambda (drawn only when it is below 1, so a
         // purely on-policy stage consumes the generator exactly as sampling alone does)
@@ -234,16 +217,13 @@ final class OnPolicyDistillStage: Stage {
             m = try distiller.iterate(problems: cursor.next(d.promptsPerIteration).map { problems[$0] }, rng: &context.rng)
         } else {
             let picked = traceCursor!.next(d.promptsPerIteration).map { traces[$0] }
-            m = distiller.iterate(prompts: picked.map { Array($0.tokens.prefix($0.promptLength)) },
+            m = try distiller.iterate(prompts: picked.map { Array($0.tokens.prefix($0.promptLength)) },
                                   completions: picked.map { Array($0.tokens.dropFirst($0.promptLength)) })
         }
         guard m.loss.isFinite else {
             throw StageError.diverged(stage: index, step: step, reason: "the loss is \(m.loss); lower learning_rate or set max_grad_norm")
         }
-        step += 1
-        var values = m.values
-        for (k, v) in start { values["start/" + k] = v }
-        return values
+        return loop.iterationDone(m.values)
     }
 
     private func validate(_ context: RunContext) throws -> [String: Double] {
@@ -251,30 +231,17 @@ final class OnPolicyDistillStage: Stage {
     }
 
     func evaluate(_ context: RunContext) throws -> StageEvaluation {
-        let values = try validate(context)
-        var metrics = validationMetrics(values, start: start)
-        let stop = record(values, step: step, context: context)
-        metrics["validation/best_score"] = -early.best
-        return StageEvaluation(metrics: metrics, stop: stop)
-    }
-
-    /// Feeds a validation's answer accuracy to early stopping, ties broken by the validation reward (a student
-    /// that answers nothing right yet can still improve its traces), and keeps the student when it is the best
-    /// so far; returns whether patience ran out.
-    private func record(_ values: [String: Double], step: Int, context: RunContext) -> Bool {
-        // accuracy moves in steps of 1 / validation_problems; the reward's share stays far below one such step
-        let score = values["answer_accuracy"].map { $0 + 1e-6 * (values["reward"] ?? 0) }
-        return early.record(score: score, step: step, keepingBestIn: config.restoreBest ? Self.bestRole : nil, context: context)
+        try loop.evaluation(validate(context), bestName: "best_score", context: context)
     }
 
     func progress() -> StageProgress {
-        var controllers = ["distiller": distiller.controllerState, "start": start, "early_stopping": early.state]
+        var controllers = loop.controllers.merging(["distiller": distiller.controllerState]) { a, _ in a }
         if let p = traceCursor?.position { controllers["trace_cursor"] = ["epoch": Double(p.epoch), "index": Double(p.index)] }
         return StageProgress(step: step, data: cursor.position, controllers: controllers)
     }
 
     func restore(_ progress: StageProgress, context: RunContext) throws {
-        step = progress.step
+        loop.restore(progress)
         cursor = DataCursor(count: cursor.count, seed: cursor.seed, position: progress.data)
         if let state = progress.controllers["distiller"] { try distiller.restoreControllers(state) }
         // absent when the stage was saved with lambda 1 and resumed with a lower one (--accept-changes): start the traces afresh
@@ -284,16 +251,12 @@ final class OnPolicyDistillStage: Stage {
             }
             traceCursor = DataCursor(count: t.count, seed: t.seed, position: DataPosition(epoch: Int(e), index: Int(i)))
         }
-        start = progress.controllers["start"] ?? [:]
-        early.restore(progress.controllers["early_stopping"])
     }
 
     func finish(_ context: RunContext) throws {
-        if config.restoreBest, early.bestStep >= 0, let best = context.store(role: Self.bestRole) {
-            context.student.parameters.copyValues(from: best)
-            context.logger.info("on-policy-distill: kept the student of iteration \(early.bestStep) (validation accuracy + 1e-6 x reward \(-early.best))")
+        if let best = loop.finish(context) {
+            context.logger.info("on-policy-distill: kept the student of iteration \(best.step) (validation accuracy + 1e-6 x reward \(best.score))")
         }
-        context.unregister(role: Self.bestRole)
         context.setOptimizers([])
     }
 }

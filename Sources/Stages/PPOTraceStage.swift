@@ -18,28 +18,27 @@ import Tensor
 ///       reward: {weights: {answer: 1, step_validity: 0.5}}   # RewardConfig keys
 ///       ppo: {learning_rate: 1.0e-5, advantage: grpo, group_size: 4, temperature: {entropy_target: {target: 0.6}}}
 public struct PPOTraceConfiguration: StageConfiguration, Equatable {
+    /// The iteration budget, validation, early stopping and restore-best (shared with the other sampling stage).
+    public var loop = ValidatedLoopSettings(iterations: 30)
     /// PPO iterations (rollout + update) in the budget.
-    public var iterations = 30
+    public var iterations: Int { get { loop.iterations } set { loop.iterations = newValue } }
     /// Validate (greedy, on validation questions) every this many iterations; also before the first and after the last.
-    public var evalEvery = 10
+    public var evalEvery: Int { get { loop.evalEvery } set { loop.evalEvery = newValue } }
     /// Validation questions scored each time.
-    public var validationProblems = 32
+    public var validationProblems: Int { get { loop.validationProblems } set { loop.validationProblems = newValue } }
     /// Stop after this many validations without a better validation reward (0: never stop early).
-    public var patience = 0
+    public var patience: Int { get { loop.patience } set { loop.patience = newValue } }
     /// At the end, put back the student of the best validation reward, the stage's start included, so the
     /// stage never hands on a student worse on validation than it received.
-    public var restoreBest = true
+    public var restoreBest: Bool { get { loop.restoreBest } set { loop.restoreBest = newValue } }
     public var reward = RewardConfig()
     public var ppo = PPOConfig()
 
     /// Every field, each with its default.
     public init(iterations: Int = 30, evalEvery: Int = 10, validationProblems: Int = 32, patience: Int = 0, restoreBest: Bool = true,
                 reward: RewardConfig = RewardConfig(), ppo: PPOConfig = PPOConfig()) {
-        self.iterations = iterations
-        self.evalEvery = evalEvery
-        self.validationProblems = validationProblems
-        self.patience = patience
-        self.restoreBest = restoreBest
+        loop = ValidatedLoopSettings(iterations: iterations, evalEvery: evalEvery, validationProblems: validationProblems,
+                                     patience: patience, restoreBest: restoreBest)
         self.reward = reward
         self.ppo = ppo
     }
@@ -59,13 +58,17 @@ extension PPOTraceConfiguration: Codable {
     public init(from decoder: Decoder) throws {
         self.init()
         let c = try StrictContainer(decoder, known: ["kind"] + CodingKeys.allCases.map(\.rawValue))
-        iterations = try c.int("iterations", min: 1) ?? iterations
-        evalEvery = try c.int("eval_every", min: 0) ?? evalEvery
-        validationProblems = try c.int("validation_problems", min: 1) ?? validationProblems
-        patience = try c.int("patience", min: 0) ?? patience
-        restoreBest = try c.bool("restore_best") ?? restoreBest
+        try loop.read(c)
         reward = try c.settings("reward", RewardConfig.self) ?? reward
         ppo = try c.settings("ppo", PPOConfig.self) ?? ppo
+    }
+
+    /// Writes the keys `init(from:)` reads: the loop's, then `reward` and `ppo`.
+    public func encode(to encoder: Encoder) throws {
+        try loop.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(reward, forKey: .reward)
+        try c.encode(ppo, forKey: .ppo)
     }
 }
 
@@ -106,12 +109,9 @@ final class PPOTraceStage: Stage {
     let problems: [PPOProblem]
     let validation: [PPOProblem]
     private var cursor: DataCursor
-    private(set) var step = 0
-    /// Validation values at the stage's start (before any update), for the before/after comparison.
-    private var start: [String: Double] = [:]
-    /// Watches the validation reward (as its negative: lower is better).
-    private var early: EarlyStopping
-    private static let bestRole = "student_best"
+    /// Validation, early stopping on the validation reward and restore-best.
+    private var loop: ValidatedLoop
+    var step: Int { loop.step }
 
     init(_ c: PPOTraceConfiguration, context: RunContext, index: Int) throws {
         config = c
@@ -128,36 +128,20 @@ final class PPOTraceStage: Stage {
         trainer.reduction = context.group  // under mpirun each rank computes its block of a minibatch's shards
         trainer.shardCount = context.curriculum.run.gradientShards
         context.setOptimizers([("student", trainer.policyOptimizer), ("value_head", trainer.valueOptimizer)])
-        // the teacher's verified trace for a question, when the teacher-traces stage kept one, else the
-        // reference trace when the student's side has it (validation rows all have theirs)
-        var teacherTrace: [String: String] = [:]
-        for t in try context.teacherTraces() where teacherTrace[t.question ?? ""] == nil { teacherTrace[t.question ?? ""] = t.traceText }
-        func problem(_ r: TraceRecord, reference: Bool) -> PPOProblem {
-            PPOProblem(question: r.question ?? "", referenceAnswer: r.answer,
-                       teacherTrace: teacherTrace[r.question ?? ""] ?? (reference ? r.traceText : nil))
-        }
-        problems = context.data.train.enumerated().map { problem($1, reference: $0 < context.data.referenceCount) }
-        validation = context.data.validation.prefix(c.validationProblems).map { problem($0, reference: true) }
+        (problems, validation) = try context.ppoProblems(validationCount: c.validationProblems)
         cursor = DataCursor(count: problems.count, seed: context.curriculum.seed &+ UInt64(index) &* 1_000_003)
-        early = EarlyStopping(patience: c.patience)
-        if c.restoreBest { context.registerCopy(of: context.student, role: Self.bestRole) }
+        loop = ValidatedLoop(c.loop, context: context) { $0["reward"] }
     }
 
-    var totalSteps: Int { config.iterations }
+    var totalSteps: Int { loop.totalSteps }
 
-    var isEvaluationDue: Bool { step == totalSteps || (config.evalEvery > 0 && step % config.evalEvery == 0) }
+    var isEvaluationDue: Bool { loop.isEvaluationDue }
 
     func advance(_ context: RunContext) throws -> [String: Double] {
-        if step == 0 && start.isEmpty {
-            start = try validate(context)
-            _ = record(start, step: 0, context: context)
-        }
+        try loop.validateStart(context) { try validate(context) }
         let batch = cursor.next(config.ppo.promptsPerIteration).map { problems[$0] }
         let m = try trainer.iterate(problems: batch, rng: &context.rng)
-        step += 1
-        var values = m.values
-        for (k, v) in start { values["start/" + k] = v }
-        return values
+        return loop.iterationDone(m.values)
     }
 
     private func validate(_ context: RunContext) throws -> [String: Double] {
@@ -165,38 +149,24 @@ final class PPOTraceStage: Stage {
     }
 
     func evaluate(_ context: RunContext) throws -> StageEvaluation {
-        let values = try validate(context)
-        var metrics = validationMetrics(values, start: start)
-        let stop = record(values, step: step, context: context)
-        metrics["validation/best_reward"] = -early.best
-        return StageEvaluation(metrics: metrics, stop: stop)
-    }
-
-    /// Feeds a validation's reward to early stopping and keeps the student when it is the best so far;
-    /// returns whether patience ran out.
-    private func record(_ values: [String: Double], step: Int, context: RunContext) -> Bool {
-        early.record(score: values["reward"], step: step, keepingBestIn: config.restoreBest ? Self.bestRole : nil, context: context)
+        try loop.evaluation(validate(context), bestName: "best_reward", context: context)
     }
 
     func progress() -> StageProgress {
         StageProgress(step: step, data: cursor.position,
-                      controllers: ["ppo": trainer.controllerState, "start": start, "early_stopping": early.state])
+                      controllers: loop.controllers.merging(["ppo": trainer.controllerState]) { a, _ in a })
     }
 
     func restore(_ progress: StageProgress, context: RunContext) throws {
-        step = progress.step
+        loop.restore(progress)
         cursor = DataCursor(count: cursor.count, seed: cursor.seed, position: progress.data)
         if let state = progress.controllers["ppo"] { try trainer.restoreControllers(state) }
-        start = progress.controllers["start"] ?? [:]
-        early.restore(progress.controllers["early_stopping"])
     }
 
     func finish(_ context: RunContext) throws {
-        if config.restoreBest, early.bestStep >= 0, let best = context.store(role: Self.bestRole) {
-            context.student.parameters.copyValues(from: best)
-            context.logger.info("ppo-trace: kept the student of iteration \(early.bestStep) (validation reward \(-early.best))")
+        if let best = loop.finish(context) {
+            context.logger.info("ppo-trace: kept the student of iteration \(best.step) (validation reward \(best.score))")
         }
-        context.unregister(role: Self.bestRole)
         context.unregister(role: "reference")
         context.setOptimizers([])
     }

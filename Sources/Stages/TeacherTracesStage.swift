@@ -93,7 +93,7 @@ final class TeacherTracesStage: Stage {
     private var position = 0
     private var counts: [String: Double] = ["kept": 0, "samples": 0, "correct": 0, "verified": 0, "questions_with_trace": 0,
                                             "retried": 0, "recovered": 0]
-    private let verifier = StepVerifier()
+    private let judge = TraceJudge()
 
     init(_ c: TeacherTracesConfiguration, context: RunContext, index: Int) {
         config = c
@@ -179,7 +179,7 @@ final class TeacherTracesStage: Stage {
                 let ids = generation.tokens[row]
                 batch.generatedTokens += ids.count
                 let decoded = codec.decode(completion: ids)
-                let judged = SampledTrace(text: decoded.text, logProbs: generation.logProbs[row], question: q, verifier: verifier,
+                let judged = SampledTrace(text: decoded.text, logProbs: generation.logProbs[row], question: q, judge: judge,
                                           tokenOfCharacter: decoded.tokenOfCharacter)
                 let text = decoded.text
                 if judged.correct { batch.correct += 1 }
@@ -232,15 +232,22 @@ public struct SampledTrace {
     ///     means one token per character (the character tokenizer).
     public init(text: String, logProbs: [Float], question: TraceRecord, verifier: StepVerifier = StepVerifier(),
                 tokenOfCharacter: [Int]? = nil) {
-        let trace = ParsedTrace(text)
-        guard let answer = trace.answer, trace.endsWithAnswer else {
+        self.init(text: text, logProbs: logProbs, question: question, judge: TraceJudge(verifier: verifier),
+                  tokenOfCharacter: tokenOfCharacter)
+    }
+
+    /// The verdict of `judge` on `text`; only a trace that ends with its answer line is judged at all.
+    public init(text: String, logProbs: [Float], question: TraceRecord, judge: TraceJudge, tokenOfCharacter: [Int]? = nil) {
+        let verdict = judge.judge(completion: text, question: question.question ?? "", referenceAnswer: question.answer)
+        let trace = verdict.trace
+        guard let answer = verdict.answer, verdict.endsWithAnswer else {
             correct = false; verified = false; record = nil
             return
         }
         let steps = trace.stepTexts
-        correct = AnswerNormalizer.equivalent(answer, question.answer)
-        verified = !steps.isEmpty && verifier.verify(steps: steps).isValid
-        guard correct && verified else { record = nil; return }
+        correct = verdict.correct
+        verified = verdict.stepsVerify
+        guard verdict.accepted else { record = nil; return }
         let confidence = trace.steps.map { line -> Double in
             let tokens: [Int]
             if let map = tokenOfCharacter {

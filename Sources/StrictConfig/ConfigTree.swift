@@ -102,27 +102,9 @@ public indirect enum ConfigTree: Equatable, Sendable {
         return simple ? s : quoted(s)
     }
 
-    /// A double-quoted YAML string: every character kept, nothing read as a number, boolean or null.
-    public static func quoted(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if ch.value < 0x20 {
-                    let hex = String(ch.value, radix: 16, uppercase: true)
-                    out += "\\x" + (hex.count < 2 ? "0" + hex : hex)
-                } else {
-                    out.unicodeScalars.append(ch)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A double-quoted YAML string: every character kept, nothing read as a number, boolean or null. It is the
+    /// JSON string literal (`JSONText.quoted`): YAML 1.2's double-quoted style reads every JSON escape.
+    public static func quoted(_ s: String) -> String { JSONText.quoted(s) }
 
     /// A number in Swift's shortest round-trip form, with a decimal point before any exponent (`1.0e-05`: a YAML
     /// 1.1 reader takes `1e-05` for text).

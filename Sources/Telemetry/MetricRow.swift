@@ -1,4 +1,5 @@
 import Foundation
+import StrictConfig
 
 /// One recorded row: where the run was (global step, stage, stage step, wall time) and the metrics at that
 /// moment. It is one line of metrics.jsonl, one line of metrics.csv and one TensorBoard event.

@@ -225,7 +225,7 @@ struct OnPolicyDistillationTests {
             } else {
                 let traces = teacher.generate(prompts: prompts, options: SamplingOptions(temperature: 1, maxNewTokens: newTokens,
                                                                                          stopTokens: codec.stopIDs), rng: &rng).tokens
-                _ = distiller.iterate(prompts: prompts, completions: traces)
+                _ = try distiller.iterate(prompts: prompts, completions: traces)
             }
         }
         return (before, onStudentKL(student: student, teacher: teacher, samples: 256, seed: 99, newTokens: newTokens))

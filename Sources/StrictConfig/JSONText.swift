@@ -1,8 +1,12 @@
-/// The small JSON dialect of metrics.jsonl: flat objects of string keys and number, string or null values.
+import Foundation
+
+/// The project's one JSON text helper: string literals and numbers for rows assembled by hand (metrics.jsonl,
+/// trace datasets), the small dialect of metrics.jsonl (flat objects of string keys and number, string or null
+/// values), and one-line output of a JSON-compatible value (the CLI's `--json`).
 ///
-/// Written and read here rather than with JSONSerialization so that numbers keep their exact text (a
-/// Double's shortest round-trip form parses back bit for bit with `Double(String)`) and so that a parse
-/// error can say exactly where a line went wrong.
+/// Rows are written and read here rather than with JSONSerialization so that they keep a fixed, readable key
+/// order, numbers keep their exact text (a Double's shortest round-trip form parses back bit for bit with
+/// `Double(String)`) and a parse error can say exactly where a line went wrong.
 public enum JSONText {
     /// A value of a flat object.
     public enum Value: Equatable, Sendable {
@@ -62,6 +66,35 @@ public enum JSONText {
         if value.isNaN { return "\"nan\"" }
         if value.isInfinite { return value < 0 ? "\"-inf\"" : "\"inf\"" }
         return "\(value)"
+    }
+
+    /// A finite Double as a JSON number with whole values (below 10^15) written as integers (`1`, not `1.0`): the
+    /// trace dataset's `step_confidence`. A non-finite value is written as `number` writes it.
+    public static func compactNumber(_ value: Double) -> String {
+        guard value.isFinite else { return number(value) }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
+        return "\(value)"
+    }
+
+    /// `value` (dictionaries with String keys, arrays, strings, numbers, Bools, NSNull) as one line of JSON with
+    /// sorted keys and `/` unescaped. JSON has no NaN or infinity: a non-finite number (a controller that has not
+    /// measured anything yet, a log-prob of an impossible token) is written as `null`.
+    /// - Throws: Foundation's error when `value` holds something JSON cannot represent.
+    public static func line(_ value: Any) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: replacingNonFinite(value), options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `value` with every non-finite Double or Float, at any depth, replaced by `NSNull`.
+    public static func replacingNonFinite(_ value: Any) -> Any {
+        switch value {
+        case let i as Int: return i
+        case let d as Double: return d.isFinite ? d : NSNull()
+        case let f as Float: return f.isFinite ? f : NSNull()
+        case let dict as [String: Any]: return dict.mapValues(replacingNonFinite)
+        case let array as [Any]: return array.map(replacingNonFinite)
+        default: return value
+        }
     }
 
     /// Parses `{"key": value, ...}` with number, string or null values (no nested objects or arrays).

@@ -1,0 +1,21 @@
+import Data
+import PPO
+
+extension RunContext {
+    /// The training questions and the first `validationCount` validation questions as PPO problems, shared by
+    /// `ppo-trace` and `on-policy-distill`. Each carries the teacher's verified trace for its question when the
+    /// teacher-traces stage kept one, else the reference trace when the student's side has it (validation rows all
+    /// have theirs); a trace is the completion text `TraceFormat` lays out, the text a model writes for it.
+    func ppoProblems(validationCount: Int) throws -> (train: [PPOProblem], validation: [PPOProblem]) {
+        var teacherTrace: [String: String] = [:]
+        for t in try teacherTraces() where teacherTrace[t.question ?? ""] == nil {
+            teacherTrace[t.question ?? ""] = TraceFormat.completion(of: t)
+        }
+        func problem(_ r: TraceRecord, reference: Bool) -> PPOProblem {
+            PPOProblem(question: r.question ?? "", referenceAnswer: r.answer,
+                       teacherTrace: teacherTrace[r.question ?? ""] ?? (reference ? TraceFormat.completion(of: r) : nil))
+        }
+        return (data.train.enumerated().map { problem($1, reference: $0 < data.referenceCount) },
+                data.validation.prefix(validationCount).map { problem($0, reference: true) })
+    }
+}
