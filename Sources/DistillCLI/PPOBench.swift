@@ -36,7 +36,7 @@ struct PPOBench {
         let prompts = (0..<Self.batch).map { _ in (0..<Self.prompt).map { _ in Int32(rng.nextInt(below: cfg.vocabSize)) } }
         let completions = policy.generate(prompts: prompts, options: SamplingOptions(temperature: 1, maxNewTokens: Self.newTokens,
                                                                                       stopTokens: []), rng: &rng).tokens
-        let (s, cpu) = Self.medianWallAndCPU(reps: reps) {
+        let (s, cpu) = try Self.medianWallAndCPU(reps: reps) {
             var batch = PPOBatch(prompts: prompts, completions: completions, temperature: 1)
             trainer.score(&batch)
             var rewards = trainer.klEstimates(batch).map { -0.05 * $0 }
@@ -46,7 +46,7 @@ struct PPOBench {
             }
             batch.rewards = rewards
             trainer.computeAdvantages(&batch)
-            _ = trainer.update(batch, rng: &rng)
+            _ = try trainer.update(batch, rng: &rng)
         }
         let tokens = Double(Self.batch * (Self.prompt + Self.newTokens))
         report["ppo_update_ms"] = .double(s * 1e3)
@@ -57,17 +57,17 @@ struct PPOBench {
 
     /// Medians of wall time and of process CPU time (all threads) of `body` over `reps` calls after one
     /// warm-up call. CPU time is the anchor's `_cpu_ms`: with --threads 1 it is robust to other processes.
-    static func medianWallAndCPU(reps: Int, _ body: () -> Void) -> (wall: Double, cpu: Double) {
+    static func medianWallAndCPU(reps: Int, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
         func cpuNow() -> Double {
             var t = timespec()
             clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
             return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
         }
-        body()
+        try body()
         var wall: [Double] = [], cpu: [Double] = []
         for _ in 0..<reps {
             let w0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuNow()
-            body()
+            try body()
             cpu.append(cpuNow() - c0)
             wall.append(Double(DispatchTime.now().uptimeNanoseconds - w0) / 1e9)
         }

@@ -51,7 +51,8 @@ extension PPOTrainer {
     /// before stepping, at the first minibatch whose approximate KL exceeds `approxKLLimit`.
     /// - Precondition: the batch has been scored and has advantages (and returns with GAE), and at least
     ///   `minibatches` rows.
-    public func update(_ batch: PPOBatch, rng: inout RandomGenerator) -> PPOUpdateStatistics {
+    /// - Throws: what `minibatchGradients` throws.
+    public func update(_ batch: PPOBatch, rng: inout RandomGenerator) throws -> PPOUpdateStatistics {
         let b = batch.batchSize, parts = config.minibatches
         precondition(b >= parts, "update: \(b) sequences cannot form \(parts) minibatches")
         var s = PPOUpdateStatistics()
@@ -62,7 +63,7 @@ extension PPOTrainer {
             var order = Array(0..<b)
             for i in stride(from: b - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }  // Fisher-Yates
             for m in 0..<parts {
-                let mb = minibatchGradients(batch, rows: Array(order[(b * m / parts)..<(b * (m + 1) / parts)]))
+                let mb = try minibatchGradients(batch, rows: Array(order[(b * m / parts)..<(b * (m + 1) / parts)]))
                 if let limit = config.approxKLLimit, mb.approximateKL > limit {
                     s.stoppedEarly = true
                     break epochs
@@ -99,14 +100,10 @@ extension PPOTrainer {
     /// per core, the second on replicas of the models; each shard's loss is a mean over its own tokens, weighted by
     /// its share of the minibatch's tokens. The shards are fixed by `rows`, so the result does not depend on the
     /// thread count. A loss that is not a number leaves the gradients unfinished: `update` skips such a step.
-    public func minibatchGradients(_ batch: PPOBatch, rows: [Int]) -> PPOMinibatchLoss {
+    /// - Throws: what the step's reduction throws (a lost or disagreeing MPI rank), instead of stopping the process.
+    public func minibatchGradients(_ batch: PPOBatch, rows: [Int]) throws -> PPOMinibatchLoss {
         precondition(!rows.isEmpty, "minibatchGradients: no rows")
-        let result: TrainingStepResult
-        do {
-            result = try updateStep.gradients(PPOMinibatchRows(batch: batch, rows: rows))
-        } catch {
-            preconditionFailure("the PPO objective throws nothing and the local reduction cannot fail: \(error)")
-        }
+        let result = try updateStep.gradients(PPOMinibatchRows(batch: batch, rows: rows))
         let m = result.metrics
         return PPOMinibatchLoss(loss: result.loss, policyLoss: m["policy_loss"]!, entropy: m["entropy"]!,
                                 valueLoss: m["value_loss"]!, clipFraction: m["clip_fraction"]!,

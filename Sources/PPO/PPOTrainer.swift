@@ -151,7 +151,7 @@ public final class PPOTrainer {
         score(&rollout.batch)
         let kl = assignRewards(&rollout, klCoefficient: coefficient)
         computeAdvantages(&rollout.batch)
-        let stats = update(rollout.batch, rng: &rng)
+        let stats = try update(rollout.batch, rng: &rng)
 
         var m = summarize(rollout)
         m.iteration = iteration

@@ -41,7 +41,7 @@ struct MinibatchSplitTests {
             for i in 0..<store.count { store.values.base[i] += 0.05 * rng.nextNormal() }
         }
 
-        let split = trainer.minibatchGradients(batch, rows: [0, 1, 2])
+        let split = try trainer.minibatchGradients(batch, rows: [0, 1, 2])
         let splitPolicy = gradients(trainer.policy.parameters), splitHead = gradients(trainer.valueHead.parameters)
 
         // the same loss over all three rows in one pass, from the public pieces
@@ -72,10 +72,10 @@ struct MinibatchSplitTests {
     func repeatable() throws {
         let trainer = try ToyTask.trainer(config: ToyTask.config(.gae), seed: 73)
         let batch = scoredBatch(trainer)
-        let first = trainer.minibatchGradients(batch, rows: [2, 0])
+        let first = try trainer.minibatchGradients(batch, rows: [2, 0])
         let firstGradients = gradients(trainer.policy.parameters)
-        _ = trainer.minibatchGradients(batch, rows: [1])
-        let again = trainer.minibatchGradients(batch, rows: [2, 0])
+        _ = try trainer.minibatchGradients(batch, rows: [1])
+        let again = try trainer.minibatchGradients(batch, rows: [2, 0])
         #expect(first == again)
         #expect(firstGradients.map(\.bitPattern) == gradients(trainer.policy.parameters).map(\.bitPattern))
     }

@@ -141,7 +141,7 @@ struct TrainerTests {
         #expect(trainer.klEstimates(batch).allSatisfy { abs($0) < 1e-6 })
         batch.rewards = batch.mask
         trainer.computeAdvantages(&batch)
-        let stats = trainer.update(batch, rng: &rng)
+        let stats = try trainer.update(batch, rng: &rng)
         #expect(stats.updates == 1 && stats.approximateKL < 1e-9 && stats.clipFraction == 0)
     }
 
