@@ -14,12 +14,13 @@ extension EvalSuite {
 
     /// The held-out suite of the run in `directory` (`distill report --suite run`), from the curriculum stored in its
     /// newest valid checkpoint.
+    /// - Parameter registry: the stage kinds the curriculum may name (a script's own kinds included).
     /// - Throws: `RunError.noCheckpoint` when the folder holds no valid checkpoint (with why each file was skipped);
     ///   `CurriculumError` (at `DIR/curriculum.yaml`) when the stored curriculum does not read.
-    public static func ofRun(directory: String, perDomain: Int?) throws -> EvalSuite {
+    public static func ofRun(directory: String, perDomain: Int?, registry: StageRegistry = .standard) throws -> EvalSuite {
         let (found, skipped) = try CheckpointDirectory(path: directory).latestValid()
         guard let path = found else { throw RunError.noCheckpoint(directory: directory, skipped: skipped.map(\.description)) }
-        let curriculum = try CheckpointReader(path: path).storedCurriculum(file: directory + "/curriculum.yaml")
+        let curriculum = try CheckpointReader(path: path).storedCurriculum(file: directory + "/curriculum.yaml", registry: registry)
         return try heldOut(curriculum: curriculum, perDomain: perDomain)
     }
 }
@@ -27,11 +28,14 @@ extension EvalSuite {
 extension CheckpointReader {
     /// The run curriculum stored in the checkpoint, read relative to the folder the run was started from (the
     /// `curriculum_base_directory` artifact; the current folder when the checkpoint has none).
-    /// - Parameter file: the name error messages give the stored text.
+    /// - Parameters:
+    ///   - file: the name error messages give the stored text.
+    ///   - registry: the stage kinds the curriculum may name.
     /// - Throws: `CurriculumError` naming `file`, line and key when the text does not read (an empty text included:
     ///   check `curriculum` first for a checkpoint that may hold none, such as an imported model).
-    public func storedCurriculum(file: String) throws -> Curriculum {
+    public func storedCurriculum(file: String, registry: StageRegistry = .standard) throws -> Curriculum {
         let base = try artifacts()["curriculum_base_directory"].map { String(decoding: $0, as: UTF8.self) }
-        return try Curriculum(text: curriculum, file: file, baseDirectory: base ?? FileManager.default.currentDirectoryPath)
+        return try Curriculum(text: curriculum, file: file, baseDirectory: base ?? FileManager.default.currentDirectoryPath,
+                              registry: registry)
     }
 }
