@@ -18,7 +18,7 @@ public struct AttentionFigure: Sendable {
         case text(String)
     }
 
-    /// Why a checkpoint cannot give the figure (the run's other plots are still written).
+    /// The figure, or why the checkpoint cannot give it (a skip: the run's other plots are still written).
     public enum Outcome: Sendable {
         case drawn(AttentionFigure)
         case skipped(reason: String)
