@@ -1,8 +1,12 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Telemetry
 import Testing
 
 // Helpers of the command tests that moved here from StagesTests and TelemetryTests (the same code as there, so the
-// moved files read unchanged): temporary folders, file text, and the elements of a written SVG.
+// moved files read unchanged): temporary folders, file text, a captured console, and the elements of a written SVG.
 
 /// Runs `body` with a new empty folder under the system temp dir and removes the folder afterwards.
 func withTemporaryFolder<T>(_ label: String, _ body: (String) throws -> T) throws -> T {
@@ -27,6 +31,35 @@ func readText(_ path: String) throws -> String {
 /// Names in a folder, sorted.
 func folderListing(_ path: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+}
+
+/// Text written to a console, collected for inspection.
+final class CapturedOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private var collected = ""
+
+    /// Everything written so far.
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return collected
+    }
+
+    func append(_ s: String) {
+        lock.lock()
+        collected += s
+        lock.unlock()
+    }
+
+    /// A console (not a terminal unless asked) that writes here.
+    func console(isTerminal: Bool = false, width: Int = 100) -> TerminalConsole {
+        TerminalConsole(isTerminal: isTerminal, width: width) { [self] in append($0) }
+    }
+}
+
+/// True when `svg` is well-formed XML (checked by Foundation's XML parser, not by our writer).
+func isWellFormedXML(_ svg: String) -> Bool {
+    XMLParser(data: Data(svg.utf8)).parse()
 }
 
 /// The elements of `svg` (one per line, as SVGDocument writes them) carrying `class="name"`.
