@@ -134,11 +134,14 @@ let package = Package(
         // Checkpoint: the tests write tiny checkpoints and run folders for the `distill eval` / `report` commands.
         .testTarget(name: "EvalTests", dependencies: ["Eval", "Stages", "Data", "Reward", "Model", "Tensor", "Checkpoint", "TestSupport"],
                     swiftSettings: plain),
-        // Checkpoint, Data, Model, Tensor: the `distill plot` test writes a tiny teacher+student checkpoint and
-        // regenerates the problem it shows.
         .testTarget(name: "TelemetryTests",
-                    dependencies: ["Telemetry", "Checkpoint", "Data", "Model", "Tensor", "TestSupport",
-                                   .product(name: "Logging", package: "swift-log")],
+                    dependencies: ["Telemetry", "TestSupport", .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: plain),
+        // The command tests: they run the built `distill` (run, resume, status, plot, init, eval, generate-data) and
+        // check its exit codes, messages and files; the libraries they import write the checkpoints and data they read.
+        .testTarget(name: "DistillCLITests",
+                    dependencies: ["Stages", "Checkpoint", "Data", "FileErrors", "Model", "Tensor", "Tokenizers", "Telemetry",
+                                   "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: plain),
         // CMPI: Open MPI (Debian's libopenmpi-dev); only Distributed imports it.
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",

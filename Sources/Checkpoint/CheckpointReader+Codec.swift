@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Tokenizers
 
 extension CheckpointReader {
@@ -29,5 +30,17 @@ extension CheckpointReader {
         do { return try TraceCodec(tokenizer: tokenizer, template: chosen) } catch let e as TraceCodecError {
             throw CheckpointError.corrupt(file: path, object: "/tokenizer", reason: e.message)
         }
+    }
+
+    /// The model stored under `role` and the codec of the checkpoint's tokenizer, checked to fit it: what eval,
+    /// generate, score, export and quantize run on.
+    /// - Parameters:
+    ///   - role: the model role (`student`, `teacher`, ...).
+    ///   - template: the prompt template to use instead of the stored one (nil: the checkpoint's, as `codec` picks it).
+    /// - Throws: `CheckpointError` from `loadTransformer(role:)` (a missing role, damaged or non-finite weights), then
+    ///   `.corrupt` naming `/tokenizer` when no tokenizer is stored or it has more ids than the model's vocabulary.
+    public func loadModel(role: String, template: PromptTemplate? = nil) throws -> (model: Transformer, codec: TraceCodec) {
+        let model = try loadTransformer(role: role)
+        return (model, try codec(vocabularySize: model.config.vocabSize, role: role, template: template))
     }
 }

@@ -160,8 +160,8 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let reader = try CheckpointReader(path: checkpoint)
-            let model = try reader.loadTransformer(role: role)
-            let tokenizer = try reader.codec(vocabularySize: model.config.vocabSize, role: role).tokenizer
+            let (model, codec) = try reader.loadModel(role: role)
+            let tokenizer = codec.tokenizer
             let ids = (tokenizer.beginningOfSequenceID.map { [$0] } ?? []) + (try tokenizer.ids(of: text))
             guard ids.count >= 1 else { throw ValidationError("--text encodes to no tokens; give a non-empty text") }
             guard ids.count <= model.config.maxPositionEmbeddings else {
@@ -183,15 +183,15 @@ struct ScoreCommand: ParsableCommand {
     }
 }
 
+extension TransformerConfig.Preset: ExpressibleByArgument {}
+
 /// `distill init`: a checkpoint holding a freshly initialised model and the math tokenizer.
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Write a checkpoint with a newly initialised teacher or student (HF-style init, seeded).")
 
-    enum Preset: String, ExpressibleByArgument, CaseIterable {
-        case teacher, student, tiny
-    }
+    typealias Preset = TransformerConfig.Preset
 
     @Option(help: "Where to write the checkpoint (.h5).")
     var out: String
@@ -210,21 +210,10 @@ struct InitCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed for the initial weights.")
     var seed: UInt64 = 0
 
-    static func presetConfig(_ p: Preset, vocab: Int) -> TransformerConfig {
-        switch p {
-        case .teacher: return TransformerConfig(vocabSize: vocab, hiddenSize: 256, intermediateSize: 688, numHiddenLayers: 4,
-                                                numAttentionHeads: 8, maxPositionEmbeddings: 256)
-        case .student: return TransformerConfig(vocabSize: vocab, hiddenSize: 128, intermediateSize: 344, numHiddenLayers: 2,
-                                                numAttentionHeads: 4, maxPositionEmbeddings: 256)
-        case .tiny: return TransformerConfig(vocabSize: vocab, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
-                                             numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 256)
-        }
-    }
-
     func run() throws {
         try reportingErrors {
             let tokenizer = Tokenizer.math
-            var cfg = Self.presetConfig(preset, vocab: tokenizer.vocabularySize)
+            var cfg = TransformerConfig.preset(preset, vocab: tokenizer.vocabularySize)
             if let config {
                 let text: String
                 let bytes: Foundation.Data

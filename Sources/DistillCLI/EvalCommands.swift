@@ -117,21 +117,6 @@ struct EvalOptions: ParsableArguments {
     }
 }
 
-/// Models from checkpoint files, for the evaluator (Eval itself reads no checkpoints).
-struct CheckpointModelSource: ModelSource {
-    func roles(inFile path: String) throws -> [String] { try CheckpointReader(path: path).roles() }
-
-    func model(inFile path: String, role: String) throws -> (model: Transformer, codec: TraceCodec) {
-        let reader = try CheckpointReader(path: path)
-        let available = try reader.roles()
-        guard available.contains(role) else { throw EvalError.missingRole(file: path, role: role, available: available) }
-        let model = try reader.loadTransformer(role: role)
-        do { return (model, try reader.codec(vocabularySize: model.config.vocabSize, role: role)) } catch let e as CheckpointError {
-            throw EvalError.tokenizer(source: path, reason: "\(e)")
-        }
-    }
-}
-
 /// `distill eval`: a checkpoint's model(s) on a suite, written as report.json / report.md.
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -219,31 +204,17 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws { try options.check(samples: samples) }
 
-    /// `--suite run`: the held-out math-proof construction (test split only, checked) restricted to the domains
-    /// and difficulty the run trained on, read from the curriculum stored in its newest checkpoint.
-    private func runSuite() throws -> EvalSuite {
-        let (found, skipped) = try CheckpointDirectory(path: runDirectory).latestValid()
-        guard let path = found else { throw RunError.noCheckpoint(directory: runDirectory, skipped: skipped.map(\.description)) }
-        let reader = try CheckpointReader(path: path)
-        let base = try reader.artifacts()["curriculum_base_directory"].map { String(decoding: $0, as: UTF8.self) }
-        let curriculum = try Curriculum(text: reader.curriculum, file: runDirectory + "/curriculum.yaml",
-                                        baseDirectory: base ?? FileManager.default.currentDirectoryPath)
-        return try heldOutSuite(curriculum: curriculum, perDomain: options.perDomain).limited(to: options.limit)
-    }
-
     func run() throws {
         try reportingErrors {
             let evaluator = try Evaluator(config: options.config(samples: samples))
             try ReportFiles.checkDestination(options.out ?? runDirectory)
             let source = CheckpointModelSource()
             let plan = try RunReportPlan(runDirectory: runDirectory, source: source, rowOf: StageRegistry.standard.reportRow(ofKind:))
-            let suite = options.suite == "run" ? try runSuite() : try options.loadSuite()
+            let suite = options.suite == "run" ? try EvalSuite.ofRun(directory: runDirectory, perDomain: options.perDomain).limited(to: options.limit)
+                : try options.loadSuite()
             var report = try RunReport(runDirectory: runDirectory, plan: plan, suite: suite, evaluator: evaluator, source: source,
                                        progress: options.progressPrinter())
-            report.pruning = try report.rows.filter { $0.plan.stageKind == "prune" && $0.plan.role == "student" }.compactMap { row in
-                let history = try CheckpointReader(path: row.plan.file).metrics()[row.plan.stageIndex] ?? [:]
-                return PruningRounds(stageIndex: row.plan.stageIndex, history: history, finalParameters: row.report.parameterCount)
-            }
+            report.pruning = try report.pruningRoundsFromCheckpoints()
             let folder = options.out ?? runDirectory
             try report.write(to: folder)
             print("\(suite.name): \(suite.problems.count) problems (\(suite.source))")

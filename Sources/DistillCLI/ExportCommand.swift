@@ -61,12 +61,11 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let reader = try CheckpointReader(path: checkpoint)
-            let model = try reader.loadTransformer(role: role)
+            let (model, codec) = try reader.loadModel(role: role)
             guard model.quantizedLinears.isEmpty else {
                 throw ValidationError("\(checkpoint): the \(role) is int8 (distill quantize) and has no float weights to export; "
                                       + "export the FP32 checkpoint it was quantized from (--format gguf --type q8_0 is llama.cpp's 8-bit form)")
             }
-            let codec = try reader.codec(vocabularySize: model.config.vocabSize, role: role)
             switch format {
             case .hf:
                 let dtype = self.dtype ?? .f32

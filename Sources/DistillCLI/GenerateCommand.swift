@@ -53,8 +53,7 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let reader = try CheckpointReader(path: checkpoint)
-            let model = try reader.loadTransformer(role: role)
-            let codec = try reader.codec(vocabularySize: model.config.vocabSize, role: role, template: template.flatMap(PromptTemplate.init))
+            let (model, codec) = try reader.loadModel(role: role, template: template.flatMap(PromptTemplate.init))
             let ids = try codec.prompt(question: prompt)
             guard ids.count < model.config.maxPositionEmbeddings else {
                 throw ValidationError("--prompt is \(ids.count) tokens; the model's context is \(model.config.maxPositionEmbeddings)")

@@ -8,10 +8,8 @@ import Tensor
 struct ModelBench {
     let reps: Int
     static let batch = 16, length = 128, prompt = 32, newTokens = 64
-    static let teacher = TransformerConfig(vocabSize: 64, hiddenSize: 256, intermediateSize: 688, numHiddenLayers: 4,
-                                           numAttentionHeads: 8, maxPositionEmbeddings: 128)
-    static let student = TransformerConfig(vocabSize: 64, hiddenSize: 128, intermediateSize: 344, numHiddenLayers: 2,
-                                           numAttentionHeads: 4, maxPositionEmbeddings: 128)
+    static let teacher = TransformerConfig.preset(.teacher, vocab: 64, context: 128)
+    static let student = TransformerConfig.preset(.student, vocab: 64, context: 128)
 
     /// Matmul FLOPs per training token, the anchor's formula: 6 N_mm + 12 L (H hd) T (PaLM-style).
     static func trainFlopsPerToken(_ c: TransformerConfig, length t: Int = length) -> Double {

@@ -5,6 +5,7 @@ import FileErrors
 import Foundation
 import Logging
 import Model
+import Stages
 import Telemetry
 import Tensor
 
@@ -92,113 +93,47 @@ struct PlotCommand: ParsableCommand {
             }
 
             switch try attentionFigure(logger: logger) {
-            case .success(let (fileName, svg, summary)):
-                let path = outDirectory + "/" + fileName
-                try write(svg, to: path)
-                print("wrote \(path): \(summary)")
+            case .drawn(let figure):
+                let path = outDirectory + "/" + figure.fileName
+                try write(figure.svg, to: path)
+                print("wrote \(path): \(figure.summary)")
                 written += 1
-            case .failure(let skipped):
-                print("attention heatmap: skipped: \(skipped.reason)")
+            case .skipped(let reason):
+                print("attention heatmap: skipped: \(reason)")
                 if written == 0 {
-                    throw TelemetryError.nothingToPlot(path: runDirectory, reason: "\(metricsProblem ?? "no metric rows") and \(skipped.reason)")
+                    throw TelemetryError.nothingToPlot(path: runDirectory, reason: "\(metricsProblem ?? "no metric rows") and \(reason)")
                 }
             }
         }
     }
 
-    /// Why the heatmap was not drawn (the charts are still written).
-    struct Skipped: Error {
-        let reason: String
-    }
-
-    /// The heatmap file name, its SVG and a one-line summary, or why it cannot be drawn from this run.
-    func attentionFigure(logger: Logger) throws -> Result<(String, String, String), Skipped> {
+    /// The heatmap from --checkpoint or the run's newest valid checkpoint, or why there is none; the library's
+    /// errors about the options come back as the options' errors.
+    func attentionFigure(logger: Logger) throws -> AttentionFigure.Outcome {
         let file: String
         if let checkpoint {
             file = checkpoint  // asked for by name: a bad file is an error, not a skip
         } else {
             let found = try CheckpointDirectory(path: runDirectory).latestValid()
             for s in found.skipped { logger.warning("\(s)") }
-            guard let path = found.path else { return .failure(Skipped(reason: "no valid checkpoint (step-<N>.h5) in \(runDirectory)")) }
+            guard let path = found.path else { return .skipped(reason: "no valid checkpoint (step-<N>.h5) in \(runDirectory)") }
             file = path
         }
-        let reader = try CheckpointReader(path: file)
-        let roles = try reader.roles()
-        guard roles.contains("teacher"), roles.contains("student") else {
-            return .failure(Skipped(reason: "\(file) holds roles [\(roles.joined(separator: ", "))]; it needs both teacher and student"))
-        }
-        guard let tokenizer = try reader.tokenizer() else {
-            return .failure(Skipped(reason: "\(file) stores no tokenizer, so the problem text cannot be encoded"))
-        }
-        let teacher = try reader.loadTransformer(role: "teacher")
-        let student = try reader.loadTransformer(role: "student")
-        for (role, model) in [("teacher", teacher), ("student", student)] where tokenizer.vocabularySize > model.config.vocabSize {
-            throw CheckpointError.corrupt(file: file, object: "/tokenizer/symbols",
-                                          reason: "\(tokenizer.vocabularySize) symbols but role \(role) has vocab_size \(model.config.vocabSize); the tokenizer does not belong to this model")
-        }
-        let studentLayers = student.config.numHiddenLayers, teacherLayers = teacher.config.numHiddenLayers
-        guard layer < studentLayers else {
-            throw ValidationError("--layer \(layer): the student in \(file) has \(studentLayers) layers (0...\(studentLayers - 1))")
-        }
-        let teacherLayer = HiddenProjection.uniformLayerMap(studentLayers: studentLayers, teacherLayers: teacherLayers)[layer].teacher
-
-        let (problemText, caption) = try problemText()
-        var ids: [Int32]
-        do { ids = try tokenizer.encode(problemText) } catch {
-            throw ValidationError("\(text != nil ? "--text" : "problem \(problem)"): \(error)")
-        }
-        let limit = min(maxTokens, teacher.config.maxPositionEmbeddings, student.config.maxPositionEmbeddings)
-        if ids.count > limit {
-            logger.info("showing the first \(limit) of \(ids.count) tokens")
-            ids = Array(ids.prefix(limit))
-        }
-        let labels = ids.map { id -> String in
-            let i = Int(id)
-            guard i >= 0, i < tokenizer.symbols.count else { return "?" }
-            return AttentionHeatmap.tokenLabel(tokenizer.symbols[i])
-        }
-        let teacherMap = meanAttention(teacher, ids: ids, layer: teacherLayer)
-        let studentMap = meanAttention(student, ids: ids, layer: layer)
-        let figure = AttentionHeatmap(
-            title: "\(caption) (\((file as NSString).lastPathComponent), \(ids.count) tokens)",
-            panels: [
-                .init(title: "teacher layer \(teacherLayer) (mean over heads)", matrix: teacherMap, rowLabels: labels, columnLabels: labels),
-                .init(title: "student layer \(layer) (mean over heads)", matrix: studentMap, rowLabels: labels, columnLabels: labels),
-            ])
-        let name = (text == nil ? "attention-problem\(problem)" : "attention-text") + "-layer\(layer).svg"
-        return .success((name, figure.svg(),
-                         "attention of teacher layer \(teacherLayer) and student layer \(layer) on \(caption), \(ids.count) tokens, from \(file)"))
-    }
-
-    /// The text to run the models on and a caption for the figure: --text, or a generated test problem's prompt
-    /// followed by its reference trace (the layout the models are trained on).
-    func problemText() throws -> (String, String) {
-        if let text { return (text, "text \(String(reflecting: text))") }
-        let config = GenerationConfig(domains: TaskDomain.allCases, count: problem + 1, split: .test, seed: 0, difficulty: 2)
-        let records = try DatasetGenerator(config: config).generate()
-        let record = records[problem]
-        guard let question = record.question else {
-            throw ValidationError("generated problem \(problem) has no question; pass --text instead")
-        }
-        return (TraceFormat.prompt(question: question) + TraceFormat.completion(of: record),
-                "problem \(problem)" + (record.domain.map { " (\($0))" } ?? "") + ": \(question)")
-    }
-
-    /// A layer's attention probabilities averaged over heads, `[query][key]`, with no autograd recording.
-    func meanAttention(_ model: Transformer, ids: [Int32], layer: Int) -> [[Float]] {
-        let t = ids.count
-        let probabilities = withNoGrad { model.forward(tokens: ids, batch: 1, length: t, options: .attentions).attentions[layer] }
-        let heads = probabilities.shape[1]  // (B, H, T, T)
-        precondition(probabilities.shape == [1, heads, t, t], "attention of layer \(layer) has shape \(probabilities.shape), expected [1, H, \(t), \(t)]")
-        let p = probabilities.ptr
-        var mean = [[Float]](repeating: [Float](repeating: 0, count: t), count: t)
-        for h in 0..<heads {
-            for i in 0..<t {
-                for j in 0..<t { mean[i][j] += p[(h * t + i) * t + j] }
+        let outcome: AttentionFigure.Outcome
+        do {
+            outcome = try AttentionFigure.draw(checkpoint: file, layer: layer, problem: text.map { .text($0) } ?? .generated(index: problem),
+                                               maxTokens: maxTokens)
+        } catch let e as AttentionFigureError {
+            switch e {
+            case .layerOutOfRange: throw ValidationError("--" + e.description)  // "--layer N: ..."
+            case .unencodable: throw ValidationError((text != nil ? "--" : "") + e.description)  // "--text: ..." or "problem N: ..."
+            case .noQuestion: throw ValidationError("generated problem \(problem) has no question; pass --text instead")
             }
         }
-        let scale = 1 / Float(heads)
-        return mean.map { $0.map { $0 * scale } }
+        if case .drawn(let figure) = outcome, figure.shownTokens < figure.problemTokens {
+            logger.info("showing the first \(figure.shownTokens) of \(figure.problemTokens) tokens")
+        }
+        return outcome
     }
 
     /// Writes `text` to `path`.

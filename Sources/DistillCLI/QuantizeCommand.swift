@@ -89,11 +89,10 @@ struct QuantizeCommand: ParsableCommand {
                 throw ValidationError("--out \(out) exists; remove it or choose another file (quantize never overwrites a file)")
             }
             let reader = try CheckpointReader(path: checkpoint)
-            let model = try reader.loadTransformer(role: role)
+            let (model, codec) = try reader.loadModel(role: role)
             guard model.quantizedLinears.isEmpty else {
                 throw ValidationError("\(checkpoint): the \(role) is already int8; quantize its FP32 checkpoint")
             }
-            let codec = try reader.codec(vocabularySize: model.config.vocabSize, role: role)
             let curriculum = try storedCurriculum(reader)
             let traces = try calibrationTraces(curriculum: curriculum, codec: codec, context: model.config.maxPositionEmbeddings)
             let comparison = noEval ? nil : try comparisonSuite(curriculum: curriculum)  // a bad --suite fails before the work
@@ -122,9 +121,7 @@ struct QuantizeCommand: ParsableCommand {
     /// The run's curriculum stored in the checkpoint (nil for an imported model, which has none).
     private func storedCurriculum(_ reader: CheckpointReader) throws -> Curriculum? {
         guard !reader.curriculum.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
-        let base = try reader.artifacts()["curriculum_base_directory"].map { String(decoding: $0, as: UTF8.self) }
-        return try Curriculum(text: reader.curriculum, file: checkpoint + ":/curriculum",
-                              baseDirectory: base ?? FileManager.default.currentDirectoryPath)
+        return try reader.storedCurriculum(file: checkpoint + ":/curriculum")
     }
 
     /// The first `--calibration` training traces as token sequences (prompt and completion), cut to the context.
@@ -170,7 +167,7 @@ struct QuantizeCommand: ParsableCommand {
             guard let curriculum else {
                 throw ValidationError("--suite run needs the run's curriculum, and \(checkpoint) has none; give --suite math-proof or a JSONL file")
             }
-            return try heldOutSuite(curriculum: curriculum, perDomain: perDomain).limited(to: limit)
+            return try EvalSuite.heldOut(curriculum: curriculum, perDomain: perDomain).limited(to: limit)
         }
         let mathProof = MathProofSuite(countPerDomain: perDomain ?? MathProofSuite.defaultCountPerDomain)
         return try EvalSuite.resolve(suite, mathProof: mathProof).limited(to: limit)
@@ -216,13 +213,6 @@ struct QuantizeCommand: ParsableCommand {
         }
         return rounds.map { $0.sorted()[$0.count / 2] }
     }
-}
-
-/// The run's held-out suite: the built-in math-proof construction (test split only, checked) restricted to the
-/// domains and difficulty the run trained on.
-func heldOutSuite(curriculum: Curriculum, perDomain: Int?) throws -> EvalSuite {
-    try MathProofSuite(domains: curriculum.data.domains, countPerDomain: perDomain ?? MathProofSuite.defaultCountPerDomain,
-                       difficulty: curriculum.data.difficulty).generate()
 }
 
 extension Duration {

@@ -45,88 +45,6 @@ private func installStopHandlers(group: any Collective, runDirectory: String) {
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
-/// Turns runner events into what a person watching the run sees and keeps: the resolved config on stdout; a
-/// progress bar (or a line every `log_every` steps when stderr is not a terminal), metrics.jsonl, metrics.csv
-/// and TensorBoard events in the run folder (through Telemetry's `RunMonitor`); state changes, validations
-/// and stage ends as log lines.
-final class RunReporter {
-    let runDirectory: String
-    let logger: Logger
-    var logEvery: Int
-    private(set) var monitor: RunMonitor?
-    /// The checkpoint step a resume starts from (nil: a fresh run). The monitor opens at the first stage start,
-    /// once the command has set `logEvery` from the curriculum the runner read.
-    private var resumeStep: Int?
-    /// The first error of the metric files (the run goes on; the command reports it at the end).
-    private(set) var failure: Error?
-    /// An accepted curriculum change, written to metrics.jsonl once the monitor opens.
-    private var pendingChange: (step: Int, index: Int, kind: String, stageStep: Int, values: [String: Double])?
-
-    init(runDirectory: String, logEvery: Int, logger: Logger) {
-        self.runDirectory = runDirectory
-        self.logEvery = logEvery
-        self.logger = logger
-    }
-
-    private func open(resumingAfter step: Int?) {
-        do {
-            monitor = try RunMonitor(runDirectory: runDirectory, resumingAfterStep: step,
-                                     progress: .automatic(linesEvery: logEvery), logger: logger)
-        } catch { failure = failure ?? error }
-    }
-
-    private func guarded(_ body: (RunMonitor) throws -> Void) {
-        guard let monitor else { return }
-        do { try body(monitor) } catch { failure = failure ?? error }
-    }
-
-    func handle(_ event: RunEvent) {
-        switch event {
-        case .started(let resolved):
-            print("resolved curriculum:\n" + resolved)
-        case .resumed(let checkpoint, let step, let skipped):
-            for s in skipped { logger.warning("\(s)") }
-            logger.notice("resuming from \(checkpoint) at global step \(step)")
-            resumeStep = step
-        case .stageStarted(let index, let kind, let step, let total):
-            if monitor == nil && failure == nil { open(resumingAfter: resumeStep) }
-            if let c = pendingChange {
-                pendingChange = nil
-                guarded { try $0.record(step: c.step, stageIndex: c.index, stageKind: c.kind, stageStep: c.stageStep, values: c.values) }
-            }
-            guarded { $0.stageStarted(index: index, kind: kind, totalSteps: total) }
-            if step > 0 { logger.info("stage \(index) \(kind) continues at step \(step)") }
-        case .stepFinished(let index, let kind, let step, _, let global, let metrics):
-            guarded { try $0.record(step: global, stageIndex: index, stageKind: kind, stageStep: step, values: metrics) }
-        case .evaluated(let index, let kind, let step, let global, let metrics):
-            guarded { try $0.record(step: global, stageIndex: index, stageKind: kind, stageStep: step, values: metrics) }
-            logger.info("stage \(index) \(kind) validation at step \(step): \(format(metrics))")
-        case .stateChanged(let index, let kind, let from, let to):
-            logger.debug("stage \(index) \(kind): \(from.name) -> \(to)")
-        case .checkpointWritten(let path, _):
-            logger.trace("checkpoint \(path)")
-        case .curriculumChanged(let step, let index, let kind, let stageStep, let changes):
-            // one row at the checkpoint's step: how many keys changed, and each changed key with its new value
-            // (NaN when the value is not a number, or the key was removed)
-            var values: [String: Double] = ["curriculum_changed_keys": Double(changes.count)]
-            for c in changes { values["curriculum_change/" + c.key] = c.new.flatMap(Double.init) ?? .nan }
-            pendingChange = (step, index, kind, stageStep, values)
-        case .stageFinished(let index, let kind, let checkpoint):
-            guarded { $0.stageFinished(index: index, kind: kind, outcome: "completed (kept \(checkpoint))") }
-        }
-    }
-
-    /// Closes the metric files.
-    func close() throws {
-        try monitor?.close()
-        if let failure { throw failure }
-    }
-
-    private func format(_ metrics: [String: Double]) -> String {
-        metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " ")
-    }
-}
-
 func eprint(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
@@ -299,40 +217,8 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (found, skipped) = try CheckpointDirectory(path: runDir).latestValid()
-            guard let path = found else { throw RunError.noCheckpoint(directory: runDir, skipped: skipped.map(\.description)) }
-            let reader = try CheckpointReader(path: path)
-            let run = try reader.run()
-            let history = try reader.metrics()
-            var stages: [[String: Any]] = []
-            for (i, s) in try reader.stages().enumerated() {
-                var last: [String: Double] = [:]
-                for (name, values) in history[i] ?? [:] where name != "global_step" {
-                    if let v = values.last(where: { !$0.isNaN }) { last[name] = v }
-                }
-                var entry: [String: Any] = ["index": i, "kind": s.kind, "state": s.state, "step": s.step,
-                                            "total_steps": Int(s.controllers["progress"]?["total_steps"] ?? 0),
-                                            "last_metrics": last]
-                if let r = s.failureReason { entry["failure_reason"] = r }
-                stages.append(entry)
-            }
-            if json {
-                try printJSON(["run_dir": runDir, "newest_checkpoint": path, "global_step": run.globalStep,
-                               "stage_index": run.stageIndex, "stages": stages,
-                               "rows_dropped_for_length": run.rowsDroppedForLength.map { $0 as Any } ?? NSNull(),
-                               "skipped": skipped.map(\.description)])
-                return
-            }
-            print("run \(runDir): global step \(run.globalStep), newest checkpoint \(path)")
-            for s in skipped { print("  warning: \(s)") }
-            if let n = run.rowsDroppedForLength { print("  data: \(n) rows longer than max_length left out") }
-            for e in stages {
-                let metrics = (e["last_metrics"] as! [String: Double]).sorted { $0.key < $1.key }
-                    .map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " ")
-                var line = "  [\(e["index"]!)] \(e["kind"]!): \(e["state"]!) \(e["step"]!)/\(e["total_steps"]!)"
-                if let r = e["failure_reason"] { line += " (\(r))" }
-                print(line + (metrics.isEmpty ? "" : "  " + metrics))
-            }
+            let status = try RunStatus(runDirectory: runDir)
+            if json { try printJSON(status.jsonObject) } else { print(status.lines.joined(separator: "\n")) }
         }
     }
 }

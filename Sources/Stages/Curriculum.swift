@@ -93,9 +93,7 @@ public struct DataSettings: Sendable, Equatable {
 /// The teacher's architecture (Hugging Face config keys) and how the student shrinks it.
 public struct ModelSettings: Sendable, Equatable {
     /// The teacher; by default the PyTorch anchor's teacher shape (4 layers x 256, 8 heads, MLP 688).
-    public var teacher = TransformerConfig(vocabSize: Tokenizer.math.vocabularySize, hiddenSize: 256, intermediateSize: 688,
-                                           numHiddenLayers: 4, numAttentionHeads: 8, numKeyValueHeads: 8,
-                                           maxPositionEmbeddings: 256)
+    public var teacher = TransformerConfig.preset(.teacher, vocab: Tokenizer.math.vocabularySize)
     /// A trained teacher to start from (teacher-sft is then skipped).
     public var teacherCheckpoint: String?
     /// A real teacher brought in from outside (`teacher: {hf: DIR}` or `{gguf: FILE}`), with its tokenizer;
