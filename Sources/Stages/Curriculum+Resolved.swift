@@ -7,8 +7,9 @@ import StrictConfig
 // The resolved configuration: every default filled in, printed at the start of a run as YAML that `distill run`
 // reads back to a curriculum with the same meaning (what each stage runs, not only what the file said: a
 // baseline-ce without `steps` prints the steps it runs). What has no key (the student's resolved layers, an
-// imported teacher's architecture) is printed as a `#` comment. Settings that are Codable print their own
-// encoding (`ConfigTree`, the same keys their decoder reads); the others still list their keys here.
+// imported teacher's architecture) is printed as a `#` comment. Every line with a key is a settings struct's own
+// encoding (`ConfigTree`, the same keys its decoder reads): the root settings' (`CurriculumSettings`), then each
+// stage's.
 
 extension Curriculum {
     /// The root settings (`name` to `student`) as they are.
@@ -72,21 +73,6 @@ extension Curriculum {
             return []
         }
     }
-}
-
-/// YAML scalars and flow collections that read back exactly.
-enum YAMLText {
-    /// A number with a decimal point before any exponent (`1.0e-05`: a YAML 1.1 reader takes `1e-05` for a string).
-    static func number<F: BinaryFloatingPoint & CustomStringConvertible>(_ value: F) -> String {
-        var text = value.description
-        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }), !text[..<e].contains(".") {
-            text.insert(contentsOf: ".0", at: e)
-        }
-        return text
-    }
-
-    /// A double-quoted string (every character kept, nothing read as a number, boolean or null).
-    static func string(_ text: String) -> String { ConfigTree.quoted(text) }
 }
 
 extension ConfigTree {
