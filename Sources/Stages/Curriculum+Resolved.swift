@@ -7,77 +7,46 @@ import StrictConfig
 // The resolved configuration: every default filled in, printed at the start of a run as YAML that `distill run`
 // reads back to a curriculum with the same meaning (what each stage runs, not only what the file said: a
 // baseline-ce without `steps` prints the steps it runs). What has no key (the student's resolved layers, an
-// imported teacher's architecture) is printed as a `#` comment. Settings that are Codable print their own
-// encoding (`ConfigTree`, the same keys their decoder reads); the others still list their keys here.
+// imported teacher's architecture) is printed as a `#` comment. Every line with a key is a settings struct's own
+// encoding (`ConfigTree`, the same keys its decoder reads): the root settings' (`CurriculumSettings`), then each
+// stage's.
 
 extension Curriculum {
-    /// The settings with every default filled in, as curriculum YAML (printed at the start of a run).
+    /// The root settings (`name` to `student`) as they are.
+    public var settings: CurriculumSettings { CurriculumSettings(name: name, seed: seed, run: run, data: data, models: models) }
+
+    /// The root settings with what depends on the rest filled in: the data seed (the curriculum's when unset), the
+    /// student's shrink as the student it gives (kv heads included), a cut of the curriculum's own teacher as its
+    /// layer list. `resolvedDescription` writes these; the text reads back to them.
+    public var resolvedSettings: CurriculumSettings {
+        var s = settings
+        s.data.seed = data.seed ?? seed
+        if models.studentCheckpoint == nil, let cut = models.studentFromTeacher {
+            // a checkpoint's teacher is known only when it is loaded
+            if models.teacherCheckpoint == nil { s.models.studentFromTeacher = .layers(cut.resolve(teacherLayers: models.teacher.numHiddenLayers)) }
+        } else if models.studentCheckpoint == nil {
+            let c = studentConfig
+            s.models.shrink = ShrinkSpec(layers: c.numHiddenLayers, hiddenSize: c.hiddenSize, heads: c.numAttentionHeads,
+                                         kvHeads: c.numKeyValueHeads, intermediateSize: c.intermediateSize)
+        }
+        return s
+    }
+
+    /// The settings with every default filled in, as curriculum YAML (printed at the start of a run): the root
+    /// settings' encoding (`resolvedSettings`), comments for what has no key, then each stage's lines.
     public var resolvedDescription: String {
-        var lines = ["name: " + YAMLText.string(name), "seed: \(seed)"]
-        lines += ConfigTree.resolved(["run": run])
-        lines.append("data:")
-        lines.append("  domains: [" + data.domains.map(\.rawValue).joined(separator: ", ") + "]")
-        lines.append("  difficulty: \(data.difficulty)")
-        lines.append("  train_size: \(data.trainSize)")
-        lines.append(data.referenceTraces.map { "  reference_traces: \($0)" } ?? "  # reference_traces: every training row")
-        lines.append("  validation_size: \(data.validationSize)")
-        lines.append("  seed: \(data.seed ?? seed)")
-        lines.append("  max_length: \(data.maxLength)")
-        if let f = data.trainFile { lines.append("  train_file: " + YAMLText.string(f)) }
-        if let f = data.validationFile { lines.append("  validation_file: " + YAMLText.string(f)) }
-        lines.append(data.promptTemplate.map { "  prompt_template: " + YAMLText.string($0.description) }
-                     ?? "  # prompt_template: the teacher's family (plain for the built-in models)")
-
-        let t = models.teacher
-        lines.append("teacher:")
-        if let source = models.teacherImport {
-            // The file fixes the architecture, so its keys would be refused beside it: they are comments.
-            switch source {
-            case .huggingFace(let dir): lines.append("  hf: " + YAMLText.string(dir))
-            case .gguf(let file): lines.append("  gguf: " + YAMLText.string(file))
+        let tree: ConfigTree
+        do { tree = try ConfigTree.encoding(resolvedSettings) } catch { preconditionFailure("settings encode without failing: \(error)") }
+        var lines: [String] = []
+        for entry in tree.entries {
+            guard ["data", "teacher", "student"].contains(entry.key) else {
+                lines += ConfigTree.mapping([entry]).yamlLines
+                continue
             }
-            lines.append("  # teacher_\(source)")
-            lines.append("  # architecture from the file: " + t.jsonString())
-        } else {
-            if let c = models.teacherCheckpoint { lines.append("  checkpoint: " + YAMLText.string(c)) }
-            lines.append("  hidden_size: \(t.hiddenSize)")
-            lines.append("  intermediate_size: \(t.intermediateSize)")
-            lines.append("  num_hidden_layers: \(t.numHiddenLayers)")
-            lines.append("  num_attention_heads: \(t.numAttentionHeads)")
-            lines.append("  num_key_value_heads: \(t.numKeyValueHeads)")
-            lines.append("  rms_norm_eps: " + YAMLText.number(t.rmsNormEps))
-            lines.append("  rope_theta: " + YAMLText.number(t.ropeTheta))
-            lines.append("  max_position_embeddings: \(t.maxPositionEmbeddings)")
-            lines.append("  tie_word_embeddings: \(t.tieWordEmbeddings)")
-            lines.append("  qkv_bias: \(t.qkvBias)")
+            lines.append(entry.key + ":")
+            lines += entry.value.yamlLines.map { "  " + $0 }
+            lines += resolvedComments(entry.key).map { "  # " + $0 }
         }
-        lines.append("  hidden_dropout: " + YAMLText.number(t.hiddenDropout))
-
-        lines.append("student:")
-        if let c = models.studentCheckpoint {
-            lines.append("  checkpoint: " + YAMLText.string(c))
-            lines.append("  # architecture from the checkpoint: " + studentConfig.jsonString())
-        } else if let cut = models.studentFromTeacher {
-            if models.teacherCheckpoint == nil {
-                let layers = cut.resolve(teacherLayers: t.numHiddenLayers)
-                lines.append("  from_teacher: {layers: \(layers)}")
-                lines.append("  # student_from_teacher_layers: \(layers)")
-            } else {
-                switch cut {
-                case .layers(let l): lines.append("  from_teacher: {layers: \(l)}")
-                case .every(let k): lines.append("  from_teacher: {every: \(k)}")
-                }
-                lines.append("  # student_from_teacher_layers: \(cut) of the checkpoint's teacher")
-            }
-        } else {
-            let s = studentConfig
-            lines.append("  layers: \(s.numHiddenLayers)")
-            lines.append("  hidden_size: \(s.hiddenSize)")
-            lines.append("  heads: \(s.numAttentionHeads)")
-            lines.append("  kv_heads: \(s.numKeyValueHeads)")
-            lines.append("  intermediate_size: \(s.intermediateSize)")
-        }
-        lines.append("  hidden_dropout: " + YAMLText.number(models.studentDropout))
         lines.append("stages:")
         for entry in stages {
             lines.append("  - kind: \(entry.kind)")
@@ -85,21 +54,25 @@ extension Curriculum {
         }
         return lines.joined(separator: "\n")
     }
-}
 
-/// YAML scalars and flow collections that read back exactly.
-enum YAMLText {
-    /// A number with a decimal point before any exponent (`1.0e-05`: a YAML 1.1 reader takes `1e-05` for a string).
-    static func number<F: BinaryFloatingPoint & CustomStringConvertible>(_ value: F) -> String {
-        var text = value.description
-        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }), !text[..<e].contains(".") {
-            text.insert(contentsOf: ".0", at: e)
+    /// What a root section leaves to a file or to a default without a key of its own.
+    private func resolvedComments(_ section: String) -> [String] {
+        switch section {
+        case "data":
+            return (data.referenceTraces == nil ? ["reference_traces: every training row"] : [])
+                + (data.promptTemplate == nil ? ["prompt_template: the teacher's family (plain for the built-in models)"] : [])
+        case "teacher":
+            guard let source = models.teacherImport else { return [] }
+            return ["teacher_\(source)", "architecture from the file: " + models.teacher.jsonString()]
+        case "student":
+            if models.studentCheckpoint != nil { return ["architecture from the checkpoint: " + studentConfig.jsonString()] }
+            guard let cut = models.studentFromTeacher else { return [] }
+            if models.teacherCheckpoint == nil { return ["student_from_teacher_layers: \(cut.resolve(teacherLayers: models.teacher.numHiddenLayers))"] }
+            return ["student_from_teacher_layers: \(cut) of the checkpoint's teacher"]
+        default:
+            return []
         }
-        return text
     }
-
-    /// A double-quoted string (every character kept, nothing read as a number, boolean or null).
-    static func string(_ text: String) -> String { ConfigTree.quoted(text) }
 }
 
 extension ConfigTree {

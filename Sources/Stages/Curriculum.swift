@@ -252,146 +252,13 @@ public struct Curriculum {
         self.baseDirectory = baseDirectory
         let root = try ConfigNode.parse(yaml: text, file: file)
         try root.requireMapping()
-        name = try root.string("name", name)
-        seed = UInt64(try root.int("seed", 0, min: 0))
-
-        run = try root.child("run").decode(RunSettings.self)
-
-        let d = try root.child("data")
-        try d.requireMapping()
-        let domainNames = try d.strings("domains", data.domains.map(\.rawValue))
-        var domains: [TaskDomain] = []
-        for (i, name) in domainNames.enumerated() {
-            if name == "all" { domains = TaskDomain.allCases; continue }
-            guard let domain = TaskDomain(rawValue: name) else {
-                throw try d.child("domains").error("entry \(i) '\(name)' is not a domain; use: all, " + TaskDomain.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            if !domains.contains(domain) { domains.append(domain) }
-        }
-        data.domains = domains
-        if data.domains.isEmpty { throw try d.child("domains").error("name at least one domain") }
-        data.difficulty = try d.int("difficulty", data.difficulty, min: 1)
-        if !TaskDomain.difficultyLevels.contains(data.difficulty) {
-            throw try d.child("difficulty").error("must be 1 to 5, found \(data.difficulty)")
-        }
-        data.trainSize = try d.int("train_size", data.trainSize, min: 1)
-        data.referenceTraces = try d.optionalInt("reference_traces", min: 1)
-        data.validationSize = try d.int("validation_size", data.validationSize, min: 1)
-        data.seed = try d.optionalInt("seed", min: 0).map(UInt64.init)
-        data.maxLength = try d.int("max_length", data.maxLength, min: 8)
-        data.trainFile = try Self.existingFile(d, "train_file", base: baseDirectory)
-        data.validationFile = try Self.existingFile(d, "validation_file", base: baseDirectory)
-        if let text = try d.optionalString("prompt_template") {
-            guard let template = PromptTemplate(text) else {
-                throw try d.child("prompt_template").error("use one of \(PromptTemplate.names.joined(separator: ", ")), or a text with {question} where the question goes")
-            }
-            data.promptTemplate = template
-        }
-        if let n = data.referenceTraces, data.trainFile == nil, n > data.trainSize {
-            throw try d.child("reference_traces").error("\(n) exceeds train_size \(data.trainSize); lower it or raise train_size")
-        }
-        try d.finish()
-
-        let t = try root.child("teacher")
-        try t.requireMapping()
-        models.teacherCheckpoint = try Self.existingFile(t, "checkpoint", base: baseDirectory)
-        if let dir = try Self.existingFile(t, "hf", base: baseDirectory) { models.teacherImport = .huggingFace(dir) }
-        if let file = try Self.existingFile(t, "gguf", base: baseDirectory) {
-            if models.teacherImport != nil { throw try t.child("gguf").error("give one teacher: `hf: DIR` or `gguf: FILE`, not both") }
-            models.teacherImport = .gguf(file)
-        }
-        if let source = models.teacherImport {
-            let key = source.description.prefix { $0 != ":" }
-            if models.teacherCheckpoint != nil {
-                throw try t.child("checkpoint").error("give one teacher: `checkpoint`, `hf` or `gguf`")
-            }
-            let architectureKeys = ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-                                    "rms_norm_eps", "rope_theta", "max_position_embeddings", "tie_word_embeddings", "qkv_bias"]
-            for k in architectureKeys where try t.child(k).isPresent {
-                throw try t.child(k).error("the teacher's \(key == "hf" ? "config.json" : "GGUF metadata") fixes its architecture; remove `\(k)`")
-            }
-            do {
-                switch source {
-                case .huggingFace(let dir): models.teacher = try HuggingFaceImporter.readConfig(folder: dir)
-                case .gguf(let file): models.teacher = try GGUFImporter.config(of: try GGUFFile(path: file))
-                }
-            } catch {
-                throw try t.child(String(key)).error("cannot use this teacher: \(error)")
-            }
-        }
-        var tc = models.teacher
-        tc.hiddenSize = try t.int("hidden_size", tc.hiddenSize, min: 1)
-        tc.intermediateSize = try t.int("intermediate_size", tc.intermediateSize, min: 1)
-        tc.numHiddenLayers = try t.int("num_hidden_layers", tc.numHiddenLayers, min: 1)
-        tc.numAttentionHeads = try t.int("num_attention_heads", tc.numAttentionHeads, min: 1)
-        tc.numKeyValueHeads = try t.int("num_key_value_heads", t.isPresent && (try t.child("num_attention_heads")).isPresent
-                                        ? tc.numAttentionHeads : tc.numKeyValueHeads, min: 1)
-        tc.rmsNormEps = try t.float("rms_norm_eps", tc.rmsNormEps, range: 1e-12...1)
-        tc.ropeTheta = try t.double("rope_theta", tc.ropeTheta, range: 1...1e9)
-        tc.maxPositionEmbeddings = try t.int("max_position_embeddings", tc.maxPositionEmbeddings, min: 8)
-        tc.tieWordEmbeddings = try t.bool("tie_word_embeddings", tc.tieWordEmbeddings)
-        tc.qkvBias = try t.bool("qkv_bias", tc.qkvBias)
-        tc.hiddenDropout = try t.float("hidden_dropout", tc.hiddenDropout, range: 0...0.9)
-        do { try tc.validate() } catch let e as ConfigurationError {
-            throw try t.child(e.key).error(e.message)
-        }
-        models.teacher = tc
-        try t.finish()
-
-        let s = try root.child("student")
-        try s.requireMapping()
-        models.studentCheckpoint = try Self.existingFile(s, "checkpoint", base: baseDirectory)
-        let shrinkKeys = ["layers", "hidden_size", "heads", "kv_heads", "intermediate_size"]
-        if models.studentCheckpoint != nil {
-            for key in shrinkKeys + ["from_teacher"] where try s.child(key).isPresent {
-                throw try s.child(key).error("the student's checkpoint fixes its architecture; remove `\(key)` (or remove `checkpoint` to shrink the teacher)")
-            }
-            do {
-                models.studentCheckpointConfig = try CheckpointReader(path: models.studentCheckpoint!).transformerConfig(role: "student")
-            } catch {
-                throw try s.child("checkpoint").error("cannot read the student from \(models.studentCheckpoint!): \(error); give a checkpoint written by `distill run` or `distill init --role student`")
-            }
-        }
-        let cut = try s.child("from_teacher")
-        if cut.isPresent {
-            for key in shrinkKeys where try s.child(key).isPresent {
-                throw try s.child(key).error("a student cut from the teacher has the teacher's width and heads; remove `\(key)` (or remove `from_teacher` to shrink the teacher)")
-            }
-            try cut.requireMapping()
-            let list = try cut.child("layers"), every = try cut.optionalInt("every", min: 1)
-            guard list.isPresent != (every != nil) else {
-                throw cut.error("give either `layers: [0, 4, 8, ...]` (the teacher layers to keep) or `every: K` (layers 0, K, 2K, ...)")
-            }
-            let choice: TeacherLayerChoice = try every.map { .every($0) } ?? .layers(list.elements().map { e in
-                guard let v = e.intValue else { throw e.error("expected a layer number") }
-                return v
-            })
-            // A teacher from a checkpoint is checked when it is loaded; the curriculum's own teacher now.
-            if models.teacherCheckpoint == nil {
-                let layers = choice.resolve(teacherLayers: tc.numHiddenLayers)
-                if layers.isEmpty || Set(layers).count != layers.count || layers.contains(where: { $0 < 0 || $0 >= tc.numHiddenLayers }) {
-                    throw (list.isPresent ? list : try cut.child("every")).error("\(layers) is not a list of distinct layers among the teacher's 0 to \(tc.numHiddenLayers - 1)")
-                }
-            }
-            models.studentFromTeacher = choice
-            try cut.finish()
-        }
-        let spec = models.shrink
-        models.shrink = ShrinkSpec(layers: try s.int("layers", spec.layers, min: 1),
-                                   hiddenSize: try s.int("hidden_size", spec.hiddenSize, min: 1),
-                                   heads: try s.int("heads", spec.heads, min: 1),
-                                   kvHeads: try s.optionalInt("kv_heads", min: 1) ?? ((try s.child("heads")).isPresent ? nil : spec.kvHeads),
-                                   intermediateSize: try s.int("intermediate_size", spec.intermediateSize, min: 1))
-        models.studentDropout = try s.float("hidden_dropout", models.studentDropout, range: 0...0.9)
-        do { _ = try tc.shrunk(by: models.shrink) } catch let e as ConfigurationError {
-            throw s.error("the student this shrink gives is invalid: \(e.key): \(e.message)")
-        }
-        try s.finish()
-
-        let context = min(tc.maxPositionEmbeddings, studentConfig.maxPositionEmbeddings)
-        if data.maxLength > context {
-            throw try d.child("max_length").error("\(data.maxLength) exceeds the models' max_position_embeddings \(context); lower it or raise teacher.max_position_embeddings")
-        }
+        let settings = try root.decode(CurriculumSettings.self, keys: CurriculumSettings.keys,
+                                       userInfo: [CurriculumSettings.baseDirectoryKey: baseDirectory])
+        name = settings.name
+        seed = settings.seed
+        run = settings.run
+        data = settings.data
+        models = settings.models
 
         let list = try root.child("stages")
         let entries = try list.elements()
@@ -412,23 +279,6 @@ public struct Curriculum {
         for entry in stages { try entry.configuration.check(in: self, index: entry.index) }
     }
 
-    private static func existingFile(_ node: ConfigNode, _ key: String, base: String) throws -> String? {
-        guard let raw = try node.optionalString(key) else { return nil }
-        let path = raw.hasPrefix("/") ? raw : base + "/" + raw
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw try node.child(key).error("no file at \(path); fix the path (relative paths start at the curriculum's folder)")
-        }
-        return path
-    }
-
     /// The student's architecture.
-    public var studentConfig: TransformerConfig {
-        // validated when the curriculum was read
-        if let cut = models.studentFromTeacher {
-            var c = models.teacher
-            c.numHiddenLayers = cut.resolve(teacherLayers: c.numHiddenLayers).count
-            return c
-        }
-        return models.studentCheckpointConfig ?? (try? models.teacher.shrunk(by: models.shrink)) ?? models.teacher
-    }
+    public var studentConfig: TransformerConfig { models.studentConfig }
 }

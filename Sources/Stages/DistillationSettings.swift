@@ -12,24 +12,25 @@ import Tensor
 /// When the base (or start) is left out and an earlier `temperature-search` stage chose a temperature, the
 /// chosen one is used; otherwise 2.0.
 public struct TemperatureSetting: Sendable, Equatable, Codable {
-    public enum Kind: String, Sendable, CaseIterable { case constant, step, linearDecay = "linear_decay" }
+    public typealias Kind = TemperatureScheduleSettings.Kind
     public enum Unit: String, Sendable, CaseIterable { case epoch, step }
-    public var kind = Kind.constant
-    /// The base (constant, step) or start (linear decay); nil: the searched temperature, else 2.0.
-    public var base: Float?
-    public var earlyFactor = TemperatureSchedule.stepDefaults.earlyFactor
-    public var earlyUntil = TemperatureSchedule.stepDefaults.earlyUntil
-    public var lateFactor = TemperatureSchedule.stepDefaults.lateFactor
-    public var lateFrom = TemperatureSchedule.stepDefaults.lateFrom
-    public var decrement = TemperatureSchedule.linearDecayDefaults.decrement
-    public var interval = TemperatureSchedule.linearDecayDefaults.interval
-    public var floor = TemperatureSchedule.linearDecayDefaults.floor
+    /// The schedule's keys as PPO's sampling temperature reads them too; `floor` is always set here (a floor
+    /// above the start is capped at the start).
+    public var schedule = TemperatureScheduleSettings(floor: TemperatureSchedule.linearDecayDefaults.floor)
     /// What the schedule counts: epochs of the stage's data, or optimizer steps.
     public var unit = Unit.epoch
 
+    /// The base when neither the file nor an earlier temperature-search gives one.
     public static let defaultBase: Float = 2
 
     public init() {}
+
+    /// `schedule` (a missing floor is the default floor) counted in `unit`.
+    public init(schedule: TemperatureScheduleSettings, unit: Unit = .epoch) {
+        self.schedule = schedule
+        self.schedule.floor = schedule.floor ?? TemperatureSchedule.linearDecayDefaults.floor
+        self.unit = unit
+    }
 
     /// Every field, each with its default.
     public init(kind: Kind = .constant, base: Float? = nil,
@@ -37,16 +38,9 @@ public struct TemperatureSetting: Sendable, Equatable, Codable {
                 lateFactor: Float = TemperatureSchedule.stepDefaults.lateFactor, lateFrom: Int = TemperatureSchedule.stepDefaults.lateFrom,
                 decrement: Float = TemperatureSchedule.linearDecayDefaults.decrement, interval: Int = TemperatureSchedule.linearDecayDefaults.interval,
                 floor: Float = TemperatureSchedule.linearDecayDefaults.floor, unit: Unit = .epoch) {
-        self.kind = kind
-        self.base = base
-        self.earlyFactor = earlyFactor
-        self.earlyUntil = earlyUntil
-        self.lateFactor = lateFactor
-        self.lateFrom = lateFrom
-        self.decrement = decrement
-        self.interval = interval
-        self.floor = floor
-        self.unit = unit
+        self.init(schedule: TemperatureScheduleSettings(kind: kind, base: base, earlyFactor: earlyFactor, earlyUntil: earlyUntil, lateFactor: lateFactor,
+                                                        lateFrom: lateFrom, decrement: decrement, interval: interval, floor: floor),
+                  unit: unit)
     }
 
     init(_ parent: ConfigNode, key: String) throws {
@@ -55,25 +49,54 @@ public struct TemperatureSetting: Sendable, Equatable, Codable {
         self = try node.decode(TemperatureSetting.self)
     }
 
-    /// The schedule, with `searched` filling a missing base.
+    public var kind: Kind {
+        get { schedule.kind }
+        set { schedule.kind = newValue }
+    }
+    /// The base (constant, step) or start (linear decay); nil: the searched temperature, else 2.0.
+    public var base: Float? {
+        get { schedule.base }
+        set { schedule.base = newValue }
+    }
+    public var earlyFactor: Float {
+        get { schedule.earlyFactor }
+        set { schedule.earlyFactor = newValue }
+    }
+    public var earlyUntil: Int {
+        get { schedule.earlyUntil }
+        set { schedule.earlyUntil = newValue }
+    }
+    public var lateFactor: Float {
+        get { schedule.lateFactor }
+        set { schedule.lateFactor = newValue }
+    }
+    public var lateFrom: Int {
+        get { schedule.lateFrom }
+        set { schedule.lateFrom = newValue }
+    }
+    public var decrement: Float {
+        get { schedule.decrement }
+        set { schedule.decrement = newValue }
+    }
+    public var interval: Int {
+        get { schedule.interval }
+        set { schedule.interval = newValue }
+    }
+    public var floor: Float {
+        get { schedule.floor ?? TemperatureSchedule.linearDecayDefaults.floor }
+        set { schedule.floor = newValue }
+    }
+
+    /// The schedule, with `searched` filling a missing base; the floor is capped at the start.
     public func schedule(searched: Float?) -> TemperatureSchedule {
         let b = base ?? searched ?? Self.defaultBase
-        switch kind {
-        case .constant: return .constant(temperature: b)
-        case .step: return .step(base: b, earlyFactor: earlyFactor, earlyUntil: earlyUntil, lateFactor: lateFactor, lateFrom: lateFrom)
-        case .linearDecay: return .linearDecay(start: b, decrement: decrement, interval: interval, floor: min(floor, b))
-        }
+        var s: TemperatureScheduleSettings = self.schedule
+        s.floor = min(floor, b)
+        return s.schedule(base: b)
     }
 }
 
 extension TemperatureSetting {
-    /// The schedule keys as the shared reader (`TemperatureScheduleSettings`, also PPO's) holds them.
-    var scheduleSettings: TemperatureScheduleSettings {
-        TemperatureScheduleSettings(kind: TemperatureScheduleSettings.Kind(rawValue: kind.rawValue)!, base: base, earlyFactor: earlyFactor,
-                                    earlyUntil: earlyUntil, lateFactor: lateFactor, lateFrom: lateFrom, decrement: decrement,
-                                    interval: interval, floor: floor)
-    }
-
     /// Reads a number (a constant temperature) or a schedule mapping with `unit`, through the shared schedule reader.
     public init(from decoder: Decoder) throws {
         self.init()
@@ -94,24 +117,16 @@ extension TemperatureSetting {
             base = Float(v)
             return
         }
-        let s = try TemperatureScheduleSettings.read(c, extraKeys: ["unit"])
-        kind = Kind(rawValue: s.kind.rawValue)!
-        base = try c.float(s.baseKey, range: 1e-3...100)
-        earlyFactor = s.earlyFactor
-        earlyUntil = s.earlyUntil
-        lateFactor = s.lateFactor
-        lateFrom = s.lateFrom
-        decrement = s.decrement
-        interval = s.interval
-        floor = s.floor ?? floor
-        unit = try c.choice("unit", Unit.self) ?? unit
+        var s = try TemperatureScheduleSettings.read(c, extraKeys: ["unit"])
+        s.base = try c.float(s.baseKey, range: 1e-3...100)
+        self = TemperatureSetting(schedule: s, unit: try c.choice("unit", Unit.self) ?? unit)
         do { try schedule(searched: nil).validate() } catch let e as TemperatureScheduleError { throw c.issue(e.message) }
     }
 
     /// Writes the schedule mapping (a missing base stays missing, so an earlier temperature-search still fills it).
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: ConfigKey.self)
-        try scheduleSettings.encode(into: &c)
+        try self.schedule.encode(into: &c)
         try c.encode(unit.rawValue, forKey: ConfigKey("unit"))
     }
 }

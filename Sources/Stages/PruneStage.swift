@@ -127,21 +127,16 @@ public struct PruneConfiguration: StageConfiguration {
         return nil
     }
 
+    /// The settings' encoding with the fine-tune's `data` resolved; comments for what is off or left to the model.
     public func resolvedLines(in curriculum: Curriculum, index: Int) -> [String] {
-        var lines = ["target: " + YAMLText.number(target), "fraction_per_round: " + YAMLText.number(fractionPerRound),
-                     "steps_per_round: \(stepsPerRound)", "score: \(score.rawValue)",
-                     minAccuracy.map { "min_accuracy: " + YAMLText.number($0) } ?? "# min_accuracy: none (no floor)",
-                     "validation_problems: \(validationProblems)", "max_new_tokens: \(maxNewTokens)"]
-        if score == .activation { lines.append("calibration: \(calibration)") }
-        // output-distill's lines without the keys prune refuses (steps is steps_per_round; the rest fixed)
-        lines += fineTune.resolvedLines(in: curriculum, index: index).filter { line in
-            !Self.refused.keys.contains { line.hasPrefix($0 + ":") }
-        }
-        return lines
+        var resolved = self
+        resolved.fineTune.data = fineTune.resolvedData(in: curriculum, index: index)
+        return ConfigTree.resolved(resolved) + (minAccuracy == nil ? ["# min_accuracy: none (no floor)"] : [])
+            + fineTune.resolvedLines(in: curriculum, index: index).filter { $0.hasPrefix("#") }
     }
 }
 
-extension PruneConfiguration: Decodable {
+extension PruneConfiguration: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case score, fractionPerRound = "fraction_per_round", stepsPerRound = "steps_per_round", target, minAccuracy = "min_accuracy"
         case validationProblems = "validation_problems", maxNewTokens = "max_new_tokens", calibration
@@ -173,6 +168,20 @@ extension PruneConfiguration: Decodable {
         if c.contains("calibration") && score != .activation {
             throw c.issue("calibration", "only used with score: activation; remove it or set score: activation")
         }
+    }
+
+    /// The prune keys, then output-distill's but those prune fixes itself (`refused`).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(target, forKey: .target)
+        try c.encode(fractionPerRound, forKey: .fractionPerRound)
+        try c.encode(stepsPerRound, forKey: .stepsPerRound)
+        try c.encode(score.rawValue, forKey: .score)
+        try c.encodeIfPresent(minAccuracy, forKey: .minAccuracy)
+        try c.encode(validationProblems, forKey: .validationProblems)
+        try c.encode(maxNewTokens, forKey: .maxNewTokens)
+        if score == .activation { try c.encode(calibration, forKey: .calibration) }
+        try fineTune.encode(to: OmittingEncoder(encoder, omitting: Set(Self.refused.keys)))
     }
 }
 
