@@ -106,7 +106,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fastMath),
-        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["Tensor", "Telemetry"], path: "Tests/TestSupport",
                 swiftSettings: plain),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: plain),

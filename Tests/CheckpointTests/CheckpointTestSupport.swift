@@ -13,22 +13,6 @@ import Testing
 // produce. (`@testable import Checkpoint` is not an option: `swift test -c release` does not build
 // the library for testing.)
 
-// MARK: - Paths
-
-/// The package root (this file is Tests/CheckpointTests/CheckpointTestSupport.swift).
-/// Runs `body` with a new empty folder under the system temp dir and removes the folder afterwards.
-func withTemporaryFolder<T>(_ label: String, _ body: (String) throws -> T) throws -> T {
-    let path = (NSTemporaryDirectory() as NSString).appendingPathComponent("checkpoint-tests-\(label)-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
-}
-
-/// Names in a folder, sorted.
-func folderListing(_ path: String) -> [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-}
-
 // MARK: - Bit patterns
 
 /// The bit patterns of a store's whole flat buffer.

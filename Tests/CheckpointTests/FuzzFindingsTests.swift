@@ -2,6 +2,7 @@ import Checkpoint
 import Foundation
 import Model
 import Tensor
+import TestSupport
 import Testing
 
 // What `make fuzz` (fuzz-checkpoint) found in the checkpoint reader, each as the damage that triggered it.

@@ -3,6 +3,7 @@ import Foundation
 import Model
 import Stages
 import Tensor
+import TestSupport
 import Testing
 
 // AttentionFigure, `distill plot`'s heatmap as a library call: skips and errors named with the file, and the figure's

@@ -4,6 +4,7 @@ import Foundation
 import Model
 import Stages
 import Tensor
+import TestSupport
 import Testing
 
 // The evaluator's checkpoint reader (eval and report) and the curriculum defaults that come from the presets.

@@ -9,13 +9,7 @@ import Testing
 
 @Suite("curriculum files")
 struct CurriculumTests {
-    static let tiny = """
-    name: t
-    seed: 1
-    data: {domains: [addition], train_size: 8, validation_size: 4, max_length: 96}
-    teacher: {hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128}
-    student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}
-    """
+    static let tiny = TestCurricula.tiny
 
     private func error(_ text: String) -> CurriculumError? { curriculumError(text) }
 

@@ -3,6 +3,7 @@ import Foundation
 import Model
 import Stages
 import Tensor
+import TestSupport
 import Testing
 
 // The runner on models the caller holds, as a script uses it: with no checkpoint directory it writes nothing, and

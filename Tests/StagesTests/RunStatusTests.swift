@@ -3,6 +3,7 @@ import Data
 import Eval
 import Foundation
 import Stages
+import TestSupport
 import Testing
 
 // What `distill status` and `distill report --suite run` read from a run folder, as library calls: the status of

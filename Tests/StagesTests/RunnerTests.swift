@@ -58,12 +58,6 @@ final class FailingStage: Stage {
 
 func snapshot(_ store: ParameterStore) -> [Float] { Array(UnsafeBufferPointer(start: store.values.base, count: store.count)) }
 
-func withRunFolder<T>(_ label: String, _ body: (String) throws -> T) throws -> T {
-    let dir = NSTemporaryDirectory() + "stages-\(label)-\(UUID().uuidString)"
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    return try body(dir)
-}
-
 @Suite("curriculum runner", .serialized)
 struct RunnerTests {
     @Test("a stage kind defined in the test registers by name and runs through its whole state machine")

@@ -9,41 +9,16 @@ import Testing
 
 // Issue 23, "top-k teacher targets, computed once": the teacher-logits stage's cache (values against a float64
 // top-k of the teacher's own logits, chunked/deflated/checksummed file, the hash that ties it to the teacher and
-// the data), output-distill / feature-align with `targets: topk`, the curriculum checks, and SIGKILL/resume of the
-// stage (the file and the final weights bit-identical to an uninterrupted run, as RunCommandTests does for the
-// other stages).
+// the data), output-distill / feature-align with `targets: topk` and the curriculum checks. The tests that run the
+// built binary (a swapped cache in a run folder, SIGKILL/resume of the stage) are DistillCLITests'
+// TopKTargetsCommandTests.
 
 @Suite("top-k teacher targets cache", .serialized)
 struct TopKTargetsTests {
-    /// teacher-logits over the reference rows (2 per step, chunks of 32 targets so a step ends mid-chunk),
-    /// then output-distill and feature-align reading the cache.
+    /// teacher-logits over the reference rows, then output-distill and feature-align reading the cache
+    /// (`TestCurricula.topK`, which the command tests run too).
     static func curriculum(k: Int = 8, temperature: String = "2.0", extra: String = "") -> String {
-        // 12 rows up to 128 tokens (the tiny teacher's positions), so the stage takes several steps
-        CurriculumTests.tiny.replacingOccurrences(of: "train_size: 8, validation_size: 4, max_length: 96}",
-                                                  with: "train_size: 12, validation_size: 4, max_length: 128}") + """
-
-        run: {checkpoint_every: 1, keep_checkpoints: 2}
-        stages:
-          - kind: teacher-logits
-            k: \(k)
-            temperature: \(temperature)
-            batch_size: 2
-            chunk_targets: 32
-            data: reference
-          - kind: output-distill
-            steps: 3
-            batch_size: 4
-            data: reference
-            targets: topk
-            temperature: 2.0
-          - kind: feature-align
-            steps: 2
-            batch_size: 4
-            data: reference
-            targets: topk
-            temperature: 2.0
-        \(extra)
-        """
+        TestCurricula.topK(k: k, temperature: temperature, extra: extra)
     }
 
     /// Every target's (log-probs, ids, leftover) in the cache, in file order.
@@ -159,32 +134,6 @@ struct TopKTargetsTests {
         }
     }
 
-    @Test("end to end: a run folder whose cache came from another teacher stops output-distill with both hashes")
-    func otherTeachersCacheInRun() throws {
-        guard let distill = requireDistill() else { return }
-        try withRunFolder("topk-swap") { dir in
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let a = dir + "/a.yaml", b = dir + "/b.yaml"
-            try Self.curriculum().write(toFile: a, atomically: true, encoding: .utf8)
-            try Self.curriculum().replacingOccurrences(of: "seed: 1\n", with: "seed: 2\n").write(toFile: b, atomically: true, encoding: .utf8)
-            var env = childEnvironment()
-            env["TRACEDISTILL_FAULT"] = "kill-after-stage:0"
-            for (yaml, run) in [(a, "/ra"), (b, "/rb")] {
-                let r = try runProcess(distill, ["run", yaml, "--run-dir", dir + run], environment: env, timeout: 300)
-                #expect(r.signaled, "\(r)")
-            }
-            let theirs = try Self.contents(dir + "/ra/teacher-logits-0.h5").header.teacherHash
-            let mine = try Self.contents(dir + "/rb/teacher-logits-0.h5").header.teacherHash
-            #expect(theirs != mine)
-            try FileManager.default.removeItem(atPath: dir + "/rb/teacher-logits-0.h5")
-            try FileManager.default.copyItem(atPath: dir + "/ra/teacher-logits-0.h5", toPath: dir + "/rb/teacher-logits-0.h5")
-            let resumed = try runDistill(distill, ["resume", dir + "/rb"], timeout: 300)
-            #expect(!resumed.succeeded)
-            #expect(resumed.stderr.contains(theirs) && resumed.stderr.contains(mine) && resumed.stderr.contains("re-run the teacher-logits stage"),
-                    "\(resumed)")
-        }
-    }
-
     @Test("curriculum checks: targets: topk needs a teacher-logits stage before it, over the same data, with no teacher-sft between; k within the vocabulary")
     func curriculumChecks() throws {
         let noCache = curriculumError(CurriculumTests.tiny + "\nstages:\n  - kind: output-distill\n    data: reference\n    targets: topk\n")
@@ -252,41 +201,6 @@ struct TopKTargetsTests {
                 Issue.record("prune with targets: topk ran")
             } catch {
                 #expect("\(error)".contains("targets: topk reads the run teacher's cache") && "\(error)".contains("stages[1].targets"), "\(error)")
-            }
-        }
-    }
-
-    @Test("SIGKILL mid teacher-logits (cache tail in memory), at its end, inside a checkpoint write, mid output-distill, and with the cache file deleted: resumed runs end bit-identical, cache included")
-    func killAndResume() throws {
-        guard let distill = requireDistill() else { return }
-        try withRunFolder("topk-kill") { dir in
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let yaml = dir + "/c.yaml"
-            try Self.curriculum().write(toFile: yaml, atomically: true, encoding: .utf8)
-            let clean = try runDistill(distill, ["run", yaml, "--run-dir", dir + "/clean"], timeout: 300)
-            #expect(clean.succeeded, "\(clean)")
-            let final = "/stage-2-feature-align.h5"
-            let want = try roleHashes(distill, dir + "/clean" + final)
-            let cache = try Self.contents(dir + "/clean/teacher-logits-0.h5")
-            // teacher-logits is global steps 1-n (2 rows per step), output-distill n+1 to n+3, feature-align n+4, n+5
-            let rows = try RunData(curriculum: try Curriculum(text: Self.curriculum()), codec: .math).referenceTokens.count
-            let n = (rows + 1) / 2
-            #expect(n >= 4 && cache.header.rows == rows && cache.header.targets > 3 * 32, "\(rows) rows, \(cache.header.targets) targets")
-            for fault in ["kill-after-step:2", "kill-after-step:\(n - 1)", "kill-after-stage:0", "kill-in-save-at-step:3",
-                          "kill-after-step:\(n + 2)", "delete:2"] {
-                let d = dir + "/" + fault.replacingOccurrences(of: ":", with: "-")
-                var env = childEnvironment()
-                env["TRACEDISTILL_FAULT"] = fault.hasPrefix("delete") ? "kill-after-step:2" : fault
-                let killed = try runProcess(distill, ["run", yaml, "--run-dir", d], environment: env, timeout: 300)
-                #expect(killed.signaled, "\(fault): the run should have been killed: \(killed)")
-                if fault.hasPrefix("delete") { try FileManager.default.removeItem(atPath: d + "/teacher-logits-0.h5") }
-                let resumed = try runDistill(distill, ["resume", d], timeout: 300)
-                #expect(resumed.succeeded, "\(fault): \(resumed)")
-                #expect(try roleHashes(distill, d + final) == want, "\(fault): weights differ from the uninterrupted run")
-                let got = try Self.contents(d + "/teacher-logits-0.h5")
-                #expect(got.header == cache.header && got.logProbs.map(\.bitPattern) == cache.logProbs.map(\.bitPattern)
-                        && got.ids == cache.ids && got.leftover.map(\.bitPattern) == cache.leftover.map(\.bitPattern),
-                        "\(fault): the cache differs from the uninterrupted run's")
             }
         }
     }

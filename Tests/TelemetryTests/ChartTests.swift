@@ -1,27 +1,7 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import Telemetry
+import TestSupport
 import Testing
-
-/// True when `svg` is well-formed XML (checked by Foundation's XML parser, not by our writer).
-func isWellFormedXML(_ svg: String) -> Bool {
-    XMLParser(data: Data(svg.utf8)).parse()
-}
-
-/// The elements of `svg` (one per line, as SVGDocument writes them) carrying `class="name"`.
-func elements(_ svg: String, class name: String) -> [String] {
-    svg.split(separator: "\n").map(String.init).filter { $0.contains("class=\"\(name)\"") }
-}
-
-/// The text content of the elements with `class="name"`.
-func texts(_ svg: String, class name: String) -> [String] {
-    elements(svg, class: name).compactMap { line in
-        guard let open = line.firstIndex(of: ">"), let close = line.range(of: "</text>") else { return nil }
-        return String(line[line.index(after: open)..<close.lowerBound])
-    }
-}
 
 // Metric charts for a known two-stage run: which files, and that each has title, axes with ticks and numbers,
 // axis labels, legend and labelled stage boundaries at the right places (positions computed by hand).

@@ -1,5 +1,6 @@
 import Foundation
 import Telemetry
+import TestSupport
 import Testing
 
 // Attention heatmap SVG: one cell per matrix entry per panel, labels on both axes, titles, colour scale.

@@ -1,5 +1,6 @@
 import Logging
 import Telemetry
+import TestSupport
 import Testing
 
 // The standard-error log handler: line format, level filtering, metadata.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Telemetry
+import TestSupport
 import Testing
 
 // metrics.jsonl and metrics.csv: exact contents for a sequence of records, number round trips, resume

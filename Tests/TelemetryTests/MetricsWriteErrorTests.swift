@@ -1,5 +1,6 @@
 import Foundation
 import Telemetry
+import TestSupport
 import Testing
 
 // The metric files of a run folder that cannot be written (issue #27, item 9): the error names the path, the cause

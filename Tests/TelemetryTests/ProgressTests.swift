@@ -1,5 +1,6 @@
 import Logging
 import Telemetry
+import TestSupport
 import Testing
 
 // Progress output with a hand-set clock: the plain-line format (not a terminal), when lines appear, and the
