@@ -88,130 +88,44 @@ struct QuantizeCommand: ParsableCommand {
             if FileManager.default.fileExists(atPath: out) {
                 throw ValidationError("--out \(out) exists; remove it or choose another file (quantize never overwrites a file)")
             }
-            let reader = try CheckpointReader(path: checkpoint)
-            let (model, codec) = try reader.loadModel(role: role)
-            guard model.quantizedLinears.isEmpty else {
-                throw ValidationError("\(checkpoint): the \(role) is already int8; quantize its FP32 checkpoint")
-            }
-            let curriculum = try storedCurriculum(reader)
-            let traces = try calibrationTraces(curriculum: curriculum, codec: codec, context: model.config.maxPositionEmbeddings)
-            let comparison = noEval ? nil : try comparisonSuite(curriculum: curriculum)  // a bad --suite fails before the work
-            var keep = Set<String>()
-            for selector in keepFp32.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !selector.isEmpty {
-                keep.formUnion(try model.linearWeights(selectedBy: selector))
-            }
-            let range: ActivationRange = activationRange == "minmax" ? .minMax : activationRange == "dynamic" ? .dynamic : .percentile(percentile)
-            let fp32Bytes = model.weightBytes
-            let reference = comparison == nil ? nil : try reader.loadTransformer(role: role)  // the FP32 model, for the comparison
-            let clock = ContinuousClock(), start = clock.now
-            try model.quantize(keeping: keep, calibration: traces, range: range)
-            let seconds = (clock.now - start).seconds
-            print("quantized \(model.quantizedLinears.count) of \(model.linearWeights.count) Linear layers to int8 "
-                  + "(calibrated on \(traces.count) traces, \(range), \(String(format: "%.1f", seconds)) s); FP32: "
-                  + (keep.isEmpty ? "embedding" : "embedding, " + keep.sorted().joined(separator: ", ")))
-            try write(model: model, reader: reader, range: range, calibrationRows: traces.count)
-            print("wrote \(out): model \(fp32Bytes) -> \(model.weightBytes) bytes "
-                  + String(format: "(%.1f%% smaller)", 100 * (1 - Double(model.weightBytes) / Double(fp32Bytes))))
-            guard let comparison, let reference else { return }
-            let int8 = try CheckpointReader(path: out).loadTransformer(role: role)  // what eval and score will run
-            try compare(fp32: reference, int8: int8, codec: codec, suite: comparison)
+            do { try quantize() } catch let e as Int8QuantizationError { throw ValidationError(e.description) }
         }
     }
 
-    /// The run's curriculum stored in the checkpoint (nil for an imported model, which has none).
-    private func storedCurriculum(_ reader: CheckpointReader) throws -> Curriculum? {
-        guard !reader.curriculum.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
-        return try reader.storedCurriculum(file: checkpoint + ":/curriculum")
-    }
-
-    /// The first `--calibration` training traces as token sequences (prompt and completion), cut to the context.
-    private func calibrationTraces(curriculum: Curriculum?, codec: TraceCodec, context: Int) throws -> [[Int32]] {
-        let tokens: [[Int32]]
-        if let calibrationData {
-            let records = try TraceDataset.load(calibrationData).records.prefix(calibration)
-            guard !records.isEmpty else { throw ValidationError("--calibration-data \(calibrationData) has no rows") }
-            tokens = try records.enumerated().map { i, record in
-                let ids = try TokenizedTrace(record, codec: codec).tokens
-                guard ids.count <= context else {
-                    throw ValidationError("--calibration-data \(calibrationData): row \(i + 1) is \(ids.count) tokens, longer than the model's "
-                                          + "context of \(context); give traces that fit")
-                }
-                return ids
-            }
-        } else if let curriculum {
-            tokens = try RunData(curriculum: curriculum, codec: codec).trainTokens.prefix(calibration).map(\.tokens)
-        } else {
-            throw ValidationError("\(checkpoint) holds no run curriculum to take training traces from; give --calibration-data FILE.jsonl")
-        }
-        return tokens.map { Array($0.prefix(context)) }
-    }
-
-    private func write(model: Transformer, reader: CheckpointReader, range: ActivationRange, calibrationRows: Int) throws {
-        let record = QuantizationRecord(activationRange: range.description, calibrationRows: calibrationRows,
-                                        keptFP32: keepFp32.split(separator: ",").map(String.init))
-        let snapshot = ModelSnapshot(role: role, configJSON: try reader.configJSON(role: role), store: model.floatParametersKept(),
-                                     quantized: model.quantizedLinears, quantization: record)
-        let base = try reader.artifacts()["curriculum_base_directory"]
-        let contents = CheckpointContents(curriculum: reader.curriculum, models: [snapshot], run: try reader.run(),
-                                          stages: try reader.stages(), tokenizer: try reader.tokenizer(),
-                                          tokenizerJSON: try reader.tokenizerJSON(), chatTemplate: try reader.chatTemplate(),
-                                          promptTemplate: try reader.promptTemplate(),
-                                          artifacts: base.map { ["curriculum_base_directory": $0] } ?? [:],
-                                          resolvedCurriculum: reader.resolvedCurriculum)
-        try CheckpointWriter.save(contents, to: out)
-    }
-
-    /// The suite the FP32 and INT8 models are compared on.
-    private func comparisonSuite(curriculum: Curriculum?) throws -> EvalSuite {
-        if suite == "run" {
-            guard let curriculum else {
-                throw ValidationError("--suite run needs the run's curriculum, and \(checkpoint) has none; give --suite math-proof or a JSONL file")
-            }
-            return try EvalSuite.heldOut(curriculum: curriculum, perDomain: perDomain).limited(to: limit)
-        }
-        let mathProof = MathProofSuite(countPerDomain: perDomain ?? MathProofSuite.defaultCountPerDomain)
-        return try EvalSuite.resolve(suite, mathProof: mathProof).limited(to: limit)
-    }
-
-    /// Greedy accuracy and step validity of both models on the suite, and their KV-cache decoding speed.
-    private func compare(fp32: Transformer, int8: Transformer, codec: TraceCodec, suite problems: EvalSuite) throws {
-        let evaluator = try Evaluator(config: EvalConfig(maxNewTokens: 320, batchSize: 16, samples: 0))
-        let a = try evaluator.evaluate(model: fp32, codec: codec, suite: problems, label: "fp32", role: role)
-        let b = try evaluator.evaluate(model: int8, codec: codec, suite: problems, label: "int8", role: role)
-        let speed = decodingSpeed([fp32, int8], codec: codec, questions: problems.problems.map(\.question))
-        print("\(problems.name): \(problems.problems.count) problems (\(problems.source)); greedy decoding")
+    private func quantize() throws {
+        let range: ActivationRange = activationRange == "minmax" ? .minMax : activationRange == "dynamic" ? .dynamic : .percentile(percentile)
+        let job = try Int8Quantization(checkpoint: checkpoint, role: role, calibrationCount: calibration, calibrationData: calibrationData,
+                                       keepFP32: keepFp32.split(separator: ",").map(String.init), range: range)
+        let model = job.model
+        let traces = try job.calibrationTraces()
+        let comparison = noEval ? nil : try job.comparisonSuite(suite, perDomain: perDomain, limit: limit)  // a bad --suite fails before the work
+        let keep = try job.keptWeights()
+        let fp32Bytes = model.weightBytes
+        let reference = comparison == nil ? nil : try job.reader.loadTransformer(role: role)  // the FP32 model, for the comparison
+        let clock = ContinuousClock(), start = clock.now
+        try job.quantize(keeping: keep, calibration: traces)
+        let seconds = (clock.now - start).seconds
+        print("quantized \(model.quantizedLinears.count) of \(model.linearWeights.count) Linear layers to int8 "
+              + "(calibrated on \(traces.count) traces, \(range), \(String(format: "%.1f", seconds)) s); FP32: "
+              + (keep.isEmpty ? "embedding" : "embedding, " + keep.sorted().joined(separator: ", ")))
+        try job.write(calibrationRows: traces.count, to: out)
+        print("wrote \(out): model \(fp32Bytes) -> \(model.weightBytes) bytes "
+              + String(format: "(%.1f%% smaller)", 100 * (1 - Double(model.weightBytes) / Double(fp32Bytes))))
+        guard let comparison, let reference else { return }
+        let int8 = try CheckpointReader(path: out).loadTransformer(role: role)  // what eval and score will run
+        let c = try job.compare(fp32: reference, int8: int8, suite: comparison)
+        print("\(comparison.name): \(comparison.problems.count) problems (\(comparison.source)); greedy decoding")
         func percent(_ x: Double?) -> String { x.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
-        let rows = [("FP32", a, speed[0]), ("INT8", b, speed[1])]
         print("model   bytes        accuracy  step validity  decode tokens/s")
-        for (name, r, s) in rows {
+        for (name, r, s) in [("FP32", c.fp32, c.fp32TokensPerSecond), ("INT8", c.int8, c.int8TokensPerSecond)] {
             print(name.padding(toLength: 8, withPad: " ", startingAt: 0) + String(r.modelBytes).padding(toLength: 13, withPad: " ", startingAt: 0)
                   + percent(r.greedy.accuracy).padding(toLength: 10, withPad: " ", startingAt: 0)
                   + percent(r.greedy.stepValidity).padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: "%.0f", s))
         }
         print(String(format: "int8 - fp32: accuracy %+.1f points, step validity %+.1f points, decoding %.2fx",
-                     100 * (b.greedy.accuracy - a.greedy.accuracy), 100 * ((b.greedy.stepValidity ?? 0) - (a.greedy.stepValidity ?? 0)),
-                     speed[1] / max(speed[0], 1e-9)))
-    }
-
-    /// KV-cache decoding tokens/s of each model: 16 prompts x 64 new tokens, greedy, no stop token; three rounds
-    /// with the models interleaved, the median round of each.
-    private func decodingSpeed(_ models: [Transformer], codec: TraceCodec, questions: [String]) -> [Double] {
-        let prompts = questions.prefix(16).compactMap { try? codec.prompt(question: $0) }
-        guard !prompts.isEmpty, let longest = prompts.map(\.count).max() else { return models.map { _ in 0 } }
-        let newTokens = min(64, models[0].config.maxPositionEmbeddings - longest)
-        guard newTokens >= 1 else { return models.map { _ in 0 } }
-        let options = SamplingOptions.greedy(maxNewTokens: newTokens, stopTokens: [])
-        var rounds = [[Double]](repeating: [], count: models.count)
-        let clock = ContinuousClock()
-        for _ in 0..<3 {
-            for (i, m) in models.enumerated() {
-                var rng = RandomGenerator(seed: 0)
-                let start = clock.now
-                let g = withNoGrad { m.generate(prompts: prompts, options: options, rng: &rng) }
-                rounds[i].append(Double(g.tokens.reduce(0) { $0 + $1.count }) / max((clock.now - start).seconds, 1e-9))
-            }
-        }
-        return rounds.map { $0.sorted()[$0.count / 2] }
+                     100 * (c.int8.greedy.accuracy - c.fp32.greedy.accuracy),
+                     100 * ((c.int8.greedy.stepValidity ?? 0) - (c.fp32.greedy.stepValidity ?? 0)),
+                     c.int8TokensPerSecond / max(c.fp32TokensPerSecond, 1e-9)))
     }
 }
 
