@@ -137,10 +137,11 @@ let package = Package(
         .testTarget(name: "TelemetryTests",
                     dependencies: ["Telemetry", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: plain),
-        // The command tests: they run the built `distill` (run, resume, status, plot, init, eval, generate-data) and
-        // check its exit codes, messages and files; the libraries they import write the checkpoints and data they read.
+        // The command tests: they run the built `distill` (run, resume, status, plot, init, eval, generate-data, the stages'
+        // kill-and-resume runs) and check its exit codes, messages and files; the libraries they import write the
+        // checkpoints and data they read.
         .testTarget(name: "DistillCLITests",
-                    dependencies: ["Stages", "Checkpoint", "Data", "FileErrors", "Model", "Tensor", "Tokenizers", "Telemetry",
+                    dependencies: ["Stages", "Checkpoint", "Data", "Eval", "FileErrors", "Model", "ModelIO", "Tensor", "Tokenizers", "Telemetry",
                                    "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: plain),
         // CMPI: Open MPI (Debian's libopenmpi-dev); only Distributed imports it.

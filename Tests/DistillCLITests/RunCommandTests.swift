@@ -12,15 +12,6 @@ import Testing
 struct RunCommandTests {
     private func hashes(_ distill: String, _ file: String) throws -> [String: String] { try roleHashes(distill, file) }
 
-    /// (step, stage index, stage step, metric names) of every row of a run's metrics.jsonl.
-    private func metricRows(_ run: String) throws -> [String] {
-        let text = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)
-        return try text.split(separator: "\n").map { line in
-            let row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
-            return "\(row["step"] ?? "") \(row["stage_index"] ?? "") \(row["stage_step"] ?? "") " + row.keys.sorted().joined(separator: ",")
-        }
-    }
-
     private func run(_ distill: String, _ args: [String], fault: String? = nil) throws -> ProcessResult {
         var env = childEnvironment()
         if let fault { env["TRACEDISTILL_FAULT"] = fault }
@@ -99,7 +90,7 @@ struct RunCommandTests {
                 #expect(resumed.stderr.contains("resuming from"))
                 #expect(try hashes(distill, d + "/" + final) == want, "\(fault): weights differ from the uninterrupted run")
                 // the metric files hold each step exactly as often as the uninterrupted run's
-                #expect(try metricRows(d) == metricRows(dir + "/clean"), "\(fault): metrics.jsonl rows differ")
+                #expect(try metricRowKeys(d) == metricRowKeys(dir + "/clean"), "\(fault): metrics.jsonl rows differ")
             }
         }
     }

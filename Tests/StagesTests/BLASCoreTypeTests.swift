@@ -4,7 +4,8 @@ import Tensor
 import TestSupport
 
 /// The OpenBLAS core type: the rule that picks it from the CPU's flags, and the two places that apply it
-/// before a process starts (the Makefile for tests, `distill` re-executing itself).
+/// before a process starts (the Makefile for tests here; `distill` re-executing itself is DistillCLITests'
+/// BLASReexecTests).
 @Suite("OpenBLAS core type")
 struct BLASCoreTypeTests {
     /// The flags of the AMD EPYC (Zen 3) machines this project also runs on, as /proc/cpuinfo lists them.
@@ -51,20 +52,5 @@ struct BLASCoreTypeTests {
         env["OPENBLAS_CORETYPE"] = "Zen"
         let own = try runProcess(make, ["-s", "print-coretype"], environment: env, currentDirectory: packageRoot)
         #expect(own.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "Zen", "\(own)")
-    }
-
-    @Test("distill started without OPENBLAS_CORETYPE re-executes itself on this CPU's core type")
-    func cliReexecutes() throws {
-        guard let distill = requireDistill() else { return }
-        var env = childEnvironment()
-        env["OPENBLAS_CORETYPE"] = nil
-        let result = try runProcess(distill, ["bench", "--phases", "kernels", "--reps", "1", "--json"],
-                                    environment: env, timeout: 300)
-        #expect(result.succeeded, "\(result)")
-        let last = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        let report = try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any]
-        let expected = BLAS.coreTypeForThisCPU ?? ""
-        #expect(report?["openblas_coretype_env"] as? String == expected, "\(last)")
-        if !expected.isEmpty { #expect(report?["blas_core"] as? String == expected, "\(last)") }
     }
 }

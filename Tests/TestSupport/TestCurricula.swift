@@ -1,3 +1,5 @@
+import Foundation
+
 /// Curriculum texts several test targets run.
 public enum TestCurricula {
     /// The tiny curriculum without stages: 2 x 32 teacher, 1 x 16 student, 8 addition rows (StagesTests'
@@ -39,5 +41,25 @@ public enum TestCurricula {
             temperature: 2.0
         \(extra)
         """
+    }
+
+    /// The first lines of the small run several stage tests share (a 2-layer x 32 teacher, a 2-layer x 32 student
+    /// with 2 KV groups and MLP 48, 16 addition rows, checkpoints every 2 steps); each test's `stages:` follows.
+    public static let tinyRunHead = """
+        name: t
+        seed: 1
+        data: {domains: [addition], train_size: 16, validation_size: 4, max_length: 96}
+        teacher: {hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128}
+        student: {layers: 2, hidden_size: 32, heads: 4, kv_heads: 2, intermediate_size: 48}
+        run: {checkpoint_every: 2, keep_checkpoints: 2}
+        """
+}
+
+/// (step, stage index, stage step, metric names) of every row of a run's metrics.jsonl: the rows' shape, which a
+/// resumed run must repeat.
+public func metricRowKeys(_ run: String) throws -> [String] {
+    try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { line in
+        let row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+        return "\(row["step"] ?? "") \(row["stage_index"] ?? "") \(row["stage_step"] ?? "") " + row.keys.sorted().joined(separator: ",")
     }
 }
