@@ -147,6 +147,27 @@ if [ -z "$(validation "$work/one")" ]; then fail "validation metrics: the one-pr
 elif [ "$(validation "$work/one")" != "$(validation "$work/four")" ]; then fail "validation metrics at 4 ranks differ from one process's: $(diff <(validation "$work/one") <(validation "$work/four") | head -4)"
 else pass "validation metrics: $(validation "$work/one" | wc -l) validation rows in metrics.jsonl the same at 4 ranks as in one process"; fi
 
+# ppo-trace and on-policy-distill validate greedily on 80 questions, in two batches (64 + 16): at 2 ranks each rank
+# decodes one batch and the rows are gathered in batch order. Every validation row in metrics.jsonl (the start's,
+# each eval_every, the end's) and every stage end's weights must be one process's.
+cat > "$work/val.yaml" <<'YAML'
+name: v
+seed: 5
+data: {domains: [addition], train_size: 16, validation_size: 80, max_length: 128}
+teacher: {hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 160}
+student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}
+run: {checkpoint_every: 10}
+stages:
+  - {kind: ppo-trace, iterations: 2, eval_every: 1, validation_problems: 80, ppo: {prompts_per_iteration: 4, max_new_tokens: 16, minibatches: 2}}
+  - {kind: on-policy-distill, objective: reverse_kl_pg, iterations: 2, eval_every: 1, validation_problems: 80, prompts_per_iteration: 4, max_new_tokens: 16}
+YAML
+if ! "$DISTILL" run "$work/val.yaml" --run-dir "$work/val1" >"$work/val1.out" 2>&1; then fail "split validation, one process: $(tail -5 "$work/val1.out")"
+elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL run "$work/val.yaml" --run-dir "$work/val2" --threads 1 2>&1); then fail "split validation at 2 ranks: $(tail -5 <<<"$out")"
+elif [ "$(validation "$work/val1" | cut -d' ' -f2 | sort -u | tr '\n' ' ')" != "0 1 " ]; then fail "split validation: the one-process run logged no validation rows for both stages: $(validation "$work/val1" | head -4)"
+elif [ "$(validation "$work/val1")" != "$(validation "$work/val2")" ]; then fail "split validation: 2 ranks' validation rows differ from one process's: $(diff <(validation "$work/val1") <(validation "$work/val2") | head -4)"
+elif [ "$(hashes "$work/val1")" != "$(hashes "$work/val2")" ]; then fail "split validation: 2 ranks end with other weights than one process"
+else pass "split validation: ppo-trace and on-policy-distill, 80 validation questions in 2 batches, one per rank: all $(validation "$work/val1" | wc -l) validation rows and both stage ends the same at 2 ranks as in one process"; fi
+
 # a shard count that 4 ranks cannot split evenly is refused before the first step, with the curriculum's line and
 # the values that work
 sed 's/^  gradient_shards: 4$/  gradient_shards: 6/' curricula/smoke.yaml > "$work/six.yaml"

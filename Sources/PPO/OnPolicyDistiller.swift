@@ -278,10 +278,15 @@ public final class OnPolicyDistiller {
     // MARK: - Sampling and validation
 
     /// Scores `problems` without updating anything: greedy decoding (temperature 0), or sampling at `temperature`.
-    /// - Throws: `PPOError` for empty or unencodable problems and over-long prompts.
-    public func evaluate(problems: [PPOProblem], temperature: Float = 0, rng: inout RandomGenerator) throws -> PPOEvaluation {
+    /// - Parameter map: how greedy decoding's batches of 64 problems are run (`PPOEvaluation.BatchMap`: in this
+    ///   process by default; under mpirun a block per rank, gathered in batch order, for the same metrics). Sampling
+    ///   draws every batch from `rng` in turn, so it runs them all here and does not use `map`.
+    /// - Throws: `PPOError` for empty or unencodable problems and over-long prompts (and a batch `map` returns
+    ///   unreadable), or what `map` throws.
+    public func evaluate(problems: [PPOProblem], temperature: Float = 0, rng: inout RandomGenerator,
+                         map: PPOEvaluation.BatchMap = PPOEvaluation.inOneProcess) throws -> PPOEvaluation {
         guard !problems.isEmpty else { throw PPOError.noProblems }
-        return try Rollout.evaluation(of: problems, rng: &rng) { part, first, rng in
+        return try Rollout.evaluation(of: problems, rng: &rng, map: map, sequential: temperature > 0) { part, first, rng in
             try sample(part, groupSize: 1, temperature: temperature, rng: &rng, firstIndex: first)
         }
     }

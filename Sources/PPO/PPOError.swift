@@ -16,6 +16,8 @@ public enum PPOError: Error, CustomStringConvertible, Equatable {
     case teacherRequired
     /// A checkpointed controller state is missing a key or holds a bad value.
     case invalidControllerState(key: String, reason: String)
+    /// A batch of an evaluation came back (from the process that decoded it) as bytes that are not its problems' rows.
+    case unreadableEvaluationBatch(batch: Int, problems: Int, bytes: Int)
 
     /// One line saying what is wrong and how to fix it.
     public var description: String {
@@ -34,6 +36,9 @@ public enum PPOError: Error, CustomStringConvertible, Equatable {
             return "teacher_log_ratio_coefficient > 0 needs a teacher model; give one or set the coefficient to 0"
         case .invalidControllerState(let key, let reason):
             return "controller state \(key): \(reason); the checkpoint is damaged or from another stage kind"
+        case .unreadableEvaluationBatch(let j, let n, let bytes):
+            return "evaluation batch \(j) (\(n) problems) came back as \(bytes) bytes that are not its problems' results; "
+                + "every process must run the same build of distill (under mpirun: the same binary on every host)"
         }
     }
 }

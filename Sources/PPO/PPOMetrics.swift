@@ -116,3 +116,16 @@ public struct PPOEvaluation: Sendable {
         return v
     }
 }
+
+extension PPOEvaluation {
+    /// How a greedy evaluation's batches are decoded: `body(j)` for every batch `j` in `0 ..< count`, returned in batch
+    /// order. `inOneProcess` runs them here; a caller under mpirun passes one that has each rank run a block of the
+    /// batches and gathers the results in batch order (Stages passes `Collective.mapInOrder`), so the metrics are the
+    /// same bits for any number of processes. `body(j)` gives the same bytes whichever process runs it.
+    public typealias BatchMap = (_ count: Int, _ body: (Int) throws -> [UInt8]) throws -> [[UInt8]]
+
+    /// Every batch in this process, in order.
+    public static func inOneProcess(_ count: Int, _ body: (Int) throws -> [UInt8]) rethrows -> [[UInt8]] {
+        try (0..<count).map(body)
+    }
+}

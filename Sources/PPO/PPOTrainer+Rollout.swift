@@ -26,15 +26,6 @@ struct Rollout {
     var results: [RewardResult] = []
     /// Training layout; nil until built.
     var batch: PPOBatch!
-
-    static func merge(_ parts: [Rollout]) -> Rollout {
-        var r = Rollout()
-        for p in parts {
-            r.problemIndex += p.problemIndex; r.problems += p.problems; r.prompts += p.prompts
-            r.completions += p.completions; r.texts += p.texts; r.inputs += p.inputs; r.verdicts += p.verdicts; r.results += p.results
-        }
-        return r
-    }
 }
 
 extension PPOTrainer {
@@ -186,17 +177,42 @@ extension Rollout {
         results = inputs.map { reward.evaluate($0) }
     }
 
-    /// One pass over `problems` (one completion each, drawn by `sample` in chunks of 64, which bounds the KV cache
-    /// of one generate call) summarised as an evaluation: PPO's and on-policy distillation's validation.
-    static func evaluation(of problems: [PPOProblem], rng: inout RandomGenerator,
+    /// Problems per batch of an evaluation: one `sample` call (one generate call, which this bounds the KV cache of).
+    static let evaluationBatch = 64
+
+    /// One pass over `problems` (one completion each, drawn by `sample` in batches of `evaluationBatch`) summarised as
+    /// an evaluation: PPO's and on-policy distillation's validation. Greedy decoding draws nothing from `rng`: its
+    /// batches go through `map`, which may have other processes decode some of them; each batch is the same problems
+    /// whoever decodes it, its rows come back exactly (`RolloutRow`), and the metrics add them in problem order, so
+    /// they do not depend on who decoded what. `sequential` (sampling, whose batches draw from one generator in turn):
+    /// this process decodes every batch in order and `map` is not used.
+    /// - Throws: what `sample` or `map` throw; `PPOError.unreadableEvaluationBatch` when `map` returns a batch that
+    ///   is not its rows.
+    static func evaluation(of problems: [PPOProblem], rng: inout RandomGenerator, map: PPOEvaluation.BatchMap, sequential: Bool,
                            sample: (_ part: [PPOProblem], _ firstIndex: Int, _ rng: inout RandomGenerator) throws -> Rollout)
         throws -> PPOEvaluation {
-        var all: [Rollout] = []
-        let chunk = 64
-        for lo in stride(from: 0, to: problems.count, by: chunk) {
-            all.append(try sample(Array(problems[lo..<min(lo + chunk, problems.count)]), lo, &rng))
+        let batches = stride(from: 0, to: problems.count, by: evaluationBatch).map { $0 ..< min($0 + evaluationBatch, problems.count) }
+        var rows: [RolloutRow] = []
+        if !sequential {
+            let start = rng
+            // `sample` is only called while `map` runs; the compiler cannot see that `map` does not call back into it
+            let parts = try withoutActuallyEscaping(sample) { sample in
+                try map(batches.count) { j in
+                    var own = start  // greedy: left as it was, as the one-process pass leaves it
+                    return RolloutRow.encode(try sample(Array(problems[batches[j]]), batches[j].lowerBound, &own).rows)
+                }
+            }
+            for j in 0 ..< max(parts.count, batches.count) {
+                let bytes = j < parts.count ? parts[j] : [], problemCount = j < batches.count ? batches[j].count : 0
+                guard j < batches.count, j < parts.count, let part = RolloutRow.decode(bytes), part.count == problemCount else {
+                    throw PPOError.unreadableEvaluationBatch(batch: j, problems: problemCount, bytes: bytes.count)
+                }
+                rows += part
+            }
+        } else {
+            for range in batches { rows += try sample(Array(problems[range]), range.lowerBound, &rng).rows }
         }
-        let s = merge(all).summary
+        let s = RolloutRow.summary(of: rows)
         var e = PPOEvaluation()
         e.problems = problems.count
         e.meanReward = s.reward
@@ -207,21 +223,15 @@ extension Rollout {
         return e
     }
 
+    /// Each row's figures for the metrics, in row order.
+    var rows: [RolloutRow] {
+        results.indices.map { i in
+            RolloutRow(total: results[i].total, components: results[i].components, stepCount: verdicts[i].stepCount,
+                       validStepCount: verdicts[i].validStepCount, correct: verdicts[i].correct, length: completions[i].count)
+        }
+    }
+
     /// Reward, components, verified-step rate, answer accuracy and length over a judged rollout (PPO's and
     /// on-policy distillation's metrics and validation).
-    var summary: PPOIterationMetrics {
-        var m = PPOIterationMetrics()
-        let n = Double(max(results.count, 1))
-        m.sequences = results.count
-        m.reward = results.reduce(0) { $0 + $1.total } / n
-        for result in results {
-            for c in result.components { m.rewardComponents[c.name, default: 0] += c.value / n }
-        }
-        let steps = verdicts.reduce(0) { $0 + $1.stepCount }
-        let verified = verdicts.reduce(0) { $0 + $1.validStepCount }
-        m.verifiedStepRate = steps > 0 ? Double(verified) / Double(steps) : 0
-        m.answerAccuracy = Double(verdicts.filter(\.correct).count) / n
-        m.completionLength = Double(completions.reduce(0) { $0 + $1.count }) / n
-        return m
-    }
+    var summary: PPOIterationMetrics { RolloutRow.summary(of: rows) }
 }

@@ -227,7 +227,7 @@ final class OnPolicyDistillStage: Stage {
     }
 
     private func validate(_ context: RunContext) throws -> [String: Double] {
-        try distiller.evaluate(problems: validation, rng: &context.rng).values
+        try distiller.evaluate(problems: validation, rng: &context.rng, map: context.validationBatches).values
     }
 
     func evaluate(_ context: RunContext) throws -> StageEvaluation {

@@ -145,7 +145,7 @@ final class PPOTraceStage: Stage {
     }
 
     private func validate(_ context: RunContext) throws -> [String: Double] {
-        try trainer.evaluate(problems: validation, rng: &context.rng).values
+        try trainer.evaluate(problems: validation, rng: &context.rng, map: context.validationBatches).values
     }
 
     func evaluate(_ context: RunContext) throws -> StageEvaluation {

@@ -1,4 +1,5 @@
 import Data
+import Distributed
 import PPO
 
 extension RunContext {
@@ -17,5 +18,13 @@ extension RunContext {
         }
         return (data.train.enumerated().map { problem($1, reference: $0 < data.referenceCount) },
                 data.validation.prefix(validationCount).map { problem($0, reference: true) })
+    }
+
+    /// How `ppo-trace` and `on-policy-distill` decode their greedy validation batches: under mpirun each rank a block
+    /// of them (`Collective.mapInOrder`), every batch's results gathered on every rank in batch order, so the
+    /// validation metrics (and early stopping and restore-best on them) are the same bits for any number of ranks;
+    /// one process decodes them all, by the same path.
+    var validationBatches: PPOEvaluation.BatchMap {
+        { [group] count, body in try group.mapInOrder(count, body) }
     }
 }
