@@ -29,9 +29,11 @@ public struct Int8Quantization {
     /// How a layer's input range is set.
     public let range: ActivationRange
 
+    /// The open checkpoint (its tokenizer, curriculum and run records go into the quantized file).
     public let reader: CheckpointReader
-    /// The model being quantized (FP32 until `quantize()`), and its codec.
+    /// The model being quantized: FP32 until `quantize(keeping:calibration:)`, int8 in place after it.
     public let model: Transformer
+    /// The model's codec, from the checkpoint's stored tokenizer.
     public let codec: TraceCodec
     /// The run's curriculum stored in the checkpoint (nil for an imported model, which has none).
     public let curriculum: Curriculum?
@@ -122,8 +124,10 @@ public struct Int8Quantization {
 
     /// The FP32 and the INT8 model side by side: greedy evaluation on the suite and KV-cache decoding tokens/s.
     public struct Comparison {
+        /// Each model's greedy evaluation on the suite.
         public let fp32: ModelReport
         public let int8: ModelReport
+        /// KV-cache decoding speed, new tokens/s (`decodingSpeed`).
         public let fp32TokensPerSecond: Double
         public let int8TokensPerSecond: Double
     }
