@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 // Work that is not a gradient (validation batches, ...) split across the ranks and gathered back in a fixed order, so
 // that what a run computes from it does not depend on the number of ranks.
@@ -52,32 +53,20 @@ extension Collective {
 public enum MetricBytes {
     /// The keys in sorted order, each as its UTF-8 length (8 bytes), its UTF-8 and the value's 8 bytes.
     public static func encode(_ metrics: [String: Double]) -> [UInt8] {
-        var out: [UInt8] = []
+        var out = WordWriter()
         for key in metrics.keys.sorted() {
-            let utf8 = Array(key.utf8)
-            withUnsafeBytes(of: UInt64(utf8.count).littleEndian) { out += $0 }
-            out += utf8
-            withUnsafeBytes(of: metrics[key]!.bitPattern.littleEndian) { out += $0 }
+            out.string(key)
+            out.word(metrics[key]!.bitPattern)
         }
-        return out
+        return out.bytes
     }
 
     /// The metrics `encode` wrote; nil when the bytes are not such a record.
     public static func decode(_ bytes: [UInt8]) -> [String: Double]? {
         var out: [String: Double] = [:]
-        var at = 0
-        func word() -> UInt64? {
-            guard at + 8 <= bytes.count else { return nil }
-            var v: UInt64 = 0
-            withUnsafeMutableBytes(of: &v) { $0.copyBytes(from: bytes[at ..< at + 8]) }
-            at += 8
-            return UInt64(littleEndian: v)
-        }
-        while at < bytes.count {
-            guard let n = word(), n <= UInt64(bytes.count - at) else { return nil }
-            let key = String(decoding: bytes[at ..< at + Int(n)], as: UTF8.self)
-            at += Int(n)
-            guard let bits = word() else { return nil }
+        var reader = WordReader(bytes)
+        while !reader.atEnd {
+            guard let key = reader.string(), let bits = reader.word() else { return nil }
             out[key] = Double(bitPattern: bits)
         }
         return out

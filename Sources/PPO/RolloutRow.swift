@@ -1,5 +1,6 @@
 import Foundation
 import Reward
+import Tensor
 
 /// What the metrics of a judged rollout need from one row: its reward (total and components), its steps and verified
 /// steps, whether its answer is right and its completion length. A validation batch decoded by another process comes
@@ -22,46 +23,30 @@ struct RolloutRow {
     /// Rows as bytes: per row the total's bits, the step count, the verified steps, correct (0/1), the length and the
     /// component count (8 bytes each, little-endian), then per component its UTF-8 length, its UTF-8 and its value's bits.
     static func encode(_ rows: [RolloutRow]) -> [UInt8] {
-        var out: [UInt8] = []
-        func word(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        var out = WordWriter()
         for r in rows {
-            word(r.total.bitPattern)
-            word(UInt64(r.stepCount)); word(UInt64(r.validStepCount)); word(r.correct ? 1 : 0); word(UInt64(r.length))
-            word(UInt64(r.components.count))
+            out.word(r.total.bitPattern)
+            out.word(UInt64(r.stepCount)); out.word(UInt64(r.validStepCount)); out.word(r.correct ? 1 : 0); out.word(UInt64(r.length))
+            out.word(UInt64(r.components.count))
             for c in r.components {
-                let utf8 = Array(c.name.utf8)
-                word(UInt64(utf8.count))
-                out += utf8
-                word(c.value.bitPattern)
+                out.string(c.name)
+                out.word(c.value.bitPattern)
             }
         }
-        return out
+        return out.bytes
     }
 
-    /// The rows `encode` wrote; nil when the bytes are not such rows.
+    /// The rows `encode` wrote; nil when the bytes are not such rows. Counts are checked against the bytes left
+    /// (`WordReader.count`) before anything is allocated for them.
     static func decode(_ bytes: [UInt8]) -> [RolloutRow]? {
         var rows: [RolloutRow] = []
-        var at = 0
-        func word() -> UInt64? {
-            guard at + 8 <= bytes.count else { return nil }
-            var v: UInt64 = 0
-            withUnsafeMutableBytes(of: &v) { $0.copyBytes(from: bytes[at ..< at + 8]) }
-            at += 8
-            return UInt64(littleEndian: v)
-        }
-        func int() -> Int? { word().flatMap { Int(exactly: $0) } }
-        // a count of what follows in the bytes cannot exceed them (each takes at least one byte): refused before any
-        // allocation
-        func count() -> Int? { word().flatMap { $0 <= UInt64(bytes.count - at) ? Int($0) : nil } }
-        while at < bytes.count {
-            guard let total = word(), let steps = int(), let valid = int(), valid <= steps, let correct = word(), correct <= 1,
-                  let length = int(), let n = count() else { return nil }
+        var reader = WordReader(bytes)
+        while !reader.atEnd {
+            guard let total = reader.word(), let steps = reader.int(), let valid = reader.int(), valid <= steps,
+                  let correct = reader.word(), correct <= 1, let length = reader.int(), let n = reader.count() else { return nil }
             var components: [RewardComponent] = []
             for _ in 0..<n {
-                guard let k = count() else { return nil }
-                let name = String(decoding: bytes[at ..< at + k], as: UTF8.self)
-                at += k
-                guard let value = word() else { return nil }
+                guard let name = reader.string(), let value = reader.word() else { return nil }
                 components.append(RewardComponent(name: name, value: Double(bitPattern: value)))
             }
             rows.append(RolloutRow(total: Double(bitPattern: total), components: components, stepCount: steps,
