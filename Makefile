@@ -11,7 +11,7 @@ endif
 ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
 endif
-DEB_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config libopenmpi-dev openmpi-bin
+DEB_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config libopenmpi-dev openmpi-bin libssl-dev
 SWIFT_RELEASE := swift build -c release
 DISTILL := .build/release/distill
 

@@ -54,7 +54,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/attaswift/BigInt", exact: "6.0.1"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
@@ -64,6 +63,10 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
+        // OpenSSL's libcrypto, for SHA-256 (Checkpoint): already on the system, where swift-crypto compiled a copy
+        // of BoringSSL into every build.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
         .target(name: "Model", dependencies: ["Tensor", "Tokenizers", "StrictConfig"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
@@ -78,7 +81,7 @@ let package = Package(
         // Telemetry's metrics.jsonl, the CLI's --json), as the lowest target those three share.
         .target(name: "StrictConfig", swiftSettings: plain),
         .target(name: "Checkpoint",
-                dependencies: ["Model", "Tensor", "Tokenizers", "CHDF5", "FileErrors", .product(name: "Crypto", package: "swift-crypto")],
+                dependencies: ["Model", "Tensor", "Tokenizers", "CHDF5", "FileErrors", "COpenSSL"],
                 swiftSettings: fastMath),
         // Data -> Reward: cleaning keeps only traces whose steps the Reward verifier accepts, and the
         // MATH adapter uses Reward's answer normaliser. Neither knows about models.

@@ -1,4 +1,3 @@
-import Crypto
 import FileErrors
 import Foundation
 import Model

@@ -1,5 +1,4 @@
 import CHDF5
-import Crypto
 import Foundation
 
 /// The seal that lets a checkpoint be checked before HDF5 parses any of it: a SHA-256 over every byte HDF5 will
