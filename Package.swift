@@ -32,6 +32,22 @@ let isVersionedCheckout = Context.packageDirectory.split(separator: "/").contain
 let fastMath: [SwiftSetting] = (isVersionedCheckout ? [] : [.unsafeFlags(["-wmo"] + cpuFlags, .when(configuration: .release))])
     + [.swiftLanguageMode(.v5)]
 let plain: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+// OpenBLAS: 0.3.34 from PyPI's scipy-openblas32 wheel when `make setup` has unpacked it into .cache/scipy-openblas32
+// (Sources/CBLAS/scipy-openblas maps its `scipy_`-prefixed names to the plain ones; the binaries find it through an
+// rpath, no LD_LIBRARY_PATH), else Debian's 0.3.21 (libopenblas-dev, through pkg-config). TRACEDISTILL_BLAS=debian
+// (`make BLAS=debian`) keeps Debian's even when the wheel is there. A versioned checkout cannot pass the linker flags
+// (unsafeFlags) and always takes Debian's. README, "Build facts", has the measurements behind the choice.
+let blasChoice = ProcessInfo.processInfo.environment["TRACEDISTILL_BLAS"].flatMap { $0.isEmpty ? nil : $0 } ?? "wheel"
+precondition(["wheel", "debian"].contains(blasChoice), "TRACEDISTILL_BLAS=\(blasChoice): use wheel (the default) or debian")
+let wheelBLASLib = Context.packageDirectory + "/.cache/scipy-openblas32/scipy_openblas32/lib"
+let useWheelBLAS = blasChoice == "wheel" && !isVersionedCheckout
+    && FileManager.default.fileExists(atPath: Context.packageDirectory + "/.cache/scipy-openblas32/unprefixed.h")
+    && FileManager.default.fileExists(atPath: wheelBLASLib + "/libscipy_openblas.so")
+let cblas: Target = useWheelBLAS
+    ? .systemLibrary(name: "CBLAS", path: "Sources/CBLAS/scipy-openblas")
+    : .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])])
+let blasLinking: [LinkerSetting] = useWheelBLAS
+    ? [.unsafeFlags(["-L" + wheelBLASLib, "-Xlinker", "-rpath", "-Xlinker", wheelBLASLib])] : []
 
 let package = Package(
     name: "TraceDistill",
@@ -60,11 +76,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
+        cblas,
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath, linkerSettings: blasLinking),
         .target(name: "Model", dependencies: ["Tensor", "Tokenizers", "StrictConfig"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
         .target(name: "Tokenizers", dependencies: ["FileErrors"], swiftSettings: fastMath),
