@@ -72,7 +72,7 @@ def main():
             out = subprocess.run(configs[name], env=env, capture_output=True, text=True, check=True).stdout
             row = json.loads(out.strip().splitlines()[-1])
             runs[name].append(row)
-            line = json.dumps({"round": r + 1, "config": name, **row})
+            line = json.dumps({"round": r + 1, "setup": name, **row})
             print(line, flush=True)
             if a.out:
                 with open(a.out, "a") as f:
