@@ -12,12 +12,13 @@ ifneq ($(OPENBLAS_CORETYPE),)
 export OPENBLAS_CORETYPE
 endif
 DEB_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config libopenmpi-dev openmpi-bin
-# OpenBLAS: BLAS=wheel (the default) links OpenBLAS 0.3.34 from PyPI's scipy-openblas32 wheel, which `make setup`
-# unpacks into .cache/scipy-openblas32 (a 7.9 MB download, once); BLAS=debian links Debian's 0.3.21 (libopenblas-dev),
-# which is also what a build takes when the wheel is missing.
-BLAS ?= wheel
+# OpenBLAS: BLAS=debian (the default) links Debian's 0.3.21 (libopenblas-dev); BLAS=wheel links OpenBLAS 0.3.34 from
+# PyPI's scipy-openblas32 wheel, which `make setup` then unpacks into .cache/scipy-openblas32 (a 7.9 MB download, once),
+# and falls back to Debian's when the wheel cannot be fetched. README: "OpenBLAS: Debian's 0.3.21 or the
+# scipy-openblas32 wheel's 0.3.34" (on the Sapphire Rapids machine the wheel was not faster the way Tensor calls it).
+BLAS ?= debian
 ifeq ($(filter $(BLAS),wheel debian),)
-$(error BLAS=$(BLAS): use BLAS=wheel (OpenBLAS 0.3.34 from PyPI's scipy-openblas32, the default) or BLAS=debian (Debian's libopenblas-dev))
+$(error BLAS=$(BLAS): use BLAS=debian (Debian's libopenblas-dev, the default) or BLAS=wheel (OpenBLAS 0.3.34 from PyPI's scipy-openblas32))
 endif
 OPENBLAS_WHEEL_VERSION := 0.3.34.481.3
 OPENBLAS_WHEEL_DIR := .cache/scipy-openblas32

@@ -32,13 +32,13 @@ let isVersionedCheckout = Context.packageDirectory.split(separator: "/").contain
 let fastMath: [SwiftSetting] = (isVersionedCheckout ? [] : [.unsafeFlags(["-wmo"] + cpuFlags, .when(configuration: .release))])
     + [.swiftLanguageMode(.v5)]
 let plain: [SwiftSetting] = [.swiftLanguageMode(.v5)]
-// OpenBLAS: 0.3.34 from PyPI's scipy-openblas32 wheel when `make setup` has unpacked it into .cache/scipy-openblas32
+// OpenBLAS: Debian's 0.3.21 (libopenblas-dev, through pkg-config) unless TRACEDISTILL_BLAS=wheel (`make BLAS=wheel`)
+// and `make setup` has unpacked PyPI's scipy-openblas32 wheel (0.3.34) into .cache/scipy-openblas32: then that one
 // (Sources/CBLAS/scipy-openblas maps its `scipy_`-prefixed names to the plain ones; the binaries find it through an
-// rpath, no LD_LIBRARY_PATH), else Debian's 0.3.21 (libopenblas-dev, through pkg-config). TRACEDISTILL_BLAS=debian
-// (`make BLAS=debian`) keeps Debian's even when the wheel is there. A versioned checkout cannot pass the linker flags
-// (unsafeFlags) and always takes Debian's. README, "Build facts", has the measurements behind the choice.
-let blasChoice = ProcessInfo.processInfo.environment["TRACEDISTILL_BLAS"].flatMap { $0.isEmpty ? nil : $0 } ?? "wheel"
-precondition(["wheel", "debian"].contains(blasChoice), "TRACEDISTILL_BLAS=\(blasChoice): use wheel (the default) or debian")
+// rpath, no LD_LIBRARY_PATH). A versioned checkout cannot pass the linker flags (unsafeFlags) and always takes
+// Debian's. README ("OpenBLAS: Debian's 0.3.21 or the scipy-openblas32 wheel's 0.3.34") has why Debian's is the default.
+let blasChoice = ProcessInfo.processInfo.environment["TRACEDISTILL_BLAS"].flatMap { $0.isEmpty ? nil : $0 } ?? "debian"
+precondition(["wheel", "debian"].contains(blasChoice), "TRACEDISTILL_BLAS=\(blasChoice): use debian (the default) or wheel")
 let wheelBLASLib = Context.packageDirectory + "/.cache/scipy-openblas32/scipy_openblas32/lib"
 let useWheelBLAS = blasChoice == "wheel" && !isVersionedCheckout
     && FileManager.default.fileExists(atPath: Context.packageDirectory + "/.cache/scipy-openblas32/unprefixed.h")

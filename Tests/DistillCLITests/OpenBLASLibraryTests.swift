@@ -2,8 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Which OpenBLAS `distill` runs: the scipy-openblas32 wheel's 0.3.34 when `make setup` unpacked it into
-/// .cache/scipy-openblas32 (and TRACEDISTILL_BLAS is not "debian"), else Debian's; found without LD_LIBRARY_PATH.
+/// Which OpenBLAS `distill` runs: the scipy-openblas32 wheel's 0.3.34 when TRACEDISTILL_BLAS is "wheel" and `make
+/// setup` unpacked it into .cache/scipy-openblas32, else Debian's; found without LD_LIBRARY_PATH.
 @Suite("The OpenBLAS distill links")
 struct OpenBLASLibraryTests {
     /// The wheel's unpacked folder, as Package.swift and `make openblas-wheel` name it.
@@ -31,7 +31,7 @@ struct OpenBLASLibraryTests {
         let choice = ProcessInfo.processInfo.environment["TRACEDISTILL_BLAS"] ?? ""
         let wheelThere = FileManager.default.fileExists(atPath: Self.wheelFolder + "/unprefixed.h")
             && FileManager.default.fileExists(atPath: Self.wheelFolder + "/scipy_openblas32/lib/libscipy_openblas.so")
-        if wheelThere && choice != "debian" {
+        if wheelThere && choice == "wheel" {
             // the wheel's own metadata: `version=0.3.34.481.3` in its pkg-config file
             let pc = try String(contentsOfFile: Self.wheelFolder + "/scipy_openblas32/lib/pkgconfig/scipy-openblas.pc",
                                 encoding: .utf8)
