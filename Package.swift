@@ -32,6 +32,22 @@ let isVersionedCheckout = Context.packageDirectory.split(separator: "/").contain
 let fastMath: [SwiftSetting] = (isVersionedCheckout ? [] : [.unsafeFlags(["-wmo"] + cpuFlags, .when(configuration: .release))])
     + [.swiftLanguageMode(.v5)]
 let plain: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+// OpenBLAS: Debian's 0.3.21 (libopenblas-dev, through pkg-config) unless TRACEDISTILL_BLAS=wheel (`make BLAS=wheel`)
+// and `make setup` has unpacked PyPI's scipy-openblas32 wheel (0.3.34) into .cache/scipy-openblas32: then that one
+// (Sources/CBLAS/scipy-openblas maps its `scipy_`-prefixed names to the plain ones; the binaries find it through an
+// rpath, no LD_LIBRARY_PATH). A versioned checkout cannot pass the linker flags (unsafeFlags) and always takes
+// Debian's. README ("OpenBLAS: Debian's 0.3.21 or the scipy-openblas32 wheel's 0.3.34") has why Debian's is the default.
+let blasChoice = ProcessInfo.processInfo.environment["TRACEDISTILL_BLAS"].flatMap { $0.isEmpty ? nil : $0 } ?? "debian"
+precondition(["wheel", "debian"].contains(blasChoice), "TRACEDISTILL_BLAS=\(blasChoice): use debian (the default) or wheel")
+let wheelBLASLib = Context.packageDirectory + "/.cache/scipy-openblas32/scipy_openblas32/lib"
+let useWheelBLAS = blasChoice == "wheel" && !isVersionedCheckout
+    && FileManager.default.fileExists(atPath: Context.packageDirectory + "/.cache/scipy-openblas32/unprefixed.h")
+    && FileManager.default.fileExists(atPath: wheelBLASLib + "/libscipy_openblas.so")
+let cblas: Target = useWheelBLAS
+    ? .systemLibrary(name: "CBLAS", path: "Sources/CBLAS/scipy-openblas")
+    : .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])])
+let blasLinking: [LinkerSetting] = useWheelBLAS
+    ? [.unsafeFlags(["-L" + wheelBLASLib, "-Xlinker", "-rpath", "-Xlinker", wheelBLASLib])] : []
 
 let package = Package(
     name: "TraceDistill",
@@ -59,15 +75,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
+        cblas,
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
         // OpenSSL's libcrypto, for SHA-256 (Checkpoint): already on the system, where swift-crypto compiled a copy
         // of BoringSSL into every build.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath, linkerSettings: blasLinking),
         .target(name: "Model", dependencies: ["Tensor", "Tokenizers", "StrictConfig"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
         .target(name: "Tokenizers", dependencies: ["FileErrors"], swiftSettings: fastMath),

@@ -95,10 +95,13 @@ struct BenchCommand: ParsableCommand {
         report["openblas_internal_threads"] = .int(BLAS.threads)
         report["threads"] = .int(Parallel.threads)
         report["openblas_coretype_env"] = .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "")
+        report["blas_version"] = .string(BLAS.version)
+        report["blas_library"] = .string(BLAS.libraryPath)
         let log: (String) -> Void = { line in
             FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
         }
         let say: (String) -> Void = json ? log : { print($0) }
+        say("OpenBLAS \(BLAS.version), \(BLAS.coreName) core (\(BLAS.libraryPath))")
         if selectedPhases.contains("kernels") { KernelBench(reps: reps).run(into: &report, log: say) }
         if selectedPhases.contains("model"), case .double(let peak)? = report["sgemm_peak_gflops"] {
             try ModelBench(reps: reps).run(into: &report, sgemmPeak: peak, log: say)

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Checkpoint
 import Foundation
 import Model
+import Tensor
 
 // OpenBLAS picks its kernels when the library loads, before any Swift code runs, and 0.3.21 mis-detects
 // the AVX-512 machines as a slow "Prescott". Re-execute once with OPENBLAS_CORETYPE set to the core this CPU
@@ -30,6 +32,8 @@ struct Distill: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distill",
         abstract: "Distill step-by-step reasoning from a teacher transformer into a small student, on a CPU.",
+        // the OpenBLAS it runs too: the scipy-openblas32 wheel's or Debian's, as the build chose (README, "Build facts")
+        version: "\(libraryVersion) (OpenBLAS \(BLAS.version), \(BLAS.coreName) core, \(BLAS.libraryPath))",
         subcommands: [BenchCommand.self, InitCommand.self, ImportCommand.self, ExportCommand.self, QuantizeCommand.self, GenerateCommand.self, InspectCommand.self, ScoreCommand.self,
                       GenerateDataCommand.self, VerifyCommand.self, RunCommand.self, ResumeCommand.self,
                       StatusCommand.self, EvalCommand.self, ReportCommand.self, PlotCommand.self])

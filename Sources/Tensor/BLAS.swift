@@ -47,4 +47,39 @@ public enum BLAS {
 
     /// The OpenBLAS build configuration string.
     public static var configuration: String { String(cString: openblas_get_config()) }
+
+    /// OpenBLAS's version as its configuration string names it ("0.3.34.481.3" for the scipy-openblas32 wheel,
+    /// "0.3.21" for Debian's); the whole string when it does not start with "OpenBLAS <version>".
+    public static var version: String { version(configuration: configuration) }
+
+    /// The version word of an `openblas_get_config()` string ("OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..." gives
+    /// "0.3.21"), or the whole string when it does not start with "OpenBLAS".
+    public static func version(configuration: String) -> String {
+        let words = configuration.split(separator: " ")
+        return words.count >= 2 && words[0] == "OpenBLAS" ? String(words[1]) : configuration
+    }
+
+    /// The file the OpenBLAS functions run from (the mapping of this process, in /proc/self/maps, that holds
+    /// `openblas_get_config`: the wheel's libscipy_openblas.so or Debian's libopenblasp-r0.3.21.so), "" when it
+    /// cannot say.
+    public static var libraryPath: String {
+        let function: @convention(c) () -> UnsafeMutablePointer<CChar>? = openblas_get_config
+        let address = UInt(bitPattern: unsafeBitCast(function, to: UnsafeRawPointer.self))
+        // line by line with getline: Foundation's whole-file read stops at the first 4 KB of a /proc file
+        guard let maps = fopen("/proc/self/maps", "r") else { return "" }
+        defer { fclose(maps) }
+        var buffer: UnsafeMutablePointer<CChar>? = nil, capacity = 0
+        defer { free(buffer) }
+        // "start-end perms offset dev inode path", addresses in hex
+        while getline(&buffer, &capacity, maps) > 0, let buffer {
+            let line = String(cString: buffer).trimmingCharacters(in: .newlines)
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, let dash = fields[0].firstIndex(of: "-"),
+                  let start = UInt(fields[0][..<dash], radix: 16),
+                  let end = UInt(fields[0][fields[0].index(after: dash)...], radix: 16),
+                  start <= address, address < end else { continue }
+            return fields[5...].joined(separator: " ")
+        }
+        return ""
+    }
 }
