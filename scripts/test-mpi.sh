@@ -223,6 +223,16 @@ elif [ "$(report_sans_time "$work/eval1")" != "$(report_sans_time "$work/eval2")
 elif ! grep -q '"pass@4"\|pass_at_k\|passAtK' "$work/eval1/report.json"; then fail "split eval: report.json has no pass@k"
 else pass "split eval: distill eval --samples 4 at 2 ranks: completions.jsonl and report.json (but timing) the same as one process's ($(( $(date +%s) - start )) s)"; fi
 
+# distill report at 2 ranks over the sampled run's stage ends (ppo-trace's and on-policy-distill's students), greedy and
+# pass@2: the same files as one process's but for timing
+start=$(date +%s)
+report_args=(report "$work/samp1" --samples 2 --limit 16 --max-new-tokens 24 --batch-size 8 --quiet)
+if ! out=$("$DISTILL" "${report_args[@]}" --out "$work/rep1" 2>&1); then fail "split report, one process: $(tail -5 <<<"$out")"
+elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL "${report_args[@]}" --out "$work/rep2" 2>&1); then fail "split report at 2 ranks: $(tail -5 <<<"$out")"
+elif ! cmp -s "$work/rep1/completions.jsonl" "$work/rep2/completions.jsonl"; then fail "split report: completions.jsonl differs at 2 ranks"
+elif [ "$(report_sans_time "$work/rep1")" != "$(report_sans_time "$work/rep2")" ]; then fail "split report: report.json differs at 2 ranks (beyond timing)"
+else pass "split report: distill report --samples 2 at 2 ranks: completions.jsonl and report.json (but timing) the same as one process's ($(( $(date +%s) - start )) s)"; fi
+
 # a shard count that 4 ranks cannot split evenly is refused before the first step, with the curriculum's line and
 # the values that work
 sed 's/^  gradient_shards: 4$/  gradient_shards: 6/' curricula/smoke.yaml > "$work/six.yaml"
