@@ -147,6 +147,11 @@ if [ -z "$(validation "$work/one")" ]; then fail "validation metrics: the one-pr
 elif [ "$(validation "$work/one")" != "$(validation "$work/four")" ]; then fail "validation metrics at 4 ranks differ from one process's: $(diff <(validation "$work/one") <(validation "$work/four") | head -4)"
 else pass "validation metrics: $(validation "$work/one" | wc -l) validation rows in metrics.jsonl the same at 4 ranks as in one process"; fi
 
+# smoke's teacher-traces at 4 ranks: each rank decodes one of the 4 fixed batches of every sampling call; the kept
+# traces are one process's, byte for byte
+if ! cmp -s "$work/one/teacher-traces.jsonl" "$work/four/teacher-traces.jsonl"; then fail "smoke: teacher-traces.jsonl at 4 ranks differs from one process's"
+else pass "smoke: teacher-traces.jsonl ($(wc -l <"$work/one/teacher-traces.jsonl") traces) the same at 4 ranks as in one process"; fi
+
 # ppo-trace and on-policy-distill validate greedily on 80 questions, in two batches (64 + 16): at 2 ranks each rank
 # decodes one batch and the rows are gathered in batch order. Every validation row in metrics.jsonl (the start's,
 # each eval_every, the end's) and every stage end's weights must be one process's.
@@ -167,6 +172,66 @@ elif [ "$(validation "$work/val1" | cut -d' ' -f2 | sort -u | tr '\n' ' ')" != "
 elif [ "$(validation "$work/val1")" != "$(validation "$work/val2")" ]; then fail "split validation: 2 ranks' validation rows differ from one process's: $(diff <(validation "$work/val1") <(validation "$work/val2") | head -4)"
 elif [ "$(hashes "$work/val1")" != "$(hashes "$work/val2")" ]; then fail "split validation: 2 ranks end with other weights than one process"
 else pass "split validation: ppo-trace and on-policy-distill, 80 validation questions in 2 batches, one per rank: all $(validation "$work/val1" | wc -l) validation rows and both stage ends the same at 2 ranks as in one process"; fi
+
+# Sampling split across ranks: every sampled row draws from its own stream and a call's rows decode in
+# run.gradient_shards fixed batches, a block per rank. teacher-traces, ppo-trace (GRPO groups) and on-policy-distill all
+# sample here (temperature > 0); at 2 ranks the stage ends' weights, teacher-traces.jsonl and every metrics.jsonl
+# value but wall-clock time and speed must be one process's.
+# metrics.jsonl without what measures time: the `time` field and every key naming seconds
+metrics_sans_time() { python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(json.dumps({k: v for k, v in sorted(r.items()) if k != "time" and "second" not in k}))' "$1/metrics.jsonl"; }
+cat > "$work/samp.yaml" <<'YAML'
+name: s
+seed: 9
+data: {domains: [addition], train_size: 16, validation_size: 8, max_length: 128}
+teacher: {hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 160}
+student: {layers: 1, hidden_size: 16, heads: 2, intermediate_size: 32}
+run: {checkpoint_every: 10, gradient_shards: 4}
+stages:
+  - {kind: teacher-traces, samples: 4, questions_per_step: 4, limit: 8, max_new_tokens: 24, temperature: 1.0}
+  - {kind: ppo-trace, iterations: 2, eval_every: 2, validation_problems: 8, ppo: {prompts_per_iteration: 4, max_new_tokens: 16, minibatches: 2, advantage: grpo, group_size: 4}}
+  - {kind: on-policy-distill, objective: reverse_kl_pg, iterations: 2, eval_every: 2, validation_problems: 8, prompts_per_iteration: 4, samples_per_prompt: 2, max_new_tokens: 16}
+YAML
+start=$(date +%s)
+if ! "$DISTILL" run "$work/samp.yaml" --run-dir "$work/samp1" >"$work/samp1.out" 2>&1; then fail "split sampling, one process: $(tail -5 "$work/samp1.out")"
+elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL run "$work/samp.yaml" --run-dir "$work/samp2" --threads 1 2>&1); then fail "split sampling at 2 ranks: $(tail -5 <<<"$out")"
+elif [ "$(hashes "$work/samp1")" != "$(hashes "$work/samp2")" ]; then fail "split sampling: 2 ranks end with other weights than one process"
+elif ! cmp -s "$work/samp1/teacher-traces.jsonl" "$work/samp2/teacher-traces.jsonl"; then fail "split sampling: teacher-traces.jsonl differs at 2 ranks"
+elif [ "$(metrics_sans_time "$work/samp1" | grep -c '"kept_total"')" = 0 ] || [ "$(metrics_sans_time "$work/samp1" | grep -c '"stage_index": 2')" = 0 ]; then fail "split sampling: the one-process run logged no teacher-traces or on-policy rows"
+elif [ "$(metrics_sans_time "$work/samp1")" != "$(metrics_sans_time "$work/samp2")" ]; then fail "split sampling: 2 ranks' metrics.jsonl differs from one process's: $(diff <(metrics_sans_time "$work/samp1") <(metrics_sans_time "$work/samp2") | head -4)"
+else pass "split sampling: teacher-traces, ppo-trace and on-policy-distill sampled by 2 ranks: all 3 stage ends, teacher-traces.jsonl ($(wc -l <"$work/samp1/teacher-traces.jsonl") traces) and $(wc -l <"$work/samp1/metrics.jsonl") metrics rows (but for time) the same as one process's ($(( $(date +%s) - start )) s)"; fi
+
+# distill eval at 2 ranks (each decodes a block of the greedy and of the sampled batches) writes what one process
+# writes, but for timing: completions.jsonl byte for byte, report.json without its time and speed figures
+report_sans_time() { python3 -c '
+import json, sys
+def strip(v):
+    if isinstance(v, dict): return {k: strip(x) for k, x in sorted(v.items()) if not any(w in k.lower() for w in ("second", "latency", "created", "utc"))}
+    if isinstance(v, list): return [strip(x) for x in v]
+    return v
+print(json.dumps(strip(json.load(open(sys.argv[1])))))' "$1/report.json"; }
+start=$(date +%s)
+ckpt="$work/samp1/stage-2-on-policy-distill.h5"
+eval_args=(eval --checkpoint "$ckpt" --samples 4 --k 1 4 --limit 24 --max-new-tokens 24 --batch-size 8 --quiet)
+if ! out=$("$DISTILL" "${eval_args[@]}" --out "$work/eval1" 2>&1); then fail "split eval, one process: $(tail -5 <<<"$out")"
+elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL "${eval_args[@]}" --out "$work/eval2" 2>&1); then fail "split eval at 2 ranks: $(tail -5 <<<"$out")"
+elif ! cmp -s "$work/eval1/completions.jsonl" "$work/eval2/completions.jsonl"; then fail "split eval: completions.jsonl differs at 2 ranks"
+elif [ "$(report_sans_time "$work/eval1")" != "$(report_sans_time "$work/eval2")" ]; then fail "split eval: report.json differs at 2 ranks (beyond timing)"
+elif ! grep -q '"pass@4"\|pass_at_k\|passAtK' "$work/eval1/report.json"; then fail "split eval: report.json has no pass@k"
+else pass "split eval: distill eval --samples 4 at 2 ranks: completions.jsonl and report.json (but timing) the same as one process's ($(( $(date +%s) - start )) s)"; fi
+
+# distill report at 2 ranks over the sampled run's stage ends (ppo-trace's and on-policy-distill's students), greedy and
+# pass@2: the same files as one process's but for timing
+start=$(date +%s)
+report_args=(report "$work/samp1" --samples 2 --limit 16 --max-new-tokens 24 --batch-size 8 --quiet)
+if ! out=$("$DISTILL" "${report_args[@]}" --out "$work/rep1" 2>&1); then fail "split report, one process: $(tail -5 <<<"$out")"
+elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL "${report_args[@]}" --out "$work/rep2" 2>&1); then fail "split report at 2 ranks: $(tail -5 <<<"$out")"
+elif ! cmp -s "$work/rep1/completions.jsonl" "$work/rep2/completions.jsonl"; then fail "split report: completions.jsonl differs at 2 ranks"
+elif [ "$(report_sans_time "$work/rep1")" != "$(report_sans_time "$work/rep2")" ]; then fail "split report: report.json differs at 2 ranks (beyond timing)"
+else pass "split report: distill report --samples 2 at 2 ranks: completions.jsonl and report.json (but timing) the same as one process's ($(( $(date +%s) - start )) s)"; fi
 
 # a shard count that 4 ranks cannot split evenly is refused before the first step, with the curriculum's line and
 # the values that work

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Data
+import Distributed
 import Eval
 import Foundation
 import Model
@@ -154,25 +155,31 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let evaluator = try Evaluator(config: options.config(samples: samples))
-            let suite = try options.loadSuite()
-            let folder = options.out ?? URL(fileURLWithPath: checkpoint).deletingLastPathComponent()
-                .appendingPathComponent("eval-\(suite.name)").path
-            // Before the evaluation, not after it: a report that cannot be written fails in a second, not an hour.
-            try ReportFiles.checkDestination(folder)
-            let source = CheckpointModelSource()
-            let available = try source.roles(inFile: checkpoint)
-            let roles = role == "both" ? ["teacher", "student"] : [role]
-            for r in roles where !available.contains(r) {
-                throw EvalError.missingRole(file: checkpoint, role: r, available: available)
+            let group = try Launch.world()
+            let (evaluator, suite, folder, roles) = try group.together {
+                let evaluator = try Evaluator(config: options.config(samples: samples))
+                let suite = try options.loadSuite()
+                let folder = options.out ?? URL(fileURLWithPath: checkpoint).deletingLastPathComponent()
+                    .appendingPathComponent("eval-\(suite.name)").path
+                // Before the evaluation, not after it: a report that cannot be written fails in a second, not an hour.
+                if group.isWriter { try ReportFiles.checkDestination(folder) }
+                let available = try CheckpointModelSource().roles(inFile: checkpoint)
+                let roles = role == "both" ? ["teacher", "student"] : [role]
+                for r in roles where !available.contains(r) {
+                    throw EvalError.missingRole(file: checkpoint, role: r, available: available)
+                }
+                return (evaluator, suite, folder, roles)
             }
-            let progress = options.progressPrinter()
+            let source = CheckpointModelSource()
+            let progress = group.isWriter ? options.progressPrinter() : nil
             var reports: [ModelReport] = []
             for r in roles {
-                let loaded = try source.model(inFile: checkpoint, role: r)
+                let loaded = try group.together { try source.model(inFile: checkpoint, role: r) }
                 reports.append(try evaluator.evaluate(model: loaded.model, codec: loaded.codec, suite: suite, label: r,
-                                                      role: r, progress: progress))
+                                                      role: r, progress: progress, batches: group.evaluationBatches))
             }
+            // under mpirun every rank holds the whole report (each decoded a block of the batches); rank 0 writes it
+            guard group.isWriter else { return }
             let report = EvalReport(suite: suite, checkpoint: checkpoint, config: evaluator.config, models: reports)
             try report.write(to: folder)
             print("\(suite.name): \(suite.problems.count) problems (\(suite.source))")
@@ -206,14 +213,20 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let evaluator = try Evaluator(config: options.config(samples: samples))
-            try ReportFiles.checkDestination(options.out ?? runDirectory)
+            let group = try Launch.world()
             let source = CheckpointModelSource()
-            let plan = try RunReportPlan(runDirectory: runDirectory, source: source, rowOf: StageRegistry.standard.reportRow(ofKind:))
-            let suite = options.suite == "run" ? try EvalSuite.ofRun(directory: runDirectory, perDomain: options.perDomain).limited(to: options.limit)
-                : try options.loadSuite()
+            let (evaluator, plan, suite) = try group.together {
+                let evaluator = try Evaluator(config: options.config(samples: samples))
+                if group.isWriter { try ReportFiles.checkDestination(options.out ?? runDirectory) }
+                let plan = try RunReportPlan(runDirectory: runDirectory, source: source, rowOf: StageRegistry.standard.reportRow(ofKind:))
+                let suite = options.suite == "run" ? try EvalSuite.ofRun(directory: runDirectory, perDomain: options.perDomain).limited(to: options.limit)
+                    : try options.loadSuite()
+                return (evaluator, plan, suite)
+            }
             var report = try RunReport(runDirectory: runDirectory, plan: plan, suite: suite, evaluator: evaluator, source: source,
-                                       progress: options.progressPrinter())
+                                       progress: group.isWriter ? options.progressPrinter() : nil, batches: group.evaluationBatches)
+            // under mpirun every rank holds the whole report (each decoded a block of the batches); rank 0 writes it
+            guard group.isWriter else { return }
             report.pruning = try report.pruningRoundsFromCheckpoints()
             let folder = options.out ?? runDirectory
             try report.write(to: folder)
@@ -223,5 +236,13 @@ struct ReportCommand: ParsableCommand {
             for note in report.notes { print("note: \(note)") }
             print("wrote \(ReportFiles.names.joined(separator: ", ")) to \(folder)")
         }
+    }
+}
+
+extension Collective {
+    /// How `distill eval` and `distill report` decode their batches: under mpirun each rank a block of them
+    /// (`mapInOrder`), gathered in batch order on every rank; one process decodes them all.
+    var evaluationBatches: RowSplit.Map {
+        { count, body in try self.mapInOrder(count, body) }
     }
 }

@@ -22,6 +22,8 @@ public enum EvalError: Error, Equatable, Sendable, CustomStringConvertible {
     case writeFailed(path: String, reason: String)
     /// The model gave NaN or infinite logits while answering a problem (0-based generated token `step`).
     case nonFiniteLogits(model: String, problem: String, step: Int, sampled: Bool)
+    /// A batch decoded by another process (under mpirun) came back as `bytes` bytes that are not its `rows` rows.
+    case unreadableBatch(batch: Int, rows: Int, bytes: Int)
 
     /// The message shown to the user: what is wrong and how to fix it.
     public var description: String {
@@ -52,6 +54,9 @@ public enum EvalError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(model): non-finite logits (NaN or infinity) at generated token \(step + 1) of problem \(problem)"
                 + (sampled ? " (sampled pass)" : " (greedy pass)") + ", although the weights are finite: the forward pass "
                 + "overflows Float, so no answer of this model can be scored; evaluate an earlier checkpoint of the run"
+        case .unreadableBatch(let batch, let rows, let bytes):
+            return "evaluation batch \(batch) (\(rows) rows) came back from the process that decoded it as \(bytes) bytes that "
+                + "are not its rows; run every rank of the job from the same build of distill"
         }
     }
 }

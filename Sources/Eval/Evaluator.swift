@@ -46,8 +46,14 @@ public struct Evaluator: Sendable {
     }
 
     /// Evaluates `model` on `suite` with prompts and completions laid out by `codec` (tokenizer and template).
+    ///
+    /// - Parameter batches: how the batches of `batchSize` problems (greedy) and of `batchSize` samples are decoded:
+    ///   here by default; under mpirun each rank a block of them, gathered in batch order (`Collective.mapInOrder`).
+    ///   Every batch is the same rows whoever decodes it and each sample draws from its own stream
+    ///   (`RandomGenerator(seed: seed).substream(question: problem, sample: s)`), so the report is the same for any
+    ///   number of processes but for its timing, which adds the seconds each batch took where it was decoded.
     public func evaluate(model: Transformer, codec: TraceCodec, suite: EvalSuite, label: String, role: String,
-                         progress: ((EvalProgress) -> Void)? = nil) throws -> ModelReport {
+                         progress: ((EvalProgress) -> Void)? = nil, batches: RowSplit.Map = RowSplit.mapInOneProcess) throws -> ModelReport {
         let tokenizer = codec.tokenizer
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw EvalError.tokenizer(source: label, reason: "the tokenizer has \(tokenizer.vocabularySize) symbols but the model's "
@@ -64,12 +70,13 @@ public struct Evaluator: Sendable {
         var scores = problems.indices.map { TraceScore(notAttempted: prompts[$0].reason ?? "", problem: problems[$0]) }
         var latencies: [Double] = []
         var greedyTokens = 0, greedySeconds = 0.0
-        var rng = RandomGenerator(seed: config.seed)  // greedy decoding draws nothing; the sampler needs one
-        for batch in chunks(attempted, config.batchSize) {
-            let (generation, seconds) = timed {
-                model.generate(prompts: batch.map { prompts[$0].ids! }, options: .greedy(maxNewTokens: config.maxNewTokens, stopTokens: codec.stopIDs),
-                               rng: &rng)
-            }
+        let greedy = SamplingOptions.greedy(maxNewTokens: config.maxNewTokens, stopTokens: codec.stopIDs)
+        let unused = RandomGenerator(seed: config.seed)  // greedy decoding draws nothing; the sampler needs one per row
+        let greedyBatches = chunks(attempted, config.batchSize)
+        let greedyParts = try decodeBatches(greedyBatches, batches: batches) { batch in
+            model.generate(prompts: batch.map { prompts[$0].ids! }, options: greedy, streams: Array(repeating: unused, count: batch.count))
+        }
+        for (batch, (generation, seconds)) in zip(greedyBatches, greedyParts) {
             greedySeconds += seconds
             for (j, i) in batch.enumerated() {
                 if let step = generation.nonFiniteLogitsAt[j] {
@@ -94,7 +101,7 @@ public struct Evaluator: Sendable {
         var sampling: ModelReport.Sampling? = nil
         if config.samples > 0 {
             let result = try sample(model: model, codec: codec, problems: problems, prompts: prompts.map(\.ids),
-                                attempted: attempted, label: label, progress: progress)
+                                attempted: attempted, label: label, progress: progress, batches: batches)
             correctSamples = result.correct
             majority = result.answers.map { MajorityVote.winner($0) }
             sampling = result.metrics
@@ -119,18 +126,24 @@ public struct Evaluator: Sendable {
 
     /// Draws `config.samples` answers per attempted problem, batched over (problem, sample) pairs in order.
     private func sample(model: Transformer, codec: TraceCodec, problems: [EvalProblem], prompts: [[Int32]?],
-                        attempted: [Int], label: String, progress: ((EvalProgress) -> Void)?)
+                        attempted: [Int], label: String, progress: ((EvalProgress) -> Void)?, batches: RowSplit.Map)
         throws -> (correct: [Int], answers: [[String?]], metrics: ModelReport.Sampling) {
         let n = config.samples
-        var rng = RandomGenerator(seed: config.seed)
+        let base = RandomGenerator(seed: config.seed)
         let options = SamplingOptions(temperature: config.temperature, topP: config.topP.flatMap { $0 < 1 ? $0 : nil },
                                       maxNewTokens: config.maxNewTokens, stopTokens: codec.stopIDs)
         var answers = [[String?]](repeating: [], count: problems.count)
         var correct = [Int](repeating: 0, count: problems.count)
         var tokens = 0, seconds = 0.0, done = 0
-        let pairs = attempted.flatMap { i in [Int](repeating: i, count: n) }
-        for batch in chunks(pairs, config.batchSize) {
-            let (generation, dt) = timed { model.generate(prompts: batch.map { prompts[$0]! }, options: options, rng: &rng) }
+        // (problem, sample) pairs in order; sample s of problem i draws from `base.substream(question: i, sample: s)`
+        let pairs = attempted.flatMap { i in (0..<n).map { (problem: i, sample: $0) } }
+        let sampledBatches = chunks(pairs, config.batchSize)
+        let parts = try decodeBatches(sampledBatches, batches: batches) { batch in
+            model.generate(prompts: batch.map { prompts[$0.problem]! }, options: options,
+                           streams: batch.map { base.substream(question: $0.problem, sample: $0.sample) })
+        }
+        for (pairBatch, (generation, dt)) in zip(sampledBatches, parts) {
+            let batch = pairBatch.map(\.problem)
             seconds += dt
             for (j, i) in batch.enumerated() {
                 if let step = generation.nonFiniteLogitsAt[j] {
@@ -161,6 +174,30 @@ public struct Evaluator: Sendable {
                                            generatedTokens: tokens, seconds: seconds,
                                            tokensPerSecond: seconds > 0 ? Double(tokens) / seconds : 0)
         return (correct, answers, metrics)
+    }
+
+    /// `decode` of every batch, each timed, through `batches` (each process a block of them under mpirun), back in batch
+    /// order: the generation and the seconds it took where it was decoded.
+    /// - Throws: what `batches` throws; `EvalError.unreadableBatch` when a batch comes back as bytes that are not its rows.
+    private func decodeBatches<T>(_ all: [[T]], batches: RowSplit.Map, decode: ([T]) -> Generation) throws -> [(Generation, Double)] {
+        // `decode` is only called while `batches` runs; the compiler cannot see that `batches` does not call back into it
+        let bytes = try withoutActuallyEscaping(decode) { decode in
+            try batches(all.count) { j in
+                let (generation, seconds) = timed { decode(all[j]) }
+                var out = WordWriter()
+                out.word(seconds.bitPattern)
+                return out.bytes + generation.bytes
+            }
+        }
+        return try all.indices.map { j in
+            let b = j < bytes.count ? bytes[j] : []
+            var reader = WordReader(Array(b.prefix(8)))
+            guard bytes.count == all.count, let seconds = reader.word(), let g = Generation(bytes: Array(b.dropFirst(8))),
+                  g.tokens.count == all[j].count else {
+                throw EvalError.unreadableBatch(batch: j, rows: all[j].count, bytes: b.count)
+            }
+            return (g, Double(bitPattern: seconds))
+        }
     }
 
     /// The prompt's token ids, or why the problem cannot be attempted (a character outside the vocabulary, or a

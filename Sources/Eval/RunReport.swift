@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// The report of `distill report`: one table over a finished run, a row per stage (teacher, student after each
 /// student stage, CE-only baseline), with params, accuracy, step validity, pass@k and tokens/s.
@@ -30,9 +31,11 @@ public struct RunReport: Sendable {
     public var pruning: [PruningRounds] = []
 
     /// Evaluates every row of `plan` on `suite`, loading one model at a time from `source`.
+    /// - Parameter batches: how each row's decoding batches are run (`Evaluator.evaluate`'s `batches`: under mpirun a
+    ///   block per rank, gathered in batch order).
     /// - Throws: the source's loading errors; `EvalError` from the evaluator.
     public init(runDirectory: String, plan: RunReportPlan, suite: EvalSuite, evaluator: Evaluator, source: ModelSource,
-                progress: ((EvalProgress) -> Void)? = nil) throws {
+                progress: ((EvalProgress) -> Void)? = nil, batches: RowSplit.Map = RowSplit.mapInOneProcess) throws {
         var rows: [Row] = []
         // the teacher stays loaded so every other row's distributions can be compared with it
         let teacherRow = plan.rows.first { $0.role == "teacher" }
@@ -41,7 +44,7 @@ public struct RunReport: Sendable {
             // the teacher row is the model already loaded for the comparisons, not a second copy of it
             let loaded = p.file == teacherRow?.file && p.role == teacherRow?.role ? teacher! : try source.model(inFile: p.file, role: p.role)
             let report = try evaluator.evaluate(model: loaded.model, codec: loaded.codec, suite: suite, label: p.label,
-                                                role: p.role, progress: progress)
+                                                role: p.role, progress: progress, batches: batches)
             let kl = p.role == "teacher" ? nil : teacher.flatMap {
                 TeacherDivergence.meanKL(teacher: $0.model, student: loaded.model, codec: loaded.codec, problems: suite.problems)
             }

@@ -54,43 +54,58 @@ public struct Generation: Sendable {
 }
 
 extension Transformer {
-    /// Batched generation with a KV cache. Prompts may differ in length; each row keeps its own positions.
-    /// The same prompts, options and generator state give the same tokens.
-    ///
-    /// The first and the second half of the rows decode at once, one per core (`Parallel.split`), each with
-    /// its own cache and, when sampling, its own generator forked from `rng`: one decoding step of a few rows
-    /// is too small to split across cores op by op. The halves are fixed by the row count, so the tokens do
-    /// not depend on the thread count. A model whose weights outgrow the caches (`decodesAsOneBatch`) decodes
-    /// all rows as one batch instead, its products split across cores: each step then reads the weights once,
-    /// not once per half, and memory bandwidth is what a step of such a model costs. Its rows still draw from
-    /// the two halves' generators, so the tokens are the same either way.
+    /// Batched generation with a KV cache, each row drawing from its own generator: `generate(prompts:options:streams:)`
+    /// with row i's stream `rng.fork().substream(question: i, sample: 0)` when sampling (this advances `rng` by one
+    /// draw), and `rng` untouched when greedy (which draws nothing). The same prompts, options and generator state give
+    /// the same tokens.
     public func generate(prompts: [[Int32]], options: SamplingOptions, rng: inout RandomGenerator) -> Generation {
+        generate(prompts: prompts, options: options, streams: Self.rowStreams(prompts.count, options: options, rng: &rng))
+    }
+
+    /// Batched generation with a KV cache; row i draws only from `streams[i]`. Prompts may differ in length; each row
+    /// keeps its own positions.
+    ///
+    /// The first and the second half of the rows decode at once, one per core (`Parallel.split`), each with its own
+    /// cache: one decoding step of a few rows is too small to split across cores op by op. The halves are fixed by the
+    /// row count, so the tokens do not depend on the thread count. A model whose weights outgrow the caches
+    /// (`decodesAsOneBatch`) decodes all rows as one batch instead, its products split across cores: each step then
+    /// reads the weights once, not once per half, and memory bandwidth is what a step of such a model costs. A row's
+    /// tokens depend on its prompt, its stream and the model; its log-probabilities' last bits may also depend on the
+    /// rows decoded in the same batch (the products' blocking follows the row count), which is why a split across
+    /// processes keeps the batches fixed (`generate(prompts:options:streams:split:)`).
+    public func generate(prompts: [[Int32]], options: SamplingOptions, streams: [RandomGenerator]) -> Generation {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate needs non-empty prompts")
         precondition(options.temperature >= 0, "temperature must be >= 0, got \(options.temperature)")
-        guard prompts.count >= 2 else {
-            var one = [rng]
-            defer { rng = one[0] }
-            return decode(prompts: prompts, options: options, generators: &one) { _ in 0 }
-        }
-        let halves = Parallel.halves(prompts)
-        // greedy decoding draws nothing, so it leaves the caller's generator as it was
-        var generators = options.temperature > 0 ? [rng.fork(), rng.fork()] : [rng, rng]
+        precondition(streams.count == prompts.count, "generate needs one stream per prompt: \(streams.count) for \(prompts.count) prompts")
+        guard prompts.count >= 2, !decodesAsOneBatch else { return decode(prompts: prompts, options: options, streams: streams) }
+        let cut = Parallel.halves(prompts)[0].count
+        return Generation(concatenating: decode(parts: [0 ..< cut, cut ..< prompts.count], prompts: prompts, options: options, streams: streams))
+    }
+
+    /// The row generators `generate(prompts:options:rng:)` and `stream` use: sampling forks one generator from `rng`
+    /// and gives row i its `substream(question: i, sample: 0)`; greedy decoding draws nothing and leaves `rng` as it was.
+    static func rowStreams(_ count: Int, options: SamplingOptions, rng: inout RandomGenerator) -> [RandomGenerator] {
+        guard options.temperature > 0 else { return Array(repeating: rng, count: count) }
+        let base = rng.fork()
+        return (0..<count).map { base.substream(question: $0, sample: 0) }
+    }
+
+    /// Each of `parts` (ranges of rows) decoded as its own batch: at once, one per core, or, for a model that
+    /// `decodesAsOneBatch`, one after the other with each step's products split across cores.
+    func decode(parts: [Range<Int>], prompts: [[Int32]], options: SamplingOptions, streams: [RandomGenerator]) -> [Generation] {
+        var out = [Generation?](repeating: nil, count: parts.count)
         if decodesAsOneBatch {
-            let cut = halves[0].count
-            return decode(prompts: prompts, options: options, generators: &generators) { $0 < cut ? 0 : 1 }
-        }
-        var parts = [Generation?](repeating: nil, count: 2)
-        generators.withUnsafeMutableBufferPointer { gens in
-            parts.withUnsafeMutableBufferPointer { out in
-                Parallel.split(2) { i in
-                    var own = [gens[i]]
-                    out[i] = decode(prompts: halves[i], options: options, generators: &own) { _ in 0 }
+            for (i, p) in parts.enumerated() {
+                out[i] = decode(prompts: Array(prompts[p]), options: options, streams: Array(streams[p]))
+            }
+        } else {
+            out.withUnsafeMutableBufferPointer { out in
+                Parallel.split(parts.count) { i in
+                    out[i] = decode(prompts: Array(prompts[parts[i]]), options: options, streams: Array(streams[parts[i]]))
                 }
             }
         }
-        let (a, b) = (parts[0]!, parts[1]!)
-        return Generation(tokens: a.tokens + b.tokens, logProbs: a.logProbs + b.logProbs, entropies: a.entropies + b.entropies,
-                          finishReasons: a.finishReasons + b.finishReasons, nonFiniteLogitsAt: a.nonFiniteLogitsAt + b.nonFiniteLogitsAt)
+        return out.map { $0! }
     }
 
     /// Samples one completion of `prompt` token by token, calling `onToken` with each as soon as it is chosen (for
@@ -101,12 +116,13 @@ extension Transformer {
         precondition(!prompt.isEmpty, "stream needs a non-empty prompt")
         precondition(prompt.count < config.maxPositionEmbeddings,
                      "prompt of \(prompt.count) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")
+        var own = Self.rowStreams(1, options: options, rng: &rng)[0]
         let capacity = min(config.maxPositionEmbeddings, prompt.count + options.maxNewTokens)
         let cache = KVCache(config: config, batch: 1, capacity: capacity)
         var logits = step(cache: cache, rows: [0], tokens: prompt, count: prompt.count, lastPositionOnly: true)  // (1, 1, V)
         var tokens: [Int32] = []
         while tokens.count < options.maxNewTokens {
-            let token = chooseToken(logits: UnsafeBufferPointer(start: logits.ptr, count: config.vocabSize), options: options, rng: &rng).token
+            let token = chooseToken(logits: UnsafeBufferPointer(start: logits.ptr, count: config.vocabSize), options: options, rng: &own).token
             tokens.append(token)
             onToken(token)
             if options.stopTokens.contains(token) { return (tokens, .stop) }
@@ -116,15 +132,14 @@ extension Transformer {
         return (tokens, .length)
     }
 
-    /// `generate` on the calling thread's share: all `prompts` in one batch.
     /// Whether `generate` decodes all rows as one batch: when the float weights (64 MB and more) are larger than
     /// the caches, so that reading them twice per step (once per half) would cost more than splitting each
     /// product across cores.
     var decodesAsOneBatch: Bool { parameters.count * MemoryLayout<Float>.size >= 64 << 20 }
 
-    /// `generate` over `prompts` in one batch; row i draws from `generators[generatorOf(i)]`.
-    private func decode(prompts: [[Int32]], options: SamplingOptions, generators: inout [RandomGenerator],
-                        generatorOf: (Int) -> Int) -> Generation {
+    /// `generate` over `prompts` in one batch; row i draws from `streams[i]`.
+    private func decode(prompts: [[Int32]], options: SamplingOptions, streams: [RandomGenerator]) -> Generation {
+        var generators = streams
         let longest = prompts.map(\.count).max()!
         precondition(longest < config.maxPositionEmbeddings,
                      "prompt of \(longest) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")
@@ -154,7 +169,7 @@ extension Transformer {
                 if out.nonFiniteLogitsAt[row] == nil, lastLogits(row).contains(where: { !$0.isFinite }) {
                     out.nonFiniteLogitsAt[row] = out.tokens[row].count
                 }
-                let choice = chooseToken(logits: lastLogits(row), options: options, rng: &generators[generatorOf(row)])
+                let choice = chooseToken(logits: lastLogits(row), options: options, rng: &generators[row])
                 out.tokens[row].append(choice.token)
                 out.logProbs[row].append(choice.logProb)
                 out.entropies[row].append(choice.entropy)

@@ -92,6 +92,10 @@ public final class OnPolicyDistiller {
     /// Fixed shards per step (the run's `gradient_shards`); under mpirun each rank computes its block of them. Set
     /// before the first iteration.
     public var shardCount = 2
+    /// How an iteration's rollout rows are decoded: in `sampling.parts` fixed batches (a curriculum's
+    /// `run.gradient_shards`), under mpirun each rank a block of them, gathered in row order (`RowSplit`). Set before
+    /// the first iteration. Default: this process alone, 2 batches (one per core).
+    public var sampling: RowSplit = .inOneProcess(parts: 2)
     /// The data-parallel step: each batch's shards on the student and its replicas.
     lazy var trainingStep = TrainingStep(OnPolicyStepObjective(distiller: self), shardCount: shardCount,
                                          reduction: reduction)
@@ -146,7 +150,7 @@ public final class OnPolicyDistiller {
         let start = DispatchTime.now().uptimeNanoseconds
         guard !problems.isEmpty else { throw PPOError.noProblems }
         let temperature = temperatureController.temperature
-        let r = try sample(problems, groupSize: config.samplesPerPrompt, temperature: temperature, rng: &rng)
+        let r = try sample(problems, groupSize: config.samplesPerPrompt, temperature: temperature, rng: &rng, split: sampling)
         let batch = PPOBatch(prompts: r.prompts, completions: r.completions, temperature: temperature)
         var rewards: [Float]? = nil
         if config.rewardWeight > 0 {
@@ -279,14 +283,15 @@ public final class OnPolicyDistiller {
 
     /// Scores `problems` without updating anything: greedy decoding (temperature 0), or sampling at `temperature`.
     /// - Parameter map: how greedy decoding's batches of 64 problems are run (`PPOEvaluation.BatchMap`: in this
-    ///   process by default; under mpirun a block per rank, gathered in batch order, for the same metrics). Sampling
-    ///   draws every batch from `rng` in turn, so it runs them all here and does not use `map`.
+    ///   process by default; under mpirun a block per rank, gathered in batch order, for the same metrics). Greedy
+    ///   decoding leaves `rng` as it was; sampling forks one generator from it and every problem draws from its own
+    ///   stream of that one, so sampled batches split the same way.
     /// - Throws: `PPOError` for empty or unencodable problems and over-long prompts (and a batch `map` returns
     ///   unreadable), or what `map` throws.
     public func evaluate(problems: [PPOProblem], temperature: Float = 0, rng: inout RandomGenerator,
                          map: PPOEvaluation.BatchMap = PPOEvaluation.inOneProcess) throws -> PPOEvaluation {
         guard !problems.isEmpty else { throw PPOError.noProblems }
-        return try Rollout.evaluation(of: problems, rng: &rng, map: map, sequential: temperature > 0) { part, first, rng in
+        return try Rollout.evaluation(of: problems, rng: &rng, map: map, sampled: temperature > 0) { part, first, rng in
             try sample(part, groupSize: 1, temperature: temperature, rng: &rng, firstIndex: first)
         }
     }
@@ -294,11 +299,11 @@ public final class OnPolicyDistiller {
     /// Samples `groupSize` completions per problem (rows grouped by problem) and judges them; temperature 0 is greedy
     /// (PPO's rollout, with room for the completion within both models' context).
     func sample(_ problems: [PPOProblem], groupSize: Int, temperature: Float, rng: inout RandomGenerator,
-                firstIndex: Int = 0) throws -> Rollout {
+                firstIndex: Int = 0, split: RowSplit = .inOneProcess(parts: 2)) throws -> Rollout {
         try Rollout.sample(problems, policy: student, codec: codec,
                            contextLimit: min(student.config.maxPositionEmbeddings, teacher.config.maxPositionEmbeddings),
                            maxNewTokens: config.maxNewTokens, groupSize: groupSize, temperature: temperature, rng: &rng,
-                           firstIndex: firstIndex, reward: reward, judge: traceJudge)
+                           firstIndex: firstIndex, split: split, reward: reward, judge: traceJudge)
     }
 
     /// Reward, verified-step rate, answer accuracy and length of a judged rollout.

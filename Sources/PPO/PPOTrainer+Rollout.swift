@@ -42,9 +42,9 @@ extension PPOTrainer {
 
     /// Samples `groupSize` completions per problem (rows grouped by problem) and judges them; temperature 0 is greedy.
     func sample(_ problems: [PPOProblem], groupSize: Int, temperature: Float, rng: inout RandomGenerator,
-                firstIndex: Int = 0) throws -> Rollout {
+                firstIndex: Int = 0, split: RowSplit = .inOneProcess(parts: 2)) throws -> Rollout {
         try Rollout.sample(problems, policy: policy, codec: codec, contextLimit: contextLimit, maxNewTokens: config.maxNewTokens,
-                           groupSize: groupSize, temperature: temperature, rng: &rng, firstIndex: firstIndex,
+                           groupSize: groupSize, temperature: temperature, rng: &rng, firstIndex: firstIndex, split: split,
                            reward: reward, judge: traceJudge)
     }
 
@@ -141,9 +141,13 @@ extension Rollout {
     /// Samples `groupSize` completions per problem from `policy` (rows grouped by problem, prompts in the codec's
     /// layout, room for the completion within `contextLimit`), then decodes, judges and scores them (`judge(codec:
     /// reward:judge:)`); temperature 0 is greedy. PPO's and on-policy distillation's sampling.
-    /// - Throws: `PPOError` for unencodable problems and prompts that fill the context.
+    ///
+    /// Sampling forks one generator from `rng` (one draw) and sample s of problem i draws from its
+    /// `substream(question: firstIndex + i, sample: s)`; the rows decode in `split.parts` fixed batches, shared between
+    /// processes by `split` and gathered in row order, so the completions do not depend on the number of processes.
+    /// - Throws: `PPOError` for unencodable problems and prompts that fill the context; what `split` throws.
     static func sample(_ problems: [PPOProblem], policy: Transformer, codec: TraceCodec, contextLimit limit: Int, maxNewTokens: Int,
-                       groupSize: Int, temperature: Float, rng: inout RandomGenerator, firstIndex: Int,
+                       groupSize: Int, temperature: Float, rng: inout RandomGenerator, firstIndex: Int, split: RowSplit,
                        reward: CompositeReward, judge: TraceJudge) throws -> Rollout {
         var r = Rollout()
         var longest = 0
@@ -162,7 +166,9 @@ extension Rollout {
         let options = temperature > 0
             ? SamplingOptions(temperature: temperature, maxNewTokens: maxNew, stopTokens: codec.stopIDs)
             : SamplingOptions.greedy(maxNewTokens: maxNew, stopTokens: codec.stopIDs)
-        r.completions = policy.generate(prompts: r.prompts, options: options, rng: &rng).tokens
+        let base = temperature > 0 ? rng.fork() : rng  // greedy draws nothing and leaves `rng` as it was
+        let streams = problems.indices.flatMap { i in (0..<groupSize).map { base.substream(question: firstIndex + i, sample: $0) } }
+        r.completions = try policy.generate(prompts: r.prompts, options: options, streams: streams, split: split).tokens
         r.judge(codec: codec, reward: reward, judge: judge)
         return r
     }
@@ -181,36 +187,32 @@ extension Rollout {
     static let evaluationBatch = 64
 
     /// One pass over `problems` (one completion each, drawn by `sample` in batches of `evaluationBatch`) summarised as
-    /// an evaluation: PPO's and on-policy distillation's validation. Greedy decoding draws nothing from `rng`: its
-    /// batches go through `map`, which may have other processes decode some of them; each batch is the same problems
-    /// whoever decodes it, its rows come back exactly (`RolloutRow`), and the metrics add them in problem order, so
-    /// they do not depend on who decoded what. `sequential` (sampling, whose batches draw from one generator in turn):
-    /// this process decodes every batch in order and `map` is not used.
+    /// an evaluation: PPO's and on-policy distillation's validation. The batches go through `map`, which may have
+    /// other processes decode some of them; each batch is the same problems whoever decodes it, starts from the same
+    /// generator (`rng` as it was for greedy decoding, which draws nothing; for `sampled` ones one generator forked
+    /// from `rng`, whose per-problem streams `sample` derives from the problem's index), its rows come back exactly
+    /// (`RolloutRow`), and the metrics add them in problem order, so they do not depend on who decoded what.
     /// - Throws: what `sample` or `map` throw; `PPOError.unreadableEvaluationBatch` when `map` returns a batch that
     ///   is not its rows.
-    static func evaluation(of problems: [PPOProblem], rng: inout RandomGenerator, map: PPOEvaluation.BatchMap, sequential: Bool,
+    static func evaluation(of problems: [PPOProblem], rng: inout RandomGenerator, map: PPOEvaluation.BatchMap, sampled: Bool,
                            sample: (_ part: [PPOProblem], _ firstIndex: Int, _ rng: inout RandomGenerator) throws -> Rollout)
         throws -> PPOEvaluation {
         let batches = stride(from: 0, to: problems.count, by: evaluationBatch).map { $0 ..< min($0 + evaluationBatch, problems.count) }
         var rows: [RolloutRow] = []
-        if !sequential {
-            let start = rng
-            // `sample` is only called while `map` runs; the compiler cannot see that `map` does not call back into it
-            let parts = try withoutActuallyEscaping(sample) { sample in
-                try map(batches.count) { j in
-                    var own = start  // greedy: left as it was, as the one-process pass leaves it
-                    return RolloutRow.encode(try sample(Array(problems[batches[j]]), batches[j].lowerBound, &own).rows)
-                }
+        let start = sampled ? rng.fork() : rng
+        // `sample` is only called while `map` runs; the compiler cannot see that `map` does not call back into it
+        let parts = try withoutActuallyEscaping(sample) { sample in
+            try map(batches.count) { j in
+                var own = start
+                return RolloutRow.encode(try sample(Array(problems[batches[j]]), batches[j].lowerBound, &own).rows)
             }
-            for j in 0 ..< max(parts.count, batches.count) {
-                let bytes = j < parts.count ? parts[j] : [], problemCount = j < batches.count ? batches[j].count : 0
-                guard j < batches.count, j < parts.count, let part = RolloutRow.decode(bytes), part.count == problemCount else {
-                    throw PPOError.unreadableEvaluationBatch(batch: j, problems: problemCount, bytes: bytes.count)
-                }
-                rows += part
+        }
+        for j in 0 ..< max(parts.count, batches.count) {
+            let bytes = j < parts.count ? parts[j] : [], problemCount = j < batches.count ? batches[j].count : 0
+            guard j < batches.count, j < parts.count, let part = RolloutRow.decode(bytes), part.count == problemCount else {
+                throw PPOError.unreadableEvaluationBatch(batch: j, problems: problemCount, bytes: bytes.count)
             }
-        } else {
-            for range in batches { rows += try sample(Array(problems[range]), range.lowerBound, &rng).rows }
+            rows += part
         }
         let s = RolloutRow.summary(of: rows)
         var e = PPOEvaluation()

@@ -57,6 +57,10 @@ public final class PPOTrainer {
     /// The fixed shards each minibatch is cut into (a curriculum's `run.gradient_shards`); set before the first
     /// update. Default 2.
     public var shardCount = 2
+    /// How an iteration's rollout rows are decoded: in `sampling.parts` fixed batches (a curriculum's
+    /// `run.gradient_shards`), under mpirun each rank a block of them, gathered in row order (`RowSplit`). Set before
+    /// the first iteration. Default: this process alone, 2 batches (one per core).
+    public var sampling: RowSplit = .inOneProcess(parts: 2)
     /// The update's data-parallel step: each minibatch's shards on the policy and value head and their replicas.
     lazy var updateStep = TrainingStep(PPOUpdateObjective(trainer: self), shardCount: shardCount, reduction: reduction)
 
@@ -145,7 +149,7 @@ public final class PPOTrainer {
         }
         let coefficient = klController.coefficient
         var rollout = try sample(problems, groupSize: config.groupSize, temperature: temperatureController.temperature,
-                                 rng: &rng)
+                                 rng: &rng, split: sampling)
         rollout.batch = PPOBatch(prompts: rollout.prompts, completions: rollout.completions,
                                  temperature: temperatureController.temperature)
         score(&rollout.batch)
@@ -176,15 +180,16 @@ public final class PPOTrainer {
     /// Scores `problems` without updating anything: greedy decoding at `temperature` 0 (the default), or
     /// sampling at a given temperature from `rng`.
     /// - Parameter map: how greedy decoding's batches of 64 problems are run (`PPOEvaluation.BatchMap`: in this
-    ///   process by default; under mpirun a block per rank, gathered in batch order, for the same metrics). Sampling
-    ///   draws every batch from `rng` in turn, so it runs them all here and does not use `map`.
+    ///   process by default; under mpirun a block per rank, gathered in batch order, for the same metrics). Greedy
+    ///   decoding leaves `rng` as it was; sampling forks one generator from it and every problem draws from its own
+    ///   stream of that one, so sampled batches split the same way.
     /// - Throws: `PPOError` for empty or unencodable problems and over-long prompts (and a batch `map` returns
     ///   unreadable), or what `map` throws.
     public func evaluate(problems: [PPOProblem], temperature: Float = 0, rng: inout RandomGenerator,
                          map: PPOEvaluation.BatchMap = PPOEvaluation.inOneProcess) throws -> PPOEvaluation {
         guard !problems.isEmpty else { throw PPOError.noProblems }
         precondition(temperature >= 0 && temperature.isFinite, "evaluate: temperature must be >= 0, got \(temperature)")
-        return try Rollout.evaluation(of: problems, rng: &rng, map: map, sequential: temperature > 0) { part, first, rng in
+        return try Rollout.evaluation(of: problems, rng: &rng, map: map, sampled: temperature > 0) { part, first, rng in
             try sample(part, groupSize: 1, temperature: temperature, rng: &rng, firstIndex: first)
         }
     }

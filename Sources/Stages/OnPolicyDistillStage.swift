@@ -181,6 +181,7 @@ final class OnPolicyDistillStage: Stage {
                                           reward: CompositeReward(config: c.reward), config: c.distillation)
         distiller.reduction = context.group  // under mpirun each rank computes its block of a batch's shards
         distiller.shardCount = context.curriculum.run.gradientShards
+        distiller.sampling = context.samplingSplit  // under mpirun each rank decodes its block of a rollout's batches
         context.setOptimizers([("student", distiller.optimizer)])
         (problems, validation) = try context.ppoProblems(validationCount: c.validationProblems)
         guard !problems.isEmpty else { throw StageError.noData(stage: index, reason: "no training questions to sample") }

@@ -127,6 +127,7 @@ final class PPOTraceStage: Stage {
                                  codec: context.codec, reward: CompositeReward(config: c.reward), config: c.ppo)
         trainer.reduction = context.group  // under mpirun each rank computes its block of a minibatch's shards
         trainer.shardCount = context.curriculum.run.gradientShards
+        trainer.sampling = context.samplingSplit  // under mpirun each rank decodes its block of a rollout's batches
         context.setOptimizers([("student", trainer.policyOptimizer), ("value_head", trainer.valueOptimizer)])
         (problems, validation) = try context.ppoProblems(validationCount: c.validationProblems)
         cursor = DataCursor(count: problems.count, seed: context.curriculum.seed &+ UInt64(index) &* 1_000_003)

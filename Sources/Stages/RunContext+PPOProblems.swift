@@ -1,5 +1,6 @@
 import Data
 import Distributed
+import Model
 import PPO
 
 extension RunContext {
@@ -26,5 +27,15 @@ extension RunContext {
     /// one process decodes them all, by the same path.
     var validationBatches: PPOEvaluation.BatchMap {
         { [group] count, body in try group.mapInOrder(count, body) }
+    }
+
+    /// How the sampling stages (teacher-traces, ppo-trace's and on-policy-distill's rollouts) decode a call's rows: cut
+    /// into `run.gradient_shards` fixed batches, each rank decoding a block of them (`Collective.mapInOrder`), gathered
+    /// in row order on every rank. The batches are fixed by the curriculum, not by the number of ranks, and every row
+    /// draws from its own stream, so the sampled tokens (and the traces, rewards and updates made from them) are the
+    /// same bits for any number of ranks that divides the shard count.
+    var samplingSplit: RowSplit {
+        RowSplit(parts: curriculum.run.gradientShards, block: { [group] in group.block(of: $0) },
+                 map: { [group] count, body in try group.mapInOrder(count, body) })
     }
 }

@@ -154,8 +154,9 @@ final class TeacherTracesStage: Stage {
         var correct = 0, verified = 0, generatedTokens = 0
     }
 
-    /// Samples `count` completions for each listed question of `chunk` (by position) in one batch and keeps
-    /// the verified ones, at most `keepPerQuestion` distinct texts per question.
+    /// Samples `count` completions for each listed question of `chunk` (by position) in one call, its rows decoded in
+    /// the run's fixed batches and under mpirun shared between the ranks (`RunContext.samplingSplit`), and keeps the
+    /// verified ones, at most `keepPerQuestion` distinct texts per question.
     private func sample(_ requests: [(question: Int, count: Int)], chunk: [TraceRecord], context: RunContext) throws -> Batch {
         let codec = context.codec
         let prompts = try requests.flatMap { r -> [[Int32]] in
@@ -167,7 +168,14 @@ final class TeacherTracesStage: Stage {
         var options = SamplingOptions(temperature: config.temperature, topP: config.topP,
                                       maxNewTokens: max(1, min(config.maxNewTokens, room)), stopTokens: codec.stopIDs)
         if config.temperature == 0 { options = .greedy(maxNewTokens: options.maxNewTokens, stopTokens: codec.stopIDs) }
-        let generation = withNoGrad { context.teacher.generate(prompts: prompts, options: options, rng: &context.rng) }
+        // one draw from the run's generator per batch; sample s of the question at position q of the training questions
+        // draws from its own stream of that one, so a trace does not depend on which rank decodes it
+        let base = config.temperature > 0 ? context.rng.fork() : context.rng
+        let streams = requests.flatMap { r in (0..<r.count).map { base.substream(question: position + r.question, sample: $0) } }
+        let split = context.samplingSplit
+        let generation = try withNoGrad {
+            try context.teacher.generate(prompts: prompts, options: options, streams: streams, split: split)
+        }
 
         var batch = Batch()
         var row = 0
@@ -208,8 +216,8 @@ final class TeacherTracesStage: Stage {
 
     func finish(_ context: RunContext) throws {
         let traces = try context.teacherTraces()
-        // in memory the traces stay in the context's artifacts only; under mpirun every rank sampled the same traces
-        // and rank 0 writes them
+        // in memory the traces stay in the context's artifacts only; under mpirun every rank holds the same traces
+        // (each decoded its block of every batch and received the others') and rank 0 writes them
         if context.writesFiles && context.group.isWriter {
             try TraceDataset.write(traces, to: context.runDirectory + "/teacher-traces.jsonl")
         }

@@ -74,4 +74,23 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
 
     /// A new generator for a sub-stream, derived deterministically from this one (advances this one).
     public mutating func fork() -> RandomGenerator { RandomGenerator(seed: next()) }
+
+    /// The generator of one sampled row: sample `sample` of question `question` of a sampling call whose generator
+    /// is this one. A pure function of this generator's state and the two indices (this one is not advanced), so a
+    /// row draws the same numbers whichever process decodes it and whatever rows are decoded beside it.
+    ///
+    /// The seed is the four state words, then the question and the sample index, each added into a running 64-bit
+    /// value and mixed with SplitMix64's finaliser (Steele, Lea & Flood 2014), as `init(seed:)` expands a seed; the
+    /// generator is `RandomGenerator(seed:)` of the result.
+    public func substream(question: Int, sample: Int) -> RandomGenerator {
+        func mix(_ x: UInt64) -> UInt64 {
+            var z = x &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        var h: UInt64 = 0
+        for w in [s.0, s.1, s.2, s.3, UInt64(bitPattern: Int64(question)), UInt64(bitPattern: Int64(sample))] { h = mix(h ^ w) }
+        return RandomGenerator(seed: h)
+    }
 }

@@ -123,7 +123,7 @@ struct ValidationSplitTests {
 
 /// One rank of a fake group. Without `others` it records what it sends in its first allgather and stops there
 /// (`Recorded`); with `others` (every rank's bytes, recorded so) the allgather returns them with this rank's own.
-private final class ScriptedRank: Collective {
+final class ScriptedRank: Collective {
     struct Recorded: Error {}
     let rank: Int
     let size: Int

@@ -94,4 +94,25 @@ struct RandomTests {
         #expect(a == b)
         #expect(fa != a)
     }
+
+    @Test("substream(question:sample:) is a pure function of the state and the indices, with the documented seed (values from an independent Python implementation)")
+    func substream() {
+        let g = RandomGenerator(seed: 42)
+        // Python: SplitMix64 expansion of seed 42, then h = mix(h ^ w) over the 4 state words, question and sample
+        // (mix = SplitMix64's step and finaliser), then xoshiro256** seeded with SplitMix64(h); first two outputs.
+        let expected: [(Int, Int, [UInt64])] = [(0, 0, [0x322c_adb0_1752_23dd, 0x50fc_68ad_83cc_d73d]),
+                                                (3, 1, [0x56e0_e107_b98b_aa9e, 0x0ee4_d1a0_0d35_c02a]),
+                                                (1, 3, [0x4ed8_cb3c_1728_a2ad, 0xee10_5a82_e010_4cc1])]
+        for (q, s, values) in expected {
+            var sub = g.substream(question: q, sample: s)
+            #expect([sub.next(), sub.next()] == values, "question \(q), sample \(s)")
+        }
+        #expect(g == RandomGenerator(seed: 42), "deriving a stream must not advance the generator")
+        // (1, 3) and (3, 1) differ: the indices are not summed or swapped
+        var a = g.substream(question: 1, sample: 3), b = g.substream(question: 3, sample: 1)
+        #expect(a.next() != b.next())
+        // another state gives other streams for the same indices
+        var c = RandomGenerator(seed: 43).substream(question: 0, sample: 0)
+        #expect(c.next() != 0x322c_adb0_1752_23dd)
+    }
 }
