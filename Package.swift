@@ -64,7 +64,9 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
+        // CPrefetch: a header of one static inline function (software prefetch, which Swift cannot express); nothing to link.
+        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CPrefetch"], swiftSettings: fastMath),
         .target(name: "Model", dependencies: ["Tensor", "Tokenizers", "StrictConfig"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
         .target(name: "Tokenizers", dependencies: ["FileErrors"], swiftSettings: fastMath),

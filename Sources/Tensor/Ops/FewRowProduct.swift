@@ -1,3 +1,4 @@
+import CPrefetch
 import Dispatch
 
 // Products of few rows against a Linear weight: y (M, N) = x (M, K) W^T, W (N, K) row-major (PyTorch's [out, in]),
@@ -28,8 +29,8 @@ public enum FewRowKernel: Sendable {
 public enum FewRowProduct {
     /// Most rows (M) for which `linear` uses the kernel while `isEnabled`. Measured on the Sapphire Rapids
     /// machine over SmolLM2-135M's weights (`distill bench --lm-phase products`, README "Generation"): the kernel
-    /// took 0.68x split sgemm's time at M = 4, 0.84x at 16, 0.92x at 32, 0.96x at 40, 1.03x at 48 and 1.04x at 64.
-    public static let maximumRows = 40
+    /// took 0.58x split sgemm's time at M = 1, 0.74x at 16, 0.82x at 32, 0.90x at 40, 0.95x at 48 and 0.99x at 64.
+    public static let maximumRows = 48
 
     /// True inside a KV-cache step (task-local): there `linear` without gradients sends products of at most
     /// `maximumRows` rows to the kernel. Off elsewhere, so training and scoring keep sgemm's results bit for bit.
@@ -101,12 +102,18 @@ private func fewRowBlocks<V: FewRowVector>(_: V.Type, rowsPerTile: Int, m: Int, 
         var i0 = 0
         while i0 < m {
             let mr = min(rowsPerTile, m - i0)
+            // the first tile asks for the weight rows two blocks on (a hint, harmless past W's end), so that
+            // memory brings them in while the tiles multiply; without it a step's arithmetic and its weight
+            // reads took turns
+            let ahead = w0 + 8 * ldw, prefetching = i0 == 0
             if rowsPerTile == 4 {
                 let x0 = x + i0 * ldx, x1 = x + min(i0 + 1, m - 1) * ldx, x2 = x + min(i0 + 2, m - 1) * ldx, x3 = x + min(i0 + 3, m - 1) * ldx
-                tile4x4(V.self, x0, x1, x2, x3, w0, w1, w2, w3, k: k, y: y + i0 * ldy + j0, ldy: ldy, rows: mr, columns: nr)
+                tile4x4(V.self, x0, x1, x2, x3, w0, w1, w2, w3, k: k, y: y + i0 * ldy + j0, ldy: ldy, rows: mr, columns: nr,
+                        ahead: ahead, aheadStride: ldw, prefetching: prefetching)
             } else {
                 let x0 = x + i0 * ldx, x1 = x + min(i0 + 1, m - 1) * ldx
-                tile2x4(V.self, x0, x1, w0, w1, w2, w3, k: k, y: y + i0 * ldy + j0, ldy: ldy, rows: mr, columns: nr)
+                tile2x4(V.self, x0, x1, w0, w1, w2, w3, k: k, y: y + i0 * ldy + j0, ldy: ldy, rows: mr, columns: nr,
+                        ahead: ahead, aheadStride: ldw, prefetching: prefetching)
             }
             i0 += rowsPerTile
         }
@@ -118,12 +125,17 @@ private func fewRowBlocks<V: FewRowVector>(_: V.Type, rowsPerTile: Int, m: Int, 
 private func tile4x4<V: FewRowVector>(_: V.Type, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>,
                                       _ x3: UnsafePointer<Float>, _ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>,
                                       _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>, k: Int, y: UnsafeMutablePointer<Float>,
-                                      ldy: Int, rows: Int, columns: Int) {
+                                      ldy: Int, rows: Int, columns: Int,
+                                      ahead: UnsafePointer<Float>, aheadStride: Int, prefetching: Bool) {
     var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
     var c20 = V(), c21 = V(), c22 = V(), c23 = V(), c30 = V(), c31 = V(), c32 = V(), c33 = V()
     let lanes = V.scalarCount
     var i = 0
     while i + lanes <= k {
+        if prefetching {
+            tracedistill_prefetch_l2(ahead + i); tracedistill_prefetch_l2(ahead + aheadStride + i)
+            tracedistill_prefetch_l2(ahead + 2 * aheadStride + i); tracedistill_prefetch_l2(ahead + 3 * aheadStride + i)
+        }
         let b0: V = load(w0 + i), b1: V = load(w1 + i), b2: V = load(w2 + i), b3: V = load(w3 + i)
         var a: V = load(x0 + i)
         c00.addProduct(a, b0); c01.addProduct(a, b1); c02.addProduct(a, b2); c03.addProduct(a, b3)
@@ -148,11 +160,16 @@ private func tile4x4<V: FewRowVector>(_: V.Type, _ x0: UnsafePointer<Float>, _ x
 @inline(__always)
 private func tile2x4<V: FewRowVector>(_: V.Type, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ w0: UnsafePointer<Float>,
                                       _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>, k: Int,
-                                      y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int, columns: Int) {
+                                      y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int, columns: Int,
+                                      ahead: UnsafePointer<Float>, aheadStride: Int, prefetching: Bool) {
     var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
     let lanes = V.scalarCount
     var i = 0
     while i + lanes <= k {
+        if prefetching {
+            tracedistill_prefetch_l2(ahead + i); tracedistill_prefetch_l2(ahead + aheadStride + i)
+            tracedistill_prefetch_l2(ahead + 2 * aheadStride + i); tracedistill_prefetch_l2(ahead + 3 * aheadStride + i)
+        }
         let b0: V = load(w0 + i), b1: V = load(w1 + i), b2: V = load(w2 + i), b3: V = load(w3 + i)
         var a: V = load(x0 + i)
         c00.addProduct(a, b0); c01.addProduct(a, b1); c02.addProduct(a, b2); c03.addProduct(a, b3)
