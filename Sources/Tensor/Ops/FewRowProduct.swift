@@ -57,7 +57,7 @@ public func fewRowProduct(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: 
                                    y: y, ldy: ldy, blocks: range)
         }
     }
-    // below about 1M multiply-adds handing half to another thread costs more than it saves
+    // one thread below 1M multiply-adds (a set threshold, not tuned: the hand-off costs microseconds)
     let parts = min(Parallel.threads, blocks)
     guard parts >= 2, m * n * k >= 1 << 20, !Parallel.insideSplit else { return run(0..<blocks) }
     withoutActuallyEscaping(run) { run in
