@@ -82,7 +82,9 @@ let package = Package(
         // of BoringSSL into every build.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath, linkerSettings: blasLinking),
+        // CPrefetch: a header of one static inline function (software prefetch, which Swift cannot express); nothing to link.
+        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CPrefetch"], swiftSettings: fastMath, linkerSettings: blasLinking),
         .target(name: "Model", dependencies: ["Tensor", "Tokenizers", "StrictConfig"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
         .target(name: "Tokenizers", dependencies: ["FileErrors"], swiftSettings: fastMath),

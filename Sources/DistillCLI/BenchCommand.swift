@@ -65,8 +65,8 @@ struct BenchCommand: ParsableCommand {
         for p in selectedPhases where !known.contains(p) {
             throw ValidationError("--phases: unknown phase \"\(p)\"; choose from kernels, model, checkpoint, ppo, tokenize, topk-cache, lm, mpi")
         }
-        if let lmPhase, !LMBench.phases.contains(lmPhase) {
-            throw ValidationError("--lm-phase: unknown part \"\(lmPhase)\"; choose from \(LMBench.phases.joined(separator: ", "))")
+        if let lmPhase, !(LMBench.phases + LMBench.extraPhases).contains(lmPhase) {
+            throw ValidationError("--lm-phase: unknown part \"\(lmPhase)\"; choose from \((LMBench.phases + LMBench.extraPhases).joined(separator: ", "))")
         }
         if selectedPhases.contains("model") && !selectedPhases.contains("kernels") {
             throw ValidationError("--phases: model needs kernels (MFU is measured against the sgemm peak of the same run)")

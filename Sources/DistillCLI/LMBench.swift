@@ -10,6 +10,8 @@ import Tensor
 struct LMBench {
     let reps: Int
     static let phases = ["score", "train", "distill", "distill_topk", "generate"]
+    /// Parts `--lm-phase` runs that the lm phase does not: `products` (`FewRowProductBench`).
+    static let extraPhases = ["products"]
     static let batch = 8, length = 256, studentLayers = 10
     static let prompts = 16, promptLength = 64, newTokens = 64
     static let teacher = TransformerConfig(vocabSize: 49_152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30,
@@ -132,6 +134,8 @@ struct LMBench {
             }
             out["generate_tok_s"] = Double(Self.prompts * Self.newTokens) / s
             out["generate_ms"] = s * 1e3
+        case "products":
+            return try FewRowProductBench(reps: reps).run()
         default:
             throw BenchFailure(message: "unknown lm phase \"\(phase)\"; one of \(Self.phases.joined(separator: ", "))")
         }

@@ -35,8 +35,10 @@ extension Transformer {
     ///   - tokens: R * n ids, row-major (row i of the result belongs to cache row rows[i]).
     ///   - lastPositionOnly: project only each row's last position to the vocabulary (a prefill samples from
     ///     nothing else, and at a 49K vocabulary the other positions' logits are most of its memory).
+    /// Products of at most `FewRowProduct.maximumRows` rows (a decoding step's) stream the weights through
+    /// `fewRowProduct` instead of sgemm, which would pack every weight panel on every step.
     public func step(cache: KVCache, rows: [Int], tokens: [Int32], count n: Int, lastPositionOnly: Bool = false) -> Tensor {
-        withNoGrad {
+        FewRowProduct.$isEnabled.withValue(true) { withNoGrad {
             let r = rows.count, c = config, p = parameters
             precondition(tokens.count == r * n, "step: \(tokens.count) tokens for \(r) rows x \(n)")
             for row in rows {
@@ -79,7 +81,7 @@ extension Transformer {
                 hN = last
             }
             return project(hN, outputWeightName)
-        }
+        } }
     }
 
     /// One new token per row: rotate q and k in place, append k and v to the cache, and attend with the

@@ -210,18 +210,22 @@ public func chooseToken(logits: [Float], options: SamplingOptions, rng: inout Ra
 public func chooseToken(logits: UnsafeBufferPointer<Float>, options: SamplingOptions, rng: inout RandomGenerator)
     -> (token: Int32, logProb: Float, entropy: Float) {
     let v = logits.count
-    let t = options.temperature > 0 ? options.temperature : 1
+    if options.temperature == 0 { return greedyToken(logits: logits) }
+    let t = options.temperature
     var logp = [Float](repeating: 0, count: v)
     let scaled = logits.map { $0 / t }
     scaled.withUnsafeBufferPointer { s in
         logp.withUnsafeMutableBufferPointer { lp in logSoftmaxRows(s.baseAddress!, lp.baseAddress!, rows: 1, cols: v) }
     }
-    var entropy: Float = 0
-    for j in 0..<v where logp[j] > -.infinity { entropy -= Foundation.exp(logp[j]) * logp[j] }
+    // -sum p log p, vectorised; a masked entry (log p = -inf) adds 0, not 0 * -inf
+    let entropy = -logp.withUnsafeBufferPointer { lp in
+        sumVec2(v, lp.baseAddress!, lp.baseAddress!) { a, _ in
+            let e = vexp(a)
+            return (e * a).replacing(with: 0, where: e .== 0)
+        }
+    }
     let token: Int
-    if options.temperature == 0 {
-        token = logp.indices.max { logp[$0] < logp[$1] }!
-    } else if options.topK == nil && options.topP == nil {
+    if options.topK == nil && options.topP == nil {
         token = sampleIndex(weights: logp.indices.map { Double(Foundation.exp(logp[$0])) }, candidates: Array(logp.indices), rng: &rng)
     } else {
         var order = Array(0..<v)
@@ -242,4 +246,42 @@ public func chooseToken(logits: UnsafeBufferPointer<Float>, options: SamplingOpt
         token = sampleIndex(weights: kept.map { Double(Foundation.exp(logp[$0])) }, candidates: kept, rng: &rng)
     }
     return (Int32(token), logp[token], entropy)
+}
+
+/// Greedy choice at T = 1: the first index of the largest logit, its log-probability -log sum_j e^(x_j - max) and
+/// the entropy log s - (sum_j e^(y_j) y_j) / s with y = x - max, s = sum_j e^(y_j), in one vectorised pass with no
+/// (V) log-softmax written out. Logits that are all -inf or NaN give token 0 and a NaN log-probability, as a
+/// log-softmax over them would.
+private func greedyToken(logits: UnsafeBufferPointer<Float>) -> (token: Int32, logProb: Float, entropy: Float) {
+    let v = logits.count, x = logits.baseAddress!
+    let m = vmax(x, v)
+    guard m.isFinite else { return (0, .nan, .nan) }
+    var token = 0, i = 0
+    let top = Vec(repeating: m)
+    while i + simdWidth <= v, !any(UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self) .== top) { i += simdWidth }
+    while i < v, x[i] != m { i += 1 }
+    token = i
+    // s = ties + rest: the maxima's e^0 = 1 counted apart from the other entries' sum, so that log s = log1p(rest)
+    // keeps its precision when the distribution is peaked (1 + rest in float would drop rest's low bits);
+    // sy = sum e^y y. An entry at -inf has e^y = 0 and adds 0 to both.
+    var ties = Vec(), rest = Vec(), sy = Vec()
+    let zero = Vec(), one = Vec(repeating: 1)
+    i = 0
+    while i + simdWidth <= v {
+        let y = UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self) - top
+        let e = vexp(y)
+        ties += zero.replacing(with: one, where: y .== zero)
+        rest += e.replacing(with: 0, where: y .== zero)
+        sy += (e * y).replacing(with: 0, where: e .== 0)
+        i += simdWidth
+    }
+    var tieCount = ties.sum(), restSum = rest.sum(), weighted = sy.sum()
+    while i < v {
+        let y = x[i] - m, e = fexp(y)
+        if y == 0 { tieCount += 1 } else { restSum += e }
+        if e != 0 { weighted += e * y }
+        i += 1
+    }
+    let logTotal = tieCount == 1 ? Foundation.log1p(restSum) : Foundation.log(tieCount + restSum)
+    return (Int32(token), -logTotal, logTotal - weighted / (tieCount + restSum))
 }

@@ -1,0 +1,193 @@
+import CPrefetch
+import Dispatch
+
+// Products of few rows against a Linear weight: y (M, N) = x (M, K) W^T, W (N, K) row-major (PyTorch's [out, in]),
+// M up to a few dozen: a decoding step's products. sgemm packs every weight panel it reads before multiplying,
+// and at M = 16 that packing costs more than the arithmetic (42.6% of a SmolLM2-135M generation's samples were
+// OpenBLAS's sgemm_incopy). This kernel reads each weight row once, straight from the weights, and keeps x in
+// cache: a block of 4 weight rows times a tile of x rows, one SIMD accumulator per output, fused multiply-adds
+// along K, then one horizontal sum per output. Blocks of weight rows are split across the cores.
+//
+// Every output y[i, j] is computed by the same sequence of operations whatever M, N, the tile it falls in or the
+// thread that runs it (rows missing from a tile repeat a valid row and their results are dropped), so a row's
+// results do not depend on which other rows share the product: one prompt alone decodes to the same bits as in
+// a batch.
+
+/// The few-row product kernel's vector width (a machine fact, not a tuning knob: both give the same results
+/// within float rounding, not bit for bit).
+public enum FewRowKernel: Sendable {
+    /// 16 lanes, 4 x rows x 4 weight rows per tile (32 registers: AVX-512).
+    case wide
+    /// 8 lanes, 2 x rows x 4 weight rows per tile (16 registers: AVX2).
+    case narrow
+
+    /// `wide` where the CPU has AVX-512 (the build then targets it, Package.swift), else `narrow`.
+    public static let native: FewRowKernel = BLAS.thisCPUFlags.contains("avx512f") ? .wide : .narrow
+}
+
+/// Where decoding uses the few-row kernel instead of sgemm.
+public enum FewRowProduct {
+    /// Most rows (M) for which `linear` uses the kernel while `isEnabled`. Measured on the Sapphire Rapids
+    /// machine over SmolLM2-135M's weights (`distill bench --lm-phase products`, README "Generation"): the kernel
+    /// took 0.58x split sgemm's time at M = 1, 0.74x at 16, 0.82x at 32, 0.90x at 40, 0.95x at 48 and 0.99x at 64.
+    public static let maximumRows = 48
+
+    /// True inside a KV-cache step (task-local): there `linear` without gradients sends products of at most
+    /// `maximumRows` rows to the kernel. Off elsewhere, so training and scoring keep sgemm's results bit for bit.
+    @TaskLocal public static var isEnabled = false
+}
+
+/// y (M, N) = x (M, K) W^T for W (N, K) row-major, without packing W (see the top of this file).
+/// - Parameters:
+///   - x: M rows of K floats, row stride `ldx` (>= K).
+///   - w: N rows of K floats, row stride `ldw` (>= K).
+///   - y: M rows of N floats written (not accumulated), row stride `ldy` (>= N).
+///   - kernel: the vector width; `.native` unless a test compares the two.
+public func fewRowProduct(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, w: UnsafePointer<Float>, ldw: Int,
+                          y: UnsafeMutablePointer<Float>, ldy: Int, kernel: FewRowKernel = .native) {
+    precondition(m >= 0 && n >= 0 && k >= 0 && ldx >= k && ldw >= k && ldy >= n,
+                 "fewRowProduct: m \(m), n \(n), k \(k) with strides x \(ldx), w \(ldw), y \(ldy)")
+    guard m > 0, n > 0 else { return }
+    let blocks = (n + 3) / 4  // blocks of 4 weight rows
+    func run(_ range: Range<Int>) {
+        switch kernel {
+        case .wide: fewRowBlocks(SIMD16<Float>.self, rowsPerTile: 4, m: m, n: n, k: k, x: x, ldx: ldx, w: w, ldw: ldw,
+                                 y: y, ldy: ldy, blocks: range)
+        case .narrow: fewRowBlocks(SIMD8<Float>.self, rowsPerTile: 2, m: m, n: n, k: k, x: x, ldx: ldx, w: w, ldw: ldw,
+                                   y: y, ldy: ldy, blocks: range)
+        }
+    }
+    // one thread below 1M multiply-adds (a set threshold, not tuned: the hand-off costs microseconds)
+    let parts = min(Parallel.threads, blocks)
+    guard parts >= 2, m * n * k >= 1 << 20, !Parallel.insideSplit else { return run(0..<blocks) }
+    withoutActuallyEscaping(run) { run in
+        DispatchQueue.concurrentPerform(iterations: parts) { p in run(blocks * p / parts..<blocks * (p + 1) / parts) }
+    }
+}
+
+/// A SIMD vector of floats the kernel accumulates in, with its horizontal sum in a fixed order.
+protocol FewRowVector: SIMD where Scalar == Float {
+    /// The sum of the lanes, by halves (the same order on every call).
+    func total() -> Float
+}
+
+extension SIMD16: FewRowVector where Scalar == Float {
+    @inline(__always) func total() -> Float {
+        let a = lowHalf + highHalf, b = a.lowHalf + a.highHalf, c = b.lowHalf + b.highHalf
+        return c[0] + c[1]
+    }
+}
+
+extension SIMD8: FewRowVector where Scalar == Float {
+    @inline(__always) func total() -> Float {
+        let b = lowHalf + highHalf, c = b.lowHalf + b.highHalf
+        return c[0] + c[1]
+    }
+}
+
+@inline(__always) private func load<V: FewRowVector>(_ p: UnsafePointer<Float>) -> V {
+    UnsafeRawPointer(p).loadUnaligned(as: V.self)
+}
+
+/// Weight-row blocks `blocks` (4 rows each) against all M rows, `rowsPerTile` (4 or 2) x rows at a time; the 4
+/// weight rows stay in L1 while every tile of x passes over them.
+@inline(__always)
+private func fewRowBlocks<V: FewRowVector>(_: V.Type, rowsPerTile: Int, m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int,
+                                           w: UnsafePointer<Float>, ldw: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
+                                           blocks: Range<Int>) {
+    for block in blocks {
+        let j0 = block * 4, nr = min(4, n - j0)
+        // a block past N's end repeats its last weight row; those results are not stored
+        let w0 = w + j0 * ldw, w1 = w + min(j0 + 1, n - 1) * ldw, w2 = w + min(j0 + 2, n - 1) * ldw, w3 = w + min(j0 + 3, n - 1) * ldw
+        var i0 = 0
+        while i0 < m {
+            let mr = min(rowsPerTile, m - i0)
+            // the first tile asks for the weight rows two blocks on (a hint, harmless past W's end), so that
+            // memory brings them in while the tiles multiply; without it a step's arithmetic and its weight
+            // reads took turns
+            let ahead = w0 + 8 * ldw, prefetching = i0 == 0
+            if rowsPerTile == 4 {
+                let x0 = x + i0 * ldx, x1 = x + min(i0 + 1, m - 1) * ldx, x2 = x + min(i0 + 2, m - 1) * ldx, x3 = x + min(i0 + 3, m - 1) * ldx
+                tile4x4(V.self, x0, x1, x2, x3, w0, w1, w2, w3, k: k, y: y + i0 * ldy + j0, ldy: ldy, rows: mr, columns: nr,
+                        ahead: ahead, aheadStride: ldw, prefetching: prefetching)
+            } else {
+                let x0 = x + i0 * ldx, x1 = x + min(i0 + 1, m - 1) * ldx
+                tile2x4(V.self, x0, x1, w0, w1, w2, w3, k: k, y: y + i0 * ldy + j0, ldy: ldy, rows: mr, columns: nr,
+                        ahead: ahead, aheadStride: ldw, prefetching: prefetching)
+            }
+            i0 += rowsPerTile
+        }
+    }
+}
+
+/// The dot products of x rows x0..x3 with weight rows w0..w3 into y (rows x columns of the 4 x 4 stored).
+@inline(__always)
+private func tile4x4<V: FewRowVector>(_: V.Type, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>,
+                                      _ x3: UnsafePointer<Float>, _ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>,
+                                      _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>, k: Int, y: UnsafeMutablePointer<Float>,
+                                      ldy: Int, rows: Int, columns: Int,
+                                      ahead: UnsafePointer<Float>, aheadStride: Int, prefetching: Bool) {
+    var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
+    var c20 = V(), c21 = V(), c22 = V(), c23 = V(), c30 = V(), c31 = V(), c32 = V(), c33 = V()
+    let lanes = V.scalarCount
+    var i = 0
+    while i + lanes <= k {
+        if prefetching {
+            tracedistill_prefetch_l2(ahead + i); tracedistill_prefetch_l2(ahead + aheadStride + i)
+            tracedistill_prefetch_l2(ahead + 2 * aheadStride + i); tracedistill_prefetch_l2(ahead + 3 * aheadStride + i)
+        }
+        let b0: V = load(w0 + i), b1: V = load(w1 + i), b2: V = load(w2 + i), b3: V = load(w3 + i)
+        var a: V = load(x0 + i)
+        c00.addProduct(a, b0); c01.addProduct(a, b1); c02.addProduct(a, b2); c03.addProduct(a, b3)
+        a = load(x1 + i)
+        c10.addProduct(a, b0); c11.addProduct(a, b1); c12.addProduct(a, b2); c13.addProduct(a, b3)
+        a = load(x2 + i)
+        c20.addProduct(a, b0); c21.addProduct(a, b1); c22.addProduct(a, b2); c23.addProduct(a, b3)
+        a = load(x3 + i)
+        c30.addProduct(a, b0); c31.addProduct(a, b1); c32.addProduct(a, b2); c33.addProduct(a, b3)
+        i += lanes
+    }
+    @inline(__always) func put(_ r: Int, _ c: Int, _ acc: V, _ xr: UnsafePointer<Float>, _ wc: UnsafePointer<Float>) {
+        if r < rows && c < columns { y[r * ldy + c] = tail(acc.total(), xr, wc, from: i, to: k) }
+    }
+    put(0, 0, c00, x0, w0); put(0, 1, c01, x0, w1); put(0, 2, c02, x0, w2); put(0, 3, c03, x0, w3)
+    put(1, 0, c10, x1, w0); put(1, 1, c11, x1, w1); put(1, 2, c12, x1, w2); put(1, 3, c13, x1, w3)
+    put(2, 0, c20, x2, w0); put(2, 1, c21, x2, w1); put(2, 2, c22, x2, w2); put(2, 3, c23, x2, w3)
+    put(3, 0, c30, x3, w0); put(3, 1, c31, x3, w1); put(3, 2, c32, x3, w2); put(3, 3, c33, x3, w3)
+}
+
+/// `tile4x4` for 2 x rows (the 16-register AVX2 tile).
+@inline(__always)
+private func tile2x4<V: FewRowVector>(_: V.Type, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ w0: UnsafePointer<Float>,
+                                      _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>, k: Int,
+                                      y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int, columns: Int,
+                                      ahead: UnsafePointer<Float>, aheadStride: Int, prefetching: Bool) {
+    var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
+    let lanes = V.scalarCount
+    var i = 0
+    while i + lanes <= k {
+        if prefetching {
+            tracedistill_prefetch_l2(ahead + i); tracedistill_prefetch_l2(ahead + aheadStride + i)
+            tracedistill_prefetch_l2(ahead + 2 * aheadStride + i); tracedistill_prefetch_l2(ahead + 3 * aheadStride + i)
+        }
+        let b0: V = load(w0 + i), b1: V = load(w1 + i), b2: V = load(w2 + i), b3: V = load(w3 + i)
+        var a: V = load(x0 + i)
+        c00.addProduct(a, b0); c01.addProduct(a, b1); c02.addProduct(a, b2); c03.addProduct(a, b3)
+        a = load(x1 + i)
+        c10.addProduct(a, b0); c11.addProduct(a, b1); c12.addProduct(a, b2); c13.addProduct(a, b3)
+        i += lanes
+    }
+    @inline(__always) func put(_ r: Int, _ c: Int, _ acc: V, _ xr: UnsafePointer<Float>, _ wc: UnsafePointer<Float>) {
+        if r < rows && c < columns { y[r * ldy + c] = tail(acc.total(), xr, wc, from: i, to: k) }
+    }
+    put(0, 0, c00, x0, w0); put(0, 1, c01, x0, w1); put(0, 2, c02, x0, w2); put(0, 3, c03, x0, w3)
+    put(1, 0, c10, x1, w0); put(1, 1, c11, x1, w1); put(1, 2, c12, x1, w2); put(1, 3, c13, x1, w3)
+}
+
+/// `sum` plus the products of the last K % lanes entries, one fused multiply-add each, in order.
+@inline(__always)
+private func tail(_ sum: Float, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, from i: Int, to k: Int) -> Float {
+    var s = sum
+    for j in i..<k { s.addProduct(x[j], w[j]) }
+    return s
+}
