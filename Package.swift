@@ -32,6 +32,9 @@ let isVersionedCheckout = Context.packageDirectory.split(separator: "/").contain
 let fastMath: [SwiftSetting] = (isVersionedCheckout ? [] : [.unsafeFlags(["-wmo"] + cpuFlags, .when(configuration: .release))])
     + [.swiftLanguageMode(.v5)]
 let plain: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+// The C kernels take the same level as -march (their AVX-512 / AVX2 / plain C path is chosen at compile time from it).
+let cKernelFlags: [CSetting] = isVersionedCheckout ? []
+    : [.unsafeFlags(targetCPU().map { ["-march=\($0)"] } ?? [], .when(configuration: .release))]
 
 let package = Package(
     name: "TraceDistill",
@@ -64,7 +67,9 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
+        // CInt8Kernels: the int8 matrix product behind Tensor's int8Linear (widening multiply-add intrinsics).
+        .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: cKernelFlags),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CInt8Kernels"], swiftSettings: fastMath),
         .target(name: "Model", dependencies: ["Tensor", "Tokenizers", "StrictConfig"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
         .target(name: "Tokenizers", dependencies: ["FileErrors"], swiftSettings: fastMath),
