@@ -48,6 +48,9 @@ let cblas: Target = useWheelBLAS
     : .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])])
 let blasLinking: [LinkerSetting] = useWheelBLAS
     ? [.unsafeFlags(["-L" + wheelBLASLib, "-Xlinker", "-rpath", "-Xlinker", wheelBLASLib])] : []
+// The C kernels take the same level as -march (their AVX-512 / AVX2 / plain C path is chosen at compile time from it).
+let cKernelFlags: [CSetting] = isVersionedCheckout ? []
+    : [.unsafeFlags(targetCPU().map { ["-march=\($0)"] } ?? [], .when(configuration: .release))]
 
 let package = Package(
     name: "TraceDistill",
@@ -84,7 +87,9 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         // CPrefetch: a header of one static inline function (software prefetch, which Swift cannot express); nothing to link.
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
-        .target(name: "Tensor", dependencies: ["CBLAS", "CPrefetch"], swiftSettings: fastMath, linkerSettings: blasLinking),
+        // CInt8Kernels: the int8 matrix product behind Tensor's int8Linear (widening multiply-add intrinsics).
+        .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: cKernelFlags),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CPrefetch", "CInt8Kernels"], swiftSettings: fastMath, linkerSettings: blasLinking),
         .target(name: "Model", dependencies: ["Tensor", "Tokenizers", "StrictConfig"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
         .target(name: "Tokenizers", dependencies: ["FileErrors"], swiftSettings: fastMath),

@@ -123,6 +123,57 @@ struct QuantizationTests {
         #expect(dynamicError * 10 < staticError, "ordinary rows: dynamic error \(dynamicError), one static scale \(staticError)")
     }
 
+    @Test("the packed kernel gives Float(sum) * (ws[j] * xs[i]) + b[j] bit for bit, the sum as Int64 computes it, where rows, outputs and inputs leave partial tiles",
+          arguments: [(m: 1, k: 1, n: 1), (m: 3, k: 63, n: 17), (m: 7, k: 65, n: 15), (m: 8, k: 64, n: 172),
+                      (m: 13, k: 129, n: 33), (m: 16, k: 172, n: 64), (m: 2, k: 576, n: 49)])
+    func packedKernelBitExact(shape: (m: Int, k: Int, n: Int)) {
+        let (m, k, n) = shape
+        var rng = RandomGenerator(seed: UInt64(7 * m + 13 * k + n))
+        let x = (0..<(m * k)).map { _ in rng.nextNormal() * 3 }
+        let w = weights(rows: n, columns: k, seed: UInt64(k))
+        let bias = (0..<n).map { _ in rng.nextNormal() }
+        let q = w.withUnsafeBufferPointer { Int8Matrix.quantizing($0.baseAddress!, rows: n, columns: k) }
+        let calibrated = 0.8 * x.map(abs).max()! / 127
+        for (inputScale, withBias) in [(calibrated, true), (Float(0), false), (Float(0), true)] {
+            let y = int8Linear(Tensor(shape: [m, k], values: x), weight: q, inputScale: inputScale,
+                               bias: withBias ? Tensor(shape: [n], values: bias) : nil).toArray()
+            for i in 0..<m {
+                let row = Array(x[(i * k)..<((i + 1) * k)])
+                let scale = inputScale > 0 ? inputScale : row.map(abs).max()! / 127
+                let xq = referenceQuantize(row, scale: scale)
+                for j in 0..<n {
+                    var sum: Int64 = 0
+                    for c in 0..<k { sum += xq[c] * Int64(q.values[j * k + c]) }
+                    let expected = Float(sum) * (q.scales[j] * scale) + (withBias ? bias[j] : 0)
+                    #expect(y[i * n + j].bitPattern == expected.bitPattern,
+                            "y[\(i), \(j)] = \(y[i * n + j]), expected \(expected) (sum \(sum)), scale \(inputScale), bias \(withBias)")
+                }
+            }
+        }
+    }
+
+    @Test("the largest int8 terms over a long row: 127 * 127 * K and -127 * 127 * K exactly (no int16 or int32 overflow)")
+    func packedKernelExtremes() {
+        let m = 3, k = 4099, n = 18
+        // row 0 all +127 levels, row 1 all -127, row 2 alternating; weight row j all +-127 (sign by j's parity)
+        var x = [Float](repeating: 0, count: m * k)
+        for c in 0..<k { x[c] = 1; x[k + c] = -1; x[2 * k + c] = c % 2 == 0 ? 1 : -1 }
+        var w = [Float](repeating: 0, count: n * k)
+        for j in 0..<n { for c in 0..<k { w[j * k + c] = j % 2 == 0 ? 2 : -2 } }
+        let q = w.withUnsafeBufferPointer { Int8Matrix.quantizing($0.baseAddress!, rows: n, columns: k) }
+        #expect(q.values.allSatisfy { abs(Int($0)) == 127 })
+        let inputScale: Float = 1.0 / 127
+        let y = int8Linear(Tensor(shape: [m, k], values: x), weight: q, inputScale: inputScale).toArray()
+        let full = 127 * 127 * k  // 66,115,571
+        for j in 0..<n {
+            let sign = j % 2 == 0 ? 1 : -1
+            for (i, sum) in [sign * full, -sign * full, sign * 127 * 127].enumerated() {
+                let expected = Float(sum) * (q.scales[j] * inputScale)
+                #expect(y[i * n + j] == expected, "y[\(i), \(j)] = \(y[i * n + j]), expected \(expected)")
+            }
+        }
+    }
+
     @Test("activation range: minmax is the largest magnitude, a percentile the nearest-rank value")
     func rangesOfHandMadeDistribution() {
         var rng = RandomGenerator(seed: 9)

@@ -7,7 +7,10 @@
 //   y[m, n] = (sum_k xq[m, k] * wq[n, k]) * xs * ws[n] + b[n]
 //
 // The sum is exact (int32); the weights are never expanded to floats: the kernel reads one byte per weight,
-// a quarter of the float path's memory traffic, which is what bounds decoding.
+// a quarter of the float path's memory traffic, which is what bounds decoding. The product itself is
+// CInt8Kernels' register-blocked kernel over a packed copy of the weight (blocks of 16 outputs x input pairs): a
+// dot product per (row, output) pair spent more on its horizontal sum than on the products at K = 64.
+import CInt8Kernels
 
 /// A Linear weight (rows = outputs, columns = inputs) as int8 values with a scale per row.
 public struct Int8Matrix: Sendable, Equatable {
@@ -19,6 +22,9 @@ public struct Int8Matrix: Sendable, Equatable {
     public let values: [Int8]
     /// One scale per row: the row's float values are `values * scale`.
     public let scales: [Float]
+    /// `values` in the kernel's layout (`td_int8_pack`: blocks of 16 rows, columns in pairs, zero-padded), made once
+    /// here so that no product rearranges or widens the weight.
+    let packed: [Int8]
 
     /// - Precondition: `values.count == rows * columns`, `scales.count == rows`.
     public init(rows: Int, columns: Int, values: [Int8], scales: [Float]) {
@@ -28,6 +34,12 @@ public struct Int8Matrix: Sendable, Equatable {
         self.columns = columns
         self.values = values
         self.scales = scales
+        packed = values.withUnsafeBufferPointer { v in
+            [Int8](unsafeUninitializedCapacity: td_int8_packed_count(rows, columns)) { out, count in
+                td_int8_pack(v.baseAddress, rows, columns, out.baseAddress)
+                count = out.count
+            }
+        }
     }
 
     /// Symmetric per-row quantization of a float weight (rows x columns, row-major): each row's scale is its
@@ -73,20 +85,23 @@ public func quantizeToInt8(_ x: UnsafePointer<Float>, count: Int, scale: Float, 
     }
 }
 
-/// Exact dot product of two int8 vectors of length `k` (int32 sum). Written as the plain loop on purpose: LLVM
-/// turns this widening multiply-add reduction into vpmaddwd (AVX2 and AVX-512), about 100x faster than the same
-/// sum spelled with Swift's SIMD conversion types, which it does not vectorize.
+/// `quantizeToInt8`'s values stored as int16 (the kernel broadcasts them in pairs). Not generic on purpose: a generic
+/// integer conversion from Float does not specialise to one instruction and cost more than the product.
 @inline(__always)
-func int8Dot(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ k: Int) -> Int32 {
-    var sum: Int32 = 0
-    for i in 0..<k { sum &+= Int32(a[i]) &* Int32(b[i]) }
-    return sum
+func quantizeToInt16(_ x: UnsafePointer<Float>, count: Int, scale: Float, into q: UnsafeMutablePointer<Int16>) {
+    let inverse = 1 / scale
+    for i in 0..<count {
+        let v = x[i] * inverse
+        let clamped = v.isNaN ? 0 : (v < -127 ? -127 : (v > 127 ? 127 : v))
+        q[i] = Int16(clamped.rounded(.toNearestOrEven))
+    }
 }
 
 /// y = x W^T + b with W in int8 (`weight`) and x rounded to int8 first (see the top of this file): at the calibrated
 /// `inputScale`, or, when it is 0, each row at its own scale max |x_row| / 127 found at run time (dynamic: a token
 /// whose activations are far larger than the others' does not take the others' resolution). Inference only: the
-/// result records no gradient.
+/// result records no gradient. Each output is `Float(sum) * (weight.scales[j] * rowScale[i]) + b[j]`, the int32 sum
+/// exact, on every CPU path alike.
 /// - Precondition: x's last dimension equals `weight.columns`; `inputScale` >= 0; bias has `weight.rows` values.
 public func int8Linear(_ x: Tensor, weight: Int8Matrix, inputScale: Float, bias: Tensor? = nil) -> Tensor {
     let k = weight.columns, n = weight.rows
@@ -95,38 +110,36 @@ public func int8Linear(_ x: Tensor, weight: Int8Matrix, inputScale: Float, bias:
     precondition(bias == nil || bias!.count == n, "int8Linear: bias of \(bias!.count) for \(n) outputs")
     let m = x.count / max(k, 1)
     let y = Tensor.uninitialized(Array(x.shape.dropLast()) + [n])
-    let xq = UnsafeMutablePointer<Int8>.allocate(capacity: max(m * k, 1))
-    defer { xq.deallocate() }
-    let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: max(m, 1))
-    defer { rowScales.deallocate() }
+    guard m > 0, n > 0 else { return y }
+    // The rounded inputs, int8 values held as int16 (the kernel broadcasts them in pairs), rows padded to an even
+    // width with a zero: (M, kp). Scratch on the stack when small (a decoding step's few rows), so no call allocates.
+    let kp = (k + 1) & ~1
     let xp = UnsafePointer(x.ptr), yp = y.ptr, biasPointer = bias.map { UnsafePointer($0.ptr) }
-    Parallel.forRanges(m, work: m * k * 4) { rows in
-        for r in rows {
-            var scale = inputScale
-            if scale == 0 {
-                var peak: Float = 0
-                for c in 0..<k { peak = max(peak, abs(xp[r * k + c])) }
-                scale = peak > 0 && peak.isFinite ? peak / 127 : 1
-            }
-            rowScales[r] = scale
-            quantizeToInt8(xp + r * k, count: k, scale: scale, into: xq + r * k)
-        }
-    }
-    weight.values.withUnsafeBufferPointer { wv in
-        weight.scales.withUnsafeBufferPointer { ws in
-            let w = wv.baseAddress!, s = ws.baseAddress!
-            // Split the outputs between the cores; within a share, blocks of input rows keep their int8 copy in
-            // cache while every weight row of the share passes over them.
-            Parallel.forRanges(n, work: m * n * k / 4) { outputs in
-                let block = 32
-                var lo = 0
-                while lo < m {
-                    let hi = min(m, lo + block)
-                    for j in outputs {
-                        let row = w + j * k, b = biasPointer?[j] ?? 0
-                        for i in lo..<hi { yp[i * n + j] = Float(int8Dot(xq + i * k, row, k)) * (s[j] * rowScales[i]) + b }
+    withUnsafeTemporaryAllocation(of: Int16.self, capacity: m * max(kp, 1)) { xqBuffer in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: m) { scaleBuffer in
+            let xq = xqBuffer.baseAddress!, rowScales = scaleBuffer.baseAddress!
+            Parallel.forRanges(m, work: m * k * 4) { rows in
+                for r in rows {
+                    var scale = inputScale
+                    if scale == 0 {
+                        var peak: Float = 0
+                        for c in 0..<k { peak = max(peak, abs(xp[r * k + c])) }
+                        scale = peak > 0 && peak.isFinite ? peak / 127 : 1
                     }
-                    lo = hi
+                    rowScales[r] = scale
+                    quantizeToInt16(xp + r * k, count: k, scale: scale, into: xq + r * kp)
+                    if kp > k { xq[r * kp + k] = 0 }
+                }
+            }
+            weight.packed.withUnsafeBufferPointer { wp in
+                weight.scales.withUnsafeBufferPointer { ws in
+                    // Split the blocks of 16 outputs between the cores (not inside a `Parallel.split` share, which
+                    // already has its core); each block's weights stay in L1 while every input row passes over them.
+                    let blocks = (n + Int(TD_INT8_BLOCK) - 1) / Int(TD_INT8_BLOCK)
+                    Parallel.forRanges(blocks, work: m * n * k / 4) { part in
+                        td_int8_linear(xq, m, kp, wp.baseAddress, n, part.lowerBound, part.upperBound, rowScales,
+                                       ws.baseAddress, biasPointer, yp)
+                    }
                 }
             }
         }
