@@ -197,9 +197,9 @@ public enum CheckpointWriter {
             .io(file: path, reason: doing + WriteFailure.diagnose(path: path, target: .file, errno: code, error: error, createsFolders: true,
                                                                   exampleName: "step-0.h5").reason)
         }
-        // A folder at `path` would only fail at the rename, after the whole file was written.
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue { throw failure() }
+        // A folder at `path` would only fail at the rename, after the whole file was written; a device or a pipe would be
+        // replaced by it.
+        if let inTheWay = WriteFailure.inTheWay(ofFileAt: path, exampleName: "step-0.h5") { throw CheckpointError.io(file: path, reason: inTheWay.reason) }
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         } catch {

@@ -18,10 +18,10 @@ public final class JSONLinesWriter {
     ///   a missing folder, no permission), before anything is written.
     public init(path: String) throws {
         self.path = path
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-            throw DataError.writeFailed(path: path, reason: WriteFailure(path: path, cause: .isDirectory, exampleName: "rows.jsonl").reason)
+        if let inTheWay = WriteFailure.inTheWay(ofFileAt: path, exampleName: "rows.jsonl") {
+            throw DataError.writeFailed(path: path, reason: inTheWay.reason)
         }
+        var isFolder: ObjCBool = false
         let folder = WriteFailure.parentPath(path)
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
             let diagnosed = WriteFailure.diagnose(path: path, target: .file)

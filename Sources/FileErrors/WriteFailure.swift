@@ -37,6 +37,9 @@ public struct WriteFailure: Error, CustomStringConvertible, Equatable, Sendable 
         case readOnly
         /// The file would grow past this process's file-size limit (`RLIMIT_FSIZE`, `ulimit -f`; `limit` bytes when finite).
         case fileTooLarge(limit: UInt64?)
+        /// Something other than a regular file or a folder is at the path (`kind`: "a character device", ...); a file
+        /// written under a temporary name and renamed into place would replace it (`/dev/null` would become a file).
+        case notRegularFile(kind: String)
         /// Anything else, as the system describes it.
         case other(String)
     }
@@ -77,6 +80,11 @@ public struct WriteFailure: Error, CustomStringConvertible, Equatable, Sendable 
             let size = limit.map { "of \($0) bytes " } ?? ""
             return "file too large: it would grow past this process's file-size limit \(size)(RLIMIT_FSIZE, set by `ulimit -f`); "
                 + "raise or remove the limit (`ulimit -f unlimited`) and write again"
+        case .notRegularFile(let kind):
+            let fix = exampleName.map { "give a path to a regular file, such as \(Self.joined(Self.parentPath(path), $0))" }
+                ?? "give a path to a regular file"
+            return "is \(kind), not a regular file; the file is written under a temporary name and renamed into place, which "
+                + "would replace \(kind) itself, so nothing was written; \(fix)"
         case .other(let text):
             return "\(text); check the path and that its folder can be written"
         }
@@ -84,6 +92,25 @@ public struct WriteFailure: Error, CustomStringConvertible, Equatable, Sendable 
 
     /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
+
+    /// What stands where a file is to be renamed into place at `path`, before anything is written: a folder
+    /// (`.isDirectory`) or something that is not a regular file (`.notRegularFile`: a device, a pipe, a socket; the rename
+    /// would replace it). Nil when the path is free or holds a regular file (or a link to one).
+    public static func inTheWay(ofFileAt path: String, exampleName: String? = nil) -> WriteFailure? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let kind: String
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return WriteFailure(path: path, cause: .isDirectory, exampleName: exampleName)
+        case S_IFCHR: kind = "a character device"
+        case S_IFBLK: kind = "a block device"
+        case S_IFIFO: kind = "a named pipe (FIFO)"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "not a file or a folder"
+        }
+        return WriteFailure(path: path, cause: .notRegularFile(kind: kind), exampleName: exampleName)
+    }
 
     /// The cause of a failed write of `target` at `path`.
     /// - Parameters:
@@ -97,6 +124,7 @@ public struct WriteFailure: Error, CustomStringConvertible, Equatable, Sendable 
         let manager = FileManager.default
         var isFolder: ObjCBool = false
         if manager.fileExists(atPath: path, isDirectory: &isFolder) {
+            if target == .file, let inTheWay = inTheWay(ofFileAt: path), case .notRegularFile = inTheWay.cause { return failure(inTheWay.cause) }
             if target == .file && isFolder.boolValue { return failure(.isDirectory) }
             if target == .folder && !isFolder.boolValue { return failure(.isFile) }
         }

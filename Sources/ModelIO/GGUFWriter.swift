@@ -54,8 +54,9 @@ public struct GGUFWriter {
             .unreadable(file: path, reason: "cannot write: " + WriteFailure.diagnose(path: path, target: .file, errno: code, error: error,
                                                                                    exampleName: "model.gguf").reason)
         }
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue { throw failure() }
+        if let inTheWay = WriteFailure.inTheWay(ofFileAt: path, exampleName: "model.gguf") {
+            throw ModelFileError.unreadable(file: path, reason: "cannot write: " + inTheWay.reason)
+        }
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         let temporary = folder + "/." + url.lastPathComponent + ".tmp-\(getpid())"

@@ -62,6 +62,9 @@ enum FileOperations {
     /// - Parameter temporaryName: the temporary file's name (TensorBoard must never see it: its name must not
     ///   contain "tfevents").
     static func replace(_ path: String, with bytes: [UInt8], temporaryName: String) throws {
+        if let inTheWay = WriteFailure.inTheWay(ofFileAt: path) {
+            throw TelemetryError.io(path: path, reason: "cannot replace the file: " + inTheWay.reason)
+        }
         let folder = (path as NSString).deletingLastPathComponent
         let temporary = (folder.isEmpty ? "." : folder) + "/" + temporaryName
         let file = try AppendOnlyFile(path: temporary, truncate: true)

@@ -52,6 +52,35 @@ struct OutputPathTests {
         }
     }
 
+    @Test("init, generate-data and export --out onto a named pipe: refused before writing, the pipe left a pipe (a rename would have replaced it, as it once replaced /dev/null)")
+    func outOntoSpecialFile() throws {
+        guard let distill = requireDistill() else { return }
+        try withRunFolder("out-fifo") { dir in
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let pipe = dir + "/pipe"
+            guard mkfifo(pipe, 0o644) == 0 else {
+                Issue.record("mkfifo \(pipe): \(String(cString: strerror(errno)))")
+                return
+            }
+            func isPipe() -> Bool {
+                var info = stat()
+                return lstat(pipe, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO
+            }
+            expectWriteFailure(try runDistill(distill, ["init", "--preset", "tiny", "--out", pipe]),
+                               [pipe, "is a named pipe (FIFO), not a regular file", "renamed into place", "give a path to a regular file"],
+                               "init --out pipe")
+            #expect(isPipe(), "init left the pipe a pipe")
+            expectWriteFailure(try runDistill(distill, ["generate-data", "--domain", "addition", "--count", "5", "--out", pipe]),
+                               [pipe, "is a named pipe (FIFO), not a regular file"], "generate-data --out pipe")
+            #expect(isPipe(), "generate-data left the pipe a pipe")
+            let checkpoint = dir + "/model.h5"
+            #expect(try runDistill(distill, ["init", "--preset", "tiny", "--out", checkpoint]).succeeded)
+            expectWriteFailure(try runDistill(distill, ["export", checkpoint, "--format", "gguf", "--out", pipe]),
+                               [pipe, "is a named pipe (FIFO), not a regular file"], "export --format gguf --out pipe")
+            #expect(isPipe(), "export left the pipe a pipe")
+        }
+    }
+
     @Test("generate-data --out: a folder, a path under a regular file, a parent that does not exist")
     func generateDataOut() throws {
         guard let distill = requireDistill() else { return }
