@@ -108,15 +108,22 @@ struct FewRowProductTests {
         }
     }
 
-    @Test("linear uses the kernel only inside a decoding step without gradients; both paths give x W^T + b")
+    @Test("linear uses the kernel only inside a decoding step without gradients, over weights of at least minimumWeightBytes; both paths give x W^T + b")
     func linearDispatch() {
-        let x = randomNormal([2, 3, 40], seed: 9), w = randomNormal([21, 40], seed: 10), b = randomNormal([21], seed: 11)
+        // 1,639 x 40 floats: just over the 256 KB threshold
+        let n = FewRowProduct.minimumWeightBytes / (40 * 4) + 1
+        let x = randomNormal([2, 3, 40], seed: 9), w = randomNormal([n, 40], seed: 10), b = randomNormal([n], seed: 11)
         let plain = withNoGrad { linear(x, weight: w, bias: b) }
         let decoding = FewRowProduct.$isEnabled.withValue(true) { withNoGrad { linear(x, weight: w, bias: b) } }
-        #expect(decoding.shape == [2, 3, 21])
+        #expect(decoding.shape == [2, 3, n])
         allClose(decoding, plain, rtol: 1e-5, atol: 1e-5)
+        #expect(bitPatterns(decoding) != bitPatterns(plain), "the kernel sums in another order than sgemm, so some bit differs when it runs")
+        // a weight under the threshold (cache-resident) keeps sgemm's bits while decoding
+        let small = randomNormal([21, 40], seed: 13)
+        let smallDecoding = FewRowProduct.$isEnabled.withValue(true) { withNoGrad { linear(x, weight: small) } }
+        #expect(bitPatterns(smallDecoding) == bitPatterns(withNoGrad { linear(x, weight: small) }))
         // recording gradients, the product stays sgemm's (bit for bit) and has a backward
-        let wg = randomNormal([21, 40], seed: 10, requiresGrad: true)
+        let wg = randomNormal([n, 40], seed: 10, requiresGrad: true)
         let recorded = FewRowProduct.$isEnabled.withValue(true) { linear(x, weight: wg, bias: b) }
         #expect(recorded.requiresGrad)
         #expect(bitPatterns(recorded) == bitPatterns(plain))

@@ -32,6 +32,13 @@ public enum FewRowProduct {
     /// took 0.58x split sgemm's time at M = 1, 0.74x at 16, 0.82x at 32, 0.90x at 40, 0.95x at 48 and 0.99x at 64.
     public static let maximumRows = 48
 
+    /// Fewest weight bytes for which `linear` uses the kernel while `isEnabled`. Below it the weights sit in cache,
+    /// sgemm pays little for packing them, and the kernel was the slower one: at the default curriculum's student
+    /// (3 layers x 64, 16 KB a weight) FP32 decoding ran 8% slower with it (`distill quantize`'s decoding figure on
+    /// the default run's student, 2026-12-06, Sapphire Rapids, A B B A: 60,632 / 57,501 tokens/s with the kernel
+    /// against 63,593 / 66,333 without). SmolLM2-135M's smallest weight (k_proj, 576 x 192) is 442 KB.
+    public static let minimumWeightBytes = 256 << 10
+
     /// True inside a KV-cache step (task-local): there `linear` without gradients sends products of at most
     /// `maximumRows` rows to the kernel. Off elsewhere, so training and scoring keep sgemm's results bit for bit.
     @TaskLocal public static var isEnabled = false

@@ -133,10 +133,12 @@ private func matmulBackward(_ a: Tensor, _ b: Tensor, _ g: Tensor, _ p: MatmulPl
 
 /// x W^T + bias for a Linear layer stored [out, in] (the PyTorch layout). x: (..., in) -> (..., out).
 /// Inside a KV-cache step (`FewRowProduct.isEnabled`), without gradients, a product of at most
-/// `FewRowProduct.maximumRows` rows goes through `fewRowProduct` instead of sgemm.
+/// `FewRowProduct.maximumRows` rows over a weight of at least `FewRowProduct.minimumWeightBytes` goes through
+/// `fewRowProduct` instead of sgemm.
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     let y: Tensor
-    if FewRowProduct.isEnabled, !GradMode.isEnabled, weight.rank == 2, x.rank >= 1, x.rows <= FewRowProduct.maximumRows {
+    if FewRowProduct.isEnabled, !GradMode.isEnabled, weight.rank == 2, x.rank >= 1, x.rows <= FewRowProduct.maximumRows,
+       weight.count * MemoryLayout<Float>.stride >= FewRowProduct.minimumWeightBytes {
         precondition(x.lastDim == weight.shape[1], "linear: input \(x.shape) against weight \(weight.shape)")
         y = Tensor.uninitialized(Array(x.shape.dropLast()) + [weight.shape[0]])
         fewRowProduct(m: x.rows, n: weight.shape[0], k: x.lastDim, x: x.ptr, ldx: x.lastDim, w: weight.ptr, ldw: weight.lastDim,
