@@ -79,6 +79,9 @@ enum JSONLines {
     /// Writes `lines` (each without newline) to `path`, replacing it atomically: a crash leaves the old file
     /// or the new one, never half of one.
     static func write(_ lines: [String], to path: String) throws {
+        if let inTheWay = WriteFailure.inTheWay(ofFileAt: path, exampleName: "rows.jsonl") {
+            throw DataError.writeFailed(path: path, reason: inTheWay.reason)
+        }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {

@@ -138,6 +138,7 @@ struct PlotCommand: ParsableCommand {
 
     /// Writes `text` to `path`.
     func write(_ text: String, to path: String) throws {
+        if let inTheWay = WriteFailure.inTheWay(ofFileAt: path) { throw TelemetryError.io(path: path, reason: "cannot write: " + inTheWay.reason) }
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
             throw TelemetryError.io(path: path, reason: "cannot write: " + WriteFailure.diagnose(path: path, target: .file, error: error).reason)
         }

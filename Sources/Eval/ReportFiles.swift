@@ -29,9 +29,7 @@ public enum ReportFiles {
         }
         for name in names {
             let path = (directory as NSString).appendingPathComponent(name)
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-                throw EvalError.writeFailed(path: path, reason: WriteFailure(path: path, cause: .isDirectory).reason)
-            }
+            if let inTheWay = WriteFailure.inTheWay(ofFileAt: path) { throw EvalError.writeFailed(path: path, reason: inTheWay.reason) }
         }
     }
 

@@ -52,7 +52,7 @@ struct OutputPathTests {
         }
     }
 
-    @Test("init, generate-data and export --out onto a named pipe: refused before writing, the pipe left a pipe (a rename would have replaced it, as it once replaced /dev/null)")
+    @Test("init, generate-data, export and eval --out onto a named pipe: refused before writing, the pipe left a pipe (a rename would have replaced it, as it once replaced /dev/null)")
     func outOntoSpecialFile() throws {
         guard let distill = requireDistill() else { return }
         try withRunFolder("out-fifo") { dir in
@@ -78,6 +78,15 @@ struct OutputPathTests {
             expectWriteFailure(try runDistill(distill, ["export", checkpoint, "--format", "gguf", "--out", pipe]),
                                [pipe, "is a named pipe (FIFO), not a regular file"], "export --format gguf --out pipe")
             #expect(isPipe(), "export left the pipe a pipe")
+            let reportFolder = dir + "/report"
+            try FileManager.default.createDirectory(atPath: reportFolder, withIntermediateDirectories: true)
+            let reportPipe = reportFolder + "/report.json"
+            #expect(mkfifo(reportPipe, 0o644) == 0, "mkfifo \(reportPipe)")
+            expectWriteFailure(try runDistill(distill, ["eval", "--checkpoint", checkpoint, "--limit", "1", "--max-new-tokens", "4",
+                                                        "--quiet", "--out", reportFolder]),
+                               [reportPipe, "is a named pipe (FIFO), not a regular file"], "eval --out a folder holding a pipe")
+            var info = stat()
+            #expect(lstat(reportPipe, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO, "eval left report.json a pipe")
         }
     }
 
