@@ -81,6 +81,20 @@ public enum Advantages {
         return out
     }
 
+    /// The share of `advantages` (one per row, summed as |A|) that falls on groups of `groupSize` consecutive rows
+    /// whose answers disagree (some of `correct` true, some false); NaN when every advantage is 0.
+    public static func mixedGroupShare(advantages: [Float], correct: [Bool], groupSize g: Int) -> Double {
+        precondition(g >= 1 && advantages.count == correct.count && advantages.count % g == 0,
+                     "mixedGroupShare: \(advantages.count) advantages, \(correct.count) verdicts, groups of \(g)")
+        var mixed = 0.0, all = 0.0
+        for start in stride(from: 0, to: advantages.count, by: g) {
+            let size = advantages[start ..< start + g].reduce(0.0) { $0 + Double(abs($1)) }
+            all += size
+            if GroupFilter.answer.keeps(correct: Array(correct[start ..< start + g])) { mixed += size }
+        }
+        return all > 0 ? mixed / all : .nan
+    }
+
     /// Spreads one value per row over that row's masked tokens: (B) -> (B, T), 0 off the mask.
     public static func broadcast(perRow values: [Float], mask: [Float], length t: Int) -> [Float] {
         precondition(mask.count == values.count * t, "broadcast: \(values.count) rows x \(t) != mask \(mask.count)")

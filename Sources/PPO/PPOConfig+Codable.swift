@@ -13,6 +13,7 @@ extension PPOConfig: Codable {
         case klCoefficient = "kl_coefficient", klTarget = "kl_target", klHorizon = "kl_horizon", advantage
         case groupSize = "group_size", scaleRewards = "scale_rewards", whitenAdvantages = "whiten_advantages", maxGradNorm = "max_grad_norm"
         case teacherLogRatioCoefficient = "teacher_log_ratio_coefficient", stepRewards = "step_rewards"
+        case filterGroups = "filter_groups", maxSamplingRounds = "max_sampling_rounds"
         case promptsPerIteration = "prompts_per_iteration", maxNewTokens = "max_new_tokens", temperature
     }
 
@@ -64,6 +65,8 @@ extension PPOConfig: Codable {
             try readOptional(.maxGradNorm, into: &maxGradNorm)
             try read(.teacherLogRatioCoefficient, into: &teacherLogRatioCoefficient)
             try read(.stepRewards, "true or false", into: &stepRewards)
+            try read(.filterGroups, "none or answer", into: &filterGroups)
+            try read(.maxSamplingRounds, "an integer", into: &maxSamplingRounds)
             try read(.promptsPerIteration, "an integer", into: &promptsPerIteration)
             try read(.maxNewTokens, "an integer", into: &maxNewTokens)
             try read(.temperature, "a number, {entropy_target: {...}} or {schedule: constant|step|linear_decay, ...}", into: &temperature)
@@ -100,6 +103,8 @@ extension PPOConfig: Codable {
         try c.encode(maxGradNorm, forKey: .maxGradNorm)
         try c.encode(teacherLogRatioCoefficient, forKey: .teacherLogRatioCoefficient)
         try c.encode(stepRewards, forKey: .stepRewards)
+        try c.encode(filterGroups, forKey: .filterGroups)
+        try c.encode(maxSamplingRounds, forKey: .maxSamplingRounds)
         try c.encode(promptsPerIteration, forKey: .promptsPerIteration)
         try c.encode(maxNewTokens, forKey: .maxNewTokens)
         try c.encode(temperature, forKey: .temperature)

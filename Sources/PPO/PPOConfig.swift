@@ -18,6 +18,24 @@ public enum RewardScaling: String, Codable, Sendable, CaseIterable {
     case none
 }
 
+/// Which sampled GRPO groups an iteration trains on (DAPO's dynamic sampling, Yu et al. 2025).
+public enum GroupFilter: String, Codable, Sendable, CaseIterable {
+    /// Every group.
+    case none
+    /// Only groups whose samples disagree on the final answer, some right and some wrong. A group whose samples are
+    /// all right (or all wrong) has no answer signal: what spread its rewards have comes from the other reward terms
+    /// and the KL penalty, and `scale_rewards: group` turns even a tiny spread into unit-size advantages.
+    case answer
+
+    /// Whether a group whose samples have these answer verdicts is trained on.
+    public func keeps(correct: [Bool]) -> Bool {
+        switch self {
+        case .none: return true
+        case .answer: return correct.contains(true) && correct.contains(false)
+        }
+    }
+}
+
 /// Every setting of one PPO run on the student; every default is here.
 ///
 /// JSON/YAML keys are the snake_case names shown on each field (`clip_epsilon`, ...); omitted keys keep their
@@ -79,7 +97,14 @@ public struct PPOConfig: Sendable, Equatable {
     /// `step_rewards`: place each reasoning step's reward on the token that ends the step (true), or the
     /// whole trace reward on the last token (false).
     public var stepRewards: Bool = true
-    /// `prompts_per_iteration`: problems the stage passes to each iteration.
+    /// `filter_groups`: with GRPO, `answer` trains only on groups whose samples disagree on the answer and samples
+    /// more problems until `prompts_per_iteration` such groups are found or `max_sampling_rounds` rounds are done
+    /// (DAPO's dynamic sampling); `none` trains on every group.
+    public var filterGroups: GroupFilter = .none
+    /// `max_sampling_rounds`: with `filter_groups: answer`, the most rounds of `prompts_per_iteration` problems one
+    /// iteration samples (DAPO's `max_num_gen_batches`).
+    public var maxSamplingRounds: Int = 4
+    /// `prompts_per_iteration`: problems the stage passes to each iteration (with `filter_groups`, each round).
     public var promptsPerIteration: Int = 16
     /// `max_new_tokens`: longest completion sampled.
     public var maxNewTokens: Int = 64
@@ -98,7 +123,8 @@ public struct PPOConfig: Sendable, Equatable {
                 klHorizon: Int = 10_000, advantage: AdvantageEstimator = .gae, groupSize: Int = 1,
                 scaleRewards: RewardScaling = .group,
                 whitenAdvantages: Bool = true, maxGradNorm: Float? = 1, teacherLogRatioCoefficient: Float = 0,
-                stepRewards: Bool = true, promptsPerIteration: Int = 16, maxNewTokens: Int = 64,
+                stepRewards: Bool = true, filterGroups: GroupFilter = .none, maxSamplingRounds: Int = 4,
+                promptsPerIteration: Int = 16, maxNewTokens: Int = 64,
                 temperature: TemperatureControl = .defaultEntropyTarget) {
         self.learningRate = learningRate
         self.valueLearningRate = valueLearningRate
@@ -124,6 +150,8 @@ public struct PPOConfig: Sendable, Equatable {
         self.maxGradNorm = maxGradNorm
         self.teacherLogRatioCoefficient = teacherLogRatioCoefficient
         self.stepRewards = stepRewards
+        self.filterGroups = filterGroups
+        self.maxSamplingRounds = maxSamplingRounds
         self.promptsPerIteration = promptsPerIteration
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature
@@ -174,6 +202,10 @@ public struct PPOConfig: Sendable, Equatable {
         }
         try check(teacherLogRatioCoefficient.isFinite && teacherLogRatioCoefficient >= 0, "teacher_log_ratio_coefficient",
                   "must be a number >= 0 (0 turns the teacher reward off), got \(teacherLogRatioCoefficient)")
+        if filterGroups != .none {
+            try check(advantage == .grpo, "filter_groups", "needs advantage grpo (it keeps groups of samples of one prompt); set advantage: grpo or filter_groups: none")
+        }
+        try check(maxSamplingRounds >= 1, "max_sampling_rounds", "must be at least 1, got \(maxSamplingRounds)")
         try check(promptsPerIteration >= 1, "prompts_per_iteration", "must be at least 1, got \(promptsPerIteration)")
         try check(sequencesPerIteration >= minibatches, "minibatches",
                   "must not exceed prompts_per_iteration x group_size (\(sequencesPerIteration)) sequences per iteration, got \(minibatches); lower minibatches or raise prompts_per_iteration")

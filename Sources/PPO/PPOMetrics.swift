@@ -55,6 +55,19 @@ public struct PPOIterationMetrics: Sendable {
     public var completionLength = 0.0
     /// Sequences sampled.
     public var sequences = 0
+    /// With GRPO: the fraction of sampled groups whose samples disagree on the answer (some right, some wrong), the
+    /// only groups with an answer signal.
+    public var mixedGroups: Double?
+    /// With GRPO: the fraction of sampled groups whose samples all have the right answer.
+    public var correctGroups: Double?
+    /// With GRPO: the share of the trained rows' advantage (sum of |A| per row) that falls on groups whose samples
+    /// disagree on the answer; the rest comes from the other reward terms and the KL penalty alone.
+    public var mixedAdvantageShare: Double?
+    /// PPO: sampling rounds of the iteration (more than 1 only with `filter_groups`).
+    public var samplingRounds: Int?
+    /// PPO: sequences the update trained on (fewer than `sequences` with `filter_groups`; 0 when no group was kept
+    /// and the update was skipped).
+    public var trainedSequences: Int?
     /// Completion tokens sampled per second of the whole iteration (rollout + scoring + update).
     public var tokensPerSecond = 0.0
     /// Wall time of the iteration.
@@ -69,7 +82,7 @@ public struct PPOIterationMetrics: Sendable {
     /// `entropy`, `temperature`, `clip_fraction`, `policy_loss`, `value_loss`, `value_clip_fraction`,
     /// `explained_variance`, `approx_kl`, `grad_norm`, `verified_step_rate`, `answer_accuracy`, `epochs_run`,
     /// `updates`, `stopped_early`, `teacher_log_ratio`, `completion_length`, `sequences`, `tokens_per_second`,
-    /// `seconds`. Keys whose value does not exist in this configuration (value terms with GRPO, the
+    /// `seconds`, `mixed_groups`, `correct_groups`, `mixed_advantage_share`, `sampling_rounds`, `trained_sequences`. Keys whose value does not exist in this configuration (value terms with GRPO, the
     /// teacher ratio when off) are left out rather than reported as 0.
     public var values: [String: Double] {
         var v: [String: Double] = [
@@ -86,6 +99,11 @@ public struct PPOIterationMetrics: Sendable {
         if let x = update.valueClipFraction { v["value_clip_fraction"] = x }
         if let x = explainedVariance, x.isFinite { v["explained_variance"] = x }
         if let x = teacherLogRatio { v["teacher_log_ratio"] = x }
+        if let x = mixedGroups { v["mixed_groups"] = x }
+        if let x = correctGroups { v["correct_groups"] = x }
+        if let x = mixedAdvantageShare, x.isFinite { v["mixed_advantage_share"] = x }
+        if let x = samplingRounds { v["sampling_rounds"] = Double(x) }
+        if let x = trainedSequences { v["trained_sequences"] = Double(x) }
         return v
     }
 }

@@ -130,6 +130,39 @@ extension PPOTrainer {
 }
 
 extension Rollout {
+    /// Rows sampled.
+    var rowCount: Int { completions.count }
+
+    /// Appends `rows` of `other` (judged, not yet laid out for training), in that order.
+    mutating func append(_ other: Rollout, rows: [Int]) {
+        for i in rows {
+            problemIndex.append(other.problemIndex[i])
+            problems.append(other.problems[i])
+            prompts.append(other.prompts[i])
+            completions.append(other.completions[i])
+            texts.append(other.texts[i])
+            inputs.append(other.inputs[i])
+            verdicts.append(other.verdicts[i])
+            results.append(other.results[i])
+        }
+    }
+
+    /// The row indices of each group of `size` consecutive rows (one problem's samples).
+    func groups(of size: Int) -> [[Int]] {
+        stride(from: 0, to: rowCount, by: size).map { Array($0 ..< min($0 + size, rowCount)) }
+    }
+
+    /// Whether `filter` keeps the group of `rows`.
+    func keeps(_ rows: [Int], _ filter: GroupFilter) -> Bool {
+        filter.keeps(correct: rows.map { verdicts[$0].correct })
+    }
+
+    /// Each row's advantage, read at its first completion token (GRPO gives every token of a row the same one; 0 for
+    /// an empty completion).
+    var rowAdvantages: [Float] {
+        (0..<rowCount).map { batch.completionLengths[$0] > 0 ? batch.advantages[batch.index(row: $0, completionToken: 0)] : 0 }
+    }
+
     /// The prompt of a question in the codec's layout (`PPOTrainer.prompt(for:index:)`).
     /// - Throws: `PPOError.unencodableQuestion` naming the problem.
     static func prompt(for problem: PPOProblem, codec: TraceCodec, index: Int) throws -> [Int32] {

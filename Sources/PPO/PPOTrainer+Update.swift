@@ -49,12 +49,13 @@ extension PPOTrainer {
     /// surrogate + value coefficient x clipped value loss - entropy coefficient x entropy, one AdamW step per
     /// minibatch after global-norm clipping over the policy and value head together. Stops the epoch loop,
     /// before stepping, at the first minibatch whose approximate KL exceeds `approxKLLimit`.
-    /// - Precondition: the batch has been scored and has advantages (and returns with GAE), and at least
-    ///   `minibatches` rows.
+    /// - Precondition: the batch has been scored and has advantages (and returns with GAE), and at least one row
+    ///   (with fewer rows than `minibatches`, one minibatch per row).
     /// - Throws: what `minibatchGradients` throws.
     public func update(_ batch: PPOBatch, rng: inout RandomGenerator) throws -> PPOUpdateStatistics {
-        let b = batch.batchSize, parts = config.minibatches
-        precondition(b >= parts, "update: \(b) sequences cannot form \(parts) minibatches")
+        // fewer rows than minibatches only when `filter_groups` kept few groups: one row per minibatch then
+        let b = batch.batchSize, parts = min(config.minibatches, b)
+        precondition(b >= 1, "update: an empty batch")
         var s = PPOUpdateStatistics()
         var valueLoss = 0.0, valueClip = 0.0
         let policyRate = config.learningRate * learningRateScale

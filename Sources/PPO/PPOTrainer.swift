@@ -137,43 +137,87 @@ public final class PPOTrainer {
     // MARK: - One iteration
 
     /// Samples, scores, rewards and updates on `problems` (each sampled `groupSize` times), then updates the
-    /// KL and temperature controllers.
+    /// KL and temperature controllers. With `filter_groups` this is one sampling round: only `problems`' groups
+    /// that pass the filter are trained on.
     /// - Throws: `PPOError` for empty or unencodable problems, over-long prompts, or too few sequences for
     ///   the minibatches.
     public func iterate(problems: [PPOProblem], rng: inout RandomGenerator) throws -> PPOIterationMetrics {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let sequences = problems.count * config.groupSize
         guard !problems.isEmpty else { throw PPOError.noProblems }
-        guard sequences >= config.minibatches else {
-            throw PPOError.tooFewSequences(sequences: sequences, minibatches: config.minibatches)
-        }
-        let coefficient = klController.coefficient
-        var rollout = try sample(problems, groupSize: config.groupSize, temperature: temperatureController.temperature,
-                                 rng: &rng, split: sampling)
-        rollout.batch = PPOBatch(prompts: rollout.prompts, completions: rollout.completions,
-                                 temperature: temperatureController.temperature)
-        score(&rollout.batch)
-        let kl = assignRewards(&rollout, klCoefficient: coefficient)
-        computeAdvantages(&rollout.batch)
-        let stats = try update(rollout.batch, rng: &rng)
+        var given = problems
+        return try iterate(drawing: { _ in defer { given = [] }; return given }, rng: &rng)
+    }
 
-        var m = summarize(rollout)
-        m.iteration = iteration
-        m.kl = kl.reduce(0, +) / Double(kl.count)
-        m.klCoefficient = coefficient
-        m.temperature = Double(rollout.batch.temperature)
-        let b: PPOBatch = rollout.batch
-        m.entropy = Advantages.maskedMoments(b.entropies, mask: b.mask).mean
-        if let t = b.teacherLogProbs {
-            m.teacherLogRatio = Advantages.maskedMoments(zip(t, b.oldLogProbs).map { $0 - $1 }, mask: b.mask).mean
+    /// One iteration whose problems come from `draw(prompts_per_iteration)`: samples `groupSize` completions per
+    /// problem, scores them, turns rewards into advantages, updates, then updates the KL and temperature controllers.
+    ///
+    /// With `filter_groups: answer` (DAPO's dynamic sampling) it draws and samples up to `max_sampling_rounds` rounds,
+    /// keeps the groups whose samples disagree on the answer and trains on the first `prompts_per_iteration` of them,
+    /// with `min(minibatches, sequences)` minibatches; when no group passes, the update and both controllers are
+    /// skipped. The sampling metrics (reward, accuracy, group figures) cover every sampled row; entropy, KL and the
+    /// update's figures the trained rows. A draw that returns no problems ends the rounds.
+    /// - Throws: `PPOError` for no problems in the first round, unencodable problems, over-long prompts, or (without a
+    ///   filter) too few sequences for the minibatches.
+    public func iterate(drawing draw: (_ count: Int) throws -> [PPOProblem], rng: inout RandomGenerator) throws -> PPOIterationMetrics {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let coefficient = klController.coefficient, temperature = temperatureController.temperature
+        let groupSize = config.groupSize, wanted = config.promptsPerIteration * groupSize
+        var sampled = Rollout(), kept = Rollout()
+        var rounds = 0
+        while rounds < (config.filterGroups == .none ? 1 : config.maxSamplingRounds), kept.rowCount < wanted {
+            let problems = try draw(config.promptsPerIteration)
+            guard !problems.isEmpty else {
+                if rounds == 0 { throw PPOError.noProblems }
+                break
+            }
+            if config.filterGroups == .none, problems.count * groupSize < config.minibatches {
+                throw PPOError.tooFewSequences(sequences: problems.count * groupSize, minibatches: config.minibatches)
+            }
+            let round = try sample(problems, groupSize: groupSize, temperature: temperature, rng: &rng, split: sampling)
+            rounds += 1
+            sampled.append(round, rows: Array(0..<round.rowCount))
+            if config.filterGroups == .none {
+                kept = round
+            } else {
+                let passing = round.groups(of: groupSize).filter { round.keeps($0, config.filterGroups) }.flatMap { $0 }
+                kept.append(round, rows: Array(passing.prefix(wanted - kept.rowCount)))
+            }
         }
-        if usesCritic { m.explainedVariance = Advantages.explainedVariance(values: b.values, returns: b.returns, mask: b.mask) }
-        m.update = stats
-        klController.update(currentKL: m.kl, steps: b.batchSize)
-        temperatureController.update(meanEntropy: m.entropy)
+
+        var m = summarize(sampled)
+        m.iteration = iteration
+        m.klCoefficient = coefficient
+        m.temperature = Double(temperature)
+        m.samplingRounds = rounds
+        m.trainedSequences = kept.rowCount
+        if groupSize >= 2 {
+            let groups = sampled.groups(of: groupSize)
+            m.mixedGroups = Double(groups.filter { sampled.keeps($0, .answer) }.count) / Double(groups.count)
+            m.correctGroups = Double(groups.filter { $0.allSatisfy { sampled.verdicts[$0].correct } }.count) / Double(groups.count)
+        }
+        if kept.rowCount > 0 {
+            kept.batch = PPOBatch(prompts: kept.prompts, completions: kept.completions, temperature: temperature)
+            score(&kept.batch)
+            let kl = assignRewards(&kept, klCoefficient: coefficient)
+            computeAdvantages(&kept.batch)
+            let stats = try update(kept.batch, rng: &rng)
+            let b: PPOBatch = kept.batch
+            m.kl = kl.reduce(0, +) / Double(kl.count)
+            m.entropy = Advantages.maskedMoments(b.entropies, mask: b.mask).mean
+            if let t = b.teacherLogProbs {
+                m.teacherLogRatio = Advantages.maskedMoments(zip(t, b.oldLogProbs).map { $0 - $1 }, mask: b.mask).mean
+            }
+            if usesCritic { m.explainedVariance = Advantages.explainedVariance(values: b.values, returns: b.returns, mask: b.mask) }
+            if config.advantage == .grpo {
+                m.mixedAdvantageShare = Advantages.mixedGroupShare(advantages: kept.rowAdvantages, correct: kept.verdicts.map(\.correct),
+                                                                   groupSize: groupSize)
+            }
+            m.update = stats
+            klController.update(currentKL: m.kl, steps: b.batchSize)
+            temperatureController.update(meanEntropy: m.entropy)
+        }
         iteration += 1
         m.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        m.tokensPerSecond = Double(b.tokenCount) / max(m.seconds, 1e-9)
+        m.tokensPerSecond = Double(sampled.completions.reduce(0) { $0 + $1.count }) / max(m.seconds, 1e-9)
         return m
     }
 

@@ -140,8 +140,8 @@ final class PPOTraceStage: Stage {
 
     func advance(_ context: RunContext) throws -> [String: Double] {
         try loop.validateStart(context) { try validate(context) }
-        let batch = cursor.next(config.ppo.promptsPerIteration).map { problems[$0] }
-        let m = try trainer.iterate(problems: batch, rng: &context.rng)
+        // more than one draw per iteration only with filter_groups; the cursor is global, so a resume continues it
+        let m = try trainer.iterate(drawing: { [problems] count in cursor.next(count).map { problems[$0] } }, rng: &context.rng)
         return loop.iterationDone(m.values)
     }
 

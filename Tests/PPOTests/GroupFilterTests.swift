@@ -1,0 +1,126 @@
+import Foundation
+import Model
+import PPO
+import Reward
+import Tensor
+import Testing
+
+// DAPO's dynamic sampling (`filter_groups: answer`) and the group figures PPO reports for the diagnosis of a stage
+// whose groups mostly agree.
+
+private func snapshot(_ store: ParameterStore) -> [Float] { Array(UnsafeBufferPointer(start: store.values.base, count: store.count)) }
+
+/// A GRPO config with the answer filter: groups of 4, 4 prompts a round, at most 3 rounds.
+private func filteredConfig() -> PPOConfig {
+    var c = ToyTask.config(.grpo)
+    c.filterGroups = .answer
+    c.maxSamplingRounds = 3
+    c.maxNewTokens = 7
+    return c
+}
+
+/// The toy trainer over the alphabet {#, a, b, newline} whose policy first learns (CE, 150 AdamW steps) to answer
+/// the prompt `b` with `####a` or `####b`, half and half: against the reference answer `a`, a group of 4 samples
+/// disagrees on the answer with probability 7/8. The reward is the answer's; the learning rate is small enough that
+/// the policy stays near a coin flip for the few iterations a test runs.
+private func coinFlipTrainer(config: PPOConfig, seed: UInt64) throws -> PPOTrainer {
+    let tokenizer = Tokenizer(characters: Array("#ab\n"))
+    var config = config
+    config.learningRate = 1e-5
+    let trainer = try ToyTask.trainer(config: config, tokenizer: tokenizer,
+                                      reward: CompositeReward([WeightedReward(FinalAnswerReward(), weight: 1)]), seed: seed)
+    let prompt = try trainer.prompt(for: PPOProblem(question: "b", referenceAnswer: "a"))
+    var tokens: [Int32] = [], targets: [Int32] = []
+    var length = 0
+    for answer in ["a", "b"] {
+        let sequence = prompt + (try tokenizer.encode("####\(answer)\n", addBOS: false, addEOS: true))
+        length = sequence.count - 1
+        tokens += sequence.dropLast()
+        // only the completion is learned
+        targets += sequence.dropFirst().enumerated().map { $0.offset >= prompt.count - 1 ? $0.element : -100 }
+    }
+    let optimizer = AdamW(store: trainer.policy.parameters, weightDecay: 0)
+    for _ in 0..<150 {
+        trainer.policy.parameters.zeroGradients()
+        crossEntropy(trainer.policy.forward(tokens: tokens, batch: 2, length: length).logits, targets: targets).backward()
+        optimizer.step(learningRate: 1e-2)
+    }
+    trainer.reference.parameters.copyValues(from: trainer.policy.parameters)
+    return trainer
+}
+
+@Suite("GRPO group filter (dynamic sampling)", .serialized)
+struct GroupFilterTests {
+    @Test("the answer filter keeps a group only when its answers disagree")
+    func keeps() {
+        #expect(GroupFilter.answer.keeps(correct: [true, false, true, true]))
+        #expect(GroupFilter.answer.keeps(correct: [false, true]))
+        #expect(!GroupFilter.answer.keeps(correct: [true, true, true, true]))
+        #expect(!GroupFilter.answer.keeps(correct: [false, false, false]))
+        #expect(GroupFilter.none.keeps(correct: [true, true]) && GroupFilter.none.keeps(correct: [false, false]))
+    }
+
+    @Test("the mixed groups' share of the advantage, by hand")
+    func mixedShare() {
+        // group 1 (mixed): |1| + |-1| = 2; group 2 (all right): |0.5| + |-0.5| = 1; share 2 / 3
+        let share = Advantages.mixedGroupShare(advantages: [1, -1, 0.5, -0.5], correct: [true, false, true, true], groupSize: 2)
+        #expect(abs(share - 2.0 / 3.0) < 1e-12)
+        #expect(Advantages.mixedGroupShare(advantages: [0, 0], correct: [true, false], groupSize: 2).isNaN)
+        #expect(Advantages.mixedGroupShare(advantages: [0.3, -0.3, 2, -2], correct: [false, false, true, true], groupSize: 2) == 0)
+    }
+
+    @Test("filter_groups and max_sampling_rounds are read, written and checked")
+    func config() throws {
+        let c = try JSONDecoder().decode(PPOConfig.self, from: Data(#"{"advantage": "grpo", "group_size": 4, "filter_groups": "answer", "max_sampling_rounds": 2}"#.utf8))
+        #expect(c.filterGroups == .answer && c.maxSamplingRounds == 2)
+        let again = try JSONDecoder().decode(PPOConfig.self, from: try JSONEncoder().encode(c))
+        #expect(again == c)
+        #expect(try JSONDecoder().decode(PPOConfig.self, from: Data("{}".utf8)).filterGroups == GroupFilter.none)
+        func error(_ json: String) -> PPOConfigError? {
+            do { _ = try JSONDecoder().decode(PPOConfig.self, from: Data(json.utf8)); return nil } catch { return error as? PPOConfigError }
+        }
+        #expect(error(#"{"filter_groups": "answer"}"#)?.field == "filter_groups", "GAE has no groups to filter")
+        #expect(error(#"{"advantage": "grpo", "group_size": 2, "filter_groups": "reward"}"#)?.field == "filter_groups")
+        #expect(error(#"{"advantage": "grpo", "group_size": 2, "max_sampling_rounds": 0}"#)?.field == "max_sampling_rounds")
+    }
+
+    @Test("a policy that never answers right: every round sampled, no update, weights and controllers unchanged")
+    func nothingKept() throws {
+        let trainer = try ToyTask.trainer(config: filteredConfig(), seed: 51)
+        let before = snapshot(trainer.policy.parameters), controllers = trainer.controllerState
+        var draws: [Int] = []
+        var rng = RandomGenerator(seed: 52)
+        let m = try trainer.iterate(drawing: { count in draws.append(count); return ToyTask.problems(count) }, rng: &rng)
+        #expect(draws == [4, 4, 4])
+        #expect(m.samplingRounds == 3 && m.sequences == 48 && m.trainedSequences == 0)
+        #expect(m.mixedGroups == 0 && m.correctGroups == 0 && m.mixedAdvantageShare == nil)
+        #expect(m.update.updates == 0 && trainer.policyOptimizer.stepCount == 0)
+        #expect(snapshot(trainer.policy.parameters) == before)
+        var expected = controllers
+        expected["iteration"] = 1
+        #expect(trainer.controllerState == expected, "the controllers wait for an iteration that trains")
+    }
+
+    @Test("a coin-flip policy: only groups that disagree are trained on, up to prompts_per_iteration of them")
+    func mixedGroupsKept() throws {
+        let trainer = try coinFlipTrainer(config: filteredConfig(), seed: 61)
+        var rng = RandomGenerator(seed: 62)
+        for _ in 0..<6 {
+            var draws = 0
+            let m = try trainer.iterate(drawing: { count in draws += 1; return (0..<count).map { _ in PPOProblem(question: "b", referenceAnswer: "a") } }, rng: &rng)
+            let groups = m.samplingRounds! * 4, mixed = Int((m.mixedGroups! * Double(groups)).rounded())
+            #expect(draws == m.samplingRounds)
+            #expect(m.sequences == groups * 4)
+            #expect(m.trainedSequences == min(16, mixed * 4), "\(mixed) mixed groups of \(groups)")
+            #expect(m.trainedSequences == 16 || m.samplingRounds == 3, "rounds stop once 4 groups are kept")
+            #expect(m.mixedAdvantageShare == 1, "every trained group disagrees on the answer")
+            #expect(m.mixedGroups! + m.correctGroups! <= 1)
+            #expect(m.update.updates > 0 && m.answerAccuracy > 0.2 && m.answerAccuracy < 0.8, "accuracy \(m.answerAccuracy)")
+        }
+        let unfiltered = try coinFlipTrainer(config: ToyTask.config(.grpo), seed: 61)
+        var r = RandomGenerator(seed: 62)
+        let shares = try (0..<6).map { _ in try unfiltered.iterate(problems: ToyTask.problems(4).map { PPOProblem(question: $0.question, referenceAnswer: "a") }, rng: &r) }
+        #expect(shares.allSatisfy { $0.samplingRounds == 1 && $0.trainedSequences == 16 })
+        #expect(shares.contains { ($0.mixedGroups ?? 0) > 0 }, "the coin-flip policy disagrees with itself")
+    }
+}
