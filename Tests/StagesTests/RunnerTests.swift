@@ -326,6 +326,63 @@ struct RunnerTests {
         }
     }
 
+    @Test("ppo-trace with filter_groups: answer trains only on groups that disagree, sampling more rounds for them, and a stop mid-stage resumes to the same bits")
+    func dynamicSamplingResumes() throws {
+        let smoke = try String(contentsOfFile: packageRoot + "/curricula/smoke.yaml", encoding: .utf8)
+        // the smoke teacher on 8 addition questions, which it learns by heart; the student is a copy of it, so that
+        // sampled hot it is right only now and then and some groups of 4 disagree on the answer
+        var head = String(smoke[..<smoke.range(of: "student:")!.lowerBound]).replacingOccurrences(of: "[multiplication, addition]", with: "[addition]")
+            .replacingOccurrences(of: "train_size: 96", with: "train_size: 8").replacingOccurrences(of: "max_length: 128", with: "max_length: 159")
+        head += "student: {from_teacher: {layers: [0, 1]}}\n"
+        let c = try Curriculum(text: head + """
+            stages:
+              - kind: teacher-sft
+                steps: 150
+                batch_size: 8
+                learning_rate: 0.01
+                warmup_steps: 5
+                restore_best: false
+              - kind: ppo-trace
+                iterations: 6
+                eval_every: 6
+                validation_problems: 4
+                restore_best: false
+                ppo: {learning_rate: 0.001, prompts_per_iteration: 4, advantage: grpo, group_size: 4, max_new_tokens: 100, minibatches: 2,
+                      temperature: 1.4, filter_groups: answer, max_sampling_rounds: 3}
+
+            """)
+        try withRunFolder("dynamic") { dir in
+            let reference = try CurriculumRunner(curriculum: c, runDirectory: dir + "/a")
+            #expect(try reference.run() == .completed)
+            let metrics = try #require(try CheckpointReader(path: dir + "/a/stage-1-ppo-trace.h5").metrics()[1])
+            // one value per iteration (the validation rows, without these keys, are NaN)
+            func series(_ key: String) -> [Double] { (metrics[key] ?? []).filter { !$0.isNaN } }
+            let trained = series("trained_sequences"), sampled = series("sequences"), rounds = series("sampling_rounds")
+            let share = series("mixed_advantage_share")
+            #expect(trained.count == 6 && sampled.count == 6 && rounds.count == 6)
+            #expect(trained.contains { $0 > 0 }, "some group should disagree on the answer: trained \(trained)")
+            #expect(zip(trained, sampled).allSatisfy { $0 < $1 }, "groups that agree are dropped: trained \(trained) of \(sampled)")
+            #expect(zip(rounds, sampled).allSatisfy { $1 == $0 * 16 }, "each round samples 4 prompts x 4: \(rounds) \(sampled)")
+            #expect(zip(rounds, trained).allSatisfy { $0 == 3 || $1 == 16 }, "rounds stop once 4 groups are kept: \(rounds) \(trained)")
+            #expect(!share.isEmpty && share.allSatisfy { $0 == 1 }, "every trained group disagrees on the answer: \(share)")
+
+            var steps = 0
+            let first = try CurriculumRunner(curriculum: c, runDirectory: dir + "/b", observer: { e in
+                if case .stepFinished = e { steps += 1 }
+            })
+            first.stopRequested = { steps >= 153 ? SIGINT : nil }
+            guard case .interrupted = try first.run() else {
+                Issue.record("the run did not stop")
+                return
+            }
+            let resumed = try CurriculumRunner(resuming: dir + "/b")
+            #expect(try resumed.run() == .completed)
+            let a = try CheckpointReader(path: dir + "/a/stage-1-ppo-trace.h5"), b = try CheckpointReader(path: dir + "/b/stage-1-ppo-trace.h5")
+            #expect(try a.parameterHash(role: "student") == b.parameterHash(role: "student"), "the student differs after resume")
+            #expect(try a.stages()[1].data == b.stages()[1].data, "the data position differs after resume")
+        }
+    }
+
     @Test("stop request: checkpoint after the current step, then resume gives bit-identical weights")
     func stopAndResume() throws {
         let c = try Curriculum.load(path: packageRoot + "/curricula/smoke.yaml")
