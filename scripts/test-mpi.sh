@@ -224,14 +224,21 @@ elif ! grep -q '"pass@4"\|pass_at_k\|passAtK' "$work/eval1/report.json"; then fa
 else pass "split eval: distill eval --samples 4 at 2 ranks: completions.jsonl and report.json (but timing) the same as one process's ($(( $(date +%s) - start )) s)"; fi
 
 # distill report at 2 ranks over the sampled run's stage ends (ppo-trace's and on-policy-distill's students), greedy and
-# pass@2: the same files as one process's but for timing
+# pass@2: the same files as one process's but for timing. Its KL to the teacher runs in fixed batches of 8 problems,
+# 16 problems here: each rank computes one batch, and every student row's value must be one process's to the last digit.
+# every row's kl_to_teacher as written (the teacher row's is null)
+kl_column() { python3 -c '
+import json, sys
+print(" ".join(repr(r["kl_to_teacher"]) for r in json.load(open(sys.argv[1]))["rows"]))' "$1/report.json"; }
 start=$(date +%s)
 report_args=(report "$work/samp1" --samples 2 --limit 16 --max-new-tokens 24 --batch-size 8 --quiet)
 if ! out=$("$DISTILL" "${report_args[@]}" --out "$work/rep1" 2>&1); then fail "split report, one process: $(tail -5 <<<"$out")"
 elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL "${report_args[@]}" --out "$work/rep2" 2>&1); then fail "split report at 2 ranks: $(tail -5 <<<"$out")"
 elif ! cmp -s "$work/rep1/completions.jsonl" "$work/rep2/completions.jsonl"; then fail "split report: completions.jsonl differs at 2 ranks"
 elif [ "$(report_sans_time "$work/rep1")" != "$(report_sans_time "$work/rep2")" ]; then fail "split report: report.json differs at 2 ranks (beyond timing)"
-else pass "split report: distill report --samples 2 at 2 ranks: completions.jsonl and report.json (but timing) the same as one process's ($(( $(date +%s) - start )) s)"; fi
+elif [ "$(kl_column "$work/rep1" | grep -o '[0-9]\.[0-9]*' | wc -l)" -lt 2 ]; then fail "split report: report.json has fewer than 2 KL-to-teacher values to compare: $(kl_column "$work/rep1")"
+elif [ "$(kl_column "$work/rep1")" != "$(kl_column "$work/rep2")" ]; then fail "split report: KL to teacher at 2 ranks $(kl_column "$work/rep2"), one process $(kl_column "$work/rep1")"
+else pass "split report: distill report --samples 2 at 2 ranks: completions.jsonl and report.json (but timing; KL to teacher $(kl_column "$work/rep1")) the same as one process's ($(( $(date +%s) - start )) s)"; fi
 
 # a shard count that 4 ranks cannot split evenly is refused before the first step, with the curriculum's line and
 # the values that work
