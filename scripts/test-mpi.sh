@@ -110,8 +110,9 @@ elif ! grep -q "rank 1 of 2 holds other weights than rank 0 at global step 10 (s
 elif [ -e "$work/drift/step-10.h5" ]; then fail "drifting rank: step-10.h5 was written"
 else pass "drifting rank: rank 1 named at global step 10 with the role whose weights differ; step-10.h5 not written"; fi
 
-# teacher-logits at 2 ranks: rank 0 alone writes the top-k cache, both ranks distill from it; the stage ends match
-# one process's (the curriculum of Tests/StagesTests/TopKTargetsTests.swift)
+# teacher-logits at 2 ranks: each rank runs its block of every step's teacher passes, rank 0 alone writes the top-k
+# cache, both ranks distill from it; the cache and the stage ends match one process's (the curriculum of
+# Tests/StagesTests/TopKTargetsTests.swift)
 cat > "$work/topk.yaml" <<'YAML'
 name: t
 seed: 1
@@ -124,10 +125,34 @@ stages:
   - {kind: output-distill, steps: 3, batch_size: 4, data: reference, targets: topk, temperature: 2.0}
   - {kind: feature-align, steps: 2, batch_size: 4, data: reference, targets: topk, temperature: 2.0}
 YAML
+# The cache's contents: SHA-256 of each dataset's bytes (h5dump -b: the values as stored, not printed) and every
+# attribute (HDF5 keeps a creation time in each dataset's object header, so two equal caches are not equal files).
+cache_contents() { for d in row_offsets log_probs ids leftover; do
+    h5dump -d "/$d" -b LE -o "$1.$d.bin" "$1" >/dev/null 2>&1 || echo "h5dump cannot read /$d"
+    echo "$d $(sha256sum < "$1.$d.bin" | cut -c1-16) $(stat -c %s "$1.$d.bin") bytes"; done
+  h5dump -A "$1" 2>&1 | grep -v '^HDF5 "'; }
+# each teacher-logits step's 2 rows run as run.gradient_shards (2) fixed passes of one row, one per rank, gathered in
+# row order; rank 0 writes the cache, which must hold one process's values, bit for bit
 if ! "$DISTILL" run "$work/topk.yaml" --run-dir "$work/topk1" >"$work/topk1.out" 2>&1; then fail "top-k, one process: $(tail -5 "$work/topk1.out")"
 elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL run "$work/topk.yaml" --run-dir "$work/topk2" --threads 1 2>&1); then fail "top-k at 2 ranks: $(tail -5 <<<"$out")"
 elif [ "$(hashes "$work/topk1")" != "$(hashes "$work/topk2")" ]; then fail "top-k: 2 ranks end with other weights than one process"
-else pass "top-k: the teacher-logits cache written by rank 0, read by both; all 3 stage ends bit-identical to one process"; fi
+elif cache_contents "$work/topk1/teacher-logits-0.h5" | grep -q "cannot read\| 0 bytes"; then fail "top-k: cannot read the one-process cache: $(cache_contents "$work/topk1/teacher-logits-0.h5" | head -8)"
+elif [ "$(cache_contents "$work/topk1/teacher-logits-0.h5")" != "$(cache_contents "$work/topk2/teacher-logits-0.h5")" ]; then
+  fail "top-k: the cache at 2 ranks differs from one process's: $(diff <(cache_contents "$work/topk1/teacher-logits-0.h5") <(cache_contents "$work/topk2/teacher-logits-0.h5") | head -6)"
+else pass "top-k: teacher-logits' passes split over 2 ranks, the cache written by rank 0 ($(cache_contents "$work/topk1/teacher-logits-0.h5" | grep '^log_probs' | cut -d' ' -f3) bytes of log-probs) and all 3 stage ends bit-identical to one process"; fi
+# rank 1 SIGKILLed right after teacher-logits' third step (rows 0-5 computed, the checkpoint of step 2 the newest, the
+# cache's tail since its last whole chunk in rank 0's memory), resumed with 2 ranks: rank 0 reopens the file at the
+# checkpoint's chunk, both ranks compute the rows since then again, and the cache and weights end as one process's
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/topk.yaml" --run-dir "$work/topkk" --threads 1 \
+      : -np 1 -x TRACEDISTILL_FAULT=kill-after-step:3 $DISTILL run "$work/topk.yaml" --run-dir "$work/topkk" --threads 1 2>&1); rc=$?
+if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "top-k, rank 1 killed mid teacher-logits: exit $rc"
+elif ! grep -q "process rank 1 .*exited on signal 9" <<<"$out"; then fail "top-k, rank 1 killed mid teacher-logits: mpirun did not name rank 1: $out"
+elif [ -e "$work/topkk/stage-0-teacher-logits.h5" ]; then fail "top-k, rank 1 killed mid teacher-logits: the stage had already ended"
+elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL resume "$work/topkk" --threads 1 2>&1); then fail "top-k, resumed at 2 ranks: $(tail -5 <<<"$out")"
+elif [ "$(cache_contents "$work/topk1/teacher-logits-0.h5")" != "$(cache_contents "$work/topkk/teacher-logits-0.h5")" ]; then
+  fail "top-k, killed and resumed at 2 ranks: the cache differs from one process's: $(diff <(cache_contents "$work/topk1/teacher-logits-0.h5") <(cache_contents "$work/topkk/teacher-logits-0.h5") | head -6)"
+elif [ "$(hashes "$work/topk1")" != "$(hashes "$work/topkk")" ]; then fail "top-k, killed and resumed at 2 ranks: other weights than one process"
+else pass "top-k: rank 1 killed mid teacher-logits, resumed at 2 ranks: the cache and all 3 stage ends bit-identical to one process"; fi
 
 # 4 ranks (two per core here): smoke cuts every training step into run.gradient_shards: 4, one shard per rank, and
 # ends with the same weights as one process; its validation metrics (each rank computes a block of the validation
@@ -224,14 +249,21 @@ elif ! grep -q '"pass@4"\|pass_at_k\|passAtK' "$work/eval1/report.json"; then fa
 else pass "split eval: distill eval --samples 4 at 2 ranks: completions.jsonl and report.json (but timing) the same as one process's ($(( $(date +%s) - start )) s)"; fi
 
 # distill report at 2 ranks over the sampled run's stage ends (ppo-trace's and on-policy-distill's students), greedy and
-# pass@2: the same files as one process's but for timing
+# pass@2: the same files as one process's but for timing. Its KL to the teacher runs in fixed batches of 8 problems,
+# 16 problems here: each rank computes one batch, and every student row's value must be one process's to the last digit.
+# every row's kl_to_teacher as written (the teacher row's is null)
+kl_column() { python3 -c '
+import json, sys
+print(" ".join(repr(r["kl_to_teacher"]) for r in json.load(open(sys.argv[1]))["rows"]))' "$1/report.json"; }
 start=$(date +%s)
 report_args=(report "$work/samp1" --samples 2 --limit 16 --max-new-tokens 24 --batch-size 8 --quiet)
 if ! out=$("$DISTILL" "${report_args[@]}" --out "$work/rep1" 2>&1); then fail "split report, one process: $(tail -5 <<<"$out")"
 elif ! out=$(timeout 120 "${RUN[@]}" -np 2 $DISTILL "${report_args[@]}" --out "$work/rep2" 2>&1); then fail "split report at 2 ranks: $(tail -5 <<<"$out")"
 elif ! cmp -s "$work/rep1/completions.jsonl" "$work/rep2/completions.jsonl"; then fail "split report: completions.jsonl differs at 2 ranks"
 elif [ "$(report_sans_time "$work/rep1")" != "$(report_sans_time "$work/rep2")" ]; then fail "split report: report.json differs at 2 ranks (beyond timing)"
-else pass "split report: distill report --samples 2 at 2 ranks: completions.jsonl and report.json (but timing) the same as one process's ($(( $(date +%s) - start )) s)"; fi
+elif [ "$(kl_column "$work/rep1" | grep -o '[0-9]\.[0-9]*' | wc -l)" -lt 2 ]; then fail "split report: report.json has fewer than 2 KL-to-teacher values to compare: $(kl_column "$work/rep1")"
+elif [ "$(kl_column "$work/rep1")" != "$(kl_column "$work/rep2")" ]; then fail "split report: KL to teacher at 2 ranks $(kl_column "$work/rep2"), one process $(kl_column "$work/rep1")"
+else pass "split report: distill report --samples 2 at 2 ranks: completions.jsonl and report.json (but timing; KL to teacher $(kl_column "$work/rep1")) the same as one process's ($(( $(date +%s) - start )) s)"; fi
 
 # a shard count that 4 ranks cannot split evenly is refused before the first step, with the curriculum's line and
 # the values that work

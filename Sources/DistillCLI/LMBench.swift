@@ -10,8 +10,11 @@ import Tensor
 struct LMBench {
     let reps: Int
     static let phases = ["score", "train", "distill", "distill_topk", "generate"]
-    /// Parts `--lm-phase` runs that the lm phase does not: `products` (`FewRowProductBench`).
-    static let extraPhases = ["products"]
+    /// Parts `--lm-phase` runs that the lm phase does not: `products` (`FewRowProductBench`) and `generate_split`
+    /// (the generate shape as one batch against `splitParts` fixed batches one after the other).
+    static let extraPhases = ["products", "generate_split"]
+    /// The fixed batches of `generate_split`: the shipped curricula's `run.gradient_shards`.
+    static let splitParts = 4
     static let batch = 8, length = 256, studentLayers = 10
     static let prompts = 16, promptLength = 64, newTokens = 64
     static let teacher = TransformerConfig(vocabSize: 49_152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30,
@@ -134,6 +137,36 @@ struct LMBench {
             }
             out["generate_tok_s"] = Double(Self.prompts * Self.newTokens) / s
             out["generate_ms"] = s * 1e3
+        case "generate_split":
+            // What a RowSplit costs one process on a model that decodes as one batch (540 MB of weights): the same 16
+            // prompts as `generate`, decoded as one batch and as 4 fixed batches one after the other (each reading the
+            // weights once per token), in interleaved rounds; and whether every row came out the same bits both ways.
+            let teacher = try Transformer(config: Self.teacher, rng: &rng)
+            let prompts = (0..<Self.prompts).map { _ in (0..<Self.promptLength).map { _ in Int32(data.nextInt(below: v)) } }
+            let options = SamplingOptions.greedy(maxNewTokens: Self.newTokens, stopTokens: [])
+            let streams = Array(repeating: RandomGenerator(seed: 2), count: prompts.count)
+            let split = RowSplit.inOneProcess(parts: Self.splitParts)
+            var one = teacher.generate(prompts: prompts, options: options, streams: streams)
+            var parts = try teacher.generate(prompts: prompts, options: options, streams: streams, split: split)
+            out["generate_split_same_bits"] = one.tokens == parts.tokens && one.logProbs.map { $0.map(\.bitPattern) } == parts.logProbs.map { $0.map(\.bitPattern) }
+                && one.entropies.map { $0.map(\.bitPattern) } == parts.entropies.map { $0.map(\.bitPattern) } ? 1 : 0
+            var oneSeconds: [Double] = [], partSeconds: [Double] = []
+            for _ in 0..<max(3, reps) {
+                var t0 = DispatchTime.now().uptimeNanoseconds
+                one = teacher.generate(prompts: prompts, options: options, streams: streams)
+                oneSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                t0 = DispatchTime.now().uptimeNanoseconds
+                parts = try teacher.generate(prompts: prompts, options: options, streams: streams, split: split)
+                partSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+            let median = { (x: [Double]) -> Double in
+                let s = x.sorted()
+                return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+            }
+            out["generate_one_batch_ms"] = median(oneSeconds) * 1e3
+            out["generate_parts\(Self.splitParts)_ms"] = median(partSeconds) * 1e3
+            out["generate_one_batch_tok_s"] = Double(Self.prompts * Self.newTokens) / median(oneSeconds)
+            out["generate_parts\(Self.splitParts)_tok_s"] = Double(Self.prompts * Self.newTokens) / median(partSeconds)
         case "products":
             return try FewRowProductBench(reps: reps).run()
         default:

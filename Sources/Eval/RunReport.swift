@@ -31,8 +31,8 @@ public struct RunReport: Sendable {
     public var pruning: [PruningRounds] = []
 
     /// Evaluates every row of `plan` on `suite`, loading one model at a time from `source`.
-    /// - Parameter batches: how each row's decoding batches are run (`Evaluator.evaluate`'s `batches`: under mpirun a
-    ///   block per rank, gathered in batch order).
+    /// - Parameter batches: how each row's decoding batches and its KL-to-teacher batches are run (`Evaluator.evaluate`'s
+    ///   and `TeacherDivergence.meanKL`'s `batches`: under mpirun a block per rank, gathered in batch order).
     /// - Throws: the source's loading errors; `EvalError` from the evaluator.
     public init(runDirectory: String, plan: RunReportPlan, suite: EvalSuite, evaluator: Evaluator, source: ModelSource,
                 progress: ((EvalProgress) -> Void)? = nil, batches: RowSplit.Map = RowSplit.mapInOneProcess) throws {
@@ -45,8 +45,9 @@ public struct RunReport: Sendable {
             let loaded = p.file == teacherRow?.file && p.role == teacherRow?.role ? teacher! : try source.model(inFile: p.file, role: p.role)
             let report = try evaluator.evaluate(model: loaded.model, codec: loaded.codec, suite: suite, label: p.label,
                                                 role: p.role, progress: progress, batches: batches)
-            let kl = p.role == "teacher" ? nil : teacher.flatMap {
-                TeacherDivergence.meanKL(teacher: $0.model, student: loaded.model, codec: loaded.codec, problems: suite.problems)
+            let kl = p.role == "teacher" ? nil : try teacher.flatMap {
+                try TeacherDivergence.meanKL(teacher: $0.model, student: loaded.model, codec: loaded.codec, problems: suite.problems,
+                                             batches: batches)
             }
             rows.append(Row(plan: p, report: report, klToTeacher: kl))
         }

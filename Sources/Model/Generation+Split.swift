@@ -40,7 +40,8 @@ public struct RowSplit {
 
 extension Transformer {
     /// `generate(prompts:options:streams:)` with the rows cut into `split.parts` fixed batches (`RowSplit.rows(of:)`),
-    /// each decoded as one batch by the process whose block holds it (this process's batches at once, one per core),
+    /// each decoded as one batch by the process whose block holds it (this process's batches at once, one per core; for
+    /// a model of 64 MB and more in one decoding loop when `decodesRowsIndependently`, else one after the other),
     /// and every batch's rows gathered in row order: the same `Generation`, to the bit, for any number of processes,
     /// because each row draws from its own stream and each batch is the same rows whoever decodes it.
     /// - Throws: what `split.map` throws; `GenerationSplitError` when a part comes back unreadable or with the wrong

@@ -91,12 +91,37 @@ extension Transformer {
     }
 
     /// Each of `parts` (ranges of rows) decoded as its own batch: at once, one per core, or, for a model that
-    /// `decodesAsOneBatch`, one after the other with each step's products split across cores.
+    /// `decodesAsOneBatch`, consecutive parts of at most `FewRowProduct.maximumRows` rows in all in one decoding loop
+    /// when its steps compute every row alike whatever rows share them (`decodesRowsIndependently`: each step then reads
+    /// the weights once for those parts, and each row comes out the bits its own part's batch gives), the others one
+    /// after the other, each step's products split across cores.
     func decode(parts: [Range<Int>], prompts: [[Int32]], options: SamplingOptions, streams: [RandomGenerator]) -> [Generation] {
         var out = [Generation?](repeating: nil, count: parts.count)
         if decodesAsOneBatch {
-            for (i, p) in parts.enumerated() {
-                out[i] = decode(prompts: Array(prompts[p]), options: options, streams: Array(streams[p]))
+            var i = 0
+            while i < parts.count {
+                var j = i + 1, rows = parts[i].count
+                while j < parts.count, rows + parts[j].count <= FewRowProduct.maximumRows {
+                    rows += parts[j].count
+                    j += 1
+                }
+                if j - i >= 2, decodesRowsIndependently(rows: rows) {
+                    let together = parts[i ..< j].flatMap { Array($0) }
+                    let all = decode(prompts: together.map { prompts[$0] }, options: options, streams: together.map { streams[$0] },
+                                     batches: parts[i ..< j].map(\.count))
+                    var at = 0
+                    for k in i ..< j {
+                        let r = at ..< at + parts[k].count
+                        out[k] = Generation(tokens: Array(all.tokens[r]), logProbs: Array(all.logProbs[r]), entropies: Array(all.entropies[r]),
+                                            finishReasons: Array(all.finishReasons[r]), nonFiniteLogitsAt: Array(all.nonFiniteLogitsAt[r]))
+                        at = r.upperBound
+                    }
+                } else {
+                    for k in i ..< j {
+                        out[k] = decode(prompts: Array(prompts[parts[k]]), options: options, streams: Array(streams[parts[k]]))
+                    }
+                }
+                i = j
             }
         } else {
             out.withUnsafeMutableBufferPointer { out in
@@ -137,13 +162,39 @@ extension Transformer {
     /// product across cores.
     var decodesAsOneBatch: Bool { parameters.count * MemoryLayout<Float>.size >= 64 << 20 }
 
-    /// `generate` over `prompts` in one batch; row i draws from `streams[i]`.
-    private func decode(prompts: [[Int32]], options: SamplingOptions, streams: [RandomGenerator]) -> Generation {
+    /// Whether a decoding step of `rows` rows computes each row to the same bits whatever other rows share the step, so
+    /// that batches decoded in one loop give what each gives alone. It holds when every product of the step goes through
+    /// the few-row kernel (at most `FewRowProduct.maximumRows` rows, every matrix of `FewRowProduct.minimumWeightBytes`
+    /// or more, none int8: the kernel computes each output alike whatever the rows; sgemm's blocking follows the row
+    /// count) and SwiGLU never hands a row's entries to its scalar tail, which computes the sigmoid another way than the
+    /// vector loop (the MLP width a multiple of the vector width times the threads that split the loop). Norms, rotary
+    /// embedding, attention and the residual adds work row by row or entry by entry alike. Prefill is not covered: it
+    /// runs each batch's own groups of prompts, as that batch alone would.
+    public func decodesRowsIndependently(rows: Int) -> Bool {
+        rows <= FewRowProduct.maximumRows && quantizedLinears.isEmpty
+            && config.intermediateSize % (simdWidth * max(1, Parallel.threads)) == 0
+            && parameters.views.allSatisfy { $0.shape.count != 2 || $0.count * MemoryLayout<Float>.stride >= FewRowProduct.minimumWeightBytes }
+    }
+
+    /// `generate` over `prompts` in one batch; row i draws from `streams[i]`. With `batches` (consecutive row counts,
+    /// summing to the prompts), each batch is prefilled and bounded as if decoded alone (its own prompt-length groups,
+    /// its own cache capacity), and only the decoding steps take every batch's rows at once (for
+    /// `decodesRowsIndependently` models).
+    private func decode(prompts: [[Int32]], options: SamplingOptions, streams: [RandomGenerator], batches: [Int]? = nil) -> Generation {
         var generators = streams
-        let longest = prompts.map(\.count).max()!
-        precondition(longest < config.maxPositionEmbeddings,
-                     "prompt of \(longest) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")
-        let capacity = min(config.maxPositionEmbeddings, longest + options.maxNewTokens)
+        let sizes = batches ?? [prompts.count]
+        precondition(sizes.reduce(0, +) == prompts.count && sizes.allSatisfy { $0 > 0 }, "decode: batches \(sizes) for \(prompts.count) prompts")
+        let batchOf = sizes.enumerated().flatMap { Array(repeating: $0.offset, count: $0.element) }
+        var start = 0
+        // each batch's cache length is its own longest prompt plus the new tokens, as when it is decoded alone
+        let capacities: [Int] = sizes.map { n in
+            defer { start += n }
+            let longest = prompts[start ..< start + n].map(\.count).max()!
+            precondition(longest < config.maxPositionEmbeddings,
+                         "prompt of \(longest) tokens leaves no room in max_position_embeddings \(config.maxPositionEmbeddings)")
+            return min(config.maxPositionEmbeddings, longest + options.maxNewTokens)
+        }
+        let capacity = capacities.max()!
         let cache = KVCache(config: config, batch: prompts.count, capacity: capacity)
         let v = config.vocabSize
         // Each row's last-position logits, read where the step left them: (the step's logits, the row's index in
@@ -152,9 +203,10 @@ extension Transformer {
         func lastLogits(_ row: Int) -> UnsafeBufferPointer<Float> {
             UnsafeBufferPointer(start: last[row]!.logits.ptr + last[row]!.index * v, count: v)
         }
-        // Prefill: rows with equal prompt length go through together; only their last positions are projected.
-        for (len, rows) in Dictionary(grouping: prompts.indices, by: { prompts[$0].count }).sorted(by: { $0.key < $1.key }) {
-            let logits = step(cache: cache, rows: rows, tokens: rows.flatMap { prompts[$0] }, count: len, lastPositionOnly: true)
+        // Prefill: rows of a batch with equal prompt length go through together; only their last positions are projected.
+        let groups = Dictionary(grouping: prompts.indices, by: { [batchOf[$0], prompts[$0].count] })
+        for (_, rows) in groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            let logits = step(cache: cache, rows: rows, tokens: rows.flatMap { prompts[$0] }, count: prompts[rows[0]].count, lastPositionOnly: true)
             for (j, row) in rows.enumerated() { last[row] = (logits, j) }
         }
         var out = Generation(tokens: .init(repeating: [], count: prompts.count), logProbs: .init(repeating: [], count: prompts.count),
@@ -175,7 +227,7 @@ extension Transformer {
                 out.entropies[row].append(choice.entropy)
                 if options.stopTokens.contains(choice.token) {
                     out.finishReasons[row] = .stop
-                } else if cache.lengths[row] < capacity {
+                } else if cache.lengths[row] < capacities[batchOf[row]] {
                     stillActive.append(row)
                     next.append(choice.token)
                 }

@@ -11,7 +11,8 @@ public struct TeacherLogitsConfiguration: StageConfiguration, Equatable {
     /// The teacher temperature of the stored log-probs (a consuming stage at another T re-tempers them; see
     /// `TopKTargets.bucketLogProbs`).
     public var temperature: Float = 1
-    /// Rows per teacher forward pass (one unit of work).
+    /// Rows per step (one unit of work), cut into `run.gradient_shards` fixed teacher forward passes (under mpirun each
+    /// rank runs a block of them).
     public var batchSize = 16
     /// Targets per stored chunk; nil: 16,384 / k (64 KiB of log-probs).
     public var chunkTargets: Int?
@@ -94,11 +95,12 @@ extension Curriculum {
 /// deflated, fletcher32-checksummed HDF5 file in the run folder (`TopKTargetsHeader` has the layout). Later
 /// `output-distill` / `feature-align` stages with `targets: topk` read it instead of running the teacher.
 ///
-/// One unit of work is one batch of `batch_size` rows in data order. The file takes whole chunks as they fill;
-/// the checkpoint records the rows done and the targets the file holds. On resume the file is reopened at that
-/// target count (a tail written after the checkpoint is written again) and the rows whose targets were still in
-/// memory are computed again, in the same batches, so the file ends bit-identical. A file that cannot be reopened
-/// (damaged by the crash, deleted) is rebuilt from the first row.
+/// One unit of work is one batch of `batch_size` rows in data order, run through the teacher as `run.gradient_shards`
+/// fixed passes (`appendTargets`; under mpirun each rank runs a block of them and rank 0 writes). The file takes whole
+/// chunks as they fill; the checkpoint records the rows done and the targets the file holds. On resume the file is
+/// reopened at that target count (a tail written after the checkpoint is written again) and the rows whose targets
+/// were still in memory are computed again, in the same batches, so the file ends bit-identical. A file that cannot be
+/// reopened (damaged by the crash, deleted) is rebuilt from the first row.
 final class TeacherLogitsStage: Stage {
     static let kindName = "teacher-logits"
     static let kind = StageKind(name: kindName, reportRow: .none(note: "only writes the teacher's top-k targets cache"), parse: TeacherLogitsConfiguration.init) { c, context, index in
@@ -121,6 +123,8 @@ final class TeacherLogitsStage: Stage {
     /// Targets the file held at the last `progress()` (restored from the checkpoint).
     private var durableTargets = 0
     private var writer: TopKTargetsWriter?
+    /// Whether `openWriter` has run since the stage started or was restored (rank 0 then holds `writer`).
+    private var writerReady = false
 
     init(_ c: TeacherLogitsConfiguration, context: RunContext, index: Int) throws {
         config = c
@@ -145,64 +149,111 @@ final class TeacherLogitsStage: Stage {
     var isEvaluationDue: Bool { false }
 
     func advance(_ context: RunContext) throws -> [String: Double] {
-        // under mpirun rank 0 alone runs the teacher and writes the cache (one file in the shared run folder); the
-        // others keep step and wait for it at the stage's end (the runner's barrier), then read the same file
-        guard context.group.isWriter else {
-            rowsDone = min(rowsDone + config.batchSize, examples.count)
-            step += 1
-            return ["rows_done": Double(rowsDone)]
-        }
+        // every rank computes its block of the step's fixed forward passes (`appendTargets`); rank 0 alone writes the
+        // cache (one file in the shared run folder), and the others read it after the stage's end (the runner's barrier)
         let started = DispatchTime.now().uptimeNanoseconds
         let w = try openWriter(context)
         let rows = rowsDone..<min(rowsDone + config.batchSize, examples.count)
         let t = try appendTargets(rows: rows, context: context, to: w)
         rowsDone = rows.upperBound
-        durableTargets = w.durableTargets
+        if let w { durableTargets = w.durableTargets }
         step += 1
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        return ["rows_done": Double(rowsDone), "targets_written": Double(w.durableTargets),
-                "leftover_mass": t.leftoverMass, "tokens_per_second": Double(t.tokens) / max(seconds, 1e-9)]
+        var metrics = ["rows_done": Double(rowsDone), "leftover_mass": t.leftoverMass, "tokens_per_second": Double(t.tokens) / max(seconds, 1e-9)]
+        if let w { metrics["targets_written"] = Double(w.durableTargets) }
+        return metrics
     }
 
-    /// Runs the teacher over `rows` (one batch) and appends their targets, skipping those the writer already has.
-    private func appendTargets(rows: Range<Int>, context: RunContext, to w: TopKTargetsWriter) throws -> (tokens: Int, leftoverMass: Double) {
-        let traces = Array(examples[rows])
-        let batch = TraceBatch(traces)
-        let logits = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
-        let positions = (0..<traces.count).flatMap { b in TopKTargetsPlan.targetPositions(traces[b]).map { b * batch.length + $0 } }
-        let top = TopKTargetsPlan.topK(logits: logits, rows: positions, k: k, temperature: config.temperature)
-        let first = header.rowOffsets[rows.lowerBound]
-        let skip = max(0, w.nextTarget - first)  // targets a resumed writer already holds
-        precondition(first + skip == w.nextTarget && skip <= positions.count, "teacher-logits: rows \(rows) do not continue target \(w.nextTarget)")
+    /// Runs the teacher over `rows` (one step's batch) and, on the rank that writes (`w` non-nil), appends their targets,
+    /// skipping those the writer already has. The rows are cut into `run.gradient_shards` fixed forward passes
+    /// (`RowSplit.rows(of:)`), each rank computing its block of them (`RunContext.samplingSplit`), and the passes' targets
+    /// are gathered in row order: the passes are fixed by the curriculum, not by the number of ranks (which rows share a
+    /// pass can change the last bits of their logits), so the cache is the same bytes for any number of ranks. Every
+    /// rank calls it for the same rows.
+    /// - Returns: the padded tokens of the step's passes and the mean leftover mass of its targets (the same on every rank).
+    private func appendTargets(rows: Range<Int>, context: RunContext, to w: TopKTargetsWriter?) throws -> (tokens: Int, leftoverMass: Double) {
+        let split = context.samplingSplit
+        let count = min(split.parts, rows.count)
+        let parts: [Range<Int>] = (0..<count).map { j in
+            let r = RowSplit.rows(of: j, count: count, rows: rows.count)
+            return rows.lowerBound + r.lowerBound ..< rows.lowerBound + r.upperBound
+        }
         let k = self.k
-        try w.append(logProbs: Array(top.logProbs[(skip * k)...]), ids: Array(top.ids[(skip * k)...]), leftover: Array(top.leftover[skip...]))
-        let mass = top.leftover.reduce(0.0) { $0 + Foundation.exp(Double($1)) } / Double(max(top.leftover.count, 1))
-        return (batch.batch * batch.length, mass)
+        let sent = try split.map(count) { j in
+            let traces = Array(examples[parts[j]])
+            let batch = TraceBatch(traces)
+            let logits = withNoGrad { context.teacher.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }
+            let positions = (0..<traces.count).flatMap { b in TopKTargetsPlan.targetPositions(traces[b]).map { b * batch.length + $0 } }
+            let top = TopKTargetsPlan.topK(logits: logits, rows: positions, k: k, temperature: config.temperature)
+            var out: [UInt8] = []
+            out.reserveCapacity(positions.count * (2 * k + 1) * 4)
+            top.logProbs.withUnsafeBytes { out += $0 }
+            top.ids.withUnsafeBytes { out += $0 }
+            top.leftover.withUnsafeBytes { out += $0 }
+            return out
+        }
+        var logProbs: [Float] = [], ids: [Int32] = [], leftover: [Float] = []
+        for (j, part) in parts.enumerated() {
+            let n = header.rowOffsets[part.upperBound] - header.rowOffsets[part.lowerBound]
+            let bytes = j < sent.count ? sent[j] : []
+            let expected = n * (2 * k + 1) * 4
+            guard sent.count == count, bytes.count == expected else {
+                throw TeacherLogitsError.unreadablePart(stage: index, rows: part, bytes: bytes.count, expected: expected)
+            }
+            var lp = [Float](repeating: 0, count: n * k), id = [Int32](repeating: 0, count: n * k), lo = [Float](repeating: 0, count: n)
+            lp.withUnsafeMutableBytes { $0.copyBytes(from: bytes[0 ..< n * k * 4]) }
+            id.withUnsafeMutableBytes { $0.copyBytes(from: bytes[n * k * 4 ..< 2 * n * k * 4]) }
+            lo.withUnsafeMutableBytes { $0.copyBytes(from: bytes[2 * n * k * 4 ..< bytes.count]) }
+            logProbs += lp; ids += id; leftover += lo
+        }
+        if let w {
+            let first = header.rowOffsets[rows.lowerBound]
+            let skip = max(0, w.nextTarget - first)  // targets a resumed writer already holds
+            precondition(first + skip == w.nextTarget && skip <= leftover.count, "teacher-logits: rows \(rows) do not continue target \(w.nextTarget)")
+            try w.append(logProbs: Array(logProbs[(skip * k)...]), ids: Array(ids[(skip * k)...]), leftover: Array(leftover[skip...]))
+        }
+        let mass = leftover.reduce(0.0) { $0 + Foundation.exp(Double($1)) } / Double(max(leftover.count, 1))
+        let tokens = parts.reduce(0) { $0 + TraceBatch(Array(examples[$1])).tokens.count }
+        return (tokens, mass)
     }
 
-    /// The writer: created at the first step; after a resume reopened where the checkpoint left it, with the rows
-    /// since then computed again (or rebuilt from row 0 when the file cannot be reopened).
-    private func openWriter(_ context: RunContext) throws -> TopKTargetsWriter {
-        if let writer { return writer }
-        let w: TopKTargetsWriter
-        if rowsDone == 0 {
-            w = try TopKTargetsWriter.create(path: path, header: header)
-        } else {
-            do {
-                w = try TopKTargetsWriter.resume(path: path, header: header, durableTargets: durableTargets)
-            } catch {
-                context.logger.warning("teacher-logits: cannot continue \(path) (\(error)); rebuilding it from the first row")
+    /// The writer on rank 0 (nil on the others): created at the first step; after a resume reopened where the checkpoint
+    /// left it, with the rows since then computed again (or rebuilt from row 0 when the file cannot be reopened). Every
+    /// rank calls it at the same steps: rank 0 tells the others from which target the rows are computed again, and every
+    /// rank computes its block of those passes.
+    private func openWriter(_ context: RunContext) throws -> TopKTargetsWriter? {
+        if writerReady { return writer }
+        let group = context.group
+        var w: TopKTargetsWriter?
+        if group.isWriter {
+            if rowsDone == 0 {
                 w = try TopKTargetsWriter.create(path: path, header: header)
+            } else {
+                do {
+                    w = try TopKTargetsWriter.resume(path: path, header: header, durableTargets: durableTargets)
+                } catch {
+                    context.logger.warning("teacher-logits: cannot continue \(path) (\(error)); rebuilding it from the first row")
+                    w = try TopKTargetsWriter.create(path: path, header: header)
+                }
             }
+        }
+        if rowsDone > 0 {
             // the batches from the one holding the writer's next target up to where the checkpoint stood, again
+            var from = WordWriter()
+            from.word(UInt64(w?.nextTarget ?? 0))
+            var reader = WordReader(try group.broadcast(from.bytes, from: 0))
+            guard let next = reader.int(), next <= header.targets else {
+                throw TeacherLogitsError.unreadablePart(stage: index, rows: 0..<rowsDone, bytes: 8, expected: 8)
+            }
             var start = 0
             while start < rowsDone {
                 let rows = start..<min(start + config.batchSize, examples.count)
-                if header.rowOffsets[rows.upperBound] > w.nextTarget { _ = try appendTargets(rows: rows, context: context, to: w) }
+                if header.rowOffsets[rows.upperBound] > next { _ = try appendTargets(rows: rows, context: context, to: w) }
                 start = rows.upperBound
             }
         }
         writer = w
+        writerReady = true
         return w
     }
 
@@ -218,19 +269,33 @@ final class TeacherLogitsStage: Stage {
         rowsDone = progress.data.index
         durableTargets = Int(progress.controllers["cache"]?["durable_targets"] ?? 0)
         writer = nil
+        writerReady = false
     }
 
     func finish(_ context: RunContext) throws {
-        guard context.group.isWriter else {
-            durableTargets = header.targets
-            return
-        }
+        // every rank: a resumed stage computes its unwritten tail again, together
         let w = try openWriter(context)
-        if w.durableTargets < header.targets { try w.finish() }
         writer = nil
+        writerReady = false
         durableTargets = header.targets
+        guard let w else { return }
+        if w.durableTargets < header.targets { try w.finish() }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         context.logger.info("teacher-logits: \(header.targets) targets of \(header.rows) rows, top \(k) at T = \(config.temperature), in \(path) (\(bytes) bytes, \(String(format: "%.2f", Double(bytes) / Double(header.targets * k))) bytes per kept entry)")
+    }
+}
+
+/// A teacher-logits forward pass whose targets came back from the rank that computed it as bytes that are not its
+/// targets (under mpirun: a rank running another build).
+enum TeacherLogitsError: Error, CustomStringConvertible, Equatable {
+    case unreadablePart(stage: Int, rows: Range<Int>, bytes: Int, expected: Int)
+
+    var description: String {
+        switch self {
+        case let .unreadablePart(stage, rows, bytes, expected):
+            return "stage \(stage) (teacher-logits): the targets of rows \(rows.lowerBound)..<\(rows.upperBound) came back as \(bytes) bytes, "
+                + "not \(expected): the rank that computed them sent something else; run every rank from the same build of distill"
+        }
     }
 }
 

@@ -208,4 +208,46 @@ struct SamplerTests {
         #expect(SamplingOptions().stopTokens == [Tokenizer.eos])
         #expect(SamplingOptions.greedy(maxNewTokens: 4).temperature == 0)
     }
+    @Test("a model of 64 MB and more decodes a split call's fixed batches in one loop: every row the same bits as its batch decoded alone")
+    func splitBatchesInOneLoop() throws {
+        // 71 MB of float weights (decoded as one batch), every matrix 1 MB or more (the few-row kernel's), an MLP width
+        // of 1536 (a multiple of 16 lanes x 2 threads); a context of 24 positions so that a long prompt's batch ends
+        // on its cache capacity while the others end on max_new_tokens
+        var rng = RandomGenerator(seed: 31)
+        let model = try Transformer(config: TransformerConfig(vocabSize: 8192, hiddenSize: 512, intermediateSize: 1536, numHiddenLayers: 4,
+                                                              numAttentionHeads: 8, maxPositionEmbeddings: 24, tieWordEmbeddings: true), rng: &rng)
+        #expect(model.parameters.count * 4 >= 64 << 20, "\(model.parameters.count * 4) bytes of weights")
+        // the loop takes all 11 rows at once (else the batches decode one after the other and the test shows nothing)
+        #expect(model.decodesRowsIndependently(rows: 11) && !model.decodesRowsIndependently(rows: 49))
+        let lengths = [5, 3, 5, 9, 3, 20, 5, 12, 3, 7, 5]  // equal lengths in different batches: each batch prefills its own
+        let prompts = lengths.enumerated().map { r, n in (0..<n).map { Int32(($0 * 37 + r * 101) % 8192) } }
+        let base = RandomGenerator(seed: 5)
+        let streams = prompts.indices.map { base.substream(question: $0, sample: 0) }
+        /// Every row of `together` against its batch of `RowSplit.rows(of:count: 4)` decoded alone, bit for bit.
+        func expectBatchesAlone(_ together: Generation, _ prompts: [[Int32]], _ streams: [RandomGenerator], _ options: SamplingOptions) {
+            for j in 0..<4 {
+                let rows = RowSplit.rows(of: j, count: 4, rows: prompts.count)
+                let alone = model.generate(prompts: Array(prompts[rows]), options: options, streams: Array(streams[rows]))
+                for (a, r) in rows.enumerated() {
+                    #expect(together.tokens[r] == alone.tokens[a], "T \(options.temperature), row \(r) of \(prompts.count): tokens")
+                    #expect(together.logProbs[r].map(\.bitPattern) == alone.logProbs[a].map(\.bitPattern), "T \(options.temperature), row \(r): log-probs")
+                    #expect(together.entropies[r].map(\.bitPattern) == alone.entropies[a].map(\.bitPattern), "T \(options.temperature), row \(r): entropies")
+                    #expect(together.finishReasons[r] == alone.finishReasons[a], "row \(r): end")
+                }
+            }
+        }
+        // 52 rows in 4 batches of 13: more than one few-row step takes (48), so the first three batches share a loop
+        // and the fourth decodes alone
+        let many = (0..<52).map { r in (0..<(3 + r % 6)).map { Int32(($0 * 53 + r * 7) % 8192) } }
+        let manyStreams = many.indices.map { base.substream(question: $0, sample: 1) }
+        let short = SamplingOptions(temperature: 1, maxNewTokens: 4, stopTokens: [])
+        expectBatchesAlone(try model.generate(prompts: many, options: short, streams: manyStreams, split: .inOneProcess(parts: 4)),
+                           many, manyStreams, short)
+        for options in [SamplingOptions(temperature: 1, maxNewTokens: 8, stopTokens: []), .greedy(maxNewTokens: 8, stopTokens: [])] {
+            let together = try model.generate(prompts: prompts, options: options, streams: streams, split: .inOneProcess(parts: 4))
+            // 20 prompt positions and 4 steps fill the 24; the 5th token is chosen from the last step's logits
+            #expect(together.finishReasons[5] == .length && together.tokens[5].count == 5, "the 20-token prompt ends on the 24 positions")
+            expectBatchesAlone(together, prompts, streams, options)
+        }
+    }
 }

@@ -182,6 +182,36 @@ struct SamplingSplitTests {
         for cut in [1, 8, 23, 24 + 7, bytes.count - 1] { #expect(Generation(bytes: Array(bytes.prefix(cut))) == nil, "cut at \(cut)") }
     }
 
+    @Test("distill report's KL to the teacher, its fixed batches computed by 2 and 3 ranks, is one process's value, bit for bit")
+    func teacherDivergence() throws {
+        let teacher = try ValidationSplitTests.model(seed: 24), student = try ValidationSplitTests.model(seed: 25)
+        let problems = (0..<9).map { i in
+            EvalProblem(id: "p\(i)", domain: "addition", question: "Compute \(i) + \(10 * i).", referenceSteps: ["\(i) + \(10 * i) = \(11 * i)"],
+                        referenceAnswer: "\(11 * i)", line: i + 1)
+        }
+        // 9 problems in batches of 2: 5 batches, so that 2 and 3 ranks hold blocks of unequal size
+        let one = try #require(TeacherDivergence.meanKL(teacher: teacher, student: student, codec: .math, problems: problems, batchSize: 2))
+        #expect(one > 1e-3, "two different models should be measurably apart: \(one)")
+        try Self.asRanks({ group -> (Double?, [Int]) in
+            var computed: [Int] = []
+            let kl = try TeacherDivergence.meanKL(teacher: teacher, student: student, codec: .math, problems: problems, batchSize: 2,
+                                                  batches: { n, body in try group.mapInOrder(n) { j in computed.append(j); return try body(j) } })
+            return (kl, computed)
+        }, check: { result, rank, size in
+            #expect(result.1 == Array(ReplayedRank(rank: rank, size: size, known: []).block(of: 5)), "rank \(rank) of \(size) computed batches \(result.1)")
+            #expect(result.0?.bitPattern == one.bitPattern, "rank \(rank) of \(size): \(String(describing: result.0)) against \(one)")
+        })
+        // a rank that sends a batch cut short is named as a typed error, not read past its end
+        var packed: [UInt8] = []
+        withUnsafeBytes(of: UInt64(12).littleEndian) { packed += $0 }
+        packed += [UInt8](repeating: 0, count: 12)
+        let group = ScriptedRank(rank: 0, size: 2, others: [[], packed + packed])
+        #expect(throws: EvalError.unreadableBatch(batch: 2, rows: 1, bytes: 12)) {
+            try TeacherDivergence.meanKL(teacher: teacher, student: student, codec: .math, problems: Array(problems.prefix(4)), batchSize: 1,
+                                         batches: { try group.mapInOrder($0, $1) })
+        }
+    }
+
     private func expectSameBits(_ a: Generation, _ b: Generation, _ who: String) {
         #expect(a.tokens == b.tokens, "\(who): tokens")
         #expect(a.logProbs.map { $0.map(\.bitPattern) } == b.logProbs.map { $0.map(\.bitPattern) }, "\(who): log-probs")
