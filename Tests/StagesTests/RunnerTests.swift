@@ -281,22 +281,33 @@ struct RunnerTests {
         }
     }
 
+    /// The smoke curriculum's settings up to `marker` ("stages:" or "student:"), on its 8 addition questions: the few
+    /// that fit, which the smoke teacher learns by heart in `memorizingTeacherSFT`.
+    static func smokeOnEightAdditions(before marker: String) throws -> String {
+        let smoke = try String(contentsOfFile: packageRoot + "/curricula/smoke.yaml", encoding: .utf8)
+        return smoke[..<smoke.range(of: marker)!.lowerBound].replacingOccurrences(of: "[multiplication, addition]", with: "[addition]")
+            .replacingOccurrences(of: "train_size: 96", with: "train_size: 8").replacingOccurrences(of: "max_length: 128", with: "max_length: 159")
+    }
+
+    /// `stages:` and a teacher-sft stage that makes the smoke teacher learn `smokeOnEightAdditions`' questions by heart.
+    static let memorizingTeacherSFT = """
+        stages:
+          - kind: teacher-sft
+            steps: 150
+            batch_size: 8
+            learning_rate: 0.01
+            warmup_steps: 5
+            restore_best: false
+
+        """
+
     @Test("teacher-traces retry_samples: questions with no kept trace get more samples; the first pass is unchanged and only adds traces")
     func traceRetries() throws {
-        let smoke = try String(contentsOfFile: packageRoot + "/curricula/smoke.yaml", encoding: .utf8)
         // the smoke models on the few addition questions (of 8) that fit, which the teacher learns by heart;
         // sampled hot it is right only now and then
-        let head = smoke[..<smoke.range(of: "stages:")!.lowerBound].replacingOccurrences(of: "[multiplication, addition]", with: "[addition]")
-            .replacingOccurrences(of: "train_size: 96", with: "train_size: 8").replacingOccurrences(of: "max_length: 128", with: "max_length: 159")
+        let head = try Self.smokeOnEightAdditions(before: "stages:")
         func curriculum(retries: Int) throws -> Curriculum {
-            try Curriculum(text: head + """
-            stages:
-              - kind: teacher-sft
-                steps: 150
-                batch_size: 8
-                learning_rate: 0.01
-                warmup_steps: 5
-                restore_best: false
+            try Curriculum(text: head + Self.memorizingTeacherSFT + """
               - kind: teacher-traces
                 samples: 1
                 temperature: 1.4
@@ -328,20 +339,10 @@ struct RunnerTests {
 
     @Test("ppo-trace with filter_groups: answer trains only on groups that disagree, sampling more rounds for them, and a stop mid-stage resumes to the same bits")
     func dynamicSamplingResumes() throws {
-        let smoke = try String(contentsOfFile: packageRoot + "/curricula/smoke.yaml", encoding: .utf8)
         // the smoke teacher on 8 addition questions, which it learns by heart; the student is a copy of it, so that
         // sampled hot it is right only now and then and some groups of 4 disagree on the answer
-        var head = String(smoke[..<smoke.range(of: "student:")!.lowerBound]).replacingOccurrences(of: "[multiplication, addition]", with: "[addition]")
-            .replacingOccurrences(of: "train_size: 96", with: "train_size: 8").replacingOccurrences(of: "max_length: 128", with: "max_length: 159")
-        head += "student: {from_teacher: {layers: [0, 1]}}\n"
-        let c = try Curriculum(text: head + """
-            stages:
-              - kind: teacher-sft
-                steps: 150
-                batch_size: 8
-                learning_rate: 0.01
-                warmup_steps: 5
-                restore_best: false
+        let head = try Self.smokeOnEightAdditions(before: "student:") + "student: {from_teacher: {layers: [0, 1]}}\n"
+        let c = try Curriculum(text: head + Self.memorizingTeacherSFT + """
               - kind: ppo-trace
                 iterations: 6
                 eval_every: 6
