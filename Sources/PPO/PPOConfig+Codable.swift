@@ -13,7 +13,7 @@ extension PPOConfig: Codable {
         case klCoefficient = "kl_coefficient", klTarget = "kl_target", klHorizon = "kl_horizon", advantage
         case groupSize = "group_size", scaleRewards = "scale_rewards", whitenAdvantages = "whiten_advantages", maxGradNorm = "max_grad_norm"
         case teacherLogRatioCoefficient = "teacher_log_ratio_coefficient", stepRewards = "step_rewards"
-        case filterGroups = "filter_groups", maxSamplingRounds = "max_sampling_rounds"
+        case filterGroups = "filter_groups", maxSamplingRounds = "max_sampling_rounds", guidance
         case promptsPerIteration = "prompts_per_iteration", maxNewTokens = "max_new_tokens", temperature
     }
 
@@ -67,6 +67,7 @@ extension PPOConfig: Codable {
             try read(.stepRewards, "true or false", into: &stepRewards)
             try read(.filterGroups, "none or answer", into: &filterGroups)
             try read(.maxSamplingRounds, "an integer", into: &maxSamplingRounds)
+            try read(.guidance, "none or teacher_trace", into: &guidance)
             try read(.promptsPerIteration, "an integer", into: &promptsPerIteration)
             try read(.maxNewTokens, "an integer", into: &maxNewTokens)
             try read(.temperature, "a number, {entropy_target: {...}} or {schedule: constant|step|linear_decay, ...}", into: &temperature)
@@ -105,6 +106,7 @@ extension PPOConfig: Codable {
         try c.encode(stepRewards, forKey: .stepRewards)
         try c.encode(filterGroups, forKey: .filterGroups)
         try c.encode(maxSamplingRounds, forKey: .maxSamplingRounds)
+        try c.encode(guidance, forKey: .guidance)
         try c.encode(promptsPerIteration, forKey: .promptsPerIteration)
         try c.encode(maxNewTokens, forKey: .maxNewTokens)
         try c.encode(temperature, forKey: .temperature)

@@ -36,6 +36,16 @@ public enum GroupFilter: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// What GRPO puts in a group whose samples are all wrong (off-policy guidance, after LUFFY, Yan et al. 2025).
+public enum Guidance: String, Codable, Sendable, CaseIterable {
+    /// Nothing: the group has no answer signal (and `filter_groups: answer` drops it).
+    case none
+    /// The group's last sample is replaced by the problem's verified trace (the teacher's, else the reference), judged
+    /// and rewarded like a sample: the group then disagrees on the answer, and its one right row shows the student a
+    /// way to a problem none of its own samples solved. Reinforcing the student's own samples cannot reach those.
+    case teacherTrace = "teacher_trace"
+}
+
 /// Every setting of one PPO run on the student; every default is here.
 ///
 /// JSON/YAML keys are the snake_case names shown on each field (`clip_epsilon`, ...); omitted keys keep their
@@ -104,6 +114,9 @@ public struct PPOConfig: Sendable, Equatable {
     /// `max_sampling_rounds`: with `filter_groups: answer`, the most rounds of `prompts_per_iteration` problems one
     /// iteration samples (DAPO's `max_num_gen_batches`).
     public var maxSamplingRounds: Int = 4
+    /// `guidance`: with GRPO, `teacher_trace` replaces the last sample of each group whose samples are all wrong by
+    /// the problem's verified trace, when it has one that fits in `max_new_tokens` (`Guidance`); `none` leaves them.
+    public var guidance: Guidance = .none
     /// `prompts_per_iteration`: problems the stage passes to each iteration (with `filter_groups`, each round).
     public var promptsPerIteration: Int = 16
     /// `max_new_tokens`: longest completion sampled.
@@ -124,7 +137,7 @@ public struct PPOConfig: Sendable, Equatable {
                 scaleRewards: RewardScaling = .group,
                 whitenAdvantages: Bool = true, maxGradNorm: Float? = 1, teacherLogRatioCoefficient: Float = 0,
                 stepRewards: Bool = true, filterGroups: GroupFilter = .none, maxSamplingRounds: Int = 4,
-                promptsPerIteration: Int = 16, maxNewTokens: Int = 64,
+                guidance: Guidance = .none, promptsPerIteration: Int = 16, maxNewTokens: Int = 64,
                 temperature: TemperatureControl = .defaultEntropyTarget) {
         self.learningRate = learningRate
         self.valueLearningRate = valueLearningRate
@@ -152,6 +165,7 @@ public struct PPOConfig: Sendable, Equatable {
         self.stepRewards = stepRewards
         self.filterGroups = filterGroups
         self.maxSamplingRounds = maxSamplingRounds
+        self.guidance = guidance
         self.promptsPerIteration = promptsPerIteration
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature
@@ -204,6 +218,9 @@ public struct PPOConfig: Sendable, Equatable {
                   "must be a number >= 0 (0 turns the teacher reward off), got \(teacherLogRatioCoefficient)")
         if filterGroups != .none {
             try check(advantage == .grpo, "filter_groups", "needs advantage grpo (it keeps groups of samples of one prompt); set advantage: grpo or filter_groups: none")
+        }
+        if guidance != .none {
+            try check(advantage == .grpo, "guidance", "needs advantage grpo (it completes a group of samples of one prompt); set advantage: grpo or guidance: none")
         }
         try check(maxSamplingRounds >= 1, "max_sampling_rounds", "must be at least 1, got \(maxSamplingRounds)")
         try check(promptsPerIteration >= 1, "prompts_per_iteration", "must be at least 1, got \(promptsPerIteration)")

@@ -63,6 +63,9 @@ public struct PPOIterationMetrics: Sendable {
     /// With GRPO: the share of the trained rows' advantage (sum of |A| per row) that falls on groups whose samples
     /// disagree on the answer; the rest comes from the other reward terms and the KL penalty alone.
     public var mixedAdvantageShare: Double?
+    /// With `guidance: teacher_trace`: the fraction of sampled groups, all wrong, whose last sample was replaced by the
+    /// problem's verified trace.
+    public var guidedGroups: Double?
     /// PPO: sampling rounds of the iteration (more than 1 only with `filter_groups`).
     public var samplingRounds: Int?
     /// PPO: sequences the update trained on (fewer than `sequences` with `filter_groups`; 0 when no group was kept
@@ -82,7 +85,7 @@ public struct PPOIterationMetrics: Sendable {
     /// `entropy`, `temperature`, `clip_fraction`, `policy_loss`, `value_loss`, `value_clip_fraction`,
     /// `explained_variance`, `approx_kl`, `grad_norm`, `verified_step_rate`, `answer_accuracy`, `epochs_run`,
     /// `updates`, `stopped_early`, `teacher_log_ratio`, `completion_length`, `sequences`, `tokens_per_second`,
-    /// `seconds`, `mixed_groups`, `correct_groups`, `mixed_advantage_share`, `sampling_rounds`, `trained_sequences`. Keys whose value does not exist in this configuration (value terms with GRPO, the
+    /// `seconds`, `mixed_groups`, `correct_groups`, `mixed_advantage_share`, `guided_groups`, `sampling_rounds`, `trained_sequences`. Keys whose value does not exist in this configuration (value terms with GRPO, the
     /// teacher ratio when off) are left out rather than reported as 0.
     public var values: [String: Double] {
         var v: [String: Double] = [
@@ -102,6 +105,7 @@ public struct PPOIterationMetrics: Sendable {
         if let x = mixedGroups { v["mixed_groups"] = x }
         if let x = correctGroups { v["correct_groups"] = x }
         if let x = mixedAdvantageShare, x.isFinite { v["mixed_advantage_share"] = x }
+        if let x = guidedGroups { v["guided_groups"] = x }
         if let x = samplingRounds { v["sampling_rounds"] = Double(x) }
         if let x = trainedSequences { v["trained_sequences"] = Double(x) }
         return v

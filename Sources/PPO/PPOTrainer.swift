@@ -153,7 +153,9 @@ public final class PPOTrainer {
     /// With `filter_groups: answer` (DAPO's dynamic sampling) it draws and samples up to `max_sampling_rounds` rounds,
     /// keeps the groups whose samples disagree on the answer and trains on the first `prompts_per_iteration` of them,
     /// with `min(minibatches, sequences)` minibatches; when no group passes, the update and both controllers are
-    /// skipped. The sampling metrics (reward, accuracy, group figures) cover every sampled row; entropy, KL and the
+    /// skipped. With `guidance: teacher_trace` each round's groups whose samples are all wrong get the problem's
+    /// verified trace in place of their last sample (`Guidance`) before the filter sees them. The sampling metrics
+    /// (reward, accuracy, group figures) cover every row the policy sampled, before guidance; entropy, KL and the
     /// update's figures the trained rows. A draw that returns no problems ends the rounds.
     /// - Throws: `PPOError` for no problems in the first round, unencodable problems, over-long prompts, or (without a
     ///   filter) too few sequences for the minibatches.
@@ -162,7 +164,7 @@ public final class PPOTrainer {
         let coefficient = klController.coefficient, temperature = temperatureController.temperature
         let groupSize = config.groupSize, wanted = config.promptsPerIteration * groupSize
         var sampled = Rollout(), kept = Rollout()
-        var rounds = 0
+        var rounds = 0, guided = 0
         while rounds < (config.filterGroups == .none ? 1 : config.maxSamplingRounds), kept.rowCount < wanted {
             let problems = try draw(config.promptsPerIteration)
             guard !problems.isEmpty else {
@@ -172,9 +174,13 @@ public final class PPOTrainer {
             if config.filterGroups == .none, problems.count * groupSize < config.minibatches {
                 throw PPOError.tooFewSequences(sequences: problems.count * groupSize, minibatches: config.minibatches)
             }
-            let round = try sample(problems, groupSize: groupSize, temperature: temperature, rng: &rng, split: sampling)
+            var round = try sample(problems, groupSize: groupSize, temperature: temperature, rng: &rng, split: sampling)
             rounds += 1
             sampled.append(round, rows: Array(0..<round.rowCount))
+            if config.guidance == .teacherTrace {
+                guided += round.guide(groupSize: groupSize, codec: codec, maxNewTokens: config.maxNewTokens,
+                                      contextLimit: contextLimit, reward: reward, judge: traceJudge)
+            }
             if config.filterGroups == .none {
                 kept = round
             } else {
@@ -193,6 +199,7 @@ public final class PPOTrainer {
             let groups = sampled.groups(of: groupSize)
             m.mixedGroups = Double(groups.filter { sampled.keeps($0, .answer) }.count) / Double(groups.count)
             m.correctGroups = Double(groups.filter { $0.allSatisfy { sampled.verdicts[$0].correct } }.count) / Double(groups.count)
+            if config.guidance != .none { m.guidedGroups = Double(guided) / Double(groups.count) }
         }
         if kept.rowCount > 0 {
             kept.batch = PPOBatch(prompts: kept.prompts, completions: kept.completions, temperature: temperature)

@@ -49,6 +49,15 @@ private func coinFlipTrainer(config: PPOConfig, seed: UInt64) throws -> PPOTrain
     return trainer
 }
 
+/// The mean negative log-likelihood the policy gives the completion ids of `trace` after the prompt of `problem`.
+private func traceNLL(_ trainer: PPOTrainer, _ problem: PPOProblem, _ trace: String) throws -> Float {
+    let prompt = try trainer.prompt(for: problem), completion = try trainer.codec.completion(trace)
+    let sequence = prompt + completion
+    let targets = sequence.dropFirst().enumerated().map { $0.offset >= prompt.count - 1 ? $0.element : -100 }
+    return crossEntropy(trainer.policy.forward(tokens: Array(sequence.dropLast()), batch: 1, length: sequence.count - 1).logits,
+                        targets: Array(targets)).item
+}
+
 @Suite("GRPO group filter (dynamic sampling)", .serialized)
 struct GroupFilterTests {
     @Test("the answer filter keeps a group only when its answers disagree")
@@ -122,5 +131,64 @@ struct GroupFilterTests {
         let shares = try (0..<6).map { _ in try unfiltered.iterate(problems: ToyTask.problems(4).map { PPOProblem(question: $0.question, referenceAnswer: "a") }, rng: &r) }
         #expect(shares.allSatisfy { $0.samplingRounds == 1 && $0.trainedSequences == 16 })
         #expect(shares.contains { ($0.mixedGroups ?? 0) > 0 }, "the coin-flip policy disagrees with itself")
+    }
+
+    @Test("guidance: teacher_trace gives each all-wrong group the verified trace as its last sample, and the update learns it")
+    func guidance() throws {
+        var config = filteredConfig()
+        config.guidance = .teacherTrace
+        let reward = CompositeReward([WeightedReward(FinalAnswerReward(), weight: 1)])
+        let tokenizer = Tokenizer(characters: Array("#ab\n"))
+        func trainer(_ c: PPOConfig) throws -> PPOTrainer { try ToyTask.trainer(config: c, tokenizer: tokenizer, reward: reward, seed: 71) }
+        func problems(_ trace: String?) -> (Int) -> [PPOProblem] {
+            { count in (0..<count).map { _ in PPOProblem(question: "b", referenceAnswer: "a", teacherTrace: trace) } }
+        }
+        let right = "####a\n"
+
+        // a freshly initialised policy never writes `####a`: every group is all wrong, so each gets the trace, is then
+        // mixed, and the first round fills the iteration
+        let guided = try trainer(config)
+        let before = try traceNLL(guided, problems(right)(1)[0], right)
+        var rng = RandomGenerator(seed: 72)
+        for i in 0..<5 {
+            let m = try guided.iterate(drawing: problems(right), rng: &rng)
+            #expect(m.guidedGroups == 1 && m.samplingRounds == 1 && m.trainedSequences == 16, "iteration \(i)")
+            #expect(m.answerAccuracy == 0 && m.mixedGroups == 0, "the sampling figures are the policy's own samples")
+            #expect(m.mixedAdvantageShare == 1 && m.update.updates > 0)
+        }
+        let after = try traceNLL(guided, problems(right)(1)[0], right)
+        #expect(after < before - 0.3, "the trace's NLL per token went from \(before) to \(after)")
+
+        // no trace, a wrong trace, a trace longer than max_new_tokens: the groups stay as sampled and are dropped
+        var short = config
+        short.maxNewTokens = 5
+        for (c, trace, why) in [(config, nil, "no trace"), (config, "####b\n", "a wrong trace"), (short, right, "7 ids > 5")] {
+            let t = try trainer(c)
+            let weights = snapshot(t.policy.parameters)
+            var r = RandomGenerator(seed: 72)
+            let m = try t.iterate(drawing: problems(trace), rng: &r)
+            #expect(m.guidedGroups == 0 && m.trainedSequences == 0 && m.samplingRounds == 3, "\(why)")
+            #expect(snapshot(t.policy.parameters) == weights, "\(why)")
+        }
+
+        // off (the default), nothing is guided and the figure is not reported
+        var off = config
+        off.guidance = .none
+        var r = RandomGenerator(seed: 72)
+        let m = try trainer(off).iterate(drawing: problems(right), rng: &r)
+        #expect(m.guidedGroups == nil && m.values["guided_groups"] == nil && m.trainedSequences == 0)
+    }
+
+    @Test("guidance is read, written and checked")
+    func guidanceConfig() throws {
+        let c = try JSONDecoder().decode(PPOConfig.self, from: Data(#"{"advantage": "grpo", "group_size": 4, "guidance": "teacher_trace"}"#.utf8))
+        #expect(c.guidance == .teacherTrace)
+        #expect(try JSONDecoder().decode(PPOConfig.self, from: try JSONEncoder().encode(c)) == c)
+        #expect(try JSONDecoder().decode(PPOConfig.self, from: Data("{}".utf8)).guidance == Guidance.none)
+        func field(_ json: String) -> String? {
+            do { _ = try JSONDecoder().decode(PPOConfig.self, from: Data(json.utf8)); return nil } catch { return (error as? PPOConfigError)?.field }
+        }
+        #expect(field(#"{"guidance": "teacher_trace"}"#) == "guidance", "GAE has no groups to complete")
+        #expect(field(#"{"advantage": "grpo", "group_size": 2, "guidance": "teacher"}"#) == "guidance")
     }
 }
