@@ -67,7 +67,7 @@ extension PPOConfig: Codable {
             try read(.stepRewards, "true or false", into: &stepRewards)
             try read(.filterGroups, "none or answer", into: &filterGroups)
             try read(.maxSamplingRounds, "an integer", into: &maxSamplingRounds)
-            try read(.guidance, "none or teacher_trace", into: &guidance)
+            try read(.guidance, "none, teacher_trace or teacher", into: &guidance)
             try read(.promptsPerIteration, "an integer", into: &promptsPerIteration)
             try read(.maxNewTokens, "an integer", into: &maxNewTokens)
             try read(.temperature, "a number, {entropy_target: {...}} or {schedule: constant|step|linear_decay, ...}", into: &temperature)

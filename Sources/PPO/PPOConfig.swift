@@ -44,6 +44,10 @@ public enum Guidance: String, Codable, Sendable, CaseIterable {
     /// and rewarded like a sample: the group then disagrees on the answer, and its one right row shows the student a
     /// way to a problem none of its own samples solved. Reinforcing the student's own samples cannot reach those.
     case teacherTrace = "teacher_trace"
+    /// As `teacherTrace`; a group whose problem has no such trace gets the teacher's greedy completion, decoded then,
+    /// when the judge finds it right (needs a teacher). A stored trace covers only the questions the teacher-traces
+    /// stage sampled and solved.
+    case teacher
 }
 
 /// Every setting of one PPO run on the student; every default is here.
@@ -115,7 +119,8 @@ public struct PPOConfig: Sendable, Equatable {
     /// iteration samples (DAPO's `max_num_gen_batches`).
     public var maxSamplingRounds: Int = 4
     /// `guidance`: with GRPO, `teacher_trace` replaces the last sample of each group whose samples are all wrong by
-    /// the problem's verified trace, when it has one that fits in `max_new_tokens` (`Guidance`); `none` leaves them.
+    /// the problem's verified trace, when it has one that fits in `max_new_tokens`; `teacher` also by the teacher's
+    /// greedy completion when there is none and that one is right (`Guidance`); `none` leaves them.
     public var guidance: Guidance = .none
     /// `prompts_per_iteration`: problems the stage passes to each iteration (with `filter_groups`, each round).
     public var promptsPerIteration: Int = 16

@@ -216,30 +216,25 @@ extension Rollout {
         results = inputs.map { reward.evaluate($0) }
     }
 
-    /// Off-policy guidance (`Guidance.teacherTrace`): in each whole group of `size` rows that are all wrong, the last
-    /// row becomes its problem's trace (the completion ids `codec` gives its text, ending with the end id), judged and
-    /// scored as a sample is. A problem without a trace, or whose trace is longer than `maxNewTokens` or the room the
-    /// prompt leaves in `contextLimit`, or that the judge does not find right, keeps its group as sampled.
-    /// - Returns: how many groups were given a trace.
-    mutating func guide(groupSize size: Int, codec: TraceCodec, maxNewTokens: Int, contextLimit: Int,
-                        reward: CompositeReward, judge: TraceJudge) -> Int {
-        var guided = 0
-        for rows in groups(of: size) where rows.count == size && !rows.contains(where: { verdicts[$0].correct }) {
-            let row = rows[size - 1], p = problems[row]
-            guard let trace = p.teacherTrace, let ids = try? codec.completion(trace),
-                  ids.count <= min(maxNewTokens, contextLimit - prompts[row].count) else { continue }
-            let text = CompletionText(tokens: ids, codec: codec)
-            let verdict = judge.judge(completion: text.text, question: p.question, referenceAnswer: p.referenceAnswer,
-                                      teacherTrace: p.teacherTrace)
-            guard verdict.correct else { continue }
-            completions[row] = ids
-            texts[row] = text
-            verdicts[row] = verdict
-            inputs[row] = verdict.input
-            results[row] = reward.evaluate(verdict.input)
-            guided += 1
-        }
-        return guided
+    /// The last row of each whole group of `size` rows that are all wrong: the rows off-policy guidance may replace.
+    func allWrongGroupEnds(groupSize size: Int) -> [Int] {
+        groups(of: size).filter { $0.count == size && !$0.contains(where: { verdicts[$0].correct }) }.map { $0[size - 1] }
+    }
+
+    /// Off-policy guidance (`Guidance`): row `row` becomes the completion `ids` (ending with the end id when the text
+    /// was whole), judged and scored as a sample is, when the judge finds it right; otherwise the row stays as it was.
+    /// - Returns: whether the row was replaced.
+    mutating func guide(row: Int, with ids: [Int32], codec: TraceCodec, reward: CompositeReward, judge: TraceJudge) -> Bool {
+        let p = problems[row], text = CompletionText(tokens: ids, codec: codec)
+        let verdict = judge.judge(completion: text.text, question: p.question, referenceAnswer: p.referenceAnswer,
+                                  teacherTrace: p.teacherTrace)
+        guard verdict.correct else { return false }
+        completions[row] = ids
+        texts[row] = text
+        verdicts[row] = verdict
+        inputs[row] = verdict.input
+        results[row] = reward.evaluate(verdict.input)
+        return true
     }
 
     /// Problems per batch of an evaluation: one `sample` call (one generate call, which this bounds the KV cache of).

@@ -92,7 +92,7 @@ public final class PPOTrainer {
         guard width == policy.config.hiddenSize else {
             throw PPOError.modelMismatch("value head width \(width) != policy hidden size \(policy.config.hiddenSize)")
         }
-        if config.teacherLogRatioCoefficient > 0 && teacher == nil { throw PPOError.teacherRequired }
+        if (config.teacherLogRatioCoefficient > 0 || config.guidance == .teacher) && teacher == nil { throw PPOError.teacherRequired }
         self.policy = policy
         self.valueHead = valueHead
         self.reference = reference
@@ -177,10 +177,7 @@ public final class PPOTrainer {
             var round = try sample(problems, groupSize: groupSize, temperature: temperature, rng: &rng, split: sampling)
             rounds += 1
             sampled.append(round, rows: Array(0..<round.rowCount))
-            if config.guidance == .teacherTrace {
-                guided += round.guide(groupSize: groupSize, codec: codec, maxNewTokens: config.maxNewTokens,
-                                      contextLimit: contextLimit, reward: reward, judge: traceJudge)
-            }
+            if config.guidance != .none { guided += try guide(&round) }
             if config.filterGroups == .none {
                 kept = round
             } else {
@@ -226,6 +223,36 @@ public final class PPOTrainer {
         m.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         m.tokensPerSecond = Double(sampled.completions.reduce(0) { $0 + $1.count }) / max(m.seconds, 1e-9)
         return m
+    }
+
+    /// Off-policy guidance (`Guidance`) of one sampling round: the last row of each group whose samples are all wrong
+    /// becomes its problem's stored trace when that fits in `max_new_tokens` and the context; with `teacher`, the
+    /// groups left get the teacher's greedy completions, decoded in one call split as the rollout is (`sampling`),
+    /// each used when the judge finds it right. Greedy decoding draws nothing, so the generator is untouched.
+    /// - Returns: how many groups were given a right completion.
+    /// - Throws: what the split decoding throws.
+    func guide(_ round: inout Rollout) throws -> Int {
+        var guided = 0, left: [Int] = []
+        for row in round.allWrongGroupEnds(groupSize: config.groupSize) {
+            if let trace = round.problems[row].teacherTrace, let ids = try? codec.completion(trace),
+               ids.count <= min(config.maxNewTokens, contextLimit - round.prompts[row].count),
+               round.guide(row: row, with: ids, codec: codec, reward: reward, judge: traceJudge) {
+                guided += 1
+            } else {
+                left.append(row)
+            }
+        }
+        guard config.guidance == .teacher, let teacher, !left.isEmpty else { return guided }
+        let prompts = left.map { round.prompts[$0] }
+        let room = min(config.maxNewTokens, contextLimit - prompts.map(\.count).max()!)
+        let greedy = RandomGenerator(seed: 0)
+        let completions = try teacher.generate(prompts: prompts, options: .greedy(maxNewTokens: room, stopTokens: codec.stopIDs),
+                                               streams: left.indices.map { greedy.substream(question: $0, sample: 0) },
+                                               split: sampling).tokens
+        for (row, ids) in zip(left, completions) where round.guide(row: row, with: ids, codec: codec, reward: reward, judge: traceJudge) {
+            guided += 1
+        }
+        return guided
     }
 
     /// Scores `problems` without updating anything: greedy decoding at `temperature` 0 (the default), or

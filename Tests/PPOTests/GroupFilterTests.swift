@@ -39,14 +39,19 @@ private func coinFlipTrainer(config: PPOConfig, seed: UInt64) throws -> PPOTrain
         // only the completion is learned
         targets += sequence.dropFirst().enumerated().map { $0.offset >= prompt.count - 1 ? $0.element : -100 }
     }
-    let optimizer = AdamW(store: trainer.policy.parameters, weightDecay: 0)
-    for _ in 0..<150 {
-        trainer.policy.parameters.zeroGradients()
-        crossEntropy(trainer.policy.forward(tokens: tokens, batch: 2, length: length).logits, targets: targets).backward()
-        optimizer.step(learningRate: 1e-2)
-    }
+    learn(trainer.policy, tokens: tokens, targets: targets, rows: 2, length: length)
     trainer.reference.parameters.copyValues(from: trainer.policy.parameters)
     return trainer
+}
+
+/// 150 AdamW steps of CE on `rows` sequences of `length` (`targets` -100 where nothing is learned).
+private func learn(_ model: Transformer, tokens: [Int32], targets: [Int32], rows: Int, length: Int) {
+    let optimizer = AdamW(store: model.parameters, weightDecay: 0)
+    for _ in 0..<150 {
+        model.parameters.zeroGradients()
+        crossEntropy(model.forward(tokens: tokens, batch: rows, length: length).logits, targets: targets).backward()
+        optimizer.step(learningRate: 1e-2)
+    }
 }
 
 /// The mean negative log-likelihood the policy gives the completion ids of `trace` after the prompt of `problem`.
@@ -179,16 +184,50 @@ struct GroupFilterTests {
         #expect(m.guidedGroups == nil && m.values["guided_groups"] == nil && m.trainedSequences == 0)
     }
 
+    @Test("guidance: teacher gives a group with no stored trace the teacher's greedy completion when that one is right")
+    func teacherGuidance() throws {
+        let tokenizer = Tokenizer(characters: Array("#ab\n"))
+        let reward = CompositeReward([WeightedReward(FinalAnswerReward(), weight: 1)])
+        let question = PPOProblem(question: "b", referenceAnswer: "a")
+        func trainer(_ guidance: Guidance, teacherAnswer: String) throws -> PPOTrainer {
+            var c = filteredConfig()
+            c.guidance = guidance
+            let t = try ToyTask.trainer(config: c, tokenizer: tokenizer, reward: reward, teacher: true, seed: 81)
+            // the teacher learns to answer `b` with `teacherAnswer`; the student stays as initialised (never right)
+            let sequence = try t.prompt(for: question) + (try t.codec.completion(teacherAnswer))
+            let prompt = try t.prompt(for: question).count
+            learn(t.teacher!, tokens: Array(sequence.dropLast()),
+                  targets: sequence.dropFirst().enumerated().map { $0.offset >= prompt - 1 ? $0.element : -100 },
+                  rows: 1, length: sequence.count - 1)
+            return t
+        }
+        let draw: (Int) -> [PPOProblem] = { count in Array(repeating: question, count: count) }
+        var rng = RandomGenerator(seed: 82)
+        let right = try trainer(.teacher, teacherAnswer: "####a\n").iterate(drawing: draw, rng: &rng)
+        #expect(right.guidedGroups == 1 && right.samplingRounds == 1 && right.trainedSequences == 16)
+        #expect(right.answerAccuracy == 0 && right.mixedAdvantageShare == 1)
+        for (guidance, answer, why) in [(Guidance.teacher, "####b\n", "the teacher is wrong"),
+                                        (.teacherTrace, "####a\n", "teacher_trace uses stored traces only")] {
+            var r = RandomGenerator(seed: 82)
+            let m = try trainer(guidance, teacherAnswer: answer).iterate(drawing: draw, rng: &r)
+            #expect(m.guidedGroups == 0 && m.trainedSequences == 0 && m.samplingRounds == 3, "\(why)")
+        }
+        var c = filteredConfig()
+        c.guidance = .teacher
+        #expect(throws: PPOError.teacherRequired) { try ToyTask.trainer(config: c, tokenizer: tokenizer, reward: reward, seed: 81) }
+    }
+
     @Test("guidance is read, written and checked")
     func guidanceConfig() throws {
         let c = try JSONDecoder().decode(PPOConfig.self, from: Data(#"{"advantage": "grpo", "group_size": 4, "guidance": "teacher_trace"}"#.utf8))
         #expect(c.guidance == .teacherTrace)
+        #expect(try JSONDecoder().decode(PPOConfig.self, from: Data(#"{"advantage": "grpo", "group_size": 4, "guidance": "teacher"}"#.utf8)).guidance == .teacher)
         #expect(try JSONDecoder().decode(PPOConfig.self, from: try JSONEncoder().encode(c)) == c)
         #expect(try JSONDecoder().decode(PPOConfig.self, from: Data("{}".utf8)).guidance == Guidance.none)
         func field(_ json: String) -> String? {
             do { _ = try JSONDecoder().decode(PPOConfig.self, from: Data(json.utf8)); return nil } catch { return (error as? PPOConfigError)?.field }
         }
         #expect(field(#"{"guidance": "teacher_trace"}"#) == "guidance", "GAE has no groups to complete")
-        #expect(field(#"{"advantage": "grpo", "group_size": 2, "guidance": "teacher"}"#) == "guidance")
+        #expect(field(#"{"advantage": "grpo", "group_size": 2, "guidance": "trace"}"#) == "guidance")
     }
 }
