@@ -337,10 +337,11 @@ struct RunnerTests {
         }
     }
 
-    @Test("ppo-trace with filter_groups: answer trains only on groups that disagree, sampling more rounds for them, and a stop mid-stage resumes to the same bits")
-    func dynamicSamplingResumes() throws {
-        // the smoke teacher on 8 addition questions, which it learns by heart; the student is a copy of it, so that
-        // sampled hot it is right only now and then and some groups of 4 disagree on the answer
+    /// The smoke teacher on 8 addition questions, which it learns by heart, then 6 ppo-trace iterations with `ppo`'s
+    /// keys; the student is a copy of the teacher, so that sampled hot it is right only now and then and some groups of
+    /// 4 disagree on the answer. Runs it whole, hands the stage's per-iteration metrics to `check`, then runs it again
+    /// stopped mid-stage and resumed, which must end with the same student and data position.
+    private func ppoResumes(_ label: String, ppo: String, check: ((String) -> [Double]) throws -> Void) throws {
         let head = try Self.smokeOnEightAdditions(before: "student:") + "student: {from_teacher: {layers: [0, 1]}}\n"
         let c = try Curriculum(text: head + Self.memorizingTeacherSFT + """
               - kind: ppo-trace
@@ -349,23 +350,15 @@ struct RunnerTests {
                 validation_problems: 4
                 restore_best: false
                 ppo: {learning_rate: 0.001, prompts_per_iteration: 4, advantage: grpo, group_size: 4, max_new_tokens: 100, minibatches: 2,
-                      temperature: 1.4, filter_groups: answer, max_sampling_rounds: 3}
+                      temperature: 1.4, \(ppo)}
 
             """)
-        try withRunFolder("dynamic") { dir in
+        try withRunFolder(label) { dir in
             let reference = try CurriculumRunner(curriculum: c, runDirectory: dir + "/a")
             #expect(try reference.run() == .completed)
             let metrics = try #require(try CheckpointReader(path: dir + "/a/stage-1-ppo-trace.h5").metrics()[1])
             // one value per iteration (the validation rows, without these keys, are NaN)
-            func series(_ key: String) -> [Double] { (metrics[key] ?? []).filter { !$0.isNaN } }
-            let trained = series("trained_sequences"), sampled = series("sequences"), rounds = series("sampling_rounds")
-            let share = series("mixed_advantage_share")
-            #expect(trained.count == 6 && sampled.count == 6 && rounds.count == 6)
-            #expect(trained.contains { $0 > 0 }, "some group should disagree on the answer: trained \(trained)")
-            #expect(zip(trained, sampled).allSatisfy { $0 < $1 }, "groups that agree are dropped: trained \(trained) of \(sampled)")
-            #expect(zip(rounds, sampled).allSatisfy { $1 == $0 * 16 }, "each round samples 4 prompts x 4: \(rounds) \(sampled)")
-            #expect(zip(rounds, trained).allSatisfy { $0 == 3 || $1 == 16 }, "rounds stop once 4 groups are kept: \(rounds) \(trained)")
-            #expect(!share.isEmpty && share.allSatisfy { $0 == 1 }, "every trained group disagrees on the answer: \(share)")
+            try check { key in (metrics[key] ?? []).filter { !$0.isNaN } }
 
             var steps = 0
             let first = try CurriculumRunner(curriculum: c, runDirectory: dir + "/b", observer: { e in
@@ -381,6 +374,35 @@ struct RunnerTests {
             let a = try CheckpointReader(path: dir + "/a/stage-1-ppo-trace.h5"), b = try CheckpointReader(path: dir + "/b/stage-1-ppo-trace.h5")
             #expect(try a.parameterHash(role: "student") == b.parameterHash(role: "student"), "the student differs after resume")
             #expect(try a.stages()[1].data == b.stages()[1].data, "the data position differs after resume")
+        }
+    }
+
+    @Test("ppo-trace with filter_groups: answer trains only on groups that disagree, sampling more rounds for them, and a stop mid-stage resumes to the same bits")
+    func dynamicSamplingResumes() throws {
+        try ppoResumes("dynamic", ppo: "filter_groups: answer, max_sampling_rounds: 3") { series in
+            let trained = series("trained_sequences"), sampled = series("sequences"), rounds = series("sampling_rounds")
+            let share = series("mixed_advantage_share")
+            #expect(trained.count == 6 && sampled.count == 6 && rounds.count == 6)
+            #expect(trained.contains { $0 > 0 }, "some group should disagree on the answer: trained \(trained)")
+            #expect(zip(trained, sampled).allSatisfy { $0 < $1 }, "groups that agree are dropped: trained \(trained) of \(sampled)")
+            #expect(zip(rounds, sampled).allSatisfy { $1 == $0 * 16 }, "each round samples 4 prompts x 4: \(rounds) \(sampled)")
+            #expect(zip(rounds, trained).allSatisfy { $0 == 3 || $1 == 16 }, "rounds stop once 4 groups are kept: \(rounds) \(trained)")
+            #expect(!share.isEmpty && share.allSatisfy { $0 == 1 }, "every trained group disagrees on the answer: \(share)")
+            #expect(series("guided_groups").isEmpty, "guidance is off by default")
+        }
+    }
+
+    @Test("ppo-trace with guidance: teacher gives all-wrong groups the teacher's completions in a real run, and a stop mid-stage resumes to the same bits")
+    func guidanceResumes() throws {
+        // the teacher knows the 8 answers by heart; the student's groups that are all wrong get its greedy completion
+        try ppoResumes("guided", ppo: "filter_groups: answer, max_sampling_rounds: 3, guidance: teacher") { series in
+            let guided = series("guided_groups"), mixed = series("mixed_groups"), correct = series("correct_groups")
+            #expect(guided.count == 6 && mixed.count == 6 && correct.count == 6)
+            #expect(guided.contains { $0 > 0 }, "some all-wrong group should get the teacher's completion: \(guided)")
+            for i in 0..<6 {
+                #expect(guided[i] <= 1 - mixed[i] - correct[i] + 1e-12, "only all-wrong groups are guided (iteration \(i))")
+            }
+            #expect(series("mixed_advantage_share").allSatisfy { $0 == 1 }, "a guided group disagrees on the answer once it holds the teacher's row")
         }
     }
 
