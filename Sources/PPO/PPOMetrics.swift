@@ -63,8 +63,8 @@ public struct PPOIterationMetrics: Sendable {
     /// With GRPO: the share of the trained rows' advantage (sum of |A| per row) that falls on groups whose samples
     /// disagree on the answer; the rest comes from the other reward terms and the KL penalty alone.
     public var mixedAdvantageShare: Double?
-    /// With `guidance: teacher_trace`: the fraction of sampled groups, all wrong, whose last sample was replaced by the
-    /// problem's verified trace.
+    /// With `guidance` on: the fraction of sampled groups, all wrong, whose last sample was replaced by the problem's
+    /// verified trace or (with `teacher`) the teacher's right completion.
     public var guidedGroups: Double?
     /// PPO: sampling rounds of the iteration (more than 1 only with `filter_groups`).
     public var samplingRounds: Int?
