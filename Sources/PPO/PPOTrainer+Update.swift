@@ -170,7 +170,9 @@ final class PPOUpdateObjective: TrainingObjective {
     var trainedStores: [ParameterStore] { replicaStores(0) }
 
     func replicaStores(_ replica: Int) -> [ParameterStore] {
-        trainer.usesCritic ? [policies[replica].parameters, heads[replica].parameters] : [policies[replica].parameters]
+        // the loss reads the value head's replica with GRPO too: made here, on the calling thread, with the policy's
+        let policy = policies[replica], head = heads[replica]
+        return trainer.usesCritic ? [policy.parameters, head.parameters] : [policy.parameters]
     }
 
     func shards(of batch: PPOMinibatchRows, count: Int) -> [(minibatch: Minibatch, temperature: Float)] {

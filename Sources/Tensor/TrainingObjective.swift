@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a training objective computed on one shard of a batch: the loss to minimise in two parts, each a mean
 /// over its own unit, and the metrics, each with the unit it averages over. The units let the shards of a batch
 /// add up to the whole batch's loss: a shard's per-target part weighs its share of the batch's target tokens,
@@ -71,11 +73,15 @@ public protocol TrainingObjective: AnyObject {
 
 /// Replicas of a module made on first use: `self[0]` is the module itself, `self[r]` (r >= 1) its r-th replica.
 /// Make the replicas a step needs (through `TrainingObjective.replicaStores`) before the shards run concurrently.
+/// A replica first asked for from concurrent shards is still made once: the list of replicas is behind a lock (two
+/// shards that each appended one at once corrupted the heap: `make demo` crashed so on 2026-12-06 in PPO's update,
+/// whose GRPO loss reads the value head's replicas, which its `replicaStores` did not make).
 public final class ReplicaSet<Module> {
     /// The module itself (replica 0).
     public let module: Module
     private let make: (Module) -> Module
     private var made: [Module] = []
+    private let lock = NSLock()
 
     /// `make` builds a replica of the module (weights shared, gradients its own).
     public init(_ module: Module, make: @escaping (Module) -> Module) {
@@ -86,7 +92,16 @@ public final class ReplicaSet<Module> {
     /// Replica `r` (0: the module), made here if it does not exist yet.
     public subscript(_ r: Int) -> Module {
         if r == 0 { return module }
+        lock.lock()
+        defer { lock.unlock() }
         while made.count < r { made.append(make(module)) }
         return made[r - 1]
+    }
+
+    /// Replicas made so far (replica 0, the module, not counted).
+    public var replicaCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return made.count
     }
 }

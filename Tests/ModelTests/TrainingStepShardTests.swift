@@ -129,6 +129,21 @@ struct TrainingStepShardTests {
         #expect(two == one)
     }
 
+    @Test("a replica first asked for by shards running at once is made once, each its own (PPO's GRPO loss read the value head's replicas so)")
+    func replicasMadeOnceUnderConcurrency() {
+        final class Module { let id: Int; init(_ id: Int) { self.id = id } }
+        for trial in 0..<50 {
+            var madeCount = 0  // counted inside `make`, which runs under the set's lock
+            let set = ReplicaSet(Module(0)) { _ in madeCount += 1; usleep(200); return Module(madeCount) }  // a wide window for a race
+            let ids = UnsafeMutableBufferPointer<Int>.allocate(capacity: 16)
+            defer { ids.deallocate() }
+            DispatchQueue.concurrentPerform(iterations: 16) { i in ids[i] = set[1 + i % 4].id }
+            #expect(set.replicaCount == 4 && madeCount == 4, "trial \(trial): \(set.replicaCount) replicas, \(madeCount) made")
+            #expect((0..<16).allSatisfy { ids[$0] == set[1 + $0 % 4].id }, "trial \(trial): a shard got another replica")
+            #expect(Set((1...4).map { set[$0].id }).count == 4 && set[0].id == 0)
+        }
+    }
+
     @Test("a batch with fewer shards than processes is a typed error naming both counts")
     func tooFewShards() throws {
         let (model, batch) = try Self.setUp()
