@@ -1,5 +1,5 @@
-/// Short divisibility proofs: a claim, the computed division (and for 3 and 9 the digit-sum rule), and a
-/// conclusion. `Does 7 divide 3192?` -> `claim: 7 divides 3192`, `3192 = 7 * 456 + 0`, ...
+/// Divisibility proofs by long division, one digit at a time, then the whole division and the conclusion.
+/// `Does 7 divide 3192?` -> `31 = 7 * 4 + 3`, `39 = 7 * 5 + 4`, `42 = 7 * 6 + 0`, `3192 = 7 * 456 + 0`, ...
 public struct DivisibilityGenerator: TaskGenerator {
     /// The domain name this generator writes into rows.
     public var domain: TaskDomain { .divisibility }
@@ -46,20 +46,34 @@ public struct DivisibilityGenerator: TaskGenerator {
     }
 
     /// The question and reference proof for "does `divisor` divide `number`?" (answer `yes` or `no`).
+    ///
+    /// Long division, one step per digit brought down, the way addition and subtraction go column by column: the
+    /// first step divides the shortest leading part of the number that is at least the divisor (the whole number
+    /// when none is), each later step the last remainder with the next digit written after it (`39 = 7 * 5 + 4`).
+    /// Then the whole division with the quotient's digits put together (unless the one step was already that), and
+    /// the conclusion from its remainder.
+    /// The answer comes last, never claimed up front: `Does 7 divide 3192?` -> `31 = 7 * 4 + 3`, `39 = 7 * 5 + 4`,
+    /// `42 = 7 * 6 + 0`, `3192 = 7 * 456 + 0`, `so 7 divides 3192`.
     public static func solve(number n: Int, divisor d: Int) -> GeneratedProblem {
         precondition(n >= 0 && d >= 2, "DivisibilityGenerator.solve: need number >= 0 and divisor >= 2")
-        let (q, r) = n.quotientAndRemainder(dividingBy: d)
-        let divides = r == 0
-        var steps = [divides ? "claim: \(d) divides \(n)" : "claim: \(d) does not divide \(n)"]
-        if d == 3 || d == 9 {
-            let digits = Digits.of(n).reversed()
-            let sum = digits.reduce(0, +)
-            if digits.count > 1 { steps.append("digit sum: " + digits.map(String.init).joined(separator: " + ") + " = \(sum)") }
-            steps.append("\(sum) mod \(d) = \(sum % d)")
+        let digits = Array(Digits.of(n).reversed())
+        var part = 0, next = 0
+        while next < digits.count, part < d || next == 0 {
+            part = part * 10 + digits[next]
+            next += 1
         }
-        steps.append("\(n) = \(d) * \(q) + \(r)")
-        steps.append(divides ? "the remainder is 0, so \(d) divides \(n)"
-                             : "the remainder is \(r), not 0, so \(d) does not divide \(n)")
-        return GeneratedProblem(question: "Does \(d) divide \(n)? Prove your answer.", steps: steps, answer: divides ? "yes" : "no")
+        var steps: [String] = []
+        while true {
+            let (q, r) = part.quotientAndRemainder(dividingBy: d)
+            steps.append("\(part) = \(d) * \(q) + \(r)")
+            guard next < digits.count else { break }
+            part = r * 10 + digits[next]
+            next += 1
+        }
+        let (q, r) = n.quotientAndRemainder(dividingBy: d)
+        // a number divided in one step (31 by 7) has its whole division written already
+        if steps.count > 1 { steps.append("\(n) = \(d) * \(q) + \(r)") }
+        steps.append(r == 0 ? "so \(d) divides \(n)" : "so \(d) does not divide \(n)")
+        return GeneratedProblem(question: "Does \(d) divide \(n)? Prove your answer.", steps: steps, answer: r == 0 ? "yes" : "no")
     }
 }

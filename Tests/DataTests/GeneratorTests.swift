@@ -66,13 +66,22 @@ import Testing
 }
 
 @Test func divisibilityProofs() {
+    // long division by hand: 3 < 7, so 31 first; then each remainder with the next digit written after it
     let yes = DivisibilityGenerator.solve(number: 3192, divisor: 7)
-    #expect(yes.steps == ["claim: 7 divides 3192", "3192 = 7 * 456 + 0", "the remainder is 0, so 7 divides 3192"])
+    #expect(yes.steps == ["31 = 7 * 4 + 3", "39 = 7 * 5 + 4", "42 = 7 * 6 + 0", "3192 = 7 * 456 + 0", "so 7 divides 3192"])
     #expect(yes.answer == "yes")
     let no = DivisibilityGenerator.solve(number: 4153, divisor: 3)
-    #expect(no.steps == ["claim: 3 does not divide 4153", "digit sum: 4 + 1 + 5 + 3 = 13", "13 mod 3 = 1",
-                         "4153 = 3 * 1384 + 1", "the remainder is 1, not 0, so 3 does not divide 4153"])
+    #expect(no.steps == ["4 = 3 * 1 + 1", "11 = 3 * 3 + 2", "25 = 3 * 8 + 1", "13 = 3 * 4 + 1", "4153 = 3 * 1384 + 1",
+                         "so 3 does not divide 4153"])
     #expect(no.answer == "no")
+    // a zero digit in the quotient, a number divided in one step, and one smaller than its divisor
+    #expect(DivisibilityGenerator.solve(number: 1001, divisor: 11).steps
+            == ["100 = 11 * 9 + 1", "11 = 11 * 1 + 0", "1001 = 11 * 91 + 0", "so 11 divides 1001"])
+    #expect(DivisibilityGenerator.solve(number: 7035, divisor: 7).steps
+            == ["7 = 7 * 1 + 0", "0 = 7 * 0 + 0", "3 = 7 * 0 + 3", "35 = 7 * 5 + 0", "7035 = 7 * 1005 + 0", "so 7 divides 7035"])
+    #expect(DivisibilityGenerator.solve(number: 31, divisor: 7).steps == ["31 = 7 * 4 + 3", "so 7 does not divide 31"])
+    #expect(DivisibilityGenerator.solve(number: 10, divisor: 11).steps == ["10 = 11 * 0 + 10", "so 11 does not divide 10"])
+    #expect(DivisibilityGenerator.solve(number: 0, divisor: 2).answer == "yes")
 }
 
 @Test func parityProofs() {
