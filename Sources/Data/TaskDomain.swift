@@ -38,7 +38,8 @@ public enum TaskDomain: String, Sendable, CaseIterable, Codable {
     /// addition and subtraction use L+1...L+2 digits; multiplication multiplies an (L+1...L+2)-digit number by
     /// a (max(1, L-1)...L)-digit one; linear equations use coefficients up to 3+2L, solutions up to 5L in size
     /// (fractional from level 4); gcd uses L+1...L+2 digits; modular powers use bases up to 10L, exponents up to
-    /// 8L and moduli up to 10L+10; divisibility uses L+1...L+3 digits; parity sums 2...L+1 products.
+    /// 8L and moduli up to 10L+10; divisibility uses L+1...L+3 digits, at level 1 only the divisors with a digit rule (2, 3,
+    /// 5, 9), from level 2 also those done by long division (4, 6, 7, 8, 11); parity sums 2...L+1 products.
     /// - Precondition: `level` is in `difficultyLevels` (the command line checks it first).
     public func generator(difficulty level: Int) -> any TaskGenerator {
         precondition(Self.difficultyLevels.contains(level), "difficulty \(level) is outside 1...5")
@@ -51,7 +52,7 @@ public enum TaskDomain: String, Sendable, CaseIterable, Codable {
                                                      constants: 1...(10 * l), integerSolutions: l < 4)
         case .gcd: return GCDGenerator(digits: (l + 1)...(l + 2))
         case .modular: return ModularPowerGenerator(bases: 2...(10 * l), exponents: 2...(8 * l), moduli: 3...(10 * l + 10))
-        case .divisibility: return DivisibilityGenerator(digits: (l + 1)...(l + 3))
+        case .divisibility: return DivisibilityGenerator(digits: (l + 1)...(l + 3), divisors: l == 1 ? [2, 3, 5, 9] : [2, 3, 4, 5, 6, 7, 8, 9, 11])
         case .parity: return ParityGenerator(terms: 2...(l + 1), valueDigits: 1...(l + 1))
         }
     }

@@ -65,15 +65,11 @@ import Testing
     #expect(ModularPowerGenerator.solve(base: 3, exponent: 4, modulus: 5).answer == "1")   // 81 = 16 * 5 + 1
 }
 
-@Test func divisibilityProofs() {
+@Test func divisibilityProofs() throws {
     // long division by hand: 3 < 7, so 31 first; then each remainder with the next digit written after it
     let yes = DivisibilityGenerator.solve(number: 3192, divisor: 7)
     #expect(yes.steps == ["31 = 7 * 4 + 3", "39 = 7 * 5 + 4", "42 = 7 * 6 + 0", "3192 = 7 * 456 + 0", "so 7 divides 3192"])
     #expect(yes.answer == "yes")
-    let no = DivisibilityGenerator.solve(number: 4153, divisor: 3)
-    #expect(no.steps == ["4 = 3 * 1 + 1", "11 = 3 * 3 + 2", "25 = 3 * 8 + 1", "13 = 3 * 4 + 1", "4153 = 3 * 1384 + 1",
-                         "so 3 does not divide 4153"])
-    #expect(no.answer == "no")
     // a zero digit in the quotient, a number divided in one step, and one smaller than its divisor
     #expect(DivisibilityGenerator.solve(number: 1001, divisor: 11).steps
             == ["100 = 11 * 9 + 1", "11 = 11 * 1 + 0", "1001 = 11 * 91 + 0", "so 11 divides 1001"])
@@ -81,7 +77,30 @@ import Testing
             == ["7 = 7 * 1 + 0", "0 = 7 * 0 + 0", "3 = 7 * 0 + 3", "35 = 7 * 5 + 0", "7035 = 7 * 1005 + 0", "so 7 divides 7035"])
     #expect(DivisibilityGenerator.solve(number: 31, divisor: 7).steps == ["31 = 7 * 4 + 3", "so 7 does not divide 31"])
     #expect(DivisibilityGenerator.solve(number: 10, divisor: 11).steps == ["10 = 11 * 0 + 10", "so 11 does not divide 10"])
+    // 3 and 9 by digit sums, taken again until one digit is left; 2 and 5 by the last digit
+    let no = DivisibilityGenerator.solve(number: 4153, divisor: 3)
+    #expect(no.steps == ["digit sum: 4 + 1 + 5 + 3 = 13", "digit sum: 1 + 3 = 4", "4 = 3 * 1 + 1", "so 3 does not divide 4153"])
+    #expect(no.answer == "no")
+    #expect(DivisibilityGenerator.solve(number: 9999, divisor: 9).steps
+            == ["digit sum: 9 + 9 + 9 + 9 = 36", "digit sum: 3 + 6 = 9", "9 = 9 * 1 + 0", "so 9 divides 9999"])
+    #expect(DivisibilityGenerator.solve(number: 6, divisor: 3).steps == ["6 = 3 * 2 + 0", "so 3 divides 6"])
+    #expect(DivisibilityGenerator.solve(number: 4153, divisor: 2).steps == ["last digit: 3", "3 = 2 * 1 + 1", "so 2 does not divide 4153"])
+    #expect(DivisibilityGenerator.solve(number: 4150, divisor: 5).steps == ["last digit: 0", "0 = 5 * 0 + 0", "so 5 divides 4150"])
     #expect(DivisibilityGenerator.solve(number: 0, divisor: 2).answer == "yes")
+    // every computing step is one claim the verifier checks (none is skipped as prose); the rest claim nothing
+    for (n, d) in [(4153, 3), (9999, 9), (3192, 7), (4150, 5)] {
+        for step in DivisibilityGenerator.solve(number: n, divisor: d).steps {
+            let claims = ClaimExtractor().claims(in: step)
+            let computes = step.contains("=")
+            #expect(claims.count == (computes ? 1 : 0), "\(step)")
+            #expect(claims.allSatisfy { StepVerifier.judge($0).verdict == .valid }, "\(step)")
+        }
+    }
+    // level 1 asks only the divisors with a digit rule; level 2 adds the long divisions
+    let divisors = { (level: Int) in
+        (TaskDomain.divisibility.generator(difficulty: level) as? DivisibilityGenerator).map { Set($0.divisors) } }
+    #expect(divisors(1) == [2, 3, 5, 9])
+    #expect(divisors(2) == [2, 3, 4, 5, 6, 7, 8, 9, 11])
 }
 
 @Test func parityProofs() {
