@@ -2,8 +2,10 @@
 public struct GenerationConfig: Sendable, Equatable {
     /// The domains, in the order rows interleave.
     public var domains: [TaskDomain]
-    /// Total rows, shared evenly across domains (the first domains take the remainder).
+    /// Total rows, shared evenly across domains (the first domains take the remainder), or by `shares`.
     public var count: Int
+    /// Relative shares of the rows, one per domain (normalised; nil: even).
+    public var shares: [Double]?
     /// The split every question must belong to.
     public var split: DatasetSplit
     /// The seed; the same config gives the same file.
@@ -16,9 +18,10 @@ public struct GenerationConfig: Sendable, Equatable {
     /// A config with the given fields (difficulty 1, as a curriculum's `data.difficulty`, and the standard 80/10/10
     /// plan by default).
     public init(domains: [TaskDomain], count: Int, split: DatasetSplit, seed: UInt64, difficulty: Int = 1,
-                plan: SplitPlan = .standard) {
+                plan: SplitPlan = .standard, shares: [Double]? = nil) {
         self.domains = domains
         self.count = count
+        self.shares = shares
         self.split = split
         self.seed = seed
         self.difficulty = difficulty
@@ -42,6 +45,8 @@ public struct DatasetGenerator: Sendable {
     public let seed: UInt64
     /// The split assignment.
     public let plan: SplitPlan
+    /// Each generator's share of the rows, normalised to sum to 1; nil: even.
+    public let shares: [Double]?
 
     /// A generator for `config`, using each domain's built-in generator at the config's difficulty.
     /// - Throws: `DataError.invalidSetting` for an empty domain list, a count below 1 or a difficulty outside 1...5.
@@ -50,23 +55,36 @@ public struct DatasetGenerator: Sendable {
             throw DataError.invalidSetting(setting: "difficulty", reason: "\(config.difficulty) must be in 1...5")
         }
         try self.init(generators: config.domains.map { $0.generator(difficulty: config.difficulty) },
-                      count: config.count, split: config.split, seed: config.seed, plan: config.plan)
+                      count: config.count, split: config.split, seed: config.seed, plan: config.plan, shares: config.shares)
     }
 
-    /// A generator over explicit task generators (custom knobs).
-    /// - Throws: `DataError` for an empty generator list, a count below 1, a generator's invalid knob, or a count
-    ///   beyond what the generators can write distinctly (`DataError.beyondDistinctQuestions`, with the largest count).
-    public init(generators: [any TaskGenerator], count: Int, split: DatasetSplit, seed: UInt64, plan: SplitPlan = .standard) throws {
+    /// A generator over explicit task generators (custom knobs), sharing `count` evenly or by `shares` (one positive
+    /// number per generator, relative: `[2, 2, 1]` gives the last a fifth).
+    /// - Throws: `DataError` for an empty generator list, a count below 1, shares that are not one positive finite
+    ///   number per generator, a generator's invalid knob, or a count beyond what the generators can write distinctly
+    ///   (`DataError.beyondDistinctQuestions`, with the largest count).
+    public init(generators: [any TaskGenerator], count: Int, split: DatasetSplit, seed: UInt64, plan: SplitPlan = .standard,
+                shares: [Double]? = nil) throws {
         guard !generators.isEmpty else {
             throw DataError.invalidSetting(setting: "domain", reason: "no domain given; e.g. addition,linear")
         }
         guard count >= 1 else { throw DataError.invalidSetting(setting: "count", reason: "\(count) must be at least 1") }
+        if let shares {
+            guard shares.count == generators.count else {
+                throw DataError.invalidSetting(setting: "shares", reason: "\(shares.count) shares for \(generators.count) domains; give one per domain")
+            }
+            guard shares.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                throw DataError.invalidSetting(setting: "shares", reason: "\(shares) must all be positive numbers")
+            }
+        }
         for g in generators { try g.validate() }
         self.generators = generators
         self.count = count
         self.split = split
         self.seed = seed
         self.plan = plan
+        let total = shares?.reduce(0, +) ?? 1
+        self.shares = shares?.map { $0 / total }
         // Of the domains asked for more than they have, name the one with the fewest questions: it sets the bound.
         let over = generators.indices.compactMap { k -> (Int, Int)? in
             guard let distinct = generators[k].distinctQuestions, share(k) > distinct else { return nil }
@@ -79,21 +97,39 @@ public struct DatasetGenerator: Sendable {
         }
     }
 
-    /// Rows of generator `k`: the count shared evenly, the first generators taking the remainder.
-    func share(_ k: Int) -> Int {
-        count / generators.count + (k < count % generators.count ? 1 : 0)
+    /// Rows of generator `k`: the count shared evenly, the first generators taking the remainder; with `shares`, each
+    /// generator's share rounded down, and the rows left over one each to the largest fractions (ties: the first).
+    func share(_ k: Int) -> Int { Self.apportion(count, shares, generators.count)[k] }
+
+    /// `count` split across `n` generators evenly or by `shares` (normalised), as `share` describes.
+    public static func apportion(_ count: Int, _ shares: [Double]?, _ n: Int) -> [Int] {
+        guard let shares else { return (0..<n).map { count / n + ($0 < count % n ? 1 : 0) } }
+        let exact = shares.map { Double(count) * $0 }
+        var out = exact.map { min(count, Int($0.rounded(.down))) }
+        let byFraction = exact.indices.sorted { (exact[$0] - Double(out[$0]), $1) > (exact[$1] - Double(out[$1]), $0) }
+        for k in byFraction.prefix(max(0, count - out.reduce(0, +))) { out[k] += 1 }
+        return out
     }
 
-    /// The largest count whose even share no generator's `distinctQuestions` is below (`Int.max` when none has a
+    /// The largest count whose share no generator's `distinctQuestions` is below (`Int.max` when none has a
     /// bound). It bounds what can be asked; a held-out split holds only its hash share of each domain's questions.
     public var maximumCount: Int {
         let bounds = generators.map { $0.distinctQuestions ?? Int.max }
+        if let shares {
+            // the share of each bounded generator reaches its bound near bound / share; step down to the exact count
+            let near = zip(bounds, shares).filter { $0.0 < Int.max }.map { Double($0.0) / $0.1 }.min()
+            guard let near, near < Double(Int.max / 2) else { return Int.max }
+            var n = Int(near.rounded(.down)) + generators.count
+            while n > 0, zip(Self.apportion(n, shares, generators.count), bounds).contains(where: { $0.0 > $0.1 }) { n -= 1 }
+            return n
+        }
         guard let least = bounds.min(), least < Int.max / generators.count else { return Int.max }
         // Every domain can take `least`; then one more for each leading domain that has a question to spare.
         return generators.count * least + bounds.prefix { $0 > least }.count
     }
 
-    /// The rows: ids `<prefix>-<split>-<index>`, source `generator`, domains interleaved.
+    /// The rows: ids `<prefix>-<split>-<index>`, source `generator`, domains interleaved (with `shares`, each row from
+    /// the domain furthest behind its share, so every prefix of the rows keeps the shares).
     /// - Throws: `DataError.notEnoughQuestions` when a domain's knobs allow too few distinct questions in the split.
     public func generate() throws -> [TraceRecord] {
         var out: [TraceRecord] = []
@@ -107,7 +143,17 @@ public struct DatasetGenerator: Sendable {
     /// `generate()`). What it keeps per row is the 8-byte hash of the question, to refuse repeats.
     /// - Throws: `DataError.notEnoughQuestions` as `generate()`, or what `body` throws (rows given before stay given).
     public func generate(_ body: (TraceRecord) throws -> Void) throws {
-        var streams = generators.enumerated().map { k, g in DomainStream(generator: g, wanted: share(k), seed: seed) }
+        let wanted = Self.apportion(count, shares, generators.count)
+        var streams = generators.enumerated().map { k, g in DomainStream(generator: g, wanted: wanted[k], seed: seed) }
+        if shares != nil {
+            // the smallest (made + 1) / wanted goes next, compared exactly as (made + 1) * wanted' < (made' + 1) * wanted
+            while let k = streams.indices.filter({ streams[$0].made < streams[$0].wanted }).min(by: { a, b in
+                (streams[a].made + 1) * streams[b].wanted < (streams[b].made + 1) * streams[a].wanted
+            }) {
+                try body(try streams[k].next(split: split, plan: plan))
+            }
+            return
+        }
         while streams.contains(where: { $0.made < $0.wanted }) {
             for k in streams.indices where streams[k].made < streams[k].wanted {
                 try body(try streams[k].next(split: split, plan: plan))

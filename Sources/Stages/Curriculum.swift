@@ -48,6 +48,9 @@ public struct RunSettings: Sendable, Equatable, Codable {
 public struct DataSettings: Sendable, Equatable {
     /// Built-in domains to generate (all eight by default).
     public var domains: [TaskDomain] = TaskDomain.allCases
+    /// Each domain's relative share of the generated rows, in `domains` order (`data.domain_shares`, a mapping from
+    /// domain to a positive number); nil: even shares.
+    public var domainShares: [Double]?
     /// Generator difficulty, 1 (easiest) to 5.
     public var difficulty = 1
     /// Generated training rows.

@@ -85,7 +85,7 @@ func existingFile(_ c: StrictContainer, _ key: String, base: String) throws -> S
 
 extension DataSettings: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case domains, difficulty, trainSize = "train_size", referenceTraces = "reference_traces", validationSize = "validation_size", seed
+        case domains, domainShares = "domain_shares", difficulty, trainSize = "train_size", referenceTraces = "reference_traces", validationSize = "validation_size", seed
         case maxLength = "max_length", trainFile = "train_file", validationFile = "validation_file", promptTemplate = "prompt_template"
     }
 
@@ -118,6 +118,22 @@ extension DataSettings: Codable {
             if chosen.isEmpty { throw c.issue("domains", "name at least one domain") }
             domains = chosen
         }
+        if let shares = try c.value("domain_shares", [String: Double].self, expected: "a mapping from domain to a positive number") {
+            let example = "e.g. {" + domains.map { "\($0.rawValue): 1" }.joined(separator: ", ") + "}"
+            for (name, share) in shares.sorted(by: { $0.key < $1.key }) {
+                guard let domain = TaskDomain(rawValue: name), domains.contains(domain) else {
+                    throw c.issue("domain_shares", "'\(name)' is not one of data.domains (\(domains.map(\.rawValue).joined(separator: ", "))); \(example)")
+                }
+                guard share.isFinite, share > 0 else {
+                    throw c.issue("domain_shares", "\(name)'s share \(share) must be a positive number; \(example)")
+                }
+            }
+            let missing = domains.filter { shares[$0.rawValue] == nil }
+            guard missing.isEmpty else {
+                throw c.issue("domain_shares", "no share for \(missing.map(\.rawValue).joined(separator: ", ")); give every domain of data.domains one, \(example)")
+            }
+            domainShares = domains.map { shares[$0.rawValue]! }
+        }
         difficulty = try c.int("difficulty", min: 1) ?? difficulty
         if !TaskDomain.difficultyLevels.contains(difficulty) { throw c.issue("difficulty", "must be 1 to 5, found \(difficulty)") }
         trainSize = try c.int("train_size", min: 1) ?? trainSize
@@ -142,6 +158,7 @@ extension DataSettings: Codable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(domains.map(\.rawValue), forKey: .domains)
+        try c.encodeIfPresent(domainShares.map { Dictionary(uniqueKeysWithValues: zip(domains.map(\.rawValue), $0)) }, forKey: .domainShares)
         try c.encode(difficulty, forKey: .difficulty)
         try c.encode(trainSize, forKey: .trainSize)
         try c.encodeIfPresent(referenceTraces, forKey: .referenceTraces)

@@ -27,7 +27,7 @@ public struct RunData {
         func rows(_ split: DatasetSplit, _ count: Int, _ file: String?, key: String) throws -> [TraceRecord] {
             guard let file else {
                 return try DatasetGenerator(config: GenerationConfig(domains: d.domains, count: count, split: split,
-                                                                     seed: seed, difficulty: d.difficulty)).generate()
+                                                                     seed: seed, difficulty: d.difficulty, shares: d.domainShares)).generate()
             }
             let records = try TraceDataset.load(file, split: split).records
             guard !records.isEmpty else {

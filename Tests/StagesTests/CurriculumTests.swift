@@ -89,6 +89,25 @@ struct CurriculumTests {
         #expect(throws: Never.self) { try Curriculum(text: stage + "    samples: 1\n") }
     }
 
+    @Test("data.domain_shares: read in data.domains order, written back, and every mistake named at its key")
+    func domainShares() throws {
+        let three = Self.tiny.replacingOccurrences(of: "domains: [addition]", with: "domains: [addition, subtraction, divisibility]")
+        let stages = "\nstages:\n  - kind: teacher-sft\n"
+        let c = try Curriculum(text: three.replacingOccurrences(of: "train_size: 8,",
+                                                                with: "domain_shares: {divisibility: 1, addition: 2, subtraction: 2}, train_size: 8,") + stages)
+        #expect(c.data.domainShares == [2, 2, 1])
+        #expect(c.resolvedDescription.contains("domain_shares"))
+        #expect(try Curriculum(text: c.resolvedDescription).data.domainShares == [2, 2, 1])
+        #expect(try Curriculum(text: three + stages).data.domainShares == nil)
+        for (shares, words) in [("{addition: 2, subtraction: 2}", "no share for divisibility"),
+                                ("{addition: 2, subtraction: 2, divisibility: 1, gcd: 1}", "'gcd' is not one of data.domains"),
+                                ("{addition: 2, subtraction: 0, divisibility: 1}", "must be a positive number"),
+                                ("[2, 2, 1]", "a mapping")] {
+            let e = error(three.replacingOccurrences(of: "train_size: 8,", with: "domain_shares: \(shares), train_size: 8,") + stages)
+            #expect(e?.keyPath == "data.domain_shares" && e?.message.contains(words) == true, "\(shares): \(String(describing: e))")
+        }
+    }
+
     @Test("missing files and broken YAML are errors with a location, never a crash")
     func files() {
         let missing = error(Self.tiny.replacingOccurrences(of: "teacher: {", with: "teacher: {checkpoint: nowhere.h5, ") + "\nstages:\n  - kind: teacher-sft\n")
