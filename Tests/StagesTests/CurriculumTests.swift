@@ -13,9 +13,9 @@ struct CurriculumTests {
 
     private func error(_ text: String) -> CurriculumError? { curriculumError(text) }
 
-    @Test("the shipped curricula (smoke, default, full-references) load; each student has at most 25% of the teacher's parameters")
+    @Test("the shipped curricula (smoke, default, full-references, math-proof) load; each student has at most 25% of the teacher's parameters")
     func shipped() throws {
-        for name in ["smoke", "default", "full-references"] {
+        for name in ["smoke", "default", "full-references", "math-proof"] {
             let c = try Curriculum.load(path: packageRoot + "/curricula/\(name).yaml")
             #expect(c.stages.map(\.kind).starts(with: ["teacher-sft", "teacher-traces"]), "\(name): \(c.stages.map(\.kind))")
             #expect(c.stages.contains { $0.kind == "output-distill" } && c.stages.contains { $0.kind == "feature-align" })
