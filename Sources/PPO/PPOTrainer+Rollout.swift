@@ -209,11 +209,15 @@ extension Rollout {
     /// Decodes every completion, judges it (`TraceJudge`: answer and steps) and scores it with `reward`.
     mutating func judge(codec: TraceCodec, reward: CompositeReward, judge: TraceJudge) {
         texts = completions.map { CompletionText(tokens: $0, codec: codec) }
-        verdicts = zip(problems, texts).map { p, t in
-            judge.judge(completion: t.text, question: p.question, referenceAnswer: p.referenceAnswer, teacherTrace: p.teacherTrace)
-        }
+        verdicts = zip(problems, texts).map { Self.verdict(on: $1, for: $0, judge: judge) }
         inputs = verdicts.map(\.input)
         results = inputs.map { reward.evaluate($0) }
+    }
+
+    /// The judge's verdict on one completion of problem `p`: its answer against the reference, its steps, its agreement
+    /// with the problem's teacher trace.
+    static func verdict(on text: CompletionText, for p: PPOProblem, judge: TraceJudge) -> TraceJudgement {
+        judge.judge(completion: text.text, question: p.question, referenceAnswer: p.referenceAnswer, teacherTrace: p.teacherTrace)
     }
 
     /// The last row of each whole group of `size` rows that are all wrong: the rows off-policy guidance may replace.
@@ -225,9 +229,8 @@ extension Rollout {
     /// was whole), judged and scored as a sample is, when the judge finds it right; otherwise the row stays as it was.
     /// - Returns: whether the row was replaced.
     mutating func guide(row: Int, with ids: [Int32], codec: TraceCodec, reward: CompositeReward, judge: TraceJudge) -> Bool {
-        let p = problems[row], text = CompletionText(tokens: ids, codec: codec)
-        let verdict = judge.judge(completion: text.text, question: p.question, referenceAnswer: p.referenceAnswer,
-                                  teacherTrace: p.teacherTrace)
+        let text = CompletionText(tokens: ids, codec: codec)
+        let verdict = Self.verdict(on: text, for: problems[row], judge: judge)
         guard verdict.correct else { return false }
         completions[row] = ids
         texts[row] = text
