@@ -115,10 +115,8 @@ struct LMBench {
                                           logProbs: Array(data.targets.logProbs[(lo * k)..<((lo + n) * k)]),
                                           ids: Array(data.targets.ids[(lo * k)..<((lo + n) * k)]),
                                           leftover: Array(data.targets.leftover[lo..<(lo + n)]))
-                let logits = students[r].forward(tokens: shard.x, batch: shard.rows, length: t).logits
-                let kd = topKDistillationLoss(student: logits, targets: targets, temperature: data.temperature)
-                let ce = crossEntropy(logits, targets: shard.y)
-                return add(scale(kd, data.alpha), scale(ce, 1 - data.alpha))
+                return TopKDistillationStep.loss(student: students[r], tokens: shard.x, batch: shard.rows, length: t, labels: shard.y,
+                                                 targets: targets, temperature: data.temperature, alpha: data.alpha)
             })
             let opt = AdamW(store: student.parameters, weightDecay: 0.01)
             let s = medianSeconds(reps: reps, warmup: 1, minSample: 0) {

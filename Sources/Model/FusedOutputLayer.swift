@@ -81,6 +81,10 @@ public enum OutputChunking {
 /// The gradients with respect to `hidden` and `weight` (when they require one) are computed chunk by chunk in
 /// this call and kept (N x C and V x C, the sizes of the inputs), so backward only scales them by the upstream
 /// gradient. The teacher side gets no gradient.
+///
+/// With `topK` in place of the teacher's hidden states and weight, the divergence is `topKDistillationLoss`'s: over
+/// the teacher's cached top-k buckets and the rest, averaged over the targets (each names the row that predicts it),
+/// again within float rounding and without the (N, V) logits or log-probs.
 /// - Parameters:
 ///   - hidden: the student's final hidden states (..., C), one row per position.
 ///   - weight: the student's output weight (V, C) (`lm_head`, or the embedding when tied).
@@ -88,10 +92,11 @@ public enum OutputChunking {
 ///     weight is 0.
 ///   - teacherWeight: the teacher's output weight (V, Ct).
 ///   - targets: next-token ids per row (`terms.ignoreIndex` where there is none); nil for no CE.
-///   - rowMask: rows the divergence averages over (nil: all).
+///   - rowMask: rows the divergence averages over (nil: all); not used with `topK`.
+///   - topK: the teacher's cached top-k targets, at most one per row (instead of `teacherHidden` and `teacherWeight`).
 ///   - chunkRows: rows per chunk (default `OutputChunking.rowsPerChunk`).
 public func fusedOutputLoss(hidden: Tensor, weight: Tensor, teacherHidden: Tensor? = nil, teacherWeight: Tensor? = nil,
-                            targets: [Int32]?, rowMask: [Bool]? = nil, terms: OutputLossTerms,
+                            targets: [Int32]?, rowMask: [Bool]? = nil, topK: TopKTargets? = nil, terms: OutputLossTerms,
                             chunkRows: Int? = nil) -> FusedOutputLoss {
     let c = hidden.lastDim, n = hidden.rows, v = weight.rows
     precondition(weight.rank == 2 && weight.lastDim == c, "fusedOutputLoss: weight \(weight.shape) does not fit hidden \(hidden.shape) (needs (V, \(c)))")
@@ -99,22 +104,34 @@ public func fusedOutputLoss(hidden: Tensor, weight: Tensor, teacherHidden: Tenso
     precondition(rowMask == nil || rowMask!.count == n, "fusedOutputLoss: row mask has \(rowMask!.count) entries for \(n) rows")
     precondition(terms.temperature > 0, "distillation temperature must be positive, got \(terms.temperature)")
     precondition(terms.labelSmoothing >= 0 && terms.labelSmoothing < 1, "label smoothing must be in [0, 1), got \(terms.labelSmoothing)")
-    let distilling = terms.distillationWeight != 0 || teacherHidden != nil
+    let distilling = terms.distillationWeight != 0 || teacherHidden != nil || topK != nil
     var kind = terms.divergence
-    if distilling {
+    if case .jsd(let beta) = kind {
+        precondition(beta >= 0 && beta <= 1, "JSD beta must be in [0, 1], got \(beta)")
+        if beta == 0 { kind = .forwardKL } else if beta == 1 { kind = .reverseKL }
+    }
+    // with top-k targets: the target each row predicts (-1: none)
+    var targetOfRow = [Int](repeating: -1, count: topK == nil ? 0 : n)
+    if let topK {
+        precondition(teacherHidden == nil && teacherWeight == nil, "fusedOutputLoss: top-k targets replace the teacher's hidden states and weight")
+        precondition(rowMask == nil, "fusedOutputLoss: a row mask does not apply to top-k targets (their positions choose the rows)")
+        precondition(topK.k <= v, "fusedOutputLoss: k \(topK.k) exceeds the vocabulary \(v)")
+        for (m, r) in topK.positions.enumerated() {
+            precondition(r >= 0 && r < n, "fusedOutputLoss: target \(m) reads row \(r) of \(n)")
+            precondition(targetOfRow[r] < 0, "fusedOutputLoss: targets \(targetOfRow[r]) and \(m) both read row \(r)")
+            targetOfRow[r] = m
+        }
+        for id in topK.ids { precondition(id >= 0 && Int(id) < v, "fusedOutputLoss: a top-k target names id \(id) outside the vocabulary \(v)") }
+    } else if distilling {
         guard let th = teacherHidden, let tw = teacherWeight else {
             preconditionFailure("fusedOutputLoss: a distillation weight of \(terms.distillationWeight) needs the teacher's hidden states and output weight")
         }
         precondition(th.rows == n && tw.rank == 2 && tw.rows == v && tw.lastDim == th.lastDim,
                      "fusedOutputLoss: teacher hidden \(th.shape) and weight \(tw.shape) do not fit \(n) rows over a vocabulary of \(v)")
-        if case .jsd(let beta) = kind {
-            precondition(beta >= 0 && beta <= 1, "JSD beta must be in [0, 1], got \(beta)")
-            if beta == 0 { kind = .forwardKL } else if beta == 1 { kind = .reverseKL }
-        }
     }
     let ceRows = targets.map { t in (0..<n).filter { t[$0] != terms.ignoreIndex } } ?? []
     for r in ceRows { precondition(targets![r] >= 0 && Int(targets![r]) < v, "fusedOutputLoss: target \(targets![r]) outside 0..<\(v) at row \(r)") }
-    let kdCount = distilling ? (rowMask?.reduce(0) { $0 + ($1 ? 1 : 0) } ?? n) : 0
+    let kdCount = topK?.count ?? (distilling ? (rowMask?.reduce(0) { $0 + ($1 ? 1 : 0) } ?? n) : 0)
     let wantsGrad = GradMode.isEnabled && (hidden.requiresGrad || weight.requiresGrad)
     // per-unit-of-loss factors of each row's logit gradient: CE (p - q) / count, KD T (...) / count (T^2 / T)
     let ceScale = ceRows.isEmpty ? 0 : terms.crossEntropyWeight / Float(ceRows.count)
@@ -127,7 +144,7 @@ public func fusedOutputLoss(hidden: Tensor, weight: Tensor, teacherHidden: Tenso
     let gradWeight = wantsGrad && weight.requiresGrad ? Tensor.uninitialized([v, c]) : nil  // (V, C)
     let chunkCap = min(rowsPerChunk, n)
     let z = Tensor.uninitialized([chunkCap, v])  // (R, V) student logits, then their gradient
-    let u = distilling ? Tensor.uninitialized([chunkCap, v]) : nil  // (R, V) teacher logits
+    let u = distilling && topK == nil ? Tensor.uninitialized([chunkCap, v]) : nil  // (R, V) teacher logits
     var lo = 0
     while lo < n {
         let r = min(rowsPerChunk, n - lo)
@@ -147,8 +164,9 @@ public func fusedOutputLoss(hidden: Tensor, weight: Tensor, teacherHidden: Tenso
                     for i in range {
                         let row = base + i
                         let target: Int? = targets.flatMap { $0[row] == terms.ignoreIndex ? nil : Int($0[row]) }
-                        let inKD = distilling && (rowMask?[row] ?? true)
-                        let (ce, kd) = outputRow(z.ptr + i * v, u.map { $0.ptr + i * v }, v: v, target: target, inKD: inKD,
+                        let cached = topK.flatMap { t in targetOfRow[row] < 0 ? nil : (t, targetOfRow[row]) }
+                        let inKD = topK == nil ? distilling && (rowMask?[row] ?? true) : cached != nil
+                        let (ce, kd) = outputRow(z.ptr + i * v, u.map { $0.ptr + i * v }, cached, v: v, target: target, inKD: inKD,
                                                  kind: kind, terms: terms, ceScale: ceScale, kdScale: kdScale,
                                                  gradient: wantsGrad, scratch: &scratch)
                         ceOut[row] = ce
@@ -197,10 +215,12 @@ private struct OutputRowScratch {
 /// `distillationLoss`; with `gradient`, overwrites the student logits `z` with this row's share of the
 /// weighted loss's gradient (zero for a row in neither term).
 @inline(__always)
-private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>?, v: Int, target: Int?, inKD: Bool,
+private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>?, _ cached: (TopKTargets, Int)?, v: Int,
+                       target: Int?, inKD: Bool,
                        kind: Divergence, terms: OutputLossTerms, ceScale: Float, kdScale: Float, gradient: Bool,
                        scratch: inout OutputRowScratch) -> (ce: Double, kd: Double) {
     var ce = 0.0, kd = 0.0
+    var bucketTerms: (h: [Float], restLog: Float) = ([], -Float.infinity)  // with top-k targets, for the gradient
     let eps = terms.labelSmoothing, invT = 1 / terms.temperature
     scratch.logp.withUnsafeMutableBufferPointer { lpBuf in
     scratch.ls.withUnsafeMutableBufferPointer { lsBuf in
@@ -213,7 +233,11 @@ private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePoint
             if eps > 0 { loss -= eps / Float(v) * vsum(lp, v) }
             ce = Double(loss)
         }
-        if inKD, let u {
+        if inKD, let (targets, m) = cached {
+            mapVec(v, z, sc) { $0 * invT }
+            logSoftmaxRows(sc, ls, rows: 1, cols: v)
+            (kd, bucketTerms) = topKRow(ls, complement: sc, targets, m, v: v, kind: kind, temperature: terms.temperature)
+        } else if inKD, let u {
             mapVec(v, z, sc) { $0 * invT }
             logSoftmaxRows(sc, ls, rows: 1, cols: v)
             mapVec(v, u, sc) { $0 * invT }
@@ -241,7 +265,18 @@ private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePoint
             accumulateVec2(v, lp, lp, into: z) { la, _ in k * (vexp(la) - w) }
             z[t] -= k * (1 - eps)
         }
-        if inKD, u != nil, kdScale != 0 {
+        if inKD, let (targets, m) = cached, kdScale != 0 {
+            // as topKDistillationLoss's backward: k [h_b(i) q_i / q_b(i) - q_i sum_b h_b], q_i / q_b(i) = 1 for a kept id
+            let kk = targets.k, (h, restLog) = bucketTerms
+            let c2 = kdScale * h.reduce(0, +)
+            accumulateVec2(v, ls, ls, into: z) { la, _ in -Vec(repeating: c2) * vexp(la) }
+            if restLog > -Float.infinity && h[kk] != 0 {
+                // sc holds the log-probs with the kept ids at -inf (topKRow): exactly the rest bucket's ids
+                let c1 = kdScale * h[kk]
+                accumulateVec2(v, sc, sc, into: z) { x, _ in Vec(repeating: c1) * vexp(x - Vec(repeating: restLog)) }
+            }
+            for j in 0..<kk { z[Int(targets.ids[m * kk + j])] += kdScale * h[j] }
+        } else if inKD, u != nil, kdScale != 0 {
             let k = kdScale
             switch kind {
             case .forwardKL:
@@ -262,6 +297,44 @@ private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePoint
     }
     }
     return (ce, kd)
+}
+
+/// One row's divergence over the top-k buckets of target `m` (as `topKDistillationLoss`, before T^2 and the mean),
+/// from the student's log-probs at T in `ls`. Leaves in `complement` the log-probs with the kept ids at -inf, and returns
+/// with the divergence what the gradient needs: q_b dD/dq_b of each of the k + 1 buckets and the student's log q_rest.
+@inline(__always)
+private func topKRow(_ ls: UnsafeMutablePointer<Float>, complement cp: UnsafeMutablePointer<Float>, _ targets: TopKTargets, _ m: Int,
+                     v: Int, kind: Divergence, temperature: Float) -> (kd: Double, terms: (h: [Float], restLog: Float)) {
+    let k = targets.k
+    cp.update(from: ls, count: v)
+    for j in 0..<k { cp[Int(targets.ids[m * k + j])] = -Float.infinity }
+    var restLog = -Float.infinity
+    let top = vmax(cp, v)
+    if top > -Float.infinity {
+        restLog = top + Foundation.log(sumVec2(v, cp, cp) { x, _ in vexp(x - Vec(repeating: top)) })
+    }
+    let lb = targets.bucketLogProbs(m, at: temperature)
+    var h = [Float](repeating: 0, count: k + 1)
+    var s: Double = 0
+    for b in 0...k {
+        let la = b < k ? ls[Int(targets.ids[m * k + b])] : restLog
+        let pb = lb[b] == -Float.infinity ? 0 : Foundation.exp(lb[b])
+        let qa = la == -Float.infinity ? 0 : Foundation.exp(la)
+        switch kind {
+        case .forwardKL:
+            if pb > 0 { s += Double(pb * (lb[b] - la)) }
+            h[b] = -pb
+        case .reverseKL:
+            if qa > 0 { s += Double(qa * (la - lb[b])) }
+            h[b] = qa > 0 ? qa * (la - lb[b] + 1) : 0
+        case .jsd(let beta):
+            let lm = topKLogMixture(la, lb[b], beta)
+            if pb > 0 { s += Double(beta * pb * (lb[b] - lm)) }
+            if qa > 0 { s += Double((1 - beta) * qa * (la - lm)) }
+            h[b] = qa > 0 ? qa * (1 - beta) * (la - lm) : 0
+        }
+    }
+    return (s, (h, restLog))
 }
 
 /// log p(target) of each row under softmax(hidden W^T), chunked like `fusedOutputLoss` (scoring a sequence

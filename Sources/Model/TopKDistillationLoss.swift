@@ -171,7 +171,7 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
 
 /// log(beta e^lt + (1 - beta) e^ls) as a log-sum-exp (as `distillationLoss`'s mixture); -inf when both are.
 @inline(__always)
-private func topKLogMixture(_ ls: Float, _ lt: Float, _ beta: Float) -> Float {
+func topKLogMixture(_ ls: Float, _ lt: Float, _ beta: Float) -> Float {
     let x = Foundation.log(beta) + lt, y = Foundation.log(1 - beta) + ls
     let m = max(x, y)
     guard m > -Float.infinity else { return -Float.infinity }

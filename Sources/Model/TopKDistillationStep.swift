@@ -61,11 +61,25 @@ public struct TopKDistillationStep {
     @discardableResult
     public func run() -> Float {
         student.parameters.zeroGradients()
+        let loss = Self.loss(student: student, tokens: tokens, batch: batch, length: length, labels: labels, targets: targets,
+                             temperature: temperature, alpha: alpha)
+        loss.backward()
+        return loss.item
+    }
+
+    /// alpha * T^2 * KL over the top-k buckets + (1 - alpha) * CE of `student` on `tokens`, as the stages compute it:
+    /// through the fused output layer (the (B, T, V) logits never whole) when the vocabulary and the head allow it,
+    /// else over the full logits.
+    public static func loss(student: Transformer, tokens: [Int32], batch: Int, length: Int, labels: [Int32], targets: TopKTargets,
+                            temperature: Float, alpha: Float) -> Tensor {
+        if OutputChunking.applies(vocabulary: student.config.vocabSize), let weight = student.fusedOutputWeight {
+            let hidden = student.forwardHidden(tokens: tokens, batch: batch, length: length).finalHidden
+            let terms = OutputLossTerms(distillationWeight: alpha, crossEntropyWeight: 1 - alpha, temperature: temperature)
+            return fusedOutputLoss(hidden: hidden, weight: weight, targets: labels, topK: targets, terms: terms).loss
+        }
         let logits = student.forward(tokens: tokens, batch: batch, length: length).logits
         let kd = topKDistillationLoss(student: logits, targets: targets, temperature: temperature)
         let ce = crossEntropy(logits, targets: labels)
-        let loss = add(scale(kd, alpha), scale(ce, 1 - alpha))
-        loss.backward()
-        return loss.item
+        return add(scale(kd, alpha), scale(ce, 1 - alpha))
     }
 }

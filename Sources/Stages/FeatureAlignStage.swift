@@ -167,12 +167,17 @@ final class FeatureAlignObjective: OutputDistillObjective {
     override func loss(_ shard: inout TraceShard, replica: Int) throws -> ShardLoss {
         let batch = shard.batch, studentModel = students[replica]
         let out: ShardLoss, student: HiddenOutput, teacher: HiddenOutput
+        let cached = topK?.targets(shard: shard.index, of: shard.count, batch: batch)
         if topK == nil, let fused = fusedForward(batch, student: studentModel, options: options, dropout: &shard.dropout) {
             (out, student, teacher) = fused
+        } else if let cached, let fused = fusedTopK(batch, student: studentModel, targets: cached, options: options, dropout: &shard.dropout) {
+            // the teacher runs for its features only
+            teacher = withNoGrad { teacherModel.forwardHidden(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options) }
+            (out, student) = fused
         } else {
             let t = withNoGrad { teacherModel.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options) }
             let s = studentModel.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, options: options, dropout: &shard.dropout)
-            out = topK.map { outputLoss(student: s.logits, targets: $0.targets(shard: shard.index, of: shard.count, batch: batch), batch: batch) }
+            out = cached.map { outputLoss(student: s.logits, targets: $0, batch: batch) }
                 ?? outputLoss(student: s.logits, teacher: t.logits, batch: batch)
             student = HiddenOutput(finalHidden: s.finalHidden, hiddenStates: s.hiddenStates, attentions: s.attentions)
             teacher = HiddenOutput(finalHidden: t.finalHidden, hiddenStates: t.hiddenStates, attentions: t.attentions)

@@ -92,8 +92,10 @@ class OutputDistillObjective: StageObjective {
     func loss(_ shard: inout TraceShard, replica: Int) throws -> ShardLoss {
         let batch = shard.batch, student = students[replica]
         if let topK {
+            let targets = topK.targets(shard: shard.index, of: shard.count, batch: batch)
+            if let fused = fusedTopK(batch, student: student, targets: targets, dropout: &shard.dropout) { return fused.loss }
             let logits = student.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length, dropout: &shard.dropout).logits
-            return outputLoss(student: logits, targets: topK.targets(shard: shard.index, of: shard.count, batch: batch), batch: batch)
+            return outputLoss(student: logits, targets: targets, batch: batch)
         }
         if let fused = fusedForward(batch, student: student, dropout: &shard.dropout) { return fused.loss }
         let teacher = withNoGrad { teacherModel.forward(tokens: batch.tokens, batch: batch.batch, length: batch.length).logits }

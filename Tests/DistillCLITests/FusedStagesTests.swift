@@ -71,4 +71,33 @@ struct FusedStagesTests {
             #expect(bad.status != 0 && bad.stderr.contains("TRACEDISTILL_FUSED_MIN_VOCAB=-1"), "\(bad)")
         }
     }
+
+    @Test("top-k targets through the fused layer: output-distill and feature-align give the unfused losses within float rounding; a run killed in output-distill resumes bit-identically")
+    func topKFusedMatchesUnfusedAndResumes() throws {
+        guard let exe = requireDistill() else { return }
+        try withRunFolder("fused-topk") { dir in
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let yaml = dir + "/c.yaml"
+            try TestCurricula.topK().write(toFile: yaml, atomically: true, encoding: .utf8)
+            let unfused = try run(exe, ["run", yaml, "--run-dir", dir + "/unfused"], minimumVocabulary: nil)
+            let fused = try run(exe, ["run", yaml, "--run-dir", dir + "/fused"], minimumVocabulary: 0)
+            #expect(unfused.succeeded && fused.succeeded, "\(unfused)\n\(fused)")
+            let a = try losses(dir + "/unfused"), b = try losses(dir + "/fused")
+            #expect(a.count == b.count && a.count >= 5, "\(a.count) and \(b.count) loss rows")
+            allClose(b.map { Float($0) }, a, rtol: 1e-4, atol: 1e-5, "per-step losses, fused against unfused")
+            let file = "/stage-2-feature-align.h5"
+            #expect(try roleHashes(exe, dir + "/fused" + file)["student"] != roleHashes(exe, dir + "/unfused" + file)["student"])
+
+            // teacher-logits takes the first 6 steps (12 rows, 2 a step): step 7 is output-distill's first
+            let killed = try run(exe, ["run", yaml, "--run-dir", dir + "/killed"], minimumVocabulary: 0, fault: "kill-after-step:7")
+            #expect(killed.signaled, "the run should have been killed: \(killed)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/killed")
+            #expect(files.contains("stage-0-teacher-logits.h5") && !files.contains("stage-1-output-distill.h5"), "killed in output-distill: \(files)")
+            let resumed = try run(exe, ["resume", dir + "/killed"], minimumVocabulary: 0)
+            #expect(resumed.succeeded, "\(resumed)")
+            for file in ["stage-1-output-distill.h5", "stage-2-feature-align.h5"] {
+                #expect(try roleHashes(exe, dir + "/killed/" + file) == roleHashes(exe, dir + "/fused/" + file), "\(file) differs")
+            }
+        }
+    }
 }

@@ -78,6 +78,69 @@ struct FusedOutputLayerTests {
         #expect(ok)
     }
 
+    /// Top-k targets from the teacher's own distribution at `temperature`: rows 0, 4 and 9 have none, the others its
+    /// k most likely ids (largest first) and the log of the mass left over (-inf when k is the whole vocabulary).
+    static func topK(k: Int, temperature: Float) -> TopKTargets {
+        let (_, _, th, tw) = inputs()
+        let logits = linear(th, weight: tw).toArray()
+        var positions: [Int] = [], lp: [Float] = [], ids: [Int32] = [], rest: [Float] = []
+        for r in 0..<rows where ![0, 4, 9].contains(r) {
+            let row = logits[(r * vocab)..<((r + 1) * vocab)].map { Double($0 / temperature) }
+            let logp = referenceLogSoftmax(row)
+            let order = logp.indices.sorted { logp[$0] > logp[$1] }.prefix(k)
+            positions.append(r)
+            lp += order.map { Float(logp[$0]) }
+            ids += order.map { Int32($0) }
+            let left = 1 - order.reduce(0.0) { $0 + exp(logp[$1]) }
+            rest.append(k == vocab ? -.infinity : Float(log(left)))
+        }
+        return TopKTargets(k: k, temperature: temperature, positions: positions, logProbs: lp, ids: ids, leftover: rest)
+    }
+
+    @Test("with top-k targets: loss, parts and gradients equal topKDistillationLoss + crossEntropy over linear within 1e-5",
+          arguments: divergences, [(k: 5, stored: Float(1), used: Float(2)), (k: 8, stored: 2, used: 2), (k: vocab, stored: 1, used: 1)])
+    func topKEqualsUnfused(divergence: Divergence, case c: (k: Int, stored: Float, used: Float)) {
+        let terms = OutputLossTerms(distillationWeight: 0.7, crossEntropyWeight: 0.3, temperature: c.used, divergence: divergence,
+                                    labelSmoothing: 0.1)
+        let targets = Self.topK(k: c.k, temperature: c.stored)
+        let (h0, w0, _, _) = Self.inputs()
+        let h1 = Tensor(shape: h0.shape, values: h0.toArray(), requiresGrad: true)
+        let w1 = Tensor(shape: w0.shape, values: w0.toArray(), requiresGrad: true)
+        let logits = linear(h1, weight: w1)
+        let kd = topKDistillationLoss(student: logits, targets: targets, temperature: c.used, divergence: divergence)
+        let ce = crossEntropy(logits, targets: Self.targets, labelSmoothing: 0.1)
+        let reference = add(scale(kd, 0.7), scale(ce, 0.3))
+        reference.backward()
+        for chunk in [1, 4, Self.rows] {
+            let h2 = Tensor(shape: h0.shape, values: h0.toArray(), requiresGrad: true)
+            let w2 = Tensor(shape: w0.shape, values: w0.toArray(), requiresGrad: true)
+            let fused = fusedOutputLoss(hidden: h2, weight: w2, targets: Self.targets, topK: targets, terms: terms, chunkRows: chunk)
+            fused.loss.backward()
+            let what = "\(divergence) k \(c.k) T \(c.stored) -> \(c.used) chunk \(chunk)"
+            allClose(fused.loss.item, Double(reference.item), rtol: 1e-5, atol: 0, what + " loss")
+            allClose(fused.distillation, Double(kd.item), rtol: 1e-5, atol: 1e-7, what + " kd")
+            allClose(fused.crossEntropy, Double(ce.item), rtol: 1e-5, atol: 0, what + " ce")
+            let scaleH = Double(h1.grad!.toArray().map(abs).max()!), scaleW = Double(w1.grad!.toArray().map(abs).max()!)
+            #expect(scaleH > 1e-2 && scaleW > 1e-2, "gradients not vacuous")
+            allClose(h2.grad!, h1.grad!, rtol: 1e-5, atol: 1e-5 * scaleH, what + " dL/dhidden")
+            allClose(w2.grad!, w1.grad!, rtol: 1e-5, atol: 1e-5 * scaleW, what + " dL/dweight")
+        }
+        #expect(kd.item > 1e-3, "the divergence is not vacuous")
+    }
+
+    @Test("with top-k targets: gradients of hidden and weight match finite differences (k 5, T 2, chunks of 4 rows)",
+          arguments: divergences)
+    func topKFiniteDifferences(divergence: Divergence) {
+        let terms = OutputLossTerms(distillationWeight: 0.6, crossEntropyWeight: 0.4, temperature: 2, divergence: divergence,
+                                    labelSmoothing: 0.1)
+        let targets = Self.topK(k: 5, temperature: 1)
+        let (h, w, _, _) = Self.inputs()
+        let ok = checkGradients([h, w], h: 1e-2, rtol: 1e-2, atol: 1e-4, "\(divergence)") { x in
+            fusedOutputLoss(hidden: x[0], weight: x[1], targets: Self.targets, topK: targets, terms: terms, chunkRows: 4).loss
+        }
+        #expect(ok)
+    }
+
     @Test("cross-entropy alone (no teacher) equals crossEntropy over linear, and every row ignored gives 0 with zero gradients")
     func crossEntropyAlone() {
         let (h0, w0, _, _) = Self.inputs()
