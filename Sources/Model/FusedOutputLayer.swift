@@ -299,44 +299,6 @@ private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePoint
     return (ce, kd)
 }
 
-/// One row's divergence over the top-k buckets of target `m` (as `topKDistillationLoss`, before T^2 and the mean),
-/// from the student's log-probs at T in `ls`. Leaves in `complement` the log-probs with the kept ids at -inf, and returns
-/// with the divergence what the gradient needs: q_b dD/dq_b of each of the k + 1 buckets and the student's log q_rest.
-@inline(__always)
-private func topKRow(_ ls: UnsafeMutablePointer<Float>, complement cp: UnsafeMutablePointer<Float>, _ targets: TopKTargets, _ m: Int,
-                     v: Int, kind: Divergence, temperature: Float) -> (kd: Double, terms: (h: [Float], restLog: Float)) {
-    let k = targets.k
-    cp.update(from: ls, count: v)
-    for j in 0..<k { cp[Int(targets.ids[m * k + j])] = -Float.infinity }
-    var restLog = -Float.infinity
-    let top = vmax(cp, v)
-    if top > -Float.infinity {
-        restLog = top + Foundation.log(sumVec2(v, cp, cp) { x, _ in vexp(x - Vec(repeating: top)) })
-    }
-    let lb = targets.bucketLogProbs(m, at: temperature)
-    var h = [Float](repeating: 0, count: k + 1)
-    var s: Double = 0
-    for b in 0...k {
-        let la = b < k ? ls[Int(targets.ids[m * k + b])] : restLog
-        let pb = lb[b] == -Float.infinity ? 0 : Foundation.exp(lb[b])
-        let qa = la == -Float.infinity ? 0 : Foundation.exp(la)
-        switch kind {
-        case .forwardKL:
-            if pb > 0 { s += Double(pb * (lb[b] - la)) }
-            h[b] = -pb
-        case .reverseKL:
-            if qa > 0 { s += Double(qa * (la - lb[b])) }
-            h[b] = qa > 0 ? qa * (la - lb[b] + 1) : 0
-        case .jsd(let beta):
-            let lm = topKLogMixture(la, lb[b], beta)
-            if pb > 0 { s += Double(beta * pb * (lb[b] - lm)) }
-            if qa > 0 { s += Double((1 - beta) * qa * (la - lm)) }
-            h[b] = qa > 0 ? qa * (1 - beta) * (la - lm) : 0
-        }
-    }
-    return (s, (h, restLog))
-}
-
 /// log p(target) of each row under softmax(hidden W^T), chunked like `fusedOutputLoss` (scoring a sequence
 /// never holds its (N, V) logits). Records nothing. Rows whose target is negative (no next token) give 0.
 /// - Parameters:

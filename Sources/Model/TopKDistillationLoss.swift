@@ -95,44 +95,15 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
             let a = ls.ptr + m * v
             mapVec(v, student.ptr + r * v, sp) { $0 * invT }
             logSoftmaxRows(sp, a, rows: 1, cols: v)
-            // the rest bucket: log-sum-exp of the student's log-probs outside the k ids (a copy with those set to -inf)
-            var restLog = -Float.infinity
-            complement.withUnsafeMutableBufferPointer { c in
-                let cp = c.baseAddress!
-                cp.update(from: a, count: v)
-                for j in 0..<k {
-                    let id = Int(targets.ids[m * k + j])
-                    precondition(id >= 0 && id < v, "topKDistillationLoss: target \(m) names id \(id) outside the vocabulary \(v)")
-                    cp[id] = -Float.infinity
-                }
-                let top = vmax(cp, v)
-                if top > -Float.infinity {
-                    restLog = top + Foundation.log(sumVec2(v, cp, cp) { x, _ in vexp(x - Vec(repeating: top)) })
-                }
+            for j in 0..<k {
+                let id = Int(targets.ids[m * k + j])
+                precondition(id >= 0 && id < v, "topKDistillationLoss: target \(m) names id \(id) outside the vocabulary \(v)")
             }
-            rest[m] = restLog
-            // buckets: student la, teacher lb
-            let lb = targets.bucketLogProbs(m, at: temperature)
-            var s: Double = 0
-            let hm = m * (k + 1)
-            for b in 0...k {
-                let la = b < k ? a[Int(targets.ids[m * k + b])] : restLog
-                let pb = lb[b] == -Float.infinity ? 0 : Foundation.exp(lb[b])
-                let qa = la == -Float.infinity ? 0 : Foundation.exp(la)
-                switch kind {
-                case .forwardKL:
-                    if pb > 0 { s += Double(pb * (lb[b] - la)) }
-                    h[hm + b] = -pb
-                case .reverseKL:
-                    if qa > 0 { s += Double(qa * (la - lb[b])) }
-                    h[hm + b] = qa > 0 ? qa * (la - lb[b] + 1) : 0
-                case .jsd(let beta):
-                    let lm = topKLogMixture(la, lb[b], beta)
-                    if pb > 0 { s += Double(beta * pb * (lb[b] - lm)) }
-                    if qa > 0 { s += Double((1 - beta) * qa * (la - lm)) }
-                    h[hm + b] = qa > 0 ? qa * (1 - beta) * (la - lm) : 0
-                }
+            let (s, terms) = complement.withUnsafeMutableBufferPointer { c in
+                topKRow(a, complement: c.baseAddress!, targets, m, v: v, kind: kind, temperature: temperature)
             }
+            rest[m] = terms.restLog
+            for b in 0...k { h[m * (k + 1) + b] = terms.h[b] }
             total += s
         }
     }
@@ -167,6 +138,45 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
         }
     }
     return out
+}
+
+/// One row's divergence over the top-k buckets of target `m` (before T^2 and the mean; `topKDistillationLoss` and the
+/// fused output layer both use it),
+/// from the student's log-probs at T in `ls`. Leaves in `complement` the log-probs with the kept ids at -inf, and returns
+/// with the divergence what the gradient needs: q_b dD/dq_b of each of the k + 1 buckets and the student's log q_rest.
+@inline(__always)
+func topKRow(_ ls: UnsafeMutablePointer<Float>, complement cp: UnsafeMutablePointer<Float>, _ targets: TopKTargets, _ m: Int,
+                     v: Int, kind: Divergence, temperature: Float) -> (kd: Double, terms: (h: [Float], restLog: Float)) {
+    let k = targets.k
+    cp.update(from: ls, count: v)
+    for j in 0..<k { cp[Int(targets.ids[m * k + j])] = -Float.infinity }
+    var restLog = -Float.infinity
+    let top = vmax(cp, v)
+    if top > -Float.infinity {
+        restLog = top + Foundation.log(sumVec2(v, cp, cp) { x, _ in vexp(x - Vec(repeating: top)) })
+    }
+    let lb = targets.bucketLogProbs(m, at: temperature)
+    var h = [Float](repeating: 0, count: k + 1)
+    var s: Double = 0
+    for b in 0...k {
+        let la = b < k ? ls[Int(targets.ids[m * k + b])] : restLog
+        let pb = lb[b] == -Float.infinity ? 0 : Foundation.exp(lb[b])
+        let qa = la == -Float.infinity ? 0 : Foundation.exp(la)
+        switch kind {
+        case .forwardKL:
+            if pb > 0 { s += Double(pb * (lb[b] - la)) }
+            h[b] = -pb
+        case .reverseKL:
+            if qa > 0 { s += Double(qa * (la - lb[b])) }
+            h[b] = qa > 0 ? qa * (la - lb[b] + 1) : 0
+        case .jsd(let beta):
+            let lm = topKLogMixture(la, lb[b], beta)
+            if pb > 0 { s += Double(beta * pb * (lb[b] - lm)) }
+            if qa > 0 { s += Double((1 - beta) * qa * (la - lm)) }
+            h[b] = qa > 0 ? qa * (1 - beta) * (la - lm) : 0
+        }
+    }
+    return (s, (h, restLog))
 }
 
 /// log(beta e^lt + (1 - beta) e^ls) as a log-sum-exp (as `distillationLoss`'s mixture); -inf when both are.
