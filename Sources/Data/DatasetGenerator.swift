@@ -47,6 +47,9 @@ public struct DatasetGenerator: Sendable {
     public let plan: SplitPlan
     /// Each generator's share of the rows, normalised to sum to 1; nil: even.
     public let shares: [Double]?
+    /// Rows of each generator: `count` apportioned evenly, the first generators taking the remainder; with `shares`,
+    /// each generator's share rounded down, and the rows left over one each to the largest fractions (ties: the first).
+    public let rowsPerGenerator: [Int]
 
     /// A generator for `config`, using each domain's built-in generator at the config's difficulty.
     /// - Throws: `DataError.invalidSetting` for an empty domain list, a count below 1 or a difficulty outside 1...5.
@@ -85,23 +88,20 @@ public struct DatasetGenerator: Sendable {
         self.plan = plan
         let total = shares?.reduce(0, +) ?? 1
         self.shares = shares?.map { $0 / total }
+        rowsPerGenerator = Self.apportion(count, self.shares, generators.count)
         // Of the domains asked for more than they have, name the one with the fewest questions: it sets the bound.
         let over = generators.indices.compactMap { k -> (Int, Int)? in
-            guard let distinct = generators[k].distinctQuestions, share(k) > distinct else { return nil }
+            guard let distinct = generators[k].distinctQuestions, rowsPerGenerator[k] > distinct else { return nil }
             return (k, distinct)
         }
         if let (k, distinct) = over.min(by: { $0.1 < $1.1 }) {
-            throw DataError.beyondDistinctQuestions(domain: generators[k].domain.rawValue, requested: share(k), distinct: distinct,
+            throw DataError.beyondDistinctQuestions(domain: generators[k].domain.rawValue, requested: rowsPerGenerator[k], distinct: distinct,
                                                     maximumCount: maximumCount, split: split,
                                                     splitShare: plan.fraction(of: split))
         }
     }
 
-    /// Rows of generator `k`: the count shared evenly, the first generators taking the remainder; with `shares`, each
-    /// generator's share rounded down, and the rows left over one each to the largest fractions (ties: the first).
-    func share(_ k: Int) -> Int { Self.apportion(count, shares, generators.count)[k] }
-
-    /// `count` split across `n` generators evenly or by `shares` (normalised), as `share` describes.
+    /// `count` split across `n` generators evenly or by `shares` (normalised), as `rowsPerGenerator` describes.
     public static func apportion(_ count: Int, _ shares: [Double]?, _ n: Int) -> [Int] {
         guard let shares else { return (0..<n).map { count / n + ($0 < count % n ? 1 : 0) } }
         let exact = shares.map { Double(count) * $0 }
@@ -143,8 +143,7 @@ public struct DatasetGenerator: Sendable {
     /// `generate()`). What it keeps per row is the 8-byte hash of the question, to refuse repeats.
     /// - Throws: `DataError.notEnoughQuestions` as `generate()`, or what `body` throws (rows given before stay given).
     public func generate(_ body: (TraceRecord) throws -> Void) throws {
-        let wanted = Self.apportion(count, shares, generators.count)
-        var streams = generators.enumerated().map { k, g in DomainStream(generator: g, wanted: wanted[k], seed: seed) }
+        var streams = generators.enumerated().map { k, g in DomainStream(generator: g, wanted: rowsPerGenerator[k], seed: seed) }
         if shares != nil {
             // the smallest (made + 1) / wanted goes next, compared exactly as (made + 1) * wanted' < (made' + 1) * wanted
             while let k = streams.indices.filter({ streams[$0].made < streams[$0].wanted }).min(by: { a, b in
