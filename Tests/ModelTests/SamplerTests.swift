@@ -218,7 +218,7 @@ struct SamplerTests {
                                                               numAttentionHeads: 8, maxPositionEmbeddings: 24, tieWordEmbeddings: true), rng: &rng)
         #expect(model.parameters.count * 4 >= 64 << 20, "\(model.parameters.count * 4) bytes of weights")
         // the loop takes all 11 rows at once (else the batches decode one after the other and the test shows nothing)
-        #expect(model.decodesRowsIndependently(rows: 11) && !model.decodesRowsIndependently(rows: 49))
+        #expect(model.decodesRowsIndependently(rows: 11) && !model.decodesRowsIndependently(rows: FewRowProduct.maximumRows + 1))
         let lengths = [5, 3, 5, 9, 3, 20, 5, 12, 3, 7, 5]  // equal lengths in different batches: each batch prefills its own
         let prompts = lengths.enumerated().map { r, n in (0..<n).map { Int32(($0 * 37 + r * 101) % 8192) } }
         let base = RandomGenerator(seed: 5)
@@ -236,9 +236,9 @@ struct SamplerTests {
                 }
             }
         }
-        // 52 rows in 4 batches of 13: more than one few-row step takes (48), so the first three batches share a loop
-        // and the fourth decodes alone
-        let many = (0..<52).map { r in (0..<(3 + r % 6)).map { Int32(($0 * 53 + r * 7) % 8192) } }
+        // 4 batches of a third of what one few-row step takes (FewRowProduct.maximumRows: 48 with AVX-512, 24 with
+        // AVX2): the first three batches share a loop and the fourth decodes alone
+        let many = (0..<(4 * (FewRowProduct.maximumRows / 3))).map { r in (0..<(3 + r % 6)).map { Int32(($0 * 53 + r * 7) % 8192) } }
         let manyStreams = many.indices.map { base.substream(question: $0, sample: 1) }
         let short = SamplingOptions(temperature: 1, maxNewTokens: 4, stopTokens: [])
         expectBatchesAlone(try model.generate(prompts: many, options: short, streams: manyStreams, split: .inOneProcess(parts: 4)),

@@ -23,14 +23,32 @@ public enum FewRowKernel: Sendable {
 
     /// `wide` where the CPU has AVX-512 (the build then targets it, Package.swift), else `narrow`.
     public static let native: FewRowKernel = BLAS.thisCPUFlags.contains("avx512f") ? .wide : .narrow
+
+    /// Most rows for which the kernel beat split sgemm over SmolLM2-135M's weights on the CPU it is native to
+    /// (`distill bench --lm-phase products`, README "Generation"). `wide`, on the Sapphire Rapids machine: 0.74x
+    /// sgemm's time at M = 16, 0.90x at 40, 0.95x at 48, 0.99x at 64. `narrow`, on the AMD EPYC (Zen 3) machine,
+    /// with its prefetches spread: 0.82x-0.93x at 16, 0.92x-0.94x at 24, 1.18x at 32, 1.27x at 48.
+    public var maximumRows: Int {
+        switch self {
+        case .wide: 48
+        case .narrow: 24
+        }
+    }
+
+    /// Whether every tile of x rows asks for a share of the weight rows two blocks on (`narrow`), or the first tile
+    /// for all of them (`wide`). On the AMD EPYC (Zen 3) machine, interleaved in one process at M = 16, spreading
+    /// took the kernel's time from 62-87 ms to 55-69 ms a step (0.79x-0.91x of it in three runs), at M = 8 and 32 to
+    /// 0.85x and 0.91x, and left M = 1 alike; the requests of
+    /// one tile had come faster than memory could take them. The `wide` kernel keeps what was measured on the
+    /// Sapphire Rapids machine, where spreading has not been measured.
+    var spreadsPrefetches: Bool { self == .narrow }
 }
 
 /// Where decoding uses the few-row kernel instead of sgemm.
 public enum FewRowProduct {
-    /// Most rows (M) for which `linear` uses the kernel while `isEnabled`. Measured on the Sapphire Rapids
-    /// machine over SmolLM2-135M's weights (`distill bench --lm-phase products`, README "Generation"): the kernel
-    /// took 0.58x split sgemm's time at M = 1, 0.74x at 16, 0.82x at 32, 0.90x at 40, 0.95x at 48 and 0.99x at 64.
-    public static let maximumRows = 48
+    /// Most rows (M) for which `linear` uses the kernel while `isEnabled`: the native kernel's `maximumRows` (48 on
+    /// AVX-512, 24 on AVX2).
+    public static let maximumRows = FewRowKernel.native.maximumRows
 
     /// Fewest weight bytes for which `linear` uses the kernel while `isEnabled`. Below it the weights sit in cache,
     /// sgemm pays little for packing them, and the kernel was the slower one: at the default curriculum's student
@@ -58,10 +76,10 @@ public func fewRowProduct(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: 
     let blocks = (n + 3) / 4  // blocks of 4 weight rows
     func run(_ range: Range<Int>) {
         switch kernel {
-        case .wide: fewRowBlocks(SIMD16<Float>.self, rowsPerTile: 4, m: m, n: n, k: k, x: x, ldx: ldx, w: w, ldw: ldw,
-                                 y: y, ldy: ldy, blocks: range)
-        case .narrow: fewRowBlocks(SIMD8<Float>.self, rowsPerTile: 2, m: m, n: n, k: k, x: x, ldx: ldx, w: w, ldw: ldw,
-                                   y: y, ldy: ldy, blocks: range)
+        case .wide: fewRowBlocks(SIMD16<Float>.self, rowsPerTile: 4, spreadsPrefetches: false, m: m, n: n, k: k, x: x, ldx: ldx,
+                                 w: w, ldw: ldw, y: y, ldy: ldy, blocks: range)
+        case .narrow: fewRowBlocks(SIMD8<Float>.self, rowsPerTile: 2, spreadsPrefetches: true, m: m, n: n, k: k, x: x, ldx: ldx,
+                                   w: w, ldw: ldw, y: y, ldy: ldy, blocks: range)
         }
     }
     // one thread below 1M multiply-adds (a set threshold, not tuned: the hand-off costs microseconds)
@@ -97,30 +115,33 @@ extension SIMD8: FewRowVector where Scalar == Float {
 }
 
 /// Weight-row blocks `blocks` (4 rows each) against all M rows, `rowsPerTile` (4 or 2) x rows at a time; the 4
-/// weight rows stay in L1 while every tile of x passes over them.
+/// weight rows stay in L1 while every tile of x passes over them. `spreadsPrefetches`: `FewRowKernel.spreadsPrefetches`.
 @inline(__always)
-private func fewRowBlocks<V: FewRowVector>(_: V.Type, rowsPerTile: Int, m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int,
+private func fewRowBlocks<V: FewRowVector>(_: V.Type, rowsPerTile: Int, spreadsPrefetches: Bool, m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int,
                                            w: UnsafePointer<Float>, ldw: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
                                            blocks: Range<Int>) {
     for block in blocks {
         let j0 = block * 4, nr = min(4, n - j0)
         // a block past N's end repeats its last weight row; those results are not stored
         let w0 = w + j0 * ldw, w1 = w + min(j0 + 1, n - 1) * ldw, w2 = w + min(j0 + 2, n - 1) * ldw, w3 = w + min(j0 + 3, n - 1) * ldw
+        let tiles = (m + rowsPerTile - 1) / rowsPerTile, lanes = V.scalarCount
         var i0 = 0
         while i0 < m {
-            let mr = min(rowsPerTile, m - i0)
-            // the first tile asks for the weight rows two blocks on (a hint, harmless past W's end), so that
-            // memory brings them in while the tiles multiply; without it a step's arithmetic and its weight
-            // reads took turns
-            let ahead = w0 + 8 * ldw, prefetching = i0 == 0
+            let mr = min(rowsPerTile, m - i0), tile = i0 / rowsPerTile
+            // the weight rows two blocks on are asked for (a hint, harmless past W's end), so that memory brings
+            // them in while the tiles multiply; without it a step's arithmetic and its weight reads took turns.
+            // Either the first tile asks for all of them, or tile t for the vectors t, t + tiles, t + 2 tiles, ...
+            let ahead = w0 + 8 * ldw
+            let firstPrefetch = spreadsPrefetches ? tile * lanes : tile == 0 ? 0 : Int.max
+            let prefetchStride = spreadsPrefetches ? tiles * lanes : lanes
             if rowsPerTile == 4 {
                 let x0 = x + i0 * ldx, x1 = x + min(i0 + 1, m - 1) * ldx, x2 = x + min(i0 + 2, m - 1) * ldx, x3 = x + min(i0 + 3, m - 1) * ldx
                 tile4x4(V.self, x0, x1, x2, x3, w0, w1, w2, w3, k: k, y: y + i0 * ldy + j0, ldy: ldy, rows: mr, columns: nr,
-                        ahead: ahead, aheadStride: ldw, prefetching: prefetching)
+                        ahead: ahead, aheadStride: ldw, firstPrefetch: firstPrefetch, prefetchStride: prefetchStride)
             } else {
                 let x0 = x + i0 * ldx, x1 = x + min(i0 + 1, m - 1) * ldx
                 tile2x4(V.self, x0, x1, w0, w1, w2, w3, k: k, y: y + i0 * ldy + j0, ldy: ldy, rows: mr, columns: nr,
-                        ahead: ahead, aheadStride: ldw, prefetching: prefetching)
+                        ahead: ahead, aheadStride: ldw, firstPrefetch: firstPrefetch, prefetchStride: prefetchStride)
             }
             i0 += rowsPerTile
         }
@@ -133,15 +154,16 @@ private func tile4x4<V: FewRowVector>(_: V.Type, _ x0: UnsafePointer<Float>, _ x
                                       _ x3: UnsafePointer<Float>, _ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>,
                                       _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>, k: Int, y: UnsafeMutablePointer<Float>,
                                       ldy: Int, rows: Int, columns: Int,
-                                      ahead: UnsafePointer<Float>, aheadStride: Int, prefetching: Bool) {
+                                      ahead: UnsafePointer<Float>, aheadStride: Int, firstPrefetch: Int, prefetchStride: Int) {
     var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
     var c20 = V(), c21 = V(), c22 = V(), c23 = V(), c30 = V(), c31 = V(), c32 = V(), c33 = V()
     let lanes = V.scalarCount
-    var i = 0
+    var i = 0, nextPrefetch = firstPrefetch
     while i + lanes <= k {
-        if prefetching {
+        if i == nextPrefetch {
             tracedistill_prefetch_l2(ahead + i); tracedistill_prefetch_l2(ahead + aheadStride + i)
             tracedistill_prefetch_l2(ahead + 2 * aheadStride + i); tracedistill_prefetch_l2(ahead + 3 * aheadStride + i)
+            nextPrefetch += prefetchStride
         }
         let b0: V = load(w0 + i), b1: V = load(w1 + i), b2: V = load(w2 + i), b3: V = load(w3 + i)
         var a: V = load(x0 + i)
@@ -168,14 +190,15 @@ private func tile4x4<V: FewRowVector>(_: V.Type, _ x0: UnsafePointer<Float>, _ x
 private func tile2x4<V: FewRowVector>(_: V.Type, _ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ w0: UnsafePointer<Float>,
                                       _ w1: UnsafePointer<Float>, _ w2: UnsafePointer<Float>, _ w3: UnsafePointer<Float>, k: Int,
                                       y: UnsafeMutablePointer<Float>, ldy: Int, rows: Int, columns: Int,
-                                      ahead: UnsafePointer<Float>, aheadStride: Int, prefetching: Bool) {
+                                      ahead: UnsafePointer<Float>, aheadStride: Int, firstPrefetch: Int, prefetchStride: Int) {
     var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c10 = V(), c11 = V(), c12 = V(), c13 = V()
     let lanes = V.scalarCount
-    var i = 0
+    var i = 0, nextPrefetch = firstPrefetch
     while i + lanes <= k {
-        if prefetching {
+        if i == nextPrefetch {
             tracedistill_prefetch_l2(ahead + i); tracedistill_prefetch_l2(ahead + aheadStride + i)
             tracedistill_prefetch_l2(ahead + 2 * aheadStride + i); tracedistill_prefetch_l2(ahead + 3 * aheadStride + i)
+            nextPrefetch += prefetchStride
         }
         let b0: V = load(w0 + i), b1: V = load(w1 + i), b2: V = load(w2 + i), b3: V = load(w3 + i)
         var a: V = load(x0 + i)
