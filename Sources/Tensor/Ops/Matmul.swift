@@ -7,15 +7,18 @@ import Dispatch
 /// C = alpha * op(A) op(B) + beta * C, row-major, through cblas_sgemm.
 ///
 /// OpenBLAS runs single-threaded (its idle workers spin and starve the elementwise kernels on a 2-core
-/// machine); large products are instead split into `Parallel.threads` blocks of rows of C (or columns,
-/// when C is wide) computed concurrently, each by one single-threaded cblas_sgemm.
+/// machine); large products are instead split into two blocks of rows of C (or columns, when C is wide), each
+/// by one single-threaded cblas_sgemm, computed concurrently when `Parallel.threads` > 1 and one after the other
+/// otherwise. Two whatever the thread count: OpenBLAS's Haswell kernels (AVX2 CPUs) give some rows other bits
+/// when the blocks move, so a product split by the thread count made a validation batch at an mpirun rank of one
+/// thread differ in the last bit from one process of two (`scripts/test-mpi.sh`, on the AMD EPYC machine).
 @inline(__always)
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     BLAS.useSingleThread()
-    let parts = Parallel.threads
-    guard parts > 1, Parallel.splitProducts, m * n * k >= Parallel.minimumProductWork, !Parallel.insideSplit, max(m, n) >= 2 * parts * 16 else {
+    let parts = 2  // whatever Parallel.threads is (above)
+    guard Parallel.splitProducts, m * n * k >= Parallel.minimumProductWork, !Parallel.insideSplit, max(m, n) >= 2 * parts * 16 else {
         blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }
@@ -24,13 +27,18 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
     let extent = splitRows ? m : n
     let block = ((extent + parts - 1) / parts + 15) / 16 * 16
     let count = (extent + block - 1) / block
-    DispatchQueue.concurrentPerform(iterations: count) { i in
+    func product(_ i: Int) {
         let lo = i * block, len = min(block, extent - lo)
         if splitRows {  // rows lo..<lo+len of C and of op(A)
             blasGemm(transA, transB, len, n, k, alpha, a + (transA ? lo : lo * lda), lda, b, ldb, beta, c + lo * ldc, ldc)
         } else {  // columns lo..<lo+len of C and of op(B)
             blasGemm(transA, transB, m, len, k, alpha, a, lda, b + (transB ? lo * ldb : lo), ldb, beta, c + lo, ldc)
         }
+    }
+    if Parallel.threads > 1 {
+        DispatchQueue.concurrentPerform(iterations: count) { product($0) }
+    } else {
+        for i in 0..<count { product(i) }
     }
 }
 
