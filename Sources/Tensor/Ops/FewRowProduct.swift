@@ -38,9 +38,8 @@ public enum FewRowKernel: Sendable {
     /// Whether every tile of x rows asks for a share of the weight rows two blocks on (`narrow`), or the first tile
     /// for all of them (`wide`). On the AMD EPYC (Zen 3) machine, interleaved in one process at M = 16, spreading
     /// took the kernel's time from 62-87 ms to 55-69 ms a step (0.79x-0.91x of it in three runs), at M = 8 and 32 to
-    /// 0.85x and 0.91x, and left M = 1 alike; the requests of
-    /// one tile had come faster than memory could take them. The `wide` kernel keeps what was measured on the
-    /// Sapphire Rapids machine, where spreading has not been measured.
+    /// 0.85x and 0.91x, and left M = 1 alike: one tile's requests had come faster than memory could take them. The
+    /// `wide` kernel keeps what was measured on the Sapphire Rapids machine, where spreading has not been measured.
     var spreadsPrefetches: Bool { self == .narrow }
 }
 
