@@ -141,12 +141,12 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
 }
 
 /// One row's divergence over the top-k buckets of target `m` (before T^2 and the mean; `topKDistillationLoss` and the
-/// fused output layer both use it),
-/// from the student's log-probs at T in `ls`. Leaves in `complement` the log-probs with the kept ids at -inf, and returns
-/// with the divergence what the gradient needs: q_b dD/dq_b of each of the k + 1 buckets and the student's log q_rest.
+/// fused output layer both use it), from the student's log-probs at T in `ls`. Leaves in `complement` the log-probs
+/// with the kept ids at -inf, and returns with the divergence what the gradient needs: q_b dD/dq_b of each of the
+/// k + 1 buckets and the student's log q_rest.
 @inline(__always)
 func topKRow(_ ls: UnsafeMutablePointer<Float>, complement cp: UnsafeMutablePointer<Float>, _ targets: TopKTargets, _ m: Int,
-                     v: Int, kind: Divergence, temperature: Float) -> (kd: Double, terms: (h: [Float], restLog: Float)) {
+             v: Int, kind: Divergence, temperature: Float) -> (kd: Double, terms: (h: [Float], restLog: Float)) {
     let k = targets.k
     cp.update(from: ls, count: v)
     for j in 0..<k { cp[Int(targets.ids[m * k + j])] = -Float.infinity }

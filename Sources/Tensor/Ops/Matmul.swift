@@ -17,7 +17,7 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     BLAS.useSingleThread()
-    let parts = 2  // whatever Parallel.threads is (above)
+    let parts = Parallel.fixedParts(max(m, n))  // two, whatever Parallel.threads is (above)
     guard Parallel.splitProducts, m * n * k >= Parallel.minimumProductWork, !Parallel.insideSplit, max(m, n) >= 2 * parts * 16 else {
         blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
