@@ -95,6 +95,32 @@ public enum Advantages {
         return all > 0 ? mixed / all : .nan
     }
 
+    /// On-policy distillation's per-token advantage added to GRPO's (`teacher_advantage_coefficient` c, discount 0, as
+    /// verl's PG-OPD): each masked token of a row that `rows` picks gets c (teacherLogProbs - logProbs) more, the
+    /// log-probs those of sampling time (no gradient flows through them). In a group of `groupSize` consecutive rows
+    /// whose answers are all wrong, every row gets the term and nothing else: its group-relative advantages, which can
+    /// only come from the other reward terms' spread there, become 0 first.
+    /// - Parameters: advantages, teacherLogProbs, logProbs, mask: (B, T) each; correct: one answer verdict per row.
+    public static func addingTeacherTerm(_ advantages: [Float], teacherLogProbs: [Float], logProbs: [Float], mask: [Float],
+                                         correct: [Bool], groupSize g: Int, coefficient c: Float, rows: TeacherAdvantageRows) -> [Float] {
+        let b = correct.count
+        precondition(g >= 1 && b % g == 0 && b > 0 && advantages.count % b == 0
+                        && [teacherLogProbs.count, logProbs.count, mask.count].allSatisfy { $0 == advantages.count },
+                     "addingTeacherTerm: \(advantages.count) advantages, \(teacherLogProbs.count) / \(logProbs.count) log-probs, "
+                        + "\(mask.count) mask entries for \(b) rows in groups of \(g)")
+        let t = advantages.count / b
+        var out = advantages
+        for start in stride(from: 0, to: b, by: g) {
+            let allWrong = !correct[start ..< start + g].contains(true)
+            for row in start ..< start + g where allWrong || rows == .all || !correct[row] {
+                for i in row * t ..< (row + 1) * t where mask[i] != 0 {
+                    out[i] = (allWrong ? 0 : out[i]) + c * (teacherLogProbs[i] - logProbs[i])
+                }
+            }
+        }
+        return out
+    }
+
     /// Spreads one value per row over that row's masked tokens: (B) -> (B, T), 0 off the mask.
     public static func broadcast(perRow values: [Float], mask: [Float], length t: Int) -> [Float] {
         precondition(mask.count == values.count * t, "broadcast: \(values.count) rows x \(t) != mask \(mask.count)")

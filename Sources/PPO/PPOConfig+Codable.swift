@@ -13,6 +13,7 @@ extension PPOConfig: Codable {
         case klCoefficient = "kl_coefficient", klTarget = "kl_target", klHorizon = "kl_horizon", advantage
         case groupSize = "group_size", scaleRewards = "scale_rewards", whitenAdvantages = "whiten_advantages", maxGradNorm = "max_grad_norm"
         case teacherLogRatioCoefficient = "teacher_log_ratio_coefficient", stepRewards = "step_rewards"
+        case teacherAdvantageCoefficient = "teacher_advantage_coefficient", teacherAdvantageRows = "teacher_advantage_rows"
         case filterGroups = "filter_groups", maxSamplingRounds = "max_sampling_rounds", guidance
         case promptsPerIteration = "prompts_per_iteration", maxNewTokens = "max_new_tokens", temperature
     }
@@ -64,8 +65,10 @@ extension PPOConfig: Codable {
             try read(.whitenAdvantages, "true or false", into: &whitenAdvantages)
             try readOptional(.maxGradNorm, into: &maxGradNorm)
             try read(.teacherLogRatioCoefficient, into: &teacherLogRatioCoefficient)
+            try read(.teacherAdvantageCoefficient, into: &teacherAdvantageCoefficient)
+            try read(.teacherAdvantageRows, "wrong or all", into: &teacherAdvantageRows)
             try read(.stepRewards, "true or false", into: &stepRewards)
-            try read(.filterGroups, "none or answer", into: &filterGroups)
+            try read(.filterGroups, "none, answer or wrong", into: &filterGroups)
             try read(.maxSamplingRounds, "an integer", into: &maxSamplingRounds)
             try read(.guidance, "none, teacher_trace or teacher", into: &guidance)
             try read(.promptsPerIteration, "an integer", into: &promptsPerIteration)
@@ -103,6 +106,8 @@ extension PPOConfig: Codable {
         try c.encode(whitenAdvantages, forKey: .whitenAdvantages)
         try c.encode(maxGradNorm, forKey: .maxGradNorm)
         try c.encode(teacherLogRatioCoefficient, forKey: .teacherLogRatioCoefficient)
+        try c.encode(teacherAdvantageCoefficient, forKey: .teacherAdvantageCoefficient)
+        try c.encode(teacherAdvantageRows, forKey: .teacherAdvantageRows)
         try c.encode(stepRewards, forKey: .stepRewards)
         try c.encode(filterGroups, forKey: .filterGroups)
         try c.encode(maxSamplingRounds, forKey: .maxSamplingRounds)

@@ -26,12 +26,18 @@ public enum GroupFilter: String, Codable, Sendable, CaseIterable {
     /// all right (or all wrong) has no answer signal: what spread its rewards have comes from the other reward terms
     /// and the KL penalty, and `scale_rewards: group` turns even a tiny spread into unit-size advantages.
     case answer
+    /// Groups with at least one wrong sample: those that disagree on the answer, and those whose samples are all wrong.
+    /// With `teacher_advantage_coefficient` > 0 an all-wrong group still carries the teacher's per-token signal on its
+    /// samples (its group-relative advantage is 0: no sample beat another on the answer); groups that are all right
+    /// have nothing to correct.
+    case wrong
 
     /// Whether a group whose samples have these answer verdicts is trained on.
     public func keeps(correct: [Bool]) -> Bool {
         switch self {
         case .none: return true
         case .answer: return correct.contains(true) && correct.contains(false)
+        case .wrong: return correct.contains(false)
         }
     }
 }
@@ -48,6 +54,16 @@ public enum Guidance: String, Codable, Sendable, CaseIterable {
     /// when the judge finds it right (needs a teacher). A stored trace covers only the questions the teacher-traces
     /// stage sampled and solved.
     case teacher
+}
+
+/// Which sampled rows get the teacher's per-token advantage (`teacher_advantage_rows`).
+public enum TeacherAdvantageRows: String, Codable, Sendable, CaseIterable {
+    /// Only rows whose final answer the verifier rejects: a completion found right is left to the verified reward, so a
+    /// teacher weaker than its student never pulls a right completion toward its own habits, while on a wrong one the
+    /// teacher points at the tokens it would not have written.
+    case wrong
+    /// Every row (on-policy distillation's advantage, added to GRPO's).
+    case all
 }
 
 /// Every setting of one PPO run on the student; every default is here.
@@ -108,6 +124,13 @@ public struct PPOConfig: Sendable, Equatable {
     /// `teacher_log_ratio_coefficient`: weight of the dense on-policy distillation reward
     /// log p_teacher - log p_student per token (0: off; > 0 needs a teacher).
     public var teacherLogRatioCoefficient: Float = 0
+    /// `teacher_advantage_coefficient`: with GRPO, c > 0 adds c (log p_teacher - log p_student) to each completion
+    /// token's advantage on the rows `teacher_advantage_rows` picks: on-policy distillation's per-token advantage
+    /// (discount 0, as verl's PG-OPD), where `teacher_log_ratio_coefficient` sums the log-ratio into the sequence's
+    /// reward and so into one group-relative score per row. 0: off; > 0 needs a teacher.
+    public var teacherAdvantageCoefficient: Float = 0
+    /// `teacher_advantage_rows`: `wrong` (the default: rows whose answer is wrong) or `all`.
+    public var teacherAdvantageRows: TeacherAdvantageRows = .wrong
     /// `step_rewards`: place each reasoning step's reward on the token that ends the step (true), or the
     /// whole trace reward on the last token (false).
     public var stepRewards: Bool = true
@@ -141,7 +164,7 @@ public struct PPOConfig: Sendable, Equatable {
                 klHorizon: Int = 10_000, advantage: AdvantageEstimator = .gae, groupSize: Int = 1,
                 scaleRewards: RewardScaling = .group,
                 whitenAdvantages: Bool = true, maxGradNorm: Float? = 1, teacherLogRatioCoefficient: Float = 0,
-                stepRewards: Bool = true, filterGroups: GroupFilter = .none, maxSamplingRounds: Int = 4,
+                teacherAdvantageCoefficient: Float = 0, teacherAdvantageRows: TeacherAdvantageRows = .wrong, stepRewards: Bool = true, filterGroups: GroupFilter = .none, maxSamplingRounds: Int = 4,
                 guidance: Guidance = .none, promptsPerIteration: Int = 16, maxNewTokens: Int = 64,
                 temperature: TemperatureControl = .defaultEntropyTarget) {
         self.learningRate = learningRate
@@ -167,6 +190,8 @@ public struct PPOConfig: Sendable, Equatable {
         self.whitenAdvantages = whitenAdvantages
         self.maxGradNorm = maxGradNorm
         self.teacherLogRatioCoefficient = teacherLogRatioCoefficient
+        self.teacherAdvantageCoefficient = teacherAdvantageCoefficient
+        self.teacherAdvantageRows = teacherAdvantageRows
         self.stepRewards = stepRewards
         self.filterGroups = filterGroups
         self.maxSamplingRounds = maxSamplingRounds
@@ -175,6 +200,9 @@ public struct PPOConfig: Sendable, Equatable {
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature
     }
+
+    /// Whether rollouts are scored by the teacher too (a teacher reward or advantage is on).
+    public var scoresWithTeacher: Bool { teacherLogRatioCoefficient > 0 || teacherAdvantageCoefficient > 0 }
 
     /// Sequences per iteration: prompts x samples per prompt.
     public var sequencesPerIteration: Int { promptsPerIteration * groupSize }
@@ -221,6 +249,12 @@ public struct PPOConfig: Sendable, Equatable {
         }
         try check(teacherLogRatioCoefficient.isFinite && teacherLogRatioCoefficient >= 0, "teacher_log_ratio_coefficient",
                   "must be a number >= 0 (0 turns the teacher reward off), got \(teacherLogRatioCoefficient)")
+        try check(teacherAdvantageCoefficient.isFinite && teacherAdvantageCoefficient >= 0, "teacher_advantage_coefficient",
+                  "must be a number >= 0 (0 turns the teacher's per-token advantage off), got \(teacherAdvantageCoefficient)")
+        if teacherAdvantageCoefficient > 0 {
+            try check(advantage == .grpo, "teacher_advantage_coefficient",
+                      "needs advantage grpo (with gae use teacher_log_ratio_coefficient, a per-token reward); set advantage: grpo or the coefficient to 0")
+        }
         if filterGroups != .none {
             try check(advantage == .grpo, "filter_groups", "needs advantage grpo (it keeps groups of samples of one prompt); set advantage: grpo or filter_groups: none")
         }

@@ -33,7 +33,7 @@ public enum PPOError: Error, CustomStringConvertible, Equatable {
         case .modelMismatch(let what):
             return "models do not match: \(what)"
         case .teacherRequired:
-            return "teacher_log_ratio_coefficient > 0 and guidance: teacher need a teacher model; give one, or set the coefficient to 0 and guidance to none or teacher_trace"
+            return "teacher_log_ratio_coefficient > 0, teacher_advantage_coefficient > 0 and guidance: teacher need a teacher model; give one, or set both coefficients to 0 and guidance to none or teacher_trace"
         case .invalidControllerState(let key, let reason):
             return "controller state \(key): \(reason); the checkpoint is damaged or from another stage kind"
         case .unreadableEvaluationBatch(let j, let n, let bytes):

@@ -55,7 +55,7 @@ extension PPOTrainer {
         let inputs = batch.inputs, targets = batch.targets, mask = batch.mask
         let critic = usesCritic
         // the models' passes are independent: they run at once, one per core
-        let models = [policy, reference] + (config.teacherLogRatioCoefficient > 0 ? [teacher].compactMap { $0 } : [])
+        let models = [policy, reference] + (config.scoresWithTeacher ? [teacher].compactMap { $0 } : [])
         var logProbs = [[Float]](repeating: [], count: models.count)
         var entropies: [Float] = [], values: [Float] = []
         withNoGrad {
@@ -90,7 +90,7 @@ extension PPOTrainer {
         let kl = klEstimates(r.batch)
         let beta = Float(klCoefficient), tc = config.teacherLogRatioCoefficient
         var rewards = kl.map { -beta * $0 }
-        if let t = r.batch.teacherLogProbs {
+        if tc > 0, let t = r.batch.teacherLogProbs {
             for i in rewards.indices where r.batch.mask[i] != 0 { rewards[i] += tc * (t[i] - r.batch.oldLogProbs[i]) }
         }
         for row in 0..<r.batch.batchSize {
@@ -123,6 +123,16 @@ extension PPOTrainer {
         }
         if config.whitenAdvantages && config.advantage == .gae { adv = Advantages.whiten(adv, mask: batch.mask) }
         batch.advantages = adv
+    }
+
+    /// On-policy distillation's per-token advantage on GRPO's (`teacher_advantage_coefficient`), from the teacher's and
+    /// the policy's log-probs at sampling time (`Advantages.addingTeacherTerm`).
+    func addTeacherAdvantages(_ r: inout Rollout) {
+        guard let t = r.batch.teacherLogProbs else { return }
+        r.batch.advantages = Advantages.addingTeacherTerm(r.batch.advantages, teacherLogProbs: t, logProbs: r.batch.oldLogProbs,
+                                                          mask: r.batch.mask, correct: r.verdicts.map(\.correct),
+                                                          groupSize: config.groupSize, coefficient: config.teacherAdvantageCoefficient,
+                                                          rows: config.teacherAdvantageRows)
     }
 
     /// Reward, components, verified-step rate, answer accuracy and length over a judged rollout.

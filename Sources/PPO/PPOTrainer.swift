@@ -92,7 +92,7 @@ public final class PPOTrainer {
         guard width == policy.config.hiddenSize else {
             throw PPOError.modelMismatch("value head width \(width) != policy hidden size \(policy.config.hiddenSize)")
         }
-        if (config.teacherLogRatioCoefficient > 0 || config.guidance == .teacher) && teacher == nil { throw PPOError.teacherRequired }
+        if (config.scoresWithTeacher || config.guidance == .teacher) && teacher == nil { throw PPOError.teacherRequired }
         self.policy = policy
         self.valueHead = valueHead
         self.reference = reference
@@ -204,6 +204,7 @@ public final class PPOTrainer {
             score(&kept.batch)
             let kl = assignRewards(&kept, klCoefficient: coefficient)
             computeAdvantages(&kept.batch)
+            if config.teacherAdvantageCoefficient > 0 { addTeacherAdvantages(&kept) }
             let stats = try update(kept.batch, rng: &rng)
             let b: PPOBatch = kept.batch
             m.kl = kl.reduce(0, +) / Double(kl.count)

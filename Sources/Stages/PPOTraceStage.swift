@@ -123,7 +123,7 @@ final class PPOTraceStage: Stage {
         context.register(role: "value_head", store: valueHead.parameters)
         context.register(role: "reference", store: reference.parameters, configJSON: reference.config.jsonString())
         trainer = try PPOTrainer(policy: context.student, valueHead: valueHead, reference: reference,
-                                 teacher: c.ppo.teacherLogRatioCoefficient > 0 || c.ppo.guidance == .teacher ? context.teacher : nil,
+                                 teacher: c.ppo.scoresWithTeacher || c.ppo.guidance == .teacher ? context.teacher : nil,
                                  codec: context.codec, reward: CompositeReward(config: c.reward), config: c.ppo)
         trainer.reduction = context.group  // under mpirun each rank computes its block of a minibatch's shards
         trainer.shardCount = context.curriculum.run.gradientShards

@@ -231,3 +231,97 @@ struct GroupFilterTests {
         #expect(field(#"{"advantage": "grpo", "group_size": 2, "guidance": "trace"}"#) == "guidance")
     }
 }
+
+// The teacher's per-token advantage on GRPO's (`teacher_advantage_coefficient`, `teacher_advantage_rows`) and the filter
+// that keeps the groups it can correct (`filter_groups: wrong`).
+@Suite("GRPO with the teacher's per-token advantage", .serialized)
+struct TeacherAdvantageTests {
+    @Test("the wrong filter keeps a group with any wrong sample")
+    func keeps() {
+        #expect(GroupFilter.wrong.keeps(correct: [true, false, true]))
+        #expect(GroupFilter.wrong.keeps(correct: [false, false]))
+        #expect(!GroupFilter.wrong.keeps(correct: [true, true, true]))
+    }
+
+    @Test("the teacher term by hand: wrong rows only, or every row; an all-wrong group keeps only the term")
+    func byHand() {
+        // 4 rows of 2 positions, groups of 2: rows 0 (right) and 1 (wrong), then rows 2 and 3 (both wrong);
+        // row 1's second position is off the mask
+        let advantages: [Float] = [1, 1, -1, 0, 0.3, 0.3, -0.3, -0.3]
+        let teacher: [Float] = [-0.1, -0.2, -2, -0.5, -1, -0.1, -0.2, -3]
+        let student: [Float] = [-0.3, -0.2, -0.1, -0.4, -0.5, -0.1, -0.2, -0.05]
+        let mask: [Float] = [1, 1, 1, 0, 1, 1, 1, 1]
+        let correct = [true, false, false, false]
+        func term(_ rows: TeacherAdvantageRows) -> [Float] {
+            Advantages.addingTeacherTerm(advantages, teacherLogProbs: teacher, logProbs: student, mask: mask, correct: correct,
+                                         groupSize: 2, coefficient: 0.5, rows: rows)
+        }
+        // row 1: -1 + 0.5 (-2 + 0.1); row 2: 0.5 (-1 + 0.5), 0.5 * 0; row 3: 0.5 * 0, 0.5 (-3 + 0.05)
+        let wrongOnly: [Float] = [1, 1, -1.95, 0, -0.25, 0, 0, -1.475]
+        let all: [Float] = [1.1, 1, -1.95, 0, -0.25, 0, 0, -1.475]
+        for (got, want) in [(term(.wrong), wrongOnly), (term(.all), all)] {
+            #expect(zip(got, want).allSatisfy { abs($0 - $1) < 1e-6 }, "\(got) against \(want)")
+        }
+    }
+
+    @Test("a student that is never right learns its teacher's answer from the teacher term alone")
+    func learnsFromTeacher() throws {
+        let tokenizer = Tokenizer(characters: Array("#ab\n"))
+        let reward = CompositeReward([WeightedReward(FinalAnswerReward(), weight: 1)])
+        let question = PPOProblem(question: "b", referenceAnswer: "a")
+        let right = "####a\n"
+        func trainer(_ filter: GroupFilter, coefficient: Float) throws -> PPOTrainer {
+            var c = filteredConfig()
+            c.filterGroups = filter
+            c.teacherAdvantageCoefficient = coefficient
+            let t = try ToyTask.trainer(config: c, tokenizer: tokenizer, reward: reward, teacher: true, seed: 91)
+            let sequence = try t.prompt(for: question) + (try t.codec.completion(right))
+            let prompt = try t.prompt(for: question).count
+            learn(t.teacher!, tokens: Array(sequence.dropLast()),
+                  targets: sequence.dropFirst().enumerated().map { $0.offset >= prompt - 1 ? $0.element : -100 },
+                  rows: 1, length: sequence.count - 1)
+            return t
+        }
+        let draw: (Int) -> [PPOProblem] = { count in Array(repeating: question, count: count) }
+
+        // every group is all wrong, so the filter keeps them all and the first round fills the iteration
+        let taught = try trainer(.wrong, coefficient: 1)
+        let before = try traceNLL(taught, question, right)
+        var rng = RandomGenerator(seed: 92)
+        for i in 0..<5 {
+            let m = try taught.iterate(drawing: draw, rng: &rng)
+            #expect(m.samplingRounds == 1 && m.trainedSequences == 16 && m.update.updates > 0, "iteration \(i)")
+            #expect(m.teacherLogRatio != nil, "the rollout was scored by the teacher")
+        }
+        let after = try traceNLL(taught, question, right)
+        #expect(after < before - 0.3, "the teacher's answer's NLL per token went from \(before) to \(after)")
+
+        // the answer filter drops every group (all wrong): nothing to learn from, nothing scored by the teacher
+        let dropped = try trainer(.answer, coefficient: 1)
+        let weights = snapshot(dropped.policy.parameters)
+        var r = RandomGenerator(seed: 92)
+        let m = try dropped.iterate(drawing: draw, rng: &r)
+        #expect(m.trainedSequences == 0 && m.teacherLogRatio == nil)
+        #expect(snapshot(dropped.policy.parameters) == weights)
+
+        var c = filteredConfig()
+        c.teacherAdvantageCoefficient = 1
+        #expect(throws: PPOError.teacherRequired) { try ToyTask.trainer(config: c, tokenizer: tokenizer, reward: reward, seed: 91) }
+    }
+
+    @Test("teacher_advantage_coefficient, teacher_advantage_rows and filter_groups: wrong are read, written and checked")
+    func config() throws {
+        let json = #"{"advantage": "grpo", "group_size": 4, "filter_groups": "wrong", "teacher_advantage_coefficient": 0.5, "teacher_advantage_rows": "all"}"#
+        let c = try JSONDecoder().decode(PPOConfig.self, from: Data(json.utf8))
+        #expect(c.filterGroups == .wrong && c.teacherAdvantageCoefficient == 0.5 && c.teacherAdvantageRows == .all && c.scoresWithTeacher)
+        #expect(try JSONDecoder().decode(PPOConfig.self, from: try JSONEncoder().encode(c)) == c)
+        let defaults = try JSONDecoder().decode(PPOConfig.self, from: Data("{}".utf8))
+        #expect(defaults.teacherAdvantageCoefficient == 0 && defaults.teacherAdvantageRows == .wrong && !defaults.scoresWithTeacher)
+        func field(_ json: String) -> String? {
+            do { _ = try JSONDecoder().decode(PPOConfig.self, from: Data(json.utf8)); return nil } catch { return (error as? PPOConfigError)?.field }
+        }
+        #expect(field(#"{"teacher_advantage_coefficient": 1}"#) == "teacher_advantage_coefficient", "GAE has its per-token reward")
+        #expect(field(#"{"advantage": "grpo", "group_size": 2, "teacher_advantage_coefficient": -1}"#) == "teacher_advantage_coefficient")
+        #expect(field(#"{"advantage": "grpo", "group_size": 2, "teacher_advantage_rows": "some"}"#) == "teacher_advantage_rows")
+    }
+}
