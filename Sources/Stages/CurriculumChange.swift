@@ -151,6 +151,8 @@ enum ResolvedKeys {
         let m = Mirror(reflecting: value)
         if m.displayStyle == .optional { return m.children.first.map { scalar($0.value) } ?? "null" }
         if let a = value as? [Any] { return "[" + a.map(scalar).joined(separator: ", ") + "]" }
+        // a dictionary's own description follows its hash order, which differs between processes and insertion orders
+        if let d = value as? [String: Any] { return "[" + d.keys.sorted().map { "\"\($0)\": " + scalar(d[$0]!) }.joined(separator: ", ") + "]" }
         if let d = value as? TaskDomain { return d.rawValue }
         return "\(value)"
     }

@@ -238,4 +238,16 @@ struct CurriculumChangeRuleTests {
         #expect(CurriculumDiff.refused([CurriculumKeyChange(key: "stages[1].steps", old: "4", new: "5")], stageIndex: 1,
                                        stageCompleted: false).isEmpty)
     }
+
+    @Test("a dictionary setting written in another key order is no change; another value is one change, keys sorted")
+    func dictionaryOrder() throws {
+        func curriculum(_ weights: String) throws -> Curriculum {
+            try Curriculum(text: CurriculumTests.tiny + "\nstages:\n  - kind: ppo-trace\n    reward: {weights: \(weights)}\n")
+        }
+        let forward = try curriculum("{answer: 1, step_validity: 0.5, teacher_agreement: 0.25, format: 0.1, length: 0.1}")
+        let backward = try curriculum("{length: 0.1, format: 0.1, teacher_agreement: 0.25, step_validity: 0.5, answer: 1}")
+        #expect(CurriculumDiff.changes(from: forward, to: backward).isEmpty)
+        let changed = CurriculumDiff.changes(from: forward, to: try curriculum("{length: 0.1, format: 0.1, teacher_agreement: 0.25, step_validity: 0.5, answer: 2}"))
+        #expect(changed.map(\.description) == [#"stages[0].reward.weights: ["answer": 1.0, "format": 0.1, "length": 0.1, "step_validity": 0.5, "teacher_agreement": 0.25] -> ["answer": 2.0, "format": 0.1, "length": 0.1, "step_validity": 0.5, "teacher_agreement": 0.25]"#])
+    }
 }
