@@ -63,6 +63,22 @@ private func traceNLL(_ trainer: PPOTrainer, _ problem: PPOProblem, _ trace: Str
                         targets: Array(targets)).item
 }
 
+/// The question `b` (reference answer `a`) of the guidance and teacher-advantage tests, over the alphabet {#, a, b, newline}.
+private let toyQuestion = PPOProblem(question: "b", referenceAnswer: "a")
+
+/// A trainer with a teacher, rewarded for the final answer only, whose teacher has learned (CE) to answer `toyQuestion`
+/// with `answer`; the student stays as initialised, and never answers right.
+private func trainerWithTaughtTeacher(config: PPOConfig, answer: String, seed: UInt64) throws -> PPOTrainer {
+    let t = try ToyTask.trainer(config: config, tokenizer: Tokenizer(characters: Array("#ab\n")),
+                                reward: CompositeReward([WeightedReward(FinalAnswerReward(), weight: 1)]), teacher: true, seed: seed)
+    let prompt = try t.prompt(for: toyQuestion)
+    let sequence = prompt + (try t.codec.completion(answer))
+    learn(t.teacher!, tokens: Array(sequence.dropLast()),
+          targets: sequence.dropFirst().enumerated().map { $0.offset >= prompt.count - 1 ? $0.element : -100 },
+          rows: 1, length: sequence.count - 1)
+    return t
+}
+
 @Suite("GRPO group filter (dynamic sampling)", .serialized)
 struct GroupFilterTests {
     @Test("the answer filter keeps a group only when its answers disagree")
@@ -188,18 +204,11 @@ struct GroupFilterTests {
     func teacherGuidance() throws {
         let tokenizer = Tokenizer(characters: Array("#ab\n"))
         let reward = CompositeReward([WeightedReward(FinalAnswerReward(), weight: 1)])
-        let question = PPOProblem(question: "b", referenceAnswer: "a")
+        let question = toyQuestion
         func trainer(_ guidance: Guidance, teacherAnswer: String) throws -> PPOTrainer {
             var c = filteredConfig()
             c.guidance = guidance
-            let t = try ToyTask.trainer(config: c, tokenizer: tokenizer, reward: reward, teacher: true, seed: 81)
-            // the teacher learns to answer `b` with `teacherAnswer`; the student stays as initialised (never right)
-            let sequence = try t.prompt(for: question) + (try t.codec.completion(teacherAnswer))
-            let prompt = try t.prompt(for: question).count
-            learn(t.teacher!, tokens: Array(sequence.dropLast()),
-                  targets: sequence.dropFirst().enumerated().map { $0.offset >= prompt - 1 ? $0.element : -100 },
-                  rows: 1, length: sequence.count - 1)
-            return t
+            return try trainerWithTaughtTeacher(config: c, answer: teacherAnswer, seed: 81)
         }
         let draw: (Int) -> [PPOProblem] = { count in Array(repeating: question, count: count) }
         var rng = RandomGenerator(seed: 82)
@@ -268,19 +277,13 @@ struct TeacherAdvantageTests {
     func learnsFromTeacher() throws {
         let tokenizer = Tokenizer(characters: Array("#ab\n"))
         let reward = CompositeReward([WeightedReward(FinalAnswerReward(), weight: 1)])
-        let question = PPOProblem(question: "b", referenceAnswer: "a")
+        let question = toyQuestion
         let right = "####a\n"
         func trainer(_ filter: GroupFilter, coefficient: Float) throws -> PPOTrainer {
             var c = filteredConfig()
             c.filterGroups = filter
             c.teacherAdvantageCoefficient = coefficient
-            let t = try ToyTask.trainer(config: c, tokenizer: tokenizer, reward: reward, teacher: true, seed: 91)
-            let sequence = try t.prompt(for: question) + (try t.codec.completion(right))
-            let prompt = try t.prompt(for: question).count
-            learn(t.teacher!, tokens: Array(sequence.dropLast()),
-                  targets: sequence.dropFirst().enumerated().map { $0.offset >= prompt - 1 ? $0.element : -100 },
-                  rows: 1, length: sequence.count - 1)
-            return t
+            return try trainerWithTaughtTeacher(config: c, answer: right, seed: 91)
         }
         let draw: (Int) -> [PPOProblem] = { count in Array(repeating: question, count: count) }
 
