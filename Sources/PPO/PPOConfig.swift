@@ -136,9 +136,10 @@ public struct PPOConfig: Sendable, Equatable {
     public var stepRewards: Bool = true
     /// `filter_groups`: with GRPO, `answer` trains only on groups whose samples disagree on the answer and samples
     /// more problems until `prompts_per_iteration` such groups are found or `max_sampling_rounds` rounds are done
-    /// (DAPO's dynamic sampling); `none` trains on every group.
+    /// (DAPO's dynamic sampling); `wrong` likewise keeps groups with any wrong sample (for the teacher advantage);
+    /// `none` trains on every group.
     public var filterGroups: GroupFilter = .none
-    /// `max_sampling_rounds`: with `filter_groups: answer`, the most rounds of `prompts_per_iteration` problems one
+    /// `max_sampling_rounds`: with `filter_groups` answer or wrong, the most rounds of `prompts_per_iteration` problems one
     /// iteration samples (DAPO's `max_num_gen_batches`).
     public var maxSamplingRounds: Int = 4
     /// `guidance`: with GRPO, `teacher_trace` replaces the last sample of each group whose samples are all wrong by
@@ -164,7 +165,8 @@ public struct PPOConfig: Sendable, Equatable {
                 klHorizon: Int = 10_000, advantage: AdvantageEstimator = .gae, groupSize: Int = 1,
                 scaleRewards: RewardScaling = .group,
                 whitenAdvantages: Bool = true, maxGradNorm: Float? = 1, teacherLogRatioCoefficient: Float = 0,
-                teacherAdvantageCoefficient: Float = 0, teacherAdvantageRows: TeacherAdvantageRows = .wrong, stepRewards: Bool = true, filterGroups: GroupFilter = .none, maxSamplingRounds: Int = 4,
+                teacherAdvantageCoefficient: Float = 0, teacherAdvantageRows: TeacherAdvantageRows = .wrong,
+                stepRewards: Bool = true, filterGroups: GroupFilter = .none, maxSamplingRounds: Int = 4,
                 guidance: Guidance = .none, promptsPerIteration: Int = 16, maxNewTokens: Int = 64,
                 temperature: TemperatureControl = .defaultEntropyTarget) {
         self.learningRate = learningRate

@@ -151,11 +151,12 @@ public final class PPOTrainer {
     /// problem, scores them, turns rewards into advantages, updates, then updates the KL and temperature controllers.
     ///
     /// With `filter_groups: answer` (DAPO's dynamic sampling) it draws and samples up to `max_sampling_rounds` rounds,
-    /// keeps the groups whose samples disagree on the answer and trains on the first `prompts_per_iteration` of them,
-    /// with `min(minibatches, sequences)` minibatches; when no group passes, the update and both controllers are
-    /// skipped. With `guidance` each round's groups whose samples are all wrong get the problem's verified trace (or,
-    /// with `teacher`, the teacher's right completion) in place of their last sample (`Guidance`) before the filter
-    /// sees them. The sampling metrics
+    /// keeps the groups whose samples disagree on the answer (with `wrong`: every group with a wrong sample) and trains
+    /// on the first `prompts_per_iteration` of them, with `min(minibatches, sequences)` minibatches; when no group
+    /// passes, the update and both controllers are skipped. With `guidance` each round's groups whose samples are all
+    /// wrong get the problem's verified trace (or, with `teacher`, the teacher's right completion) in place of their
+    /// last sample (`Guidance`) before the filter sees them. With `teacher_advantage_coefficient` the teacher's
+    /// per-token advantage is added to GRPO's (`Advantages.addingTeacherTerm`). The sampling metrics
     /// (reward, accuracy, group figures) cover every row the policy sampled, before guidance; entropy, KL and the
     /// update's figures the trained rows. A draw that returns no problems ends the rounds.
     /// - Throws: `PPOError` for no problems in the first round, unencodable problems, over-long prompts, or (without a
