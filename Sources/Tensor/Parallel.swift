@@ -11,7 +11,7 @@ public enum Parallel {
     public nonisolated(unsafe) static var threads = 2
     /// Below this many scalar operations a kernel runs on the calling thread.
     public static let minimumWork = 1 << 15
-    /// Whether `sgemm` splits large products across `threads` (true unless OpenBLAS threads them itself).
+    /// Whether `sgemm` splits large products into its two blocks (true unless OpenBLAS threads them itself).
     public nonisolated(unsafe) static var splitProducts = true
     /// Below this many multiply-adds (m * n * k) a matrix product runs on the calling thread.
     public static let minimumProductWork = 1 << 21

@@ -1,5 +1,4 @@
 import CBLAS
-import Dispatch
 
 // Matrix products through OpenBLAS's cblas_sgemm. Shapes: A (..., M, K), B (K, N) shared across the
 // batch or (..., K, N) batched with the same leading dims; transposes are flags, never copies.
@@ -35,11 +34,7 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
             blasGemm(transA, transB, m, len, k, alpha, a, lda, b + (transB ? lo * ldb : lo), ldb, beta, c + lo, ldc)
         }
     }
-    if Parallel.threads > 1 {
-        DispatchQueue.concurrentPerform(iterations: count) { product($0) }
-    } else {
-        for i in 0..<count { product(i) }
-    }
+    Parallel.forParts(count, work: m * n * k, product)
 }
 
 @inline(__always)
