@@ -1,5 +1,3 @@
-import Dispatch
-
 /// Splits `0..<n` into at most `Parallel.threads` contiguous chunks and runs `body` on each, in
 /// parallel when the work is large enough to pay for the hand-off. Used by the row-wise kernels and by
 /// `sgemm`, which splits large products itself while OpenBLAS runs single-threaded. Work made of many small
@@ -38,7 +36,7 @@ public enum Parallel {
             for i in 0..<count { run(i) }
             return
         }
-        withoutActuallyEscaping(run) { run in DispatchQueue.concurrentPerform(iterations: count) { run($0) } }
+        WorkerPool.shared.run(count, threads: threads, run)
     }
 
     /// `items` as the shares `split` runs for a batch: the first and second half (the first one longer by one
@@ -63,9 +61,7 @@ public enum Parallel {
             for p in 0..<parts { body(p) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: parts) { body($0) }
-        }
+        WorkerPool.shared.run(parts, threads: threads, body)
     }
 
     /// Runs `body(range)` over disjoint ranges covering `0..<n`; `work` is the total operation count.
@@ -76,11 +72,6 @@ public enum Parallel {
             return
         }
         let chunks = min(threads, n)
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = n * c / chunks, hi = n * (c + 1) / chunks
-                body(lo..<hi)
-            }
-        }
+        WorkerPool.shared.run(chunks, threads: threads) { c in body(n * c / chunks..<n * (c + 1) / chunks) }
     }
 }

@@ -1,5 +1,4 @@
 import CPrefetch
-import Dispatch
 
 // Products of few rows against a Linear weight: y (M, N) = x (M, K) W^T, W (N, K) row-major (PyTorch's [out, in]),
 // M up to a few dozen: a decoding step's products. sgemm packs every weight panel it reads before multiplying,
@@ -84,9 +83,7 @@ public func fewRowProduct(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: 
     // one thread below 1M multiply-adds (a set threshold, not tuned: the hand-off costs microseconds)
     let parts = min(Parallel.threads, blocks)
     guard parts >= 2, m * n * k >= 1 << 20, !Parallel.insideSplit else { return run(0..<blocks) }
-    withoutActuallyEscaping(run) { run in
-        DispatchQueue.concurrentPerform(iterations: parts) { p in run(blocks * p / parts..<blocks * (p + 1) / parts) }
-    }
+    WorkerPool.shared.run(parts, threads: Parallel.threads) { p in run(blocks * p / parts..<blocks * (p + 1) / parts) }
 }
 
 /// A SIMD vector of floats the kernel accumulates in, with its horizontal sum in a fixed order.
