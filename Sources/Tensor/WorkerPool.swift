@@ -22,7 +22,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// How long a worker looks for the next job before it sleeps: long enough to bridge the gaps between a decoding
     /// step's products, short enough not to hold a core other processes want (ranks sharing a host). On the AMD EPYC
-    /// machine, 16-row products over SmolLM2-135M's weights (`distill bench --lm-phase products`) took 42-48 ms a step
+    /// machine, 16-row products over SmolLM2-135M's weights (`distill bench --lm-phase products`) took 43-48 ms a step
     /// with 50 us, 42-70 ms with 20 us and 42-67 ms with none, against 76-86 ms through `concurrentPerform`.
     static let spinWindow: UInt64 = 50_000  // nanoseconds
     /// Most parts one job takes (the ticket's 16-bit fields); more go through `concurrentPerform`.
