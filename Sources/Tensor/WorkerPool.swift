@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// The threads `Parallel` (and `fewRowProduct`) hand parts of a piece of work to. A worker stays awake for a moment
+/// The threads `Parallel` hands parts of a piece of work to. A worker stays awake for a moment
 /// after each piece (`spinWindow`), so that the next one, usually a few microseconds later, starts at once; then it
 /// sleeps until a caller wakes it.
 ///

@@ -80,10 +80,10 @@ public func fewRowProduct(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: 
                                    w: w, ldw: ldw, y: y, ldy: ldy, blocks: range)
         }
     }
-    // one thread below 1M multiply-adds (a set threshold, not tuned: the hand-off costs microseconds)
-    let parts = min(Parallel.threads, blocks)
-    guard parts >= 2, m * n * k >= 1 << 20, !Parallel.insideSplit else { return run(0..<blocks) }
-    WorkerPool.shared.run(parts, threads: Parallel.threads) { p in run(blocks * p / parts..<blocks * (p + 1) / parts) }
+    // one thread below 1M multiply-adds (a set threshold, not tuned: the hand-off costs microseconds); above it, one
+    // contiguous range of blocks per thread
+    guard m * n * k >= 1 << 20 else { return run(0..<blocks) }
+    Parallel.forRanges(blocks, work: m * n * k, run)
 }
 
 /// A SIMD vector of floats the kernel accumulates in, with its horizontal sum in a fixed order.
