@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Splits `0..<n` into at most `Parallel.threads` contiguous chunks and runs `body` on each, in
 /// parallel when the work is large enough to pay for the hand-off. Used by the row-wise kernels and by
 /// `sgemm`, which splits large products itself while OpenBLAS runs single-threaded. Work made of many small
@@ -36,7 +38,7 @@ public enum Parallel {
             for i in 0..<count { run(i) }
             return
         }
-        WorkerPool.shared.run(count, threads: threads, run)
+        withoutActuallyEscaping(run) { run in DispatchQueue.concurrentPerform(iterations: count) { run($0) } }
     }
 
     /// `items` as the shares `split` runs for a batch: the first and second half (the first one longer by one
@@ -61,7 +63,9 @@ public enum Parallel {
             for p in 0..<parts { body(p) }
             return
         }
-        WorkerPool.shared.run(parts, threads: threads, body)
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: parts) { body($0) }
+        }
     }
 
     /// Runs `body(range)` over disjoint ranges covering `0..<n`; `work` is the total operation count.
@@ -72,6 +76,11 @@ public enum Parallel {
             return
         }
         let chunks = min(threads, n)
-        WorkerPool.shared.run(chunks, threads: threads) { c in body(n * c / chunks..<n * (c + 1) / chunks) }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let lo = n * c / chunks, hi = n * (c + 1) / chunks
+                body(lo..<hi)
+            }
+        }
     }
 }
