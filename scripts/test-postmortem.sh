@@ -6,7 +6,7 @@ set -uo pipefail
 out=${1:?usage: scripts/test-postmortem.sh OUTPUT_FILE}
 [ -f "$out" ] || { echo "test-postmortem: $out not found"; exit 0; }
 echo "---- make test: swift test failed; from $out ----"
-crash=$(grep -m1 -E '^\*\*\* (Program crashed|Signal [0-9]+)' "$out" | tail -1)
+crash=$(grep -m1 -E '^\*\*\* (Program crashed|Signal [0-9]+)' "$out")
 if grep -q -E '^\*\*\* Program crashed' "$out"; then
     grep -m1 -E '^\*\*\* Program crashed' "$out"
     # the crashed thread's innermost frames (SWIFT_BACKTRACE in the Makefile keeps the report to that thread)
