@@ -158,7 +158,11 @@ extension DataSettings: Codable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(domains.map(\.rawValue), forKey: .domains)
-        try c.encodeIfPresent(domainShares.map { Dictionary(uniqueKeysWithValues: zip(domains.map(\.rawValue), $0)) }, forKey: .domainShares)
+        if let shares = domainShares {
+            // in `domains` order, as the reward weights are written: a dictionary's order changes from one instance to the next
+            var m = c.nestedContainer(keyedBy: ConfigKey.self, forKey: .domainShares)
+            for (domain, share) in zip(domains, shares) { try m.encode(share, forKey: ConfigKey(domain.rawValue)) }
+        }
         try c.encode(difficulty, forKey: .difficulty)
         try c.encode(trainSize, forKey: .trainSize)
         try c.encodeIfPresent(referenceTraces, forKey: .referenceTraces)

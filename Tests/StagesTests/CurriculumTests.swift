@@ -99,6 +99,16 @@ struct CurriculumTests {
         #expect(c.resolvedDescription.contains("domain_shares"))
         #expect(try Curriculum(text: c.resolvedDescription).data.domainShares == [2, 2, 1])
         #expect(try Curriculum(text: three + stages).data.domainShares == nil)
+        // written in data.domains order for every order of the domains, never in a dictionary's (which differs from one
+        // dictionary to the next: the shipped math-proof.yaml's resolved text read back in another order under ASan)
+        let names = ["addition", "subtraction", "divisibility"], share = ["addition": 3, "subtraction": 2, "divisibility": 1]
+        for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]].map({ $0.map { names[$0] } }) {
+            let text = Self.tiny.replacingOccurrences(of: "domains: [addition]", with: "domains: [\(order.joined(separator: ", "))]")
+                .replacingOccurrences(of: "train_size: 8,", with: "domain_shares: {divisibility: 1, addition: 3, subtraction: 2}, train_size: 8,")
+            let resolved = try Curriculum(text: text + stages).resolvedDescription
+            let line = "  domain_shares: {" + order.map { "\($0): \(Double(share[$0]!))" }.joined(separator: ", ") + "}"
+            #expect(resolved.split(separator: "\n").contains { $0 == line }, "\(order): \(resolved)")
+        }
         for (shares, words) in [("{addition: 2, subtraction: 2}", "no share for divisibility"),
                                 ("{addition: 2, subtraction: 2, divisibility: 1, gcd: 1}", "'gcd' is not one of data.domains"),
                                 ("{addition: 2, subtraction: 0, divisibility: 1}", "must be a positive number"),
