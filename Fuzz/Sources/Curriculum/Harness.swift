@@ -14,9 +14,26 @@ let baseDirectory: String = {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCurriculum(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let text = fuzzText(data, size)
-    if let node = try? ConfigNode.parse(yaml: text, file: "fuzz.yaml") { _ = node.jsonValue() }
+    if let node = try? ConfigNode.parse(yaml: text, file: "fuzz.yaml") {
+        var budget = 100_000
+        walk(node, budget: &budget)
+    }
     _ = try? Curriculum(text: text, file: "fuzz.yaml", baseDirectory: baseDirectory)
     return 0
+}
+
+/// Reads every node of the tree through the accessors a settings reader uses (keys, child, elements, values), at most
+/// `budget` nodes: aliases can make a small text a very large tree.
+func walk(_ node: ConfigNode, budget: inout Int) {
+    guard budget > 0 else { return }
+    budget -= 1
+    _ = (node.intValue, node.line, node.isScalar, node.isPresent)
+    for key in node.keys {
+        if let child = try? node.child(key) { walk(child, budget: &budget) }
+    }
+    if let items = try? node.elements() {
+        for item in items { walk(item, budget: &budget) }
+    }
 }
 
 @main
