@@ -83,13 +83,17 @@ smollm2:
 # keeps only its tail still shows where it happened (scripts/test-postmortem.sh then names the tests that were running).
 TEST_BACKTRACE := enable=yes,threads=crashed,registers=none,images=none,limit=24,top=4,color=no,output-to=stderr
 
+# The Swift suite, optimised, its output kept in $(2); when it fails, scripts/test-postmortem.sh's account of it.
+# $(1): more `swift test` options.
+swift-suite = @mkdir -p .build && set -o pipefail && { SWIFT_BACKTRACE=$(TEST_BACKTRACE) swift test -c release $(1) 2>&1 | tee $(2); } \
+	  || { scripts/test-postmortem.sh $(2); exit 1; }
+
 ## test: the whole test suite, optimised (finite-difference and model tests need release speed), the resume soak
 ## with a fixed seed, then the Swift example (Examples/) built and run against this checkout; when the suite fails,
 ## its output stays in .build/test-output.txt and the last lines name the failed tests, a crash's frames and the tests
 ## that were running
 test: setup smollm2
-	@mkdir -p .build && set -o pipefail && { SWIFT_BACKTRACE=$(TEST_BACKTRACE) swift test -c release 2>&1 | tee .build/test-output.txt; } \
-	  || { scripts/test-postmortem.sh .build/test-output.txt; exit 1; }
+	$(call swift-suite,,.build/test-output.txt)
 	scripts/soak.sh --seed $(SOAK_TEST_SEED)
 	$(MAKE) --no-print-directory test-mpi
 	@$(MAKE) --no-print-directory example
@@ -97,10 +101,9 @@ test: setup smollm2
 ## test-asan: the Swift suite built with AddressSanitizer (release, in .build/asan, a build of its own: about 7 minutes,
 ## then 5-6 for the suite); any out-of-bounds or freed-memory access in Swift or C code of this package stops it with
 ## the access's report. Leak checks are off (the suite's caches live until exit)
+test-asan: export ASAN_OPTIONS := detect_leaks=0:halt_on_error=1
 test-asan: setup smollm2
-	@mkdir -p .build && set -o pipefail && { ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 SWIFT_BACKTRACE=$(TEST_BACKTRACE) \
-	  swift test -c release --sanitize=address --scratch-path .build/asan 2>&1 | tee .build/test-asan-output.txt; } \
-	  || { scripts/test-postmortem.sh .build/test-asan-output.txt; grep -m1 -A12 'ERROR: AddressSanitizer' .build/test-asan-output.txt; exit 1; }
+	$(call swift-suite,--sanitize=address --scratch-path .build/asan,.build/test-asan-output.txt)
 
 ## example: build Examples/ (a user's package that depends on this one by path) and run its script: it distills a
 ## tiny teacher into a student in memory with a custom stage and a custom reward, then evaluates both (seconds)

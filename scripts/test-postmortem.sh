@@ -16,6 +16,8 @@ elif [ -n "$crash" ]; then
     echo "$crash"
 fi
 grep -E '^(Fatal error|.*: Fatal error:)' "$out" | head -3 | cut -c1-200
+# a sanitizer's report (make test-asan): its headline and innermost frames
+grep -m1 -A12 'ERROR: AddressSanitizer' "$out"
 # Swift Testing: tests that started and never ended were running when the process stopped
 running=$(awk '
     /^◇ Test (case |run started)/ { next }
