@@ -158,6 +158,16 @@ public final class Transformer {
         return linear(x, weight: parameters[weightName], bias: bias)
     }
 
+    /// `project` for several weights over the same x (a layer's q, k and v; its gate and up), through `linears`: in a
+    /// decoding step their few-row products then cost one hand-off to the other cores instead of one each.
+    func project(_ x: Tensor, _ weightNames: [String], biases biasNames: [String?]) -> [Tensor] {
+        if !quantizedLinears.isEmpty && weightNames.contains(where: { quantizedLinears[$0] != nil }) {
+            return zip(weightNames, biasNames).map { project(x, $0, bias: $1) }
+        }
+        for name in weightNames { linearInputObserver?(name, x) }
+        return linears(x, weights: weightNames.map { parameters[$0] }, biases: biasNames.map { $0.map { parameters[$0] } })
+    }
+
     /// Forward pass over a (B, T) batch of token ids (row-major), without dropout.
     public func forward(tokens: [Int32], batch: Int, length: Int, options: ForwardOptions = []) -> ForwardOutput {
         var none: RandomGenerator? = nil
@@ -221,22 +231,22 @@ public final class Transformer {
     func attentionInputs(_ x: Tensor, layer i: Int) -> (q: Tensor, k: Tensor, v: Tensor) {
         let n = "model.layers.\(i).", c = config, p = parameters
         let a = rmsNorm(x, weight: p[n + "input_layernorm.weight"], eps: c.rmsNormEps)
-        func project(_ name: String) -> Tensor {
-            self.project(a, n + "self_attn.\(name)_proj.weight", bias: c.qkvBias ? n + "self_attn.\(name)_proj.bias" : nil)
-        }
-        guard c.qkNorm else { return (project("q"), project("k"), project("v")) }
+        let names = ["q", "k", "v"]
+        let qkv = project(a, names.map { n + "self_attn.\($0)_proj.weight" }, biases: names.map { c.qkvBias ? n + "self_attn.\($0)_proj.bias" : nil })
+        guard c.qkNorm else { return (qkv[0], qkv[1], qkv[2]) }
         // Qwen3: RMSNorm over each head's vector (rows of width D), before rotary embedding.
         func headNorm(_ x: Tensor, _ name: String) -> Tensor {
             reshape(rmsNorm(reshape(x, [-1, c.headDim]), weight: p[n + "self_attn.\(name)_norm.weight"], eps: c.rmsNormEps), x.shape)
         }
-        return (headNorm(project("q"), "q"), headNorm(project("k"), "k"), project("v"))
+        return (headNorm(qkv[0], "q"), headNorm(qkv[1], "k"), qkv[2])
     }
 
     /// The layer's MLP branch: down(silu(gate(norm(x))) * up(norm(x))), (B, T, C).
     func mlp(_ x: Tensor, layer i: Int) -> Tensor {
         let n = "model.layers.\(i).", p = parameters
         let m = rmsNorm(x, weight: p[n + "post_attention_layernorm.weight"], eps: config.rmsNormEps)
-        let f = swiglu(gate: project(m, n + "mlp.gate_proj.weight"), up: project(m, n + "mlp.up_proj.weight"))
+        let gateUp = project(m, [n + "mlp.gate_proj.weight", n + "mlp.up_proj.weight"], biases: [nil, nil])
+        let f = swiglu(gate: gateUp[0], up: gateUp[1])
         return project(f, n + "mlp.down_proj.weight")
     }
 

@@ -98,13 +98,83 @@ struct FewRowProductTests {
         }
         let reference = matmul(x, w, transposeB: true).toArray()  // sgemm
         allClose(y, reference, rtol: 1e-4, atol: 1e-4, "against sgemm")
-        // one row at a time never splits (under 1M multiply-adds): the same bits
+        // one row at a time (its blocks split across the cores too): the same bits
         for i in [0, 7, 15] {
             var one = [Float](repeating: 0, count: n)
             one.withUnsafeMutableBufferPointer { yp in
                 fewRowProduct(m: 1, n: n, k: k, x: x.ptr + i * k, ldx: k, w: w.ptr, ldw: k, y: yp.baseAddress!, ldy: n)
             }
             #expect(one.map(\.bitPattern) == y[(i * n)..<((i + 1) * n)].map(\.bitPattern), "row \(i)")
+        }
+    }
+
+    @Test("several products over one x (fewRowProducts) give each product's fewRowProduct bits, whichever thread takes which block",
+          arguments: [FewRowKernel.wide, .narrow])
+    func severalProducts(kernel: FewRowKernel) {
+        // N of 37, 1 and 1030 (blocks of 4 cut across a target's end), K 579, strided rows: 9.4M multiply-adds, split in
+        // up to 32 chunks, whose boundaries fall inside and between the targets
+        let (m, k, ldx) = (16, 579, 583)
+        let shapes = [(n: 37, ldw: 581, ldy: 40), (n: 1, ldw: 579, ldy: 1), (n: 1030, ldw: 580, ldy: 1033)]
+        let x = randomNormal([m, ldx], seed: 21).toArray()
+        let ws = shapes.enumerated().map { randomNormal([$1.n, $1.ldw], seed: 22 + UInt64($0)).toArray() }
+        func alone(_ t: Int) -> [Float] {
+            var y = [Float](repeating: .nan, count: m * shapes[t].ldy)
+            x.withUnsafeBufferPointer { xp in
+                ws[t].withUnsafeBufferPointer { wp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        fewRowProduct(m: m, n: shapes[t].n, k: k, x: xp.baseAddress!, ldx: ldx, w: wp.baseAddress!, ldw: shapes[t].ldw,
+                                      y: yp.baseAddress!, ldy: shapes[t].ldy, kernel: kernel)
+                    }
+                }
+            }
+            return y
+        }
+        var ys = shapes.map { [Float](repeating: .nan, count: m * $0.ldy) }
+        let wBuffers = ws.map { w in UnsafeMutableBufferPointer<Float>.allocate(capacity: w.count) }
+        let yBuffers = ys.map { y in UnsafeMutableBufferPointer<Float>.allocate(capacity: y.count) }
+        defer { (wBuffers + yBuffers).forEach { $0.deallocate() } }
+        for t in shapes.indices {
+            _ = wBuffers[t].initialize(from: ws[t])
+            _ = yBuffers[t].initialize(from: ys[t])
+        }
+        x.withUnsafeBufferPointer { xp in
+            fewRowProducts(m: m, k: k, x: xp.baseAddress!, ldx: ldx, shapes.indices.map { t in
+                FewRowTarget(n: shapes[t].n, w: UnsafePointer(wBuffers[t].baseAddress!), ldw: shapes[t].ldw, y: yBuffers[t].baseAddress!,
+                             ldy: shapes[t].ldy)
+            }, kernel: kernel)
+        }
+        for t in shapes.indices {
+            ys[t] = Array(yBuffers[t])
+            // the padding past each row's N stays NaN in both, so comparing bit patterns also checks it was not written
+            #expect(ys[t].map(\.bitPattern) == alone(t).map(\.bitPattern), "target \(t) (N \(shapes[t].n))")
+        }
+        #expect(ys[0][37].isNaN && ys[2][1030].isNaN)
+    }
+
+    @Test("linears: each weight's linear bit for bit, with and without biases, inside a decoding step (one few-row product) and outside it")
+    func linearsMatchLinear() {
+        let n = FewRowProduct.minimumWeightBytes / (40 * 4) + 1  // just over the kernel's threshold
+        let x = randomNormal([2, 3, 40], seed: 31)
+        let weights = [randomNormal([n, 40], seed: 32), randomNormal([n + 5, 40], seed: 33), randomNormal([n + 11, 40], seed: 34)]
+        let biases: [Tensor?] = [randomNormal([n], seed: 35), nil, randomNormal([n + 11], seed: 36)]
+        for decoding in [false, true] {
+            let (together, oneByOne) = FewRowProduct.$isEnabled.withValue(decoding) {
+                withNoGrad { (linears(x, weights: weights, biases: biases), zip(weights, biases).map { linear(x, weight: $0, bias: $1) }) }
+            }
+            #expect(together.map(\.shape) == oneByOne.map(\.shape))
+            for i in weights.indices {
+                #expect(bitPatterns(together[i]) == bitPatterns(oneByOne[i]), "decoding \(decoding), weight \(i)")
+            }
+        }
+        // one weight under the threshold among them: it keeps sgemm's bits, the others the kernel's, as one by one
+        let mixed = weights + [randomNormal([21, 40], seed: 37)]
+        let (together, oneByOne) = FewRowProduct.$isEnabled.withValue(true) {
+            withNoGrad { (linears(x, weights: mixed, biases: mixed.map { _ in nil }), mixed.map { linear(x, weight: $0) }) }
+        }
+        let plain = withNoGrad { mixed.map { linear(x, weight: $0) } }
+        for i in mixed.indices {
+            #expect(bitPatterns(together[i]) == bitPatterns(oneByOne[i]), "mixed, weight \(i)")
+            #expect((bitPatterns(together[i]) == bitPatterns(plain[i])) == (i == 3), "mixed, weight \(i): the kernel only over large weights")
         }
     }
 

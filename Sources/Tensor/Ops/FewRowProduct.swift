@@ -68,22 +68,50 @@ public enum FewRowProduct {
 ///   - kernel: the vector width; `.native` unless a test compares the two.
 public func fewRowProduct(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, w: UnsafePointer<Float>, ldw: Int,
                           y: UnsafeMutablePointer<Float>, ldy: Int, kernel: FewRowKernel = .native) {
-    precondition(m >= 0 && n >= 0 && k >= 0 && ldx >= k && ldw >= k && ldy >= n,
-                 "fewRowProduct: m \(m), n \(n), k \(k) with strides x \(ldx), w \(ldw), y \(ldy)")
-    guard m > 0, n > 0 else { return }
-    let blocks = (n + 3) / 4  // blocks of 4 weight rows
+    fewRowProducts(m: m, k: k, x: x, ldx: ldx, [FewRowTarget(n: n, w: w, ldw: ldw, y: y, ldy: ldy)], kernel: kernel)
+}
+
+/// One weight of `fewRowProducts` and where its product goes: W (N, K) row-major with row stride `ldw` (>= K), y
+/// (M, N) written with row stride `ldy` (>= N).
+public struct FewRowTarget {
+    public let n: Int, w: UnsafePointer<Float>, ldw: Int, y: UnsafeMutablePointer<Float>, ldy: Int
+
+    public init(n: Int, w: UnsafePointer<Float>, ldw: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
+        (self.n, self.w, self.ldw, self.y, self.ldy) = (n, w, ldw, y, ldy)
+    }
+}
+
+/// y_t = x W_t^T for every target t, all over the same x (a layer's q, k and v projections; its gate and up): the
+/// products' blocks of 4 weight rows, numbered across the targets in order, are split across the cores as one piece of
+/// work, so the products cost one hand-off instead of one each. Each output's bits are `fewRowProduct`'s.
+///
+/// The blocks go out in `Parallel.fewRowChunksPerThread` chunks per thread, which the threads take in turn: the caller
+/// starts at once and a worker that wakes late takes fewer chunks, where with one chunk per thread the whole product
+/// waited for the later thread (a worker's wake-up takes tens of microseconds on these machines, a product 0.02-0.3 ms).
+public func fewRowProducts(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, _ targets: [FewRowTarget],
+                           kernel: FewRowKernel = .native) {
+    precondition(m >= 0 && k >= 0 && ldx >= k && targets.allSatisfy { $0.n >= 0 && $0.ldw >= k && $0.ldy >= $0.n },
+                 "fewRowProducts: m \(m), k \(k), x stride \(ldx), targets (n, w stride, y stride) \(targets.map { ($0.n, $0.ldw, $0.ldy) })")
+    guard m > 0 else { return }
+    var firstBlock = [0]  // target t's blocks are firstBlock[t]..<firstBlock[t + 1]
+    for t in targets { firstBlock.append(firstBlock[firstBlock.count - 1] + (t.n + 3) / 4) }
+    let blocks = firstBlock[targets.count]
+    guard blocks > 0 else { return }
     func run(_ range: Range<Int>) {
-        switch kernel {
-        case .wide: fewRowBlocks(SIMD16<Float>.self, rowsPerTile: 4, spreadsPrefetches: false, m: m, n: n, k: k, x: x, ldx: ldx,
-                                 w: w, ldw: ldw, y: y, ldy: ldy, blocks: range)
-        case .narrow: fewRowBlocks(SIMD8<Float>.self, rowsPerTile: 2, spreadsPrefetches: true, m: m, n: n, k: k, x: x, ldx: ldx,
-                                   w: w, ldw: ldw, y: y, ldy: ldy, blocks: range)
+        for (i, t) in targets.enumerated() {
+            let lo = max(range.lowerBound, firstBlock[i]), hi = min(range.upperBound, firstBlock[i + 1])
+            guard lo < hi else { continue }
+            let local = (lo - firstBlock[i])..<(hi - firstBlock[i])
+            switch kernel {
+            case .wide: fewRowBlocks(SIMD16<Float>.self, rowsPerTile: 4, spreadsPrefetches: false, m: m, n: t.n, k: k, x: x, ldx: ldx,
+                                     w: t.w, ldw: t.ldw, y: t.y, ldy: t.ldy, blocks: local)
+            case .narrow: fewRowBlocks(SIMD8<Float>.self, rowsPerTile: 2, spreadsPrefetches: true, m: m, n: t.n, k: k, x: x, ldx: ldx,
+                                       w: t.w, ldw: t.ldw, y: t.y, ldy: t.ldy, blocks: local)
+            }
         }
     }
-    // one thread below 1M multiply-adds (a set threshold, not tuned: the hand-off costs microseconds); above it, one
-    // contiguous range of blocks per thread
-    guard m * n * k >= 1 << 20 else { return run(0..<blocks) }
-    Parallel.forRanges(blocks, work: m * n * k, run)
+    let work = m * k * targets.reduce(0) { $0 + $1.n }
+    Parallel.forRanges(blocks, work: work, chunksPerThread: Parallel.fewRowChunksPerThread, run)
 }
 
 /// A SIMD vector of floats the kernel accumulates in, with its horizontal sum in a fixed order.

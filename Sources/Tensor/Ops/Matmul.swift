@@ -139,16 +139,35 @@ private func matmulBackward(_ a: Tensor, _ b: Tensor, _ g: Tensor, _ p: MatmulPl
 /// `FewRowProduct.maximumRows` rows over a weight of at least `FewRowProduct.minimumWeightBytes` goes through
 /// `fewRowProduct` instead of sgemm.
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
-    let y: Tensor
-    if FewRowProduct.isEnabled, !GradMode.isEnabled, weight.rank == 2, x.rank >= 1, x.rows <= FewRowProduct.maximumRows,
-       weight.count * MemoryLayout<Float>.stride >= FewRowProduct.minimumWeightBytes {
-        precondition(x.lastDim == weight.shape[1], "linear: input \(x.shape) against weight \(weight.shape)")
-        y = Tensor.uninitialized(Array(x.shape.dropLast()) + [weight.shape[0]])
-        fewRowProduct(m: x.rows, n: weight.shape[0], k: x.lastDim, x: x.ptr, ldx: x.lastDim, w: weight.ptr, ldw: weight.lastDim,
-                      y: y.ptr, ldy: weight.shape[0])
-    } else {
-        y = matmul(x, weight, transposeB: true)
-    }
+    guard !takesFewRowKernel(x, weight: weight) else { return linears(x, weights: [weight], biases: [bias])[0] }
+    let y = matmul(x, weight, transposeB: true)
     guard let bias else { return y }
     return add(y, bias)
+}
+
+/// `linear(x, weight: weights[i], bias: biases[i])` for each i, for weights that share their input (a layer's q, k and
+/// v projections, its gate and up): the same results bit for bit, but the products that take the few-row kernel run as
+/// one (`fewRowProducts`), one hand-off to the other cores instead of one per product.
+public func linears(_ x: Tensor, weights: [Tensor], biases: [Tensor?]) -> [Tensor] {
+    precondition(weights.count == biases.count, "linears: \(weights.count) weights, \(biases.count) biases")
+    var targets: [FewRowTarget] = []
+    let products = weights.map { weight in
+        guard takesFewRowKernel(x, weight: weight) else { return matmul(x, weight, transposeB: true) }
+        precondition(x.lastDim == weight.shape[1], "linear: input \(x.shape) against weight \(weight.shape)")
+        let y = Tensor.uninitialized(Array(x.shape.dropLast()) + [weight.shape[0]])
+        targets.append(FewRowTarget(n: weight.shape[0], w: weight.ptr, ldw: weight.lastDim, y: y.ptr, ldy: weight.shape[0]))
+        return y
+    }
+    if !targets.isEmpty { fewRowProducts(m: x.rows, k: x.lastDim, x: x.ptr, ldx: x.lastDim, targets) }
+    return zip(products, biases).map { y, bias in
+        guard let bias else { return y }
+        return add(y, bias)
+    }
+}
+
+/// Whether `linear(x, weight:)` goes through the few-row kernel (see `linear`).
+@inline(__always)
+private func takesFewRowKernel(_ x: Tensor, weight: Tensor) -> Bool {
+    FewRowProduct.isEnabled && !GradMode.isEnabled && weight.rank == 2 && x.rank >= 1 && x.rows <= FewRowProduct.maximumRows
+        && weight.count * MemoryLayout<Float>.stride >= FewRowProduct.minimumWeightBytes
 }
