@@ -236,8 +236,8 @@ struct SamplerTests {
                 }
             }
         }
-        // 4 batches of a third of what one few-row step takes (FewRowProduct.maximumRows: 48 with AVX-512, 24 with
-        // AVX2): the first three batches share a loop and the fourth decodes alone
+        // 4 batches of a third of what one few-row step takes (FewRowProduct.maximumRows, 48): the first three batches
+        // share a loop and the fourth decodes alone
         let many = (0..<(4 * (FewRowProduct.maximumRows / 3))).map { r in (0..<(3 + r % 6)).map { Int32(($0 * 53 + r * 7) % 8192) } }
         let manyStreams = many.indices.map { base.substream(question: $0, sample: 1) }
         let short = SamplingOptions(temperature: 1, maxNewTokens: 4, stopTokens: [])

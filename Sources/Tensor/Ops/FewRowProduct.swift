@@ -25,12 +25,13 @@ public enum FewRowKernel: Sendable {
 
     /// Most rows for which the kernel beat split sgemm over SmolLM2-135M's weights on the CPU it is native to
     /// (`distill bench --lm-phase products`, README "Generation"). `wide`, on the Sapphire Rapids machine: 0.74x
-    /// sgemm's time at M = 16, 0.90x at 40, 0.95x at 48, 0.99x at 64. `narrow`, on the AMD EPYC (Zen 3) machine,
-    /// with its prefetches spread: 0.82x-0.93x at 16, 0.92x-0.94x at 24, 1.18x at 32, 1.27x at 48.
+    /// sgemm's time at M = 16, 0.90x at 40, 0.95x at 48, 0.99x at 64. `narrow`, on the AMD EPYC (Zen 3) machine, with
+    /// the blocks in chunks taken in turn (`fewRowProducts`, 2026-12-07, two runs): 0.68x-0.69x at 16, 0.81x-0.88x at
+    /// 32, 0.89x at 40, 0.97x at 48, 1.00x-1.03x at 64 (before the chunks it had stopped at 24, 1.18x at 32).
     public var maximumRows: Int {
         switch self {
         case .wide: 48
-        case .narrow: 24
+        case .narrow: 48
         }
     }
 
@@ -45,7 +46,7 @@ public enum FewRowKernel: Sendable {
 /// Where decoding uses the few-row kernel instead of sgemm.
 public enum FewRowProduct {
     /// Most rows (M) for which `linear` uses the kernel while `isEnabled`: the native kernel's `maximumRows` (48 on
-    /// AVX-512, 24 on AVX2).
+    /// AVX-512 and on AVX2).
     public static let maximumRows = FewRowKernel.native.maximumRows
 
     /// Fewest weight bytes for which `linear` uses the kernel while `isEnabled`. Below it the weights sit in cache,
