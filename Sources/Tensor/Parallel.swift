@@ -90,6 +90,7 @@ public enum Parallel {
     /// Chunks per thread for the few-row products of a decoding step (`fewRowProducts`). On the AMD EPYC (Zen 3)
     /// machine, 16-row products over SmolLM2-135M's weights (`distill bench --lm-phase products`, interleaved in one
     /// process, 2026-12-07) took 46.7-46.9 ms a step with 32 chunks on 2 threads against 50.8-51.9 with 2, 49.5-49.7
-    /// with 8; whole generate phases went from 178 to 191 new tokens/s (README, "Generation").
+    /// with 8; with every kernel product split as well, whole generate phases went from 178 to 191 new tokens/s (medians of
+    /// 3, interleaved; README, "Fewer hand-offs").
     public static let fewRowChunksPerThread = 16
 }
