@@ -91,6 +91,8 @@ public enum Parallel {
     /// machine, 16-row products over SmolLM2-135M's weights (`distill bench --lm-phase products`, interleaved in one
     /// process, 2026-12-07) took 46.7-46.9 ms a step with 32 chunks on 2 threads against 50.8-51.9 with 2, 49.5-49.7
     /// with 8; with every kernel product split as well, whole generate phases went from 178 to 191 new tokens/s (medians of
-    /// 3, interleaved; README, "Fewer hand-offs").
+    /// 3, interleaved; README, "Fewer hand-offs"). With the fused products, 4 / 8 / 16 / 32 / 64 chunks per thread
+    /// switched call by call (three runs, medians of 9 steps): 45.9-46.1 / 45.2-45.4 / 43.2-43.6 / 44.8-45.4 / 44.6-45.3 ms
+    /// at M = 16, 27.0-27.5 / 25.1-25.5 / 25.4-25.6 / 25.9-27.5 / 25.3-29.7 ms at M = 1.
     public static let fewRowChunksPerThread = 16
 }
