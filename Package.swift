@@ -89,7 +89,9 @@ let package = Package(
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
         // CInt8Kernels: the int8 matrix product behind Tensor's int8Linear (widening multiply-add intrinsics).
         .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: cKernelFlags),
-        .target(name: "Tensor", dependencies: ["CBLAS", "CPrefetch", "CInt8Kernels"], swiftSettings: fastMath, linkerSettings: blasLinking),
+        // CFewRowKernels: the AVX2 few-row float product behind Tensor's fewRowProducts (8 x 8 register transposes).
+        .target(name: "CFewRowKernels", path: "Sources/CFewRowKernels", cSettings: cKernelFlags),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CPrefetch", "CInt8Kernels", "CFewRowKernels"], swiftSettings: fastMath, linkerSettings: blasLinking),
         .target(name: "Model", dependencies: ["Tensor", "Tokenizers", "StrictConfig"], swiftSettings: fastMath),
         // Tokenizers: byte-level BPE (tokenizer.json, GGUF metadata) with character spans; no tensors.
         .target(name: "Tokenizers", dependencies: ["FileErrors"], swiftSettings: fastMath),

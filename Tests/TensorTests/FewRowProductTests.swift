@@ -6,10 +6,12 @@ import TestSupport
 // fewRowProduct (Sources/Tensor/Ops/FewRowProduct.swift), the decoding steps' y = x W^T without packing, against a
 // double-precision product computed here term by term, at shapes whose K and N are not multiples of either vector
 // width (16, 8) nor of the 4-row blocks, M = 1, 3, 16, 17 (a whole tile, a partial one, and both), with row
-// strides wider than the rows; both kernels (AVX-512's 16 lanes and AVX2's 8) run on any x86-64 CPU with AVX2.
+// strides wider than the rows; the Swift kernels (AVX-512's 16 lanes and AVX2's 8) run on any x86-64 CPU with AVX2,
+// and `chains` (C) anywhere (its plain C loops where the build lacks AVX2 and FMA).
 // Tolerance: a float32 sum of K products accumulated in 16 or 8 lanes (K / lanes + 4 additions deep, at most 41
 // here) is off by at most about 41 * 6e-8 * sum_k |x_k w_k|; the test allows 8e-6 * sum_k |x_k w_k|, while one
-// wrong or missing term moves a sum by about sum_k |x_k w_k| / K, at least 1.7e-3 of it at these K.
+// wrong or missing term moves a sum by about sum_k |x_k w_k| / K, at least 1.7e-3 of it at these K. `chains` adds
+// the K products one after the other (K additions deep): it is allowed K * 1.2e-7 * sum_k |x_k w_k| (7e-5 at K 581).
 
 @Suite("Few-row product")
 struct FewRowProductTests {
@@ -28,8 +30,10 @@ struct FewRowProductTests {
         return (y, scale)
     }
 
-    static func run(m: Int, n: Int, k: Int, ldx: Int, ldw: Int, ldy: Int, kernel: FewRowKernel, seed: UInt64) -> [Float] {
-        let x = randomNormal([m, ldx], seed: seed).toArray(), w = randomNormal([n, ldw], seed: seed + 1).toArray()
+    /// fewRowProduct of x = randomNormal([m, ldx], seed) and w (randomNormal([n, ldw], seed + 1) unless given) into a
+    /// NaN-filled y.
+    static func run(m: Int, n: Int, k: Int, ldx: Int, ldw: Int, ldy: Int, kernel: FewRowKernel, seed: UInt64, w given: [Float]? = nil) -> [Float] {
+        let x = randomNormal([m, ldx], seed: seed).toArray(), w = given ?? randomNormal([n, ldw], seed: seed + 1).toArray()
         var y = [Float](repeating: .nan, count: m * ldy)
         x.withUnsafeBufferPointer { xp in
             w.withUnsafeBufferPointer { wp in
@@ -42,8 +46,8 @@ struct FewRowProductTests {
         return y
     }
 
-    @Test("y = x W^T equals a double-precision product at odd K and N, M = 1, 3, 16, 17, strided rows, both vector widths",
-          arguments: [FewRowKernel.wide, .narrow])
+    @Test("y = x W^T equals a double-precision product at odd K and N, M = 1, 3, 16, 17, strided rows, every kernel",
+          arguments: [FewRowKernel.wide, .narrow, .chains])
     func againstDouble(kernel: FewRowKernel) {
         for (m, n, k) in [(1, 37, 53), (3, 37, 53), (16, 101, 77), (17, 6, 581), (16, 1, 16), (17, 43, 7), (3, 1539, 39)] {
             let ldx = k + 3, ldw = k + 5, ldy = n + 2
@@ -52,9 +56,10 @@ struct FewRowProductTests {
             let y = Self.run(m: m, n: n, k: k, ldx: ldx, ldw: ldw, ldy: ldy, kernel: kernel, seed: seed)
             let (expected, scale) = Self.reference(x, w, m: m, n: n, k: k, ldx: ldx, ldw: ldw)
             var worst = 0.0
+            let relative = kernel == .chains ? Double(k) * 1.2e-7 : 8e-6
             for i in 0..<m {
                 for j in 0..<n {
-                    let e = abs(Double(y[i * ldy + j]) - expected[i * n + j]) / (scale[i * n + j] * 8e-6 + 1e-30)
+                    let e = abs(Double(y[i * ldy + j]) - expected[i * n + j]) / (scale[i * n + j] * relative + 1e-30)
                     worst = max(worst, e)
                 }
                 // the padding between rows of y is never written
@@ -65,7 +70,7 @@ struct FewRowProductTests {
     }
 
     @Test("a row's results do not depend on the rows it shares the product with (one prompt alone decodes as in a batch)",
-          arguments: [FewRowKernel.wide, .narrow])
+          arguments: [FewRowKernel.wide, .narrow, .chains])
     func rowIndependence(kernel: FewRowKernel) {
         let (m, n, k) = (17, 45, 579)
         let x = randomNormal([m, k], seed: 5).toArray(), w = randomNormal([n, k], seed: 6).toArray()
@@ -85,6 +90,29 @@ struct FewRowProductTests {
         for i in 0..<m {
             let alone = product(Array(x[(i * k)..<((i + 1) * k)]), 1)
             #expect(alone.map(\.bitPattern) == all[(i * n)..<((i + 1) * n)].map(\.bitPattern), "row \(i)")
+        }
+    }
+
+    @Test("chains: every output has the bits of one fused multiply-add chain along K, at every M to 48 (both tiles, partial vectors), N and K tails, strided rows")
+    func chainsAgainstLoop() {
+        // N 45 (6 x 7 + 3, 8 x 5 + 5) and 8, K 579 (8 x 72 + 3) and 7 (under one 8 x 8 block)
+        for (n, k) in [(45, 579), (8, 7)] {
+            let ldx = k + 2, ldw = k + 1, ldy = n + 3
+            let w = randomNormal([n, ldw], seed: 41).toArray()
+            for m in Array(1...9) + [15, 16, 17, 24, 33, 48] {
+                let x = randomNormal([m, ldx], seed: 42 + UInt64(m)).toArray()
+                let y = Self.run(m: m, n: n, k: k, ldx: ldx, ldw: ldw, ldy: ldy, kernel: .chains, seed: 42 + UInt64(m), w: w)
+                var wrong = 0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var s: Float = 0
+                        for c in 0..<k { s.addProduct(x[i * ldx + c], w[j * ldw + c]) }
+                        if s.bitPattern != y[i * ldy + j].bitPattern { wrong += 1 }
+                    }
+                    for j in n..<ldy { #expect(y[i * ldy + j].isNaN, "m \(m) n \(n) k \(k): y[\(i), \(j)] past N was written") }
+                }
+                #expect(wrong == 0, "m \(m) n \(n) k \(k): \(wrong) of \(m * n) outputs differ from the loop")
+            }
         }
     }
 
@@ -109,9 +137,9 @@ struct FewRowProductTests {
     }
 
     @Test("several products over one x (fewRowProducts) give each product's fewRowProduct bits, whichever thread takes which block",
-          arguments: [FewRowKernel.wide, .narrow])
+          arguments: [FewRowKernel.wide, .narrow, .chains])
     func severalProducts(kernel: FewRowKernel) {
-        // N of 37, 1 and 1030 (blocks of 4 cut across a target's end), K 579, strided rows: 9.4M multiply-adds, split in
+        // N of 37, 1 and 1030 (blocks of 4 or 6 cut across a target's end), K 579, strided rows: 9.4M multiply-adds, split in
         // up to 32 chunks, whose boundaries fall inside and between the targets
         let (m, k, ldx) = (16, 579, 583)
         let shapes = [(n: 37, ldw: 581, ldy: 40), (n: 1, ldw: 579, ldy: 1), (n: 1030, ldw: 580, ldy: 1033)]

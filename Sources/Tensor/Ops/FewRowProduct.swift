@@ -1,37 +1,65 @@
+import CFewRowKernels
 import CPrefetch
 
 // Products of few rows against a Linear weight: y (M, N) = x (M, K) W^T, W (N, K) row-major (PyTorch's [out, in]),
 // M up to a few dozen: a decoding step's products. sgemm packs every weight panel it reads before multiplying,
 // and at M = 16 that packing costs more than the arithmetic (42.6% of a SmolLM2-135M generation's samples were
-// OpenBLAS's sgemm_incopy). This kernel reads each weight row once, straight from the weights, and keeps x in
-// cache: a block of 4 weight rows times a tile of x rows, one SIMD accumulator per output, fused multiply-adds
-// along K, then one horizontal sum per output. Blocks of weight rows are split across the cores.
+// OpenBLAS's sgemm_incopy). These kernels read each weight row once, straight from the weights, and keep x in
+// cache. `wide` and `narrow`: a block of 4 weight rows times a tile of x rows, one SIMD accumulator per output, fused
+// multiply-adds along K, then one horizontal sum per output. `chains` (AVX2, in C): x's rows along the vector lanes
+// and each weight broadcast, so each output is a single chain of fused multiply-adds with no horizontal sum; for up
+// to `FewRowKernel.columnRows` rows, the weight rows transposed 8 x 8 in registers and x broadcast, with the same
+// chains. Blocks of weight rows are split across the cores.
 //
 // Every output y[i, j] is computed by the same sequence of operations whatever M, N, the tile it falls in or the
-// thread that runs it (rows missing from a tile repeat a valid row and their results are dropped), so a row's
+// thread that runs it (rows missing from a tile repeat a valid row or are zero lanes, and their results are dropped), so a row's
 // results do not depend on which other rows share the product: one prompt alone decodes to the same bits as in
 // a batch.
 
-/// The few-row product kernel's vector width (a machine fact, not a tuning knob: both give the same results
-/// within float rounding, not bit for bit).
+/// The few-row product kernel (a machine fact, not a tuning knob: they give the same results within float rounding,
+/// not bit for bit).
 public enum FewRowKernel: Sendable {
     /// 16 lanes, 4 x rows x 4 weight rows per tile (32 registers: AVX-512).
     case wide
-    /// 8 lanes, 2 x rows x 4 weight rows per tile (16 registers: AVX2).
+    /// 8 lanes, 2 x rows x 4 weight rows per tile (16 registers), in Swift: builds without AVX2 and FMA.
     case narrow
+    /// AVX2 and FMA, in C (`CFewRowKernels`): every output y[i, j] has the bits of the plain loop
+    /// `s = 0; for c in 0..<K { s = fma(x[i, c], w[j, c], s) }`. 16 x rows (two vectors) x 6 weight rows per tile, or for
+    /// up to `columnRows` rows 8 weight rows transposed in registers against each x entry broadcast. Where the package
+    /// was built without AVX2 and FMA (a versioned checkout, a baseline build) the same functions are plain C loops.
+    case chains
 
-    /// `wide` where the CPU has AVX-512 (the build then targets it, Package.swift), else `narrow`.
-    public static let native: FewRowKernel = BLAS.thisCPUFlags.contains("avx512f") ? .wide : .narrow
+    /// `wide` where the CPU has AVX-512 (the build then targets it, Package.swift), else `chains` where the build has
+    /// AVX2 and FMA, else `narrow`.
+    public static let native: FewRowKernel = BLAS.thisCPUFlags.contains("avx512f") ? .wide : td_fewrow_available() != 0 ? .chains : .narrow
+
+    /// Most rows for which `chains` takes the transposing tile (`td_fewrow_columns`): below 8 rows the lanes tile
+    /// would multiply mostly padding.
+    public static let columnRows = 4
+
+    /// Floats ahead of each weight row it reads at which `chains` asks for the weights it will read next (48 KB;
+    /// 12 KB to 96 KB gave the same 16-row steps on the AMD EPYC (Zen 3) machine).
+    static let chainsPrefetchDistance = 12_288
+
+    /// Outputs (weight rows) per block, the unit the cores share out.
+    func blockWidth(rows m: Int) -> Int {
+        switch self {
+        case .wide, .narrow: 4
+        case .chains: m <= Self.columnRows ? 8 : 6
+        }
+    }
 
     /// Most rows for which the kernel beat split sgemm over SmolLM2-135M's weights on the CPU it is native to
     /// (`distill bench --lm-phase products`, README "Generation"). `wide`, on the Sapphire Rapids machine: 0.74x
     /// sgemm's time at M = 16, 0.90x at 40, 0.95x at 48, 0.99x at 64. `narrow`, on the AMD EPYC (Zen 3) machine, with
     /// the blocks in chunks taken in turn (`fewRowProducts`, 2026-12-07, two runs): 0.68x-0.69x at 16, 0.81x-0.88x at
-    /// 32, 0.89x at 40, 0.97x at 48, 1.00x-1.03x at 64 (before the chunks it had stopped at 24, 1.18x at 32).
+    /// 32, 0.89x at 40, 0.97x at 48, 1.00x-1.03x at 64 (before the chunks it had stopped at 24, 1.18x at 32). `chains`,
+    /// there (2026-12-07, two runs): 0.57x-0.59x at 16, 0.74x-0.76x at 24, 0.76x at 32, 0.94x-0.97x at 40, 0.92x-1.00x at
+    /// 48, 0.96x-1.00x at 64.
     public var maximumRows: Int {
         switch self {
         case .wide: 48
-        case .narrow: 48
+        case .narrow, .chains: 48
         }
     }
 
@@ -83,7 +111,7 @@ public struct FewRowTarget {
 }
 
 /// y_t = x W_t^T for every target t, all over the same x (a layer's q, k and v projections; its gate and up): the
-/// products' blocks of 4 weight rows, numbered across the targets in order, are split across the cores as one piece of
+/// products' blocks of weight rows (`FewRowKernel.blockWidth`), numbered across the targets in order, are split across the cores as one piece of
 /// work, so the products cost one hand-off instead of one each. Each output's bits are `fewRowProduct`'s.
 ///
 /// The blocks go out in `Parallel.fewRowChunksPerThread` chunks per thread, which the threads take in turn: the caller
@@ -94,10 +122,18 @@ public func fewRowProducts(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, _ 
     precondition(m >= 0 && k >= 0 && ldx >= k && targets.allSatisfy { $0.n >= 0 && $0.ldw >= k && $0.ldy >= $0.n },
                  "fewRowProducts: m \(m), k \(k), x stride \(ldx), targets (n, w stride, y stride) \(targets.map { ($0.n, $0.ldw, $0.ldy) })")
     guard m > 0 else { return }
+    let width = kernel.blockWidth(rows: m)
     var firstBlock = [0]  // target t's blocks are firstBlock[t]..<firstBlock[t + 1]
-    for t in targets { firstBlock.append(firstBlock[firstBlock.count - 1] + (t.n + 3) / 4) }
+    for t in targets { firstBlock.append(firstBlock[firstBlock.count - 1] + (t.n + width - 1) / width) }
     let blocks = firstBlock[targets.count]
     guard blocks > 0 else { return }
+    // `chains` with more than `columnRows` rows reads x column by column, packed once for every target and thread
+    var packed: UnsafeMutablePointer<Float>? = nil
+    if kernel == .chains && m > FewRowKernel.columnRows {
+        packed = .allocate(capacity: td_fewrow_lanes(m) * k)
+        td_fewrow_pack(m, k, x, ldx, packed)
+    }
+    defer { packed?.deallocate() }
     func run(_ range: Range<Int>) {
         for (i, t) in targets.enumerated() {
             let lo = max(range.lowerBound, firstBlock[i]), hi = min(range.upperBound, firstBlock[i + 1])
@@ -108,6 +144,13 @@ public func fewRowProducts(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, _ 
                                      w: t.w, ldw: t.ldw, y: t.y, ldy: t.ldy, blocks: local)
             case .narrow: fewRowBlocks(SIMD8<Float>.self, rowsPerTile: 2, spreadsPrefetches: true, m: m, n: t.n, k: k, x: x, ldx: ldx,
                                        w: t.w, ldw: t.ldw, y: t.y, ldy: t.ldy, blocks: local)
+            case .chains:
+                let j0 = local.lowerBound * width, j1 = min(t.n, local.upperBound * width)
+                if let packed {
+                    td_fewrow_rows(m, k, packed, t.w, t.ldw, j0, j1, t.y, t.ldy, FewRowKernel.chainsPrefetchDistance)
+                } else {
+                    td_fewrow_columns(m, k, x, ldx, t.w, t.ldw, j0, j1, t.y, t.ldy, FewRowKernel.chainsPrefetchDistance)
+                }
             }
         }
     }

@@ -1,0 +1,190 @@
+// Few-row products with one fused multiply-add chain per output (see CFewRowKernels.h). The vector path is chosen at
+// compile time from the CPU the package is built for (Package.swift passes -march): AVX2 with FMA, else plain C with
+// fmaf, which gives the same bits (slowly: it is there so that the functions are correct everywhere).
+#include "CFewRowKernels.h"
+#include <math.h>
+#include <string.h>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+long td_fewrow_lanes(long m) { return (m + 7) / 8 * 8; }
+
+void td_fewrow_pack(long m, long k, const float *x, long ldx, float *packed) {
+    long lanes = td_fewrow_lanes(m);
+    for (long c = 0; c < k; c++) {
+        float *column = packed + c * lanes;
+        for (long i = 0; i < m; i++) column[i] = x[i * ldx + c];
+        for (long i = m; i < lanes; i++) column[i] = 0;
+    }
+}
+
+// One output's chain, for the tails the tiles leave.
+static float chain(long k, const float *x, long xStride, const float *w) {
+    float s = 0;
+    for (long c = 0; c < k; c++) s = fmaf(x[c * xStride], w[c], s);
+    return s;
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+
+int td_fewrow_available(void) { return 1; }
+
+#define TD_ALWAYS static inline __attribute__((always_inline))
+
+// Rows along the lanes. `vectors` (1 or 2) vectors of x rows (`lanes` floats a column of packed, from `x0` on) times
+// 6 weight rows from w; the 6 x vectors accumulators go to `out` (out[v * 6 + r] holds output r for the 8 rows of
+// vector v). With `prefetch`, every 16 columns (one cache line of each weight row) it asks for the lines
+// `distance` floats on.
+TD_ALWAYS void rows_tile(int vectors, long k, const float *x0, long lanes, const float *w, long ldw, __m256 *out,
+                         int prefetch, long distance) {
+    const float *w0 = w, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw, *w4 = w3 + ldw, *w5 = w4 + ldw;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
+    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
+    const float *xp = x0;
+    for (long c = 0; c < k; c++, xp += lanes) {
+        if (prefetch && (c & 15) == 0) {
+            _mm_prefetch((const char *)(w0 + c + distance), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + c + distance), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w2 + c + distance), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w3 + c + distance), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w4 + c + distance), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w5 + c + distance), _MM_HINT_T0);
+        }
+        __m256 a0 = _mm256_loadu_ps(xp), b;
+        if (vectors == 2) {
+            __m256 a1 = _mm256_loadu_ps(xp + 8);
+            b = _mm256_broadcast_ss(w0 + c); c00 = _mm256_fmadd_ps(a0, b, c00); c10 = _mm256_fmadd_ps(a1, b, c10);
+            b = _mm256_broadcast_ss(w1 + c); c01 = _mm256_fmadd_ps(a0, b, c01); c11 = _mm256_fmadd_ps(a1, b, c11);
+            b = _mm256_broadcast_ss(w2 + c); c02 = _mm256_fmadd_ps(a0, b, c02); c12 = _mm256_fmadd_ps(a1, b, c12);
+            b = _mm256_broadcast_ss(w3 + c); c03 = _mm256_fmadd_ps(a0, b, c03); c13 = _mm256_fmadd_ps(a1, b, c13);
+            b = _mm256_broadcast_ss(w4 + c); c04 = _mm256_fmadd_ps(a0, b, c04); c14 = _mm256_fmadd_ps(a1, b, c14);
+            b = _mm256_broadcast_ss(w5 + c); c05 = _mm256_fmadd_ps(a0, b, c05); c15 = _mm256_fmadd_ps(a1, b, c15);
+        } else {
+            c00 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w0 + c), c00);
+            c01 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w1 + c), c01);
+            c02 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w2 + c), c02);
+            c03 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w3 + c), c03);
+            c04 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w4 + c), c04);
+            c05 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w5 + c), c05);
+        }
+    }
+    out[0] = c00; out[1] = c01; out[2] = c02; out[3] = c03; out[4] = c04; out[5] = c05;
+    out[6] = c10; out[7] = c11; out[8] = c12; out[9] = c13; out[10] = c14; out[11] = c15;
+}
+
+void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
+                    long ldy, long prefetchDistance) {
+    long lanes = td_fewrow_lanes(m), j = j0;
+    for (; j + 6 <= j1; j += 6) {
+        const float *wj = w + j * ldw;
+        for (long v = 0; v * 8 < m;) {
+            int vectors = (v + 2) * 8 <= lanes ? 2 : 1;
+            __m256 acc[12];
+            float t[12][8] __attribute__((aligned(32)));
+            // the weights are asked for once, on the first pass over them; later passes find them in cache
+            if (vectors == 2)
+                rows_tile(2, k, packed + v * 8, lanes, wj, ldw, acc, v == 0, prefetchDistance);
+            else
+                rows_tile(1, k, packed + v * 8, lanes, wj, ldw, acc, v == 0, prefetchDistance);
+            for (int a = 0; a < 6 * vectors; a++) _mm256_store_ps(t[a], acc[a]);
+            for (int a = 0; a < vectors; a++)
+                for (int lane = 0; lane < 8 && (v + a) * 8 + lane < m; lane++) {
+                    float *row = y + ((v + a) * 8 + lane) * ldy + j;
+                    for (int r = 0; r < 6; r++) row[r] = t[a * 6 + r][lane];
+                }
+            v += vectors;
+        }
+    }
+    for (; j < j1; j++)  // fewer than 6 outputs left
+        for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, packed + i, lanes, w + j * ldw);
+}
+
+// r[q] becomes the column q of the 8 x 8 block r (r[q][l] = old r[l][q]).
+TD_ALWAYS void transpose8(__m256 *r) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// Rows x0 .. x0 + rows - 1 (rows <= 4) against the 8 weight rows from w: acc[i] holds the 8 outputs of row i.
+TD_ALWAYS void columns_tile(int rows, long k, const float *x, long ldx, const float *w, long ldw, __m256 *acc,
+                            int prefetch, long distance) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    const float *x1 = x + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
+    long c = 0;
+    for (; c + 8 <= k; c += 8) {
+        if (prefetch && (c & 15) == 0)
+            for (int r = 0; r < 8; r++) _mm_prefetch((const char *)(w + r * ldw + c + distance), _MM_HINT_T0);
+        __m256 col[8];
+        for (int r = 0; r < 8; r++) col[r] = _mm256_loadu_ps(w + r * ldw + c);
+        transpose8(col);
+        for (int q = 0; q < 8; q++) {
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(x + c + q), col[q], a0);
+            if (rows > 1) a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(x1 + c + q), col[q], a1);
+            if (rows > 2) a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(x2 + c + q), col[q], a2);
+            if (rows > 3) a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(x3 + c + q), col[q], a3);
+        }
+    }
+    for (; c < k; c++) {  // the last k % 8 columns, gathered
+        __m256 col = _mm256_setr_ps(w[c], w[ldw + c], w[2 * ldw + c], w[3 * ldw + c], w[4 * ldw + c], w[5 * ldw + c],
+                                    w[6 * ldw + c], w[7 * ldw + c]);
+        a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(x + c), col, a0);
+        if (rows > 1) a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(x1 + c), col, a1);
+        if (rows > 2) a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(x2 + c), col, a2);
+        if (rows > 3) a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(x3 + c), col, a3);
+    }
+    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+}
+
+void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w, long ldw, long j0, long j1, float *y,
+                       long ldy, long prefetchDistance) {
+    long j = j0;
+    for (; j + 8 <= j1; j += 8) {
+        const float *wj = w + j * ldw;
+        for (long i = 0; i < m; i += 4) {
+            __m256 acc[4];
+            const float *xi = x + i * ldx;
+            int prefetch = i == 0;
+            switch (m - i >= 4 ? 4 : m - i) {
+            case 1: columns_tile(1, k, xi, ldx, wj, ldw, acc, prefetch, prefetchDistance); break;
+            case 2: columns_tile(2, k, xi, ldx, wj, ldw, acc, prefetch, prefetchDistance); break;
+            case 3: columns_tile(3, k, xi, ldx, wj, ldw, acc, prefetch, prefetchDistance); break;
+            default: columns_tile(4, k, xi, ldx, wj, ldw, acc, prefetch, prefetchDistance); break;
+            }
+            for (long r = 0; r < 4 && i + r < m; r++) _mm256_storeu_ps(y + (i + r) * ldy + j, acc[r]);
+        }
+    }
+    for (; j < j1; j++)  // fewer than 8 outputs left
+        for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, x + i * ldx, 1, w + j * ldw);
+}
+
+#else
+
+int td_fewrow_available(void) { return 0; }
+
+void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
+                    long ldy, long prefetchDistance) {
+    (void)prefetchDistance;
+    long lanes = td_fewrow_lanes(m);
+    for (long j = j0; j < j1; j++)
+        for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, packed + i, lanes, w + j * ldw);
+}
+
+void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w, long ldw, long j0, long j1, float *y,
+                       long ldy, long prefetchDistance) {
+    (void)prefetchDistance;
+    for (long j = j0; j < j1; j++)
+        for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, x + i * ldx, 1, w + j * ldw);
+}
+
+#endif

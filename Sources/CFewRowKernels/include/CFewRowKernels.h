@@ -1,0 +1,32 @@
+// The AVX2 few-row product behind Tensor's fewRowProducts (see Sources/Tensor/Ops/FewRowProduct.swift), in C for
+// its 8 x 8 register transposes, which Swift's SIMD types do not express. y (M, N) = x (M, K) W^T, W (N, K) row-major.
+//
+// Every output is one chain of fused multiply-adds along K from zero: y[i][j] has the bits of
+// `s = 0; for c in 0..<k: s = fma(x[i][c], w[j][c], s)`, in both functions below and whatever M, N, the tile or the
+// thread. So a row's results do not depend on the other rows of the product, and either function can take any M.
+#ifndef CFEWROWKERNELS_H
+#define CFEWROWKERNELS_H
+
+/// 1 when the package was built for a CPU with AVX2 and FMA (Package.swift passes -march), so that the functions
+/// below exist in vector form; 0 otherwise, and then they must not be called.
+int td_fewrow_available(void);
+
+/// Floats per column of `td_fewrow_pack`'s layout for m rows: m rounded up to a multiple of 8.
+long td_fewrow_lanes(long m);
+
+/// Writes x (m rows of k floats, row stride ldx) column by column for `td_fewrow_rows`: k columns of
+/// td_fewrow_lanes(m) floats, column c holding x[0][c], ..., x[m - 1][c], then zeros.
+void td_fewrow_pack(long m, long k, const float *x, long ldx, float *packed);
+
+/// y[i][j] for every row i < m and output j0 <= j < j1, the rows along the vector lanes: 16 rows x 6 outputs per
+/// tile, one broadcast weight against two vectors of x (`packed`, from td_fewrow_pack). For m of 8 and more.
+/// `prefetchDistance` floats ahead of each weight row it reads, it asks for the weights it will read next.
+void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
+                    long ldy, long prefetchDistance);
+
+/// The same outputs with the same bits, the outputs along the lanes: 8 weight rows transposed 8 x 8 in registers,
+/// each x entry broadcast. For m of a few rows, where td_fewrow_rows's lanes would be mostly padding.
+void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w, long ldw, long j0, long j1, float *y,
+                       long ldy, long prefetchDistance);
+
+#endif
