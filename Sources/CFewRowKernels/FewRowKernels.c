@@ -32,71 +32,65 @@ int td_fewrow_available(void) { return 1; }
 
 #define TD_ALWAYS static inline __attribute__((always_inline))
 
-// Rows along the lanes. `vectors` (1 or 2) vectors of x rows (`lanes` floats a column of packed, from `x0` on) times
-// 6 weight rows from w; the 6 x vectors accumulators go to `out` (out[v * 6 + r] holds output r for the 8 rows of
-// vector v). With `prefetch`, every 16 columns (one cache line of each weight row) it asks for the lines
-// `distance` floats on.
-TD_ALWAYS void rows_tile(int vectors, long k, const float *x0, long lanes, const float *w, long ldw, __m256 *out,
-                         int prefetch, long distance) {
-    const float *w0 = w, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw, *w4 = w3 + ldw, *w5 = w4 + ldw;
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00;
-    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
+// Rows along the lanes: V vectors of x rows (`lanes` floats a column of packed, from `x0` on) times R weight rows
+// from w, each weight broadcast against the V vectors; out[v * R + r] gets output r for the 8 rows of vector v. With
+// `prefetch`, every 16 columns (one cache line of each weight row) it asks for the lines `distance` floats on.
+// V x R accumulators plus V vectors of x and a broadcast fit AVX2's 16 registers for 2 x 6, 3 x 4, 1 x 6 and 2 x 4.
+TD_ALWAYS void rows_tile(const int V, const int R, long k, const float *x0, long lanes, const float *w, long ldw,
+                         __m256 *out, int prefetch, long distance) {
+    __m256 acc[3][6];
+    for (int v = 0; v < V; v++)
+        for (int r = 0; r < R; r++) acc[v][r] = _mm256_setzero_ps();
     const float *xp = x0;
     for (long c = 0; c < k; c++, xp += lanes) {
-        if (prefetch && (c & 15) == 0) {
-            _mm_prefetch((const char *)(w0 + c + distance), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w1 + c + distance), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w2 + c + distance), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w3 + c + distance), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w4 + c + distance), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w5 + c + distance), _MM_HINT_T0);
-        }
-        __m256 a0 = _mm256_loadu_ps(xp), b;
-        if (vectors == 2) {
-            __m256 a1 = _mm256_loadu_ps(xp + 8);
-            b = _mm256_broadcast_ss(w0 + c); c00 = _mm256_fmadd_ps(a0, b, c00); c10 = _mm256_fmadd_ps(a1, b, c10);
-            b = _mm256_broadcast_ss(w1 + c); c01 = _mm256_fmadd_ps(a0, b, c01); c11 = _mm256_fmadd_ps(a1, b, c11);
-            b = _mm256_broadcast_ss(w2 + c); c02 = _mm256_fmadd_ps(a0, b, c02); c12 = _mm256_fmadd_ps(a1, b, c12);
-            b = _mm256_broadcast_ss(w3 + c); c03 = _mm256_fmadd_ps(a0, b, c03); c13 = _mm256_fmadd_ps(a1, b, c13);
-            b = _mm256_broadcast_ss(w4 + c); c04 = _mm256_fmadd_ps(a0, b, c04); c14 = _mm256_fmadd_ps(a1, b, c14);
-            b = _mm256_broadcast_ss(w5 + c); c05 = _mm256_fmadd_ps(a0, b, c05); c15 = _mm256_fmadd_ps(a1, b, c15);
-        } else {
-            c00 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w0 + c), c00);
-            c01 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w1 + c), c01);
-            c02 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w2 + c), c02);
-            c03 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w3 + c), c03);
-            c04 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w4 + c), c04);
-            c05 = _mm256_fmadd_ps(a0, _mm256_broadcast_ss(w5 + c), c05);
+        if (prefetch && (c & 15) == 0)
+            for (int r = 0; r < R; r++) _mm_prefetch((const char *)(w + r * ldw + c + distance), _MM_HINT_T0);
+        __m256 a[3];
+        for (int v = 0; v < V; v++) a[v] = _mm256_loadu_ps(xp + 8 * v);
+        for (int r = 0; r < R; r++) {
+            __m256 b = _mm256_broadcast_ss(w + r * ldw + c);
+            for (int v = 0; v < V; v++) acc[v][r] = _mm256_fmadd_ps(a[v], b, acc[v][r]);
         }
     }
-    out[0] = c00; out[1] = c01; out[2] = c02; out[3] = c03; out[4] = c04; out[5] = c05;
-    out[6] = c10; out[7] = c11; out[8] = c12; out[9] = c13; out[10] = c14; out[11] = c15;
+    for (int v = 0; v < V; v++)
+        for (int r = 0; r < R; r++) out[v * R + r] = acc[v][r];
+}
+
+long td_fewrow_block_width(long m) {
+    long vectors = td_fewrow_lanes(m) / 8;
+    return m <= 4 ? 8 : vectors % 2 == 1 && vectors > 1 ? 4 : 6;
 }
 
 void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
                     long ldy, long prefetchDistance) {
-    long lanes = td_fewrow_lanes(m), j = j0;
-    for (; j + 6 <= j1; j += 6) {
+    long lanes = td_fewrow_lanes(m), vectors = lanes / 8, j = j0;
+    // 6 outputs a block against 2 vectors at a time (1 for a single one), or where the vectors are odd, 4 outputs
+    // against 3 vectors, then 2 at a time
+    const long width = vectors % 2 == 1 && vectors > 1 ? 4 : 6;
+    for (; j + width <= j1; j += width) {
         const float *wj = w + j * ldw;
-        for (long v = 0; v * 8 < m;) {
-            int vectors = (v + 2) * 8 <= lanes ? 2 : 1;
+        for (long v = 0; v < vectors;) {
+            long left = vectors - v;
+            int take = width == 4 && left == 3 ? 3 : left >= 2 ? 2 : 1;
             __m256 acc[12];
             float t[12][8] __attribute__((aligned(32)));
+            const float *xv = packed + v * 8;
             // the weights are asked for once, on the first pass over them; later passes find them in cache
-            if (vectors == 2)
-                rows_tile(2, k, packed + v * 8, lanes, wj, ldw, acc, v == 0, prefetchDistance);
-            else
-                rows_tile(1, k, packed + v * 8, lanes, wj, ldw, acc, v == 0, prefetchDistance);
-            for (int a = 0; a < 6 * vectors; a++) _mm256_store_ps(t[a], acc[a]);
-            for (int a = 0; a < vectors; a++)
+            int prefetch = v == 0;
+            if (width == 6 && take == 2) rows_tile(2, 6, k, xv, lanes, wj, ldw, acc, prefetch, prefetchDistance);
+            else if (width == 6) rows_tile(1, 6, k, xv, lanes, wj, ldw, acc, prefetch, prefetchDistance);
+            else if (take == 3) rows_tile(3, 4, k, xv, lanes, wj, ldw, acc, prefetch, prefetchDistance);
+            else rows_tile(2, 4, k, xv, lanes, wj, ldw, acc, prefetch, prefetchDistance);
+            for (int a = 0; a < take * width; a++) _mm256_store_ps(t[a], acc[a]);
+            for (int a = 0; a < take; a++)
                 for (int lane = 0; lane < 8 && (v + a) * 8 + lane < m; lane++) {
                     float *row = y + ((v + a) * 8 + lane) * ldy + j;
-                    for (int r = 0; r < 6; r++) row[r] = t[a * 6 + r][lane];
+                    for (int r = 0; r < width; r++) row[r] = t[a * width + r][lane];
                 }
-            v += vectors;
+            v += take;
         }
     }
-    for (; j < j1; j++)  // fewer than 6 outputs left
+    for (; j < j1; j++)  // fewer than a block's outputs left
         for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, packed + i, lanes, w + j * ldw);
 }
 
@@ -171,6 +165,8 @@ void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w,
 #else
 
 int td_fewrow_available(void) { return 0; }
+
+long td_fewrow_block_width(long m) { return m <= 4 ? 8 : 6; }
 
 void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
                     long ldy, long prefetchDistance) {

@@ -18,8 +18,13 @@ long td_fewrow_lanes(long m);
 /// td_fewrow_lanes(m) floats, column c holding x[0][c], ..., x[m - 1][c], then zeros.
 void td_fewrow_pack(long m, long k, const float *x, long ldx, float *packed);
 
+/// Outputs per block for m rows, the unit the callers share among threads (any j0, j1 work; block edges make the tiles
+/// whole): 8 for td_fewrow_columns (m <= 4), else td_fewrow_rows's tile width.
+long td_fewrow_block_width(long m);
+
 /// y[i][j] for every row i < m and output j0 <= j < j1, the rows along the vector lanes: 16 rows x 6 outputs per
-/// tile, one broadcast weight against two vectors of x (`packed`, from td_fewrow_pack). For m of 8 and more.
+/// tile (24 rows x 4 where the vectors of rows are odd), one broadcast weight against the vectors of x (`packed`,
+/// from td_fewrow_pack). For m above 4.
 /// `prefetchDistance` floats ahead of each weight row it reads, it asks for the weights it will read next.
 void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
                     long ldy, long prefetchDistance);

@@ -34,7 +34,7 @@ public enum FewRowKernel: Sendable {
     public static let native: FewRowKernel = BLAS.thisCPUFlags.contains("avx512f") ? .wide : td_fewrow_available() != 0 ? .chains : .narrow
 
     /// Most rows for which `chains` takes the transposing tile (`td_fewrow_columns`): below 8 rows the lanes tile
-    /// would multiply mostly padding.
+    /// would multiply mostly padding. (`td_fewrow_block_width` makes the same choice.)
     public static let columnRows = 4
 
     /// Floats ahead of each weight row it reads at which `chains` asks for the weights it will read next (48 KB;
@@ -45,7 +45,7 @@ public enum FewRowKernel: Sendable {
     func blockWidth(rows m: Int) -> Int {
         switch self {
         case .wide, .narrow: 4
-        case .chains: m <= Self.columnRows ? 8 : 6
+        case .chains: td_fewrow_block_width(m)
         }
     }
 
