@@ -217,11 +217,24 @@ extension Transformer {
         for _ in 0..<options.maxNewTokens where !active.isEmpty {
             var next: [Int32] = []
             var stillActive: [Int] = []
-            for row in active {
-                if out.nonFiniteLogitsAt[row] == nil, lastLogits(row).contains(where: { !$0.isFinite }) {
-                    out.nonFiniteLogitsAt[row] = out.tokens[row].count
+            // each row's choice reads only its logits and draws only from its own generator: the rows are chosen
+            // in parallel (a greedy choice over 49K logits is tens of microseconds a row), then recorded in order
+            var choices = [(token: Int32, logProb: Float, entropy: Float, finite: Bool)](repeating: (0, 0, 0, true), count: active.count)
+            choices.withUnsafeMutableBufferPointer { choices in
+                generators.withUnsafeMutableBufferPointer { generators in
+                    Parallel.forRanges(active.count, work: active.count * v) { range in
+                        for j in range {
+                            let row = active[j], logits = lastLogits(row)
+                            let finite = out.nonFiniteLogitsAt[row] != nil || !logits.contains(where: { !$0.isFinite })
+                            let choice = chooseToken(logits: logits, options: options, rng: &generators[row])
+                            choices[j] = (choice.token, choice.logProb, choice.entropy, finite)
+                        }
+                    }
                 }
-                let choice = chooseToken(logits: lastLogits(row), options: options, rng: &generators[row])
+            }
+            for (j, row) in active.enumerated() {
+                let choice = choices[j]
+                if !choice.finite { out.nonFiniteLogitsAt[row] = out.tokens[row].count }
                 out.tokens[row].append(choice.token)
                 out.logProbs[row].append(choice.logProb)
                 out.entropies[row].append(choice.entropy)
