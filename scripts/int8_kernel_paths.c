@@ -1,5 +1,5 @@
 // The three compile-time paths of Sources/CInt8Kernels/Int8Kernels.c (AVX-512BW, AVX2, plain C) against an int64 reference
-// with the same float epilogue, at shapes with partial tiles; run by scripts/check_int8_kernel_paths.sh.
+// with the same float epilogue, at shapes with partial tiles; run by scripts/check_kernel_paths.sh.
 #pragma clang fp contract(off)
 #include "CInt8Kernels.h"
 #include <stdio.h>
