@@ -97,6 +97,8 @@ struct BenchCommand: ParsableCommand {
         report["openblas_coretype_env"] = .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "")
         report["blas_version"] = .string(BLAS.version)
         report["blas_library"] = .string(BLAS.libraryPath)
+        // which few-row kernel a decoding step's products take here (wide, narrow or chains: FewRowKernel)
+        report["few_row_kernel"] = .string("\(FewRowKernel.native)")
         let log: (String) -> Void = { line in
             FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
         }
