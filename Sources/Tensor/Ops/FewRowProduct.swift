@@ -12,9 +12,9 @@ import CPrefetch
 // chains. Blocks of weight rows are split across the cores.
 //
 // Every output y[i, j] is computed by the same sequence of operations whatever M, N, the tile it falls in or the
-// thread that runs it (rows missing from a tile repeat a valid row or are zero lanes, and their results are dropped), so a row's
-// results do not depend on which other rows share the product: one prompt alone decodes to the same bits as in
-// a batch.
+// thread that runs it (rows missing from a tile repeat a valid row or are zero lanes, and their results are
+// dropped), so a row's results do not depend on which other rows share the product: one prompt alone decodes to the
+// same bits as in a batch.
 
 /// The few-row product kernel (a machine fact, not a tuning knob: they give the same results within float rounding,
 /// not bit for bit).
@@ -54,8 +54,8 @@ public enum FewRowKernel: Sendable {
     /// sgemm's time at M = 16, 0.90x at 40, 0.95x at 48, 0.99x at 64. `narrow`, on the AMD EPYC (Zen 3) machine, with
     /// the blocks in chunks taken in turn (`fewRowProducts`, 2026-12-07, two runs): 0.68x-0.69x at 16, 0.81x-0.88x at
     /// 32, 0.89x at 40, 0.97x at 48, 1.00x-1.03x at 64 (before the chunks it had stopped at 24, 1.18x at 32). `chains`,
-    /// there (2026-12-07, two runs): 0.57x-0.59x at 16, 0.74x-0.76x at 24, 0.76x at 32, 0.94x-0.97x at 40, 0.92x-1.00x at
-    /// 48, 0.96x-1.00x at 64.
+    /// there (2026-12-07, two runs): 0.57x-0.59x at 16, 0.66x-0.67x at 24 (0.74x-0.76x before its 24 x 4 tile), 0.76x
+    /// at 32, 0.94x-0.97x at 40, 0.92x-1.00x at 48, 0.96x-1.00x at 64.
     public var maximumRows: Int {
         switch self {
         case .wide: 48
@@ -111,8 +111,9 @@ public struct FewRowTarget {
 }
 
 /// y_t = x W_t^T for every target t, all over the same x (a layer's q, k and v projections; its gate and up): the
-/// products' blocks of weight rows (`FewRowKernel.blockWidth`), numbered across the targets in order, are split across the cores as one piece of
-/// work, so the products cost one hand-off instead of one each. Each output's bits are `fewRowProduct`'s.
+/// products' blocks of weight rows (`FewRowKernel.blockWidth`), numbered across the targets in order, are split across
+/// the cores as one piece of work, so the products cost one hand-off instead of one each. Each output's bits are
+/// `fewRowProduct`'s.
 ///
 /// The blocks go out in `Parallel.fewRowChunksPerThread` chunks per thread, which the threads take in turn: the caller
 /// starts at once and a worker that wakes late takes fewer chunks, where with one chunk per thread the whole product
