@@ -19,6 +19,15 @@ void td_fewrow_pack(long m, long k, const float *x, long ldx, float *packed) {
     }
 }
 
+// td_fewrow_rows's outputs per tile: 6 against 2 vectors of rows at a time (1 for a single one), or where the vectors
+// are odd, 4 against 3 vectors, then 2 at a time.
+static long rows_width(long m) {
+    long vectors = td_fewrow_lanes(m) / 8;
+    return vectors % 2 == 1 && vectors > 1 ? 4 : 6;
+}
+
+long td_fewrow_block_width(long m) { return m <= TD_FEWROW_COLUMN_ROWS ? 8 : rows_width(m); }
+
 // One output's chain, for the tails the tiles leave.
 static float chain(long k, const float *x, long xStride, const float *w) {
     float s = 0;
@@ -56,17 +65,10 @@ TD_ALWAYS void rows_tile(const int V, const int R, long k, const float *x0, long
         for (int r = 0; r < R; r++) out[v * R + r] = acc[v][r];
 }
 
-long td_fewrow_block_width(long m) {
-    long vectors = td_fewrow_lanes(m) / 8;
-    return m <= 4 ? 8 : vectors % 2 == 1 && vectors > 1 ? 4 : 6;
-}
-
 void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
                     long ldy, long prefetchDistance) {
     long lanes = td_fewrow_lanes(m), vectors = lanes / 8, j = j0;
-    // 6 outputs a block against 2 vectors at a time (1 for a single one), or where the vectors are odd, 4 outputs
-    // against 3 vectors, then 2 at a time
-    const long width = vectors % 2 == 1 && vectors > 1 ? 4 : 6;
+    const long width = rows_width(m);
     for (; j + width <= j1; j += width) {
         const float *wj = w + j * ldw;
         for (long v = 0; v < vectors;) {
@@ -165,8 +167,6 @@ void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w,
 #else
 
 int td_fewrow_available(void) { return 0; }
-
-long td_fewrow_block_width(long m) { return m <= 4 ? 8 : 6; }
 
 void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
                     long ldy, long prefetchDistance) {

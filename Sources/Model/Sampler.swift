@@ -219,22 +219,22 @@ extension Transformer {
             var stillActive: [Int] = []
             // each row's choice reads only its logits and draws only from its own generator: the rows are chosen
             // in parallel (a greedy choice over 49K logits is tens of microseconds a row), then recorded in order
-            var choices = [(token: Int32, logProb: Float, entropy: Float, finite: Bool)](repeating: (0, 0, 0, true), count: active.count)
+            var choices = [(token: Int32, logProb: Float, entropy: Float, firstNonFinite: Bool)](repeating: (0, 0, 0, false), count: active.count)
             choices.withUnsafeMutableBufferPointer { choices in
                 generators.withUnsafeMutableBufferPointer { generators in
                     Parallel.forRanges(active.count, work: active.count * v) { range in
                         for j in range {
                             let row = active[j], logits = lastLogits(row)
-                            let finite = out.nonFiniteLogitsAt[row] != nil || !logits.contains(where: { !$0.isFinite })
+                            let firstNonFinite = out.nonFiniteLogitsAt[row] == nil && logits.contains(where: { !$0.isFinite })
                             let choice = chooseToken(logits: logits, options: options, rng: &generators[row])
-                            choices[j] = (choice.token, choice.logProb, choice.entropy, finite)
+                            choices[j] = (choice.token, choice.logProb, choice.entropy, firstNonFinite)
                         }
                     }
                 }
             }
             for (j, row) in active.enumerated() {
                 let choice = choices[j]
-                if !choice.finite { out.nonFiniteLogitsAt[row] = out.tokens[row].count }
+                if choice.firstNonFinite { out.nonFiniteLogitsAt[row] = out.tokens[row].count }
                 out.tokens[row].append(choice.token)
                 out.logProbs[row].append(choice.logProb)
                 out.entropies[row].append(choice.entropy)

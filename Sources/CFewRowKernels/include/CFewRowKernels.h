@@ -18,8 +18,12 @@ long td_fewrow_lanes(long m);
 /// td_fewrow_lanes(m) floats, column c holding x[0][c], ..., x[m - 1][c], then zeros.
 void td_fewrow_pack(long m, long k, const float *x, long ldx, float *packed);
 
+/// Most rows for which the callers take td_fewrow_columns rather than td_fewrow_rows: below 8 rows the lanes would be
+/// mostly padding.
+#define TD_FEWROW_COLUMN_ROWS 4
+
 /// Outputs per block for m rows, the unit the callers share among threads (any j0, j1 work; block edges make the tiles
-/// whole): 8 for td_fewrow_columns (m <= 4), else td_fewrow_rows's tile width.
+/// whole): 8 for td_fewrow_columns (m <= TD_FEWROW_COLUMN_ROWS), else td_fewrow_rows's tile width.
 long td_fewrow_block_width(long m);
 
 /// y[i][j] for every row i < m and output j0 <= j < j1, the rows along the vector lanes: 16 rows x 6 outputs per

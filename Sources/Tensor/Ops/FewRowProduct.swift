@@ -34,8 +34,8 @@ public enum FewRowKernel: Sendable {
     public static let native: FewRowKernel = BLAS.thisCPUFlags.contains("avx512f") ? .wide : td_fewrow_available() != 0 ? .chains : .narrow
 
     /// Most rows for which `chains` takes the transposing tile (`td_fewrow_columns`): below 8 rows the lanes tile
-    /// would multiply mostly padding. (`td_fewrow_block_width` makes the same choice.)
-    public static let columnRows = 4
+    /// would multiply mostly padding (`TD_FEWROW_COLUMN_ROWS`, which `td_fewrow_block_width` follows too).
+    public static let columnRows = Int(TD_FEWROW_COLUMN_ROWS)
 
     /// Floats ahead of each weight row it reads at which `chains` asks for the weights it will read next (48 KB;
     /// 12 KB to 96 KB gave the same 16-row steps on the AMD EPYC (Zen 3) machine).
