@@ -49,7 +49,8 @@ hashes() { for f in "$1"/stage-*.h5; do echo "$(basename "$f") $("$DISTILL" insp
 mkdir -p "$work/a" "$work/b"
 cp curricula/smoke.yaml "$work/a/c.yaml"
 sed 's/^seed: 12$/seed: 13/' curricula/smoke.yaml > "$work/b/c.yaml"
-out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/a/c.yaml" --run-dir "$work/mismatch" --threads 1 : -np 1 $DISTILL run "$work/b/c.yaml" --run-dir "$work/mismatch" 2>&1); rc=$?
+# standard error only: rank 0's resolved curriculum on standard output once landed inside rank 1's error line
+out=$(timeout 120 "${RUN[@]}" -np 1 $DISTILL run "$work/a/c.yaml" --run-dir "$work/mismatch" --threads 1 : -np 1 $DISTILL run "$work/b/c.yaml" --run-dir "$work/mismatch" 2>&1 >/dev/null); rc=$?
 if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then fail "curriculum mismatch: exit $rc"
 elif ! grep -q "rank 1 of 2 read a different curriculum than rank 0 from $work/b/c.yaml" <<<"$out"; then fail "curriculum mismatch: no error naming rank 1 and its file: $out"
 elif ls "$work/mismatch"/step-*.h5 >/dev/null 2>&1; then fail "curriculum mismatch: a checkpoint was written"
