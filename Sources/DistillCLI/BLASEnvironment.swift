@@ -1,22 +1,39 @@
 import Foundation
 import Tensor
 
-/// Makes sure OpenBLAS starts with a core type that matches this CPU.
+/// Makes sure OpenBLAS starts with a core type that matches this CPU and without a worker thread it never uses.
 enum BLASEnvironment {
-    /// When OPENBLAS_CORETYPE is unset and this CPU has a core type (`BLAS.coreTypeForThisCPU`: SkylakeX
-    /// with AVX-512, Haswell with AVX2), sets it and replaces this process with a fresh copy of itself (same
-    /// arguments), so the library loads again with the right kernels. Runs at most once: the child sees the
-    /// variable set. If exec fails the process continues on the kernels OpenBLAS chose.
+    /// What OpenBLAS must find in the environment when it loads, for the variables the user left unset:
+    /// OPENBLAS_CORETYPE, this CPU's core type (`BLAS.coreTypeForThisCPU`: SkylakeX with AVX-512, Haswell with
+    /// AVX2); OPENBLAS_NUM_THREADS, 1. Tensor's `sgemm` runs OpenBLAS single-threaded and splits products itself,
+    /// but a library loaded without OPENBLAS_NUM_THREADS starts a worker for every other core, and each worker
+    /// spins on its core for about 2^28 cycles before it sleeps: the first 0.1-0.3 s of every process ran on one
+    /// core (`distill bench --reps 5` measured sgemm at 270 GFLOP/s instead of 425 on the Sapphire Rapids
+    /// machine). `--blas-threads N` still gets N threads: OpenBLAS starts them when asked. A user's own value
+    /// wins, GOTO_NUM_THREADS (the name OpenBLAS also reads) counting as one.
+    static func missing(_ environment: [String: String], coreType: String?) -> [(name: String, value: String)] {
+        var settings: [(name: String, value: String)] = []
+        if environment["OPENBLAS_CORETYPE"] == nil, let coreType { settings.append(("OPENBLAS_CORETYPE", coreType)) }
+        if environment["OPENBLAS_NUM_THREADS"] == nil, environment["GOTO_NUM_THREADS"] == nil {
+            settings.append(("OPENBLAS_NUM_THREADS", "1"))
+        }
+        return settings
+    }
+
+    /// Sets what `missing` names and replaces this process with a fresh copy of itself (same arguments), so the
+    /// library loads again with them. Runs at most once: the child sees the variables set. If exec fails the
+    /// process continues on what OpenBLAS chose.
     static func reexecIfNeeded() {
-        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
-              let coreType = BLAS.coreTypeForThisCPU else { return }
-        setenv("OPENBLAS_CORETYPE", coreType, 1)
+        let settings = missing(ProcessInfo.processInfo.environment, coreType: BLAS.coreTypeForThisCPU)
+        guard !settings.isEmpty else { return }
+        for (name, value) in settings { setenv(name, value, 1) }
         let args = CommandLine.arguments
         var cArgs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
         cArgs.append(nil)
         execv("/proc/self/exe", &cArgs)
-        let message = "distill: warning: could not re-execute with OPENBLAS_CORETYPE=\(coreType) "
-            + "(\(String(cString: strerror(errno)))); set it yourself for full BLAS speed\n"
+        let named = settings.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+        let message = "distill: warning: could not re-execute with \(named) "
+            + "(\(String(cString: strerror(errno)))); set them yourself for full BLAS speed\n"
         FileHandle.standardError.write(message.data(using: .utf8)!)
     }
 }

@@ -95,6 +95,7 @@ struct BenchCommand: ParsableCommand {
         report["openblas_internal_threads"] = .int(BLAS.threads)
         report["threads"] = .int(Parallel.threads)
         report["openblas_coretype_env"] = .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "")
+        report["openblas_num_threads_env"] = .string(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "")
         report["blas_version"] = .string(BLAS.version)
         report["blas_library"] = .string(BLAS.libraryPath)
         // which few-row kernel a decoding step's products take here (wide, narrow or chains: FewRowKernel)
