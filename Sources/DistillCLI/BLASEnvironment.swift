@@ -7,10 +7,10 @@ enum BLASEnvironment {
     /// OPENBLAS_CORETYPE, this CPU's core type (`BLAS.coreTypeForThisCPU`: SkylakeX with AVX-512, Haswell with
     /// AVX2); OPENBLAS_NUM_THREADS, 1. Tensor's `sgemm` runs OpenBLAS single-threaded and splits products itself,
     /// but a library loaded without OPENBLAS_NUM_THREADS starts a worker for every other core, and each worker
-    /// spins on its core for about 2^28 cycles before it sleeps: the first 0.1-0.3 s of every process ran on one
-    /// core (`distill bench --reps 5` measured sgemm at 270 GFLOP/s instead of 425 on the Sapphire Rapids
-    /// machine). `--blas-threads N` still gets N threads: OpenBLAS starts them when asked. A user's own value
-    /// wins, GOTO_NUM_THREADS (the name OpenBLAS also reads) counting as one.
+    /// spins (calling sched_yield) for 2^28 time-stamp ticks before it sleeps, 0.13 s of CPU at the Sapphire
+    /// Rapids machine's 2.1 GHz: the start of every process ran on one core (`distill bench --reps 5` measured
+    /// sgemm at 270 GFLOP/s instead of 425 there). `--blas-threads N` still gets N threads: OpenBLAS starts them
+    /// when asked. A user's own value wins, GOTO_NUM_THREADS (the name OpenBLAS also reads) counting as one.
     static func missing(_ environment: [String: String], coreType: String?) -> [(name: String, value: String)] {
         var settings: [(name: String, value: String)] = []
         if environment["OPENBLAS_CORETYPE"] == nil, let coreType { settings.append(("OPENBLAS_CORETYPE", coreType)) }

@@ -6,7 +6,7 @@ import Tensor
 
 // OpenBLAS picks its kernels and starts its worker threads when the library loads, before any Swift code runs:
 // 0.3.21 mis-detects the AVX-512 machines as a slow "Prescott", and an unused worker would spin on the other core
-// for the first 0.1-0.3 s. Re-execute once with OPENBLAS_CORETYPE set to the core this CPU runs and
+// for the first 0.13 s. Re-execute once with OPENBLAS_CORETYPE set to the core this CPU runs and
 // OPENBLAS_NUM_THREADS=1 (BLASEnvironment); a user's own values win.
 BLASEnvironment.reexecIfNeeded()
 
