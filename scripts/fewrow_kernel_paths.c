@@ -11,9 +11,10 @@ static unsigned long long s = 88172645463325252ULL;
 static float rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return (float)(s % 2000001) / 1000000.0f - 1.0f; }
 int main(void) {
     int shapes[][3] = {{1,1,1},{1,579,45},{3,7,8},{4,64,17},{5,576,13},{8,33,6},{9,100,25},{16,576,48},{17,579,45},
-                       {24,130,20},{33,9,14},{40,576,31},{48,1539,12}};
+                       {24,130,20},{33,9,14},{40,576,31},{48,1539,12},
+                       {64,70,30},{80,20,19}};
     long bad = 0, total = 0;
-    for (int t = 0; t < 13; t++) {
+    for (int t = 0; t < 15; t++) {
         int m = shapes[t][0], k = shapes[t][1], n = shapes[t][2], ldx = k + 3, ldw = k + 1, ldy = n + 2;
         float *x = malloc(4 * m * ldx), *w = malloc(4 * n * ldw), *y = malloc(4 * m * ldy);
         float *packed = malloc(4 * td_fewrow_lanes(m) * k);

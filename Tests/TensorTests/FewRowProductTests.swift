@@ -93,13 +93,13 @@ struct FewRowProductTests {
         }
     }
 
-    @Test("chains: every output has the bits of one fused multiply-add chain along K, at every M to 48 (both tiles, partial vectors), N and K tails, strided rows")
+    @Test("chains: every output has the bits of one fused multiply-add chain along K, at every M to 48 and at 64 and 80 (both tiles, partial vectors, 4 and 5 passes of the rows tile), N and K tails, strided rows")
     func chainsAgainstLoop() {
         // N 45 (6 x 7 + 3, 8 x 5 + 5) and 8, K 579 (8 x 72 + 3) and 7 (under one 8 x 8 block)
         for (n, k) in [(45, 579), (8, 7)] {
             let ldx = k + 2, ldw = k + 1, ldy = n + 3
             let w = randomNormal([n, ldw], seed: 41).toArray()
-            for m in Array(1...9) + [15, 16, 17, 24, 33, 48] {
+            for m in Array(1...9) + [15, 16, 17, 24, 33, 48, 64, 80] {
                 let x = randomNormal([m, ldx], seed: 42 + UInt64(m)).toArray()
                 let y = Self.run(m: m, n: n, k: k, ldx: ldx, ldw: ldw, ldy: ldy, kernel: .chains, seed: 42 + UInt64(m), w: w)
                 var wrong = 0
