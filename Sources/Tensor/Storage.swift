@@ -43,8 +43,9 @@ final class BufferPool: @unchecked Sendable {
     /// A buffer of `count` floats, and whether it is known to hold zeros (a fresh mapping).
     func take(count: Int) -> (UnsafeMutablePointer<Float>, zeroed: Bool) {
         lock.lock()
-        if var list = free[count], let p = list.popLast() {
-            free[count] = list
+        // popped in place: a copy of the list taken out of the dictionary would share its storage, and popping from
+        // it would copy the whole list first (an allocation on every take)
+        if let p = free[count]?.popLast() {
             pooledBytes -= count * 4
             lock.unlock()
             return (p, false)
