@@ -2,7 +2,8 @@
 """sgemm with Debian's OpenBLAS against the scipy-openblas32 wheel's (and PyTorch's torch.mm), back to back.
 
 Builds scripts/openblas_sgemm.c with cc, then runs ROUNDS rounds; each round runs every configuration once, in an
-order rotated per round, each in a fresh process with OPENBLAS_CORETYPE set as `make print-coretype` says:
+order rotated per round, each in a fresh process with OPENBLAS_CORETYPE set as `make print-coretype` says and
+OPENBLAS_NUM_THREADS as the configuration runs OpenBLAS (1 for split, as `distill` starts it; THREADS for own):
   debian own / debian split / wheel own / wheel split / torch
 "own" lets OpenBLAS thread one product itself (THREADS threads); "split" runs OpenBLAS single-threaded on two halves
 of the product at once, as Tensor's sgemm does (what `distill bench` measures). Prints each run as a JSON line, then
@@ -56,20 +57,26 @@ def main():
                    check=True)
     env = dict(os.environ)
     env.pop("OPENBLAS_NUM_THREADS", None)
+    env.pop("GOTO_NUM_THREADS", None)
     if core:
         env["OPENBLAS_CORETYPE"] = core
-    configs = {"debian own": [harness, DEBIAN, "", str(a.threads)],
-               "debian split": [harness, DEBIAN, "", str(a.threads), "split"],
-               "wheel own": [harness, WHEEL, "scipy_", str(a.threads)],
-               "wheel split": [harness, WHEEL, "scipy_", str(a.threads), "split"]}
+    # Each library starts with the threads it will use, as `distill` starts it: one for split (no idle worker spinning
+    # on the other core through the process's first 0.13 s, README "Sapphire Rapids again, 2026-12-07"), --threads for own.
+    own = {**env, "OPENBLAS_NUM_THREADS": str(a.threads)}
+    split = {**env, "OPENBLAS_NUM_THREADS": "1"}
+    configs = {"debian own": ([harness, DEBIAN, "", str(a.threads)], own),
+               "debian split": ([harness, DEBIAN, "", str(a.threads), "split"], split),
+               "wheel own": ([harness, WHEEL, "scipy_", str(a.threads)], own),
+               "wheel split": ([harness, WHEEL, "scipy_", str(a.threads), "split"], split)}
     if a.python:
-        configs["torch"] = [a.python, "-c", TORCH % a.threads]
+        configs["torch"] = ([a.python, "-c", TORCH % a.threads], env)
     names = list(configs)
     runs = {n: [] for n in names}
     for r in range(a.rounds):
         for i in range(len(names)):
             name = names[(i + r) % len(names)]
-            out = subprocess.run(configs[name], env=env, capture_output=True, text=True, check=True).stdout
+            command, environment = configs[name]
+            out = subprocess.run(command, env=environment, capture_output=True, text=True, check=True).stdout
             row = json.loads(out.strip().splitlines()[-1])
             runs[name].append(row)
             line = json.dumps({"round": r + 1, "setup": name, **row})
