@@ -1,6 +1,7 @@
 // Few-row products with one fused multiply-add chain per output (see CFewRowKernels.h). The vector path is chosen at
 // compile time from the CPU the package is built for (Package.swift passes -march): AVX2 with FMA, else plain C with
-// fmaf, which gives the same bits (slowly: it is there so that the functions are correct everywhere).
+// fmaf, which gives the same bits (slowly: it is there so that the functions are correct everywhere). The packed-panel
+// kernel exists only where the build has AVX-512 (td_fewrow_panels_available says so; elsewhere it is an empty stub).
 #include "CFewRowKernels.h"
 #include <math.h>
 #include <string.h>
@@ -164,6 +165,104 @@ void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w,
         for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, x + i * ldx, 1, w + j * ldw);
 }
 
+#if defined(__AVX512F__)
+
+int td_fewrow_panels_available(void) { return 1; }
+
+// Rows i0 .. i0 + ROWS - 1 of x against P panels (16 outputs each) from `panel`: acc[r][p] holds the 16 outputs of
+// panel p for row r, each lane one chain of fused multiply-adds along k. Four columns a pass, so that the rows'
+// addresses serve four columns as offsets.
+TD_ALWAYS void panel_tile(const int ROWS, const int P, long k, const float *x, long ldx, const float *panel, __m512 acc[8][3]) {
+#pragma unroll
+    for (int r = 0; r < ROWS; r++)
+#pragma unroll
+        for (int p = 0; p < P; p++) acc[r][p] = _mm512_setzero_ps();
+    long c = 0;
+    for (; c + 4 <= k; c += 4) {
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            __m512 b[3];
+#pragma unroll
+            for (int p = 0; p < P; p++) b[p] = _mm512_loadu_ps(panel + ((long)p * k + c + q) * 16);
+#pragma unroll
+            for (int r = 0; r < ROWS; r++) {
+                __m512 a = _mm512_set1_ps(x[r * ldx + c + q]);
+#pragma unroll
+                for (int p = 0; p < P; p++) acc[r][p] = _mm512_fmadd_ps(a, b[p], acc[r][p]);
+            }
+        }
+    }
+    for (; c < k; c++) {
+        __m512 b[3];
+#pragma unroll
+        for (int p = 0; p < P; p++) b[p] = _mm512_loadu_ps(panel + ((long)p * k + c) * 16);
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+            __m512 a = _mm512_set1_ps(x[r * ldx + c]);
+#pragma unroll
+            for (int p = 0; p < P; p++) acc[r][p] = _mm512_fmadd_ps(a, b[p], acc[r][p]);
+        }
+    }
+}
+
+void td_fewrow_pack_panels(long n, long k, const float *w, long ldw, float *panels) {
+    for (long p = 0; p < (n + 15) / 16; p++)
+        for (long c = 0; c < k; c++) {
+            float *out = panels + (p * k + c) * 16;
+            for (long l = 0; l < 16; l++) out[l] = p * 16 + l < n ? w[(p * 16 + l) * ldw + c] : 0;
+        }
+}
+
+void td_fewrow_panels(long m, long k, const float *x, long ldx, const float *panels, long n, long p0, long p1, float *y,
+                      long ldy) {
+    for (long p = p0; p < p1;) {
+        int take = p1 - p >= 3 ? 3 : (int)(p1 - p);
+        const float *panel = panels + p * k * 16;
+        for (long i = 0; i < m; i += 8) {
+            __m512 acc[8][3];
+            int rows = m - i >= 8 ? 8 : (int)(m - i);
+            const float *xi = x + i * ldx;
+#define TD_PANELS(RR)                                                                     \
+    switch (take) {                                                                       \
+    case 1: panel_tile(RR, 1, k, xi, ldx, panel, acc); break;                             \
+    case 2: panel_tile(RR, 2, k, xi, ldx, panel, acc); break;                             \
+    default: panel_tile(RR, 3, k, xi, ldx, panel, acc); break;                            \
+    }
+            switch (rows) {
+            case 1: TD_PANELS(1); break;
+            case 2: TD_PANELS(2); break;
+            case 3: TD_PANELS(3); break;
+            case 4: TD_PANELS(4); break;
+            case 5: TD_PANELS(5); break;
+            case 6: TD_PANELS(6); break;
+            case 7: TD_PANELS(7); break;
+            default: TD_PANELS(8); break;
+            }
+#undef TD_PANELS
+            for (int r = 0; r < rows; r++)
+                for (int q = 0; q < take; q++) {
+                    long j = (p + q) * 16, left = n - j;
+                    __mmask16 mask = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+                    _mm512_mask_storeu_ps(y + (i + r) * ldy + j, mask, acc[r][q]);
+                }
+        }
+        p += take;
+    }
+}
+
+#else
+
+int td_fewrow_panels_available(void) { return 0; }
+void td_fewrow_pack_panels(long n, long k, const float *w, long ldw, float *panels) {
+    (void)n; (void)k; (void)w; (void)ldw; (void)panels;
+}
+void td_fewrow_panels(long m, long k, const float *x, long ldx, const float *panels, long n, long p0, long p1, float *y,
+                      long ldy) {
+    (void)m; (void)k; (void)x; (void)ldx; (void)panels; (void)n; (void)p0; (void)p1; (void)y; (void)ldy;
+}
+
+#endif
+
 #else
 
 int td_fewrow_available(void) { return 0; }
@@ -181,6 +280,15 @@ void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w,
     (void)prefetchDistance;
     for (long j = j0; j < j1; j++)
         for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, x + i * ldx, 1, w + j * ldw);
+}
+
+int td_fewrow_panels_available(void) { return 0; }
+void td_fewrow_pack_panels(long n, long k, const float *w, long ldw, float *panels) {
+    (void)n; (void)k; (void)w; (void)ldw; (void)panels;
+}
+void td_fewrow_panels(long m, long k, const float *x, long ldx, const float *panels, long n, long p0, long p1, float *y,
+                      long ldy) {
+    (void)m; (void)k; (void)x; (void)ldx; (void)panels; (void)n; (void)p0; (void)p1; (void)y; (void)ldy;
 }
 
 #endif

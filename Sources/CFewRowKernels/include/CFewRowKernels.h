@@ -2,8 +2,8 @@
 // its 8 x 8 register transposes, which Swift's SIMD types do not express. y (M, N) = x (M, K) W^T, W (N, K) row-major.
 //
 // Every output is one chain of fused multiply-adds along K from zero: y[i][j] has the bits of
-// `s = 0; for c in 0..<k: s = fma(x[i][c], w[j][c], s)`, in both functions below and whatever M, N, the tile or the
-// thread. So a row's results do not depend on the other rows of the product, and either function can take any M.
+// `s = 0; for c in 0..<k: s = fma(x[i][c], w[j][c], s)`, in every function below and whatever M, N, the tile or the
+// thread. So a row's results do not depend on the other rows of the product, and each function can take any M.
 #ifndef CFEWROWKERNELS_H
 #define CFEWROWKERNELS_H
 
@@ -37,5 +37,19 @@ void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ld
 /// each x entry broadcast. For m of a few rows, where td_fewrow_rows's lanes would be mostly padding.
 void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w, long ldw, long j0, long j1, float *y,
                        long ldy, long prefetchDistance);
+
+/// 1 when the package was built for a CPU with AVX-512 (Package.swift passes -march), so that the two functions below
+/// exist; 0 otherwise, and then they must not be called.
+int td_fewrow_panels_available(void);
+
+/// Writes W (n rows of k floats, row stride ldw) as panels of 16 outputs for `td_fewrow_panels`: panel p holds, for
+/// each column c in order, w[16p][c], ..., w[16p + 15][c] (zeros past row n - 1). (n + 15) / 16 * 16 * k floats.
+void td_fewrow_pack_panels(long n, long k, const float *w, long ldw, float *panels);
+
+/// y[i][j] for every row i < m and output j of panels p0 ..< p1 (j < n), the outputs along the lanes: each x entry
+/// broadcast against three panels' 16 outputs at a time, eight rows at a time. Same bits as the functions above; for
+/// weights packed once and used for many products (a decoding loop over weights that stay in cache).
+void td_fewrow_panels(long m, long k, const float *x, long ldx, const float *panels, long n, long p0, long p1, float *y,
+                      long ldy);
 
 #endif
