@@ -100,6 +100,8 @@ struct BenchCommand: ParsableCommand {
         report["blas_library"] = .string(BLAS.libraryPath)
         // which few-row kernel a decoding step's products take here (wide, narrow or chains: FewRowKernel)
         report["few_row_kernel"] = .string("\(FewRowKernel.native)")
+        // whether decoding loops over weights under 256 KB pack them for the `panels` kernel (AVX-512 builds)
+        report["few_row_panels"] = .bool(FewRowPanels.isAvailable)
         let log: (String) -> Void = { line in
             FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
         }

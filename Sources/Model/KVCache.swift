@@ -12,6 +12,9 @@ public final class KVCache {
     public private(set) var lengths: [Int]
     /// Longest sequence a row can hold.
     public let capacity: Int
+    /// The model's weights packed for the few-row `panels` kernel (`Transformer.decodingPanels`), used by every step
+    /// over this cache; nil to use the weights as they are. The weights must not change while the cache is in use.
+    public var panels: FewRowPanelSet?
 
     /// An empty cache for `batch` rows of up to `capacity` tokens of `config`'s model.
     public init(config: TransformerConfig, batch: Int, capacity: Int) {
@@ -38,7 +41,7 @@ extension Transformer {
     /// Products of at most `FewRowProduct.maximumRows` rows (a decoding step's) stream the weights through
     /// `fewRowProduct` instead of sgemm, which would pack every weight panel on every step.
     public func step(cache: KVCache, rows: [Int], tokens: [Int32], count n: Int, lastPositionOnly: Bool = false) -> Tensor {
-        FewRowProduct.$isEnabled.withValue(true) { withNoGrad {
+        FewRowProduct.$isEnabled.withValue(true) { FewRowProduct.$panels.withValue(cache.panels) { withNoGrad {
             let r = rows.count, c = config, p = parameters
             precondition(tokens.count == r * n, "step: \(tokens.count) tokens for \(r) rows x \(n)")
             for row in rows {
@@ -81,7 +84,7 @@ extension Transformer {
                 hN = last
             }
             return project(hN, outputWeightName)
-        } }
+        } } }
     }
 
     /// One new token per row: rotate q and k in place, append k and v to the cache, and attend with the

@@ -144,6 +144,7 @@ extension Transformer {
         var own = Self.rowStreams(1, options: options, rng: &rng)[0]
         let capacity = min(config.maxPositionEmbeddings, prompt.count + options.maxNewTokens)
         let cache = KVCache(config: config, batch: 1, capacity: capacity)
+        cache.panels = decodingPanels()
         var logits = step(cache: cache, rows: [0], tokens: prompt, count: prompt.count, lastPositionOnly: true)  // (1, 1, V)
         var tokens: [Int32] = []
         while tokens.count < options.maxNewTokens {
@@ -155,6 +156,15 @@ extension Transformer {
             logits = step(cache: cache, rows: [0], tokens: [token], count: 1)
         }
         return (tokens, .length)
+    }
+
+    /// The float weights of the model's products packed for the few-row `panels` kernel, for one decoding loop's cache:
+    /// those `FewRowPanels.isWorthPacking`, in a model that does not `decodesAsOneBatch` (its weights stay in cache from
+    /// step to step); nil where there are none (no AVX-512, or weights too large or too small).
+    public func decodingPanels() -> FewRowPanelSet? {
+        guard FewRowPanels.isAvailable, !decodesAsOneBatch else { return nil }
+        let set = FewRowPanelSet(parameters.names.filter { quantizedLinears[$0] == nil }.map { parameters[$0] })
+        return set.isEmpty ? nil : set
     }
 
     /// Whether `generate` decodes all rows as one batch: when the float weights (64 MB and more) are larger than
@@ -196,6 +206,7 @@ extension Transformer {
         }
         let capacity = capacities.max()!
         let cache = KVCache(config: config, batch: prompts.count, capacity: capacity)
+        cache.panels = decodingPanels()
         let v = config.vocabSize
         // Each row's last-position logits, read where the step left them: (the step's logits, the row's index in
         // them). Nothing copies them per row, so a step holds one (R, V) tensor at a 49K vocabulary, no more.

@@ -127,6 +127,40 @@ struct KVCacheTests {
         #expect(alone.tokens[0] == gen.tokens[1])
     }
 
+    @Test("with the weights packed for the panels kernel (AVX-512), decoding steps and greedy generate equal full recompute",
+          .enabled(if: FewRowPanels.isAvailable))
+    func packedWeights() throws {
+        // 64 wide: every matrix is 16-25 KB, each packed
+        let config = TinyModels.config(vocab: 70, hidden: 64, intermediate: 96, layers: 2, heads: 4, kvHeads: 2, maxPositions: 24)
+        let model = try TinyModels.model(config, seed: 26)
+        let panels = try #require(model.decodingPanels())
+        for name in model.parameters.names where model.parameters[name].rank == 2 {
+            #expect(panels.panels(for: model.parameters[name]) != nil, "\(name) not packed")
+        }
+        let seqs = [randomIds(4, below: 70, seed: 40), randomIds(6, below: 70, seed: 41), randomIds(5, below: 70, seed: 42)]
+        let cache = KVCache(config: config, batch: 3, capacity: 16)
+        cache.panels = panels
+        var prefixes = seqs
+        for r in 0..<3 { _ = model.step(cache: cache, rows: [r], tokens: seqs[r], count: seqs[r].count) }
+        for s in 0..<5 {
+            let next = (0..<3).map { Int32(($0 * 7 + s * 3) % 70) }
+            let logits = model.step(cache: cache, rows: [0, 1, 2], tokens: next, count: 1)
+            for r in 0..<3 {
+                prefixes[r].append(next[r])
+                allClose(row(logits, r), Self.fullLastLogits(model, prefixes[r]), rtol: 1e-4, atol: 1e-4, "step \(s) row \(r)")
+            }
+        }
+        var rng = RandomGenerator(seed: 0)
+        let gen = model.generate(prompts: seqs, options: .greedy(maxNewTokens: 6, stopTokens: []), rng: &rng)
+        for (r, prompt) in seqs.enumerated() {
+            var prefix = prompt
+            for (i, token) in gen.tokens[r].enumerated() {
+                #expect(Int(token) == argmax(Self.fullLastLogits(model, prefix)), "row \(r) token \(i)")
+                prefix.append(token)
+            }
+        }
+    }
+
     @Test("generation stops with .length at the context limit; every token still equals full recompute")
     func contextLimit() throws {
         var config = Self.config

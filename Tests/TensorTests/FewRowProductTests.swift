@@ -116,6 +116,46 @@ struct FewRowProductTests {
         }
     }
 
+    @Test("panels: inside a decoding step with the weights packed, `linears` gives every output the bits of one fused multiply-add chain along K, at M 1 to 48 and 64, N and K tails (AVX-512 builds)",
+          .enabled(if: FewRowPanels.isAvailable))
+    func panelsAgainstLoop() {
+        // N 45 (16 x 2 + 13), 16 and 97 (16 x 6 + 1); K 579 (4 x 144 + 3), 70 and 128
+        let weights = [randomNormal([45, 579], seed: 51), randomNormal([16, 70], seed: 52), randomNormal([97, 128], seed: 53)]
+        let set = FewRowPanelSet(weights)
+        for w in weights { #expect(set.panels(for: w) != nil, "weight \(w.shape) not packed") }
+        for m in Array(1...9) + [15, 16, 17, 24, 33, 48, 64] {
+            for w in weights {
+                let (n, k) = (w.shape[0], w.shape[1])
+                let x = randomNormal([m, k], seed: 60 + UInt64(m))
+                let y = FewRowProduct.$isEnabled.withValue(true) {
+                    FewRowProduct.$panels.withValue(set) { withNoGrad { linears(x, weights: [w], biases: [nil])[0] } }
+                }.toArray()
+                let xs = x.toArray(), ws = w.toArray()
+                var wrong = 0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var s: Float = 0
+                        for c in 0..<k { s.addProduct(xs[i * k + c], ws[j * k + c]) }
+                        if m <= FewRowProduct.maximumRows ? s.bitPattern != y[i * n + j].bitPattern
+                                                          : abs(s - y[i * n + j]) > 1e-4 * (abs(s) + 1) { wrong += 1 }
+                    }
+                }
+                #expect(wrong == 0, "m \(m) n \(n) k \(k): \(wrong) of \(m * n) outputs differ from the loop")
+            }
+        }
+        // a weight of the same shape at another address is not taken for a packed one
+        #expect(set.panels(for: randomNormal([45, 579], seed: 54)) == nil)
+    }
+
+    @Test("panels: weights below 4 KB and from FewRowProduct.minimumWeightBytes on are not packed")
+    func panelsSizes() {
+        let small = randomNormal([31, 32], seed: 1), large = randomNormal([256, 256], seed: 2), mid = randomNormal([32, 32], seed: 3)
+        let set = FewRowPanelSet([small, large, mid])
+        #expect(set.panels(for: small) == nil)  // 3,968 bytes
+        #expect(set.panels(for: large) == nil)  // 262,144 bytes: streams from memory, the native kernel's
+        #expect((set.panels(for: mid) != nil) == FewRowPanels.isAvailable)  // 4,096 bytes
+    }
+
     @Test("the two threads' blocks of a large product equal the one-thread result bit for bit, and sgemm within rounding")
     func largeProduct() {
         let (m, n, k) = (16, 1030, 576)  // 9.5M multiply-adds: split across the cores

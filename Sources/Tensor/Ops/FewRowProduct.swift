@@ -28,6 +28,11 @@ public enum FewRowKernel: Sendable {
     /// up to `columnRows` rows 8 weight rows transposed in registers against each x entry broadcast. Where the package
     /// was built without AVX2 and FMA (a versioned checkout, a baseline build) the same functions are plain C loops.
     case chains
+    /// AVX-512, in C: the weights packed once into panels of 16 outputs (`FewRowPanels`), each x entry broadcast against
+    /// three panels, eight rows at a time; the bits of `chains`. For weights a decoding loop reads again and again from
+    /// cache (`FewRowPanels.isWorthPacking`), where the other kernels' horizontal sums or half-empty lanes (a core
+    /// decodes 8 rows) held them to a third of the multiply-add rate.
+    case panels
 
     /// `wide` where the CPU has AVX-512 (the build then targets it, Package.swift), else `chains` where the build has
     /// AVX2 and FMA, else `narrow`.
@@ -46,6 +51,7 @@ public enum FewRowKernel: Sendable {
         switch self {
         case .wide, .narrow: 4
         case .chains: td_fewrow_block_width(m)
+        case .panels: 16
         }
     }
 
@@ -59,7 +65,7 @@ public enum FewRowKernel: Sendable {
     public var maximumRows: Int {
         switch self {
         case .wide: 48
-        case .narrow, .chains: 48
+        case .narrow, .chains, .panels: 48
         }
     }
 
@@ -87,6 +93,9 @@ public enum FewRowProduct {
     /// True inside a KV-cache step (task-local): there `linear` without gradients sends products of at most
     /// `maximumRows` rows to the kernel. Off elsewhere, so training and scoring keep sgemm's results bit for bit.
     @TaskLocal public static var isEnabled = false
+
+    /// The packed weights of the decoding loop running this step, if any (task-local, set with `isEnabled`).
+    @TaskLocal public static var panels: FewRowPanelSet? = nil
 }
 
 /// y (M, N) = x (M, K) W^T for W (N, K) row-major, without packing W (see the top of this file).
@@ -101,7 +110,8 @@ public func fewRowProduct(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: 
 }
 
 /// One weight of `fewRowProducts` and where its product goes: W (N, K) row-major with row stride `ldw` (>= K), y
-/// (M, N) written with row stride `ldy` (>= N).
+/// (M, N) written with row stride `ldy` (>= N). For the `panels` kernel, `w` is the weight's `FewRowPanels.start`
+/// (`ldw` then unused).
 public struct FewRowTarget {
     public let n: Int, w: UnsafePointer<Float>, ldw: Int, y: UnsafeMutablePointer<Float>, ldy: Int
 
@@ -152,6 +162,8 @@ public func fewRowProducts(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, _ 
                 } else {
                     td_fewrow_columns(m, k, x, ldx, t.w, t.ldw, j0, j1, t.y, t.ldy, FewRowKernel.chainsPrefetchDistance)
                 }
+            case .panels:
+                td_fewrow_panels(m, k, x, ldx, t.w, t.n, local.lowerBound, local.upperBound, t.y, t.ldy)
             }
         }
     }
@@ -289,4 +301,61 @@ private func tail(_ sum: Float, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Fl
     var s = sum
     for j in i..<k { s.addProduct(x[j], w[j]) }
     return s
+}
+
+/// A weight (N, K) packed for the `panels` kernel (`td_fewrow_pack_panels`): (N + 15) / 16 panels of K columns of 16
+/// outputs, zeros past row N. Packed once per decoding loop (`FewRowPanelSet`), read at every step.
+public final class FewRowPanels: @unchecked Sendable {
+    public let n: Int, k: Int
+    let start: UnsafeMutablePointer<Float>
+
+    /// `weight` (N, K), packed.
+    public init(_ weight: Tensor) {
+        precondition(weight.rank == 2, "FewRowPanels: weight \(weight.shape) is not a matrix")
+        (n, k) = (weight.shape[0], weight.shape[1])
+        start = .allocate(capacity: Swift.max(1, (n + 15) / 16 * 16 * k))
+        td_fewrow_pack_panels(n, k, weight.ptr, k, start)
+    }
+
+    deinit { start.deallocate() }
+
+    /// Whether the `panels` kernel exists here (a build for AVX-512).
+    public static let isAvailable = td_fewrow_panels_available() != 0
+
+    /// Whether a decoding loop should pack a float weight of `bytes` bytes: where the kernel exists and the weight is
+    /// smaller than `FewRowProduct.minimumWeightBytes` (larger ones stream from memory, where packing buys nothing and
+    /// `wide` is the measured kernel) and at least `smallestBytes`.
+    public static func isWorthPacking(bytes: Int) -> Bool {
+        isAvailable && bytes >= smallestBytes && bytes < FewRowProduct.minimumWeightBytes
+    }
+
+    /// Fewest bytes of a weight packed for the `panels` kernel.
+    public static let smallestBytes = 4 << 10
+}
+
+/// The packed weights of one decoding loop, found by the address of the weight they were packed from: while a KV-cache
+/// step runs with a set (`FewRowProduct.panels`), `linear` and `linears` send the few-row products over those weights to
+/// the `panels` kernel. The weights must not change while the set is in use (a decoding loop holds them fixed).
+public final class FewRowPanelSet: @unchecked Sendable {
+    private let packed: [UnsafePointer<Float>: FewRowPanels]
+    /// The weights packed, held so that no other tensor takes their memory (and so their address) while the set lives.
+    private let sources: [Tensor]
+
+    /// Packs each weight of `weights` that `FewRowPanels.isWorthPacking`; empty where the kernel does not exist.
+    public init(_ weights: [Tensor]) {
+        var packed: [UnsafePointer<Float>: FewRowPanels] = [:], sources: [Tensor] = []
+        for w in weights where w.rank == 2 && FewRowPanels.isWorthPacking(bytes: w.count * MemoryLayout<Float>.stride) {
+            packed[UnsafePointer(w.ptr)] = FewRowPanels(w)
+            sources.append(w)
+        }
+        (self.packed, self.sources) = (packed, sources)
+    }
+
+    public var isEmpty: Bool { packed.isEmpty }
+
+    /// The panels packed from `weight`, if it was packed (by address and shape).
+    public func panels(for weight: Tensor) -> FewRowPanels? {
+        guard let p = packed[UnsafePointer(weight.ptr)], weight.rank == 2, p.n == weight.shape[0], p.k == weight.shape[1] else { return nil }
+        return p
+    }
 }

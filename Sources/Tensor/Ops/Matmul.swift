@@ -136,10 +136,10 @@ private func matmulBackward(_ a: Tensor, _ b: Tensor, _ g: Tensor, _ p: MatmulPl
 
 /// x W^T + bias for a Linear layer stored [out, in] (the PyTorch layout). x: (..., in) -> (..., out).
 /// Inside a KV-cache step (`FewRowProduct.isEnabled`), without gradients, a product of at most
-/// `FewRowProduct.maximumRows` rows over a weight of at least `FewRowProduct.minimumWeightBytes` goes through
-/// `fewRowProduct` instead of sgemm.
+/// `FewRowProduct.maximumRows` rows over a weight of at least `FewRowProduct.minimumWeightBytes`, or over one the step's
+/// `FewRowProduct.panels` packed, goes through `fewRowProducts` instead of sgemm.
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
-    guard !takesFewRowKernel(x, weight: weight) else { return linears(x, weights: [weight], biases: [bias])[0] }
+    guard fewRowKernel(x, weight: weight) == nil else { return linears(x, weights: [weight], biases: [bias])[0] }
     let y = matmul(x, weight, transposeB: true)
     guard let bias else { return y }
     return add(y, bias)
@@ -150,24 +150,35 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
 /// one (`fewRowProducts`), one hand-off to the other cores instead of one per product.
 public func linears(_ x: Tensor, weights: [Tensor], biases: [Tensor?]) -> [Tensor] {
     precondition(weights.count == biases.count, "linears: \(weights.count) weights, \(biases.count) biases")
-    var targets: [FewRowTarget] = []
+    var targets: [FewRowTarget] = [], packedTargets: [FewRowTarget] = []
     let products = weights.map { weight in
-        guard takesFewRowKernel(x, weight: weight) else { return matmul(x, weight, transposeB: true) }
+        guard let kernel = fewRowKernel(x, weight: weight) else { return matmul(x, weight, transposeB: true) }
         precondition(x.lastDim == weight.shape[1], "linear: input \(x.shape) against weight \(weight.shape)")
         let y = Tensor.uninitialized(Array(x.shape.dropLast()) + [weight.shape[0]])
-        targets.append(FewRowTarget(n: weight.shape[0], w: weight.ptr, ldw: weight.lastDim, y: y.ptr, ldy: weight.shape[0]))
+        if case .packed(let panels) = kernel {
+            packedTargets.append(FewRowTarget(n: panels.n, w: panels.start, ldw: panels.k, y: y.ptr, ldy: panels.n))
+        } else {
+            targets.append(FewRowTarget(n: weight.shape[0], w: weight.ptr, ldw: weight.lastDim, y: y.ptr, ldy: weight.shape[0]))
+        }
         return y
     }
     if !targets.isEmpty { fewRowProducts(m: x.rows, k: x.lastDim, x: x.ptr, ldx: x.lastDim, targets) }
+    if !packedTargets.isEmpty { fewRowProducts(m: x.rows, k: x.lastDim, x: x.ptr, ldx: x.lastDim, packedTargets, kernel: .panels) }
     return zip(products, biases).map { y, bias in
         guard let bias else { return y }
         return add(y, bias)
     }
 }
 
-/// Whether `linear(x, weight:)` goes through the few-row kernel (see `linear`).
+/// A few-row kernel for one product: the native one over the weight itself, or `panels` over its packed copy.
+private enum FewRowChoice { case native, packed(FewRowPanels) }
+
+/// Which few-row kernel `linear(x, weight:)` takes, if any (see `linear`): the weight's panels where the step's
+/// `FewRowProduct.panels` packed it, else the native kernel for a weight of `FewRowProduct.minimumWeightBytes` or more.
 @inline(__always)
-private func takesFewRowKernel(_ x: Tensor, weight: Tensor) -> Bool {
-    FewRowProduct.isEnabled && !GradMode.isEnabled && weight.rank == 2 && x.rank >= 1 && x.rows <= FewRowProduct.maximumRows
-        && weight.count * MemoryLayout<Float>.stride >= FewRowProduct.minimumWeightBytes
+private func fewRowKernel(_ x: Tensor, weight: Tensor) -> FewRowChoice? {
+    guard FewRowProduct.isEnabled && !GradMode.isEnabled && weight.rank == 2 && x.rank >= 1 && x.rows <= FewRowProduct.maximumRows
+    else { return nil }
+    if let panels = FewRowProduct.panels?.panels(for: weight) { return .packed(panels) }
+    return weight.count * MemoryLayout<Float>.stride >= FewRowProduct.minimumWeightBytes ? .native : nil
 }
