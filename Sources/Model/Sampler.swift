@@ -158,12 +158,14 @@ extension Transformer {
         return (tokens, .length)
     }
 
-    /// The float weights of the model's products packed for the few-row `panels` kernel, for one decoding loop's cache:
-    /// those `FewRowPanels.isWorthPacking`, in a model that does not `decodesAsOneBatch` (its weights stay in cache from
-    /// step to step); nil where there are none (no AVX-512, or weights too large or too small).
+    /// The float weights of the model's products (its Linear weights not in int8, and the output layer's) packed for the
+    /// few-row `panels` kernel, for one decoding loop's cache: those `FewRowPanels.isWorthPacking`, in a model that does
+    /// not `decodesAsOneBatch` (its weights stay in cache from step to step); nil where there are none (no AVX-512, or
+    /// weights too large or too small).
     public func decodingPanels() -> FewRowPanelSet? {
         guard FewRowPanels.isAvailable, !decodesAsOneBatch else { return nil }
-        let set = FewRowPanelSet(parameters.names.filter { quantizedLinears[$0] == nil }.map { parameters[$0] })
+        let names = Set(linearWeights.map(\.name) + [outputWeightName]).filter { quantizedLinears[$0] == nil }
+        let set = FewRowPanelSet(names.sorted().map { parameters[$0] })
         return set.isEmpty ? nil : set
     }
 
