@@ -165,6 +165,29 @@ void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w,
         for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, x + i * ldx, 1, w + j * ldw);
 }
 
+#else
+
+int td_fewrow_available(void) { return 0; }
+
+void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
+                    long ldy, long prefetchDistance) {
+    (void)prefetchDistance;
+    long lanes = td_fewrow_lanes(m);
+    for (long j = j0; j < j1; j++)
+        for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, packed + i, lanes, w + j * ldw);
+}
+
+void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w, long ldw, long j0, long j1, float *y,
+                       long ldy, long prefetchDistance) {
+    (void)prefetchDistance;
+    for (long j = j0; j < j1; j++)
+        for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, x + i * ldx, 1, w + j * ldw);
+}
+
+#endif
+
+// The packed-panel kernel: AVX-512 builds only (which have AVX2 and FMA, so TD_ALWAYS and immintrin.h above);
+// elsewhere stubs that must not be called (td_fewrow_panels_available says which).
 #if defined(__AVX512F__)
 
 int td_fewrow_panels_available(void) { return 1; }
@@ -251,36 +274,6 @@ void td_fewrow_panels(long m, long k, const float *x, long ldx, const float *pan
 }
 
 #else
-
-int td_fewrow_panels_available(void) { return 0; }
-void td_fewrow_pack_panels(long n, long k, const float *w, long ldw, float *panels) {
-    (void)n; (void)k; (void)w; (void)ldw; (void)panels;
-}
-void td_fewrow_panels(long m, long k, const float *x, long ldx, const float *panels, long n, long p0, long p1, float *y,
-                      long ldy) {
-    (void)m; (void)k; (void)x; (void)ldx; (void)panels; (void)n; (void)p0; (void)p1; (void)y; (void)ldy;
-}
-
-#endif
-
-#else
-
-int td_fewrow_available(void) { return 0; }
-
-void td_fewrow_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
-                    long ldy, long prefetchDistance) {
-    (void)prefetchDistance;
-    long lanes = td_fewrow_lanes(m);
-    for (long j = j0; j < j1; j++)
-        for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, packed + i, lanes, w + j * ldw);
-}
-
-void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w, long ldw, long j0, long j1, float *y,
-                       long ldy, long prefetchDistance) {
-    (void)prefetchDistance;
-    for (long j = j0; j < j1; j++)
-        for (long i = 0; i < m; i++) y[i * ldy + j] = chain(k, x + i * ldx, 1, w + j * ldw);
-}
 
 int td_fewrow_panels_available(void) { return 0; }
 void td_fewrow_pack_panels(long n, long k, const float *w, long ldw, float *panels) {
