@@ -1,7 +1,9 @@
 // The three compile-time paths of Sources/CInt8Kernels/Int8Kernels.c (AVX-512BW, AVX2, plain C) against an int64 reference
-// with the same float epilogue, at shapes with partial tiles; run by scripts/check_kernel_paths.sh.
+// with the same float epilogue, at shapes with partial tiles, and td_int8_round against a scalar rounding over ties,
+// clamps, infinities, NaN and ordinary values at lengths that leave vector tails; run by scripts/check_kernel_paths.sh.
 #pragma clang fp contract(off)
 #include "CInt8Kernels.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,25 @@ int main(void) {
                 e = e + (withBias ? b[j] : 0.0f);
                 total++;
                 if (memcmp(&e, &y[i * n + j], 4) != 0) { if (bad < 5) printf("shape %d y[%d,%d] %g vs %g\n", t, i, j, y[i*n+j], e); bad++; }
+            }
+        }
+    }
+    // rounding: q = round(clamp(x * inverse, -127, 127)), ties to even, NaN to 0
+    float special[] = {0.5f, 1.5f, 2.5f, -0.5f, -2.5f, 126.5f, 127.5f, -127.5f, 300.0f, -1e30f, INFINITY, -INFINITY, NAN,
+                       -0.0f, 0.49999997f, 3.5000002f};
+    for (long count = 1; count <= 70; count += 3) {
+        float x[70];
+        int16_t q[70];
+        for (long i = 0; i < count; i++) x[i] = i % 3 == 0 ? special[(i / 3) % 16] : (float)rnd(-40000, 40000) / 100.0f;
+        for (int pass = 0; pass < 2; pass++) {
+            float inverse = pass == 0 ? 1.0f : 0.37f;
+            td_int8_round(x, count, inverse, q);
+            for (long i = 0; i < count; i++) {
+                float v = x[i] * inverse;
+                v = isnan(v) ? 0.0f : v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
+                int16_t e = (int16_t)rintf(v);
+                total++;
+                if (q[i] != e) { if (bad < 5) printf("round count %ld x[%ld] %g: %d vs %d\n", count, i, x[i], q[i], e); bad++; }
             }
         }
     }

@@ -10,6 +10,7 @@
 #pragma clang fp contract(off)
 
 #include "CInt8Kernels.h"
+#include <math.h>
 #include <string.h>
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -136,5 +137,33 @@ void td_int8_linear(const int16_t *x, long m, long kp, const int8_t *packed, lon
 #endif
         if (i + 2 <= m) { tile(2, x, i, kp, wb, j0, n, valid, rowScales, weightScales, bias, y); i += 2; }
         if (i < m) tile(1, x, i, kp, wb, j0, n, valid, rowScales, weightScales, bias, y);
+    }
+}
+
+void td_int8_round(const float *x, long count, float inverse, int16_t *q) {
+    long i = 0;
+#if defined(__AVX512F__)
+    const __m512 scale = _mm512_set1_ps(inverse), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+    for (; i + 16 <= count; i += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), scale);
+        v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);  // NaN to 0
+        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+        // the default rounding mode (MXCSR), to nearest with ties to even
+        _mm256_storeu_si256((__m256i *)(q + i), _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(v)));
+    }
+#elif defined(__AVX2__)
+    const __m256 scale = _mm256_set1_ps(inverse), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), scale);
+        v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));  // NaN to 0
+        v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+        __m256i r = _mm256_cvtps_epi32(v);
+        _mm_storeu_si128((__m128i *)(q + i), _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
+    }
+#endif
+    for (; i < count; i++) {
+        float v = x[i] * inverse;
+        v = v != v ? 0.0f : v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
+        q[i] = (int16_t)nearbyintf(v);
     }
 }

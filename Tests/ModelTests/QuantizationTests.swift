@@ -152,6 +152,26 @@ struct QuantizationTests {
         }
     }
 
+    @Test("rounding the input to int8: ties to even, beyond +-127 and infinities clamped, NaN and -0 to 0, in the vector loops and the tail")
+    func inputRoundingEdges() {
+        // (input at scale 1, its int8 level) by hand; 37 inputs: two 16-lane or four 8-lane passes and a tail of 5
+        let cases: [(Float, Int)] = [(0.5, 0), (1.5, 2), (2.5, 2), (-0.5, 0), (-1.5, -2), (-2.5, -2), (126.5, 126),
+                                     (127.5, 127), (-127.5, -127), (200, 127), (-1e30, -127), (.infinity, 127),
+                                     (-.infinity, -127), (.nan, 0), (-0.0, 0), (0.49999997, 0), (3.5000002, 4),
+                                     (3.5, 4), (4.5, 4)]
+        let k = 37
+        let inputs = (0..<k).map { cases[($0 * 5) % cases.count] }
+        // the identity as weight: output j is input j's level times 127, times the scales
+        var w = [Float](repeating: 0, count: k * k)
+        for j in 0..<k { w[j * k + j] = 1 }
+        let q = w.withUnsafeBufferPointer { Int8Matrix.quantizing($0.baseAddress!, rows: k, columns: k) }
+        let y = int8Linear(Tensor(shape: [1, k], values: inputs.map(\.0)), weight: q, inputScale: 1).toArray()
+        for (j, (input, level)) in inputs.enumerated() {
+            let expected = Float(level * 127) * (q.scales[j] * 1)
+            #expect(y[j].bitPattern == expected.bitPattern, "input \(input) at \(j): \(y[j]), expected level \(level)")
+        }
+    }
+
     @Test("the largest int8 terms over a long row: 127 * 127 * K and -127 * 127 * K exactly (no int16 or int32 overflow)")
     func packedKernelExtremes() {
         let m = 3, k = 4099, n = 18

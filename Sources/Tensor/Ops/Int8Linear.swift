@@ -85,18 +85,6 @@ public func quantizeToInt8(_ x: UnsafePointer<Float>, count: Int, scale: Float, 
     }
 }
 
-/// `quantizeToInt8`'s values stored as int16 (the kernel broadcasts them in pairs). Not generic on purpose: a generic
-/// integer conversion from Float does not specialise to one instruction and cost more than the product.
-@inline(__always)
-func quantizeToInt16(_ x: UnsafePointer<Float>, count: Int, scale: Float, into q: UnsafeMutablePointer<Int16>) {
-    let inverse = 1 / scale
-    for i in 0..<count {
-        let v = x[i] * inverse
-        let clamped = v.isNaN ? 0 : (v < -127 ? -127 : (v > 127 ? 127 : v))
-        q[i] = Int16(clamped.rounded(.toNearestOrEven))
-    }
-}
-
 /// y = x W^T + b with W in int8 (`weight`) and x rounded to int8 first (see the top of this file): at the calibrated
 /// `inputScale`, or, when it is 0, each row at its own scale max |x_row| / 127 found at run time (dynamic: a token
 /// whose activations are far larger than the others' does not take the others' resolution). Inference only: the
@@ -127,7 +115,7 @@ public func int8Linear(_ x: Tensor, weight: Int8Matrix, inputScale: Float, bias:
                         scale = peak > 0 && peak.isFinite ? peak / 127 : 1
                     }
                     rowScales[r] = scale
-                    quantizeToInt16(xp + r * k, count: k, scale: scale, into: xq + r * kp)
+                    td_int8_round(xp + r * k, k, 1 / scale, xq + r * kp)
                     if kp > k { xq[r * kp + k] = 0 }
                 }
             }
