@@ -192,6 +192,20 @@ void td_fewrow_columns(long m, long k, const float *x, long ldx, const float *w,
 
 int td_fewrow_panels_available(void) { return 1; }
 
+// Column c of x's rows against column c of P panels: acc[r][p] += x[r][c] * the panel's 16 weights.
+TD_ALWAYS void panel_column(const int ROWS, const int P, long k, const float *x, long ldx, const float *panel, long c,
+                            __m512 acc[8][3]) {
+    __m512 b[3];
+#pragma unroll
+    for (int p = 0; p < P; p++) b[p] = _mm512_loadu_ps(panel + ((long)p * k + c) * 16);
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+        __m512 a = _mm512_set1_ps(x[r * ldx + c]);
+#pragma unroll
+        for (int p = 0; p < P; p++) acc[r][p] = _mm512_fmadd_ps(a, b[p], acc[r][p]);
+    }
+}
+
 // Rows i0 .. i0 + ROWS - 1 of x against P panels (16 outputs each) from `panel`: acc[r][p] holds the 16 outputs of
 // panel p for row r, each lane one chain of fused multiply-adds along k. Four columns a pass, so that the rows'
 // addresses serve four columns as offsets.
@@ -203,29 +217,9 @@ TD_ALWAYS void panel_tile(const int ROWS, const int P, long k, const float *x, l
     long c = 0;
     for (; c + 4 <= k; c += 4) {
 #pragma unroll
-        for (int q = 0; q < 4; q++) {
-            __m512 b[3];
-#pragma unroll
-            for (int p = 0; p < P; p++) b[p] = _mm512_loadu_ps(panel + ((long)p * k + c + q) * 16);
-#pragma unroll
-            for (int r = 0; r < ROWS; r++) {
-                __m512 a = _mm512_set1_ps(x[r * ldx + c + q]);
-#pragma unroll
-                for (int p = 0; p < P; p++) acc[r][p] = _mm512_fmadd_ps(a, b[p], acc[r][p]);
-            }
-        }
+        for (int q = 0; q < 4; q++) panel_column(ROWS, P, k, x, ldx, panel, c + q, acc);
     }
-    for (; c < k; c++) {
-        __m512 b[3];
-#pragma unroll
-        for (int p = 0; p < P; p++) b[p] = _mm512_loadu_ps(panel + ((long)p * k + c) * 16);
-#pragma unroll
-        for (int r = 0; r < ROWS; r++) {
-            __m512 a = _mm512_set1_ps(x[r * ldx + c]);
-#pragma unroll
-            for (int p = 0; p < P; p++) acc[r][p] = _mm512_fmadd_ps(a, b[p], acc[r][p]);
-        }
-    }
+    for (; c < k; c++) panel_column(ROWS, P, k, x, ldx, panel, c, acc);
 }
 
 void td_fewrow_pack_panels(long n, long k, const float *w, long ldw, float *panels) {
