@@ -102,12 +102,14 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, visible: Int, length: 
     }
     func load(_ i: Int) -> Vec { UnsafeRawPointer(row + i).loadUnaligned(as: Vec.self) }
     func store(_ v: Vec, _ i: Int) { UnsafeMutableRawPointer(row + i).storeBytes(of: v, as: Vec.self) }
-    let hidden = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .>= Int32(rem)
+    // vector against vector: against a scalar (`.>= Int32(rem)`) Swift built the mask lane by lane
+    let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    let hidden = lanes .>= SIMD16<Int32>(repeating: Int32(rem))
     let tail = rem > 0 ? load(full).replacing(with: -.infinity, where: hidden) : Vec(repeating: -.infinity)
     var mv = tail
     var i = 0
     while i < full { let v = load(i); mv = mv.replacing(with: v, where: v .> mv); i += simdWidth }
-    let m = mv.max()
+    let m = laneMax(mv)  // NaN lanes (NaN scores) make the row NaN whatever it picks
     var acc = Vec()
     i = 0
     while i < full { let e = vexp(load(i) - m); store(e, i); acc += e; i += simdWidth }
