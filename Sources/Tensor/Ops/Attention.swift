@@ -277,6 +277,8 @@ public func rotaryEmbedding(_ x: Tensor, heads: Int, table: RotaryTable, positio
 private func rotate(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, b: Int, t: Int, heads: Int,
                     table: RotaryTable, offset: Int, inverse: Bool) {
     let d = table.headDim, half = d / 2
+    func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
+    func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self) }
     let sign: Float = inverse ? -1 : 1
     table.cos.withUnsafeBufferPointer { cosT in
         table.sin.withUnsafeBufferPointer { sinT in
@@ -287,10 +289,19 @@ private func rotate(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                     for hi in 0..<heads {
                         let base = (bi * t + ti) * heads * d + hi * d
                         let xa = x + base, xb = x + base + half, ya = y + base, yb = y + base + half
-                        for i in 0..<half {
+                        // 16 lanes at a time (the loop below alone compiled to scalar code): the same operations
+                        var i = 0
+                        while i + simdWidth <= half {
+                            let a = load(xa + i), bv = load(xb + i), ci = load(c + i), si = Vec(repeating: sign) * load(s + i)
+                            store(a * ci - bv * si, ya + i)
+                            store(bv * ci + a * si, yb + i)
+                            i += simdWidth
+                        }
+                        while i < half {
                             let a = xa[i], bv = xb[i], si = sign * s[i]
                             ya[i] = a * c[i] - bv * si
                             yb[i] = bv * c[i] + a * si
+                            i += 1
                         }
                     }
                 }
