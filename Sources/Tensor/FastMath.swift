@@ -8,7 +8,11 @@ public typealias Vec = SIMD16<Float>
 /// e^x for each lane (Cephes-style: x = n ln2 + r, degree-6 polynomial for e^r, scale by 2^n).
 /// Relative error about 2e-7 for x in [-87.3, 88]; below -87.3 gives 0 (no denormals), above 88
 /// gives +inf; NaN propagates.
-@inline(__always) public func vexp(_ x: Vec) -> Vec {
+/// `@_transparent`, not `@inline(__always)`: these kernels are used from other modules (the fused output layer,
+/// the losses, the sampler), which can only inline what is `@inlinable`, and even then the optimizer left vexp a
+/// call per 16 lanes inside the output layer's large row closures (9.5% of a top-k distillation step at
+/// SmolLM2's shape, by perf). Mandatory inlining changes no operation, so no bit.
+@_transparent public func vexp(_ x: Vec) -> Vec {
     let lo = Vec(repeating: -87.33654), hi = Vec(repeating: 88.0)
     let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
     // n = round(x / ln2) with the 1.5 * 2^23 trick: the low mantissa bits of t hold n as an integer,
@@ -36,10 +40,10 @@ public typealias Vec = SIMD16<Float>
 }
 
 /// e^x for one value through the vector kernel (for tails and scalar code paths that must agree).
-@inline(__always) public func fexp(_ x: Float) -> Float { vexp(Vec(repeating: x))[0] }
+@inlinable @inline(__always) public func fexp(_ x: Float) -> Float { vexp(Vec(repeating: x))[0] }
 
 /// Applies `f` over `n` elements from `x` into `y`, 16 lanes at a time with a masked tail.
-@inline(__always)
+@inlinable @inline(__always)
 public func mapVec(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ f: (Vec) -> Vec) {
     var i = 0
     while i + simdWidth <= n {
@@ -56,7 +60,7 @@ public func mapVec(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointe
 }
 
 /// Applies `f` from `x` into `y` like `mapVec` and returns the sum of the outputs (one pass).
-@inline(__always)
+@inlinable @inline(__always)
 public func mapVecSum(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ f: (Vec) -> Vec) -> Float {
     var acc = Vec()
     var i = 0
@@ -78,7 +82,7 @@ public func mapVecSum(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePoi
 
 /// Sum over `i < n` of `f(x[i], y[i])`, 16 lanes at a time; the tail runs on zero-padded vectors and only
 /// its first lanes count, so `f` need not vanish at zero.
-@inline(__always)
+@inlinable @inline(__always)
 public func sumVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ f: (Vec, Vec) -> Vec) -> Float {
     var acc = Vec()
     var i = 0
@@ -97,7 +101,7 @@ public func sumVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Floa
 }
 
 /// `out[i] += f(x[i], y[i])` for `i < n`, 16 lanes at a time with a masked tail.
-@inline(__always)
+@inlinable @inline(__always)
 public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                            _ f: (Vec, Vec) -> Vec) {
     var i = 0
@@ -115,7 +119,7 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
 }
 
 /// Sum of `n` floats with 16 independent accumulators (relaxed order, vectorises).
-@inline(__always) public func vsum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+@inlinable @inline(__always) public func vsum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = Vec()
     var i = 0
     while i + simdWidth <= n {
@@ -129,7 +133,7 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
 
 /// The largest lane of `v`, halving in registers: Swift's `max()` walks the lanes one by one through the stack,
 /// which cost a row of a 64-entry softmax more than its exps. The same value as `max()` for lanes without NaN.
-@inline(__always) public func laneMax(_ v: Vec) -> Float {
+@inlinable @inline(__always) public func laneMax(_ v: Vec) -> Float {
     let h8 = v.highHalf, l8 = v.lowHalf
     let m8 = l8.replacing(with: h8, where: h8 .> l8)
     let h4 = m8.highHalf, l4 = m8.lowHalf
@@ -140,7 +144,7 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
 }
 
 /// Maximum of `n` floats (n >= 1).
-@inline(__always) public func vmax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+@inlinable @inline(__always) public func vmax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var m = Vec(repeating: -.infinity)
     var i = 0
     while i + simdWidth <= n {
@@ -155,7 +159,7 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
 }
 
 /// Dot product of `n` floats with vector accumulators.
-@inline(__always) public func vdot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+@inlinable @inline(__always) public func vdot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = Vec()
     var i = 0
     while i + simdWidth <= n {
@@ -168,7 +172,7 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
 }
 
 /// Sum of a[i] * b[i] * c[i] over `n` floats, 16 lanes at a time.
-@inline(__always) public func vdot3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int) -> Float {
+@inlinable @inline(__always) public func vdot3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = Vec()
     var i = 0
     while i + simdWidth <= n {
@@ -182,7 +186,7 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
 }
 
 /// y[i] = alpha * x[i] over `n` floats (y may be x).
-@inline(__always) public func vscale(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+@inlinable @inline(__always) public func vscale(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
     var i = 0
     let a = Vec(repeating: alpha)
     while i + simdWidth <= n {
@@ -193,7 +197,7 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
 }
 
 /// y[i] += alpha * x[i] over `n` floats.
-@inline(__always) public func vaxpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+@inlinable @inline(__always) public func vaxpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
     var i = 0
     let a = Vec(repeating: alpha)
     while i + simdWidth <= n {
