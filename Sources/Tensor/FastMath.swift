@@ -131,8 +131,8 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
     return s
 }
 
-/// The largest lane of `v`, halving in registers: Swift's `max()` walks the lanes one by one through the stack,
-/// which cost a row of a 64-entry softmax more than its exps. The same value as `max()` for lanes without NaN.
+/// The largest lane of `v`, halving in registers: Swift's `max()` walks the lanes one by one through the stack (a
+/// scalar loop with a branch per lane, once per softmax row). The same value as `max()` for lanes without NaN.
 @inlinable @inline(__always) public func laneMax(_ v: Vec) -> Float {
     let h8 = v.highHalf, l8 = v.lowHalf
     let m8 = l8.replacing(with: h8, where: h8 .> l8)

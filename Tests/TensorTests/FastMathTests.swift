@@ -108,4 +108,24 @@ struct FastMathTests {
             allClose(out, refOut, rtol: 1e-6, atol: 1e-6, "accumulateVec2 n = \(n)")
         }
     }
+
+    @Test("laneMax is the largest lane wherever it sits, with -inf, +inf, ties and one lane above the rest")
+    func laneMaxEveryLane() {
+        let x = randomNormal([4096], seed: 77).toArray()
+        for start in stride(from: 0, to: x.count, by: 16) {
+            let v = Vec(x[start..<start + 16])
+            #expect(laneMax(v) == x[start..<start + 16].max()!, "vector at \(start)")
+        }
+        for lane in 0..<16 {
+            var v = Vec(repeating: -.infinity)
+            #expect(laneMax(v) == -.infinity)
+            v[lane] = -3.5
+            #expect(laneMax(v) == -3.5, "lane \(lane) alone above -inf")
+            var w = Vec(repeating: 2)
+            w[lane] = 2.000_000_2
+            #expect(laneMax(w) == 2.000_000_2, "lane \(lane) one ulp above its ties")
+            w[lane] = .infinity
+            #expect(laneMax(w) == .infinity, "lane \(lane) +inf")
+        }
+    }
 }
