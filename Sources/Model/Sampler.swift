@@ -77,7 +77,9 @@ extension Transformer {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate needs non-empty prompts")
         precondition(options.temperature >= 0, "temperature must be >= 0, got \(options.temperature)")
         precondition(streams.count == prompts.count, "generate needs one stream per prompt: \(streams.count) for \(prompts.count) prompts")
-        guard prompts.count >= 2, !decodesAsOneBatch else { return decode(prompts: prompts, options: options, streams: streams) }
+        guard prompts.count >= 2, !decodesAsOneBatch else {
+            return decode(prompts: prompts, options: options, streams: streams, panels: decodingPanels())
+        }
         let cut = Parallel.halves(prompts)[0].count
         return Generation(concatenating: decode(parts: [0 ..< cut, cut ..< prompts.count], prompts: prompts, options: options, streams: streams))
     }
@@ -97,6 +99,8 @@ extension Transformer {
     /// after the other, each step's products split across cores.
     func decode(parts: [Range<Int>], prompts: [[Int32]], options: SamplingOptions, streams: [RandomGenerator]) -> [Generation] {
         var out = [Generation?](repeating: nil, count: parts.count)
+        // packed once for every part (the set is read-only while the parts decode at once)
+        let panels = decodingPanels()
         if decodesAsOneBatch {
             var i = 0
             while i < parts.count {
@@ -108,7 +112,7 @@ extension Transformer {
                 if j - i >= 2, decodesRowsIndependently(rows: rows) {
                     let together = parts[i ..< j].flatMap { Array($0) }
                     let all = decode(prompts: together.map { prompts[$0] }, options: options, streams: together.map { streams[$0] },
-                                     batches: parts[i ..< j].map(\.count))
+                                     batches: parts[i ..< j].map(\.count), panels: panels)
                     var at = 0
                     for k in i ..< j {
                         let r = at ..< at + parts[k].count
@@ -118,7 +122,7 @@ extension Transformer {
                     }
                 } else {
                     for k in i ..< j {
-                        out[k] = decode(prompts: Array(prompts[parts[k]]), options: options, streams: Array(streams[parts[k]]))
+                        out[k] = decode(prompts: Array(prompts[parts[k]]), options: options, streams: Array(streams[parts[k]]), panels: panels)
                     }
                 }
                 i = j
@@ -126,7 +130,7 @@ extension Transformer {
         } else {
             out.withUnsafeMutableBufferPointer { out in
                 Parallel.split(parts.count) { i in
-                    out[i] = decode(prompts: Array(prompts[parts[i]]), options: options, streams: Array(streams[parts[i]]))
+                    out[i] = decode(prompts: Array(prompts[parts[i]]), options: options, streams: Array(streams[parts[i]]), panels: panels)
                 }
             }
         }
@@ -159,9 +163,9 @@ extension Transformer {
     }
 
     /// The float weights of the model's products (its Linear weights not in int8, and the output layer's) packed for the
-    /// few-row `panels` kernel, for one decoding loop's cache: those `FewRowPanels.isWorthPacking`, in a model that does
-    /// not `decodesAsOneBatch` (its weights stay in cache from step to step); nil where there are none (no AVX-512, or
-    /// weights too large or too small).
+    /// few-row `panels` kernel, for the caches of one call's decoding loops (shared: the set is read-only): those
+    /// `FewRowPanels.isWorthPacking`, in a model that does not `decodesAsOneBatch` (its weights stay in cache from step
+    /// to step); nil where there are none (no AVX-512, or weights too large or too small).
     public func decodingPanels() -> FewRowPanelSet? {
         guard FewRowPanels.isAvailable, !decodesAsOneBatch else { return nil }
         let names = Set(linearWeights.map(\.name) + [outputWeightName]).filter { quantizedLinears[$0] == nil }
@@ -192,7 +196,9 @@ extension Transformer {
     /// summing to the prompts), each batch is prefilled and bounded as if decoded alone (its own prompt-length groups,
     /// its own cache capacity), and only the decoding steps take every batch's rows at once (for
     /// `decodesRowsIndependently` models).
-    private func decode(prompts: [[Int32]], options: SamplingOptions, streams: [RandomGenerator], batches: [Int]? = nil) -> Generation {
+    /// `panels`: the model's `decodingPanels()`, which the caller packs once for all the batches it decodes.
+    private func decode(prompts: [[Int32]], options: SamplingOptions, streams: [RandomGenerator], batches: [Int]? = nil,
+                        panels: FewRowPanelSet?) -> Generation {
         var generators = streams
         let sizes = batches ?? [prompts.count]
         precondition(sizes.reduce(0, +) == prompts.count && sizes.allSatisfy { $0 > 0 }, "decode: batches \(sizes) for \(prompts.count) prompts")
@@ -208,7 +214,7 @@ extension Transformer {
         }
         let capacity = capacities.max()!
         let cache = KVCache(config: config, batch: prompts.count, capacity: capacity)
-        cache.panels = decodingPanels()
+        cache.panels = panels
         let v = config.vocabSize
         // Each row's last-position logits, read where the step left them: (the step's logits, the row's index in
         // them). Nothing copies them per row, so a step holds one (R, V) tensor at a 49K vocabulary, no more.
