@@ -73,15 +73,13 @@ public struct Int8Matrix: Sendable, Equatable {
     public var byteCount: Int { values.count + 4 * scales.count }
 }
 
-/// `count` floats from `x` rounded to int8 at `scale`: q = round(clamp(x / scale, -127, 127)), ties to even, NaN
-/// to 0 (a branch-free loop the compiler vectorizes).
-@inline(__always)
+/// `count` floats from `x` rounded to int8 at `scale`: q = round(clamp(x * (1 / scale), -127, 127)), ties to even,
+/// NaN to 0. The inputs' rounding (`td_int8_round`, which `int8Linear` calls per row), narrowed: weights and inputs
+/// share one formula.
 public func quantizeToInt8(_ x: UnsafePointer<Float>, count: Int, scale: Float, into q: UnsafeMutablePointer<Int8>) {
-    let inverse = 1 / scale
-    for i in 0..<count {
-        let v = x[i] * inverse
-        let clamped = v.isNaN ? 0 : (v < -127 ? -127 : (v > 127 ? 127 : v))
-        q[i] = Int8(clamped.rounded(.toNearestOrEven))
+    withUnsafeTemporaryAllocation(of: Int16.self, capacity: count) { wide in
+        td_int8_round(x, count, 1 / scale, wide.baseAddress!)
+        for i in 0..<count { q[i] = Int8(truncatingIfNeeded: wide[i]) }  // within -127...127
     }
 }
 
