@@ -172,6 +172,24 @@ struct QuantizationTests {
         }
     }
 
+    @Test("the weights' rounding (quantizeToInt8): the same levels as the inputs' edge cases, by hand; nothing for no values")
+    func weightRoundingEdges() {
+        let cases: [(Float, Int8)] = [(0.5, 0), (1.5, 2), (2.5, 2), (-0.5, 0), (-1.5, -2), (-2.5, -2), (126.5, 126),
+                                      (127.5, 127), (-127.5, -127), (200, 127), (-1e30, -127), (.infinity, 127),
+                                      (-.infinity, -127), (.nan, 0), (-0.0, 0), (0.49999997, 0), (3.5000002, 4),
+                                      (3.5, 4), (4.5, 4)]
+        // 37 values at scale 0.5 (inputs doubled, so x * (1 / 0.5) is each case exactly): vector passes and a tail
+        let k = 37
+        let inputs = (0..<k).map { cases[($0 * 5) % cases.count] }
+        let x = inputs.map { $0.0 / 2 }
+        var q = [Int8](repeating: 99, count: k)
+        x.withUnsafeBufferPointer { xp in q.withUnsafeMutableBufferPointer { quantizeToInt8(xp.baseAddress!, count: k, scale: 0.5, into: $0.baseAddress!) } }
+        for (j, (input, level)) in inputs.enumerated() { #expect(q[j] == level, "input \(input) at \(j): \(q[j]), expected \(level)") }
+        var untouched: [Int8] = [99]
+        x.withUnsafeBufferPointer { xp in untouched.withUnsafeMutableBufferPointer { quantizeToInt8(xp.baseAddress!, count: 0, scale: 1, into: $0.baseAddress!) } }
+        #expect(untouched == [99])
+    }
+
     @Test("the largest int8 terms over a long row: 127 * 127 * K and -127 * 127 * K exactly (no int16 or int32 overflow)")
     func packedKernelExtremes() {
         let m = 3, k = 4099, n = 18

@@ -77,6 +77,7 @@ public struct Int8Matrix: Sendable, Equatable {
 /// NaN to 0. The inputs' rounding (`td_int8_round`, which `int8Linear` calls per row), narrowed: weights and inputs
 /// share one formula.
 public func quantizeToInt8(_ x: UnsafePointer<Float>, count: Int, scale: Float, into q: UnsafeMutablePointer<Int8>) {
+    guard count > 0 else { return }  // an empty allocation may have no address
     withUnsafeTemporaryAllocation(of: Int16.self, capacity: count) { wide in
         td_int8_round(x, count, 1 / scale, wide.baseAddress!)
         for i in 0..<count { q[i] = Int8(truncatingIfNeeded: wide[i]) }  // within -127...127
