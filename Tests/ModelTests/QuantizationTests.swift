@@ -152,15 +152,21 @@ struct QuantizationTests {
         }
     }
 
-    @Test("rounding the input to int8: ties to even, beyond +-127 and infinities clamped, NaN and -0 to 0, in the vector loops and the tail")
-    func inputRoundingEdges() {
-        // (input at scale 1, its int8 level) by hand; 37 inputs: two 16-lane or four 8-lane passes and a tail of 5
+    /// `count` (input at scale 1, its int8 level) pairs from hand-worked edge cases (ties to even, clamps, infinities, NaN,
+    /// -0, the floats either side of a tie), cycled in a scattered order.
+    static func roundingInputs(_ count: Int) -> [(Float, Int)] {
         let cases: [(Float, Int)] = [(0.5, 0), (1.5, 2), (2.5, 2), (-0.5, 0), (-1.5, -2), (-2.5, -2), (126.5, 126),
                                      (127.5, 127), (-127.5, -127), (200, 127), (-1e30, -127), (.infinity, 127),
                                      (-.infinity, -127), (.nan, 0), (-0.0, 0), (0.49999997, 0), (3.5000002, 4),
                                      (3.5, 4), (4.5, 4)]
+        return (0..<count).map { cases[($0 * 5) % cases.count] }
+    }
+
+    @Test("rounding the input to int8: ties to even, beyond +-127 and infinities clamped, NaN and -0 to 0, in the vector loops and the tail")
+    func inputRoundingEdges() {
+        // 37 inputs: two 16-lane or four 8-lane passes and a tail of 5
         let k = 37
-        let inputs = (0..<k).map { cases[($0 * 5) % cases.count] }
+        let inputs = Self.roundingInputs(k)
         // the identity as weight: output j is input j's level times 127, times the scales
         var w = [Float](repeating: 0, count: k * k)
         for j in 0..<k { w[j * k + j] = 1 }
@@ -174,17 +180,13 @@ struct QuantizationTests {
 
     @Test("the weights' rounding (quantizeToInt8): the same levels as the inputs' edge cases, by hand; nothing for no values")
     func weightRoundingEdges() {
-        let cases: [(Float, Int8)] = [(0.5, 0), (1.5, 2), (2.5, 2), (-0.5, 0), (-1.5, -2), (-2.5, -2), (126.5, 126),
-                                      (127.5, 127), (-127.5, -127), (200, 127), (-1e30, -127), (.infinity, 127),
-                                      (-.infinity, -127), (.nan, 0), (-0.0, 0), (0.49999997, 0), (3.5000002, 4),
-                                      (3.5, 4), (4.5, 4)]
-        // 37 values at scale 0.5 (inputs doubled, so x * (1 / 0.5) is each case exactly): vector passes and a tail
+        // 37 values at scale 0.5 (the cases halved, so x * (1 / 0.5) is each case exactly): vector passes and a tail
         let k = 37
-        let inputs = (0..<k).map { cases[($0 * 5) % cases.count] }
+        let inputs = Self.roundingInputs(k)
         let x = inputs.map { $0.0 / 2 }
         var q = [Int8](repeating: 99, count: k)
         x.withUnsafeBufferPointer { xp in q.withUnsafeMutableBufferPointer { quantizeToInt8(xp.baseAddress!, count: k, scale: 0.5, into: $0.baseAddress!) } }
-        for (j, (input, level)) in inputs.enumerated() { #expect(q[j] == level, "input \(input) at \(j): \(q[j]), expected \(level)") }
+        for (j, (input, level)) in inputs.enumerated() { #expect(Int(q[j]) == level, "input \(input) at \(j): \(q[j]), expected \(level)") }
         var untouched: [Int8] = [99]
         x.withUnsafeBufferPointer { xp in untouched.withUnsafeMutableBufferPointer { quantizeToInt8(xp.baseAddress!, count: 0, scale: 1, into: $0.baseAddress!) } }
         #expect(untouched == [99])
