@@ -22,8 +22,8 @@ void td_int8_pack(const int8_t *w, long n, long k, int8_t *packed);
 void td_int8_linear(const int16_t *x, long m, long kp, const int8_t *packed, long n, long blockLo, long blockHi,
                     const float *rowScales, const float *weightScales, const float *bias, float *y);
 
-/// q[i] = round(clamp(x[i] * inverse, -127, 127)), ties to even, NaN to 0, as int16: the rows `td_int8_linear` takes
-/// (Swift's `quantizeToInt8` in int16, the same bits; 16 or 8 at a time where the build has AVX-512 or AVX2).
+/// q[i] = round(clamp(x[i] * inverse, -127, 127)), ties to even, NaN to 0, as int16: the rows `td_int8_linear` takes,
+/// and (narrowed to int8 by Swift's `quantizeToInt8`) the weights; 16 or 8 at a time where the build has AVX-512 or AVX2.
 void td_int8_round(const float *x, long count, float inverse, int16_t *q);
 
 #endif
