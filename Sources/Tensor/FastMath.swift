@@ -100,6 +100,51 @@ public func sumVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Floa
     return s
 }
 
+/// The two sums over `i < n` of `f(x[i])`'s parts in one pass, 16 lanes at a time; the tail runs on a zero-padded
+/// vector and only its first lanes count.
+@inlinable @inline(__always)
+public func sumVecPair(_ n: Int, _ x: UnsafePointer<Float>, _ f: (Vec) -> (Vec, Vec)) -> (Float, Float) {
+    var acc0 = Vec(), acc1 = Vec()
+    var i = 0
+    while i + simdWidth <= n {
+        let (a, b) = f(UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self))
+        acc0 += a
+        acc1 += b
+        i += simdWidth
+    }
+    var s0 = acc0.sum(), s1 = acc1.sum()
+    if i < n {
+        var u = Vec()
+        for j in 0..<(n - i) { u[j] = x[i + j] }
+        let (a, b) = f(u)
+        for j in 0..<(n - i) { s0 += a[j]; s1 += b[j] }
+    }
+    return (s0, s1)
+}
+
+/// `out[i] = f(x[i], y[i]).0` for `i < n` and the sum of the `.1` parts, in one pass, 16 lanes at a time (`out` may
+/// be `x` or `y`: each step reads its lanes before it writes them).
+@inlinable @inline(__always)
+public func mapVec2Sum(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                       _ f: (Vec, Vec) -> (Vec, Vec)) -> Float {
+    var acc = Vec()
+    var i = 0
+    while i + simdWidth <= n {
+        let (r, a) = f(UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self), UnsafeRawPointer(y + i).loadUnaligned(as: Vec.self))
+        UnsafeMutableRawPointer(out + i).storeBytes(of: r, as: Vec.self)
+        acc += a
+        i += simdWidth
+    }
+    var s = acc.sum()
+    if i < n {
+        var u = Vec(), v = Vec()
+        for j in 0..<(n - i) { u[j] = x[i + j]; v[j] = y[i + j] }
+        let (r, a) = f(u, v)
+        for j in 0..<(n - i) { out[i + j] = r[j]; s += a[j] }
+    }
+    return s
+}
+
 /// `out[i] += f(x[i], y[i])` for `i < n`, 16 lanes at a time with a masked tail.
 @inlinable @inline(__always)
 public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,

@@ -109,6 +109,29 @@ struct FastMathTests {
         }
     }
 
+    @Test("sumVecPair and mapVec2Sum (in place over x) match Double references, tails included, with f not 0 at 0")
+    func pairedKernels() {
+        for n in [1, 7, 16, 17, 40, 64] {
+            let x = randomNormal([n], seed: UInt64(800 + n)).toArray()
+            let y = randomNormal([n], seed: UInt64(900 + n)).toArray()
+            // the +1 and +2 would leak from padded tail lanes if they counted
+            let ref0 = x.reduce(0.0) { $0 + exp(Double($1)) + 1 }, ref1 = x.reduce(0.0) { $0 + Double($1) * Double($1) + 2 }
+            let refOut = (0..<n).map { 3 * Double(x[$0]) - Double(y[$0]) + 1 }
+            let refSum = (0..<n).reduce(0.0) { $0 + Double(x[$1]) * Double(y[$1]) + 1 }
+            var io = x
+            let (s0, s1) = x.withUnsafeBufferPointer { px in sumVecPair(n, px.baseAddress!) { u in (vexp(u) + 1, u * u + 2) } }
+            let s = io.withUnsafeMutableBufferPointer { pio in
+                y.withUnsafeBufferPointer { py in
+                    mapVec2Sum(n, pio.baseAddress!, py.baseAddress!, into: pio.baseAddress!) { u, v in (3 * u - v + 1, u * v + 1) }
+                }
+            }
+            #expect(abs(Double(s0) - ref0) <= 1e-6 * ref0 && abs(Double(s1) - ref1) <= 1e-6 * ref1, "sumVecPair n = \(n)")
+            let scale = (0..<n).reduce(1.0) { $0 + abs(Double(x[$1]) * Double(y[$1])) + 1 }
+            #expect(abs(Double(s) - refSum) <= 1e-6 * scale, "mapVec2Sum sum n = \(n)")
+            allClose(io, refOut, rtol: 1e-6, atol: 1e-6, "mapVec2Sum out n = \(n)")
+        }
+    }
+
     @Test("laneMax is the largest lane wherever it sits, with -inf, +inf, ties and one lane above the rest")
     func laneMaxEveryLane() {
         let x = randomNormal([4096], seed: 77).toArray()
