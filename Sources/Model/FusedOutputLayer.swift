@@ -160,7 +160,7 @@ public func fusedOutputLoss(hidden: Tensor, weight: Tensor, teacherHidden: Tenso
             kdLoss.withUnsafeMutableBufferPointer { kdOut in
                 let ceOut = ceOut.baseAddress!, kdOut = kdOut.baseAddress!
                 Parallel.forRanges(r, work: r * v * 16) { range in
-                    var scratch = OutputRowScratch(v)
+                    var scratch = OutputRowScratch(v, k: topK?.k ?? 0, logDomain: u != nil && needsLogDomainRows(kind))
                     for i in range {
                         let row = base + i
                         let target: Int? = targets.flatMap { $0[row] == terms.ignoreIndex ? nil : Int($0[row]) }
@@ -200,27 +200,213 @@ public func fusedOutputLoss(hidden: Tensor, weight: Tensor, teacherHidden: Tenso
 }
 
 /// One thread's row buffers: log-probs at T = 1 (CE), of the student at T and of the teacher at T, and the
-/// logits divided by T (log-softmax does not run in place).
+/// logits divided by T (log-softmax does not run in place), for the rows `logDomainRow` computes; a row's kept
+/// ids' logits and which of them are first occurrences, for `bucketRow`.
 private struct OutputRowScratch {
-    var logp: [Float], ls: [Float], lt: [Float], scaled: [Float]
-    init(_ v: Int) {
-        logp = [Float](repeating: 0, count: v)
-        ls = [Float](repeating: 0, count: v)
-        lt = [Float](repeating: 0, count: v)
-        scaled = [Float](repeating: 0, count: v)
+    var logp: [Float] = [], ls: [Float] = [], lt: [Float] = [], scaled: [Float] = []
+    var kept: [Float], first: [Bool]
+    init(_ v: Int, k: Int, logDomain: Bool) {
+        if logDomain {
+            logp = [Float](repeating: 0, count: v)
+            ls = [Float](repeating: 0, count: v)
+            lt = [Float](repeating: 0, count: v)
+            scaled = [Float](repeating: 0, count: v)
+        }
+        kept = [Float](repeating: 0, count: k)
+        first = [Bool](repeating: false, count: k)
     }
 }
 
-/// One row's CE and divergence (before T^2 and the means), the same arithmetic as `crossEntropy` and
-/// `distillationLoss`; with `gradient`, overwrites the student logits `z` with this row's share of the
-/// weighted loss's gradient (zero for a row in neither term).
+/// Whether a divergence against full teacher logits goes through `logDomainRow` (reverse KL and JSD) rather than
+/// `forwardKLRow`.
+private func needsLogDomainRows(_ kind: Divergence) -> Bool {
+    if case .forwardKL = kind { return false }
+    return true
+}
+
+/// One row's CE and divergence (before T^2 and the means), the same quantities as `crossEntropy` and
+/// `distillationLoss` (or `topKDistillationLoss`); with `gradient`, overwrites the student logits `z` with this
+/// row's share of the weighted loss's gradient (zero for a row in neither term).
 @inline(__always)
 private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>?, _ cached: (TopKTargets, Int)?, v: Int,
                        target: Int?, inKD: Bool,
                        kind: Divergence, terms: OutputLossTerms, ceScale: Float, kdScale: Float, gradient: Bool,
                        scratch: inout OutputRowScratch) -> (ce: Double, kd: Double) {
+    if inKD, cached == nil, let u {
+        if needsLogDomainRows(kind) {
+            return logDomainRow(z, u, v: v, target: target, kind: kind, terms: terms, ceScale: ceScale, kdScale: kdScale,
+                                gradient: gradient, scratch: &scratch)
+        }
+        return forwardKLRow(z, u, v: v, target: target, terms: terms, ceScale: ceScale, kdScale: kdScale, gradient: gradient)
+    }
+    return bucketRow(z, inKD ? cached : nil, v: v, target: target, kind: kind, terms: terms, ceScale: ceScale, kdScale: kdScale,
+                     gradient: gradient, scratch: &scratch)
+}
+
+/// How a row's e^(z - c) follows from its tempered e^((z - c) / T) (c the shift, d = z - c, e the tempered value):
+/// at T = 1 and T = 2 (the stages' default) without another exp. Calls `body` with that function.
+@inline(__always)
+private func withUntempered<R>(temperature: Float, _ body: ((Vec, Vec) -> Vec) -> R) -> R {
+    if temperature == 1 { return body { _, e in e } }
+    if temperature == 2 { return body { _, e in e * e } }
+    return body { d, _ in vexp(d) }
+}
+
+/// A row with CE, top-k targets, both or neither, in three passes over the vocabulary (the rest's max, the sums of
+/// e^(z - c) and e^((z - c) / T), the gradient) instead of a log-softmax per term.
+///
+/// The kept ids' logits are set aside and z holds -inf there while the passes run, so the rest bucket's sum is
+/// computed over its own ids (it never comes from 1 minus the kept mass, which cancels) and shifted by the rest's
+/// own max (it does not underflow when the kept ids hold nearly all the mass). Duplicate kept ids count once in the
+/// sums and once per entry in the divergence, as `topKDistillationLoss` counts them.
+@inline(__always)
+private func bucketRow(_ z: UnsafeMutablePointer<Float>, _ cached: (TopKTargets, Int)?, v: Int, target: Int?, kind: Divergence,
+                       terms: OutputLossTerms, ceScale: Float, kdScale: Float, gradient: Bool,
+                       scratch: inout OutputRowScratch) -> (ce: Double, kd: Double) {
+    guard target != nil || cached != nil else {
+        if gradient { z.update(repeating: 0, count: v) }
+        return (0, 0)
+    }
+    let eps = terms.labelSmoothing
+    // without top-k targets only T = 1 is needed: the tempered sums are the CE's
+    let temperature = cached == nil ? 1 : terms.temperature, invT = 1 / temperature
+    let sumZ = target != nil && eps > 0 ? Double(vsum(z, v)) : 0
+    let zt = target.map { z[$0] }
+    let k = cached?.0.k ?? 0
     var ce = 0.0, kd = 0.0
-    var bucketTerms: (h: [Float], restLog: Float) = ([], -Float.infinity)  // with top-k targets, for the gradient
+    scratch.kept.withUnsafeMutableBufferPointer { keptBuf in
+    scratch.first.withUnsafeMutableBufferPointer { firstBuf in
+        let kept = keptBuf.baseAddress!, first = firstBuf.baseAddress!
+        let ids = cached.map { t, m in Array(t.ids[(m * k)..<((m + 1) * k)]) } ?? []
+        for j in 0..<k { kept[j] = z[Int(ids[j])] }
+        for j in 0..<k {  // a duplicate id finds -inf already (as does a logit that is -inf: it adds nothing either way)
+            first[j] = z[Int(ids[j])] > -Float.infinity
+            z[Int(ids[j])] = -Float.infinity
+        }
+        let mr = vmax(z, v)  // the rest's largest logit (-inf when every id is kept)
+        var m = mr
+        for j in 0..<k where first[j] { m = Swift.max(m, kept[j]) }
+        // the rest's sums shifted by mr: sT = sum e^((z - mr) / T), s1 = sum e^(z - mr)
+        var sT: Float = 0, s1: Float = 0
+        if mr > -Float.infinity {
+            (sT, s1) = withUntempered(temperature: temperature) { untempered in
+                sumVecPair(v, z) { x in
+                    let d = x - Vec(repeating: mr), e = vexp(d * invT)
+                    return (e, untempered(d, e))
+                }
+            }
+        }
+        // the whole row's, shifted by m
+        let restScale1 = mr > -Float.infinity ? fexp(mr - m) : 0, restScaleT = mr > -Float.infinity ? fexp((mr - m) * invT) : 0
+        var total1 = s1 * restScale1, totalT = sT * restScaleT
+        for j in 0..<k where first[j] {
+            total1 += fexp(kept[j] - m)
+            totalT += fexp((kept[j] - m) * invT)
+        }
+        let log1 = Foundation.log(total1), logT = Foundation.log(totalT)
+        if let zt {
+            let lse1 = Double(m) + Double(log1)
+            var loss = -Double(1 - eps) * (Double(zt) - lse1)
+            if eps > 0 { loss -= Double(eps) / Double(v) * (sumZ - Double(v) * lse1) }
+            ce = loss
+        }
+        var h: [Float] = [], restLog = -Float.infinity
+        if let (t, row) = cached {
+            var la = [Float](repeating: 0, count: k + 1)
+            for j in 0..<k { la[j] = (kept[j] - m) * invT - logT }
+            if sT > 0 { restLog = Foundation.log(sT) + (mr - m) * invT - logT }
+            la[k] = restLog
+            (kd, h) = topKBucketDivergence(la, t, row, kind: kind, temperature: terms.temperature)
+        }
+        guard gradient else {
+            for j in 0..<k where first[j] { z[Int(ids[j])] = kept[j] }
+            return
+        }
+        // dz = ceScale (p - eps / V) + kdScale (h_b(i) q_i / q_b(i) - q_i sum_b h_b), minus ceScale (1 - eps) at the
+        // target; for a rest id p = e^(z - mr) e^(mr - m) / total1, q = e^((z - mr) / T) e^((mr - m) / T) / totalT and
+        // q / q_rest = e^((z - mr) / T) / sT. The masked kept ids get the constant here and their own terms below.
+        let sumH = h.reduce(0, +)
+        let a = target == nil ? 0 : ceScale * restScale1 / total1, c = target == nil ? 0 : -ceScale * eps / Float(v)
+        var b = cached == nil ? 0 : -kdScale * sumH * restScaleT / totalT
+        if restLog > -Float.infinity && h[k] != 0 { b += kdScale * h[k] / sT }
+        if mr > -Float.infinity {
+            withUntempered(temperature: temperature) { untempered in
+                mapVec(v, z, z) { x in
+                    let d = x - Vec(repeating: mr), e = vexp(d * invT)
+                    return Vec(repeating: a) * untempered(d, e) + Vec(repeating: b) * e + Vec(repeating: c)
+                }
+            }
+        } else {
+            z.update(repeating: c, count: v)
+        }
+        for j in 0..<k where first[j] {
+            var g = c
+            if target != nil { g += ceScale * fexp(kept[j] - m - log1) }
+            if cached != nil { g -= kdScale * sumH * fexp((kept[j] - m) * invT - logT) }
+            z[Int(ids[j])] = g
+        }
+        for j in 0..<k { z[Int(ids[j])] += kdScale * h[j] }
+        if let t = target { z[t] -= ceScale * (1 - eps) }
+    }
+    }
+    return (ce, kd)
+}
+
+/// A row distilled with forward KL against the teacher's logits `u` (and CE when it has a target), in three passes
+/// over the vocabulary (the maxima, the sums, the divergence with the gradient) instead of a log-softmax per term.
+@inline(__always)
+private func forwardKLRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>, v: Int, target: Int?,
+                          terms: OutputLossTerms, ceScale: Float, kdScale: Float, gradient: Bool) -> (ce: Double, kd: Double) {
+    let eps = terms.labelSmoothing, invT = 1 / terms.temperature
+    let m = vmax(z, v), mu = vmax(u, v)
+    let sumZ = target != nil && eps > 0 ? Double(vsum(z, v)) : 0
+    let zt = target.map { z[$0] }
+    // sT = sum e^((z - m) / T), s1 = sum e^(z - m), sU = sum e^((u - mu) / T)
+    let (sT, s1) = withUntempered(temperature: terms.temperature) { untempered in
+        sumVecPair(v, z) { x in
+            let d = x - Vec(repeating: m), e = vexp(d * invT)
+            return (e, untempered(d, e))
+        }
+    }
+    let sU = sumVec2(v, u, u) { x, _ in vexp((x - Vec(repeating: mu)) * invT) }
+    let log1 = Foundation.log(s1), logT = Foundation.log(sT), logU = Foundation.log(sU)
+    var ce = 0.0
+    if let zt {
+        let lse1 = Double(m) + Double(log1)
+        var loss = -Double(1 - eps) * (Double(zt) - lse1)
+        if eps > 0 { loss -= Double(eps) / Double(v) * (sumZ - Double(v) * lse1) }
+        ce = loss
+    }
+    // per entry: ls = (z - m) / T - log sT and lt = (u - mu) / T - log sU, the log-probs at T; KL = sum e^lt (lt - ls)
+    guard gradient else {
+        let kd = sumVec2(v, z, u) { x, y in
+            let ls = (x - Vec(repeating: m)) * invT - Vec(repeating: logT), lt = (y - Vec(repeating: mu)) * invT - Vec(repeating: logU)
+            return vexp(lt) * (lt - ls)
+        }
+        return (ce, Double(kd))
+    }
+    // dz = ceScale (p - eps / V) + kdScale (q_s - q_t), minus ceScale (1 - eps) at the target; p = e^(z - m) / s1
+    let a = target == nil ? 0 : ceScale / s1, c = target == nil ? 0 : -ceScale * eps / Float(v), invST = 1 / sT
+    let kd = withUntempered(temperature: terms.temperature) { untempered in
+        mapVec2Sum(v, z, u, into: z) { x, y in
+            let d = x - Vec(repeating: m), e = vexp(d * invT)
+            let ls = d * invT - Vec(repeating: logT), lt = (y - Vec(repeating: mu)) * invT - Vec(repeating: logU)
+            let qt = vexp(lt)
+            let g = Vec(repeating: a) * untempered(d, e) + Vec(repeating: kdScale) * (e * invST - qt) + Vec(repeating: c)
+            return (g, qt * (lt - ls))
+        }
+    }
+    if let t = target { z[t] -= ceScale * (1 - eps) }
+    return (ce, Double(kd))
+}
+
+/// A row distilled with reverse KL or JSD against the teacher's logits `u`: log-softmaxes of the student at T = 1
+/// (CE) and both sides at T, the same arithmetic as `crossEntropy` and `distillationLoss`.
+@inline(__always)
+private func logDomainRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>, v: Int, target: Int?, kind: Divergence,
+                          terms: OutputLossTerms, ceScale: Float, kdScale: Float, gradient: Bool,
+                          scratch: inout OutputRowScratch) -> (ce: Double, kd: Double) {
+    var ce = 0.0, kd = 0.0
     let eps = terms.labelSmoothing, invT = 1 / terms.temperature
     scratch.logp.withUnsafeMutableBufferPointer { lpBuf in
     scratch.ls.withUnsafeMutableBufferPointer { lsBuf in
@@ -233,29 +419,23 @@ private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePoint
             if eps > 0 { loss -= eps / Float(v) * vsum(lp, v) }
             ce = Double(loss)
         }
-        if inKD, let (targets, m) = cached {
-            mapVec(v, z, sc) { $0 * invT }
-            logSoftmaxRows(sc, ls, rows: 1, cols: v)
-            (kd, bucketTerms) = topKRow(ls, complement: sc, targets, m, v: v, kind: kind, temperature: terms.temperature)
-        } else if inKD, let u {
-            mapVec(v, z, sc) { $0 * invT }
-            logSoftmaxRows(sc, ls, rows: 1, cols: v)
-            mapVec(v, u, sc) { $0 * invT }
-            logSoftmaxRows(sc, lt, rows: 1, cols: v)
-            switch kind {
-            case .forwardKL:
-                kd = Double(sumVec2(v, ls, lt) { la, lb in vexp(lb) * (lb - la) })
-            case .reverseKL:
-                kd = Double(sumVec2(v, ls, lt) { la, lb in vexp(la) * (la - lb) })
-            case .jsd(let beta):
-                var s: Float = 0
-                for j in 0..<v {
-                    let ps = fexp(ls[j]), pt = fexp(lt[j])
-                    let lm = logMixture(ls[j], lt[j], beta)
-                    s += beta * pt * (lt[j] - lm) + (1 - beta) * ps * (ls[j] - lm)
-                }
-                kd = Double(s)
+        mapVec(v, z, sc) { $0 * invT }
+        logSoftmaxRows(sc, ls, rows: 1, cols: v)
+        mapVec(v, u, sc) { $0 * invT }
+        logSoftmaxRows(sc, lt, rows: 1, cols: v)
+        switch kind {
+        case .forwardKL:
+            preconditionFailure("logDomainRow: forward KL rows go through forwardKLRow")
+        case .reverseKL:
+            kd = Double(sumVec2(v, ls, lt) { la, lb in vexp(la) * (la - lb) })
+        case .jsd(let beta):
+            var s: Float = 0
+            for j in 0..<v {
+                let ps = fexp(ls[j]), pt = fexp(lt[j])
+                let lm = logMixture(ls[j], lt[j], beta)
+                s += beta * pt * (lt[j] - lm) + (1 - beta) * ps * (ls[j] - lm)
             }
+            kd = Double(s)
         }
         guard gradient else { return }
         // The row's gradient, written over z (its logits are not read again).
@@ -265,33 +445,16 @@ private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePoint
             accumulateVec2(v, lp, lp, into: z) { la, _ in k * (vexp(la) - w) }
             z[t] -= k * (1 - eps)
         }
-        if inKD, let (targets, m) = cached, kdScale != 0 {
-            // as topKDistillationLoss's backward: k [h_b(i) q_i / q_b(i) - q_i sum_b h_b], q_i / q_b(i) = 1 for a kept id
-            let kk = targets.k, (h, restLog) = bucketTerms
-            let c2 = kdScale * h.reduce(0, +)
-            accumulateVec2(v, ls, ls, into: z) { la, _ in -Vec(repeating: c2) * vexp(la) }
-            if restLog > -Float.infinity && h[kk] != 0 {
-                // sc holds the log-probs with the kept ids at -inf (topKRow): exactly the rest bucket's ids
-                let c1 = kdScale * h[kk]
-                accumulateVec2(v, sc, sc, into: z) { x, _ in Vec(repeating: c1) * vexp(x - Vec(repeating: restLog)) }
-            }
-            for j in 0..<kk { z[Int(targets.ids[m * kk + j])] += kdScale * h[j] }
-        } else if inKD, u != nil, kdScale != 0 {
-            let k = kdScale
-            switch kind {
-            case .forwardKL:
-                accumulateVec2(v, ls, lt, into: z) { la, lb in k * (vexp(la) - vexp(lb)) }
-            case .reverseKL, .jsd:
-                // dL/dz_s = T p_s (q - <p_s, q>) with q = dL/dlog p_s; lt is not needed after q, so q replaces it
-                if case .jsd(let beta) = kind {
-                    for j in 0..<v { lt[j] = (1 - beta) * (ls[j] - logMixture(ls[j], lt[j], beta)) }
-                } else {
-                    for j in 0..<v { lt[j] = ls[j] - lt[j] + 1 }
-                }
-                let mean = sumVec2(v, ls, lt) { la, qv in vexp(la) * qv }
-                accumulateVec2(v, ls, lt, into: z) { la, qv in k * vexp(la) * (qv - mean) }
-            }
+        guard kdScale != 0 else { return }
+        // dL/dz_s = T p_s (q - <p_s, q>) with q = dL/dlog p_s; lt is not needed after q, so q replaces it
+        let k = kdScale
+        if case .jsd(let beta) = kind {
+            for j in 0..<v { lt[j] = (1 - beta) * (ls[j] - logMixture(ls[j], lt[j], beta)) }
+        } else {
+            for j in 0..<v { lt[j] = ls[j] - lt[j] + 1 }
         }
+        let mean = sumVec2(v, ls, lt) { la, qv in vexp(la) * qv }
+        accumulateVec2(v, ls, lt, into: z) { la, qv in k * vexp(la) * (qv - mean) }
     }
     }
     }

@@ -140,8 +140,8 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
     return out
 }
 
-/// One row's divergence over the top-k buckets of target `m` (before T^2 and the mean; `topKDistillationLoss` and the
-/// fused output layer both use it), from the student's log-probs at T in `ls`. Leaves in `complement` the log-probs
+/// One row's divergence over the top-k buckets of target `m` (before T^2 and the mean; `topKDistillationLoss`'s), from
+/// the student's log-probs at T in `ls`. Leaves in `complement` the log-probs
 /// with the kept ids at -inf, and returns with the divergence what the gradient needs: q_b dD/dq_b of each of the
 /// k + 1 buckets and the student's log q_rest.
 @inline(__always)
@@ -155,11 +155,22 @@ func topKRow(_ ls: UnsafeMutablePointer<Float>, complement cp: UnsafeMutablePoin
     if top > -Float.infinity {
         restLog = top + Foundation.log(sumVec2(v, cp, cp) { x, _ in vexp(x - Vec(repeating: top)) })
     }
+    var la = [Float](repeating: 0, count: k + 1)
+    for b in 0..<k { la[b] = ls[Int(targets.ids[m * k + b])] }
+    la[k] = restLog
+    let (s, h) = topKBucketDivergence(la, targets, m, kind: kind, temperature: temperature)
+    return (s, (h, restLog))
+}
+
+/// The divergence of target `m`'s k + 1 buckets from the student's bucket log-probs `la` (the k kept ids', then the
+/// rest's), before T^2 and the mean, and q_b dD/dq_b of each bucket (what the gradient needs).
+func topKBucketDivergence(_ la: [Float], _ targets: TopKTargets, _ m: Int, kind: Divergence, temperature: Float) -> (kd: Double, h: [Float]) {
+    let k = targets.k
     let lb = targets.bucketLogProbs(m, at: temperature)
     var h = [Float](repeating: 0, count: k + 1)
     var s: Double = 0
     for b in 0...k {
-        let la = b < k ? ls[Int(targets.ids[m * k + b])] : restLog
+        let la = la[b]
         let pb = lb[b] == -Float.infinity ? 0 : Foundation.exp(lb[b])
         let qa = la == -Float.infinity ? 0 : Foundation.exp(la)
         switch kind {
@@ -176,7 +187,7 @@ func topKRow(_ ls: UnsafeMutablePointer<Float>, complement cp: UnsafeMutablePoin
             h[b] = qa > 0 ? qa * (1 - beta) * (la - lm) : 0
         }
     }
-    return (s, (h, restLog))
+    return (s, h)
 }
 
 /// log(beta e^lt + (1 - beta) e^ls) as a log-sum-exp (as `distillationLoss`'s mixture); -inf when both are.

@@ -38,7 +38,7 @@ struct FusedOutputLayerTests {
     static let divergences: [Divergence] = [.forwardKL, .reverseKL, .jsd(beta: 0.5), .jsd(beta: 0.3)]
 
     @Test("loss, its parts and the gradients of hidden and weight equal the unfused path within 1e-5 relative",
-          arguments: divergences, [Float(1), 2])
+          arguments: divergences, [Float(1), 2, 3])
     func equalsUnfused(divergence: Divergence, temperature: Float) {
         let terms = OutputLossTerms(distillationWeight: 0.7, crossEntropyWeight: 0.3, temperature: temperature,
                                     divergence: divergence, labelSmoothing: 0.1)
@@ -98,7 +98,8 @@ struct FusedOutputLayerTests {
     }
 
     @Test("with top-k targets: loss, parts and gradients equal topKDistillationLoss + crossEntropy over linear within 1e-5",
-          arguments: divergences, [(k: 5, stored: Float(1), used: Float(2)), (k: 8, stored: 2, used: 2), (k: vocab, stored: 1, used: 1)])
+          arguments: divergences, [(k: 5, stored: Float(1), used: Float(2)), (k: 8, stored: 2, used: 2), (k: 6, stored: 3, used: 3),
+                                   (k: vocab, stored: 1, used: 1)])
     func topKEqualsUnfused(divergence: Divergence, case c: (k: Int, stored: Float, used: Float)) {
         let terms = OutputLossTerms(distillationWeight: 0.7, crossEntropyWeight: 0.3, temperature: c.used, divergence: divergence,
                                     labelSmoothing: 0.1)
@@ -139,6 +140,58 @@ struct FusedOutputLayerTests {
             fusedOutputLoss(hidden: x[0], weight: x[1], targets: Self.targets, topK: targets, terms: terms, chunkRows: 4).loss
         }
         #expect(ok)
+    }
+
+    @Test("far-apart logits (rows spanning hundreds of nats, the rest bucket far below the kept ids): top-k and forward KL equal the unfused path",
+          arguments: [Float(1), 2, 3])
+    func farApartLogits(temperature: Float) {
+        let (h, w0, th0, tw) = Self.inputs()
+        let h0 = scale(h, 60), th = scale(th0, 30)
+        let logits = linear(h0, weight: w0).toArray()
+        // targets on the student's own 5 largest ids with a teacher that leaves 0.3 of its mass outside them, so the
+        // rest bucket counts although the student's rest is e^-88 or less below its top at T
+        var positions: [Int] = [], lp: [Float] = [], ids: [Int32] = [], rest: [Float] = [], gap: Float = 0
+        for r in 0..<Self.rows where ![0, 4, 9].contains(r) {
+            let row = Array(logits[(r * Self.vocab)..<((r + 1) * Self.vocab)])
+            let order = row.indices.sorted { row[$0] > row[$1] }
+            positions.append(r)
+            ids += order.prefix(5).map { Int32($0) }
+            lp += [0.3, 0.2, 0.1, 0.06, 0.04].map { Float(log($0)) }
+            rest.append(Float(log(0.3)))
+            gap = max(gap, row[order[0]] - row[order[5]])
+        }
+        #expect(gap > 88 * temperature, "the rest's largest logit is far enough below the top to underflow e^((z - max) / T)")
+        let topK = TopKTargets(k: 5, temperature: temperature, positions: positions, logProbs: lp, ids: ids, leftover: rest)
+        let terms = OutputLossTerms(distillationWeight: 0.7, crossEntropyWeight: 0.3, temperature: temperature, labelSmoothing: 0.1)
+        for useTopK in [true, false] {
+            let h1 = Tensor(shape: h0.shape, values: h0.toArray(), requiresGrad: true)
+            let w1 = Tensor(shape: w0.shape, values: w0.toArray(), requiresGrad: true)
+            let reference: Tensor, kd: Float
+            if useTopK {
+                let z = linear(h1, weight: w1)
+                let d = topKDistillationLoss(student: z, targets: topK, temperature: temperature)
+                reference = add(scale(d, 0.7), scale(crossEntropy(z, targets: Self.targets, labelSmoothing: 0.1), 0.3))
+                kd = d.item
+            } else {
+                let r = Self.unfused(h1, w1, th, tw, terms)
+                (reference, kd) = (r.0, r.1)
+            }
+            reference.backward()
+            let h2 = Tensor(shape: h0.shape, values: h0.toArray(), requiresGrad: true)
+            let w2 = Tensor(shape: w0.shape, values: w0.toArray(), requiresGrad: true)
+            let fused = useTopK
+                ? fusedOutputLoss(hidden: h2, weight: w2, targets: Self.targets, topK: topK, terms: terms, chunkRows: 4)
+                : fusedOutputLoss(hidden: h2, weight: w2, teacherHidden: th, teacherWeight: tw, targets: Self.targets,
+                                  rowMask: Self.rowMask, terms: terms, chunkRows: 4)
+            fused.loss.backward()
+            let what = "\(useTopK ? "top-k" : "forward KL") T \(temperature)"
+            #expect(kd.isFinite && kd > 1, "\(what): the divergence is finite and not vacuous (\(kd))")
+            allClose(fused.loss.item, Double(reference.item), rtol: 1e-5, atol: 0, what + " loss")
+            allClose(fused.distillation, Double(kd), rtol: 1e-5, atol: 0, what + " kd")
+            let scaleH = Double(h1.grad!.toArray().map(abs).max()!), scaleW = Double(w1.grad!.toArray().map(abs).max()!)
+            allClose(h2.grad!, h1.grad!, rtol: 1e-5, atol: 1e-5 * scaleH, what + " dL/dhidden")
+            allClose(w2.grad!, w1.grad!, rtol: 1e-5, atol: 1e-5 * scaleW, what + " dL/dweight")
+        }
     }
 
     @Test("cross-entropy alone (no teacher) equals crossEntropy over linear, and every row ignored gives 0 with zero gradients")
