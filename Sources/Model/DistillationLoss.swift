@@ -41,11 +41,14 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
     for r in included {
         let a = ls.ptr + r * v, b = lt.ptr + r * v
         var s: Float = 0
+        // local functions, not closure literals: those with an exp are not inlined (see FastMath)
+        @_transparent func forwardTerm(_ la: Vec, _ lb: Vec) -> Vec { vexp(lb) * (lb - la) }
+        @_transparent func reverseTerm(_ la: Vec, _ lb: Vec) -> Vec { vexp(la) * (la - lb) }
         switch kind {
         case .forwardKL:
-            s = sumVec2(v, a, b) { la, lb in vexp(lb) * (lb - la) }
+            s = sumVec2(v, a, b, forwardTerm)
         case .reverseKL:
-            s = sumVec2(v, a, b) { la, lb in vexp(la) * (la - lb) }
+            s = sumVec2(v, a, b, reverseTerm)
         case .jsd(let beta):
             for j in 0..<v {
                 let ps = fexp(a[j]), pt = fexp(b[j])
@@ -67,11 +70,13 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
         // forward KL simplifies to T (p_s - p_t) / rows.
         let gs = student.gradPointer(), k = g.ptr[0] * t2 * invT / Float(count)
         var q = [Float](repeating: 0, count: v)
+        @_transparent func forwardGradient(_ la: Vec, _ lb: Vec) -> Vec { k * (vexp(la) - vexp(lb)) }
+        @_transparent func weighted(_ la: Vec, _ qv: Vec) -> Vec { vexp(la) * qv }
         for r in included {
             let a = ls.ptr + r * v, b = lt.ptr + r * v, gr = gs + r * v
             switch kind {
             case .forwardKL:
-                accumulateVec2(v, a, b, into: gr) { la, lb in k * (vexp(la) - vexp(lb)) }
+                accumulateVec2(v, a, b, into: gr, forwardGradient)
                 continue
             case .reverseKL:
                 for j in 0..<v { q[j] = a[j] - b[j] + 1 }
@@ -79,8 +84,9 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
                 for j in 0..<v { q[j] = (1 - beta) * (a[j] - logMixture(a[j], b[j], beta)) }
             }
             q.withUnsafeBufferPointer { q in
-                let mean = sumVec2(v, a, q.baseAddress!) { la, qv in vexp(la) * qv }
-                accumulateVec2(v, a, q.baseAddress!, into: gr) { la, qv in k * vexp(la) * (qv - mean) }
+                let mean = sumVec2(v, a, q.baseAddress!, weighted)
+                @_transparent func gradient(_ la: Vec, _ qv: Vec) -> Vec { k * vexp(la) * (qv - mean) }
+                accumulateVec2(v, a, q.baseAddress!, into: gr, gradient)
             }
         }
     }

@@ -244,13 +244,21 @@ private func outputRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePoint
 }
 
 /// How a row's e^(z - c) follows from its tempered e^((z - c) / T) (c the shift, d = z - c, e the tempered value):
-/// at T = 1 and T = 2 (the stages' default) without another exp. Calls `body` with that function.
-@inline(__always)
-private func withUntempered<R>(temperature: Float, _ body: ((Vec, Vec) -> Vec) -> R) -> R {
-    if temperature == 1 { return body { _, e in e } }
-    if temperature == 2 { return body { _, e in e * e } }
-    return body { d, _ in vexp(d) }
+/// at T = 1 and T = 2 (the stages' default) without another exp.
+private enum Untempering {
+    case same, square, exp
+    init(temperature: Float) { self = temperature == 1 ? .same : temperature == 2 ? .square : .exp }
+    @_transparent func callAsFunction(_ d: Vec, _ e: Vec) -> Vec {
+        switch self {
+        case .same: return e
+        case .square: return e * e
+        case .exp: return vexp(d)
+        }
+    }
 }
+
+// The per-vector functions below are local functions, not closure literals: those with an exp are not inlined into
+// the kernels' loops (see FastMath).
 
 /// A row with CE, top-k targets, both or neither, in three passes over the vocabulary (the rest's max, the sums of
 /// e^(z - c) and e^((z - c) / T), the gradient) instead of a log-softmax per term.
@@ -287,15 +295,13 @@ private func bucketRow(_ z: UnsafeMutablePointer<Float>, _ cached: (TopKTargets,
         var m = mr
         for j in 0..<k where first[j] { m = Swift.max(m, kept[j]) }
         // the rest's sums shifted by mr: sT = sum e^((z - mr) / T), s1 = sum e^(z - mr)
-        var sT: Float = 0, s1: Float = 0
-        if mr > -Float.infinity {
-            (sT, s1) = withUntempered(temperature: temperature) { untempered in
-                sumVecPair(v, z) { x in
-                    let d = x - Vec(repeating: mr), e = vexp(d * invT)
-                    return (e, untempered(d, e))
-                }
-            }
+        let untempered = Untempering(temperature: temperature)
+        @_transparent func sums(_ x: Vec) -> (Vec, Vec) {
+            let d = x - Vec(repeating: mr), e = vexp(d * invT)
+            return (e, untempered(d, e))
         }
+        var sT: Float = 0, s1: Float = 0
+        if mr > -Float.infinity { (sT, s1) = sumVecPair(v, z, sums) }
         // the whole row's, shifted by m
         let restScale1 = mr > -Float.infinity ? fexp(mr - m) : 0, restScaleT = mr > -Float.infinity ? fexp((mr - m) * invT) : 0
         var total1 = s1 * restScale1, totalT = sT * restScaleT
@@ -327,15 +333,14 @@ private func bucketRow(_ z: UnsafeMutablePointer<Float>, _ cached: (TopKTargets,
         // q / q_rest = e^((z - mr) / T) / sT. The masked kept ids get the constant here and their own terms below.
         let sumH = h.reduce(0, +)
         let a = target == nil ? 0 : ceScale * restScale1 / total1, c = target == nil ? 0 : -ceScale * eps / Float(v)
-        var b = cached == nil ? 0 : -kdScale * sumH * restScaleT / totalT
-        if restLog > -Float.infinity && h[k] != 0 { b += kdScale * h[k] / sT }
+        let restTerm = restLog > -Float.infinity && h[k] != 0 ? kdScale * h[k] / sT : 0
+        let b = cached == nil ? 0 : -kdScale * sumH * restScaleT / totalT + restTerm
+        @_transparent func logitGradient(_ x: Vec) -> Vec {
+            let d = x - Vec(repeating: mr), e = vexp(d * invT)
+            return Vec(repeating: a) * untempered(d, e) + Vec(repeating: b) * e + Vec(repeating: c)
+        }
         if mr > -Float.infinity {
-            withUntempered(temperature: temperature) { untempered in
-                mapVec(v, z, z) { x in
-                    let d = x - Vec(repeating: mr), e = vexp(d * invT)
-                    return Vec(repeating: a) * untempered(d, e) + Vec(repeating: b) * e + Vec(repeating: c)
-                }
-            }
+            mapVec(v, z, z, logitGradient)
         } else {
             z.update(repeating: c, count: v)
         }
@@ -362,13 +367,14 @@ private func forwardKLRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePo
     let sumZ = target != nil && eps > 0 ? Double(vsum(z, v)) : 0
     let zt = target.map { z[$0] }
     // sT = sum e^((z - m) / T), s1 = sum e^(z - m), sU = sum e^((u - mu) / T)
-    let (sT, s1) = withUntempered(temperature: terms.temperature) { untempered in
-        sumVecPair(v, z) { x in
-            let d = x - Vec(repeating: m), e = vexp(d * invT)
-            return (e, untempered(d, e))
-        }
+    let untempered = Untempering(temperature: terms.temperature)
+    @_transparent func sums(_ x: Vec) -> (Vec, Vec) {
+        let d = x - Vec(repeating: m), e = vexp(d * invT)
+        return (e, untempered(d, e))
     }
-    let sU = sumVec2(v, u, u) { x, _ in vexp((x - Vec(repeating: mu)) * invT) }
+    @_transparent func teacherSum(_ x: Vec, _: Vec) -> Vec { vexp((x - Vec(repeating: mu)) * invT) }
+    let (sT, s1) = sumVecPair(v, z, sums)
+    let sU = sumVec2(v, u, u, teacherSum)
     let log1 = Foundation.log(s1), logT = Foundation.log(sT), logU = Foundation.log(sU)
     var ce = 0.0
     if let zt {
@@ -378,24 +384,21 @@ private func forwardKLRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePo
         ce = loss
     }
     // per entry: ls = (z - m) / T - log sT and lt = (u - mu) / T - log sU, the log-probs at T; KL = sum e^lt (lt - ls)
-    guard gradient else {
-        let kd = sumVec2(v, z, u) { x, y in
-            let ls = (x - Vec(repeating: m)) * invT - Vec(repeating: logT), lt = (y - Vec(repeating: mu)) * invT - Vec(repeating: logU)
-            return vexp(lt) * (lt - ls)
-        }
-        return (ce, Double(kd))
+    @_transparent func divergence(_ x: Vec, _ y: Vec) -> Vec {
+        let ls = (x - Vec(repeating: m)) * invT - Vec(repeating: logT), lt = (y - Vec(repeating: mu)) * invT - Vec(repeating: logU)
+        return vexp(lt) * (lt - ls)
     }
+    guard gradient else { return (ce, Double(sumVec2(v, z, u, divergence))) }
     // dz = ceScale (p - eps / V) + kdScale (q_s - q_t), minus ceScale (1 - eps) at the target; p = e^(z - m) / s1
     let a = target == nil ? 0 : ceScale / s1, c = target == nil ? 0 : -ceScale * eps / Float(v), invST = 1 / sT
-    let kd = withUntempered(temperature: terms.temperature) { untempered in
-        mapVec2Sum(v, z, u, into: z) { x, y in
-            let d = x - Vec(repeating: m), e = vexp(d * invT)
-            let ls = d * invT - Vec(repeating: logT), lt = (y - Vec(repeating: mu)) * invT - Vec(repeating: logU)
-            let qt = vexp(lt)
-            let g = Vec(repeating: a) * untempered(d, e) + Vec(repeating: kdScale) * (e * invST - qt) + Vec(repeating: c)
-            return (g, qt * (lt - ls))
-        }
+    @_transparent func gradientAndDivergence(_ x: Vec, _ y: Vec) -> (Vec, Vec) {
+        let d = x - Vec(repeating: m), e = vexp(d * invT)
+        let ls = d * invT - Vec(repeating: logT), lt = (y - Vec(repeating: mu)) * invT - Vec(repeating: logU)
+        let qt = vexp(lt)
+        let g = Vec(repeating: a) * untempered(d, e) + Vec(repeating: kdScale) * (e * invST - qt) + Vec(repeating: c)
+        return (g, qt * (lt - ls))
     }
+    let kd = mapVec2Sum(v, z, u, into: z, gradientAndDivergence)
     if let t = target { z[t] -= ceScale * (1 - eps) }
     return (ce, Double(kd))
 }
@@ -427,7 +430,8 @@ private func logDomainRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePo
         case .forwardKL:
             preconditionFailure("logDomainRow: forward KL rows go through forwardKLRow")
         case .reverseKL:
-            kd = Double(sumVec2(v, ls, lt) { la, lb in vexp(la) * (la - lb) })
+            @_transparent func reverseTerm(_ la: Vec, _ lb: Vec) -> Vec { vexp(la) * (la - lb) }
+            kd = Double(sumVec2(v, ls, lt, reverseTerm))
         case .jsd(let beta):
             var s: Float = 0
             for j in 0..<v {
@@ -442,7 +446,8 @@ private func logDomainRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePo
         z.update(repeating: 0, count: v)
         if let t = target, ceScale != 0 {
             let k = ceScale, w = eps / Float(v)
-            accumulateVec2(v, lp, lp, into: z) { la, _ in k * (vexp(la) - w) }
+            @_transparent func crossEntropyGradient(_ la: Vec, _: Vec) -> Vec { k * (vexp(la) - w) }
+            accumulateVec2(v, lp, lp, into: z, crossEntropyGradient)
             z[t] -= k * (1 - eps)
         }
         guard kdScale != 0 else { return }
@@ -453,8 +458,10 @@ private func logDomainRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePo
         } else {
             for j in 0..<v { lt[j] = ls[j] - lt[j] + 1 }
         }
-        let mean = sumVec2(v, ls, lt) { la, qv in vexp(la) * qv }
-        accumulateVec2(v, ls, lt, into: z) { la, qv in k * vexp(la) * (qv - mean) }
+        @_transparent func weighted(_ la: Vec, _ qv: Vec) -> Vec { vexp(la) * qv }
+        let mean = sumVec2(v, ls, lt, weighted)
+        @_transparent func divergenceGradient(_ la: Vec, _ qv: Vec) -> Vec { k * vexp(la) * (qv - mean) }
+        accumulateVec2(v, ls, lt, into: z, divergenceGradient)
     }
     }
     }
@@ -489,8 +496,7 @@ public func tokenLogProbs(hidden: Tensor, weight: Tensor, targets: [Int32], chun
                     precondition(t < v, "tokenLogProbs: target \(t) outside 0..<\(v) at row \(base + i)")
                     let zr = z.ptr + i * v
                     let m = vmax(zr, v)
-                    let s = sumVec2(v, zr, zr) { a, _ in vexp(a - m) }
-                    o[base + i] = zr[t] - m - Foundation.log(s)
+                    o[base + i] = zr[t] - m - Foundation.log(sumExpShifted(v, zr, shift: m))
                 }
             }
         }

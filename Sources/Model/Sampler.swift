@@ -302,12 +302,11 @@ public func chooseToken(logits: UnsafeBufferPointer<Float>, options: SamplingOpt
         logp.withUnsafeMutableBufferPointer { lp in logSoftmaxRows(s.baseAddress!, lp.baseAddress!, rows: 1, cols: v) }
     }
     // -sum p log p, vectorised; a masked entry (log p = -inf) adds 0, not 0 * -inf
-    let entropy = -logp.withUnsafeBufferPointer { lp in
-        sumVec2(v, lp.baseAddress!, lp.baseAddress!) { a, _ in
-            let e = vexp(a)
-            return (e * a).replacing(with: 0, where: e .== 0)
-        }
+    @_transparent func term(_ a: Vec, _: Vec) -> Vec {  // not a closure literal: see FastMath
+        let e = vexp(a)
+        return (e * a).replacing(with: 0, where: e .== 0)
     }
+    let entropy = -logp.withUnsafeBufferPointer { lp in sumVec2(v, lp.baseAddress!, lp.baseAddress!, term) }
     let token: Int
     if options.topK == nil && options.topP == nil {
         token = sampleIndex(weights: logp.indices.map { Double(Foundation.exp(logp[$0])) }, candidates: Array(logp.indices), rng: &rng)

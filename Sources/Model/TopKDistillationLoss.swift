@@ -123,7 +123,9 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
             var sum: Float = 0
             for b in 0...k { sum += h[hm + b] }
             let c2 = scaleFactor * sum
-            accumulateVec2(v, a, a, into: gr) { la, _ in -Vec(repeating: c2) * vexp(la) }
+            // local functions, not closure literals: those with an exp are not inlined (see FastMath)
+            @_transparent func spread(_ la: Vec, _: Vec) -> Vec { -Vec(repeating: c2) * vexp(la) }
+            accumulateVec2(v, a, a, into: gr, spread)
             if rest[m] > -Float.infinity && h[hm + k] != 0 {
                 // the rest bucket's ids: q_i / q_rest = exp(ls_i - log q_rest); the kept ids set to -inf give 0
                 let c1 = scaleFactor * h[hm + k], restLog = rest[m]
@@ -131,7 +133,8 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
                     let cp = c.baseAddress!
                     cp.update(from: a, count: v)
                     for j in 0..<k { cp[Int(ids[m * k + j])] = -Float.infinity }
-                    accumulateVec2(v, cp, cp, into: gr) { x, _ in Vec(repeating: c1) * vexp(x - Vec(repeating: restLog)) }
+                    @_transparent func restShare(_ x: Vec, _: Vec) -> Vec { Vec(repeating: c1) * vexp(x - Vec(repeating: restLog)) }
+                    accumulateVec2(v, cp, cp, into: gr, restShare)
                 }
             }
             for j in 0..<k { gr[Int(ids[m * k + j])] += scaleFactor * h[hm + j] }
@@ -153,7 +156,7 @@ func topKRow(_ ls: UnsafeMutablePointer<Float>, complement cp: UnsafeMutablePoin
     var restLog = -Float.infinity
     let top = vmax(cp, v)
     if top > -Float.infinity {
-        restLog = top + Foundation.log(sumVec2(v, cp, cp) { x, _ in vexp(x - Vec(repeating: top)) })
+        restLog = top + Foundation.log(sumExpShifted(v, cp, shift: top))
     }
     var la = [Float](repeating: 0, count: k + 1)
     for b in 0..<k { la[b] = ls[Int(targets.ids[m * k + b])] }

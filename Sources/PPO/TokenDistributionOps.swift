@@ -67,7 +67,8 @@ public func tokenEntropy(_ logits: Tensor, temperature: Float = 1, mask: [Float]
                 let l = rowLogSumExp(x, v, inv)
                 buf[r] = l
                 // H = lse - sum_j p_j z_j with z = x / T
-                mapVec(v, x, p) { vexp($0 * inv - l) }
+                @_transparent func probability(_ z: Vec) -> Vec { vexp(z * inv - l) }  // not a closure literal: see FastMath
+                mapVec(v, x, p, probability)
                 out.ptr[r] = l - vdot(p, x, v) * inv
             }
         }

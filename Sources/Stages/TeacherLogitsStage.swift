@@ -358,7 +358,7 @@ enum TopKTargetsPlan {
                             } else {
                                 let s = row.withUnsafeBufferPointer { r in
                                     scaled.withUnsafeMutableBufferPointer { x in
-                                        mapVecSum(v, r.baseAddress!, x.baseAddress!) { vexp($0 - Vec(repeating: top)) }
+                                        expShiftedSum(v, r.baseAddress!, x.baseAddress!, shift: top)
                                     }
                                 }
                                 loOut[m] = top + Foundation.log(s)

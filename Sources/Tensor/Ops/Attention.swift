@@ -95,7 +95,7 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, visible: Int, length: 
     let padded = rem > 0 ? full + simdWidth : full
     guard padded <= length else {
         let m = vmax(row, visible)
-        let inv = 1 / mapVecSum(visible, row, row) { vexp($0 - m) }
+        let inv = 1 / expShiftedSum(visible, row, row, shift: m)
         mapVec(visible, row, row) { $0 * inv }
         if visible < length { (row + visible).update(repeating: 0, count: length - visible) }
         return
@@ -244,7 +244,7 @@ public func decodeAttention(q: UnsafePointer<Float>, keys: UnsafePointer<Float>,
         cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(s), blasint(d), scale, keys + kOff, blasint(kw),
                     q + hi * d, 1, 0, scratch, 1)
         let m = vmax(scratch, s)
-        let inv = 1 / mapVecSum(s, scratch, scratch) { vexp($0 - m) }
+        let inv = 1 / expShiftedSum(s, scratch, scratch, shift: m)
         cblas_sgemv(CblasRowMajor, CblasTrans, blasint(s), blasint(d), inv, values + kOff, blasint(kw),
                     scratch, 1, 0, out + hi * d, 1)
     }

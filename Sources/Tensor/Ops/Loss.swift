@@ -39,7 +39,7 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
         for r in 0..<rows where targets[r] != ignoreIndex {
             let lr = logp.ptr + r * v, gr = gl + r * v, t = Int(targets[r])
             let u = eps / Float(v)
-            mapVec(v, lr, lr) { vexp($0) }  // logp is not needed after this: reuse it for p
+            mapVec(v, lr, lr, vexp)  // logp is not needed after this: reuse it for p
             for j in 0..<v { gr[j] += s * (lr[j] - u) }
             gr[t] -= s * (1 - eps)
         }

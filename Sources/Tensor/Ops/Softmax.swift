@@ -13,7 +13,7 @@ public func softmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Flo
                 yr.update(repeating: 0, count: c)
                 continue
             }
-            let inv = 1 / mapVecSum(c, xr, yr) { vexp($0 - m) }
+            let inv = 1 / expShiftedSum(c, xr, yr, shift: m)
             mapVec(c, yr, yr) { $0 * inv }
         }
     }
@@ -62,7 +62,7 @@ public func logSoftmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
         for r in range {
             let xr = x + r * c, yr = y + r * c
             let m = vmax(xr, c)
-            let lse = m + Foundation.log(mapVecSum(c, xr, yr) { vexp($0 - m) })
+            let lse = m + Foundation.log(expShiftedSum(c, xr, yr, shift: m))
             mapVec(c, xr, yr) { $0 - lse }
         }
     }
