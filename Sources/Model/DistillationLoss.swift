@@ -32,8 +32,8 @@ public func distillationLoss(student: Tensor, teacher: Tensor, temperature: Floa
     let invT = 1 / temperature
     let ls = Tensor.uninitialized(student.shape), lt = Tensor.uninitialized(student.shape)  // log-probs at T, saved
     let scaledS = Tensor.uninitialized(student.shape), scaledT = Tensor.uninitialized(student.shape)
-    mapVec(student.count, student.ptr, scaledS.ptr) { $0 * invT }
-    mapVec(teacher.count, teacher.ptr, scaledT.ptr) { $0 * invT }
+    vscale(student.count, invT, student.ptr, scaledS.ptr)
+    vscale(teacher.count, invT, teacher.ptr, scaledT.ptr)
     logSoftmaxRows(scaledS.ptr, ls.ptr, rows: rows, cols: v)
     logSoftmaxRows(scaledT.ptr, lt.ptr, rows: rows, cols: v)
     let included = (0..<rows).filter { rowMask?[$0] ?? true }

@@ -422,9 +422,9 @@ private func logDomainRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePo
             if eps > 0 { loss -= eps / Float(v) * vsum(lp, v) }
             ce = Double(loss)
         }
-        mapVec(v, z, sc) { $0 * invT }
+        vscale(v, invT, z, sc)
         logSoftmaxRows(sc, ls, rows: 1, cols: v)
-        mapVec(v, u, sc) { $0 * invT }
+        vscale(v, invT, u, sc)
         logSoftmaxRows(sc, lt, rows: 1, cols: v)
         switch kind {
         case .forwardKL:

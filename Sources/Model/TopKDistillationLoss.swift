@@ -93,7 +93,7 @@ public func topKDistillationLoss(student: Tensor, targets: TopKTargets, temperat
             let r = targets.positions[m]
             precondition(r >= 0 && r < rows, "topKDistillationLoss: target \(m) reads row \(r) of \(rows)")
             let a = ls.ptr + m * v
-            mapVec(v, student.ptr + r * v, sp) { $0 * invT }
+            vscale(v, invT, student.ptr + r * v, sp)
             logSoftmaxRows(sp, a, rows: 1, cols: v)
             for j in 0..<k {
                 let id = Int(targets.ids[m * k + j])

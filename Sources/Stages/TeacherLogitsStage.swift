@@ -339,7 +339,7 @@ enum TopKTargetsPlan {
                         for m in range {
                             scaled.withUnsafeMutableBufferPointer { x in
                                 row.withUnsafeMutableBufferPointer { r in
-                                    mapVec(v, logits.ptr + rows[m] * v, x.baseAddress!) { $0 * Vec(repeating: invT) }
+                                    vscale(v, invT, logits.ptr + rows[m] * v, x.baseAddress!)
                                     logSoftmaxRows(x.baseAddress!, r.baseAddress!, rows: 1, cols: v)
                                 }
                             }

@@ -96,7 +96,7 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, visible: Int, length: 
     guard padded <= length else {
         let m = vmax(row, visible)
         let inv = 1 / expShiftedSum(visible, row, row, shift: m)
-        mapVec(visible, row, row) { $0 * inv }
+        vscale(visible, inv, row, row)
         if visible < length { (row + visible).update(repeating: 0, count: length - visible) }
         return
     }

@@ -134,7 +134,7 @@ private func binaryForward(_ a: Tensor, _ b: Tensor, _ out: Tensor, _ f: (Vec, V
 /// s * x.
 public func scale(_ x: Tensor, _ s: Float) -> Tensor {
     let out = Tensor.uninitialized(x.shape)
-    mapVec(x.count, x.ptr, out.ptr) { $0 * s }
+    vscale(x.count, s, x.ptr, out.ptr)
     Tensor.record(out, inputs: [x]) { g in vaxpy(g.count, s, g.ptr, x.gradPointer()) }
     return out
 }
@@ -142,7 +142,8 @@ public func scale(_ x: Tensor, _ s: Float) -> Tensor {
 /// x + s for a scalar s.
 public func addScalar(_ x: Tensor, _ s: Float) -> Tensor {
     let out = Tensor.uninitialized(x.shape)
-    mapVec(x.count, x.ptr, out.ptr) { $0 + s }
+    @_transparent func shifted(_ v: Vec) -> Vec { v + s }  // not a closure literal: see FastMath
+    mapVec(x.count, x.ptr, out.ptr, shifted)
     Tensor.record(out, inputs: [x]) { g in vaxpy(g.count, 1, g.ptr, x.gradPointer()) }
     return out
 }
@@ -151,7 +152,8 @@ public func addScalar(_ x: Tensor, _ s: Float) -> Tensor {
 public func neg(_ x: Tensor) -> Tensor { scale(x, -1) }
 
 /// Applies a vector function forward and, in backward, multiplies the output gradient by a derivative
-/// computed from the saved input x and output y.
+/// computed from the saved input x and output y. Callers pass `f` as a global or local `@_transparent` function: a
+/// closure literal stays a call per 16 lanes (see FastMath).
 @inline(__always)
 private func unary(_ x: Tensor, _ f: (Vec) -> Vec, derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
     let out = Tensor.uninitialized(x.shape)
@@ -171,11 +173,12 @@ public func exp(_ x: Tensor) -> Tensor { unary(x, vexp) { _, y in y } }
 
 /// Natural logarithm.
 public func log(_ x: Tensor) -> Tensor {
-    unary(x, { v in
+    @_transparent func lanes(_ v: Vec) -> Vec {
         var r = v
         for i in 0..<simdWidth { r[i] = Foundation.log(v[i]) }
         return r
-    }, derivative: { x, _ in 1 / x })
+    }
+    return unary(x, lanes, derivative: { x, _ in 1 / x })
 }
 
 /// tanh(x) = 1 - 2 / (e^{2x} + 1).
@@ -192,7 +195,8 @@ public func sigmoid(_ x: Tensor) -> Tensor { unary(x, vsigmoid) { _, y in y * (1
 
 /// SiLU (swish): x * sigmoid(x).
 public func silu(_ x: Tensor) -> Tensor {
-    unary(x, { $0 * vsigmoid($0) }) { x, _ in
+    @_transparent func lanes(_ v: Vec) -> Vec { v * vsigmoid(v) }
+    return unary(x, lanes) { x, _ in
         let s = 1 / (1 + fexp(-x))
         return s * (1 + x * (1 - s))
     }
@@ -202,7 +206,8 @@ private let geluC: Float = 0.797_884_56  // sqrt(2 / pi)
 
 /// GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (PyTorch approximate="tanh").
 public func gelu(_ x: Tensor) -> Tensor {
-    unary(x, { v in 0.5 * v * (1 + vtanh(geluC * (v + 0.044715 * v * v * v))) }) { x, _ in
+    @_transparent func lanes(_ v: Vec) -> Vec { 0.5 * v * (1 + vtanh(geluC * (v + 0.044715 * v * v * v))) }
+    return unary(x, lanes) { x, _ in
         let u = geluC * (x + 0.044715 * x * x * x)
         let t = vtanh(Vec(repeating: u))[0]
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * geluC * (1 + 3 * 0.044715 * x * x)
@@ -211,15 +216,17 @@ public func gelu(_ x: Tensor) -> Tensor {
 
 /// max(x, 0).
 public func relu(_ x: Tensor) -> Tensor {
-    unary(x, { $0.replacing(with: 0, where: $0 .< 0) }) { x, _ in x > 0 ? 1 : 0 }
+    @_transparent func lanes(_ v: Vec) -> Vec { v.replacing(with: 0, where: v .< 0) }
+    return unary(x, lanes) { x, _ in x > 0 ? 1 : 0 }
 }
 
 /// Each element limited to [low, high]; the gradient passes only where x was inside (PPO's clip).
 public func clamp(_ x: Tensor, min low: Float, max high: Float) -> Tensor {
     precondition(low <= high, "clamp: min \(low) > max \(high)")
-    return unary(x, { v in
+    @_transparent func lanes(_ v: Vec) -> Vec {
         v.replacing(with: Vec(repeating: low), where: v .< low).replacing(with: Vec(repeating: high), where: v .> high)
-    }) { x, _ in (x >= low && x <= high) ? 1 : 0 }
+    }
+    return unary(x, lanes) { x, _ in (x >= low && x <= high) ? 1 : 0 }
 }
 
 /// Elementwise minimum of two same-shape tensors; the gradient goes to the smaller (to `a` on ties).

@@ -51,12 +51,16 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
 public func mseLoss(_ a: Tensor, _ b: Tensor) -> Tensor {
     precondition(a.shape == b.shape, "mseLoss: shapes \(a.shape) and \(b.shape) differ")
     let n = a.count
-    let total = sumVec2(n, a.ptr, b.ptr) { x, y in (x - y) * (x - y) }
+    // local functions, not closure literals: the optimizer leaves those as a call per 16 lanes (see FastMath)
+    @_transparent func squared(_ x: Vec, _ y: Vec) -> Vec { (x - y) * (x - y) }
+    let total = sumVec2(n, a.ptr, b.ptr, squared)
     let out = Tensor(shape: [], values: [total / Float(max(n, 1))])
     Tensor.record(out, inputs: [a, b]) { g in
         let k = 2 * g.ptr[0] / Float(max(n, 1))
-        if a.requiresGrad { accumulateVec2(n, a.ptr, b.ptr, into: a.gradPointer()) { x, y in k * (x - y) } }
-        if b.requiresGrad { accumulateVec2(n, a.ptr, b.ptr, into: b.gradPointer()) { x, y in k * (y - x) } }
+        @_transparent func toA(_ x: Vec, _ y: Vec) -> Vec { k * (x - y) }
+        @_transparent func toB(_ x: Vec, _ y: Vec) -> Vec { k * (y - x) }
+        if a.requiresGrad { accumulateVec2(n, a.ptr, b.ptr, into: a.gradPointer(), toA) }
+        if b.requiresGrad { accumulateVec2(n, a.ptr, b.ptr, into: b.gradPointer(), toB) }
     }
     return out
 }

@@ -14,7 +14,7 @@ public func softmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Flo
                 continue
             }
             let inv = 1 / expShiftedSum(c, xr, yr, shift: m)
-            mapVec(c, yr, yr) { $0 * inv }
+            vscale(c, inv, yr, yr)
         }
     }
 }
@@ -63,7 +63,8 @@ public func logSoftmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
             let xr = x + r * c, yr = y + r * c
             let m = vmax(xr, c)
             let lse = m + Foundation.log(expShiftedSum(c, xr, yr, shift: m))
-            mapVec(c, xr, yr) { $0 - lse }
+            @_transparent func normalized(_ v: Vec) -> Vec { v - lse }  // not a closure literal: see FastMath
+            mapVec(c, xr, yr, normalized)
         }
     }
 }
