@@ -42,12 +42,12 @@ public typealias Vec = SIMD16<Float>
 /// e^x for one value through the vector kernel (for tails and scalar code paths that must agree).
 @inlinable @inline(__always) public func fexp(_ x: Float) -> Float { vexp(Vec(repeating: x))[0] }
 
-// The kernels below take the per-vector function `f` as a closure. When its body holds an exp, pass a local
-// `@_transparent` function (or a global one such as `vexp`), not a closure literal: Swift's optimizer does not inline
-// a closure literal that large into the kernel's loop, and it stays a call per 16 lanes on its arguments split into
-// 128-bit quarters (a token's log-sum-exp over 49,152 logits ran about 4x slower so, by perf, 2026-12-07). A local
-// `@inline(__always)` function was inlined where its body held one exp and, in the fused output layer's rows, still
-// left as a call where it held two; `@_transparent` (mandatory inlining) was inlined everywhere (objdump).
+// The kernels below take the per-vector function `f` as a closure. Pass a local `@_transparent` function (or a global
+// one such as `vexp`), never a closure literal: Swift 6.3's optimizer (-O -wmo) left a closure literal, even
+// `{ $0 * s }`, as a call per 16 lanes with its arguments split into 128-bit quarters (a token's log-sum-exp over
+// 49,152 logits ran about 4x slower so, by perf, 2026-12-07). A local `@inline(__always)` function was inlined where
+// its body held one exp and still left as a call in the fused output layer's rows where it held two;
+// `@_transparent` (mandatory inlining) was inlined everywhere (objdump).
 
 /// Applies `f` over `n` elements from `x` into `y`, 16 lanes at a time with a masked tail.
 @inlinable @inline(__always)
