@@ -358,7 +358,7 @@ private func greedyToken(logits: UnsafeBufferPointer<Float>) -> (token: Int32, l
         sy += (e * y).replacing(with: 0, where: e .== 0)
         i += simdWidth
     }
-    var tieCount = ties.sum(), restSum = rest.sum(), weighted = sy.sum()
+    var tieCount = laneSum(ties), restSum = laneSum(rest), weighted = laneSum(sy)
     while i < v {
         let y = x[i] - m, e = fexp(y)
         if y == 0 { tieCount += 1 } else { restSum += e }

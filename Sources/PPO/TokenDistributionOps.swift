@@ -112,7 +112,7 @@ func rowLogSumExp(_ x: UnsafePointer<Float>, _ n: Int, _ inv: Float) -> Float {
         acc += vexp(UnsafeRawPointer(x + j).loadUnaligned(as: Vec.self) * inv - m)
         j += simdWidth
     }
-    var s = acc.sum()
+    var s = laneSum(acc)
     while j < n { s += fexp(x[j] * inv - m); j += 1 }
     return m + Foundation.log(s)
 }

@@ -77,7 +77,7 @@ public func mapVecSum(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePoi
         acc += r
         i += simdWidth
     }
-    var s = acc.sum()
+    var s = laneSum(acc)
     if i < n {
         var v = Vec()
         for j in 0..<(n - i) { v[j] = x[i + j] }
@@ -111,7 +111,7 @@ public func sumVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Floa
         acc += f(UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self), UnsafeRawPointer(y + i).loadUnaligned(as: Vec.self))
         i += simdWidth
     }
-    var s = acc.sum()
+    var s = laneSum(acc)
     if i < n {
         var u = Vec(), v = Vec()
         for j in 0..<(n - i) { u[j] = x[i + j]; v[j] = y[i + j] }
@@ -133,7 +133,7 @@ public func sumVecPair(_ n: Int, _ x: UnsafePointer<Float>, _ f: (Vec) -> (Vec, 
         acc1 += b
         i += simdWidth
     }
-    var s0 = acc0.sum(), s1 = acc1.sum()
+    var s0 = laneSum(acc0), s1 = laneSum(acc1)
     if i < n {
         var u = Vec()
         for j in 0..<(n - i) { u[j] = x[i + j] }
@@ -156,7 +156,7 @@ public func mapVec2Sum(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<F
         acc += a
         i += simdWidth
     }
-    var s = acc.sum()
+    var s = laneSum(acc)
     if i < n {
         var u = Vec(), v = Vec()
         for j in 0..<(n - i) { u[j] = x[i + j]; v[j] = y[i + j] }
@@ -192,8 +192,17 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
         acc += UnsafeRawPointer(x + i).loadUnaligned(as: Vec.self)
         i += simdWidth
     }
-    var s = acc.sum()
+    var s = laneSum(acc)
     while i < n { s += x[i]; i += 1 }
+    return s
+}
+
+/// The sum of `v`'s lanes, added in lane order from -0: the standard library's `sum()` (Swift 6.3's body, read from its
+/// interface), whose generic specialization this toolchain calls out of line (1.2% of the small-shape distillation
+/// step by perf, once per row); spelled out here it is inlined, and the bits stay the same.
+@_transparent public func laneSum(_ v: Vec) -> Float {
+    var s = -Float.zero
+    for i in 0..<simdWidth { s += v[i] }
     return s
 }
 
@@ -232,7 +241,7 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
         acc += UnsafeRawPointer(a + i).loadUnaligned(as: Vec.self) * UnsafeRawPointer(b + i).loadUnaligned(as: Vec.self)
         i += simdWidth
     }
-    var s = acc.sum()
+    var s = laneSum(acc)
     while i < n { s += a[i] * b[i]; i += 1 }
     return s
 }
@@ -246,7 +255,7 @@ public func accumulateVec2(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePoint
             * UnsafeRawPointer(c + i).loadUnaligned(as: Vec.self)
         i += simdWidth
     }
-    var s = acc.sum()
+    var s = laneSum(acc)
     while i < n { s += a[i] * b[i] * c[i]; i += 1 }
     return s
 }

@@ -132,6 +132,26 @@ struct FastMathTests {
         }
     }
 
+    @Test("laneSum gives the standard library's sum() bit for bit: random lanes of mixed magnitude, all -0, -0 with +0, +-inf")
+    func laneSumIsSum() {
+        var rng = RandomGenerator(seed: 31)
+        var cases: [Vec] = (0..<2000).map { _ in
+            var v = Vec()
+            for i in 0..<simdWidth { v[i] = rng.nextNormal() * Float(pow(10, Double(rng.nextInt(below: 13) - 6))) }
+            return v
+        }
+        cases.append(Vec(repeating: -0.0))
+        var mixed = Vec(repeating: -0.0)
+        mixed[7] = 0
+        cases.append(mixed)
+        var infinite = Vec(repeating: 1)
+        infinite[3] = .infinity
+        cases.append(infinite)
+        infinite[9] = -.infinity
+        cases.append(infinite)
+        for v in cases { #expect(laneSum(v).bitPattern == v.sum().bitPattern, "\(v)") }
+    }
+
     @Test("laneMax is the largest lane wherever it sits, with -inf, +inf, ties and one lane above the rest")
     func laneMaxEveryLane() {
         let x = randomNormal([4096], seed: 77).toArray()

@@ -114,7 +114,7 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, visible: Int, length: 
     i = 0
     while i < full { let e = vexp(load(i) - m); store(e, i); acc += e; i += simdWidth }
     if rem > 0 { let e = vexp(tail - m); store(e, full); acc += e }
-    let inv = 1 / acc.sum()
+    let inv = 1 / laneSum(acc)
     i = 0
     while i < padded { store(load(i) * inv, i); i += simdWidth }
     if padded < length { (row + padded).update(repeating: 0, count: length - padded) }
