@@ -30,10 +30,7 @@ final class BufferPool: @unchecked Sendable {
     static let shared = BufferPool()
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var pooledBytes = 0
-    /// 2 GiB: at SmolLM2's shape a student's step (two shards of 1,024 rows) frees more than 1 GiB of buffers that the
-    /// next step takes again; at 1 GiB the rest went back to the kernel and came back as page faults (2-3% of a
-    /// step by perf; 2 GiB or 4 GiB gave the same speed and the same peak RSS, Sapphire Rapids, 2026-12-07).
-    private let budgetBytes = 2 << 30
+    private let budgetBytes = 1 << 30
     private let lock = NSLock()
 
     /// Buffers of at least this many bytes are anonymous mappings of their own (32 MiB: glibc's largest
