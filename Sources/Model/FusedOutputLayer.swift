@@ -255,6 +255,25 @@ private enum Untempering {
         case .exp: return vexp(d)
         }
     }
+
+    /// sum e^((z - shift) / T) and sum e^(z - shift) over a row of `v` logits, in one pass.
+    @inline(__always) func sums(_ v: Int, _ z: UnsafePointer<Float>, shift: Float, invT: Float) -> (tempered: Float, untempered: Float) {
+        @_transparent func both(_ x: Vec) -> (Vec, Vec) {
+            let d = x - Vec(repeating: shift), e = vexp(d * invT)
+            return (e, self(d, e))
+        }
+        let (t, u) = sumVecPair(v, z, both)
+        return (t, u)
+    }
+}
+
+/// A row's CE, -(1 - eps) log p(target) - eps / V sum_j log p_j, from the target's logit, the row's log-sum-exp and
+/// (with label smoothing) the sum of its logits.
+@inline(__always)
+private func crossEntropyTerm(targetLogit zt: Float, logSumExp lse: Double, logitSum: Double, eps: Float, v: Int) -> Double {
+    var loss = -Double(1 - eps) * (Double(zt) - lse)
+    if eps > 0 { loss -= Double(eps) / Double(v) * (logitSum - Double(v) * lse) }
+    return loss
 }
 
 // The per-vector functions below are local functions, not closure literals: the optimizer leaves those as a call per
@@ -296,12 +315,8 @@ private func bucketRow(_ z: UnsafeMutablePointer<Float>, _ cached: (TopKTargets,
         for j in 0..<k where first[j] { m = Swift.max(m, kept[j]) }
         // the rest's sums shifted by mr: sT = sum e^((z - mr) / T), s1 = sum e^(z - mr)
         let untempered = Untempering(temperature: temperature)
-        @_transparent func sums(_ x: Vec) -> (Vec, Vec) {
-            let d = x - Vec(repeating: mr), e = vexp(d * invT)
-            return (e, untempered(d, e))
-        }
         var sT: Float = 0, s1: Float = 0
-        if mr > -Float.infinity { (sT, s1) = sumVecPair(v, z, sums) }
+        if mr > -Float.infinity { (sT, s1) = untempered.sums(v, z, shift: mr, invT: invT) }
         // the whole row's, shifted by m
         let restScale1 = mr > -Float.infinity ? fexp(mr - m) : 0, restScaleT = mr > -Float.infinity ? fexp((mr - m) * invT) : 0
         var total1 = s1 * restScale1, totalT = sT * restScaleT
@@ -310,12 +325,7 @@ private func bucketRow(_ z: UnsafeMutablePointer<Float>, _ cached: (TopKTargets,
             totalT += fexp((kept[j] - m) * invT)
         }
         let log1 = Foundation.log(total1), logT = Foundation.log(totalT)
-        if let zt {
-            let lse1 = Double(m) + Double(log1)
-            var loss = -Double(1 - eps) * (Double(zt) - lse1)
-            if eps > 0 { loss -= Double(eps) / Double(v) * (sumZ - Double(v) * lse1) }
-            ce = loss
-        }
+        if let zt { ce = crossEntropyTerm(targetLogit: zt, logSumExp: Double(m) + Double(log1), logitSum: sumZ, eps: eps, v: v) }
         var h: [Float] = [], restLog = -Float.infinity
         if let (t, row) = cached {
             var la = [Float](repeating: 0, count: k + 1)
@@ -368,21 +378,11 @@ private func forwardKLRow(_ z: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePo
     let zt = target.map { z[$0] }
     // sT = sum e^((z - m) / T), s1 = sum e^(z - m), sU = sum e^((u - mu) / T)
     let untempered = Untempering(temperature: terms.temperature)
-    @_transparent func sums(_ x: Vec) -> (Vec, Vec) {
-        let d = x - Vec(repeating: m), e = vexp(d * invT)
-        return (e, untempered(d, e))
-    }
     @_transparent func teacherSum(_ x: Vec, _: Vec) -> Vec { vexp((x - Vec(repeating: mu)) * invT) }
-    let (sT, s1) = sumVecPair(v, z, sums)
+    let (sT, s1) = untempered.sums(v, z, shift: m, invT: invT)
     let sU = sumVec2(v, u, u, teacherSum)
     let log1 = Foundation.log(s1), logT = Foundation.log(sT), logU = Foundation.log(sU)
-    var ce = 0.0
-    if let zt {
-        let lse1 = Double(m) + Double(log1)
-        var loss = -Double(1 - eps) * (Double(zt) - lse1)
-        if eps > 0 { loss -= Double(eps) / Double(v) * (sumZ - Double(v) * lse1) }
-        ce = loss
-    }
+    let ce = zt.map { crossEntropyTerm(targetLogit: $0, logSumExp: Double(m) + Double(log1), logitSum: sumZ, eps: eps, v: v) } ?? 0
     // per entry: ls = (z - m) / T - log sT and lt = (u - mu) / T - log sU, the log-probs at T; KL = sum e^lt (lt - ls)
     @_transparent func divergence(_ x: Vec, _ y: Vec) -> Vec {
         let ls = (x - Vec(repeating: m)) * invT - Vec(repeating: logT), lt = (y - Vec(repeating: mu)) * invT - Vec(repeating: logU)
