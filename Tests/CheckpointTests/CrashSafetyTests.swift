@@ -106,6 +106,9 @@ struct CrashSafetyTests {
                 let started: Bool
                 if moment < 0 {
                     started = waitUntil(timeout: 60) { inode(path) != inodeBefore }
+                    // seen here, as it happened: by the kill, later saves may have brought the first inode number back
+                    // (a freed inode is reused), so the comparison after the kill alone can miss a completed rename
+                    if started { sawReplacement = true }
                     usleep(UInt32(rng.nextDouble() * 200_000))
                 } else {
                     // A new temporary file, or (a writer that is not atomic) the real file itself changing.
