@@ -135,7 +135,8 @@ let package = Package(
             swiftSettings: fastMath),
         .target(name: "TestSupport", dependencies: ["Tensor", "Telemetry"], path: "Tests/TestSupport",
                 swiftSettings: plain),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"],
+        // CFewRowKernels: the tests walk the 16-lane kernels' tiles both ways and share out blocks from both ends directly.
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport", "CFewRowKernels"],
                     resources: [.copy("Fixtures")], swiftSettings: plain),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")],

@@ -52,4 +52,40 @@ void td_fewrow_pack_panels(long n, long k, const float *w, long ldw, float *pane
 void td_fewrow_panels(long m, long k, const float *x, long ldx, const float *panels, long n, long p0, long p1, float *y,
                       long ldy);
 
+/// Floats per column of `td_fewrow_wide_pack`'s layout for m rows: m rounded up to a multiple of 16.
+long td_fewrow_wide_lanes(long m);
+
+/// `td_fewrow_pack` at 16 lanes (td_fewrow_wide_lanes(m) floats a column), for `td_fewrow_wide_rows`. AVX-512 builds.
+void td_fewrow_wide_pack(long m, long k, const float *x, long ldx, float *packed);
+
+/// Most rows for which the callers take td_fewrow_wide_columns rather than td_fewrow_wide_rows: below 9 rows the
+/// latter's 16 lanes would be mostly padding.
+#define TD_FEWROW_WIDE_COLUMN_ROWS 8
+
+/// Outputs per block for m rows with the 16-lane kernels: 16 for td_fewrow_wide_columns (m <= TD_FEWROW_WIDE_COLUMN_ROWS), else
+/// td_fewrow_wide_rows's tile width (12 up to 32 rows, 8 up to 48).
+long td_fewrow_wide_block_width(long m);
+
+/// td_fewrow_rows's outputs with its bits at 16 lanes (AVX-512 builds; td_fewrow_panels_available says so): each weight
+/// broadcast against up to three vectors of x's rows (`packed`, from td_fewrow_wide_pack), 12 weight rows a tile (8
+/// with three vectors), the weights of the tile two on asked for into L2. For m of 5 to 48 rows over weights streamed
+/// from memory.
+/// With `backward`, the tiles go from j1 down to j0 and ask for the weights two tiles below (the results are the same).
+void td_fewrow_wide_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
+                         long ldy, int backward);
+
+/// The same outputs and bits for m <= TD_FEWROW_WIDE_COLUMN_ROWS rows (AVX-512 builds): 16 weight rows a tile, eight
+/// columns at a time transposed in registers, each x entry broadcast; the tile two on asked for into L2, the tiles
+/// from j1 down with `backward`.
+void td_fewrow_wide_columns(long m, long k, const float *x, long ldx, const float *w, long ldw, long j0, long j1,
+                            float *y, long ldy, int backward);
+
+/// Items 0 ..< count shared by two threads from the two ends (`td_fewrow_claim`), so that each walks its own
+/// contiguous run and its prefetches ask for weights it will read itself. `claims` is one 64-bit word (used atomically).
+void td_fewrow_claims_init(unsigned long long *claims, long count);
+
+/// Takes up to `step` of the items left from the front (fromBack 0) or the back: returns how many (0 when none is
+/// left) and sets *first to the first of them.
+long td_fewrow_claim(unsigned long long *claims, int fromBack, long step, long *first);
+
 #endif

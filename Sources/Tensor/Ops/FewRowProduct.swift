@@ -1,3 +1,4 @@
+import Dispatch
 import CFewRowKernels
 import CPrefetch
 
@@ -9,7 +10,8 @@ import CPrefetch
 // multiply-adds along K, then one horizontal sum per output. `chains` (AVX2, in C): x's rows along the vector lanes
 // and each weight broadcast, so each output is a single chain of fused multiply-adds with no horizontal sum; for up
 // to `FewRowKernel.columnRows` rows, the weight rows transposed 8 x 8 in registers and x broadcast, with the same
-// chains. Blocks of weight rows are split across the cores.
+// chains. `wideChains` (AVX-512, in C): the chains at 16 lanes, the native kernel of AVX-512 builds. Blocks of weight
+// rows are split across the cores.
 //
 // Every output y[i, j] is computed by the same sequence of operations whatever M, N, the tile it falls in or the
 // thread that runs it (rows missing from a tile repeat a valid row or are zero lanes, and their results are
@@ -17,9 +19,10 @@ import CPrefetch
 // same bits as in a batch.
 
 /// The few-row product kernel (a machine fact, not a tuning knob: they give the same results within float rounding,
-/// not bit for bit).
+/// not bit for bit; `chains`, `panels` and `wideChains` give the same bits).
 public enum FewRowKernel: Sendable {
-    /// 16 lanes, 4 x rows x 4 weight rows per tile (32 registers: AVX-512).
+    /// 16 lanes, 4 x rows x 4 weight rows per tile (32 registers: AVX-512), in Swift: a CPU with AVX-512 running a build
+    /// that does not target it.
     case wide
     /// 8 lanes, 2 x rows x 4 weight rows per tile (16 registers), in Swift: builds without AVX2 and FMA.
     case narrow
@@ -33,14 +36,24 @@ public enum FewRowKernel: Sendable {
     /// cache (`FewRowPanels.isWorthPacking`), where the other kernels' horizontal sums or half-empty lanes (a core
     /// decodes 8 rows) held them to a third of the multiply-add rate.
     case panels
+    /// AVX-512, in C: `chains` at 16 lanes, for weights streamed from memory. Up to `wideColumnRows` rows 16 weight rows
+    /// a tile, eight columns at a time transposed in registers, against each x entry broadcast (`td_fewrow_wide_columns`);
+    /// above, x's rows along the lanes, each weight broadcast against one to three vectors of them, 12 weight rows a tile
+    /// (8 against three vectors; `td_fewrow_wide_rows`). Either asks for the weights of the tile two on into L2, and the
+    /// two threads take the blocks from the two ends (`fewRowProducts`). The bits of `chains`. It replaced `wide` on
+    /// AVX-512 builds (README, "Generation"): a 16-row decoding step's products went from X to Y ms.
+    case wideChains
 
-    /// `wide` where the CPU has AVX-512 (the build then targets it, Package.swift), else `chains` where the build has
-    /// AVX2 and FMA, else `narrow`.
-    public static let native: FewRowKernel = BLAS.thisCPUFlags.contains("avx512f") ? .wide : td_fewrow_available() != 0 ? .chains : .narrow
+    /// `wideChains` where the CPU has AVX-512 and the build targets it (Package.swift), `wide` where only the CPU has it,
+    /// else `chains` where the build has AVX2 and FMA, else `narrow`.
+    public static let native: FewRowKernel = BLAS.thisCPUFlags.contains("avx512f") ? (td_fewrow_panels_available() != 0 ? .wideChains : .wide) : td_fewrow_available() != 0 ? .chains : .narrow
 
     /// Most rows for which `chains` takes the transposing tile (`td_fewrow_columns`): below 8 rows the lanes tile
     /// would multiply mostly padding (`TD_FEWROW_COLUMN_ROWS`, which `td_fewrow_block_width` follows too).
     public static let columnRows = Int(TD_FEWROW_COLUMN_ROWS)
+
+    /// Most rows for which `wideChains` takes its transposing tile (`td_fewrow_wide_columns`, `TD_FEWROW_WIDE_COLUMN_ROWS`).
+    public static let wideColumnRows = Int(TD_FEWROW_WIDE_COLUMN_ROWS)
 
     /// Floats ahead of each weight row it reads at which `chains` asks for the weights it will read next (48 KB;
     /// 12 KB to 96 KB gave the same 16-row steps on the AMD EPYC (Zen 3) machine).
@@ -51,6 +64,7 @@ public enum FewRowKernel: Sendable {
         switch self {
         case .wide, .narrow: 4
         case .chains: td_fewrow_block_width(m)
+        case .wideChains: td_fewrow_wide_block_width(m)
         case .panels: 16
         }
     }
@@ -65,7 +79,7 @@ public enum FewRowKernel: Sendable {
     public var maximumRows: Int {
         switch self {
         case .wide: 48
-        case .narrow, .chains, .panels: 48
+        case .narrow, .chains, .panels, .wideChains: 48
         }
     }
 
@@ -132,6 +146,7 @@ public func fewRowProducts(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, _ 
                            kernel: FewRowKernel = .native) {
     precondition(m >= 0 && k >= 0 && ldx >= k && targets.allSatisfy { $0.n >= 0 && $0.ldw >= k && $0.ldy >= $0.n },
                  "fewRowProducts: m \(m), k \(k), x stride \(ldx), targets (n, w stride, y stride) \(targets.map { ($0.n, $0.ldw, $0.ldy) })")
+    precondition(kernel != .wideChains || FewRowPanels.isAvailable, "fewRowProducts: the wideChains kernel needs a build for AVX-512")
     guard m > 0 else { return }
     let width = kernel.blockWidth(rows: m)
     var firstBlock = [0]  // target t's blocks are firstBlock[t]..<firstBlock[t + 1]
@@ -143,10 +158,15 @@ public func fewRowProducts(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, _ 
     if kernel == .chains && m > FewRowKernel.columnRows {
         packed = .allocate(capacity: td_fewrow_lanes(m) * k)
         td_fewrow_pack(m, k, x, ldx, packed)
+    } else if kernel == .wideChains && m > FewRowKernel.wideColumnRows {
+        packed = .allocate(capacity: td_fewrow_wide_lanes(m) * k)
+        td_fewrow_wide_pack(m, k, x, ldx, packed)
     }
     defer { packed?.deallocate() }
-    func run(_ range: Range<Int>) {
-        for (i, t) in targets.enumerated() {
+    // `backward`: the targets and their blocks from the last (the second side of `wideChains`' split, below)
+    func run(_ range: Range<Int>, backward: Bool = false) {
+        for q in 0..<targets.count {
+            let i = backward ? targets.count - 1 - q : q, t = targets[i]
             let lo = max(range.lowerBound, firstBlock[i]), hi = min(range.upperBound, firstBlock[i + 1])
             guard lo < hi else { continue }
             let local = (lo - firstBlock[i])..<(hi - firstBlock[i])
@@ -155,9 +175,13 @@ public func fewRowProducts(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, _ 
                                      w: t.w, ldw: t.ldw, y: t.y, ldy: t.ldy, blocks: local)
             case .narrow: fewRowBlocks(SIMD8<Float>.self, rowsPerTile: 2, spreadsPrefetches: true, m: m, n: t.n, k: k, x: x, ldx: ldx,
                                        w: t.w, ldw: t.ldw, y: t.y, ldy: t.ldy, blocks: local)
-            case .chains:
+            case .chains, .wideChains:
                 let j0 = local.lowerBound * width, j1 = min(t.n, local.upperBound * width)
-                if let packed {
+                if let packed, kernel == .wideChains {
+                    td_fewrow_wide_rows(m, k, packed, t.w, t.ldw, j0, j1, t.y, t.ldy, backward ? 1 : 0)
+                } else if kernel == .wideChains {
+                    td_fewrow_wide_columns(m, k, x, ldx, t.w, t.ldw, j0, j1, t.y, t.ldy, backward ? 1 : 0)
+                } else if let packed {
                     td_fewrow_rows(m, k, packed, t.w, t.ldw, j0, j1, t.y, t.ldy, FewRowKernel.chainsPrefetchDistance)
                 } else {
                     td_fewrow_columns(m, k, x, ldx, t.w, t.ldw, j0, j1, t.y, t.ldy, FewRowKernel.chainsPrefetchDistance)
@@ -168,7 +192,28 @@ public func fewRowProducts(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, _ 
         }
     }
     let work = m * k * targets.reduce(0) { $0 + $1.n }
-    Parallel.forRanges(blocks, work: work, chunksPerThread: Parallel.fewRowChunksPerThread, run)
+    if kernel == .wideChains && Parallel.shouldSplit(parts: blocks, work: work) {
+        // Two threads from the two ends of the blocks, each in runs of `step`, the second walking down: each reads on
+        // through weights of its own, which its prefetches (two tiles on, the way it walks) have asked for, and a thread
+        // that wakes late takes fewer runs. Chunks taken in turn from one counter (below) sent half the prefetches into
+        // the chunk the other core would take.
+        precondition(blocks < 1 << 31, "fewRowProducts: \(blocks) blocks")
+        var claims: UInt64 = 0
+        td_fewrow_claims_init(&claims, blocks)
+        let step = max(1, blocks / (2 * Parallel.fewRowChunksPerThread))
+        withUnsafeMutablePointer(to: &claims) { claims in
+            DispatchQueue.concurrentPerform(iterations: 2) { side in
+                var first = 0
+                while true {
+                    let count = td_fewrow_claim(claims, Int32(side), step, &first)
+                    if count == 0 { break }
+                    run(first..<(first + count), backward: side == 1)
+                }
+            }
+        }
+        return
+    }
+    Parallel.forRanges(blocks, work: work, chunksPerThread: Parallel.fewRowChunksPerThread) { run($0) }
 }
 
 /// A SIMD vector of floats the kernel accumulates in, with its horizontal sum in a fixed order.
