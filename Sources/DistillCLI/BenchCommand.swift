@@ -98,7 +98,7 @@ struct BenchCommand: ParsableCommand {
         report["openblas_num_threads_env"] = .string(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "")
         report["blas_version"] = .string(BLAS.version)
         report["blas_library"] = .string(BLAS.libraryPath)
-        // which few-row kernel a decoding step's products take here (wide, narrow or chains: FewRowKernel)
+        // which few-row kernel a decoding step's products take here (wideChains, wide, chains or narrow: FewRowKernel)
         report["few_row_kernel"] = .string("\(FewRowKernel.native)")
         // whether decoding loops over weights under 256 KB pack them for the `panels` kernel (AVX-512 builds)
         report["few_row_panels"] = .bool(FewRowPanels.isAvailable)
