@@ -85,7 +85,8 @@ let package = Package(
         // of BoringSSL into every build.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
-        // CPrefetch: a header of one static inline function (software prefetch, which Swift cannot express); nothing to link.
+        // CPrefetch: a header of static inline functions (software prefetch and a vector square root, which Swift cannot
+        // express); nothing to link.
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
         // CInt8Kernels: the int8 matrix product behind Tensor's int8Linear (widening multiply-add intrinsics).
         .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: cKernelFlags),

@@ -85,6 +85,33 @@ struct OptimizerTests {
         }
     }
 
+    @Test("AdamW's vector path (16 lanes, split across threads) has the bits of its scalar formula in Float, element by element, with a tail")
+    func adamWVectorBits() {
+        // 5,003 elements: 312 vectors and a tail of 11, enough work to split across the cores; gradients of mixed sizes
+        // (the second moments' roots range over many binades)
+        let n = 5_003
+        let store = ParameterStore([(name: "p", shape: [n], decay: true)])
+        let p0 = randomNormal([n], seed: 64).toArray()
+        store["p"].assign(Tensor(shape: [n], values: p0))
+        let (lr, wd, b1, b2, eps): (Float, Float, Float, Float, Float) = (0.01, 0.1, 0.9, 0.999, 1e-8)
+        let opt = AdamW(store: store, weightDecay: wd)
+        var p = p0, m = [Float](repeating: 0, count: n), v = m
+        for t in 1...3 {
+            let g = randomNormal([n], seed: 65 + UInt64(t)).toArray().enumerated().map { $1 * Foundation.pow(10, Float($0 % 9) - 4) }
+            store.gradients.base.update(from: g, count: n)
+            opt.step(learningRate: lr)
+            let c1 = 1 - Foundation.pow(b1, Float(t)), c2 = 1 - Foundation.pow(b2, Float(t)), decay = 1 - lr * wd
+            for i in 0..<n {
+                m[i] = b1 * m[i] + (1 - b1) * g[i]
+                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                p[i] = p[i] * decay - lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+            }
+            let got = store["p"].toArray()
+            let wrong = (0..<n).filter { got[$0].bitPattern != p[$0].bitPattern }
+            #expect(wrong.isEmpty, "step \(t): \(wrong.count) of \(n) parameters differ, first at \(wrong.prefix(3))")
+        }
+    }
+
     @Test("AdamW decoupled decay: zero gradient shrinks a decay view by exactly (1 - lr*wd) per step; others stay")
     func adamWDecoupledDecay() {
         let store = ParameterStore([(name: "decayed", shape: [5], decay: true),
