@@ -32,13 +32,23 @@ long td_fewrow_claim(unsigned long long *claims, int fromBack, long step, long *
     return take;
 }
 
-void td_fewrow_pack(long m, long k, const float *x, long ldx, float *packed) {
-    long lanes = td_fewrow_lanes(m);
+// x's k columns of `lanes` floats each: x[0][c], ..., x[m - 1][c], then zeros.
+static void pack_columns(long m, long k, const float *x, long ldx, float *packed, long lanes) {
     for (long c = 0; c < k; c++) {
         float *column = packed + c * lanes;
         for (long i = 0; i < m; i++) column[i] = x[i * ldx + c];
         for (long i = m; i < lanes; i++) column[i] = 0;
     }
+}
+
+void td_fewrow_pack(long m, long k, const float *x, long ldx, float *packed) {
+    pack_columns(m, k, x, ldx, packed, td_fewrow_lanes(m));
+}
+
+long td_fewrow_wide_lanes(long m) { return (m + 15) / 16 * 16; }
+
+void td_fewrow_wide_pack(long m, long k, const float *x, long ldx, float *packed) {
+    pack_columns(m, k, x, ldx, packed, td_fewrow_wide_lanes(m));
 }
 
 // td_fewrow_rows's outputs per tile: 6 against 2 vectors of rows at a time (1 for a single one), or where the vectors
@@ -289,16 +299,6 @@ void td_fewrow_panels(long m, long k, const float *x, long ldx, const float *pan
 }
 
 // The 16-lane chains kernel: td_fewrow_rows's layout on AVX-512's 32 registers, for weights streamed from memory.
-long td_fewrow_wide_lanes(long m) { return (m + 15) / 16 * 16; }
-
-void td_fewrow_wide_pack(long m, long k, const float *x, long ldx, float *packed) {
-    long lanes = td_fewrow_wide_lanes(m);
-    for (long c = 0; c < k; c++) {
-        float *column = packed + c * lanes;
-        for (long i = 0; i < m; i++) column[i] = x[i * ldx + c];
-        for (long i = m; i < lanes; i++) column[i] = 0;
-    }
-}
 
 // Weight rows per tile: 12 against one or two vectors of rows, 8 against three (V x R accumulators, V vectors of x).
 static long wide_rows_width(long m) { return td_fewrow_wide_lanes(m) / 16 <= 2 ? 12 : 8; }
@@ -316,8 +316,6 @@ TD_ALWAYS void wide_tile(const int V, const int R, long k, const float *x0, long
     for (int v = 0; v < V; v++)
 #pragma unroll
         for (int r = 0; r < R; r++) acc[v][r] = _mm512_setzero_ps();
-    // each row its own base, all indexed by c: stepping one address through the rows made a serial chain of adds
-    // that held the multiply-adds to one a cycle
     const float *wr[12];
 #pragma unroll
     for (int r = 0; r < R; r++) wr[r] = w + r * ldw;
@@ -394,6 +392,7 @@ void td_fewrow_wide_rows(long m, long k, const float *packed, const float *w, lo
         }
     }
 }
+
 #undef TD_WIDE_TAIL
 
 // Rows x0 .. x0 + ROWS - 1 (ROWS <= 8) against 16 weight rows (row pointers wr, all indexed by the column): eight
@@ -477,10 +476,6 @@ void td_fewrow_pack_panels(long n, long k, const float *w, long ldw, float *pane
 void td_fewrow_panels(long m, long k, const float *x, long ldx, const float *panels, long n, long p0, long p1, float *y,
                       long ldy) {
     (void)m; (void)k; (void)x; (void)ldx; (void)panels; (void)n; (void)p0; (void)p1; (void)y; (void)ldy;
-}
-long td_fewrow_wide_lanes(long m) { return (m + 15) / 16 * 16; }
-void td_fewrow_wide_pack(long m, long k, const float *x, long ldx, float *packed) {
-    (void)m; (void)k; (void)x; (void)ldx; (void)packed;
 }
 long td_fewrow_wide_block_width(long m) { return m <= TD_FEWROW_WIDE_COLUMN_ROWS ? 16 : 12; }
 void td_fewrow_wide_columns(long m, long k, const float *x, long ldx, const float *w, long ldw, long j0, long j1,

@@ -55,7 +55,7 @@ void td_fewrow_panels(long m, long k, const float *x, long ldx, const float *pan
 /// Floats per column of `td_fewrow_wide_pack`'s layout for m rows: m rounded up to a multiple of 16.
 long td_fewrow_wide_lanes(long m);
 
-/// `td_fewrow_pack` at 16 lanes (td_fewrow_wide_lanes(m) floats a column), for `td_fewrow_wide_rows`. AVX-512 builds.
+/// `td_fewrow_pack` at 16 lanes (td_fewrow_wide_lanes(m) floats a column), for `td_fewrow_wide_rows`.
 void td_fewrow_wide_pack(long m, long k, const float *x, long ldx, float *packed);
 
 /// Most rows for which the callers take td_fewrow_wide_columns rather than td_fewrow_wide_rows: below 9 rows the
@@ -68,8 +68,8 @@ long td_fewrow_wide_block_width(long m);
 
 /// td_fewrow_rows's outputs with its bits at 16 lanes (AVX-512 builds; td_fewrow_panels_available says so): each weight
 /// broadcast against up to three vectors of x's rows (`packed`, from td_fewrow_wide_pack), 12 weight rows a tile (8
-/// with three vectors), the weights of the tile two on asked for into L2. For m of 5 to 48 rows over weights streamed
-/// from memory.
+/// with three vectors; more rows take more passes of three), the weights of the tile two on asked for into L2. For m
+/// above TD_FEWROW_WIDE_COLUMN_ROWS over weights streamed from memory.
 /// With `backward`, the tiles go from j1 down to j0 and ask for the weights two tiles below (the results are the same).
 void td_fewrow_wide_rows(long m, long k, const float *packed, const float *w, long ldw, long j0, long j1, float *y,
                          long ldy, int backward);
