@@ -197,8 +197,8 @@ public func fewRowProducts(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, _ 
     if kernel == .wideChains && Parallel.shouldSplit(parts: blocks, work: work) {
         // Two threads from the two ends of the blocks, each in runs of `step`, the second walking down: each reads on
         // through weights of its own, which its prefetches (two tiles on, the way it walks) have asked for, and a thread
-        // that wakes late takes fewer runs. Chunks taken in turn from one counter (below) sent half the prefetches into
-        // the chunk the other core would take.
+        // that wakes late takes fewer runs. With chunks taken in turn from one counter (below) the prefetches at each
+        // chunk's end asked for a chunk that the other core would often take.
         precondition(blocks < 1 << 31, "fewRowProducts: \(blocks) blocks")
         var claims: UInt64 = 0
         td_fewrow_claims_init(&claims, blocks)
