@@ -77,7 +77,8 @@ public enum FewRowKernel: Sendable {
     /// the blocks in chunks taken in turn (`fewRowProducts`, 2026-12-07, two runs): 0.68x-0.69x at 16, 0.81x-0.88x at
     /// 32, 0.89x at 40, 0.97x at 48, 1.00x-1.03x at 64 (before the chunks it had stopped at 24, 1.18x at 32). `chains`,
     /// there (2026-12-07, two runs): 0.57x-0.59x at 16, 0.66x-0.67x at 24 (0.74x-0.76x before its 24 x 4 tile), 0.76x
-    /// at 32, 0.94x-0.97x at 40, 0.92x-1.00x at 48, 0.96x-1.00x at 64.
+    /// at 32, 0.94x-0.97x at 40, 0.92x-1.00x at 48, 0.96x-1.00x at 64. `wideChains`, on the Sapphire Rapids machine
+    /// (2026-12-07, two runs): 0.57x-0.60x at 16, 0.62x-0.63x at 32, 0.73x-0.74x at 48, 0.86x-0.97x at 64.
     public var maximumRows: Int {
         switch self {
         case .wide: 48
@@ -371,7 +372,7 @@ public final class FewRowPanels: @unchecked Sendable {
 
     /// Whether a decoding loop should pack a float weight of `bytes` bytes: where the kernel exists and the weight is
     /// smaller than `FewRowProduct.minimumWeightBytes` (larger ones stream from memory, where packing buys nothing and
-    /// `wide` is the measured kernel) and at least `smallestBytes`.
+    /// `wideChains`, reading them in place, is the measured kernel) and at least `smallestBytes`.
     public static func isWorthPacking(bytes: Int) -> Bool {
         isAvailable && bytes >= smallestBytes && bytes < FewRowProduct.minimumWeightBytes
     }
