@@ -39,10 +39,19 @@ struct TokenizerDescriptionReader {
 
     /// (`key` is only made when there is an error: vocabularies call this 150K times.)
     func id(_ value: JSONValue?, _ key: @autoclosure () -> String) throws -> Int32 {
-        if let n = value?.intValue, n >= 0, n < Int(Int32.max) { return Int32(n) }
+        if let n = value?.intValue, n >= 0, n <= Int(Self.maximumID) { return Int32(n) }
         guard let value else { throw fail(key(), "missing; expected a token id") }
-        throw fail(key(), "expected a token id (an integer from 0 to \(Int32.max - 1)), found \(value.kindName)")
+        if let n = value.intValue, n > Int(Self.maximumID) {
+            throw fail(key(), "token id \(n) is above \(Self.maximumID), the largest this reader takes (the largest vocabularies "
+                       + "in use have about 262,000 tokens); the ids number the tokens from 0, so fix this one")
+        }
+        throw fail(key(), "expected a token id (an integer from 0 to \(Self.maximumID)), found \(value.kindName)")
     }
+
+    /// The largest token id a file may use (2^22 - 1). The tables indexed by id are as long as the largest id, so an id
+    /// far past the vocabulary (a damaged file: 139,555,555 among 256 tokens) must not size them: at 4,194,304 entries
+    /// they take tens of MB, 16 times the largest vocabularies in use.
+    static let maximumID: Int32 = (1 << 22) - 1
 
     func requireNull(_ value: JSONValue?, _ key: String, _ why: String) throws {
         if let value, !value.isNull { throw fail(key, why) }

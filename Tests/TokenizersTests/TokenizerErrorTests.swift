@@ -157,3 +157,26 @@ func modify(_ root: inout [String: Any], _ key: String, _ change: (inout [String
     let reference = try TokenizerFixtures.tokenizer("gpt2")
     #expect(tokenizer.encode("It's 42 o'clock.") == reference.encode("It's 42 o'clock."))
 }
+
+// `make fuzz` (fuzz-tokenizer-json, 2026-12-07): one vocab id of 139,555,555 among 256 tokens made the reader allocate
+// an id table of 2.2 GB. Ids above `maximumID` are refused, naming the token, before any table is sized.
+@Test func anIDFarPastTheVocabularyIsRefusedBeforeTablesAreSized() throws {
+    let vocab = try brokenGPT2 {
+        modify(&$0, "model") { model in
+            var vocab = model["vocab"] as! [String: Int]
+            vocab["Ď"] = 139_555_555
+            model["vocab"] = vocab
+        }
+    }
+    #expect(vocab?.key == "model.vocab[\"Ď\"]")
+    #expect(vocab?.message.contains("139555555") == true && vocab?.message.contains("4194303") == true)
+    let added = try brokenGPT2 { $0["added_tokens"] = [["id": 4_194_304, "content": "<|far|>", "special": true]] }
+    #expect(added?.key == "added_tokens[0].id" && added?.message.contains("4194304") == true)
+    // the largest id taken: an added token there reads, and its text is found at that id
+    var root = try TokenizerFixtures.gpt2Dictionary()
+    var tokens = root["added_tokens"] as? [[String: Any]] ?? []
+    tokens.append(["id": 4_194_303, "content": "<|last|>", "special": true])
+    root["added_tokens"] = tokens
+    let tokenizer = try BPETokenizer(json: try TokenizerFixtures.json(root), file: "last.json")
+    #expect(tokenizer.token(of: 4_194_303) == "<|last|>")
+}
