@@ -90,14 +90,19 @@ func modify(_ root: inout [String: Any], _ key: String, _ change: (inout [String
     #expect(malformed?.key == "model.merges[0]")
 }
 
-@Test func duplicatedVocabIDNamesTheToken() throws {
-    let e = try brokenGPT2 {
+/// The gpt2 fixture with `model.vocab[token]` set to `id`, read as tokenizer.json.
+func gpt2WithVocabEntry(_ token: String, id: Int) throws -> TokenizerFileError? {
+    try brokenGPT2 {
         modify(&$0, "model") { model in
             var vocab = model["vocab"] as! [String: Int]
-            vocab["newtoken"] = 5
+            vocab[token] = id
             model["vocab"] = vocab
         }
     }
+}
+
+@Test func duplicatedVocabIDNamesTheToken() throws {
+    let e = try gpt2WithVocabEntry("newtoken", id: 5)
     #expect(e?.key == "model.vocab[\"newtoken\"]" || e?.message.contains("\"newtoken\"") == true)
     #expect(e?.message.contains("id 5") == true)
 }
@@ -161,13 +166,7 @@ func modify(_ root: inout [String: Any], _ key: String, _ change: (inout [String
 // `make fuzz` (fuzz-tokenizer-json, 2026-12-07): one vocab id of 139,555,555 among 256 tokens made the reader allocate
 // an id table of 2.2 GB. Ids above `maximumID` are refused, naming the token, before any table is sized.
 @Test func anIDFarPastTheVocabularyIsRefusedBeforeTablesAreSized() throws {
-    let vocab = try brokenGPT2 {
-        modify(&$0, "model") { model in
-            var vocab = model["vocab"] as! [String: Int]
-            vocab["Ď"] = 139_555_555
-            model["vocab"] = vocab
-        }
-    }
+    let vocab = try gpt2WithVocabEntry("Ď", id: 139_555_555)
     #expect(vocab?.key == "model.vocab[\"Ď\"]")
     #expect(vocab?.message.contains("139555555") == true && vocab?.message.contains("4194303") == true)
     let added = try brokenGPT2 { $0["added_tokens"] = [["id": 4_194_304, "content": "<|far|>", "special": true]] }
